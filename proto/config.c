@@ -1,0 +1,217 @@
+/* Configuration table loader: defaults, config file, environment, then flags (see config.h). */
+#include "config.h"
+#include "alloc.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void seterr(char *err, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, len, fmt, ap);
+    va_end(ap);
+}
+
+const char *cfg_env_name(const cfg_table_t *t, const cfg_opt_t *o, char *buf, size_t len)
+{
+    size_t n = (size_t)snprintf(buf, len, "%s", t->env_prefix);
+    for (const char *p = o->name; *p && n + 1 < len; p++)
+        buf[n++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+    buf[n < len ? n : len - 1] = '\0';
+    return buf;
+}
+
+static const cfg_opt_t *find(const cfg_table_t *t, const char *name, size_t len)
+{
+    for (size_t i = 0; i < t->nopts; i++)
+        if (strlen(t->opts[i].name) == len && memcmp(t->opts[i].name, name, len) == 0)
+            return &t->opts[i];
+    return NULL;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0) return *out = 1, 0;
+        if (strcasecmp(v, no[i]) == 0) return *out = 0, 0;
+    }
+    return -1;
+}
+
+static int set(const cfg_opt_t *o, void *conf, const char *v, const char *origin, char *err,
+               size_t errlen)
+{
+    char *slot = (char *)conf + o->offset;
+    switch (o->type) {
+    case CFG_INT: {
+        char *end;
+        errno = 0;
+        long long x = strtoll(v, &end, 10);
+        if (errno || end == v || *end) {
+            seterr(err, errlen, "%s: --%s expects an integer, got \"%s\"", origin, o->name, v);
+            return CFG_ERR;
+        }
+        if (x < o->min || x > o->max) {
+            seterr(err, errlen, "%s: --%s must be between %lld and %lld, got %lld", origin,
+                   o->name, o->min, o->max, x);
+            return CFG_ERR;
+        }
+        memcpy(slot, &x, sizeof x);
+        return CFG_OK;
+    }
+    case CFG_BOOL: {
+        int b;
+        if (parse_bool(v, &b) < 0) {
+            seterr(err, errlen, "%s: --%s expects true or false, got \"%s\"", origin, o->name, v);
+            return CFG_ERR;
+        }
+        memcpy(slot, &b, sizeof b);
+        return CFG_OK;
+    }
+    case CFG_STR: {
+        char *old;
+        memcpy(&old, slot, sizeof old);
+        free(old);
+        char *s = xstrdup(v);
+        memcpy(slot, &s, sizeof s);
+        return CFG_OK;
+    }
+    }
+    return CFG_ERR;
+}
+
+static int load_file(const cfg_table_t *t, void *conf, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        seterr(err, errlen, "cannot open config file %s: %s", path, strerror(errno));
+        return CFG_ERR;
+    }
+    char line[4096], origin[512];
+    int lineno = 0, rc = CFG_OK;
+    while (rc == CFG_OK && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *p = line;
+        while (isspace((unsigned char)*p)) p++;
+        if (*p == '#' || *p == '\0') continue;
+        char *eq = strchr(p, '=');
+        char *key_end = eq ? eq : p + strcspn(p, " \t\r\n");
+        char *val = eq ? eq + 1 : key_end;
+        while (key_end > p && isspace((unsigned char)key_end[-1])) key_end--;
+        while (isspace((unsigned char)*val)) val++;
+        size_t vlen = strlen(val);
+        while (vlen && isspace((unsigned char)val[vlen - 1])) val[--vlen] = '\0';
+        snprintf(origin, sizeof origin, "%s:%d", path, lineno);
+        const cfg_opt_t *o = find(t, p, (size_t)(key_end - p));
+        if (!o) {
+            seterr(err, errlen, "%s: unknown setting \"%.*s\"", origin, (int)(key_end - p), p);
+            rc = CFG_ERR;
+        } else if (!eq && o->type != CFG_BOOL) {
+            seterr(err, errlen, "%s: setting \"%s\" needs a value", origin, o->name);
+            rc = CFG_ERR;
+        } else {
+            rc = set(o, conf, eq ? val : "true", origin, err, errlen);
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+int cfg_load(const cfg_table_t *t, void *conf, int argc, char **argv, char *err, size_t errlen)
+{
+    char envname[128];
+    for (size_t i = 0; i < t->nopts; i++) {
+        const cfg_opt_t *o = &t->opts[i];
+        if (o->def && set(o, conf, o->def, "default", err, errlen) != CFG_OK) return CFG_ERR;
+    }
+
+    /* --config FILE or PREFIX_CONFIG first, so the environment and flags override it. */
+    const char *cfgfile = NULL;
+    snprintf(envname, sizeof envname, "%sCONFIG", t->env_prefix);
+    cfgfile = getenv(envname);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) cfgfile = argv[i + 1];
+        else if (strncmp(argv[i], "--config=", 9) == 0) cfgfile = argv[i] + 9;
+    }
+    if (cfgfile && *cfgfile && load_file(t, conf, cfgfile, err, errlen) != CFG_OK) return CFG_ERR;
+
+    for (size_t i = 0; i < t->nopts; i++) {
+        const cfg_opt_t *o = &t->opts[i];
+        const char *v = getenv(cfg_env_name(t, o, envname, sizeof envname));
+        if (v && set(o, conf, v, envname, err, errlen) != CFG_OK) return CFG_ERR;
+    }
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return CFG_HELP;
+        if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) return CFG_VERSION;
+        if (strncmp(a, "--", 2) != 0) {
+            seterr(err, errlen, "unexpected argument \"%s\" (see --help)", a);
+            return CFG_ERR;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        if (nlen == 6 && memcmp(name, "config", 6) == 0) {
+            if (!eq) i++;
+            continue;
+        }
+        int negate = 0;
+        const cfg_opt_t *o = find(t, name, nlen);
+        if (!o && nlen > 3 && memcmp(name, "no-", 3) == 0) {
+            o = find(t, name + 3, nlen - 3);
+            negate = o && o->type == CFG_BOOL;
+            if (!negate) o = NULL;
+        }
+        if (!o) {
+            seterr(err, errlen, "unknown option --%.*s (see --help)", (int)nlen, name);
+            return CFG_ERR;
+        }
+        const char *v;
+        if (eq) v = eq + 1;
+        else if (o->type == CFG_BOOL) v = negate ? "false" : "true";
+        else if (i + 1 < argc) v = argv[++i];
+        else {
+            seterr(err, errlen, "option --%s needs a value", o->name);
+            return CFG_ERR;
+        }
+        if (set(o, conf, v, "command line", err, errlen) != CFG_OK) return CFG_ERR;
+    }
+    return CFG_OK;
+}
+
+void cfg_free(const cfg_table_t *t, void *conf)
+{
+    for (size_t i = 0; i < t->nopts; i++) {
+        if (t->opts[i].type != CFG_STR) continue;
+        char *slot = (char *)conf + t->opts[i].offset, *s;
+        memcpy(&s, slot, sizeof s);
+        free(s);
+        s = NULL;
+        memcpy(slot, &s, sizeof s);
+    }
+}
+
+void cfg_usage(const cfg_table_t *t, FILE *out)
+{
+    char envname[128], flag[96];
+    fprintf(out, "Usage: %s [OPTIONS]\n%s\n\nOptions (environment variable in brackets):\n",
+            t->prog, t->summary);
+    for (size_t i = 0; i < t->nopts; i++) {
+        const cfg_opt_t *o = &t->opts[i];
+        if (o->type == CFG_BOOL) snprintf(flag, sizeof flag, "--%s", o->name);
+        else snprintf(flag, sizeof flag, "--%s %s", o->name, o->metavar ? o->metavar : "VALUE");
+        fprintf(out, "  %-28s %s", flag, o->help);
+        if (o->def && *o->def) fprintf(out, " (default: %s)", o->def);
+        fprintf(out, " [%s]\n", cfg_env_name(t, o, envname, sizeof envname));
+    }
+    fprintf(out, "  %-28s %s [%sCONFIG]\n", "--config FILE",
+            "read settings from FILE, one `name = value` per line", t->env_prefix);
+    fprintf(out, "  %-28s %s\n  %-28s %s\n", "--help", "show this help and exit", "--version",
+            "show the version and exit");
+}

@@ -1,0 +1,48 @@
+/* Configuration table: one row per setting (name, type, default, bounds, help). Command-line
+ * flags, environment variables and a config file are all read from the same table, and the
+ * --help text is generated from it. */
+#ifndef CC_CONFIG_H
+#define CC_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef enum { CFG_INT, CFG_STR, CFG_BOOL } cfg_type_t;
+
+typedef struct {
+    const char *name;    /* flag name without dashes: "ping-interval" */
+    cfg_type_t type;
+    const char *def;     /* default, as it would be written on the command line; NULL = unset */
+    long long min, max;  /* bounds for CFG_INT */
+    size_t offset;       /* where the value lives in the caller's struct:
+                            long long for CFG_INT, char * (owned) for CFG_STR, int for CFG_BOOL */
+    const char *metavar; /* "MS", "PATH"... shown in --help */
+    const char *help;
+} cfg_opt_t;
+
+typedef struct {
+    const char *prog;       /* "chatnode" */
+    const char *summary;    /* one line shown at the top of --help */
+    const char *env_prefix; /* "CHATNODE_": env name is prefix + NAME with '-' as '_' */
+    const cfg_opt_t *opts;
+    size_t nopts;
+} cfg_table_t;
+
+enum { CFG_OK = 0, CFG_HELP = 1, CFG_VERSION = 2, CFG_ERR = -1 };
+
+/* Fills conf from defaults, then the file named by --config (or PREFIX_CONFIG), then the
+ * environment, then argv (later wins). Returns CFG_OK, CFG_HELP or CFG_VERSION when those
+ * flags were given, or CFG_ERR with a message in err. String values in conf are owned by
+ * conf and released with cfg_free(). */
+int cfg_load(const cfg_table_t *t, void *conf, int argc, char **argv, char *err, size_t errlen);
+
+/* Releases the strings cfg_load stored in conf. */
+void cfg_free(const cfg_table_t *t, void *conf);
+
+/* Writes the generated --help text. */
+void cfg_usage(const cfg_table_t *t, FILE *out);
+
+/* Environment variable name of an option, written into buf. */
+const char *cfg_env_name(const cfg_table_t *t, const cfg_opt_t *o, char *buf, size_t len);
+
+#endif
