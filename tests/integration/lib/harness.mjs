@@ -1,0 +1,447 @@
+// Test harness: starts chatnode processes on free ports and always stops them, and gives the
+// tests small helpers (bounded waits, a buffering raw WebSocket, an Engine.IO polling client).
+// Every wait here has a timeout, so a misbehaving server fails a test instead of hanging it.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import WebSocket from "ws";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoTop = path.resolve(here, "../../..");
+
+/** Default bound of every wait, generous enough for a loaded machine running ASan builds. */
+export const WAIT_MS = 10_000;
+
+/** Flags of the reference configuration the protocol test suites were written against. */
+export const REFERENCE_FLAGS = [
+  "--ping-interval", "300",
+  "--ping-timeout", "200",
+  "--max-payload", "1000000",
+  "--connect-timeout", "1000",
+  "--cors-origin", "*",
+];
+
+const SANITIZER_PATTERNS = ["ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"];
+const STDERR_KEEP = 4 << 20; // bytes of stderr kept for error messages
+
+/** Every process started and not yet reaped; killed on exit of the test process. */
+const live = new Set();
+function killLeftovers() {
+  for (const child of live) {
+    try {
+      child.kill("SIGCONT");
+      child.kill("SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }
+  live.clear();
+}
+process.on("exit", killLeftovers);
+for (const [sig, num] of [["SIGINT", 2], ["SIGTERM", 15], ["SIGHUP", 1]]) {
+  process.once(sig, () => {
+    killLeftovers();
+    process.exit(128 + num);
+  });
+}
+
+/** Path of the chatnode binary: $CHATNODE_BIN, else the usual build directories. */
+export function chatnodeBin() {
+  if (process.env.CHATNODE_BIN) return process.env.CHATNODE_BIN;
+  for (const dir of ["build-test", "build"]) {
+    const p = path.join(repoTop, dir, "chatnode", "chatnode");
+    if (existsSync(p)) return p;
+  }
+  throw new Error("CHATNODE_BIN is not set and no build/chatnode/chatnode exists");
+}
+
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Races `promise` against a timer; rejects with `what` in the message when the timer wins. */
+export function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Starts chatnode with `args` (an array of flags; --host and --port are added unless given)
+ * and extra environment `env`. Resolves once it has printed its `msg=listening` line.
+ * Returns { port, url, wsUrl, pid, stop(), pause(), resume(), stderr(), exited }.
+ */
+export async function startChatnode(args = [], env = {}, { startTimeoutMs = 20_000 } = {}) {
+  const bin = chatnodeBin();
+  const full = [...args];
+  if (!full.includes("--host")) full.unshift("--host", "127.0.0.1");
+  if (!full.includes("--port")) full.unshift("--port", "0");
+  const child = spawn(bin, full, {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  live.add(child);
+
+  let stderrText = "";
+  let dropped = 0;
+  let lineBuf = "";
+  const sanitizerLines = [];
+  let onLine = null;
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (chunk) => {
+    stderrText += chunk;
+    if (stderrText.length > STDERR_KEEP) {
+      dropped += stderrText.length - STDERR_KEEP;
+      stderrText = stderrText.slice(-STDERR_KEEP);
+    }
+    lineBuf += chunk;
+    let nl;
+    while ((nl = lineBuf.indexOf("\n")) >= 0) {
+      const line = lineBuf.slice(0, nl);
+      lineBuf = lineBuf.slice(nl + 1);
+      if (SANITIZER_PATTERNS.some((p) => line.includes(p))) sanitizerLines.push(line);
+      onLine?.(line);
+    }
+  });
+  const stderr = () => (dropped ? `[... ${dropped} bytes dropped ...]\n` : "") + stderrText + lineBuf;
+  const tail = (n = 4000) => {
+    const s = stderr();
+    return s.length > n ? "..." + s.slice(-n) : s;
+  };
+
+  const exited = new Promise((resolve) => {
+    child.once("exit", (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal });
+    });
+    child.once("error", (err) => {
+      live.delete(child);
+      resolve({ code: null, signal: null, error: err });
+    });
+  });
+
+  let port;
+  try {
+    port = await withTimeout(
+      new Promise((resolve, reject) => {
+        onLine = (line) => {
+          if (!/\bmsg="?listening\b/.test(line)) return;
+          const m = /\bport=(\d+)/.exec(line);
+          if (m && Number(m[1]) > 0) resolve(Number(m[1]));
+        };
+        exited.then(({ code, signal, error }) =>
+          reject(new Error(`chatnode exited before listening (code=${code} signal=${signal}${error ? " " + error.message : ""})`)),
+        );
+      }),
+      startTimeoutMs,
+      "the msg=listening line",
+    );
+  } catch (err) {
+    child.kill("SIGKILL");
+    await exited;
+    throw new Error(`${err.message}\ncommand: ${bin} ${full.join(" ")}\nstderr:\n${tail()}`);
+  } finally {
+    onLine = null;
+  }
+
+  let paused = false;
+  let stopped = null;
+  const stop = () => {
+    stopped ??= (async () => {
+      if (paused) child.kill("SIGCONT");
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      let status;
+      try {
+        status = await withTimeout(exited, 20_000, "chatnode to exit after SIGTERM");
+      } catch (err) {
+        child.kill("SIGKILL");
+        await exited;
+        throw new Error(`${err.message}\nstderr:\n${tail()}`);
+      }
+      const problems = [];
+      if (status.code !== 0) problems.push(`exit status ${status.code} (signal ${status.signal})`);
+      if (sanitizerLines.length) problems.push(`sanitizer report: ${sanitizerLines[0]}`);
+      if (problems.length) {
+        throw new Error(`chatnode on port ${port} stopped badly: ${problems.join("; ")}\nstderr:\n${tail(16000)}`);
+      }
+      return status;
+    })();
+    return stopped;
+  };
+
+  return {
+    port,
+    pid: child.pid,
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}`,
+    exited,
+    stderr,
+    stop,
+    /** SIGSTOP: the process stops answering anything (stop() resumes it first). */
+    pause() {
+      paused = child.kill("SIGSTOP");
+    },
+    resume() {
+      if (paused) child.kill("SIGCONT");
+      paused = false;
+    },
+  };
+}
+
+/**
+ * Starts several servers at once; `specs` is a list of [args, env]. If any fails to start,
+ * the others are stopped and the first error is thrown.
+ */
+export async function startMany(specs) {
+  const results = await Promise.allSettled(specs.map(([args, env]) => startChatnode(args, env)));
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) {
+    await Promise.allSettled(results.filter((r) => r.status === "fulfilled").map((r) => r.value.stop()));
+    throw failed.reason;
+  }
+  return results.map((r) => r.value);
+}
+
+/** Stops every server in `servers` (ignoring undefined ones); throws the first failure after all stopped. */
+export async function stopAll(...servers) {
+  const results = await Promise.allSettled(servers.filter(Boolean).map((s) => s.stop()));
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
+}
+
+/**
+ * Resolves with the arguments of the next `event` on `emitter` (an array), or rejects after
+ * `timeoutMs`. Works with Node EventEmitters and socket.io-client sockets (on/off).
+ */
+export function waitFor(emitter, event, timeoutMs = WAIT_MS) {
+  let handler;
+  const p = new Promise((resolve) => {
+    handler = (...args) => resolve(args);
+    emitter.once ? emitter.once(event, handler) : emitter.on(event, handler);
+  });
+  return withTimeout(p, timeoutMs, `event "${event}"`).finally(() => emitter.off?.(event, handler));
+}
+
+/** Polls `check` (sync or async) until it returns a truthy value; rejects after `timeoutMs`. */
+export async function eventually(check, timeoutMs = WAIT_MS, what = "condition", everyMs = 25) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ": " + last.message : ""}`);
+    }
+    await sleep(everyMs);
+  }
+}
+
+/** fetch with a timeout; resolves with { status, headers, body (text) }. */
+export async function httpRequest(url, { method = "GET", body, headers, timeoutMs = WAIT_MS, signal } = {}) {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(new Error(`timed out after ${timeoutMs} ms: ${method} ${url}`)), timeoutMs);
+  const onOuterAbort = () => ac.abort(signal.reason);
+  signal?.addEventListener("abort", onOuterAbort);
+  try {
+    const res = await fetch(url, { method, body, headers, signal: ac.signal });
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, body: text };
+  } catch (err) {
+    if (ac.signal.aborted && ac.signal.reason instanceof Error) throw ac.signal.reason;
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onOuterAbort);
+  }
+}
+
+/** Engine.IO payload separator for HTTP long-polling. */
+export const SEP = "\x1e";
+
+/**
+ * A raw WebSocket that buffers everything it receives. Text frames come out as strings,
+ * binary frames as Buffers. With autoPong (the default) Engine.IO pings ("2") are answered
+ * with "3" and kept out of the buffer; `pings` counts them.
+ */
+export class RawSocket {
+  constructor(url, { autoPong = true, headers } = {}) {
+    this.url = url;
+    this.autoPong = autoPong;
+    this.pings = 0;
+    this.queue = [];
+    this.waiters = [];
+    this.closeInfo = null;
+    this.error = null;
+    this.ws = new WebSocket(url, { headers });
+    this.opened = new Promise((resolve) => this.ws.once("open", resolve));
+    this.opened.catch(() => {});
+    this.ws.on("message", (data, isBinary) => {
+      const msg = isBinary ? Buffer.from(data) : data.toString("utf8");
+      if (this.autoPong && msg === "2") {
+        this.pings++;
+        this.send("3");
+        return;
+      }
+      const w = this.waiters.shift();
+      if (w) w.resolve(msg);
+      else this.queue.push(msg);
+    });
+    // a refused upgrade ("Unexpected server response: 400") ends up here, then in "close"
+    this.ws.on("error", (err) => {
+      this.error = err;
+    });
+    this.closed = new Promise((resolve) => {
+      this.ws.once("close", (code, reason) => {
+        this.closeInfo = { code, reason: reason.toString() };
+        for (const w of this.waiters.splice(0)) {
+          w.reject(new Error(`connection closed (code ${code}) while waiting for a message`));
+        }
+        resolve(this.closeInfo);
+      });
+    });
+  }
+
+  get isOpen() {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  send(data) {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data);
+  }
+
+  /** Next buffered message (string or Buffer). */
+  next(timeoutMs = WAIT_MS) {
+    if (this.queue.length) return Promise.resolve(this.queue.shift());
+    if (this.closeInfo) return Promise.reject(new Error(`connection closed (code ${this.closeInfo.code}) while waiting for a message`));
+    let waiter;
+    const p = new Promise((resolve, reject) => {
+      waiter = { resolve, reject };
+      this.waiters.push(waiter);
+    });
+    return withTimeout(p, timeoutMs, `a message on ${this.url}`).catch((err) => {
+      const i = this.waiters.indexOf(waiter);
+      if (i >= 0) this.waiters.splice(i, 1);
+      throw err;
+    });
+  }
+
+  /** The next `n` messages. */
+  async take(n, timeoutMs = WAIT_MS) {
+    const out = [];
+    for (let i = 0; i < n; i++) out.push(await this.next(timeoutMs));
+    return out;
+  }
+
+  /** Resolves with {code, reason} once the connection is closed (by either side). */
+  waitClose(timeoutMs = WAIT_MS) {
+    return withTimeout(this.closed, timeoutMs, `close of ${this.url}`);
+  }
+
+  /** Resolves true if no message arrives and the connection stays open for `ms`. */
+  async quietFor(ms) {
+    await sleep(ms);
+    return this.queue.length === 0 && this.isOpen;
+  }
+
+  close() {
+    try {
+      if (this.ws.readyState === WebSocket.CONNECTING || this.ws.readyState === WebSocket.OPEN) this.ws.terminate();
+    } catch {
+      /* ignore */
+    }
+  }
+}
+
+/** Opens a raw Engine.IO WebSocket session at `base` + `path`; resolves {sock, handshake}. */
+export async function openWsSession(wsBase, path, opts = {}) {
+  const sock = new RawSocket(`${wsBase}${path}?EIO=4&transport=websocket`, opts);
+  const first = await sock.next();
+  if (typeof first !== "string" || first[0] !== "0") {
+    sock.close();
+    throw new Error(`expected an Engine.IO open packet, got ${JSON.stringify(String(first))}`);
+  }
+  return { sock, handshake: JSON.parse(first.slice(1)) };
+}
+
+/** Removes Engine.IO ping packets ("2") from a decoded polling payload. */
+export function withoutPings(packets) {
+  return packets.filter((p) => p !== "2");
+}
+
+/**
+ * An Engine.IO HTTP long-polling client. POSTs are serialised (the protocol allows only one
+ * at a time). `nextPacket()` GETs when nothing is buffered; with autoPong pings are answered
+ * with a "3" POST and not returned.
+ */
+export class PollingClient {
+  constructor(base, path, { autoPong = true } = {}) {
+    this.base = base;
+    this.path = path;
+    this.autoPong = autoPong;
+    this.sid = null;
+    this.handshake = null;
+    this.packets = [];
+    this.postChain = Promise.resolve();
+    this.pings = 0;
+  }
+
+  get url() {
+    return `${this.base}${this.path}?EIO=4&transport=polling&sid=${encodeURIComponent(this.sid)}`;
+  }
+
+  static async open(base, path, opts) {
+    const c = new PollingClient(base, path, opts);
+    const res = await httpRequest(`${base}${path}?EIO=4&transport=polling`);
+    if (res.status !== 200 || res.body[0] !== "0") {
+      throw new Error(`polling handshake failed: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+    }
+    c.handshake = JSON.parse(res.body.slice(1));
+    c.sid = c.handshake.sid;
+    return c;
+  }
+
+  /** One GET; resolves {status, body}. */
+  get(opts) {
+    return httpRequest(this.url, opts);
+  }
+
+  /** One POST, queued behind earlier POSTs of this client; resolves {status, body}. */
+  post(body, opts = {}) {
+    const p = this.postChain.then(() => httpRequest(this.url, { method: "POST", body, ...opts }));
+    this.postChain = p.catch(() => {});
+    return p;
+  }
+
+  /** Next packet (a string; binary packets stay as "b<base64>"), GETting as needed. */
+  async nextPacket(timeoutMs = WAIT_MS) {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.packets.length) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for a polling packet`);
+      const res = await this.get({ timeoutMs: left });
+      if (res.status !== 200) throw new Error(`polling GET answered HTTP ${res.status} ${JSON.stringify(res.body)}`);
+      for (const p of res.body.split(SEP)) {
+        if (this.autoPong && p === "2") {
+          this.pings++;
+          await this.post("3");
+        } else {
+          this.packets.push(p);
+        }
+      }
+    }
+    return this.packets.shift();
+  }
+
+  async take(n, timeoutMs = WAIT_MS) {
+    const out = [];
+    for (let i = 0; i < n; i++) out.push(await this.nextPacket(timeoutMs));
+    return out;
+  }
+}
