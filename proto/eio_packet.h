@@ -57,7 +57,9 @@ typedef struct {
 void eio_payload_iter_init(eio_payload_iter_t *it, char *body, size_t len);
 
 /* Returns 1 with the next packet in *out, 0 at the end of the body, or a negative error
- * (the rest of the body is then unusable). An empty body is an error (EIO_EPAYLOAD). */
+ * (the rest of the body is then unusable and later calls return the same error). An empty
+ * body, or an empty record (two separators in a row, a trailing separator), is EIO_EPAYLOAD;
+ * a 'b' record with bad base64 is EIO_EBASE64; "b" alone is an empty binary message. */
 int eio_payload_next(eio_payload_iter_t *it, eio_packet_t *out);
 
 /* Appends one packet as a polling payload record, preceded by the 0x1e separator unless it

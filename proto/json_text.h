@@ -26,7 +26,8 @@ typedef enum {
  * Returns the kind of the top-level value, or JSON_INVALID. */
 json_kind_t json_validate(const char *s, size_t len);
 
-/* Iterates the elements of a validated JSON array. */
+/* Iterates the elements of a validated JSON array (surrounding whitespace allowed). On text
+ * that was not validated it stays within bounds but its answers are meaningless. */
 typedef struct {
     const char *p, *end;
     int started;
@@ -38,7 +39,9 @@ void json_array_iter_init(json_array_iter_t *it, const char *arr, size_t len);
 int json_array_next(json_array_iter_t *it, const char **elem, size_t *elen, json_kind_t *kind);
 
 /* Decodes a validated JSON string literal (quotes included in s) to UTF-8 in out (capacity
- * cap, NUL-terminated). Returns the decoded length, or -1 if it does not fit. */
+ * cap, NUL-terminated; the text may itself hold NULs from \u0000). Surrogate pairs become
+ * one code point; a lone surrogate escape becomes U+FFFD, as JavaScript's UTF-8 encoders do.
+ * Returns the decoded length, or -1 if it does not fit (or s is not a string literal). */
 long json_string_decode(const char *s, size_t len, char *out, size_t cap);
 
 /* Appends s as a JSON string literal, escaping as JavaScript's JSON.stringify does. */

@@ -21,16 +21,16 @@ typedef enum {
     SIO_BINARY_ACK = 6,
 } sio_type_t;
 
-#define SIO_MAX_ATTACHMENTS 1000 /* more attachments than this is an error */
-#define SIO_MAX_ACK_ID 9007199254740991LL /* Number.MAX_SAFE_INTEGER */
+#define SIO_MAX_ATTACHMENTS 1000               /* more attachments than this is an error */
+#define SIO_MAX_ACK_ID      9007199254740991LL /* Number.MAX_SAFE_INTEGER */
 
 /* Error codes (negative); sio_strerror() names them. */
 enum {
     SIO_EEMPTY = -1,       /* empty packet */
     SIO_ETYPE = -2,        /* unknown packet type */
     SIO_EATTACHMENTS = -3, /* missing or bad attachment count, or on a non-binary type */
-    SIO_ENAMESPACE = -4,   /* bad namespace */
-    SIO_EACKID = -5,       /* ack id out of range */
+    SIO_ENAMESPACE = -4,   /* bad namespace (invalid UTF-8 or a control character) */
+    SIO_EACKID = -5,       /* ack id out of range (above SIO_MAX_ACK_ID) */
     SIO_EJSON = -6,        /* payload is not valid JSON */
     SIO_EPAYLOAD = -7,     /* payload valid JSON but wrong shape for the packet type */
     SIO_EPLACEHOLDER = -8, /* _placeholder refers to a missing attachment */
@@ -41,20 +41,24 @@ typedef struct {
     sio_type_t type;
     const char *nsp; /* borrowed; "/" (a static string) when the packet names none */
     size_t nsp_len;
-    int64_t id;          /* ack id, or -1 when absent */
+    int64_t id;           /* ack id, or -1 when absent */
     unsigned attachments; /* binary types only, else 0 */
-    const char *data;    /* borrowed raw JSON payload text; NULL when absent */
+    const char *data;     /* borrowed raw JSON payload text; NULL when absent */
     size_t data_len;
 } sio_packet_t;
 
 const char *sio_strerror(int err);
 
 /* Decodes and validates a packet as socket.io-parser does:
+ *   the attachment count is one or more digits then '-', the namespace runs from '/' to the
+ *   first ',' or the end of the packet, the ack id is the run of digits that follows;
  *   CONNECT: payload absent or a JSON object; DISCONNECT: no payload;
  *   EVENT / BINARY_EVENT: non-empty array whose first element is a string that is not a
  *     reserved event name (connect, connect_error, disconnect, disconnecting, newListener,
  *     removeListener), or a number;
  *   ACK / BINARY_ACK: array; CONNECT_ERROR: object or string.
+ * Only CONNECT and DISCONNECT may lack a payload (SIO_EPAYLOAD otherwise), so data is never
+ * NULL for the other types. Invalid JSON is SIO_EJSON, a wrong shape SIO_EPAYLOAD.
  * For the binary types, placeholders are NOT checked here (see sio_binary_*).
  * Returns 0 or a negative SIO_E* code. out borrows from s. */
 int sio_packet_decode(const char *s, size_t len, sio_packet_t *out);
@@ -76,21 +80,26 @@ typedef struct {
     unsigned received;
 } sio_binary_t;
 
-/* Starts reassembly from a decoded binary packet (copies what it needs from s). Returns 1 when
- * the packet is already complete (zero attachments, placeholders checked), 0 when attachments
- * are awaited, or a negative error (bp is then empty). */
+/* Starts reassembly from a binary packet that sio_packet_decode(s, len) produced as decoded
+ * (copies what it needs from s). Returns 1 when the packet is already complete (zero
+ * attachments, placeholders checked), 0 when attachments are awaited, or a negative error
+ * (SIO_ETYPE for a non-binary packet, SIO_EPLACEHOLDER; bp is then empty). */
 int sio_binary_begin(sio_binary_t *bp, const char *s, size_t len, const sio_packet_t *decoded);
 
 /* Adds the next attachment (copied). Returns 1 when complete (every placeholder then refers
  * to an existing attachment: an object with "_placeholder": true and an integer "num" in
- * range), 0 when more are awaited, or a negative error. */
+ * range), 0 when more are awaited, or a negative error: SIO_EBINARY when no attachment is
+ * awaited (bp unchanged), SIO_EPLACEHOLDER when the completed packet has a bad placeholder.
+ * Either way bp still owns its memory: release it with sio_binary_free(). */
 int sio_binary_add(sio_binary_t *bp, const uint8_t *data, size_t len);
 
 /* Frees what bp owns; bp is then empty. A zeroed bp is valid and free is a no-op on it. */
 void sio_binary_free(sio_binary_t *bp);
 
-/* Checks every "_placeholder": true object in json: returns the number of placeholders, or
- * SIO_EPLACEHOLDER when one lacks a valid num < nattach. */
+/* Checks every "_placeholder": true object in json as socket.io-parser's reconstructPacket
+ * visits them (a placeholder object's other members are not searched): returns the number of
+ * placeholders, SIO_EPLACEHOLDER when one lacks a num written as plain digits (a
+ * non-negative integer) below nattach, or SIO_EJSON when json is not valid JSON. */
 int sio_placeholders_check(const char *json, size_t len, unsigned nattach);
 
 #endif

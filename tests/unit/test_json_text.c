@@ -1,0 +1,418 @@
+/* Unit tests for proto/json_text.c: RFC 8259 validation, array iteration, string decoding,
+ * and string encoding compared with what JSON.stringify writes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "json_text.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define KIND(lit) json_validate(lit, sizeof(lit) - 1)
+
+static void test_valid_kinds(void **state)
+{
+    (void)state;
+    assert_int_equal(KIND("{}"), JSON_OBJECT);
+    assert_int_equal(KIND("[]"), JSON_ARRAY);
+    assert_int_equal(KIND("\"\""), JSON_STRING);
+    assert_int_equal(KIND("0"), JSON_NUMBER);
+    assert_int_equal(KIND("true"), JSON_TRUE);
+    assert_int_equal(KIND("false"), JSON_FALSE);
+    assert_int_equal(KIND("null"), JSON_NULL);
+    assert_int_equal(KIND(" \t\r\n{ } \n"), JSON_OBJECT);
+    assert_int_equal(KIND("[ ]"), JSON_ARRAY);
+    assert_int_equal(KIND("{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"}}"), JSON_OBJECT);
+    assert_int_equal(KIND("[\"message\",1,\"2\",{\"3\":[true]}]"), JSON_ARRAY);
+    assert_int_equal(KIND("{ \"a\" : [ 1 , 2 ] , \"b\" : { } }"), JSON_OBJECT);
+    assert_int_equal(KIND("[[],[[]],{}]"), JSON_ARRAY);
+}
+
+static void test_valid_numbers(void **state)
+{
+    (void)state;
+    static const char *const ok[] = {
+        "0",       "-0",
+        "1",       "-1",
+        "123",     "0.5",
+        "-0.5",    "1e5",
+        "1E5",     "1e+5",
+        "1e-5",    "1.25e10",
+        "-0.0e-0", "9007199254740993",
+        "1e400",   "123456789012345678901234567890",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        if (json_validate(ok[i], strlen(ok[i])) != JSON_NUMBER) fail_msg("rejected %s", ok[i]);
+}
+
+static void test_invalid_numbers(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "01",       "-01",       "00",    "+1",  "-",    ".5",  "5.",
+        "1.e5",     "1e",        "1e+",   "1E-", "0x10", "NaN", "-NaN",
+        "Infinity", "-Infinity", "1_000", "1,5", "- 1",  "1 2", "\xef\xbc\x91",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (json_validate(bad[i], strlen(bad[i])) != JSON_INVALID) fail_msg("accepted %s", bad[i]);
+}
+
+static void test_invalid_structure(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "",
+        " ",
+        "[",
+        "]",
+        "{",
+        "}",
+        "[1,]",
+        "[,1]",
+        "[1,,2]",
+        "[1 2]",
+        "{\"a\":1,}",
+        "{,\"a\":1}",
+        "{\"a\"}",
+        "{\"a\":}",
+        "{\"a\" 1}",
+        "{a:1}",
+        "{'a':1}",
+        "{1:1}",
+        "{\"a\":1 \"b\":2}",
+        "['a']",
+        "[1]]",
+        "[1]x",
+        "{}{}",
+        "[]]",
+        "[}",
+        "{]",
+        "tru",
+        "truee",
+        "True",
+        "nul",
+        "NULL",
+        "fals",
+        "undefined",
+        "\xef\xbb\xbf{}", /* BOM */
+        "\v[]",           /* not JSON whitespace */
+        "\f[]",
+        "/* c */ []",
+        "abc[\"message-with-ack\",1,\"2\",{\"3\":[false]}]",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (json_validate(bad[i], strlen(bad[i])) != JSON_INVALID) fail_msg("accepted %s", bad[i]);
+    assert_int_equal(json_validate("[]\0", 3), JSON_INVALID);
+}
+
+static void test_strings(void **state)
+{
+    (void)state;
+    static const char *const ok[] = {
+        "\"\"",
+        "\"abc\"",
+        "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"",
+        "\"\\u0000\\u001f\\uABCD\\uabcd\"",
+        "\"\\uD83D\\uDE00\"",   /* surrogate pair */
+        "\"\\uD800\"",          /* lone high surrogate: JSON.parse accepts it */
+        "\"\\uDC00x\"",         /* lone low surrogate */
+        "\"\xc3\xa9\"",         /* U+00E9 */
+        "\"\xe2\x82\xac\"",     /* U+20AC */
+        "\"\xf0\x9f\x98\x80\"", /* U+1F600 */
+        "\"\xf4\x8f\xbf\xbf\"", /* U+10FFFF */
+        "\"\xef\xbf\xbf\"",     /* U+FFFF */
+        "\"\xe2\x80\xa8\"",     /* U+2028 */
+        "\"\x7f\"",             /* DEL is not a control character for JSON */
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        if (json_validate(ok[i], strlen(ok[i])) != JSON_STRING) fail_msg("rejected %s", ok[i]);
+}
+
+static void test_invalid_strings(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "\"abc",     /* unterminated */
+        "\"abc\\\"", /* escaped quote, then nothing */
+        "'abc'",     /* single quotes */
+        "\"\\x41\"", /* unknown escape */
+        "\"\\a\"",
+        "\"\\'\"",
+        "\"\\u12\"", /* short \u */
+        "\"\\u12G4\"",
+        "\"\\U0041\"",
+        "\"\\",
+        "\"a\tb\"", /* raw control characters */
+        "\"a\nb\"",
+        "\"\x1f\"",
+        "\"\x80\"", /* lone continuation byte */
+        "\"\xbf\"",
+        "\"\xc0\x80\"",                 /* overlong NUL */
+        "\"\xc1\xbf\"",                 /* overlong */
+        "\"\xe0\x80\xaf\"",             /* overlong '/' */
+        "\"\xe0\x9f\xbf\"",             /* overlong U+07FF */
+        "\"\xf0\x80\x80\xaf\"",         /* overlong */
+        "\"\xf0\x8f\xbf\xbf\"",         /* overlong U+FFFF */
+        "\"\xed\xa0\x80\"",             /* UTF-8 encoded surrogate U+D800 */
+        "\"\xed\xbf\xbf\"",             /* U+DFFF */
+        "\"\xed\xa0\xbd\xed\xb8\x80\"", /* CESU-8 surrogate pair */
+        "\"\xf4\x90\x80\x80\"",         /* U+110000 */
+        "\"\xf5\x80\x80\x80\"",
+        "\"\xf8\x88\x80\x80\x80\"",
+        "\"\xff\"",
+        "\"\xfe\"",
+        "\"\xc3\"", /* truncated sequences */
+        "\"\xe2\x82\"",
+        "\"\xf0\x9f\x98\"",
+        "\"\xc3\x28\"", /* bad continuation */
+        "\"\xe2\x28\xa1\"",
+        "\"\xf0\x9f\x28\x80\"",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (json_validate(bad[i], strlen(bad[i])) != JSON_INVALID)
+            fail_msg("accepted bad string #%zu", i);
+    assert_int_equal(json_validate("\"a\0b\"", 5), JSON_INVALID);
+    /* Truncation inside a multi-byte sequence right at the end of the buffer. */
+    assert_int_equal(json_validate("\"\xe2\x82\xac\"", 3), JSON_INVALID);
+}
+
+static void nest(char *buf, int depth, char open, char close)
+{
+    for (int i = 0; i < depth; i++) buf[i] = open;
+    for (int i = 0; i < depth; i++) buf[depth + i] = close;
+}
+
+static void test_depth_limit(void **state)
+{
+    (void)state;
+    char buf[8 * JSON_MAX_DEPTH + 8];
+    nest(buf, JSON_MAX_DEPTH, '[', ']');
+    assert_int_equal(json_validate(buf, 2 * JSON_MAX_DEPTH), JSON_ARRAY);
+    nest(buf, JSON_MAX_DEPTH + 1, '[', ']');
+    assert_int_equal(json_validate(buf, 2 * JSON_MAX_DEPTH + 2), JSON_INVALID);
+
+    /* Mixed objects and arrays: {"a":{"a":...[]...}} */
+    size_t n = 0;
+    for (int i = 0; i < JSON_MAX_DEPTH - 1; i++) n += (size_t)sprintf(buf + n, "{\"a\":");
+    buf[n++] = '[';
+    buf[n++] = ']';
+    for (int i = 0; i < JSON_MAX_DEPTH - 1; i++) buf[n++] = '}';
+    assert_int_equal(json_validate(buf, n), JSON_OBJECT);
+
+    /* Very deep input is rejected, not recursed into. */
+    static char deep[200000];
+    memset(deep, '[', sizeof deep);
+    assert_int_equal(json_validate(deep, sizeof deep), JSON_INVALID);
+}
+
+typedef struct {
+    const char *text;
+    json_kind_t kind;
+} span_t;
+
+static void check_iter(const char *arr, const span_t *want, size_t n)
+{
+    json_array_iter_t it;
+    const char *e;
+    size_t elen;
+    json_kind_t k;
+    assert_int_equal(json_validate(arr, strlen(arr)), JSON_ARRAY);
+    json_array_iter_init(&it, arr, strlen(arr));
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(json_array_next(&it, &e, &elen, &k), 1);
+        assert_int_equal(elen, strlen(want[i].text));
+        assert_memory_equal(e, want[i].text, elen);
+        assert_int_equal(k, want[i].kind);
+    }
+    assert_int_equal(json_array_next(&it, &e, &elen, &k), 0);
+    assert_int_equal(json_array_next(&it, &e, &elen, &k), 0);
+}
+
+static void test_array_iter(void **state)
+{
+    (void)state;
+    check_iter("[]", NULL, 0);
+    check_iter(" [ ] ", NULL, 0);
+    const span_t a[] = {{"\"foo\"", JSON_STRING}};
+    check_iter("[\"foo\"]", a, 1);
+    const span_t b[] = {
+        {"\"message\"", JSON_STRING},   {"1", JSON_NUMBER},
+        {"\"2\"", JSON_STRING},         {"{\"3\":[true]}", JSON_OBJECT},
+        {"-1.5e3", JSON_NUMBER},        {"true", JSON_TRUE},
+        {"false", JSON_FALSE},          {"null", JSON_NULL},
+        {"[1,[2,\"]\"]]", JSON_ARRAY},  {"\"a\\\"],b\"", JSON_STRING},
+        {"{\"}\":\"{\"}", JSON_OBJECT},
+    };
+    check_iter(" [ \"message\" , 1,\"2\",{\"3\":[true]},\n-1.5e3,true,false,null,"
+               "[1,[2,\"]\"]],\"a\\\"],b\",{\"}\":\"{\"} ]\t",
+               b, sizeof b / sizeof *b);
+    const span_t c[] = {{"\"baz\"", JSON_STRING},
+                        {"{\"_placeholder\":true,\"num\":0}", JSON_OBJECT}};
+    check_iter("[\"baz\",{\"_placeholder\":true,\"num\":0}]", c, 2);
+}
+
+static void test_array_iter_not_array(void **state)
+{
+    (void)state;
+    json_array_iter_t it;
+    const char *e;
+    size_t elen;
+    json_kind_t k;
+    json_array_iter_init(&it, "{}", 2);
+    assert_int_equal(json_array_next(&it, &e, &elen, &k), 0);
+    json_array_iter_init(&it, "", 0);
+    assert_int_equal(json_array_next(&it, &e, &elen, &k), 0);
+    /* Unvalidated, truncated text stays in bounds. */
+    json_array_iter_init(&it, "[\"abc", 5);
+    assert_int_equal(json_array_next(&it, &e, &elen, &k), 1);
+    assert_int_equal(elen, 4);
+    assert_int_equal(json_array_next(&it, &e, &elen, &k), 0);
+}
+
+static void check_decode(const char *lit, const char *want, size_t wlen)
+{
+    char out[64];
+    assert_int_equal(json_validate(lit, strlen(lit)), JSON_STRING);
+    long n = json_string_decode(lit, strlen(lit), out, sizeof out);
+    assert_int_equal(n, (long)wlen);
+    assert_memory_equal(out, want, wlen);
+    assert_int_equal(out[n], '\0');
+}
+
+static void test_string_decode(void **state)
+{
+    (void)state;
+    check_decode("\"\"", "", 0);
+    check_decode("\"hello\"", "hello", 5);
+    check_decode("\"a\\\"b\\\\c\\/d\"", "a\"b\\c/d", 7);
+    check_decode("\"\\b\\f\\n\\r\\t\"", "\b\f\n\r\t", 5);
+    check_decode("\"\\u0041\\u00e9\\u20AC\"", "A\xc3\xa9\xe2\x82\xac", 6);
+    check_decode("\"x\\u0000y\"", "x\0y", 3);
+    check_decode("\"\\uD83D\\uDE00\"", "\xf0\x9f\x98\x80", 4);
+    check_decode("\"\\udbff\\udfff\"", "\xf4\x8f\xbf\xbf", 4);
+    check_decode("\"\xf0\x9f\x98\x80\"", "\xf0\x9f\x98\x80", 4);
+    /* Lone surrogates become U+FFFD. */
+    check_decode("\"\\uD800\"", "\xef\xbf\xbd", 3);
+    check_decode("\"\\uDC00\"", "\xef\xbf\xbd", 3);
+    check_decode("\"\\uD800x\"",
+                 "\xef\xbf\xbd"
+                 "x",
+                 4);
+    check_decode("\"\\uD800\\u0041\"",
+                 "\xef\xbf\xbd"
+                 "A",
+                 4);
+    check_decode("\"\\uD800\\uD800\"", "\xef\xbf\xbd\xef\xbf\xbd", 6);
+}
+
+static void test_string_decode_capacity(void **state)
+{
+    (void)state;
+    char out[8];
+    assert_int_equal(json_string_decode("\"abcdefg\"", 9, out, 8), 7);
+    assert_int_equal(json_string_decode("\"abcdefgh\"", 10, out, 8), -1);
+    assert_int_equal(json_string_decode("\"abcdef\\n\"", 10, out, 8), 7);
+    assert_int_equal(json_string_decode("\"abcdefg\\n\"", 11, out, 8), -1);
+    assert_int_equal(json_string_decode("\"abcd\\u20ac\"", 12, out, 8), 7);
+    assert_int_equal(json_string_decode("\"abcde\\u20ac\"", 13, out, 8), -1);
+    assert_int_equal(json_string_decode("\"\"", 2, out, 1), 0);
+    assert_int_equal(json_string_decode("\"\"", 2, out, 0), -1);
+    assert_int_equal(json_string_decode("\"a\"", 3, out, 1), -1);
+    /* Not a string literal. */
+    assert_int_equal(json_string_decode("abc", 3, out, 8), -1);
+    assert_int_equal(json_string_decode("\"", 1, out, 8), -1);
+    assert_int_equal(json_string_decode("\"\\\"", 3, out, 8), -1);
+}
+
+static void check_encode(const char *in, size_t len, const char *want)
+{
+    sbuf_t b = SBUF_INIT;
+    json_append_string(&b, in, len);
+    assert_string_equal(b.data, want);
+    assert_int_equal(b.len, strlen(want));
+    /* What we write is valid JSON and decodes back to the input. */
+    assert_int_equal(json_validate(b.data, b.len), JSON_STRING);
+    char out[128];
+    assert_int_equal(json_string_decode(b.data, b.len, out, sizeof out), (long)len);
+    assert_memory_equal(out, in, len);
+    sbuf_free(&b);
+}
+
+/* Expected outputs are what JSON.stringify(s) produces in Node. */
+static void test_append_string(void **state)
+{
+    (void)state;
+    check_encode("", 0, "\"\"");
+    check_encode("hello", 5, "\"hello\"");
+    check_encode("a\"b", 3, "\"a\\\"b\"");
+    check_encode("a\\b", 3, "\"a\\\\b\"");
+    check_encode("/", 1, "\"/\"");
+    check_encode("\b\f\n\r\t", 5, "\"\\b\\f\\n\\r\\t\"");
+    check_encode("\x00", 1, "\"\\u0000\"");
+    check_encode("\x01\x07\x0b\x0e\x1b\x1f", 6, "\"\\u0001\\u0007\\u000b\\u000e\\u001b\\u001f\"");
+    check_encode("\x7f", 1, "\"\x7f\"");
+    check_encode(" ~", 2, "\" ~\"");
+    check_encode("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9,
+                 "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"");
+    check_encode("\xe2\x80\xa8\xe2\x80\xa9", 6, "\"\xe2\x80\xa8\xe2\x80\xa9\"");
+    check_encode("<script>&'", 10, "\"<script>&'\"");
+    check_encode("x\x1ey", 3, "\"x\\u001ey\"");
+}
+
+static void test_append_string_all_controls(void **state)
+{
+    (void)state;
+    for (int c = 0; c < 0x20; c++) {
+        char in = (char)c, want[16];
+        switch (c) {
+        case '\b': strcpy(want, "\"\\b\""); break;
+        case '\f': strcpy(want, "\"\\f\""); break;
+        case '\n': strcpy(want, "\"\\n\""); break;
+        case '\r': strcpy(want, "\"\\r\""); break;
+        case '\t': strcpy(want, "\"\\t\""); break;
+        default: snprintf(want, sizeof want, "\"\\u%04x\"", c);
+        }
+        check_encode(&in, 1, want);
+    }
+}
+
+static void test_append_string_appends(void **state)
+{
+    (void)state;
+    sbuf_t b = SBUF_INIT;
+    sbuf_append_str(&b, "[");
+    json_append_string(&b, "a", 1);
+    sbuf_append_char(&b, ',');
+    json_append_string(&b, "b\n", 2);
+    sbuf_append_char(&b, ']');
+    assert_string_equal(b.data, "[\"a\",\"b\\n\"]");
+    /* Invalid UTF-8 is copied as is, like every other non-ASCII byte. */
+    sbuf_reset(&b);
+    json_append_string(&b, "\xff\xc0", 2);
+    assert_string_equal(b.data, "\"\xff\xc0\"");
+    sbuf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid_kinds),
+        cmocka_unit_test(test_valid_numbers),
+        cmocka_unit_test(test_invalid_numbers),
+        cmocka_unit_test(test_invalid_structure),
+        cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_invalid_strings),
+        cmocka_unit_test(test_depth_limit),
+        cmocka_unit_test(test_array_iter),
+        cmocka_unit_test(test_array_iter_not_array),
+        cmocka_unit_test(test_string_decode),
+        cmocka_unit_test(test_string_decode_capacity),
+        cmocka_unit_test(test_append_string),
+        cmocka_unit_test(test_append_string_all_controls),
+        cmocka_unit_test(test_append_string_appends),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
