@@ -1,0 +1,129 @@
+/* The echo app: the Socket.IO v5 reference server's behaviour, plus a few events that let
+ * tests drive rooms, broadcasts, server-side acks and disconnects:
+ *   on connect to "/" or "/custom": emit "auth" with the handshake auth object
+ *   "message" (...args)          -> emit "message-back" (...args), binary included
+ *   "message-with-ack" (...args) -> ack (...args)
+ *   "join" / "leave" (room)      -> room membership; ack ()
+ *   "broadcast" (room|null, event, ...args) -> event(...args) to the room (or everyone);
+ *                                   ack (recipients)
+ *   "request-ack" (...args)      -> emit "ack-request" (...args) with an ack; the client's
+ *                                   ack values come back as "ack-response"
+ *   "server-disconnect" (close)  -> DISCONNECT the namespace, or (close = true) close the
+ *                                   whole connection as a transport close */
+#include "app.h"
+#include "json_text.h"
+#include "sio.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define EVENT_IS(ev, lit) ((ev)->name_len == sizeof(lit) - 1 && memcmp((ev)->name, lit, sizeof(lit) - 1) == 0)
+
+/* The idx-th argument's text and kind, from the comma-separated argument text. */
+static int nth_arg(const sio_event_t *ev, unsigned idx, sbuf_t *tmp, const char **v, size_t *vlen,
+                   json_kind_t *kind)
+{
+    sbuf_reset(tmp);
+    sbuf_append_char(tmp, '[');
+    sbuf_append(tmp, ev->args, ev->args_len);
+    sbuf_append_char(tmp, ']');
+    json_array_iter_t it;
+    json_array_iter_init(&it, tmp->data, tmp->len);
+    for (unsigned i = 0; json_array_next(&it, v, vlen, kind); i++)
+        if (i == idx) return 0;
+    return -1;
+}
+
+/* Decodes argument idx as a string into out; returns its length or -1. */
+static long string_arg(const sio_event_t *ev, unsigned idx, char *out, size_t cap)
+{
+    sbuf_t tmp = SBUF_INIT;
+    const char *v;
+    size_t vlen;
+    json_kind_t kind;
+    long n = -1;
+    if (nth_arg(ev, idx, &tmp, &v, &vlen, &kind) == 0 && kind == JSON_STRING)
+        n = json_string_decode(v, vlen, out, cap);
+    sbuf_free(&tmp);
+    return n;
+}
+
+/* Text of the arguments from idx on. */
+static void args_from(const sio_event_t *ev, unsigned idx, const char **rest, size_t *rest_len)
+{
+    sbuf_t tmp = SBUF_INIT;
+    const char *v = NULL;
+    size_t vlen = 0;
+    json_kind_t kind;
+    *rest = ev->args + ev->args_len;
+    *rest_len = 0;
+    if (nth_arg(ev, idx, &tmp, &v, &vlen, &kind) == 0) {
+        size_t off = (size_t)(v - tmp.data) - 1; /* tmp starts with '[' */
+        *rest = ev->args + off;
+        *rest_len = ev->args_len - off;
+    }
+    sbuf_free(&tmp);
+}
+
+static int echo_serves(void *state, const char *nsp, size_t len)
+{
+    (void)state;
+    return (len == 1 && nsp[0] == '/') || (len == 7 && memcmp(nsp, "/custom", 7) == 0);
+}
+
+static void echo_connected(sio_socket_t *s, const char *auth, size_t auth_len)
+{
+    sio_emit(s, "auth", 4, auth, auth_len, NULL, 0);
+}
+
+static void echo_event(sio_socket_t *s, const sio_event_t *ev)
+{
+    if (!ev->name) return;
+    if (EVENT_IS(ev, "message")) {
+        sio_emit(s, "message-back", 12, ev->args, ev->args_len, ev->att, ev->natt);
+    } else if (EVENT_IS(ev, "message-with-ack")) {
+        sio_ack(s, ev->ack_id, ev->args, ev->args_len, ev->att, ev->natt);
+    } else if (EVENT_IS(ev, "join") || EVENT_IS(ev, "leave")) {
+        char room[512];
+        long n = string_arg(ev, 0, room, sizeof room);
+        if (n < 0) return;
+        if (EVENT_IS(ev, "join")) sio_join(s, room, (size_t)n);
+        else sio_leave(s, room, (size_t)n);
+        sio_ack(s, ev->ack_id, "", 0, NULL, 0);
+    } else if (EVENT_IS(ev, "broadcast")) {
+        char room[512], event[512];
+        long rn = string_arg(ev, 0, room, sizeof room);
+        long en = string_arg(ev, 1, event, sizeof event);
+        if (en < 0) return;
+        const char *rest;
+        size_t rest_len;
+        args_from(ev, 2, &rest, &rest_len);
+        str_t r = {room, rn > 0 ? (size_t)rn : 0};
+        size_t count = sio_broadcast(sio_socket_nsp(s), &r, rn >= 0 ? 1 : 0, NULL, 0, event,
+                                     (size_t)en, rest, rest_len, ev->att, ev->natt);
+        char num[32];
+        int nn = snprintf(num, sizeof num, "%zu", count);
+        sio_ack(s, ev->ack_id, num, (size_t)nn, NULL, 0);
+    } else if (EVENT_IS(ev, "request-ack")) {
+        sio_emit_with_ack(s, 1, "ack-request", 11, ev->args, ev->args_len, ev->att, ev->natt);
+    } else if (EVENT_IS(ev, "server-disconnect")) {
+        int close = ev->args_len == 4 && memcmp(ev->args, "true", 4) == 0;
+        if (close) sio_close_connection(s);
+        else sio_disconnect(s);
+    }
+}
+
+static void echo_ack(sio_socket_t *s, uint64_t tag, const sio_event_t *ack)
+{
+    (void)tag;
+    sio_emit(s, "ack-response", 12, ack->args, ack->args_len, ack->att, ack->natt);
+}
+
+const app_module_t app_echo = {
+    .name = "echo",
+    .description = "the Socket.IO protocol's reference behaviour",
+    .serves = echo_serves,
+    .connected = echo_connected,
+    .event = echo_event,
+    .ack = echo_ack,
+};

@@ -1,0 +1,39 @@
+/* The chatnode configuration table (see config.h for how it is read). */
+#include "chatnode_config.h"
+
+#include <stddef.h>
+
+#define OPT(name, type, def, min, max, field, metavar, help)                                       \
+    {name, type, def, min, max, offsetof(chatnode_config_t, field), metavar, help}
+
+static const cfg_opt_t opts[] = {
+    OPT("host", CFG_STR, "0.0.0.0", 0, 0, host, "ADDR", "address to listen on"),
+    OPT("port", CFG_INT, "3000", 0, 65535, port, "PORT", "TCP port to listen on (0: any free port)"),
+    OPT("path", CFG_STR, "/socket.io/", 0, 0, path, "PATH", "HTTP path of the Engine.IO endpoint"),
+    OPT("app", CFG_STR, "echo", 0, 0, app, "NAME", "app module to run: echo or eio-echo"),
+    OPT("ping-interval", CFG_INT, "25000", 1, 3600000, ping_interval, "MS",
+        "interval between heartbeat pings"),
+    OPT("ping-timeout", CFG_INT, "20000", 1, 3600000, ping_timeout, "MS",
+        "time a client has to answer a ping before its session is closed"),
+    OPT("max-payload", CFG_INT, "1000000", 64, 1073741824, max_payload, "BYTES",
+        "largest message or polling request body accepted"),
+    OPT("connect-timeout", CFG_INT, "45000", 1, 3600000, connect_timeout, "MS",
+        "time a session has to connect to a namespace before it is closed"),
+    OPT("upgrade-timeout", CFG_INT, "10000", 1, 3600000, upgrade_timeout, "MS",
+        "time a transport upgrade has to complete before it is cancelled"),
+    OPT("node-tag", CFG_STR, "", 0, 0, node_tag, "TAG",
+        "prefix of every session id, [a-z0-9] (default: derived from the port)"),
+    OPT("cors-origin", CFG_STR, "", 0, 0, cors_origin, "LIST",
+        "origins allowed by CORS, comma-separated, or * (empty: no CORS headers)"),
+    OPT("cors-credentials", CFG_BOOL, "false", 0, 0, cors_credentials, NULL,
+        "allow credentials in CORS requests"),
+    OPT("log-level", CFG_STR, "info", 0, 0, log_level, "LEVEL", "debug, info, warn or error"),
+};
+
+const cfg_table_t chatnode_config_table = {
+    .prog = "chatnode",
+    .summary = "Socket.IO v5 / Engine.IO v4 server (HTTP long-polling and WebSocket).",
+    .env_prefix = "CHATNODE_",
+    .opts = opts,
+    .nopts = sizeof opts / sizeof opts[0],
+};

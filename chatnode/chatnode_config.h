@@ -1,0 +1,26 @@
+/* chatnode's settings: one table (chatnode_config.c) gives flags, CHATNODE_* environment
+ * variables, the config file and --help. */
+#ifndef CC_CHATNODE_CONFIG_H
+#define CC_CHATNODE_CONFIG_H
+
+#include "config.h"
+
+typedef struct {
+    char *host;
+    long long port;
+    char *path;
+    char *app;
+    long long ping_interval;
+    long long ping_timeout;
+    long long max_payload;
+    long long connect_timeout;
+    long long upgrade_timeout;
+    char *node_tag;
+    char *cors_origin;
+    int cors_credentials;
+    char *log_level;
+} chatnode_config_t;
+
+extern const cfg_table_t chatnode_config_table;
+
+#endif

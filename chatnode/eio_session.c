@@ -1,0 +1,695 @@
+/* Engine.IO v4 sessions over HTTP long-polling and WebSocket (see eio_session.h).
+ * Behaviour follows the Engine.IO v4 spec and its reference server: a pending GET is answered
+ * "1" when the server closes the session and "6" when the client closes it or upgrades;
+ * overlapping GETs or POSTs close the session; a client ping is an error (v4 pings go from
+ * server to client). */
+#include "eio_session.h"
+#include "alloc.h"
+#include "log.h"
+#include "sid.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { S_OPEN = 0, S_CLOSING, S_CLOSED } state_t;
+typedef enum { UP_NONE = 0, UP_PROBING, UP_PROBED } upgrade_t;
+
+struct eio_session {
+    char sid[SID_MAX];
+    server_t *srv;
+    uint8_t transport; /* eio_transport_t */
+    uint8_t state;     /* state_t */
+    uint8_t upgrade;   /* upgrade_t */
+    uint8_t busy;      /* > 0 while a call into the session is on the stack */
+    struct lws *get;   /* pending long-poll GET */
+    struct lws *post;  /* POST being read */
+    struct lws *ws;    /* the WebSocket transport */
+    struct lws *probe; /* a WebSocket that is upgrading this polling session */
+    frame_t **q;       /* outgoing ring buffer */
+    uint32_t qhead, qlen, qcap;
+    dl_node_t hb;  /* heartbeat: in ping_q (next ping) or pong_q (waiting for a pong) */
+    dl_node_t aux; /* upgrade_q while probing, close_q while closing */
+    void *upper;
+    const char *close_reason;
+};
+
+static frame_t *f_ping, *f_close, *f_noop, *f_pong_probe;
+
+const char *eio_error_message(int code)
+{
+    switch (code) {
+    case EIO_ERR_TRANSPORT_UNKNOWN: return "Transport unknown";
+    case EIO_ERR_UNKNOWN_SID: return "Session ID unknown";
+    case EIO_ERR_BAD_HANDSHAKE_METHOD: return "Bad handshake method";
+    case EIO_ERR_BAD_REQUEST: return "Bad request";
+    case EIO_ERR_FORBIDDEN: return "Forbidden";
+    case EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION: return "Unsupported protocol version";
+    }
+    return "Bad request";
+}
+
+const char *eio_session_id(const eio_session_t *s)
+{
+    return s->sid;
+}
+
+eio_transport_t eio_session_transport(const eio_session_t *s)
+{
+    return (eio_transport_t)s->transport;
+}
+
+static conn_t *conn_of(struct lws *wsi)
+{
+    return wsi ? (conn_t *)lws_wsi_user(wsi) : NULL;
+}
+
+/* ---- outgoing queue ---- */
+
+static void q_push(eio_session_t *s, frame_t *f)
+{
+    if (s->qlen == s->qcap) {
+        uint32_t cap = s->qcap ? s->qcap * 2 : 4;
+        frame_t **nq = xmalloc(cap * sizeof *nq);
+        for (uint32_t i = 0; i < s->qlen; i++) nq[i] = s->q[(s->qhead + i) & (s->qcap - 1)];
+        free(s->q);
+        s->q = nq;
+        s->qhead = 0;
+        s->qcap = cap;
+    }
+    s->q[(s->qhead + s->qlen) & (s->qcap - 1)] = frame_ref(f);
+    s->qlen++;
+}
+
+static frame_t *q_pop(eio_session_t *s)
+{
+    if (!s->qlen) return NULL;
+    frame_t *f = s->q[s->qhead];
+    s->qhead = (s->qhead + 1) & (s->qcap - 1);
+    if (--s->qlen == 0) {
+        /* An idle session keeps no queue memory. */
+        free(s->q);
+        s->q = NULL;
+        s->qhead = s->qcap = 0;
+    }
+    return f;
+}
+
+static void q_clear(eio_session_t *s)
+{
+    frame_t *f;
+    while ((f = q_pop(s))) frame_unref(f);
+}
+
+/* ---- lifetime ---- */
+
+static void session_free(eio_session_t *s)
+{
+    q_clear(s);
+    free(s);
+}
+
+static void hold(eio_session_t *s)
+{
+    s->busy++;
+}
+
+/* Returns 1 if the session is still usable after the call that held it. */
+static int release(eio_session_t *s)
+{
+    if (--s->busy == 0 && s->state == S_CLOSED) {
+        session_free(s);
+        return 0;
+    }
+    return s->state != S_CLOSED;
+}
+
+static void detach_ws(struct lws *wsi, int close_it)
+{
+    conn_t *c = conn_of(wsi);
+    if (!c) return;
+    c->session = NULL;
+    if (close_it) {
+        c->close_after = 1;
+        lws_callback_on_writable(wsi);
+    }
+}
+
+/* Answers a pending GET with the queued packets (all of them) and, if given, a last one. */
+static void answer_get(eio_session_t *s, frame_t *last)
+{
+    struct lws *wsi = s->get;
+    conn_t *c = conn_of(wsi);
+    s->get = NULL;
+    if (!c) return;
+    sbuf_t payload = SBUF_INIT;
+    frame_t *f;
+    while ((f = q_pop(s))) {
+        eio_packet_t p = frame_packet(f);
+        eio_payload_append(&payload, &p);
+        frame_unref(f);
+    }
+    if (last) {
+        eio_packet_t p = frame_packet(last);
+        eio_payload_append(&payload, &p);
+    }
+    c->session = NULL;
+    server_reply(wsi, c, 200, NULL, payload.data, payload.len);
+    sbuf_free(&payload);
+}
+
+/* Tears the session down at once. get_answer is what a pending GET receives (f_close when the
+ * server ends the session, f_noop when the client did). */
+static void destroy(eio_session_t *s, const char *reason, frame_t *get_answer)
+{
+    if (s->state == S_CLOSED) return;
+    server_t *srv = s->srv;
+    int was_open = s->state == S_OPEN;
+    s->state = S_CLOSED;
+    strmap_del(&srv->sessions, s->sid, strlen(s->sid));
+    dl_remove(&srv->ping_q, &s->hb);
+    dl_remove(&srv->pong_q, &s->hb);
+    dl_remove(&srv->upgrade_q, &s->aux);
+    dl_remove(&srv->close_q, &s->aux);
+    log_debug("session closed", "sid=%s reason=\"%s\"", s->sid, reason);
+    if (was_open && s->upper && srv->handler.close) srv->handler.close(s->upper, reason);
+    s->upper = NULL;
+    if (s->get) {
+        q_clear(s);
+        answer_get(s, get_answer);
+    }
+    if (s->post) {
+        conn_t *c = conn_of(s->post);
+        if (c) c->session = NULL;
+        s->post = NULL;
+    }
+    detach_ws(s->ws, 1);
+    detach_ws(s->probe, 1);
+    s->ws = s->probe = NULL;
+    if (s->busy == 0) session_free(s);
+}
+
+/* ---- sending ---- */
+
+static void flush(eio_session_t *s)
+{
+    if (s->transport == EIO_TR_WEBSOCKET) {
+        if (s->ws && s->qlen) lws_callback_on_writable(s->ws);
+        return;
+    }
+    if (s->get && s->qlen && s->upgrade != UP_PROBED) answer_get(s, NULL);
+}
+
+void eio_send(eio_session_t *s, frame_t *f)
+{
+    if (s->state != S_OPEN) return;
+    q_push(s, f);
+    flush(s);
+}
+
+void eio_close(eio_session_t *s, const char *reason)
+{
+    if (s->state != S_OPEN) return;
+    server_t *srv = s->srv;
+    hold(s);
+    if (s->upper && srv->handler.close) srv->handler.close(s->upper, reason);
+    s->upper = NULL;
+    s->close_reason = reason;
+    s->state = S_CLOSING;
+    dl_remove(&srv->ping_q, &s->hb);
+    dl_remove(&srv->pong_q, &s->hb);
+    if (s->probe) {
+        detach_ws(s->probe, 1);
+        s->probe = NULL;
+        dl_remove(&srv->upgrade_q, &s->aux);
+    }
+    if (s->transport == EIO_TR_WEBSOCKET) {
+        /* Flush what is queued, then close the WebSocket (eio_on_ws_writable). */
+        if (s->ws) {
+            lws_callback_on_writable(s->ws);
+            dl_add(&srv->close_q, &s->aux);
+        } else {
+            destroy(s, reason, f_close);
+        }
+    } else if (s->get) {
+        answer_get(s, f_close);
+        destroy(s, reason, f_close);
+    } else {
+        /* Keep the queued packets and the close packet for the next GET, for a while. */
+        q_push(s, f_close);
+        dl_add(&srv->close_q, &s->aux);
+    }
+    release(s);
+}
+
+/* ---- timers ---- */
+
+static eio_session_t *from_hb(dl_node_t *n)
+{
+    return (eio_session_t *)((char *)n - offsetof(eio_session_t, hb));
+}
+
+static eio_session_t *from_aux(dl_node_t *n)
+{
+    return (eio_session_t *)((char *)n - offsetof(eio_session_t, aux));
+}
+
+static void on_ping_due(dl_queue_t *q, dl_node_t *n)
+{
+    server_t *srv = q->data;
+    eio_session_t *s = from_hb(n);
+    dl_add(&srv->pong_q, &s->hb);
+    eio_send(s, f_ping);
+}
+
+static void on_pong_timeout(dl_queue_t *q, dl_node_t *n)
+{
+    (void)q;
+    destroy(from_hb(n), "ping timeout", f_close);
+}
+
+static void on_upgrade_timeout(dl_queue_t *q, dl_node_t *n)
+{
+    (void)q;
+    eio_session_t *s = from_aux(n);
+    log_debug("upgrade timed out", "sid=%s", s->sid);
+    detach_ws(s->probe, 1);
+    s->probe = NULL;
+    s->upgrade = UP_NONE;
+    flush(s);
+}
+
+static void on_close_timeout(dl_queue_t *q, dl_node_t *n)
+{
+    (void)q;
+    eio_session_t *s = from_aux(n);
+    destroy(s, s->close_reason ? s->close_reason : "server close", f_close);
+}
+
+int eio_init(server_t *srv)
+{
+    const chatnode_config_t *cfg = srv->cfg;
+    int rc;
+    if ((rc = dl_init(&srv->ping_q, srv->loop, (uint64_t)cfg->ping_interval, on_ping_due, srv)) ||
+        (rc = dl_init(&srv->pong_q, srv->loop, (uint64_t)cfg->ping_timeout, on_pong_timeout, srv)) ||
+        (rc = dl_init(&srv->upgrade_q, srv->loop, (uint64_t)cfg->upgrade_timeout,
+                      on_upgrade_timeout, srv)) ||
+        (rc = dl_init(&srv->close_q, srv->loop, (uint64_t)cfg->ping_timeout, on_close_timeout,
+                      srv)))
+        return rc;
+    if (!f_ping) {
+        f_ping = frame_new_text(EIO_PING, NULL, 0);
+        f_close = frame_new_text(EIO_CLOSE, NULL, 0);
+        f_noop = frame_new_text(EIO_NOOP, NULL, 0);
+        f_pong_probe = frame_new_text(EIO_PONG, "probe", 5);
+    }
+    return 0;
+}
+
+void eio_shutdown(server_t *srv)
+{
+    const char *key;
+    size_t klen;
+    void *v;
+    for (size_t i = 0; strmap_next(&srv->sessions, &i, &key, &klen, &v);)
+        destroy(v, "server shutting down", f_close);
+    strmap_free(&srv->sessions);
+    dl_close(&srv->ping_q, NULL);
+    dl_close(&srv->pong_q, NULL);
+    dl_close(&srv->upgrade_q, NULL);
+    dl_close(&srv->close_q, NULL);
+    frame_unref(f_ping);
+    frame_unref(f_close);
+    frame_unref(f_noop);
+    frame_unref(f_pong_probe);
+    f_ping = f_close = f_noop = f_pong_probe = NULL;
+}
+
+void eio_count(const server_t *srv, size_t *polling, size_t *websocket)
+{
+    size_t p = 0, w = 0;
+    void *v;
+    for (size_t i = 0; strmap_next(&srv->sessions, &i, NULL, NULL, &v);) {
+        if (((eio_session_t *)v)->transport == EIO_TR_WEBSOCKET) w++;
+        else p++;
+    }
+    if (polling) *polling = p;
+    if (websocket) *websocket = w;
+}
+
+/* ---- handshake ---- */
+
+static eio_session_t *session_new(server_t *srv, eio_transport_t transport)
+{
+    eio_session_t *s = xcalloc(1, sizeof *s);
+    s->srv = srv;
+    s->transport = (uint8_t)transport;
+    do sid_generate(s->sid, sizeof s->sid, srv->tag);
+    while (strmap_get(&srv->sessions, s->sid, strlen(s->sid)));
+    strmap_put(&srv->sessions, s->sid, strlen(s->sid), s);
+    srv->sessions_opened++;
+    return s;
+}
+
+static frame_t *open_frame(const server_t *srv, const eio_session_t *s)
+{
+    sbuf_t b = SBUF_INIT;
+    sbuf_printf(&b,
+                "{\"sid\":\"%s\",\"upgrades\":[%s],\"pingInterval\":%lld,\"pingTimeout\":%lld,"
+                "\"maxPayload\":%lld}",
+                s->sid, s->transport == EIO_TR_POLLING ? "\"websocket\"" : "",
+                srv->cfg->ping_interval, srv->cfg->ping_timeout, srv->cfg->max_payload);
+    frame_t *f = frame_new_text(EIO_OPEN, b.data, b.len);
+    sbuf_free(&b);
+    return f;
+}
+
+/* Sends the open packet, starts the heartbeat and tells the upper layer. */
+static void session_open(eio_session_t *s)
+{
+    server_t *srv = s->srv;
+    frame_t *f = open_frame(srv, s);
+    q_push(s, f);
+    frame_unref(f);
+    dl_add(&srv->ping_q, &s->hb);
+    log_debug("session opened", "sid=%s transport=%s", s->sid,
+              s->transport == EIO_TR_WEBSOCKET ? "websocket" : "polling");
+    hold(s);
+    if (srv->handler.open) s->upper = srv->handler.open(srv->handler.ctx, s);
+    if (release(s)) flush(s);
+}
+
+/* ---- incoming packets ---- */
+
+/* Handles one packet from the client's transport. Returns 0, or -1 if the session ended. */
+static int on_packet(eio_session_t *s, const eio_packet_t *p)
+{
+    server_t *srv = s->srv;
+    if (s->state != S_OPEN) return 0;
+    switch (p->type) {
+    case EIO_PONG:
+        dl_remove(&srv->pong_q, &s->hb);
+        dl_add(&srv->ping_q, &s->hb);
+        return 0;
+    case EIO_PING:
+        destroy(s, "invalid heartbeat direction", f_close);
+        return -1;
+    case EIO_CLOSE:
+        destroy(s, "transport close", f_noop);
+        return -1;
+    case EIO_MESSAGE:
+        if (s->upper && srv->handler.message) srv->handler.message(s->upper, p);
+        return s->state == S_OPEN ? 0 : -1;
+    default: return 0; /* open, upgrade and noop carry nothing for us */
+    }
+}
+
+/* ---- polling ---- */
+
+static eio_session_t *find(server_t *srv, const char *sid)
+{
+    return strmap_get(&srv->sessions, sid, strlen(sid));
+}
+
+void eio_on_poll_get(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_t *q)
+{
+    if (!q->sid[0]) {
+        eio_session_t *s = session_new(srv, EIO_TR_POLLING);
+        s->get = wsi;
+        c->session = s;
+        c->kind = CONN_POLL_GET;
+        session_open(s);
+        return;
+    }
+    eio_session_t *s = find(srv, q->sid);
+    if (!s) {
+        server_reply_eio_error(wsi, c, EIO_ERR_UNKNOWN_SID);
+        return;
+    }
+    if (s->transport != EIO_TR_POLLING) {
+        server_reply_eio_error(wsi, c, EIO_ERR_BAD_REQUEST);
+        return;
+    }
+    if (s->get) {
+        /* Overlapping GETs: the first is answered with a close packet, the second fails. */
+        server_reply_eio_error(wsi, c, EIO_ERR_BAD_REQUEST);
+        destroy(s, "overlapping poll", f_close);
+        return;
+    }
+    s->get = wsi;
+    c->session = s;
+    c->kind = CONN_POLL_GET;
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    if (s->state == S_CLOSING) {
+        /* The queue ends with the close packet: deliver it and finish. */
+        answer_get(s, NULL);
+        destroy(s, s->close_reason ? s->close_reason : "server close", f_close);
+    } else if (s->upgrade == UP_PROBED) {
+        answer_get(s, f_noop); /* the client is moving to WebSocket: release it */
+    } else {
+        flush(s);
+    }
+}
+
+void eio_on_poll_post(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_t *q,
+                      long long content_length)
+{
+    eio_session_t *s = q->sid[0] ? find(srv, q->sid) : NULL;
+    c->close_after = 1; /* error replies to a POST do not wait for its body */
+    if (!q->sid[0]) {
+        server_reply_eio_error(wsi, c, EIO_ERR_BAD_HANDSHAKE_METHOD);
+        return;
+    }
+    if (!s) {
+        server_reply_eio_error(wsi, c, EIO_ERR_UNKNOWN_SID);
+        return;
+    }
+    if (s->transport != EIO_TR_POLLING) {
+        server_reply_eio_error(wsi, c, EIO_ERR_BAD_REQUEST);
+        return;
+    }
+    if (s->post) {
+        server_reply_eio_error(wsi, c, EIO_ERR_BAD_REQUEST);
+        destroy(s, "overlapping post", f_close);
+        return;
+    }
+    if (content_length > srv->cfg->max_payload) {
+        server_reply(wsi, c, 413, NULL, "Payload Too Large", 17);
+        destroy(s, "payload too large", f_close);
+        return;
+    }
+    c->close_after = 0;
+    s->post = wsi;
+    c->session = s;
+    c->kind = CONN_POLL_POST;
+}
+
+int eio_on_post_body(struct lws *wsi, conn_t *c, const void *in, size_t len)
+{
+    eio_session_t *s = c->session;
+    if (c->kind != CONN_POLL_POST || !s) return 0; /* already answered: discard */
+    if (c->body.len + len > (size_t)s->srv->cfg->max_payload) {
+        s->post = NULL;
+        c->session = NULL;
+        sbuf_free(&c->body);
+        c->close_after = 1;
+        server_reply(wsi, c, 413, NULL, "Payload Too Large", 17);
+        destroy(s, "payload too large", f_close);
+        return 0;
+    }
+    sbuf_append(&c->body, in, len);
+    return 0;
+}
+
+int eio_on_post_done(struct lws *wsi, conn_t *c)
+{
+    eio_session_t *s = c->session;
+    if (c->kind != CONN_POLL_POST || !s) return 0;
+    s->post = NULL;
+    c->session = NULL;
+    sbuf_t body = c->body;
+    c->body = (sbuf_t)SBUF_INIT;
+    if (!body.data) sbuf_reserve(&body, 0);
+
+    eio_payload_iter_t it;
+    eio_packet_t p;
+    int rc;
+    hold(s);
+    eio_payload_iter_init(&it, body.data, body.len);
+    while ((rc = eio_payload_next(&it, &p)) == 1)
+        if (on_packet(s, &p) < 0) break;
+    if (rc < 0) {
+        log_debug("bad polling payload", "sid=%s error=\"%s\"", s->sid, eio_strerror(rc));
+        c->close_after = 1;
+        server_reply_eio_error(wsi, c, EIO_ERR_BAD_REQUEST);
+        destroy(s, "parse error", f_close);
+    } else {
+        server_reply(wsi, c, 200, "text/html", "ok", 2);
+    }
+    release(s);
+    sbuf_free(&body);
+    return 0;
+}
+
+void eio_on_http_closed(struct lws *wsi, conn_t *c)
+{
+    eio_session_t *s = c->session;
+    c->session = NULL;
+    if (!s) return;
+    if (s->get == wsi) {
+        s->get = NULL;
+        destroy(s, "transport close", f_close); /* a cancelled GET ends the session */
+    } else if (s->post == wsi) {
+        s->post = NULL;
+        destroy(s, "transport close", f_close);
+    }
+}
+
+/* ---- WebSocket ---- */
+
+int eio_ws_filter(server_t *srv, const eio_query_t *q, int *err)
+{
+    eio_session_t *s = NULL;
+    if (!q->eio_ok) *err = EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION;
+    else if (!q->transport_ok || q->transport != EIO_TR_WEBSOCKET)
+        *err = EIO_ERR_TRANSPORT_UNKNOWN;
+    else if (!q->sid[0]) return 0;
+    else if (!(s = find(srv, q->sid))) *err = EIO_ERR_UNKNOWN_SID;
+    else if (s->state != S_OPEN || s->transport != EIO_TR_POLLING || s->probe)
+        *err = EIO_ERR_BAD_REQUEST; /* already upgraded, or an upgrade is under way */
+    else return 0;
+    return -1;
+}
+
+int eio_on_ws_open(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_t *q)
+{
+    c->kind = CONN_WS;
+    if (!q->sid[0]) {
+        eio_session_t *s = session_new(srv, EIO_TR_WEBSOCKET);
+        s->ws = wsi;
+        c->session = s;
+        session_open(s);
+        return 0;
+    }
+    int err;
+    if (eio_ws_filter(srv, q, &err) < 0) return -1; /* changed since the filter ran */
+    eio_session_t *s = find(srv, q->sid);
+    s->probe = wsi;
+    s->upgrade = UP_PROBING;
+    c->session = s;
+    dl_add(&srv->upgrade_q, &s->aux);
+    return 0;
+}
+
+static int on_probe_message(struct lws *wsi, conn_t *c, eio_session_t *s, const eio_packet_t *p)
+{
+    server_t *srv = s->srv;
+    if (p->type == EIO_PING && !p->binary && p->len == 5 && memcmp(p->data, "probe", 5) == 0) {
+        c->probe_reply = 1;
+        lws_callback_on_writable(wsi);
+        s->upgrade = UP_PROBED;
+        if (s->get) answer_get(s, f_noop);
+        return 0;
+    }
+    if (p->type == EIO_UPGRADE) {
+        dl_remove(&srv->upgrade_q, &s->aux);
+        s->upgrade = UP_NONE;
+        s->probe = NULL;
+        s->ws = wsi;
+        s->transport = EIO_TR_WEBSOCKET;
+        if (s->get) answer_get(s, f_noop);
+        log_debug("session upgraded", "sid=%s", s->sid);
+        flush(s);
+        return 0;
+    }
+    /* Anything else during the upgrade cancels it. */
+    dl_remove(&srv->upgrade_q, &s->aux);
+    s->probe = NULL;
+    s->upgrade = UP_NONE;
+    c->session = NULL;
+    flush(s);
+    return -1;
+}
+
+int eio_on_ws_message(struct lws *wsi, conn_t *c, const void *data, size_t len, int binary)
+{
+    eio_session_t *s = c->session;
+    if (!s) return -1;
+    eio_packet_t p;
+    if (binary) {
+        p.type = EIO_MESSAGE;
+        p.binary = 1;
+        p.data = data;
+        p.len = len;
+    } else {
+        int rc = eio_packet_decode_text(data, len, &p);
+        if (rc < 0) {
+            log_debug("bad websocket packet", "sid=%s error=\"%s\"", s->sid, eio_strerror(rc));
+            c->session = NULL;
+            if (s->probe == wsi) {
+                s->probe = NULL;
+                s->upgrade = UP_NONE;
+                dl_remove(&s->srv->upgrade_q, &s->aux);
+                flush(s);
+            } else {
+                s->ws = NULL;
+                destroy(s, "parse error", f_close);
+            }
+            return -1;
+        }
+    }
+    if (s->probe == wsi) return on_probe_message(wsi, c, s, &p);
+    hold(s);
+    on_packet(s, &p);
+    return release(s) ? 0 : (c->session ? 0 : -1);
+}
+
+int eio_on_ws_writable(struct lws *wsi, conn_t *c)
+{
+    eio_session_t *s = c->session;
+    if (!s || c->close_after) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+        return -1;
+    }
+    if (c->probe_reply) {
+        c->probe_reply = 0;
+        if (lws_write(wsi, frame_body(f_pong_probe), f_pong_probe->len, LWS_WRITE_TEXT) < 0)
+            return -1;
+        return 0;
+    }
+    if (s->ws != wsi) return 0;
+    frame_t *f = q_pop(s);
+    if (f) {
+        int n = lws_write(wsi, frame_body(f), f->len, f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+        frame_unref(f);
+        if (n < 0) return -1;
+        if (s->qlen) lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (s->state == S_CLOSING) {
+        s->ws = NULL;
+        c->session = NULL;
+        destroy(s, s->close_reason ? s->close_reason : "server close", f_close);
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+        return -1;
+    }
+    return 0;
+}
+
+void eio_on_ws_closed(struct lws *wsi, conn_t *c)
+{
+    eio_session_t *s = c->session;
+    c->session = NULL;
+    sbuf_free(&c->body);
+    if (!s) return;
+    if (s->probe == wsi) {
+        s->probe = NULL;
+        s->upgrade = UP_NONE;
+        dl_remove(&s->srv->upgrade_q, &s->aux);
+        flush(s);
+        return;
+    }
+    if (s->ws == wsi) {
+        s->ws = NULL;
+        destroy(s, "transport close", f_close);
+    }
+}

@@ -1,0 +1,71 @@
+/* Engine.IO v4 sessions: handshake, the polling and WebSocket transports, the upgrade from
+ * one to the other, heartbeat, and the outgoing packet queue. The lws glue in server.c calls
+ * the eio_on_* entry points; the layer above sends with eio_send() and eio_close(). */
+#ifndef CC_EIO_SESSION_H
+#define CC_EIO_SESSION_H
+
+#include "frame.h"
+#include "server.h"
+
+#include <libwebsockets.h>
+
+/* Node's Engine.IO error codes, sent as {"code":N,"message":"..."} with HTTP 400. */
+enum {
+    EIO_ERR_TRANSPORT_UNKNOWN = 0,
+    EIO_ERR_UNKNOWN_SID = 1,
+    EIO_ERR_BAD_HANDSHAKE_METHOD = 2,
+    EIO_ERR_BAD_REQUEST = 3,
+    EIO_ERR_FORBIDDEN = 4,
+    EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION = 5,
+};
+const char *eio_error_message(int code);
+
+typedef enum { EIO_TR_POLLING = 0, EIO_TR_WEBSOCKET = 1 } eio_transport_t;
+
+/* Engine.IO query parameters of a request. */
+typedef struct {
+    int eio_ok;        /* EIO=4 */
+    int has_transport; /* transport given */
+    eio_transport_t transport;
+    int transport_ok;
+    char sid[64]; /* empty when absent */
+} eio_query_t;
+
+/* Sets up the server's deadline queues and shared frames; returns 0 or a libuv error. */
+int eio_init(server_t *srv);
+/* Closes every session (reason "server shutting down") and the queues. */
+void eio_shutdown(server_t *srv);
+
+/* Polling GET/POST on the Engine.IO path (query already parsed and EIO/transport checked). */
+void eio_on_poll_get(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_t *q);
+void eio_on_poll_post(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_t *q,
+                      long long content_length);
+/* A chunk of a POST body, and its end. Return -1 when lws should close the connection. */
+int eio_on_post_body(struct lws *wsi, conn_t *c, const void *in, size_t len);
+int eio_on_post_done(struct lws *wsi, conn_t *c);
+/* An HTTP connection of ours went away (cancelled GET, aborted POST). */
+void eio_on_http_closed(struct lws *wsi, conn_t *c);
+
+/* WebSocket: should this upgrade be accepted? Returns 0 yes, or -1 with an EIO_ERR_* code in
+ * *err. */
+int eio_ws_filter(server_t *srv, const eio_query_t *q, int *err);
+/* Established, a message (whole, reassembled), writable, closed. Return -1 to close wsi. */
+int eio_on_ws_open(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_t *q);
+int eio_on_ws_message(struct lws *wsi, conn_t *c, const void *data, size_t len, int binary);
+int eio_on_ws_writable(struct lws *wsi, conn_t *c);
+void eio_on_ws_closed(struct lws *wsi, conn_t *c);
+
+/* Queues a packet for the session (adds a reference to f). Ignored once the session is
+ * closing. */
+void eio_send(eio_session_t *s, frame_t *f);
+/* Closes the session from the server side: queued packets are delivered first, then a
+ * polling client gets a close packet and a WebSocket is closed. The upper layer's close
+ * callback runs before this returns. */
+void eio_close(eio_session_t *s, const char *reason);
+
+const char *eio_session_id(const eio_session_t *s);
+eio_transport_t eio_session_transport(const eio_session_t *s);
+/* Number of open sessions by transport. */
+void eio_count(const server_t *srv, size_t *polling, size_t *websocket);
+
+#endif

@@ -1,0 +1,164 @@
+/* chatnode: reads its configuration, starts the server with the chosen app module on one
+ * libuv loop, and stops cleanly on SIGINT or SIGTERM (every handle closed, all memory freed). */
+#include "app.h"
+#include "chatnode_config.h"
+#include "eio_session.h"
+#include "log.h"
+#include "server.h"
+#include "sid.h"
+#include "sio.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#ifndef CHATCLUSTER_VERSION
+#define CHATCLUSTER_VERSION "0.0.0"
+#endif
+
+typedef struct {
+    server_t srv;
+    sio_server_t *sio;
+    const app_module_t *app;
+    void *app_state;
+    uv_signal_t sigint, sigterm;
+} chatnode_t;
+
+/* Engine.IO apps get each session's messages directly. */
+static const app_module_t *eio_app;
+
+static void *eio_app_open(void *ctx, eio_session_t *s)
+{
+    (void)ctx;
+    return s;
+}
+
+static void eio_app_message(void *upper, const eio_packet_t *p)
+{
+    eio_app->eio_message(upper, p);
+}
+
+static void eio_app_close(void *upper, const char *reason)
+{
+    (void)upper;
+    (void)reason;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    chatnode_t *cn = h->data;
+    log_info("stopping", "signal=%s", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    uv_close((uv_handle_t *)&cn->sigint, NULL);
+    uv_close((uv_handle_t *)&cn->sigterm, NULL);
+    server_stop(&cn->srv);
+    if (cn->sio) {
+        sio_server_free(cn->sio);
+        cn->sio = NULL;
+    }
+    if (cn->app->destroy) cn->app->destroy(cn->app_state);
+}
+
+static int check_config(const chatnode_config_t *cfg)
+{
+    if (!cfg->path[0] || cfg->path[0] != '/') {
+        fprintf(stderr, "chatnode: --path must start with '/'\n");
+        return -1;
+    }
+    if (cfg->node_tag[0] && sid_valid_tag(cfg->node_tag) < 0) {
+        fprintf(stderr, "chatnode: --node-tag must be 1 to 32 characters of [a-z0-9]\n");
+        return -1;
+    }
+    if (log_set_level_name(cfg->log_level) < 0) {
+        fprintf(stderr, "chatnode: --log-level must be debug, info, warn or error\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void usage_apps(FILE *out)
+{
+    fprintf(out, "\nApp modules (--app):\n");
+    for (size_t i = 0; app_modules[i]; i++)
+        fprintf(out, "  %-28s %s\n", app_modules[i]->name, app_modules[i]->description);
+}
+
+int main(int argc, char **argv)
+{
+    chatnode_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    char err[512];
+    int rc = cfg_load(&chatnode_config_table, &cfg, argc, argv, err, sizeof err);
+    if (rc == CFG_HELP) {
+        cfg_usage(&chatnode_config_table, stdout);
+        usage_apps(stdout);
+        cfg_free(&chatnode_config_table, &cfg);
+        return 0;
+    }
+    if (rc == CFG_VERSION) {
+        printf("chatnode %s\n", CHATCLUSTER_VERSION);
+        cfg_free(&chatnode_config_table, &cfg);
+        return 0;
+    }
+    if (rc != CFG_OK || check_config(&cfg) < 0) {
+        if (rc != CFG_OK) fprintf(stderr, "chatnode: %s\n", err);
+        cfg_free(&chatnode_config_table, &cfg);
+        return 2;
+    }
+
+    chatnode_t cn;
+    memset(&cn, 0, sizeof cn);
+    cn.app = app_find(cfg.app);
+    if (!cn.app) {
+        fprintf(stderr, "chatnode: unknown app \"%s\" (see --help)\n", cfg.app);
+        cfg_free(&chatnode_config_table, &cfg);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    eio_handler_t handler;
+    if (cn.app->eio_message) {
+        eio_app = cn.app;
+        handler = (eio_handler_t){eio_app_open, eio_app_message, eio_app_close, NULL};
+    }
+    cn.srv.loop = &loop;
+    cn.srv.cfg = &cfg;
+    if (!cn.app->eio_message) {
+        if (cn.app->init && cn.app->init(&cn.srv, NULL, &cn.app_state) < 0) {
+            log_error("app init failed", "app=%s", cn.app->name);
+            uv_loop_close(&loop);
+            cfg_free(&chatnode_config_table, &cfg);
+            return 1;
+        }
+        cn.sio = sio_server_new(&cn.srv, cn.app, cn.app_state);
+        handler = sio_server_handler(cn.sio);
+    }
+    rc = server_start(&cn.srv, &loop, &cfg, &handler);
+    if (rc < 0) {
+        if (cn.sio) sio_server_free(cn.sio);
+        if (cn.app->destroy) cn.app->destroy(cn.app_state);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+        cfg_free(&chatnode_config_table, &cfg);
+        return 1;
+    }
+    uv_signal_init(&loop, &cn.sigint);
+    uv_signal_init(&loop, &cn.sigterm);
+    cn.sigint.data = cn.sigterm.data = &cn;
+    uv_signal_start(&cn.sigint, on_signal, SIGINT);
+    uv_signal_start(&cn.sigterm, on_signal, SIGTERM);
+    log_info("listening", "host=%s port=%d path=%s app=%s tag=%s version=%s", cfg.host,
+             cn.srv.port, cfg.path, cn.app->name, cn.srv.tag, CHATCLUSTER_VERSION);
+
+    uv_run(&loop, UV_RUN_DEFAULT);
+    server_finish(&cn.srv);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    rc = uv_loop_close(&loop);
+    if (rc) log_warn("loop closed with open handles", "error=%s", uv_strerror(rc));
+    log_info("stopped", NULL);
+    cfg_free(&chatnode_config_table, &cfg);
+    return rc ? 1 : 0;
+}

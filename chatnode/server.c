@@ -1,0 +1,386 @@
+/* libwebsockets glue: one context on the process's libuv loop, one protocol handling both
+ * HTTP (polling, /healthz, CORS preflight) and WebSocket connections, routed to eio_session. */
+#include "server.h"
+#include "alloc.h"
+#include "eio_session.h"
+#include "log.h"
+#include "sid.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What a WebSocket message may grow to is bounded by --max-payload; lws hands it to us in
+ * pieces of this size, which is also all the per-connection receive buffer lws allocates. */
+#define WS_RX_CHUNK 512
+
+static server_t *server_of(struct lws *wsi)
+{
+    return lws_context_user(lws_get_context(wsi));
+}
+
+/* ---- query and headers ---- */
+
+static void parse_query(struct lws *wsi, eio_query_t *q)
+{
+    char frag[256];
+    memset(q, 0, sizeof *q);
+    for (int i = 0; lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) >= 0;
+         i++) {
+        if (strncmp(frag, "EIO=", 4) == 0) {
+            q->eio_ok = strcmp(frag + 4, "4") == 0;
+        } else if (strncmp(frag, "transport=", 10) == 0) {
+            q->has_transport = 1;
+            if (strcmp(frag + 10, "polling") == 0) {
+                q->transport = EIO_TR_POLLING;
+                q->transport_ok = 1;
+            } else if (strcmp(frag + 10, "websocket") == 0) {
+                q->transport = EIO_TR_WEBSOCKET;
+                q->transport_ok = 1;
+            } else {
+                q->transport_ok = 0;
+            }
+        } else if (strncmp(frag, "sid=", 4) == 0) {
+            snprintf(q->sid, sizeof q->sid, "%s", frag + 4);
+        }
+    }
+}
+
+/* Adds one response header; returns non-zero when the header buffer is full. */
+static int add_header(struct lws *wsi, const char *name, const char *value, size_t len,
+                      unsigned char **p, unsigned char *end)
+{
+    return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+                                       (const unsigned char *)value, (int)len, p, end);
+}
+
+static int header(struct lws *wsi, enum lws_token_indexes tok, char *buf, int len)
+{
+    if (lws_hdr_total_length(wsi, tok) <= 0) return -1;
+    return lws_hdr_copy(wsi, buf, len, tok);
+}
+
+/* Does the configured allow-list accept origin? "*" accepts every origin. */
+static int origin_allowed(const char *list, const char *origin)
+{
+    size_t olen = strlen(origin);
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == ',') p++;
+        const char *e = p;
+        while (*e && *e != ',') e++;
+        const char *t = e;
+        while (t > p && t[-1] == ' ') t--;
+        size_t n = (size_t)(t - p);
+        if ((n == 1 && *p == '*') || (n == olen && n && memcmp(p, origin, n) == 0)) return 1;
+        p = e;
+    }
+    return 0;
+}
+
+/* Adds the CORS response headers for this request, if CORS is configured and the origin is
+ * allowed. Returns 1 when headers were added. */
+static int add_cors(server_t *srv, struct lws *wsi, unsigned char **p, unsigned char *end)
+{
+    const char *list = srv->cfg->cors_origin;
+    char origin[512];
+    if (!list || !*list) return 0;
+    int has_origin = header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin) > 0;
+    int wildcard = strcmp(list, "*") == 0;
+    const char *allow;
+    if (wildcard && !srv->cfg->cors_credentials) allow = "*";
+    else if (has_origin && origin_allowed(list, origin)) allow = origin;
+    else return 0;
+    int bad = add_header(wsi, "access-control-allow-origin:", allow, strlen(allow), p, end);
+    if (strcmp(allow, "*") != 0) bad |= add_header(wsi, "vary:", "Origin", 6, p, end);
+    if (srv->cfg->cors_credentials)
+        bad |= add_header(wsi, "access-control-allow-credentials:", "true", 4, p, end);
+    return bad ? -1 : 1;
+}
+
+/* ---- replies ---- */
+
+void server_reply(struct lws *wsi, conn_t *c, unsigned status, const char *content_type,
+                  const char *body, size_t len)
+{
+    free(c->reply);
+    c->reply = xmalloc(LWS_PRE + len + 1);
+    if (len) memcpy(c->reply + LWS_PRE, body, len);
+    c->reply_len = len;
+    c->status = (uint16_t)status;
+    c->content_type = content_type;
+    c->kind = CONN_REPLY;
+    lws_callback_on_writable(wsi);
+}
+
+void server_reply_eio_error(struct lws *wsi, conn_t *c, int code)
+{
+    char body[128];
+    int n = snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", code,
+                     eio_error_message(code));
+    server_reply(wsi, c, code == EIO_ERR_FORBIDDEN ? 403 : 400, "application/json", body,
+                 (size_t)n);
+}
+
+static int write_reply(server_t *srv, struct lws *wsi, conn_t *c)
+{
+    if (c->kind != CONN_REPLY || !c->reply) return 0;
+    unsigned char hdr[LWS_PRE + 2048], *start = hdr + LWS_PRE, *p = start,
+                                        *end = hdr + sizeof hdr - 1;
+    const char *ctype = c->content_type ? c->content_type : "text/plain; charset=UTF-8";
+    if (lws_add_http_common_headers(wsi, c->status, ctype, c->reply_len, &p, end)) return -1;
+    int bad = add_cors(srv, wsi, &p, end) < 0;
+    if (c->status == 204) {
+        char reqh[512];
+        int n = header(wsi, WSI_TOKEN_HTTP_AC_REQUEST_HEADERS, reqh, sizeof reqh);
+        bad |= add_header(wsi, "access-control-allow-methods:", "GET,HEAD,PUT,PATCH,POST,DELETE",
+                          30, &p, end);
+        if (n > 0) bad |= add_header(wsi, "access-control-allow-headers:", reqh, (size_t)n, &p, end);
+    }
+    bad |= add_header(wsi, "cache-control:", "no-store", 8, &p, end);
+    if (c->close_after) bad |= add_header(wsi, "connection:", "close", 5, &p, end);
+    if (bad || lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
+    if (c->reply_len &&
+        lws_write(wsi, (unsigned char *)c->reply + LWS_PRE, c->reply_len, LWS_WRITE_HTTP_FINAL) < 0)
+        return -1;
+    free(c->reply);
+    c->reply = NULL;
+    c->reply_len = 0;
+    c->kind = CONN_NONE;
+    if (c->close_after) return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* ---- HTTP requests ---- */
+
+enum { M_OTHER, M_GET, M_POST, M_OPTIONS };
+
+static int method_of(struct lws *wsi)
+{
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)) return M_GET;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)) return M_POST;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI)) return M_OPTIONS;
+    return M_OTHER;
+}
+
+static int path_matches(const server_t *srv, const char *uri)
+{
+    const char *path = srv->cfg->path;
+    size_t n = strlen(path);
+    if (strncmp(uri, path, n) == 0) return 1;
+    /* "/socket.io" also reaches "/socket.io/" */
+    return n > 1 && path[n - 1] == '/' && strlen(uri) == n - 1 && strncmp(uri, path, n - 1) == 0;
+}
+
+static void reply_healthz(server_t *srv, struct lws *wsi, conn_t *c)
+{
+    char body[256];
+    uint64_t up = (uv_now(srv->loop) - srv->started_ms) / 1000;
+    int n = snprintf(body, sizeof body,
+                     "{\"status\":\"%s\",\"connections\":%zu,\"uptime_s\":%llu}",
+                     srv->stopping ? "stopping" : "ok", srv->sessions.count,
+                     (unsigned long long)up);
+    server_reply(wsi, c, srv->stopping ? 503 : 200, "application/json", body, (size_t)n);
+}
+
+static int on_http(server_t *srv, struct lws *wsi, conn_t *c, const char *uri)
+{
+    int method = method_of(wsi);
+    memset(c, 0, sizeof *c);
+    if (strcmp(uri, "/healthz") == 0 && method == M_GET) {
+        reply_healthz(srv, wsi, c);
+        return 0;
+    }
+    if (!path_matches(srv, uri)) {
+        server_reply(wsi, c, 404, NULL, "Not Found", 9);
+        return 0;
+    }
+    if (method == M_OPTIONS && srv->cfg->cors_origin && *srv->cfg->cors_origin) {
+        server_reply(wsi, c, 204, NULL, NULL, 0);
+        return 0;
+    }
+    eio_query_t q;
+    parse_query(wsi, &q);
+    if (!q.eio_ok) {
+        c->close_after = method == M_POST;
+        server_reply_eio_error(wsi, c, EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION);
+        return 0;
+    }
+    if (!q.transport_ok || q.transport != EIO_TR_POLLING) {
+        /* A websocket transport without an Upgrade header is not a valid request either. */
+        c->close_after = method == M_POST;
+        server_reply_eio_error(wsi, c,
+                               q.transport_ok ? EIO_ERR_BAD_REQUEST : EIO_ERR_TRANSPORT_UNKNOWN);
+        return 0;
+    }
+    if (srv->stopping) {
+        server_reply(wsi, c, 503, NULL, "Service Unavailable", 19);
+        c->close_after = 1;
+        return 0;
+    }
+    switch (method) {
+    case M_GET: eio_on_poll_get(srv, wsi, c, &q); break;
+    case M_POST: {
+        char cl[32];
+        long long len = -1;
+        if (header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof cl) > 0) len = atoll(cl);
+        eio_on_poll_post(srv, wsi, c, &q, len);
+        break;
+    }
+    default:
+        c->close_after = 1;
+        server_reply_eio_error(wsi, c,
+                               q.sid[0] ? EIO_ERR_BAD_REQUEST : EIO_ERR_BAD_HANDSHAKE_METHOD);
+        break;
+    }
+    return 0;
+}
+
+/* ---- WebSocket ---- */
+
+static int ws_filter(server_t *srv, struct lws *wsi, conn_t *c)
+{
+    char uri[512];
+    memset(c, 0, sizeof *c);
+    if (header(wsi, WSI_TOKEN_GET_URI, uri, sizeof uri) <= 0 || !path_matches(srv, uri)) return -1;
+    if (srv->stopping) return -1;
+    eio_query_t q;
+    parse_query(wsi, &q);
+    int err;
+    if (eio_ws_filter(srv, &q, &err) == 0) return 0;
+    log_debug("websocket refused", "error=\"%s\"", eio_error_message(err));
+    return -1;
+}
+
+static int ws_receive(struct lws *wsi, conn_t *c, const void *in, size_t len)
+{
+    server_t *srv = server_of(wsi);
+    int binary = lws_frame_is_binary(wsi);
+    int first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
+    size_t max = (size_t)srv->cfg->max_payload;
+    if (first && final && c->body.len == 0) {
+        if (len > max) goto too_big;
+        return eio_on_ws_message(wsi, c, in, len, binary);
+    }
+    if (c->body.len + len > max) goto too_big;
+    sbuf_append(&c->body, in, len);
+    if (!final) return 0;
+    sbuf_t msg = c->body;
+    c->body = (sbuf_t)SBUF_INIT;
+    int rc = eio_on_ws_message(wsi, c, msg.data ? msg.data : "", msg.len, binary);
+    sbuf_free(&msg);
+    return rc;
+too_big:
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
+    return -1;
+}
+
+/* ---- the protocol callback ---- */
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    conn_t *c = user;
+    server_t *srv;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        srv = server_of(wsi);
+        return on_http(srv, wsi, c, in ? (const char *)in : "/");
+    case LWS_CALLBACK_HTTP_BODY: return eio_on_post_body(wsi, c, in, len);
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION: return eio_on_post_done(wsi, c);
+    case LWS_CALLBACK_HTTP_WRITEABLE: return write_reply(server_of(wsi), wsi, c);
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (c) {
+            eio_on_http_closed(wsi, c);
+            free(c->reply);
+            c->reply = NULL;
+            sbuf_free(&c->body);
+        }
+        return 0;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: return ws_filter(server_of(wsi), wsi, c);
+    case LWS_CALLBACK_ESTABLISHED: {
+        eio_query_t q;
+        srv = server_of(wsi);
+        parse_query(wsi, &q);
+        return eio_on_ws_open(srv, wsi, c, &q);
+    }
+    case LWS_CALLBACK_RECEIVE: return ws_receive(wsi, c, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE: return eio_on_ws_writable(wsi, c);
+    case LWS_CALLBACK_CLOSED:
+        if (c) eio_on_ws_closed(wsi, c);
+        return 0;
+    default: return 0;
+    }
+}
+
+static const struct lws_protocols protocols[] = {
+    {"chatnode", callback, sizeof(conn_t), WS_RX_CHUNK, 0, NULL, 65536},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* lws logs go through our logfmt logger: its errors and warnings only. */
+static void lws_log(int level, const char *line)
+{
+    char msg[512];
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
+    snprintf(msg, sizeof msg, "%.*s", (int)n, line);
+    log_write(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "libwebsockets", "detail=\"%s\"", msg);
+}
+
+int server_start(server_t *srv, uv_loop_t *loop, const chatnode_config_t *cfg,
+                 const eio_handler_t *handler)
+{
+    srv->loop = loop;
+    srv->cfg = cfg;
+    srv->handler = *handler;
+    srv->started_ms = uv_now(loop);
+    if (eio_init(srv)) {
+        log_error("cannot start timers", NULL);
+        return -1;
+    }
+
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    void *foreign_loops[1] = {loop};
+    info.port = (int)cfg->port;
+    info.iface = cfg->host && *cfg->host ? cfg->host : NULL;
+    info.protocols = protocols;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6 |
+                   LWS_SERVER_OPTION_VALIDATE_UTF8;
+    if (cfg->host && strchr(cfg->host, ':')) info.options &= ~(uint64_t)LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.foreign_loops = foreign_loops;
+    info.user = srv;
+    info.pcontext = &srv->lws;
+    info.timeout_secs = 20;
+    info.keepalive_timeout = 60;
+    info.ka_time = 0;
+    info.pt_serv_buf_size = 16384;
+    info.max_http_header_data = 4096;
+    info.server_string = "chatnode";
+    srv->lws = lws_create_context(&info);
+    if (!srv->lws) {
+        log_error("cannot listen", "host=%s port=%lld", cfg->host, cfg->port);
+        eio_shutdown(srv);
+        return -1;
+    }
+    srv->vhost = lws_get_vhost_by_name(srv->lws, "default");
+    srv->port = srv->vhost ? lws_get_vhost_listen_port(srv->vhost) : (int)cfg->port;
+    if (cfg->node_tag && *cfg->node_tag) snprintf(srv->tag, sizeof srv->tag, "%s", cfg->node_tag);
+    else snprintf(srv->tag, sizeof srv->tag, "n%d", srv->port);
+    return 0;
+}
+
+void server_stop(server_t *srv)
+{
+    if (srv->stopping) return;
+    srv->stopping = 1;
+    eio_shutdown(srv);
+    if (srv->lws) lws_context_destroy(srv->lws);
+}
+
+void server_finish(server_t *srv)
+{
+    /* With a foreign loop, lws frees the context in steps; each call advances one. */
+    for (int i = 0; srv->lws && i < 4; i++) lws_context_destroy(srv->lws);
+}

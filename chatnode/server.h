@@ -1,0 +1,85 @@
+/* The chatnode server: one libwebsockets context on the process's libuv loop serving the
+ * Engine.IO endpoint (polling and WebSocket), /healthz, and 404 for anything else. */
+#ifndef CC_SERVER_H
+#define CC_SERVER_H
+
+#include "chatnode_config.h"
+#include "deadline.h"
+#include "eio_packet.h"
+#include "sbuf.h"
+#include "strmap.h"
+
+#include <libwebsockets.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct eio_session eio_session_t;
+typedef struct app_module app_module_t;
+typedef struct sio_server sio_server_t;
+
+/* Callbacks from the Engine.IO layer to the layer above it (Socket.IO, or an app that works
+ * on Engine.IO messages directly). */
+typedef struct {
+    /* A session completed its handshake; returns the upper layer's state for it. */
+    void *(*open)(void *ctx, eio_session_t *s);
+    /* A message packet arrived (text or binary); p borrows the request's bytes. */
+    void (*message)(void *upper, const eio_packet_t *p);
+    /* The session is gone; the upper layer frees its state. Sending is no longer possible. */
+    void (*close)(void *upper, const char *reason);
+    void *ctx;
+} eio_handler_t;
+
+/* What one lws connection (wsi) is to us; lws allocates it as the per-session user data. */
+typedef enum {
+    CONN_NONE = 0,
+    CONN_POLL_GET,  /* long-poll GET waiting for packets */
+    CONN_POLL_POST, /* POST whose body is being read */
+    CONN_REPLY,     /* a plain HTTP reply is waiting to be written */
+    CONN_WS,        /* WebSocket: the session's transport, or an upgrade probe */
+} conn_kind_t;
+
+typedef struct conn {
+    eio_session_t *session; /* NULL when detached */
+    uint8_t kind;           /* conn_kind_t */
+    uint8_t probe_reply;    /* ws probe: "3probe" is to be written */
+    uint8_t close_after;    /* HTTP: close the connection after the reply; ws: after flushing */
+    uint8_t body_error;     /* POST: rejected; the body is discarded until it ends */
+    uint16_t status;        /* reply status */
+    char *reply;            /* owned; LWS_PRE bytes of headroom before the body */
+    size_t reply_len;
+    const char *content_type;
+    sbuf_t body; /* POST body, or a fragmented WebSocket message being reassembled */
+} conn_t;
+
+typedef struct server {
+    uv_loop_t *loop;
+    const chatnode_config_t *cfg;
+    struct lws_context *lws;
+    struct lws_vhost *vhost;
+    int port;
+    char tag[32];
+    strmap_t sessions; /* sid -> eio_session_t */
+    dl_queue_t ping_q, pong_q, upgrade_q, close_q;
+    eio_handler_t handler;
+    uint64_t started_ms;
+    int stopping;
+    uint64_t sessions_opened;
+} server_t;
+
+/* Creates the lws context on loop and starts listening. Returns 0, or -1 (logged). */
+int server_start(server_t *srv, uv_loop_t *loop, const chatnode_config_t *cfg,
+                 const eio_handler_t *handler);
+/* Closes every session and starts closing the lws context. The caller then runs the loop
+ * until it is empty, and calls server_finish(). */
+void server_stop(server_t *srv);
+/* Completes the lws context's destruction once the loop has stopped. */
+void server_finish(server_t *srv);
+
+/* Prepares an HTTP reply on wsi (written when lws says it is writable). body is copied;
+ * content_type NULL means text/plain; charset=UTF-8. */
+void server_reply(struct lws *wsi, conn_t *c, unsigned status, const char *content_type,
+                  const char *body, size_t len);
+/* An Engine.IO error reply: 400 with Node's JSON body {"code":..,"message":..}. */
+void server_reply_eio_error(struct lws *wsi, conn_t *c, int code);
+
+#endif

@@ -1,0 +1,619 @@
+/* Socket.IO v5 server layer (see sio.h). Behaviour follows the reference server: a packet
+ * for a namespace the session has not joined closes the session; an unknown namespace gets
+ * CONNECT_ERROR "Invalid namespace"; a session that joins no namespace within connectTimeout
+ * is closed; any malformed packet closes its session and nothing else. */
+#include "sio.h"
+#include "alloc.h"
+#include "eio_session.h"
+#include "frame.h"
+#include "json_text.h"
+#include "log.h"
+#include "room.h"
+#include "sid.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct sio_conn sio_conn_t;
+
+struct sio_nsp {
+    char *name;
+    size_t len;
+    sio_server_t *sio;
+    strmap_t sockets; /* id -> sio_socket_t */
+    room_index_t rooms;
+    uint32_t gen; /* broadcast generation, for de-duplicating recipients */
+};
+
+typedef struct {
+    uint32_t id;
+    uint64_t tag;
+} pending_ack_t;
+
+struct sio_socket {
+    char id[SID_RANDOM_LEN + 1];
+    sio_nsp_t *nsp;
+    sio_conn_t *conn;
+    sio_socket_t *next; /* in conn->sockets */
+    room_member_t rm;
+    uint32_t mark;
+    uint32_t next_ack;
+    pending_ack_t *acks; /* owned */
+    uint32_t nacks;
+    void *data;
+};
+
+struct sio_conn {
+    sio_server_t *sio;
+    eio_session_t *eio; /* NULL once the session is gone */
+    sio_socket_t *sockets;
+    sio_binary_t bin;
+    uint8_t bin_active;
+    uint8_t busy;
+    uint8_t closed;
+    dl_node_t connect_node;
+};
+
+struct sio_server {
+    server_t *srv;
+    const app_module_t *app;
+    void *app_state;
+    strmap_t nsps; /* name -> sio_nsp_t */
+    dl_queue_t connect_q;
+    size_t nsockets;
+};
+
+/* ---- small helpers ---- */
+
+const char *sio_socket_id(const sio_socket_t *s)
+{
+    return s->id;
+}
+
+sio_nsp_t *sio_socket_nsp(const sio_socket_t *s)
+{
+    return s->nsp;
+}
+
+const char *sio_nsp_name(const sio_nsp_t *nsp, size_t *len)
+{
+    if (len) *len = nsp->len;
+    return nsp->name;
+}
+
+void *sio_socket_data(const sio_socket_t *s)
+{
+    return s->data;
+}
+
+void sio_socket_set_data(sio_socket_t *s, void *data)
+{
+    s->data = data;
+}
+
+size_t sio_socket_count(const sio_server_t *sio)
+{
+    return sio->nsockets;
+}
+
+static sio_socket_t *socket_of_member(room_member_t *m)
+{
+    return (sio_socket_t *)((char *)m - offsetof(sio_socket_t, rm));
+}
+
+/* ---- encoding ---- */
+
+/* The frames of one packet: the text packet, then one binary frame per attachment. */
+typedef struct {
+    frame_t *text;
+    frame_t **att;
+    unsigned natt;
+} packet_frames_t;
+
+static void frames_build(packet_frames_t *pf, const sio_nsp_t *nsp, sio_type_t type, int64_t id,
+                         const char *event, size_t event_len, const char *args, size_t args_len,
+                         const sio_attachment_t *att, unsigned natt)
+{
+    sbuf_t data = SBUF_INIT, pkt = SBUF_INIT;
+    sbuf_append_char(&data, '[');
+    if (event) {
+        json_append_string(&data, event, event_len);
+        if (args_len) sbuf_append_char(&data, ',');
+    }
+    sbuf_append(&data, args, args_len);
+    sbuf_append_char(&data, ']');
+    sio_packet_t p = {
+        .type = natt ? (type == SIO_ACK ? SIO_BINARY_ACK : SIO_BINARY_EVENT) : type,
+        .nsp = nsp->name,
+        .nsp_len = nsp->len,
+        .id = id,
+        .attachments = natt,
+        .data = data.data,
+        .data_len = data.len,
+    };
+    sio_packet_encode(&pkt, &p);
+    pf->text = frame_new_text(EIO_MESSAGE, pkt.data, pkt.len);
+    pf->natt = natt;
+    pf->att = natt ? xmalloc(natt * sizeof *pf->att) : NULL;
+    for (unsigned i = 0; i < natt; i++) pf->att[i] = frame_new_binary(att[i].data, att[i].len);
+    sbuf_free(&data);
+    sbuf_free(&pkt);
+}
+
+static void frames_free(packet_frames_t *pf)
+{
+    frame_unref(pf->text);
+    for (unsigned i = 0; i < pf->natt; i++) frame_unref(pf->att[i]);
+    free(pf->att);
+}
+
+static void frames_send(sio_conn_t *c, const packet_frames_t *pf)
+{
+    if (!c->eio) return;
+    eio_send(c->eio, pf->text);
+    for (unsigned i = 0; i < pf->natt; i++) eio_send(c->eio, pf->att[i]);
+}
+
+/* Sends a packet whose data is a JSON value (or none) rather than an argument list. */
+static void send_raw(sio_conn_t *c, sio_type_t type, const char *nsp, size_t nsp_len,
+                     const char *data, size_t data_len)
+{
+    if (!c->eio) return;
+    sbuf_t pkt = SBUF_INIT;
+    sio_packet_t p = {type, nsp, nsp_len, -1, 0, data, data_len};
+    sio_packet_encode(&pkt, &p);
+    frame_t *f = frame_new_text(EIO_MESSAGE, pkt.data, pkt.len);
+    eio_send(c->eio, f);
+    frame_unref(f);
+    sbuf_free(&pkt);
+}
+
+/* ---- emitting ---- */
+
+void sio_emit(sio_socket_t *s, const char *event, size_t event_len, const char *args,
+              size_t args_len, const sio_attachment_t *att, unsigned natt)
+{
+    packet_frames_t pf;
+    frames_build(&pf, s->nsp, SIO_EVENT, -1, event, event_len, args, args_len, att, natt);
+    frames_send(s->conn, &pf);
+    frames_free(&pf);
+}
+
+void sio_emit_with_ack(sio_socket_t *s, uint64_t tag, const char *event, size_t event_len,
+                       const char *args, size_t args_len, const sio_attachment_t *att,
+                       unsigned natt)
+{
+    uint32_t id = s->next_ack++;
+    s->acks = xrealloc(s->acks, (s->nacks + 1) * sizeof *s->acks);
+    s->acks[s->nacks++] = (pending_ack_t){id, tag};
+    packet_frames_t pf;
+    frames_build(&pf, s->nsp, SIO_EVENT, id, event, event_len, args, args_len, att, natt);
+    frames_send(s->conn, &pf);
+    frames_free(&pf);
+}
+
+void sio_ack(sio_socket_t *s, int64_t ack_id, const char *args, size_t args_len,
+             const sio_attachment_t *att, unsigned natt)
+{
+    if (ack_id < 0) return;
+    packet_frames_t pf;
+    frames_build(&pf, s->nsp, SIO_ACK, ack_id, NULL, 0, args, args_len, att, natt);
+    frames_send(s->conn, &pf);
+    frames_free(&pf);
+}
+
+/* Calls fn for every socket in room name of nsp (a socket id counts as a room). */
+static void visit_room(sio_nsp_t *nsp, const str_t *room, void (*fn)(sio_socket_t *, void *),
+                       void *arg)
+{
+    room_t *r = room_find(&nsp->rooms, room->ptr, room->len);
+    if (r) {
+        for (uint32_t i = 0; i < r->n; i++) fn(socket_of_member(r->members[i].member), arg);
+        return;
+    }
+    sio_socket_t *s = strmap_get(&nsp->sockets, room->ptr, room->len);
+    if (s) fn(s, arg);
+}
+
+typedef struct {
+    uint32_t gen;
+    const packet_frames_t *pf;
+    size_t count;
+} bcast_t;
+
+static void mark_excluded(sio_socket_t *s, void *arg)
+{
+    s->mark = ((bcast_t *)arg)->gen;
+}
+
+static void deliver(sio_socket_t *s, void *arg)
+{
+    bcast_t *b = arg;
+    if (s->mark == b->gen) return;
+    s->mark = b->gen;
+    frames_send(s->conn, b->pf);
+    b->count++;
+}
+
+size_t sio_broadcast(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
+                     size_t nexcept, const char *event, size_t event_len, const char *args,
+                     size_t args_len, const sio_attachment_t *att, unsigned natt)
+{
+    packet_frames_t pf;
+    frames_build(&pf, nsp, SIO_EVENT, -1, event, event_len, args, args_len, att, natt);
+    if (++nsp->gen == 0) nsp->gen = 1;
+    bcast_t b = {nsp->gen, &pf, 0};
+    for (size_t i = 0; i < nexcept; i++) visit_room(nsp, &except[i], mark_excluded, &b);
+    if (nrooms == 0) {
+        void *v;
+        for (size_t i = 0; strmap_next(&nsp->sockets, &i, NULL, NULL, &v);) deliver(v, &b);
+    } else {
+        for (size_t i = 0; i < nrooms; i++) visit_room(nsp, &rooms[i], deliver, &b);
+    }
+    frames_free(&pf);
+    return b.count;
+}
+
+int sio_join(sio_socket_t *s, const char *room, size_t len)
+{
+    return room_join(&s->nsp->rooms, &s->rm, room, len);
+}
+
+int sio_leave(sio_socket_t *s, const char *room, size_t len)
+{
+    return room_leave(&s->nsp->rooms, &s->rm, room, len);
+}
+
+/* ---- sockets ---- */
+
+static sio_nsp_t *nsp_get(sio_server_t *sio, const char *name, size_t len)
+{
+    sio_nsp_t *nsp = strmap_get(&sio->nsps, name, len);
+    if (!nsp) {
+        nsp = xcalloc(1, sizeof *nsp);
+        nsp->name = xstrndup(name, len);
+        nsp->len = len;
+        nsp->sio = sio;
+        strmap_put(&sio->nsps, nsp->name, nsp->len, nsp);
+    }
+    return nsp;
+}
+
+static sio_socket_t *conn_socket(sio_conn_t *c, const char *nsp, size_t len)
+{
+    for (sio_socket_t *s = c->sockets; s; s = s->next)
+        if (s->nsp->len == len && memcmp(s->nsp->name, nsp, len) == 0) return s;
+    return NULL;
+}
+
+static void socket_remove(sio_socket_t *s, const char *reason)
+{
+    sio_conn_t *c = s->conn;
+    sio_server_t *sio = c->sio;
+    if (sio->app->disconnect) sio->app->disconnect(s, reason);
+    room_leave_all(&s->nsp->rooms, &s->rm);
+    strmap_del(&s->nsp->sockets, s->id, strlen(s->id));
+    for (sio_socket_t **pp = &c->sockets; *pp; pp = &(*pp)->next) {
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    }
+    sio->nsockets--;
+    free(s->acks);
+    free(s);
+}
+
+void sio_disconnect(sio_socket_t *s)
+{
+    send_raw(s->conn, SIO_DISCONNECT, s->nsp->name, s->nsp->len, NULL, 0);
+    socket_remove(s, "server namespace disconnect");
+}
+
+void sio_close_connection(sio_socket_t *s)
+{
+    sio_conn_t *c = s->conn;
+    if (c->eio) eio_close(c->eio, "forced server close");
+}
+
+/* ---- connections ---- */
+
+static void conn_free(sio_conn_t *c)
+{
+    sio_binary_free(&c->bin);
+    free(c);
+}
+
+static void conn_hold(sio_conn_t *c)
+{
+    c->busy++;
+}
+
+static void conn_release(sio_conn_t *c)
+{
+    if (--c->busy == 0 && c->closed) conn_free(c);
+}
+
+/* Ends the whole session because of a protocol error. */
+static void conn_fail(sio_conn_t *c, const char *what, int err)
+{
+    log_debug("closing session", "sid=%s reason=\"%s\" error=\"%s\"",
+              c->eio ? eio_session_id(c->eio) : "-", what, err ? sio_strerror(err) : "");
+    if (c->eio) eio_close(c->eio, "parse error");
+}
+
+static void on_connect(sio_conn_t *c, const sio_packet_t *p)
+{
+    sio_server_t *sio = c->sio;
+    const app_module_t *app = sio->app;
+    if (!app->serves || !app->serves(sio->app_state, p->nsp, p->nsp_len)) {
+        static const char err[] = "{\"message\":\"Invalid namespace\"}";
+        send_raw(c, SIO_CONNECT_ERROR, p->nsp, p->nsp_len, err, sizeof err - 1);
+        return;
+    }
+    sio_nsp_t *nsp = nsp_get(sio, p->nsp, p->nsp_len);
+    char reply[64];
+    sio_socket_t *s = conn_socket(c, p->nsp, p->nsp_len);
+    if (s) { /* already connected: confirm again */
+        int n = snprintf(reply, sizeof reply, "{\"sid\":\"%s\"}", s->id);
+        send_raw(c, SIO_CONNECT, nsp->name, nsp->len, reply, (size_t)n);
+        return;
+    }
+    s = xcalloc(1, sizeof *s);
+    do sid_generate(s->id, sizeof s->id, NULL);
+    while (strmap_get(&nsp->sockets, s->id, SID_RANDOM_LEN));
+    s->nsp = nsp;
+    s->conn = c;
+    const char *auth = p->data ? p->data : "{}";
+    size_t auth_len = p->data ? p->data_len : 2;
+    sbuf_t err = SBUF_INIT;
+    if (app->connect && app->connect(s, auth, auth_len, &err) != 0) {
+        if (!err.len) sbuf_append_str(&err, "{\"message\":\"Connection refused\"}");
+        send_raw(c, SIO_CONNECT_ERROR, nsp->name, nsp->len, err.data, err.len);
+        sbuf_free(&err);
+        free(s);
+        return;
+    }
+    sbuf_free(&err);
+    strmap_put(&nsp->sockets, s->id, SID_RANDOM_LEN, s);
+    s->next = c->sockets;
+    c->sockets = s;
+    sio->nsockets++;
+    dl_remove(&sio->connect_q, &c->connect_node);
+    int n = snprintf(reply, sizeof reply, "{\"sid\":\"%s\"}", s->id);
+    send_raw(c, SIO_CONNECT, nsp->name, nsp->len, reply, (size_t)n);
+    if (app->connected) app->connected(s, auth, auth_len);
+}
+
+/* Splits a validated JSON array into its first element and the text of the rest. */
+static void split_args(const char *arr, size_t len, const char **first, size_t *first_len,
+                       json_kind_t *first_kind, const char **rest, size_t *rest_len)
+{
+    const char *end = arr + len;
+    while (end > arr && end[-1] != ']') end--;
+    end--; /* at ']' */
+    json_array_iter_t it;
+    json_array_iter_init(&it, arr, len);
+    const char *e;
+    size_t elen;
+    json_kind_t kind;
+    const char *p = arr;
+    while (p < end && *p != '[') p++;
+    p++;
+    *first = NULL;
+    *first_len = 0;
+    *first_kind = JSON_INVALID;
+    if (first && json_array_next(&it, &e, &elen, &kind)) {
+        *first = e;
+        *first_len = elen;
+        *first_kind = kind;
+        p = e + elen;
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+        if (p < end && *p == ',') p++;
+    }
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    const char *q = end;
+    while (q > p && (q[-1] == ' ' || q[-1] == '\t' || q[-1] == '\n' || q[-1] == '\r')) q--;
+    *rest = p;
+    *rest_len = (size_t)(q - p);
+}
+
+/* The whole array content as an argument list (for acks). */
+static void inner_args(const char *arr, size_t len, const char **rest, size_t *rest_len)
+{
+    const char *p = arr, *end = arr + len;
+    while (p < end && *p != '[') p++;
+    p++;
+    while (end > p && end[-1] != ']') end--;
+    end--;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
+        end--;
+    *rest = p;
+    *rest_len = (size_t)(end - p);
+}
+
+static void on_event(sio_conn_t *c, sio_socket_t *s, const sio_packet_t *p,
+                     const sio_attachment_t *att, unsigned natt)
+{
+    sio_event_t ev = {.att = att, .natt = natt, .ack_id = p->id};
+    const char *first;
+    size_t first_len;
+    json_kind_t kind;
+    split_args(p->data, p->data_len, &first, &first_len, &kind, &ev.args, &ev.args_len);
+    char small[256], *name = NULL;
+    if (kind == JSON_STRING) {
+        size_t cap = first_len + 1;
+        name = cap <= sizeof small ? small : xmalloc(cap);
+        long n = json_string_decode(first, first_len, name, cap);
+        if (n < 0) {
+            if (name != small) free(name);
+            conn_fail(c, "bad event name", 0);
+            return;
+        }
+        ev.name = name;
+        ev.name_len = (size_t)n;
+    }
+    c->sio->app->event(s, &ev);
+    if (name && name != small) free(name);
+}
+
+static void on_ack(sio_socket_t *s, const sio_packet_t *p, const sio_attachment_t *att,
+                   unsigned natt)
+{
+    for (uint32_t i = 0; i < s->nacks; i++) {
+        if ((int64_t)s->acks[i].id != p->id) continue;
+        uint64_t tag = s->acks[i].tag;
+        s->acks[i] = s->acks[--s->nacks];
+        sio_event_t ev = {.att = att, .natt = natt, .ack_id = -1};
+        inner_args(p->data, p->data_len, &ev.args, &ev.args_len);
+        if (s->conn->sio->app->ack) s->conn->sio->app->ack(s, tag, &ev);
+        return;
+    }
+}
+
+static void dispatch(sio_conn_t *c, const sio_packet_t *p, const sio_attachment_t *att,
+                     unsigned natt)
+{
+    if (p->type == SIO_CONNECT) {
+        on_connect(c, p);
+        return;
+    }
+    sio_socket_t *s = conn_socket(c, p->nsp, p->nsp_len);
+    if (!s) {
+        conn_fail(c, "packet for a namespace not joined", 0);
+        return;
+    }
+    switch (p->type) {
+    case SIO_DISCONNECT: socket_remove(s, "client namespace disconnect"); break;
+    case SIO_EVENT:
+    case SIO_BINARY_EVENT: on_event(c, s, p, att, natt); break;
+    case SIO_ACK:
+    case SIO_BINARY_ACK: on_ack(s, p, att, natt); break;
+    default: break; /* CONNECT_ERROR from a client means nothing */
+    }
+}
+
+static void conn_message(sio_conn_t *c, const eio_packet_t *m)
+{
+    int rc;
+    if (m->binary) {
+        if (!c->bin_active) {
+            conn_fail(c, "binary data when none was expected", SIO_EBINARY);
+            return;
+        }
+        rc = sio_binary_add(&c->bin, m->data, m->len);
+        if (rc < 0) {
+            c->bin_active = 0;
+            sio_binary_free(&c->bin);
+            conn_fail(c, "bad attachment", rc);
+        } else if (rc == 1) {
+            c->bin_active = 0;
+            dispatch(c, &c->bin.pkt, c->bin.att, c->bin.pkt.attachments);
+            sio_binary_free(&c->bin);
+        }
+        return;
+    }
+    if (c->bin_active) {
+        conn_fail(c, "text packet while attachments were expected", SIO_EBINARY);
+        return;
+    }
+    sio_packet_t p;
+    rc = sio_packet_decode((const char *)m->data, m->len, &p);
+    if (rc < 0) {
+        conn_fail(c, "bad packet", rc);
+        return;
+    }
+    if (p.type == SIO_BINARY_EVENT || p.type == SIO_BINARY_ACK) {
+        rc = sio_binary_begin(&c->bin, (const char *)m->data, m->len, &p);
+        if (rc < 0) {
+            conn_fail(c, "bad binary packet", rc);
+        } else if (rc == 1) {
+            dispatch(c, &c->bin.pkt, c->bin.att, c->bin.pkt.attachments);
+            sio_binary_free(&c->bin);
+        } else {
+            c->bin_active = 1;
+        }
+        return;
+    }
+    dispatch(c, &p, NULL, 0);
+}
+
+/* ---- Engine.IO callbacks ---- */
+
+static void *h_open(void *ctx, eio_session_t *s)
+{
+    sio_server_t *sio = ctx;
+    sio_conn_t *c = xcalloc(1, sizeof *c);
+    c->sio = sio;
+    c->eio = s;
+    dl_add(&sio->connect_q, &c->connect_node);
+    return c;
+}
+
+static void h_message(void *upper, const eio_packet_t *p)
+{
+    sio_conn_t *c = upper;
+    conn_hold(c);
+    conn_message(c, p);
+    conn_release(c);
+}
+
+static void h_close(void *upper, const char *reason)
+{
+    sio_conn_t *c = upper;
+    conn_hold(c);
+    c->eio = NULL;
+    c->closed = 1;
+    dl_remove(&c->sio->connect_q, &c->connect_node);
+    while (c->sockets) socket_remove(c->sockets, reason);
+    conn_release(c);
+}
+
+static sio_conn_t *conn_from_node(dl_node_t *n)
+{
+    return (sio_conn_t *)((char *)n - offsetof(sio_conn_t, connect_node));
+}
+
+static void on_connect_timeout(dl_queue_t *q, dl_node_t *n)
+{
+    (void)q;
+    sio_conn_t *c = conn_from_node(n);
+    if (c->eio && !c->sockets) eio_close(c->eio, "connect timeout");
+}
+
+sio_server_t *sio_server_new(server_t *srv, const app_module_t *app, void *app_state)
+{
+    sio_server_t *sio = xcalloc(1, sizeof *sio);
+    sio->srv = srv;
+    sio->app = app;
+    sio->app_state = app_state;
+    dl_init(&sio->connect_q, srv->loop, (uint64_t)srv->cfg->connect_timeout, on_connect_timeout,
+            sio);
+    return sio;
+}
+
+eio_handler_t sio_server_handler(sio_server_t *sio)
+{
+    return (eio_handler_t){h_open, h_message, h_close, sio};
+}
+
+static void free_after_close(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void sio_server_free(sio_server_t *sio)
+{
+    void *v;
+    for (size_t i = 0; strmap_next(&sio->nsps, &i, NULL, NULL, &v);) {
+        sio_nsp_t *nsp = v;
+        room_index_free(&nsp->rooms);
+        strmap_free(&nsp->sockets);
+        free(nsp->name);
+        free(nsp);
+    }
+    strmap_free(&sio->nsps);
+    sio->connect_q.timer.data = sio;
+    dl_close(&sio->connect_q, free_after_close);
+}

@@ -1,0 +1,63 @@
+/* Socket.IO v5 server layer: namespaces, sockets, the packet dispatch to the app module,
+ * acks both ways, binary packets, rooms and broadcasts. Sits on Engine.IO sessions through
+ * the eio_handler_t it provides. */
+#ifndef CC_SIO_H
+#define CC_SIO_H
+
+#include "app.h"
+#include "server.h"
+
+typedef struct sio_nsp sio_nsp_t;
+
+typedef struct {
+    const char *ptr;
+    size_t len;
+} str_t;
+
+/* Creates the Socket.IO layer for app (state from app->init). Never fails. */
+sio_server_t *sio_server_new(server_t *srv, const app_module_t *app, void *app_state);
+/* The Engine.IO callbacks to install in the server. */
+eio_handler_t sio_server_handler(sio_server_t *sio);
+/* Frees what is left (sessions must be closed first). */
+void sio_server_free(sio_server_t *sio);
+
+const char *sio_socket_id(const sio_socket_t *s);
+sio_nsp_t *sio_socket_nsp(const sio_socket_t *s);
+const char *sio_nsp_name(const sio_nsp_t *nsp, size_t *len);
+void *sio_socket_data(const sio_socket_t *s);
+void sio_socket_set_data(sio_socket_t *s, void *data);
+
+/* Emits event(args...) to one socket. args: JSON text, comma-separated values without
+ * brackets (may be empty); att: attachments its placeholders refer to (copied as needed). */
+void sio_emit(sio_socket_t *s, const char *event, size_t event_len, const char *args,
+              size_t args_len, const sio_attachment_t *att, unsigned natt);
+/* Same, asking the client for an ack; the app's ack callback later gets tag. */
+void sio_emit_with_ack(sio_socket_t *s, uint64_t tag, const char *event, size_t event_len,
+                       const char *args, size_t args_len, const sio_attachment_t *att,
+                       unsigned natt);
+/* Answers the client's event ack_id with args. */
+void sio_ack(sio_socket_t *s, int64_t ack_id, const char *args, size_t args_len,
+             const sio_attachment_t *att, unsigned natt);
+
+/* Emits to the sockets of nsp that are in any of rooms (all sockets when nrooms is 0) and in
+ * none of except; each recipient once. The packet is encoded once and shared. Returns the
+ * number of recipients. A room name may be a socket id. */
+size_t sio_broadcast(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
+                     size_t nexcept, const char *event, size_t event_len, const char *args,
+                     size_t args_len, const sio_attachment_t *att, unsigned natt);
+
+/* Room membership of a socket. Return 1 when it changed, 0 when not. */
+int sio_join(sio_socket_t *s, const char *room, size_t len);
+int sio_leave(sio_socket_t *s, const char *room, size_t len);
+
+/* Disconnects the socket from its namespace (the client gets DISCONNECT: reason "io server
+ * disconnect", and does not reconnect by itself). s is freed: do not use it afterwards. */
+void sio_disconnect(sio_socket_t *s);
+/* Closes the socket's whole Engine.IO connection without a DISCONNECT: the client sees
+ * "transport close" and reconnects. Every socket of the connection is freed. */
+void sio_close_connection(sio_socket_t *s);
+
+/* Number of connected sockets, all namespaces. */
+size_t sio_socket_count(const sio_server_t *sio);
+
+#endif
