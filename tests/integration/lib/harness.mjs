@@ -370,6 +370,28 @@ export async function openWsSession(wsBase, path, opts = {}) {
   return { sock, handshake: JSON.parse(first.slice(1)) };
 }
 
+/**
+ * Asserts that the polling session of `c` is gone: GETs must end in 400 (a GET racing the
+ * closing may first get only close/noop packets). A GET that is held open longer than
+ * `getTimeoutMs` means the session is alive, which fails, so use a server whose ping
+ * interval is longer than that (or one that pings sooner, whose ping then fails the check).
+ */
+export async function assertPollingClosed(c, { getTimeoutMs = 3000, what = "the session" } = {}) {
+  for (let i = 0; i < 3; i++) {
+    let res;
+    try {
+      res = await c.get({ timeoutMs: getTimeoutMs });
+    } catch {
+      throw new Error(`${what} is still open: a GET was held for ${getTimeoutMs} ms`);
+    }
+    if (res.status === 400) return;
+    if (res.status !== 200 || !res.body.split(SEP).every((p) => p === "1" || p === "6")) {
+      throw new Error(`${what} is still open: GET answered HTTP ${res.status} ${JSON.stringify(res.body)}`);
+    }
+  }
+  throw new Error(`${what} is still open after three GETs`);
+}
+
 /** Removes Engine.IO ping packets ("2") from a decoded polling payload. */
 export function withoutPings(packets) {
   return packets.filter((p) => p !== "2");
