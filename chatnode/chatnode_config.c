@@ -22,7 +22,7 @@ static const cfg_opt_t opts[] = {
     OPT("upgrade-timeout", CFG_INT, "10000", 1, 3600000, upgrade_timeout, "MS",
         "time a transport upgrade has to complete before it is cancelled"),
     OPT("node-tag", CFG_STR, "", 0, 0, node_tag, "TAG",
-        "prefix of every session id, [a-z0-9] (default: derived from the port)"),
+        "prefix of every session id, [A-Za-z0-9-] (default: derived from the port)"),
     OPT("cors-origin", CFG_STR, "", 0, 0, cors_origin, "LIST",
         "origins allowed by CORS, comma-separated, or * (empty: no CORS headers)"),
     OPT("cors-credentials", CFG_BOOL, "false", 0, 0, cors_credentials, NULL,

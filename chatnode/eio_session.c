@@ -15,7 +15,6 @@ typedef enum { S_OPEN = 0, S_CLOSING, S_CLOSED } state_t;
 typedef enum { UP_NONE = 0, UP_PROBING, UP_PROBED } upgrade_t;
 
 struct eio_session {
-    char sid[SID_MAX];
     server_t *srv;
     uint8_t transport; /* eio_transport_t */
     uint8_t state;     /* state_t */
@@ -31,6 +30,7 @@ struct eio_session {
     dl_node_t aux; /* upgrade_q while probing, close_q while closing */
     void *upper;
     const char *close_reason;
+    char sid[]; /* "<tag>.<random>", sized to fit */
 };
 
 static frame_t *f_ping, *f_close, *f_noop, *f_pong_probe;
@@ -340,11 +340,14 @@ void eio_count(const server_t *srv, size_t *polling, size_t *websocket)
 
 static eio_session_t *session_new(server_t *srv, eio_transport_t transport)
 {
-    eio_session_t *s = xcalloc(1, sizeof *s);
+    char sid[SID_MAX];
+    do sid_generate(sid, sizeof sid, srv->tag);
+    while (strmap_get(&srv->sessions, sid, strlen(sid)));
+    size_t n = strlen(sid) + 1;
+    eio_session_t *s = xcalloc(1, sizeof *s + n);
+    memcpy(s->sid, sid, n);
     s->srv = srv;
     s->transport = (uint8_t)transport;
-    do sid_generate(s->sid, sizeof s->sid, srv->tag);
-    while (strmap_get(&srv->sessions, s->sid, strlen(s->sid)));
     strmap_put(&srv->sessions, s->sid, strlen(s->sid), s);
     srv->sessions_opened++;
     return s;
@@ -487,16 +490,17 @@ int eio_on_post_body(struct lws *wsi, conn_t *c, const void *in, size_t len)
 {
     eio_session_t *s = c->session;
     if (c->kind != CONN_POLL_POST || !s) return 0; /* already answered: discard */
-    if (c->body.len + len > (size_t)s->srv->cfg->max_payload) {
+    sbuf_t *b = conn_body(c);
+    if (b->len + len > (size_t)s->srv->cfg->max_payload) {
         s->post = NULL;
         c->session = NULL;
-        sbuf_free(&c->body);
+        conn_drop_body(c);
         c->close_after = 1;
         server_reply(wsi, c, 413, NULL, "Payload Too Large", 17);
         destroy(s, "payload too large", f_close);
         return 0;
     }
-    sbuf_append(&c->body, in, len);
+    sbuf_append(b, in, len);
     return 0;
 }
 
@@ -506,8 +510,11 @@ int eio_on_post_done(struct lws *wsi, conn_t *c)
     if (c->kind != CONN_POLL_POST || !s) return 0;
     s->post = NULL;
     c->session = NULL;
-    sbuf_t body = c->body;
-    c->body = (sbuf_t)SBUF_INIT;
+    sbuf_t body = SBUF_INIT, *taken = conn_take_body(c);
+    if (taken) {
+        body = *taken;
+        free(taken);
+    }
     if (!body.data) sbuf_reserve(&body, 0);
 
     eio_payload_iter_t it;
@@ -679,7 +686,7 @@ void eio_on_ws_closed(struct lws *wsi, conn_t *c)
 {
     eio_session_t *s = c->session;
     c->session = NULL;
-    sbuf_free(&c->body);
+    conn_drop_body(c);
     if (!s) return;
     if (s->probe == wsi) {
         s->probe = NULL;

@@ -67,7 +67,7 @@ static int check_config(const chatnode_config_t *cfg)
         return -1;
     }
     if (cfg->node_tag[0] && sid_valid_tag(cfg->node_tag) < 0) {
-        fprintf(stderr, "chatnode: --node-tag must be 1 to 32 characters of [a-z0-9]\n");
+        fprintf(stderr, "chatnode: --node-tag must be 1 to 32 characters of [A-Za-z0-9-]\n");
         return -1;
     }
     if (log_set_level_name(cfg->log_level) < 0) {

@@ -12,7 +12,7 @@
 
 /* What a WebSocket message may grow to is bounded by --max-payload; lws hands it to us in
  * pieces of this size, which is also all the per-connection receive buffer lws allocates. */
-#define WS_RX_CHUNK 512
+#define WS_RX_CHUNK 128
 
 static server_t *server_of(struct lws *wsi)
 {
@@ -41,7 +41,10 @@ static void parse_query(struct lws *wsi, eio_query_t *q)
                 q->transport_ok = 0;
             }
         } else if (strncmp(frag, "sid=", 4) == 0) {
-            snprintf(q->sid, sizeof q->sid, "%s", frag + 4);
+            /* An over-long sid cannot be ours: keep a marker that no session has. */
+            size_t n = strlen(frag + 4);
+            if (n >= sizeof q->sid) strcpy(q->sid, "?");
+            else memcpy(q->sid, frag + 4, n + 1);
         }
     }
 }
@@ -97,6 +100,29 @@ static int add_cors(server_t *srv, struct lws *wsi, unsigned char **p, unsigned 
     return bad ? -1 : 1;
 }
 
+/* ---- connection state ---- */
+
+sbuf_t *conn_body(conn_t *c)
+{
+    if (!c->body) c->body = xcalloc(1, sizeof *c->body);
+    return c->body;
+}
+
+sbuf_t *conn_take_body(conn_t *c)
+{
+    sbuf_t *b = c->body;
+    c->body = NULL;
+    return b;
+}
+
+void conn_drop_body(conn_t *c)
+{
+    if (!c->body) return;
+    sbuf_free(c->body);
+    free(c->body);
+    c->body = NULL;
+}
+
 /* ---- replies ---- */
 
 void server_reply(struct lws *wsi, conn_t *c, unsigned status, const char *content_type,
@@ -105,7 +131,7 @@ void server_reply(struct lws *wsi, conn_t *c, unsigned status, const char *conte
     free(c->reply);
     c->reply = xmalloc(LWS_PRE + len + 1);
     if (len) memcpy(c->reply + LWS_PRE, body, len);
-    c->reply_len = len;
+    c->reply_len = (uint32_t)len;
     c->status = (uint16_t)status;
     c->content_type = content_type;
     c->kind = CONN_REPLY;
@@ -243,6 +269,10 @@ static int ws_filter(server_t *srv, struct lws *wsi, conn_t *c)
     memset(c, 0, sizeof *c);
     if (header(wsi, WSI_TOKEN_GET_URI, uri, sizeof uri) <= 0 || !path_matches(srv, uri)) return -1;
     if (srv->stopping) return -1;
+    /* RFC 6455 is version 13; lws would take any other version as 13. */
+    char version[8];
+    if (header(wsi, WSI_TOKEN_VERSION, version, sizeof version) <= 0 || strcmp(version, "13") != 0)
+        return -1;
     eio_query_t q;
     parse_query(wsi, &q);
     int err;
@@ -257,17 +287,18 @@ static int ws_receive(struct lws *wsi, conn_t *c, const void *in, size_t len)
     int binary = lws_frame_is_binary(wsi);
     int first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
     size_t max = (size_t)srv->cfg->max_payload;
-    if (first && final && c->body.len == 0) {
+    if (first && final && !c->body) {
         if (len > max) goto too_big;
         return eio_on_ws_message(wsi, c, in, len, binary);
     }
-    if (c->body.len + len > max) goto too_big;
-    sbuf_append(&c->body, in, len);
+    sbuf_t *b = conn_body(c);
+    if (b->len + len > max) goto too_big;
+    sbuf_append(b, in, len);
     if (!final) return 0;
-    sbuf_t msg = c->body;
-    c->body = (sbuf_t)SBUF_INIT;
-    int rc = eio_on_ws_message(wsi, c, msg.data ? msg.data : "", msg.len, binary);
-    sbuf_free(&msg);
+    b = conn_take_body(c);
+    int rc = eio_on_ws_message(wsi, c, b->data ? b->data : "", b->len, binary);
+    sbuf_free(b);
+    free(b);
     return rc;
 too_big:
     lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
@@ -293,7 +324,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             eio_on_http_closed(wsi, c);
             free(c->reply);
             c->reply = NULL;
-            sbuf_free(&c->body);
+            conn_drop_body(c);
         }
         return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: return ws_filter(server_of(wsi), wsi, c);

@@ -40,16 +40,22 @@ typedef enum {
 
 typedef struct conn {
     eio_session_t *session; /* NULL when detached */
-    uint8_t kind;           /* conn_kind_t */
-    uint8_t probe_reply;    /* ws probe: "3probe" is to be written */
-    uint8_t close_after;    /* HTTP: close the connection after the reply; ws: after flushing */
-    uint8_t body_error;     /* POST: rejected; the body is discarded until it ends */
-    uint16_t status;        /* reply status */
     char *reply;            /* owned; LWS_PRE bytes of headroom before the body */
-    size_t reply_len;
     const char *content_type;
-    sbuf_t body; /* POST body, or a fragmented WebSocket message being reassembled */
+    sbuf_t *body;       /* owned, or NULL: a POST body, or a fragmented WebSocket message */
+    uint32_t reply_len; /* replies are far smaller than 4 GiB */
+    uint16_t status;    /* reply status */
+    uint8_t kind;       /* conn_kind_t */
+    uint8_t probe_reply; /* ws probe: "3probe" is to be written */
+    uint8_t close_after; /* HTTP: close the connection after the reply; ws: after flushing */
 } conn_t;
+
+/* The connection's body buffer, created on first use. */
+sbuf_t *conn_body(conn_t *c);
+/* Hands the body buffer over (the caller frees it with sbuf_free and free), or NULL. */
+sbuf_t *conn_take_body(conn_t *c);
+/* Frees the body buffer, if any. */
+void conn_drop_body(conn_t *c);
 
 typedef struct server {
     uv_loop_t *loop;

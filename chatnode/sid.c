@@ -37,6 +37,8 @@ int sid_valid_tag(const char *tag)
     size_t len = strlen(tag);
     if (len == 0 || len > 32) return -1;
     for (size_t i = 0; i < len; i++)
-        if (!((tag[i] >= 'a' && tag[i] <= 'z') || (tag[i] >= '0' && tag[i] <= '9'))) return -1;
+        if (!((tag[i] >= 'a' && tag[i] <= 'z') || (tag[i] >= 'A' && tag[i] <= 'Z') ||
+              (tag[i] >= '0' && tag[i] <= '9') || tag[i] == '-'))
+            return -1;
     return 0;
 }

@@ -10,7 +10,7 @@
 
 /* Writes "<tag>.<20 random url-safe characters>" (or just the random part when tag is empty). */
 void sid_generate(char *out, size_t cap, const char *tag);
-/* Checks a node tag: 1 to 32 characters of [a-z0-9]. Returns 0 or -1. */
+/* Checks a node tag: 1 to 32 characters of [A-Za-z0-9-]. Returns 0 or -1. */
 int sid_valid_tag(const char *tag);
 
 #endif

@@ -47,8 +47,7 @@ struct sio_conn {
     sio_server_t *sio;
     eio_session_t *eio; /* NULL once the session is gone */
     sio_socket_t *sockets;
-    sio_binary_t bin;
-    uint8_t bin_active;
+    sio_binary_t *bin; /* a binary packet waiting for its attachments, or NULL */
     uint8_t busy;
     uint8_t closed;
     dl_node_t connect_node;
@@ -318,9 +317,17 @@ void sio_close_connection(sio_socket_t *s)
 
 /* ---- connections ---- */
 
+static void bin_drop(sio_conn_t *c)
+{
+    if (!c->bin) return;
+    sio_binary_free(c->bin);
+    free(c->bin);
+    c->bin = NULL;
+}
+
 static void conn_free(sio_conn_t *c)
 {
-    sio_binary_free(&c->bin);
+    bin_drop(c);
     free(c);
 }
 
@@ -494,27 +501,34 @@ static void dispatch(sio_conn_t *c, const sio_packet_t *p, const sio_attachment_
     }
 }
 
+/* Dispatches the reassembled binary packet and forgets it. */
+static void bin_complete(sio_conn_t *c)
+{
+    sio_binary_t *bin = c->bin;
+    c->bin = NULL;
+    dispatch(c, &bin->pkt, bin->att, bin->pkt.attachments);
+    sio_binary_free(bin);
+    free(bin);
+}
+
 static void conn_message(sio_conn_t *c, const eio_packet_t *m)
 {
     int rc;
     if (m->binary) {
-        if (!c->bin_active) {
+        if (!c->bin) {
             conn_fail(c, "binary data when none was expected", SIO_EBINARY);
             return;
         }
-        rc = sio_binary_add(&c->bin, m->data, m->len);
+        rc = sio_binary_add(c->bin, m->data, m->len);
         if (rc < 0) {
-            c->bin_active = 0;
-            sio_binary_free(&c->bin);
+            bin_drop(c);
             conn_fail(c, "bad attachment", rc);
         } else if (rc == 1) {
-            c->bin_active = 0;
-            dispatch(c, &c->bin.pkt, c->bin.att, c->bin.pkt.attachments);
-            sio_binary_free(&c->bin);
+            bin_complete(c);
         }
         return;
     }
-    if (c->bin_active) {
+    if (c->bin) {
         conn_fail(c, "text packet while attachments were expected", SIO_EBINARY);
         return;
     }
@@ -525,14 +539,13 @@ static void conn_message(sio_conn_t *c, const eio_packet_t *m)
         return;
     }
     if (p.type == SIO_BINARY_EVENT || p.type == SIO_BINARY_ACK) {
-        rc = sio_binary_begin(&c->bin, (const char *)m->data, m->len, &p);
+        c->bin = xcalloc(1, sizeof *c->bin);
+        rc = sio_binary_begin(c->bin, (const char *)m->data, m->len, &p);
         if (rc < 0) {
+            bin_drop(c);
             conn_fail(c, "bad binary packet", rc);
         } else if (rc == 1) {
-            dispatch(c, &c->bin.pkt, c->bin.att, c->bin.pkt.attachments);
-            sio_binary_free(&c->bin);
-        } else {
-            c->bin_active = 1;
+            bin_complete(c);
         }
         return;
     }

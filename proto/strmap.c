@@ -67,7 +67,7 @@ void *strmap_put(strmap_t *m, const char *key, size_t klen, void *value)
     size_t mask = m->cap - 1, i = h & mask;
     while (m->slots[i].key && m->slots[i].key != TOMBSTONE) i = (i + 1) & mask;
     if (!m->slots[i].key) m->used++;
-    m->slots[i] = (strmap_slot_t){key, klen, h, value};
+    m->slots[i] = (strmap_slot_t){key, value, (uint32_t)klen, h};
     m->count++;
     return NULL;
 }

@@ -8,9 +8,9 @@
 
 typedef struct {
     const char *key;
-    size_t klen;
-    uint32_t hash;
     void *value;
+    uint32_t klen; /* keys are shorter than 4 GiB */
+    uint32_t hash;
 } strmap_slot_t;
 
 typedef struct {
