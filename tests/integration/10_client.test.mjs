@@ -364,12 +364,15 @@ describe("single node with socket.io-client", { timeout: 240_000 }, () => {
       const fast = await startChatnode(["--app", "echo", "--ping-interval", "300", "--ping-timeout", "300"]);
       try {
         const good = await connected(client(fast, "/", { transports: ["websocket"] }));
+        const t0 = Date.now();
         const { sock } = await openWsSession(fast.wsUrl, "/socket.io/", { autoPong: false });
         sock.send("40");
         assert.match(await sock.next(), /^40\{"sid":/);
         assert.equal(await sock.next(), '42["auth",{}]');
         assert.equal(await sock.next(), "2");
         await sock.waitClose();
+        // closed once the ping went unanswered (a lower bound only: a slow server may be late)
+        assert.ok(Date.now() - t0 >= 300, `closed after ${Date.now() - t0} ms`);
         assert.ok(good.connected);
         assert.deepEqual(await echo(good, "alive"), ["alive"]);
       } finally {
