@@ -20,6 +20,7 @@ struct eio_session {
     uint8_t state;     /* state_t */
     uint8_t upgrade;   /* upgrade_t */
     uint8_t busy;      /* > 0 while a call into the session is on the stack */
+    uint8_t probe_reply; /* "3probe" is to be written on the probe WebSocket */
     struct lws *get;   /* pending long-poll GET */
     struct lws *post;  /* POST being read */
     struct lws *ws;    /* the WebSocket transport */
@@ -30,6 +31,7 @@ struct eio_session {
     dl_node_t aux; /* upgrade_q while probing, close_q while closing */
     void *upper;
     const char *close_reason;
+    sbuf_t *rx; /* owned: a fragmented WebSocket message being reassembled, or NULL */
     char sid[]; /* "<tag>.<random>", sized to fit */
 };
 
@@ -58,9 +60,15 @@ eio_transport_t eio_session_transport(const eio_session_t *s)
     return (eio_transport_t)s->transport;
 }
 
+/* An HTTP connection's state, and a WebSocket's session, are its lws opaque user data. */
 static conn_t *conn_of(struct lws *wsi)
 {
-    return wsi ? (conn_t *)lws_wsi_user(wsi) : NULL;
+    return wsi ? lws_get_opaque_user_data(wsi) : NULL;
+}
+
+static eio_session_t *ws_session(struct lws *wsi)
+{
+    return lws_get_opaque_user_data(wsi);
 }
 
 /* ---- outgoing queue ---- */
@@ -102,9 +110,18 @@ static void q_clear(eio_session_t *s)
 
 /* ---- lifetime ---- */
 
+static void rx_drop(eio_session_t *s)
+{
+    if (!s->rx) return;
+    sbuf_free(s->rx);
+    free(s->rx);
+    s->rx = NULL;
+}
+
 static void session_free(eio_session_t *s)
 {
     q_clear(s);
+    rx_drop(s);
     free(s);
 }
 
@@ -123,15 +140,12 @@ static int release(eio_session_t *s)
     return s->state != S_CLOSED;
 }
 
+/* Unbinds a WebSocket from its session; a detached WebSocket closes when next writable. */
 static void detach_ws(struct lws *wsi, int close_it)
 {
-    conn_t *c = conn_of(wsi);
-    if (!c) return;
-    c->session = NULL;
-    if (close_it) {
-        c->close_after = 1;
-        lws_callback_on_writable(wsi);
-    }
+    if (!wsi) return;
+    lws_set_opaque_user_data(wsi, NULL);
+    if (close_it) lws_callback_on_writable(wsi);
 }
 
 /* Answers a pending GET with the queued packets (all of them) and, if given, a last one. */
@@ -567,38 +581,48 @@ int eio_ws_filter(server_t *srv, const eio_query_t *q, int *err)
     return -1;
 }
 
-int eio_on_ws_open(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_t *q)
+int eio_on_ws_open(server_t *srv, struct lws *wsi, const eio_query_t *q)
 {
-    c->kind = CONN_WS;
+    eio_session_t *s;
     if (!q->sid[0]) {
-        eio_session_t *s = session_new(srv, EIO_TR_WEBSOCKET);
+        s = session_new(srv, EIO_TR_WEBSOCKET);
         s->ws = wsi;
-        c->session = s;
+        lws_set_opaque_user_data(wsi, s);
         session_open(s);
         return 0;
     }
     int err;
     if (eio_ws_filter(srv, q, &err) < 0) return -1; /* changed since the filter ran */
-    eio_session_t *s = find(srv, q->sid);
+    s = find(srv, q->sid);
     s->probe = wsi;
     s->upgrade = UP_PROBING;
-    c->session = s;
+    lws_set_opaque_user_data(wsi, s);
     dl_add(&srv->upgrade_q, &s->aux);
     return 0;
 }
 
-static int on_probe_message(struct lws *wsi, conn_t *c, eio_session_t *s, const eio_packet_t *p)
+/* Ends an upgrade attempt; polling goes on. */
+static void cancel_upgrade(eio_session_t *s)
 {
-    server_t *srv = s->srv;
+    if (s->probe) lws_set_opaque_user_data(s->probe, NULL);
+    s->probe = NULL;
+    s->upgrade = UP_NONE;
+    s->probe_reply = 0;
+    dl_remove(&s->srv->upgrade_q, &s->aux);
+    flush(s);
+}
+
+static int on_probe_message(struct lws *wsi, eio_session_t *s, const eio_packet_t *p)
+{
     if (p->type == EIO_PING && !p->binary && p->len == 5 && memcmp(p->data, "probe", 5) == 0) {
-        c->probe_reply = 1;
+        s->probe_reply = 1;
         lws_callback_on_writable(wsi);
         s->upgrade = UP_PROBED;
         if (s->get) answer_get(s, f_noop);
         return 0;
     }
     if (p->type == EIO_UPGRADE) {
-        dl_remove(&srv->upgrade_q, &s->aux);
+        dl_remove(&s->srv->upgrade_q, &s->aux);
         s->upgrade = UP_NONE;
         s->probe = NULL;
         s->ws = wsi;
@@ -608,19 +632,14 @@ static int on_probe_message(struct lws *wsi, conn_t *c, eio_session_t *s, const 
         flush(s);
         return 0;
     }
-    /* Anything else during the upgrade cancels it. */
-    dl_remove(&srv->upgrade_q, &s->aux);
-    s->probe = NULL;
-    s->upgrade = UP_NONE;
-    c->session = NULL;
-    flush(s);
+    cancel_upgrade(s); /* anything else during the upgrade cancels it */
     return -1;
 }
 
-int eio_on_ws_message(struct lws *wsi, conn_t *c, const void *data, size_t len, int binary)
+/* One whole WebSocket message. Returns -1 when lws should close wsi. */
+static int on_ws_message(struct lws *wsi, eio_session_t *s, const void *data, size_t len,
+                         int binary)
 {
-    eio_session_t *s = c->session;
-    if (!s) return -1;
     eio_packet_t p;
     if (binary) {
         p.type = EIO_MESSAGE;
@@ -631,37 +650,67 @@ int eio_on_ws_message(struct lws *wsi, conn_t *c, const void *data, size_t len, 
         int rc = eio_packet_decode_text(data, len, &p);
         if (rc < 0) {
             log_debug("bad websocket packet", "sid=%s error=\"%s\"", s->sid, eio_strerror(rc));
-            c->session = NULL;
             if (s->probe == wsi) {
-                s->probe = NULL;
-                s->upgrade = UP_NONE;
-                dl_remove(&s->srv->upgrade_q, &s->aux);
-                flush(s);
+                cancel_upgrade(s);
             } else {
+                lws_set_opaque_user_data(wsi, NULL);
                 s->ws = NULL;
                 destroy(s, "parse error", f_close);
             }
             return -1;
         }
     }
-    if (s->probe == wsi) return on_probe_message(wsi, c, s, &p);
+    if (s->probe == wsi) return on_probe_message(wsi, s, &p);
     hold(s);
     on_packet(s, &p);
-    return release(s) ? 0 : (c->session ? 0 : -1);
+    release(s);
+    return 0; /* if the session ended, wsi was detached and closes when writable */
 }
 
-int eio_on_ws_writable(struct lws *wsi, conn_t *c)
+int eio_on_ws_receive(struct lws *wsi, const void *in, size_t len)
 {
-    eio_session_t *s = c->session;
-    if (!s || c->close_after) {
+    eio_session_t *s = ws_session(wsi);
+    if (!s) return -1;
+    int binary = lws_frame_is_binary(wsi);
+    int first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
+    size_t max = (size_t)s->srv->cfg->max_payload;
+    if (first && final && !s->rx) {
+        if (len > max) goto too_big;
+        return on_ws_message(wsi, s, in, len, binary);
+    }
+    if (s->probe == wsi) { /* a probe is one short packet: no need to reassemble */
+        cancel_upgrade(s);
+        return -1;
+    }
+    if (!s->rx) s->rx = xcalloc(1, sizeof *s->rx);
+    if (s->rx->len + len > max) goto too_big;
+    sbuf_append(s->rx, in, len);
+    if (!final) return 0;
+    sbuf_t *msg = s->rx;
+    s->rx = NULL;
+    int rc = on_ws_message(wsi, s, msg->data ? msg->data : "", msg->len, binary);
+    sbuf_free(msg);
+    free(msg);
+    return rc;
+too_big:
+    rx_drop(s);
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
+    return -1; /* eio_on_ws_closed ends the session */
+}
+
+int eio_on_ws_writable(struct lws *wsi)
+{
+    eio_session_t *s = ws_session(wsi);
+    if (!s) {
         lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
         return -1;
     }
-    if (c->probe_reply) {
-        c->probe_reply = 0;
-        if (lws_write(wsi, frame_body(f_pong_probe), f_pong_probe->len, LWS_WRITE_TEXT) < 0)
-            return -1;
-        return 0;
+    if (s->probe == wsi) {
+        if (!s->probe_reply) return 0;
+        s->probe_reply = 0;
+        return lws_write(wsi, frame_body(f_pong_probe), f_pong_probe->len, LWS_WRITE_TEXT) < 0
+                   ? -1
+                   : 0;
     }
     if (s->ws != wsi) return 0;
     frame_t *f = q_pop(s);
@@ -674,7 +723,7 @@ int eio_on_ws_writable(struct lws *wsi, conn_t *c)
     }
     if (s->state == S_CLOSING) {
         s->ws = NULL;
-        c->session = NULL;
+        lws_set_opaque_user_data(wsi, NULL);
         destroy(s, s->close_reason ? s->close_reason : "server close", f_close);
         lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
         return -1;
@@ -682,17 +731,14 @@ int eio_on_ws_writable(struct lws *wsi, conn_t *c)
     return 0;
 }
 
-void eio_on_ws_closed(struct lws *wsi, conn_t *c)
+void eio_on_ws_closed(struct lws *wsi)
 {
-    eio_session_t *s = c->session;
-    c->session = NULL;
-    conn_drop_body(c);
+    eio_session_t *s = ws_session(wsi);
+    lws_set_opaque_user_data(wsi, NULL);
     if (!s) return;
     if (s->probe == wsi) {
         s->probe = NULL;
-        s->upgrade = UP_NONE;
-        dl_remove(&s->srv->upgrade_q, &s->aux);
-        flush(s);
+        cancel_upgrade(s);
         return;
     }
     if (s->ws == wsi) {

@@ -49,11 +49,13 @@ void eio_on_http_closed(struct lws *wsi, conn_t *c);
 /* WebSocket: should this upgrade be accepted? Returns 0 yes, or -1 with an EIO_ERR_* code in
  * *err. */
 int eio_ws_filter(server_t *srv, const eio_query_t *q, int *err);
-/* Established, a message (whole, reassembled), writable, closed. Return -1 to close wsi. */
-int eio_on_ws_open(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_t *q);
-int eio_on_ws_message(struct lws *wsi, conn_t *c, const void *data, size_t len, int binary);
-int eio_on_ws_writable(struct lws *wsi, conn_t *c);
-void eio_on_ws_closed(struct lws *wsi, conn_t *c);
+/* WebSocket established, data received (a frame or a piece of one: messages are reassembled
+ * up to --max-payload), writable, closed. Return -1 to have lws close wsi. A WebSocket's
+ * lws opaque user data is its session (NULL once detached). */
+int eio_on_ws_open(server_t *srv, struct lws *wsi, const eio_query_t *q);
+int eio_on_ws_receive(struct lws *wsi, const void *in, size_t len);
+int eio_on_ws_writable(struct lws *wsi);
+void eio_on_ws_closed(struct lws *wsi);
 
 /* Queues a packet for the session (adds a reference to f). Ignored once the session is
  * closing. */

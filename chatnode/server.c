@@ -263,10 +263,9 @@ static int on_http(server_t *srv, struct lws *wsi, conn_t *c, const char *uri)
 
 /* ---- WebSocket ---- */
 
-static int ws_filter(server_t *srv, struct lws *wsi, conn_t *c)
+static int ws_filter(server_t *srv, struct lws *wsi)
 {
     char uri[512];
-    memset(c, 0, sizeof *c);
     if (header(wsi, WSI_TOKEN_GET_URI, uri, sizeof uri) <= 0 || !path_matches(srv, uri)) return -1;
     if (srv->stopping) return -1;
     /* RFC 6455 is version 13; lws would take any other version as 13. */
@@ -281,70 +280,70 @@ static int ws_filter(server_t *srv, struct lws *wsi, conn_t *c)
     return -1;
 }
 
-static int ws_receive(struct lws *wsi, conn_t *c, const void *in, size_t len)
+/* ---- the protocol callback ---- */
+
+/* An HTTP connection's state lives in its lws opaque user data (no per-connection user space
+ * is allocated by lws, which keeps idle WebSockets small). */
+static conn_t *http_conn(struct lws *wsi)
 {
-    server_t *srv = server_of(wsi);
-    int binary = lws_frame_is_binary(wsi);
-    int first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
-    size_t max = (size_t)srv->cfg->max_payload;
-    if (first && final && !c->body) {
-        if (len > max) goto too_big;
-        return eio_on_ws_message(wsi, c, in, len, binary);
-    }
-    sbuf_t *b = conn_body(c);
-    if (b->len + len > max) goto too_big;
-    sbuf_append(b, in, len);
-    if (!final) return 0;
-    b = conn_take_body(c);
-    int rc = eio_on_ws_message(wsi, c, b->data ? b->data : "", b->len, binary);
-    sbuf_free(b);
-    free(b);
-    return rc;
-too_big:
-    lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
-    return -1;
+    return lws_get_opaque_user_data(wsi);
 }
 
-/* ---- the protocol callback ---- */
+static void http_conn_free(struct lws *wsi)
+{
+    conn_t *c = http_conn(wsi);
+    if (!c) return;
+    eio_on_http_closed(wsi, c);
+    free(c->reply);
+    conn_drop_body(c);
+    free(c);
+    lws_set_opaque_user_data(wsi, NULL);
+}
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
-    conn_t *c = user;
-    server_t *srv;
+    (void)user;
+    conn_t *c;
     switch (reason) {
     case LWS_CALLBACK_HTTP:
-        srv = server_of(wsi);
-        return on_http(srv, wsi, c, in ? (const char *)in : "/");
-    case LWS_CALLBACK_HTTP_BODY: return eio_on_post_body(wsi, c, in, len);
-    case LWS_CALLBACK_HTTP_BODY_COMPLETION: return eio_on_post_done(wsi, c);
-    case LWS_CALLBACK_HTTP_WRITEABLE: return write_reply(server_of(wsi), wsi, c);
-    case LWS_CALLBACK_CLOSED_HTTP:
+        /* A keep-alive connection's next request starts from a clean state. */
+        c = http_conn(wsi);
         if (c) {
-            eio_on_http_closed(wsi, c);
             free(c->reply);
-            c->reply = NULL;
             conn_drop_body(c);
+        } else {
+            c = xmalloc(sizeof *c);
+            lws_set_opaque_user_data(wsi, c);
         }
-        return 0;
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: return ws_filter(server_of(wsi), wsi, c);
+        return on_http(server_of(wsi), wsi, c, in ? (const char *)in : "/");
+    case LWS_CALLBACK_HTTP_BODY:
+        c = http_conn(wsi);
+        return c ? eio_on_post_body(wsi, c, in, len) : -1;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        c = http_conn(wsi);
+        return c ? eio_on_post_done(wsi, c) : -1;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        c = http_conn(wsi);
+        return c ? write_reply(server_of(wsi), wsi, c) : 0;
+    case LWS_CALLBACK_CLOSED_HTTP: http_conn_free(wsi); return 0;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        http_conn_free(wsi); /* an earlier request on this connection is over */
+        return ws_filter(server_of(wsi), wsi);
     case LWS_CALLBACK_ESTABLISHED: {
         eio_query_t q;
-        srv = server_of(wsi);
         parse_query(wsi, &q);
-        return eio_on_ws_open(srv, wsi, c, &q);
+        return eio_on_ws_open(server_of(wsi), wsi, &q);
     }
-    case LWS_CALLBACK_RECEIVE: return ws_receive(wsi, c, in, len);
-    case LWS_CALLBACK_SERVER_WRITEABLE: return eio_on_ws_writable(wsi, c);
-    case LWS_CALLBACK_CLOSED:
-        if (c) eio_on_ws_closed(wsi, c);
-        return 0;
+    case LWS_CALLBACK_RECEIVE: return eio_on_ws_receive(wsi, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE: return eio_on_ws_writable(wsi);
+    case LWS_CALLBACK_CLOSED: eio_on_ws_closed(wsi); return 0;
     default: return 0;
     }
 }
 
 static const struct lws_protocols protocols[] = {
-    {"chatnode", callback, sizeof(conn_t), WS_RX_CHUNK, 0, NULL, 65536},
+    {"chatnode", callback, 0, WS_RX_CHUNK, 0, NULL, 65536},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

@@ -29,25 +29,24 @@ typedef struct {
     void *ctx;
 } eio_handler_t;
 
-/* What one lws connection (wsi) is to us; lws allocates it as the per-session user data. */
+/* What one HTTP connection (wsi) is to us, kept as its lws opaque user data. (A WebSocket's
+ * opaque user data is its Engine.IO session instead.) */
 typedef enum {
     CONN_NONE = 0,
     CONN_POLL_GET,  /* long-poll GET waiting for packets */
     CONN_POLL_POST, /* POST whose body is being read */
     CONN_REPLY,     /* a plain HTTP reply is waiting to be written */
-    CONN_WS,        /* WebSocket: the session's transport, or an upgrade probe */
 } conn_kind_t;
 
 typedef struct conn {
     eio_session_t *session; /* NULL when detached */
     char *reply;            /* owned; LWS_PRE bytes of headroom before the body */
     const char *content_type;
-    sbuf_t *body;       /* owned, or NULL: a POST body, or a fragmented WebSocket message */
+    sbuf_t *body;       /* owned, or NULL: a POST body being read */
     uint32_t reply_len; /* replies are far smaller than 4 GiB */
     uint16_t status;    /* reply status */
-    uint8_t kind;       /* conn_kind_t */
-    uint8_t probe_reply; /* ws probe: "3probe" is to be written */
-    uint8_t close_after; /* HTTP: close the connection after the reply; ws: after flushing */
+    uint8_t kind;        /* conn_kind_t */
+    uint8_t close_after; /* close the connection after the reply */
 } conn_t;
 
 /* The connection's body buffer, created on first use. */
