@@ -30,7 +30,6 @@ struct eio_session {
     dl_node_t hb;  /* heartbeat: in ping_q (next ping) or pong_q (waiting for a pong) */
     dl_node_t aux; /* upgrade_q while probing, close_q while closing */
     void *upper;
-    const char *close_reason;
     sbuf_t *rx; /* owned: a fragmented WebSocket message being reassembled, or NULL */
     char sid[]; /* "<tag>.<random>", sized to fit */
 };
@@ -227,7 +226,6 @@ void eio_close(eio_session_t *s, const char *reason)
     hold(s);
     if (s->upper && srv->handler.close) srv->handler.close(s->upper, reason);
     s->upper = NULL;
-    s->close_reason = reason;
     s->state = S_CLOSING;
     dl_remove(&srv->ping_q, &s->hb);
     dl_remove(&srv->pong_q, &s->hb);
@@ -296,7 +294,7 @@ static void on_close_timeout(dl_queue_t *q, dl_node_t *n)
 {
     (void)q;
     eio_session_t *s = from_aux(n);
-    destroy(s, s->close_reason ? s->close_reason : "server close", f_close);
+    destroy(s, "server close", f_close);
 }
 
 int eio_init(server_t *srv)
@@ -459,7 +457,7 @@ void eio_on_poll_get(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_
     if (s->state == S_CLOSING) {
         /* The queue ends with the close packet: deliver it and finish. */
         answer_get(s, NULL);
-        destroy(s, s->close_reason ? s->close_reason : "server close", f_close);
+        destroy(s, "server close", f_close);
     } else if (s->upgrade == UP_PROBED) {
         answer_get(s, f_noop); /* the client is moving to WebSocket: release it */
     } else {
@@ -724,7 +722,7 @@ int eio_on_ws_writable(struct lws *wsi)
     if (s->state == S_CLOSING) {
         s->ws = NULL;
         lws_set_opaque_user_data(wsi, NULL);
-        destroy(s, s->close_reason ? s->close_reason : "server close", f_close);
+        destroy(s, "server close", f_close);
         lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
         return -1;
     }

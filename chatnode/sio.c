@@ -25,10 +25,14 @@ struct sio_nsp {
     uint32_t gen; /* broadcast generation, for de-duplicating recipients */
 };
 
+/* Emits that wait for the client's ack (rare, so kept out of line). */
 typedef struct {
-    uint32_t id;
-    uint64_t tag;
-} pending_ack_t;
+    uint32_t n;
+    struct {
+        uint32_t id;
+        uint64_t tag;
+    } item[];
+} pending_acks_t;
 
 struct sio_socket {
     char id[SID_RANDOM_LEN + 1];
@@ -36,11 +40,10 @@ struct sio_socket {
     sio_conn_t *conn;
     sio_socket_t *next; /* in conn->sockets */
     room_member_t rm;
-    uint32_t mark;
-    uint32_t next_ack;
-    pending_ack_t *acks; /* owned */
-    uint32_t nacks;
+    pending_acks_t *acks; /* owned, or NULL */
     void *data;
+    uint32_t mark;     /* broadcast generation that last reached this socket */
+    uint32_t next_ack; /* id of the next server-to-client ack */
 };
 
 struct sio_conn {
@@ -183,8 +186,11 @@ void sio_emit_with_ack(sio_socket_t *s, uint64_t tag, const char *event, size_t 
                        unsigned natt)
 {
     uint32_t id = s->next_ack++;
-    s->acks = xrealloc(s->acks, (s->nacks + 1) * sizeof *s->acks);
-    s->acks[s->nacks++] = (pending_ack_t){id, tag};
+    uint32_t n = s->acks ? s->acks->n : 0;
+    s->acks = xrealloc(s->acks, sizeof *s->acks + (n + 1) * sizeof s->acks->item[0]);
+    s->acks->n = n + 1;
+    s->acks->item[n].id = id;
+    s->acks->item[n].tag = tag;
     packet_frames_t pf;
     frames_build(&pf, s->nsp, SIO_EVENT, id, event, event_len, args, args_len, att, natt);
     frames_send(s->conn, &pf);
@@ -468,10 +474,15 @@ static void on_event(sio_conn_t *c, sio_socket_t *s, const sio_packet_t *p,
 static void on_ack(sio_socket_t *s, const sio_packet_t *p, const sio_attachment_t *att,
                    unsigned natt)
 {
-    for (uint32_t i = 0; i < s->nacks; i++) {
-        if ((int64_t)s->acks[i].id != p->id) continue;
-        uint64_t tag = s->acks[i].tag;
-        s->acks[i] = s->acks[--s->nacks];
+    pending_acks_t *a = s->acks;
+    for (uint32_t i = 0; a && i < a->n; i++) {
+        if ((int64_t)a->item[i].id != p->id) continue;
+        uint64_t tag = a->item[i].tag;
+        a->item[i] = a->item[--a->n];
+        if (a->n == 0) {
+            free(a);
+            s->acks = NULL;
+        }
         sio_event_t ev = {.att = att, .natt = natt, .ack_id = -1};
         inner_args(p->data, p->data_len, &ev.args, &ev.args_len);
         if (s->conn->sio->app->ack) s->conn->sio->app->ack(s, tag, &ev);
