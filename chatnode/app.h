@@ -18,15 +18,15 @@ typedef struct server server_t;
 /* An event or an ack as the app sees it. Every pointer borrows from the packet and is valid
  * during the callback only. */
 typedef struct {
-    const char *name;   /* event name, decoded, NUL-terminated; NULL for acks and for events
-                           whose first argument is a number */
+    const char *name; /* event name, decoded, NUL-terminated; NULL for acks and for events
+                         whose first argument is a number */
     size_t name_len;
-    const char *args;   /* the arguments as JSON text, comma-separated, without the brackets
-                           (empty when none): forwarding them keeps the peer's exact bytes */
+    const char *args; /* the arguments as JSON text, comma-separated, without the brackets
+                         (empty when none): forwarding them keeps the peer's exact bytes */
     size_t args_len;
     const sio_attachment_t *att; /* binary attachments the args' placeholders refer to */
     unsigned natt;
-    int64_t ack_id;     /* the client wants an ack with this id (sio_ack), or -1 */
+    int64_t ack_id; /* the client wants an ack with this id (sio_ack), or -1 */
 } sio_event_t;
 
 typedef struct app_module {

@@ -17,7 +17,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define EVENT_IS(ev, lit) ((ev)->name_len == sizeof(lit) - 1 && memcmp((ev)->name, lit, sizeof(lit) - 1) == 0)
+#define EVENT_IS(ev, lit)                                                                          \
+    ((ev)->name_len == sizeof(lit) - 1 && memcmp((ev)->name, lit, sizeof(lit) - 1) == 0)
 
 /* The idx-th argument's text and kind, from the comma-separated argument text. */
 static int nth_arg(const sio_event_t *ev, unsigned idx, sbuf_t *tmp, const char **v, size_t *vlen,
@@ -87,8 +88,10 @@ static void echo_event(sio_socket_t *s, const sio_event_t *ev)
         char room[512];
         long n = string_arg(ev, 0, room, sizeof room);
         if (n < 0) return;
-        if (EVENT_IS(ev, "join")) sio_join(s, room, (size_t)n);
-        else sio_leave(s, room, (size_t)n);
+        if (EVENT_IS(ev, "join"))
+            sio_join(s, room, (size_t)n);
+        else
+            sio_leave(s, room, (size_t)n);
         sio_ack(s, ev->ack_id, "", 0, NULL, 0);
     } else if (EVENT_IS(ev, "broadcast")) {
         char room[512], event[512];
@@ -108,8 +111,10 @@ static void echo_event(sio_socket_t *s, const sio_event_t *ev)
         sio_emit_with_ack(s, 1, "ack-request", 11, ev->args, ev->args_len, ev->att, ev->natt);
     } else if (EVENT_IS(ev, "server-disconnect")) {
         int close = ev->args_len == 4 && memcmp(ev->args, "true", 4) == 0;
-        if (close) sio_close_connection(s);
-        else sio_disconnect(s);
+        if (close)
+            sio_close_connection(s);
+        else
+            sio_disconnect(s);
     }
 }
 

@@ -4,11 +4,14 @@
 #include <stddef.h>
 
 #define OPT(name, type, def, min, max, field, metavar, help)                                       \
-    {name, type, def, min, max, offsetof(chatnode_config_t, field), metavar, help}
+    {                                                                                              \
+        name, type, def, min, max, offsetof(chatnode_config_t, field), metavar, help               \
+    }
 
 static const cfg_opt_t opts[] = {
     OPT("host", CFG_STR, "0.0.0.0", 0, 0, host, "ADDR", "address to listen on"),
-    OPT("port", CFG_INT, "3000", 0, 65535, port, "PORT", "TCP port to listen on (0: any free port)"),
+    OPT("port", CFG_INT, "3000", 0, 65535, port, "PORT",
+        "TCP port to listen on (0: any free port)"),
     OPT("path", CFG_STR, "/socket.io/", 0, 0, path, "PATH", "HTTP path of the Engine.IO endpoint"),
     OPT("app", CFG_STR, "echo", 0, 0, app, "NAME", "app module to run: echo or eio-echo"),
     OPT("ping-interval", CFG_INT, "25000", 1, 3600000, ping_interval, "MS",

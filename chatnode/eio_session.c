@@ -16,16 +16,16 @@ typedef enum { UP_NONE = 0, UP_PROBING, UP_PROBED } upgrade_t;
 
 struct eio_session {
     server_t *srv;
-    uint8_t transport; /* eio_transport_t */
-    uint8_t state;     /* state_t */
-    uint8_t upgrade;   /* upgrade_t */
-    uint8_t busy;      /* > 0 while a call into the session is on the stack */
+    uint8_t transport;   /* eio_transport_t */
+    uint8_t state;       /* state_t */
+    uint8_t upgrade;     /* upgrade_t */
+    uint8_t busy;        /* > 0 while a call into the session is on the stack */
     uint8_t probe_reply; /* "3probe" is to be written on the probe WebSocket */
-    struct lws *get;   /* pending long-poll GET */
-    struct lws *post;  /* POST being read */
-    struct lws *ws;    /* the WebSocket transport */
-    struct lws *probe; /* a WebSocket that is upgrading this polling session */
-    frame_t **q;       /* outgoing ring buffer */
+    struct lws *get;     /* pending long-poll GET */
+    struct lws *post;    /* POST being read */
+    struct lws *ws;      /* the WebSocket transport */
+    struct lws *probe;   /* a WebSocket that is upgrading this polling session */
+    frame_t **q;         /* outgoing ring buffer */
     uint32_t qhead, qlen, qcap;
     dl_node_t hb;  /* heartbeat: in ping_q (next ping) or pong_q (waiting for a pong) */
     dl_node_t aux; /* upgrade_q while probing, close_q while closing */
@@ -302,11 +302,12 @@ int eio_init(server_t *srv)
     const chatnode_config_t *cfg = srv->cfg;
     int rc;
     if ((rc = dl_init(&srv->ping_q, srv->loop, (uint64_t)cfg->ping_interval, on_ping_due, srv)) ||
-        (rc = dl_init(&srv->pong_q, srv->loop, (uint64_t)cfg->ping_timeout, on_pong_timeout, srv)) ||
+        (rc =
+             dl_init(&srv->pong_q, srv->loop, (uint64_t)cfg->ping_timeout, on_pong_timeout, srv)) ||
         (rc = dl_init(&srv->upgrade_q, srv->loop, (uint64_t)cfg->upgrade_timeout,
                       on_upgrade_timeout, srv)) ||
-        (rc = dl_init(&srv->close_q, srv->loop, (uint64_t)cfg->ping_timeout, on_close_timeout,
-                      srv)))
+        (rc =
+             dl_init(&srv->close_q, srv->loop, (uint64_t)cfg->ping_timeout, on_close_timeout, srv)))
         return rc;
     if (!f_ping) {
         f_ping = frame_new_text(EIO_PING, NULL, 0);
@@ -341,8 +342,10 @@ void eio_count(const server_t *srv, size_t *polling, size_t *websocket)
     size_t p = 0, w = 0;
     void *v;
     for (size_t i = 0; strmap_next(&srv->sessions, &i, NULL, NULL, &v);) {
-        if (((eio_session_t *)v)->transport == EIO_TR_WEBSOCKET) w++;
-        else p++;
+        if (((eio_session_t *)v)->transport == EIO_TR_WEBSOCKET)
+            w++;
+        else
+            p++;
     }
     if (polling) *polling = p;
     if (websocket) *websocket = w;
@@ -405,12 +408,8 @@ static int on_packet(eio_session_t *s, const eio_packet_t *p)
         dl_remove(&srv->pong_q, &s->hb);
         dl_add(&srv->ping_q, &s->hb);
         return 0;
-    case EIO_PING:
-        destroy(s, "invalid heartbeat direction", f_close);
-        return -1;
-    case EIO_CLOSE:
-        destroy(s, "transport close", f_noop);
-        return -1;
+    case EIO_PING: destroy(s, "invalid heartbeat direction", f_close); return -1;
+    case EIO_CLOSE: destroy(s, "transport close", f_noop); return -1;
     case EIO_MESSAGE:
         if (s->upper && srv->handler.message) srv->handler.message(s->upper, p);
         return s->state == S_OPEN ? 0 : -1;
@@ -568,14 +567,18 @@ void eio_on_http_closed(struct lws *wsi, conn_t *c)
 int eio_ws_filter(server_t *srv, const eio_query_t *q, int *err)
 {
     eio_session_t *s = NULL;
-    if (!q->eio_ok) *err = EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION;
+    if (!q->eio_ok)
+        *err = EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION;
     else if (!q->transport_ok || q->transport != EIO_TR_WEBSOCKET)
         *err = EIO_ERR_TRANSPORT_UNKNOWN;
-    else if (!q->sid[0]) return 0;
-    else if (!(s = find(srv, q->sid))) *err = EIO_ERR_UNKNOWN_SID;
+    else if (!q->sid[0])
+        return 0;
+    else if (!(s = find(srv, q->sid)))
+        *err = EIO_ERR_UNKNOWN_SID;
     else if (s->state != S_OPEN || s->transport != EIO_TR_POLLING || s->probe)
         *err = EIO_ERR_BAD_REQUEST; /* already upgraded, or an upgrade is under way */
-    else return 0;
+    else
+        return 0;
     return -1;
 }
 
@@ -706,14 +709,14 @@ int eio_on_ws_writable(struct lws *wsi)
     if (s->probe == wsi) {
         if (!s->probe_reply) return 0;
         s->probe_reply = 0;
-        return lws_write(wsi, frame_body(f_pong_probe), f_pong_probe->len, LWS_WRITE_TEXT) < 0
-                   ? -1
-                   : 0;
+        return lws_write(wsi, frame_body(f_pong_probe), f_pong_probe->len, LWS_WRITE_TEXT) < 0 ? -1
+                                                                                               : 0;
     }
     if (s->ws != wsi) return 0;
     frame_t *f = q_pop(s);
     if (f) {
-        int n = lws_write(wsi, frame_body(f), f->len, f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+        int n =
+            lws_write(wsi, frame_body(f), f->len, f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
         frame_unref(f);
         if (n < 0) return -1;
         if (s->qlen) lws_callback_on_writable(wsi);

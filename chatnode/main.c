@@ -150,8 +150,8 @@ int main(int argc, char **argv)
     cn.sigint.data = cn.sigterm.data = &cn;
     uv_signal_start(&cn.sigint, on_signal, SIGINT);
     uv_signal_start(&cn.sigterm, on_signal, SIGTERM);
-    log_info("listening", "host=%s port=%d path=%s app=%s tag=%s version=%s", cfg.host,
-             cn.srv.port, cfg.path, cn.app->name, cn.srv.tag, CHATCLUSTER_VERSION);
+    log_info("listening", "host=%s port=%d path=%s app=%s tag=%s version=%s", cfg.host, cn.srv.port,
+             cfg.path, cn.app->name, cn.srv.tag, CHATCLUSTER_VERSION);
 
     uv_run(&loop, UV_RUN_DEFAULT);
     server_finish(&cn.srv);

@@ -43,8 +43,10 @@ static void parse_query(struct lws *wsi, eio_query_t *q)
         } else if (strncmp(frag, "sid=", 4) == 0) {
             /* An over-long sid cannot be ours: keep a marker that no session has. */
             size_t n = strlen(frag + 4);
-            if (n >= sizeof q->sid) strcpy(q->sid, "?");
-            else memcpy(q->sid, frag + 4, n + 1);
+            if (n >= sizeof q->sid)
+                strcpy(q->sid, "?");
+            else
+                memcpy(q->sid, frag + 4, n + 1);
         }
     }
 }
@@ -90,9 +92,12 @@ static int add_cors(server_t *srv, struct lws *wsi, unsigned char **p, unsigned 
     int has_origin = header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin) > 0;
     int wildcard = strcmp(list, "*") == 0;
     const char *allow;
-    if (wildcard && !srv->cfg->cors_credentials) allow = "*";
-    else if (has_origin && origin_allowed(list, origin)) allow = origin;
-    else return 0;
+    if (wildcard && !srv->cfg->cors_credentials)
+        allow = "*";
+    else if (has_origin && origin_allowed(list, origin))
+        allow = origin;
+    else
+        return 0;
     int bad = add_header(wsi, "access-control-allow-origin:", allow, strlen(allow), p, end);
     if (strcmp(allow, "*") != 0) bad |= add_header(wsi, "vary:", "Origin", 6, p, end);
     if (srv->cfg->cors_credentials)
@@ -151,7 +156,7 @@ static int write_reply(server_t *srv, struct lws *wsi, conn_t *c)
 {
     if (c->kind != CONN_REPLY || !c->reply) return 0;
     unsigned char hdr[LWS_PRE + 2048], *start = hdr + LWS_PRE, *p = start,
-                                        *end = hdr + sizeof hdr - 1;
+                                       *end = hdr + sizeof hdr - 1;
     const char *ctype = c->content_type ? c->content_type : "text/plain; charset=UTF-8";
     if (lws_add_http_common_headers(wsi, c->status, ctype, c->reply_len, &p, end)) return -1;
     int bad = add_cors(srv, wsi, &p, end) < 0;
@@ -160,7 +165,8 @@ static int write_reply(server_t *srv, struct lws *wsi, conn_t *c)
         int n = header(wsi, WSI_TOKEN_HTTP_AC_REQUEST_HEADERS, reqh, sizeof reqh);
         bad |= add_header(wsi, "access-control-allow-methods:", "GET,HEAD,PUT,PATCH,POST,DELETE",
                           30, &p, end);
-        if (n > 0) bad |= add_header(wsi, "access-control-allow-headers:", reqh, (size_t)n, &p, end);
+        if (n > 0)
+            bad |= add_header(wsi, "access-control-allow-headers:", reqh, (size_t)n, &p, end);
     }
     bad |= add_header(wsi, "cache-control:", "no-store", 8, &p, end);
     if (c->close_after) bad |= add_header(wsi, "connection:", "close", 5, &p, end);
@@ -201,10 +207,9 @@ static void reply_healthz(server_t *srv, struct lws *wsi, conn_t *c)
 {
     char body[256];
     uint64_t up = (uv_now(srv->loop) - srv->started_ms) / 1000;
-    int n = snprintf(body, sizeof body,
-                     "{\"status\":\"%s\",\"connections\":%zu,\"uptime_s\":%llu}",
-                     srv->stopping ? "stopping" : "ok", srv->sessions.count,
-                     (unsigned long long)up);
+    int n =
+        snprintf(body, sizeof body, "{\"status\":\"%s\",\"connections\":%zu,\"uptime_s\":%llu}",
+                 srv->stopping ? "stopping" : "ok", srv->sessions.count, (unsigned long long)up);
     server_reply(wsi, c, srv->stopping ? 503 : 200, "application/json", body, (size_t)n);
 }
 
@@ -376,9 +381,10 @@ int server_start(server_t *srv, uv_loop_t *loop, const chatnode_config_t *cfg,
     info.port = (int)cfg->port;
     info.iface = cfg->host && *cfg->host ? cfg->host : NULL;
     info.protocols = protocols;
-    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6 |
-                   LWS_SERVER_OPTION_VALIDATE_UTF8;
-    if (cfg->host && strchr(cfg->host, ':')) info.options &= ~(uint64_t)LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.options =
+        LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
+    if (cfg->host && strchr(cfg->host, ':'))
+        info.options &= ~(uint64_t)LWS_SERVER_OPTION_DISABLE_IPV6;
     info.foreign_loops = foreign_loops;
     info.user = srv;
     info.pcontext = &srv->lws;
@@ -396,8 +402,10 @@ int server_start(server_t *srv, uv_loop_t *loop, const chatnode_config_t *cfg,
     }
     srv->vhost = lws_get_vhost_by_name(srv->lws, "default");
     srv->port = srv->vhost ? lws_get_vhost_listen_port(srv->vhost) : (int)cfg->port;
-    if (cfg->node_tag && *cfg->node_tag) snprintf(srv->tag, sizeof srv->tag, "%s", cfg->node_tag);
-    else snprintf(srv->tag, sizeof srv->tag, "n%d", srv->port);
+    if (cfg->node_tag && *cfg->node_tag)
+        snprintf(srv->tag, sizeof srv->tag, "%s", cfg->node_tag);
+    else
+        snprintf(srv->tag, sizeof srv->tag, "n%d", srv->port);
     return 0;
 }
 

@@ -42,9 +42,9 @@ typedef struct conn {
     eio_session_t *session; /* NULL when detached */
     char *reply;            /* owned; LWS_PRE bytes of headroom before the body */
     const char *content_type;
-    sbuf_t *body;       /* owned, or NULL: a POST body being read */
-    uint32_t reply_len; /* replies are far smaller than 4 GiB */
-    uint16_t status;    /* reply status */
+    sbuf_t *body;        /* owned, or NULL: a POST body being read */
+    uint32_t reply_len;  /* replies are far smaller than 4 GiB */
+    uint16_t status;     /* reply status */
     uint8_t kind;        /* conn_kind_t */
     uint8_t close_after; /* close the connection after the reply */
 } conn_t;

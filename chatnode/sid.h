@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 #define SID_RANDOM_LEN 20
-#define SID_MAX 56 /* tag (at most 32) + '.' + random + NUL, rounded up */
+#define SID_MAX        56 /* tag (at most 32) + '.' + random + NUL, rounded up */
 
 /* Writes "<tag>.<20 random url-safe characters>" (or just the random part when tag is empty). */
 void sid_generate(char *out, size_t cap, const char *tag);

@@ -58,8 +58,8 @@ static int set(const cfg_opt_t *o, void *conf, const char *v, const char *origin
             return CFG_ERR;
         }
         if (x < o->min || x > o->max) {
-            seterr(err, errlen, "%s: --%s must be between %lld and %lld, got %lld", origin,
-                   o->name, o->min, o->max, x);
+            seterr(err, errlen, "%s: --%s must be between %lld and %lld, got %lld", origin, o->name,
+                   o->min, o->max, x);
             return CFG_ERR;
         }
         memcpy(slot, &x, sizeof x);
@@ -136,8 +136,10 @@ int cfg_load(const cfg_table_t *t, void *conf, int argc, char **argv, char *err,
     snprintf(envname, sizeof envname, "%sCONFIG", t->env_prefix);
     cfgfile = getenv(envname);
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) cfgfile = argv[i + 1];
-        else if (strncmp(argv[i], "--config=", 9) == 0) cfgfile = argv[i] + 9;
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            cfgfile = argv[i + 1];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            cfgfile = argv[i] + 9;
     }
     if (cfgfile && *cfgfile && load_file(t, conf, cfgfile, err, errlen) != CFG_OK) return CFG_ERR;
 
@@ -173,9 +175,12 @@ int cfg_load(const cfg_table_t *t, void *conf, int argc, char **argv, char *err,
             return CFG_ERR;
         }
         const char *v;
-        if (eq) v = eq + 1;
-        else if (o->type == CFG_BOOL) v = negate ? "false" : "true";
-        else if (i + 1 < argc) v = argv[++i];
+        if (eq)
+            v = eq + 1;
+        else if (o->type == CFG_BOOL)
+            v = negate ? "false" : "true";
+        else if (i + 1 < argc)
+            v = argv[++i];
         else {
             seterr(err, errlen, "option --%s needs a value", o->name);
             return CFG_ERR;
@@ -204,8 +209,10 @@ void cfg_usage(const cfg_table_t *t, FILE *out)
             t->prog, t->summary);
     for (size_t i = 0; i < t->nopts; i++) {
         const cfg_opt_t *o = &t->opts[i];
-        if (o->type == CFG_BOOL) snprintf(flag, sizeof flag, "--%s", o->name);
-        else snprintf(flag, sizeof flag, "--%s %s", o->name, o->metavar ? o->metavar : "VALUE");
+        if (o->type == CFG_BOOL)
+            snprintf(flag, sizeof flag, "--%s", o->name);
+        else
+            snprintf(flag, sizeof flag, "--%s %s", o->name, o->metavar ? o->metavar : "VALUE");
         fprintf(out, "  %-28s %s", flag, o->help);
         if (o->def && *o->def) fprintf(out, " (default: %s)", o->def);
         fprintf(out, " [%s]\n", cfg_env_name(t, o, envname, sizeof envname));

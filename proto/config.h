@@ -10,7 +10,7 @@
 typedef enum { CFG_INT, CFG_STR, CFG_BOOL } cfg_type_t;
 
 typedef struct {
-    const char *name;    /* flag name without dashes: "ping-interval" */
+    const char *name; /* flag name without dashes: "ping-interval" */
     cfg_type_t type;
     const char *def;     /* default, as it would be written on the command line; NULL = unset */
     long long min, max;  /* bounds for CFG_INT */

@@ -21,8 +21,8 @@ void log_write(log_level_t level, const char *msg, const char *fmt, ...)
     do {                                                                                           \
         if (log_enabled(LOG_DEBUG)) log_write(LOG_DEBUG, msg, __VA_ARGS__);                        \
     } while (0)
-#define log_info(msg, ...) log_write(LOG_INFO, msg, __VA_ARGS__)
-#define log_warn(msg, ...) log_write(LOG_WARN, msg, __VA_ARGS__)
+#define log_info(msg, ...)  log_write(LOG_INFO, msg, __VA_ARGS__)
+#define log_warn(msg, ...)  log_write(LOG_WARN, msg, __VA_ARGS__)
 #define log_error(msg, ...) log_write(LOG_ERROR, msg, __VA_ARGS__)
 
 #endif

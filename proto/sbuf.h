@@ -12,7 +12,10 @@ typedef struct {
     size_t cap;
 } sbuf_t;
 
-#define SBUF_INIT {NULL, 0, 0}
+#define SBUF_INIT                                                                                  \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void sbuf_reserve(sbuf_t *b, size_t extra);
 void sbuf_append(sbuf_t *b, const void *p, size_t n);

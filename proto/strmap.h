@@ -17,10 +17,13 @@ typedef struct {
     strmap_slot_t *slots; /* owned; NULL when empty */
     size_t cap;           /* power of two, or 0 */
     size_t count;
-    size_t used;          /* live + tombstones */
+    size_t used; /* live + tombstones */
 } strmap_t;
 
-#define STRMAP_INIT {NULL, 0, 0, 0}
+#define STRMAP_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0, 0                                                                              \
+    }
 
 /* Returns the value stored under key, or NULL. */
 void *strmap_get(const strmap_t *m, const char *key, size_t klen);
