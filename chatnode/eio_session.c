@@ -575,10 +575,8 @@ int eio_ws_filter(server_t *srv, const eio_query_t *q, int *err)
         return 0;
     else if (!(s = find(srv, q->sid)))
         *err = EIO_ERR_UNKNOWN_SID;
-    else if (s->state != S_OPEN || s->transport != EIO_TR_POLLING || s->probe)
-        *err = EIO_ERR_BAD_REQUEST; /* already upgraded, or an upgrade is under way */
     else
-        return 0;
+        return 0; /* an upgraded or upgrading session: accepted, then closed at once */
     return -1;
 }
 
@@ -592,9 +590,13 @@ int eio_on_ws_open(server_t *srv, struct lws *wsi, const eio_query_t *q)
         session_open(s);
         return 0;
     }
-    int err;
-    if (eio_ws_filter(srv, q, &err) < 0) return -1; /* changed since the filter ran */
     s = find(srv, q->sid);
+    if (!s || s->state != S_OPEN || s->transport != EIO_TR_POLLING || s->probe) {
+        /* A second WebSocket for a session that has one, as the reference server does:
+         * accepted, then closed. It stays detached; eio_on_ws_writable closes it. */
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
     s->probe = wsi;
     s->upgrade = UP_PROBING;
     lws_set_opaque_user_data(wsi, s);

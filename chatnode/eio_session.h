@@ -47,7 +47,8 @@ int eio_on_post_done(struct lws *wsi, conn_t *c);
 void eio_on_http_closed(struct lws *wsi, conn_t *c);
 
 /* WebSocket: should this upgrade be accepted? Returns 0 yes, or -1 with an EIO_ERR_* code in
- * *err. */
+ * *err (bad query, unknown sid). An upgrade for a session that already has a WebSocket is
+ * accepted here and closed once established, as the reference server does. */
 int eio_ws_filter(server_t *srv, const eio_query_t *q, int *err);
 /* WebSocket established, data received (a frame or a piece of one: messages are reassembled
  * up to --max-payload), writable, closed. Return -1 to have lws close wsi. A WebSocket's

@@ -152,9 +152,20 @@ void server_reply_eio_error(struct lws *wsi, conn_t *c, int code)
                  (size_t)n);
 }
 
+/* Did the client ask for the connection to end with this request? */
+static int client_wants_close(struct lws *wsi)
+{
+    char v[64];
+    if (header(wsi, WSI_TOKEN_CONNECTION, v, sizeof v) <= 0) return 0;
+    for (char *p = v; *p; p++) *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    return strstr(v, "close") != NULL;
+}
+
 static int write_reply(server_t *srv, struct lws *wsi, conn_t *c)
 {
     if (c->kind != CONN_REPLY || !c->reply) return 0;
+    /* Say so when the connection ends here, or a keep-alive client may reuse it. */
+    if (client_wants_close(wsi)) c->close_after = 1;
     unsigned char hdr[LWS_PRE + 2048], *start = hdr + LWS_PRE, *p = start,
                                        *end = hdr + sizeof hdr - 1;
     const char *ctype = c->content_type ? c->content_type : "text/plain; charset=UTF-8";
@@ -282,6 +293,18 @@ static int ws_filter(server_t *srv, struct lws *wsi)
     int err;
     if (eio_ws_filter(srv, &q, &err) == 0) return 0;
     log_debug("websocket refused", "error=\"%s\"", eio_error_message(err));
+    /* Refused upgrades get the same 400 and JSON body as refused polling requests. */
+    char body[128];
+    unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start,
+                                      *end = hdr + sizeof hdr - 1;
+    int n = snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", err,
+                     eio_error_message(err));
+    if (lws_add_http_common_headers(wsi, 400, "application/json", (lws_filepos_t)n, &p, end) ||
+        add_header(wsi, "connection:", "close", 5, &p, end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    memcpy(hdr + LWS_PRE, body, (size_t)n);
+    lws_write(wsi, hdr + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_FINAL);
     return -1;
 }
 
@@ -352,14 +375,15 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-/* lws logs go through our logfmt logger: its errors and warnings only. */
+/* lws logs go through our logfmt logger: errors as errors, warnings (refused upgrades and
+ * the like, which we log ourselves) at debug level. */
 static void lws_log(int level, const char *line)
 {
     char msg[512];
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
     snprintf(msg, sizeof msg, "%.*s", (int)n, line);
-    log_write(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "libwebsockets", "detail=\"%s\"", msg);
+    log_write(level == LLL_ERR ? LOG_ERROR : LOG_DEBUG, "libwebsockets", "detail=\"%s\"", msg);
 }
 
 int server_start(server_t *srv, uv_loop_t *loop, const chatnode_config_t *cfg,
