@@ -4,6 +4,8 @@
 // not about them, so a slow machine changes timings but not outcomes.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
+import WebSocket from "ws";
+import http from "node:http";
 import {
   startMany,
   stopAll,
@@ -151,6 +153,46 @@ describe("Engine.IO v4 conformance (eio-echo)", { timeout: 120_000 }, () => {
       const sock = new RawSocket(`${srv.wsUrl}${PATH}?EIO=4&transport=websocket&sid=doesnotexist`);
       await sock.waitClose();
       assert.equal(sock.queue.length, 0);
+    });
+
+    it("a request asking for Connection: close gets it in the answer", async () => {
+      for (const qs of ["?EIO=4&transport=polling", "?transport=polling"]) {
+        const res = await new Promise((resolve, reject) => {
+          const req = http.get(`${srv.url}${PATH}${qs}`, { headers: { Connection: "close" } }, (r) => {
+            r.resume();
+            r.on("end", () => resolve(r));
+          });
+          req.on("error", reject);
+          req.setTimeout(WAIT_MS, () => req.destroy(new Error("no answer")));
+        });
+        assert.equal(res.headers.connection, "close", qs);
+      }
+    });
+
+    it("websocket: a refused upgrade is answered 400 with the Engine.IO error body", async () => {
+      const cases = [
+        ["?transport=websocket", 5],
+        ["?EIO=4", 0],
+        ["?EIO=4&transport=websocket&sid=doesnotexist", 1],
+      ];
+      for (const [qs, code] of cases) {
+        const answer = await new Promise((resolve, reject) => {
+          const ws = new WebSocket(`${srv.wsUrl}${PATH}${qs}`);
+          const timer = setTimeout(() => reject(new Error(`${qs}: no answer`)), WAIT_MS);
+          ws.on("unexpected-response", (req, res) => {
+            let body = "";
+            res.on("data", (d) => (body += d));
+            res.on("end", () => {
+              clearTimeout(timer);
+              resolve({ status: res.statusCode, body });
+            });
+          });
+          ws.on("open", () => reject(new Error(`${qs}: upgrade accepted`)));
+          ws.on("error", () => {});
+        });
+        assert.equal(answer.status, 400, qs);
+        assert.equal(JSON.parse(answer.body).code, code, `${qs}: ${answer.body}`);
+      }
     });
   });
 
