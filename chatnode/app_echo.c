@@ -4,8 +4,9 @@
  *   "message" (...args)          -> emit "message-back" (...args), binary included
  *   "message-with-ack" (...args) -> ack (...args)
  *   "join" / "leave" (room)      -> room membership; ack ()
- *   "broadcast" (room|null, event, ...args) -> event(...args) to the room (or everyone);
- *                                   ack (recipients)
+ *   "broadcast" (target, event, ...args) -> event(...args) to the target: a room, null
+ *                                   (everyone), or {rooms: [...], except: [...]}; ack
+ *                                   (recipients)
  *   "request-ack" (...args)      -> emit "ack-request" (...args) with an ack; the client's
  *                                   ack values come back as "ack-response"
  *   "server-disconnect" (close)  -> DISCONNECT the namespace, or (close = true) close the
@@ -13,6 +14,8 @@
 #include "app.h"
 #include "json_text.h"
 #include "sio.h"
+
+#include <jansson.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -43,7 +46,7 @@ static long string_arg(const sio_event_t *ev, unsigned idx, char *out, size_t ca
     size_t vlen;
     json_kind_t kind;
     long n = -1;
-    if (nth_arg(ev, idx, &tmp, &v, &vlen, &kind) == 0 && kind == JSON_STRING)
+    if (nth_arg(ev, idx, &tmp, &v, &vlen, &kind) == 0 && kind == JT_STRING)
         n = json_string_decode(v, vlen, out, cap);
     sbuf_free(&tmp);
     return n;
@@ -64,6 +67,53 @@ static void args_from(const sio_event_t *ev, unsigned idx, const char **rest, si
         *rest_len = ev->args_len - off;
     }
     sbuf_free(&tmp);
+}
+
+/* Collects the strings of a JSON array into rooms (at most max); returns how many. */
+static size_t room_list(json_t *arr, str_t *rooms, size_t max)
+{
+    size_t n = 0, i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (json_is_string(v) && n < max)
+            rooms[n++] = (str_t){json_string_value(v), json_string_length(v)};
+    }
+    return n;
+}
+
+static void broadcast(sio_socket_t *s, const sio_event_t *ev)
+{
+    char event[512];
+    long en = string_arg(ev, 1, event, sizeof event);
+    if (en < 0) return;
+    sbuf_t tmp = SBUF_INIT;
+    const char *t;
+    size_t tlen;
+    json_kind_t kind;
+    if (nth_arg(ev, 0, &tmp, &t, &tlen, &kind) < 0) {
+        sbuf_free(&tmp);
+        return;
+    }
+    json_t *target = json_loadb(t, tlen, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    sbuf_free(&tmp);
+    str_t rooms[16], except[16];
+    size_t nrooms = 0, nexcept = 0;
+    if (json_is_string(target)) {
+        rooms[nrooms++] = (str_t){json_string_value(target), json_string_length(target)};
+    } else if (json_is_object(target)) {
+        nrooms = room_list(json_object_get(target, "rooms"), rooms, 16);
+        nexcept = room_list(json_object_get(target, "except"), except, 16);
+    }
+    const char *rest;
+    size_t rest_len;
+    args_from(ev, 2, &rest, &rest_len);
+    size_t count = sio_broadcast(sio_socket_nsp(s), rooms, nrooms, except, nexcept, event,
+                                 (size_t)en, rest, rest_len, ev->att, ev->natt);
+    json_decref(target);
+    char num[32];
+    int nn = snprintf(num, sizeof num, "%zu", count);
+    sio_ack(s, ev->ack_id, num, (size_t)nn, NULL, 0);
 }
 
 static int echo_serves(void *state, const char *nsp, size_t len)
@@ -94,19 +144,7 @@ static void echo_event(sio_socket_t *s, const sio_event_t *ev)
             sio_leave(s, room, (size_t)n);
         sio_ack(s, ev->ack_id, "", 0, NULL, 0);
     } else if (EVENT_IS(ev, "broadcast")) {
-        char room[512], event[512];
-        long rn = string_arg(ev, 0, room, sizeof room);
-        long en = string_arg(ev, 1, event, sizeof event);
-        if (en < 0) return;
-        const char *rest;
-        size_t rest_len;
-        args_from(ev, 2, &rest, &rest_len);
-        str_t r = {room, rn > 0 ? (size_t)rn : 0};
-        size_t count = sio_broadcast(sio_socket_nsp(s), &r, rn >= 0 ? 1 : 0, NULL, 0, event,
-                                     (size_t)en, rest, rest_len, ev->att, ev->natt);
-        char num[32];
-        int nn = snprintf(num, sizeof num, "%zu", count);
-        sio_ack(s, ev->ack_id, num, (size_t)nn, NULL, 0);
+        broadcast(s, ev);
     } else if (EVENT_IS(ev, "request-ack")) {
         sio_emit_with_ack(s, 1, "ack-request", 11, ev->args, ev->args_len, ev->att, ev->natt);
     } else if (EVENT_IS(ev, "server-disconnect")) {

@@ -415,7 +415,7 @@ static void split_args(const char *arr, size_t len, const char **first, size_t *
     p++;
     *first = NULL;
     *first_len = 0;
-    *first_kind = JSON_INVALID;
+    *first_kind = JT_INVALID;
     if (first && json_array_next(&it, &e, &elen, &kind)) {
         *first = e;
         *first_len = elen;
@@ -455,7 +455,7 @@ static void on_event(sio_conn_t *c, sio_socket_t *s, const sio_packet_t *p,
     json_kind_t kind;
     split_args(p->data, p->data_len, &first, &first_len, &kind, &ev.args, &ev.args_len);
     char small[256], *name = NULL;
-    if (kind == JSON_STRING) {
+    if (kind == JT_STRING) {
         size_t cap = first_len + 1;
         name = cap <= sizeof small ? small : xmalloc(cap);
         long n = json_string_decode(first, first_len, name, cap);

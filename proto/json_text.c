@@ -115,69 +115,69 @@ static const char *scan_literal(const char *p, const char *end, const char *lit,
 static const char *scan_scalar(const char *p, const char *end, json_kind_t *kind)
 {
     switch (*p) {
-    case '"': *kind = JSON_STRING; return scan_string(p, end);
-    case 't': *kind = JSON_TRUE; return scan_literal(p, end, "true", 4);
-    case 'f': *kind = JSON_FALSE; return scan_literal(p, end, "false", 5);
-    case 'n': *kind = JSON_NULL; return scan_literal(p, end, "null", 4);
-    default: *kind = JSON_NUMBER; return scan_number(p, end);
+    case '"': *kind = JT_STRING; return scan_string(p, end);
+    case 't': *kind = JT_TRUE; return scan_literal(p, end, "true", 4);
+    case 'f': *kind = JT_FALSE; return scan_literal(p, end, "false", 5);
+    case 'n': *kind = JT_NULL; return scan_literal(p, end, "null", 4);
+    default: *kind = JT_NUMBER; return scan_number(p, end);
     }
 }
 
 json_kind_t json_validate(const char *s, size_t len)
 {
     const char *p = s, *end = s + len;
-    char stack[JSON_MAX_DEPTH]; /* '{' or '[' per open container */
+    char stack[JT_MAX_DEPTH]; /* '{' or '[' per open container */
     int depth = 0;
-    json_kind_t top = JSON_INVALID;
+    json_kind_t top = JT_INVALID;
 
     p = skip_ws(p, end);
     for (;;) {
         /* Expect a value at p. */
-        if (p >= end) return JSON_INVALID;
+        if (p >= end) return JT_INVALID;
         json_kind_t kind;
         if (*p == '{' || *p == '[') {
-            if (depth == JSON_MAX_DEPTH) return JSON_INVALID;
-            kind = *p == '{' ? JSON_OBJECT : JSON_ARRAY;
-            if (top == JSON_INVALID) top = kind;
+            if (depth == JT_MAX_DEPTH) return JT_INVALID;
+            kind = *p == '{' ? JT_OBJECT : JT_ARRAY;
+            if (top == JT_INVALID) top = kind;
             stack[depth++] = *p++;
             p = skip_ws(p, end);
-            if (p >= end) return JSON_INVALID;
-            if (*p == (kind == JSON_OBJECT ? '}' : ']')) {
+            if (p >= end) return JT_INVALID;
+            if (*p == (kind == JT_OBJECT ? '}' : ']')) {
                 depth--;
                 p++;
                 goto after_value;
             }
-            if (kind == JSON_OBJECT) goto object_key;
+            if (kind == JT_OBJECT) goto object_key;
             continue;
         }
         p = scan_scalar(p, end, &kind);
-        if (!p) return JSON_INVALID;
-        if (top == JSON_INVALID) top = kind;
+        if (!p) return JT_INVALID;
+        if (top == JT_INVALID) top = kind;
 
     after_value:
         /* A value just ended: close containers or move to the next element/member. */
         for (;;) {
             p = skip_ws(p, end);
-            if (depth == 0) return p == end ? top : JSON_INVALID;
-            if (p >= end) return JSON_INVALID;
+            if (depth == 0) return p == end ? top : JT_INVALID;
+            if (p >= end) return JT_INVALID;
             char open = stack[depth - 1];
             if (*p == ',') {
                 p = skip_ws(p + 1, end);
                 if (open == '{') goto object_key;
                 break;
             }
-            if (*p != (open == '{' ? '}' : ']')) return JSON_INVALID;
+            if (*p != (open == '{' ? '}' : ']')) return JT_INVALID;
             depth--;
             p++;
         }
         continue;
 
     object_key:
-        if (p >= end || *p != '"') return JSON_INVALID;
+        if (p >= end || *p != '"') return JT_INVALID;
         p = scan_string(p, end);
-        if (!p) return JSON_INVALID;
+        if (!p) return JT_INVALID;
         p = skip_ws(p, end);
-        if (p >= end || *p != ':') return JSON_INVALID;
+        if (p >= end || *p != ':') return JT_INVALID;
         p = skip_ws(p + 1, end);
     }
 }
@@ -218,13 +218,13 @@ static const char *skip_value(const char *p, const char *end)
 static json_kind_t kind_of(char c)
 {
     switch (c) {
-    case '{': return JSON_OBJECT;
-    case '[': return JSON_ARRAY;
-    case '"': return JSON_STRING;
-    case 't': return JSON_TRUE;
-    case 'f': return JSON_FALSE;
-    case 'n': return JSON_NULL;
-    default: return JSON_NUMBER;
+    case '{': return JT_OBJECT;
+    case '[': return JT_ARRAY;
+    case '"': return JT_STRING;
+    case 't': return JT_TRUE;
+    case 'f': return JT_FALSE;
+    case 'n': return JT_NULL;
+    default: return JT_NUMBER;
     }
 }
 

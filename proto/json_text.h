@@ -8,22 +8,22 @@
 
 #include <stddef.h>
 
-#define JSON_MAX_DEPTH 64 /* deeper nesting is rejected as invalid */
+#define JT_MAX_DEPTH 64 /* deeper nesting is rejected as invalid */
 
 typedef enum {
-    JSON_INVALID = -1,
-    JSON_OBJECT,
-    JSON_ARRAY,
-    JSON_STRING,
-    JSON_NUMBER,
-    JSON_TRUE,
-    JSON_FALSE,
-    JSON_NULL,
+    JT_INVALID = -1,
+    JT_OBJECT,
+    JT_ARRAY,
+    JT_STRING,
+    JT_NUMBER,
+    JT_TRUE,
+    JT_FALSE,
+    JT_NULL,
 } json_kind_t;
 
 /* Validates that s is exactly one JSON value (surrounding whitespace allowed), with strings
- * holding valid UTF-8 and proper escapes, and nesting no deeper than JSON_MAX_DEPTH.
- * Returns the kind of the top-level value, or JSON_INVALID. */
+ * holding valid UTF-8 and proper escapes, and nesting no deeper than JT_MAX_DEPTH.
+ * Returns the kind of the top-level value, or JT_INVALID. */
 json_kind_t json_validate(const char *s, size_t len);
 
 /* Iterates the elements of a validated JSON array (surrounding whitespace allowed). On text

@@ -93,24 +93,24 @@ static int check_payload(const sio_packet_t *p)
 {
     if (!p->data) return p->type == SIO_CONNECT || p->type == SIO_DISCONNECT ? 0 : SIO_EPAYLOAD;
     json_kind_t kind = json_validate(p->data, p->data_len);
-    if (kind == JSON_INVALID) return SIO_EJSON;
+    if (kind == JT_INVALID) return SIO_EJSON;
     switch (p->type) {
-    case SIO_CONNECT: return kind == JSON_OBJECT ? 0 : SIO_EPAYLOAD;
+    case SIO_CONNECT: return kind == JT_OBJECT ? 0 : SIO_EPAYLOAD;
     case SIO_DISCONNECT: return SIO_EPAYLOAD;
-    case SIO_CONNECT_ERROR: return kind == JSON_OBJECT || kind == JSON_STRING ? 0 : SIO_EPAYLOAD;
+    case SIO_CONNECT_ERROR: return kind == JT_OBJECT || kind == JT_STRING ? 0 : SIO_EPAYLOAD;
     case SIO_ACK:
-    case SIO_BINARY_ACK: return kind == JSON_ARRAY ? 0 : SIO_EPAYLOAD;
+    case SIO_BINARY_ACK: return kind == JT_ARRAY ? 0 : SIO_EPAYLOAD;
     case SIO_EVENT:
     case SIO_BINARY_EVENT: {
-        if (kind != JSON_ARRAY) return SIO_EPAYLOAD;
+        if (kind != JT_ARRAY) return SIO_EPAYLOAD;
         json_array_iter_t it;
         const char *e;
         size_t elen;
         json_kind_t ek;
         json_array_iter_init(&it, p->data, p->data_len);
         if (!json_array_next(&it, &e, &elen, &ek)) return SIO_EPAYLOAD;
-        if (ek == JSON_NUMBER) return 0;
-        if (ek == JSON_STRING && !is_reserved_event(e, elen)) return 0;
+        if (ek == JT_NUMBER) return 0;
+        if (ek == JT_STRING && !is_reserved_event(e, elen)) return 0;
         return SIO_EPAYLOAD;
     }
     }
@@ -199,7 +199,7 @@ void sio_packet_encode(sbuf_t *out, const sio_packet_t *p)
 
 /* Placeholder walk over validated JSON, following reconstructPacket: an object whose
  * "_placeholder" is true is replaced whole (its other members are not visited); any other
- * array or object is searched. Recursion is bounded by JSON_MAX_DEPTH, which the text was
+ * array or object is searched. Recursion is bounded by JT_MAX_DEPTH, which the text was
  * validated against. Duplicate keys: the last "_placeholder" and "num" win, as in JSON.parse;
  * members shadowed by a later duplicate key are still searched (JSON.parse would drop them,
  * JSON.stringify never writes them). */
@@ -305,7 +305,7 @@ static int walk_value(walk_t *w)
 
 int sio_placeholders_check(const char *json, size_t len, unsigned nattach)
 {
-    if (json_validate(json, len) == JSON_INVALID) return SIO_EJSON;
+    if (json_validate(json, len) == JT_INVALID) return SIO_EJSON;
     walk_t w = {json, json + len, nattach};
     return walk_value(&w);
 }

@@ -14,7 +14,7 @@ static void check_string(const char *lit, size_t len)
     sbuf_t b = SBUF_INIT;
     json_append_string(&b, out, (size_t)n);
     /* Decoded text is valid UTF-8 (lone surrogates became U+FFFD): it encodes to valid JSON. */
-    if (json_validate(b.data, b.len) != JSON_STRING) abort();
+    if (json_validate(b.data, b.len) != JT_STRING) abort();
     long m = json_string_decode(b.data, b.len, again, len * 2 + 16);
     if (m != n || memcmp(again, out, (size_t)n) != 0) abort();
     sbuf_free(&b);
@@ -26,12 +26,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data;
     json_kind_t kind = json_validate(s, size);
-    if (kind == JSON_STRING) {
+    if (kind == JT_STRING) {
         while (*s != '"') s++, size--;
         while (s[size - 1] != '"') size--;
         check_string(s, size);
     }
-    if (kind != JSON_ARRAY) return 0;
+    if (kind != JT_ARRAY) return 0;
     json_array_iter_t it;
     const char *e;
     size_t elen;
@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_array_iter_init(&it, s, size);
     while (json_array_next(&it, &e, &elen, &ek)) {
         if (json_validate(e, elen) != ek) abort();
-        if (ek == JSON_STRING) check_string(e, elen);
+        if (ek == JT_STRING) check_string(e, elen);
     }
     return 0;
 }

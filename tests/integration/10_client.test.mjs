@@ -413,6 +413,29 @@ describe("single node with socket.io-client", { timeout: 240_000 }, () => {
       assert.deepEqual(got[1], []);
     });
 
+    it("broadcast to several rooms minus an except set reaches each member once", async () => {
+      const [a, b, c, d, e] = await Promise.all([0, 1, 2, 3, 4].map(() => connected(client(srv, "/", { transports: ["websocket"] }))));
+      const got = [a, b, c, d, e].map(record);
+      // a: r1 r2 (in both: one copy), b: r1 + muted, c: r2, d: only muted, e: nothing
+      for (const [s, rooms] of [[a, ["ex-r1", "ex-r2"]], [b, ["ex-r1", "ex-muted"]], [c, ["ex-r2"]], [d, ["ex-muted"]]])
+        for (const r of rooms) assert.deepEqual(await emitAck(s, "join", r), []);
+      const target = { rooms: ["ex-r1", "ex-r2", "ex-muted"], except: ["ex-muted"] };
+      assert.deepEqual(await emitAck(e, "broadcast", target, "ex-news", 1), [2]);
+      await eventually(() => got[0].length && got[2].length, WAIT_MS, "ex-news at a and c");
+      for (const s of [a, b, c, d, e]) assert.deepEqual(await echo(s, "sync"), ["sync"]);
+      assert.deepEqual(got[0], [["ex-news", 1]]);
+      assert.deepEqual(got[2], [["ex-news", 1]]);
+      assert.deepEqual(got[1], []); // excepted through ex-muted
+      assert.deepEqual(got[3], []);
+      assert.deepEqual(got[4], []);
+      // a socket id is a room too, and can be excepted
+      const byId = { rooms: ["ex-r1", c.id], except: [a.id] };
+      assert.deepEqual(await emitAck(e, "broadcast", byId, "id-news"), [2]);
+      await eventually(() => got[1].length && got[2].length === 2, WAIT_MS, "id-news at b and c");
+      assert.deepEqual(await echo(a, "sync"), ["sync"]);
+      assert.deepEqual(got[0], [["ex-news", 1]]);
+    });
+
     it("broadcast to a whole namespace reaches every socket of it, sender included", async () => {
       const own = await startChatnode(["--app", "echo"]);
       try {

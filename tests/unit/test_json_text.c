@@ -16,19 +16,19 @@
 static void test_valid_kinds(void **state)
 {
     (void)state;
-    assert_int_equal(KIND("{}"), JSON_OBJECT);
-    assert_int_equal(KIND("[]"), JSON_ARRAY);
-    assert_int_equal(KIND("\"\""), JSON_STRING);
-    assert_int_equal(KIND("0"), JSON_NUMBER);
-    assert_int_equal(KIND("true"), JSON_TRUE);
-    assert_int_equal(KIND("false"), JSON_FALSE);
-    assert_int_equal(KIND("null"), JSON_NULL);
-    assert_int_equal(KIND(" \t\r\n{ } \n"), JSON_OBJECT);
-    assert_int_equal(KIND("[ ]"), JSON_ARRAY);
-    assert_int_equal(KIND("{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"}}"), JSON_OBJECT);
-    assert_int_equal(KIND("[\"message\",1,\"2\",{\"3\":[true]}]"), JSON_ARRAY);
-    assert_int_equal(KIND("{ \"a\" : [ 1 , 2 ] , \"b\" : { } }"), JSON_OBJECT);
-    assert_int_equal(KIND("[[],[[]],{}]"), JSON_ARRAY);
+    assert_int_equal(KIND("{}"), JT_OBJECT);
+    assert_int_equal(KIND("[]"), JT_ARRAY);
+    assert_int_equal(KIND("\"\""), JT_STRING);
+    assert_int_equal(KIND("0"), JT_NUMBER);
+    assert_int_equal(KIND("true"), JT_TRUE);
+    assert_int_equal(KIND("false"), JT_FALSE);
+    assert_int_equal(KIND("null"), JT_NULL);
+    assert_int_equal(KIND(" \t\r\n{ } \n"), JT_OBJECT);
+    assert_int_equal(KIND("[ ]"), JT_ARRAY);
+    assert_int_equal(KIND("{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"}}"), JT_OBJECT);
+    assert_int_equal(KIND("[\"message\",1,\"2\",{\"3\":[true]}]"), JT_ARRAY);
+    assert_int_equal(KIND("{ \"a\" : [ 1 , 2 ] , \"b\" : { } }"), JT_OBJECT);
+    assert_int_equal(KIND("[[],[[]],{}]"), JT_ARRAY);
 }
 
 static void test_valid_numbers(void **state)
@@ -45,7 +45,7 @@ static void test_valid_numbers(void **state)
         "1e400",   "123456789012345678901234567890",
     };
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
-        if (json_validate(ok[i], strlen(ok[i])) != JSON_NUMBER) fail_msg("rejected %s", ok[i]);
+        if (json_validate(ok[i], strlen(ok[i])) != JT_NUMBER) fail_msg("rejected %s", ok[i]);
 }
 
 static void test_invalid_numbers(void **state)
@@ -57,7 +57,7 @@ static void test_invalid_numbers(void **state)
         "Infinity", "-Infinity", "1_000", "1,5", "- 1",  "1 2", "\xef\xbc\x91",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        if (json_validate(bad[i], strlen(bad[i])) != JSON_INVALID) fail_msg("accepted %s", bad[i]);
+        if (json_validate(bad[i], strlen(bad[i])) != JT_INVALID) fail_msg("accepted %s", bad[i]);
 }
 
 static void test_invalid_structure(void **state)
@@ -104,8 +104,8 @@ static void test_invalid_structure(void **state)
         "abc[\"message-with-ack\",1,\"2\",{\"3\":[false]}]",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        if (json_validate(bad[i], strlen(bad[i])) != JSON_INVALID) fail_msg("accepted %s", bad[i]);
-    assert_int_equal(json_validate("[]\0", 3), JSON_INVALID);
+        if (json_validate(bad[i], strlen(bad[i])) != JT_INVALID) fail_msg("accepted %s", bad[i]);
+    assert_int_equal(json_validate("[]\0", 3), JT_INVALID);
 }
 
 static void test_strings(void **state)
@@ -128,7 +128,7 @@ static void test_strings(void **state)
         "\"\x7f\"",             /* DEL is not a control character for JSON */
     };
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
-        if (json_validate(ok[i], strlen(ok[i])) != JSON_STRING) fail_msg("rejected %s", ok[i]);
+        if (json_validate(ok[i], strlen(ok[i])) != JT_STRING) fail_msg("rejected %s", ok[i]);
 }
 
 static void test_invalid_strings(void **state)
@@ -172,11 +172,11 @@ static void test_invalid_strings(void **state)
         "\"\xf0\x9f\x28\x80\"",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        if (json_validate(bad[i], strlen(bad[i])) != JSON_INVALID)
+        if (json_validate(bad[i], strlen(bad[i])) != JT_INVALID)
             fail_msg("accepted bad string #%zu", i);
-    assert_int_equal(json_validate("\"a\0b\"", 5), JSON_INVALID);
+    assert_int_equal(json_validate("\"a\0b\"", 5), JT_INVALID);
     /* Truncation inside a multi-byte sequence right at the end of the buffer. */
-    assert_int_equal(json_validate("\"\xe2\x82\xac\"", 3), JSON_INVALID);
+    assert_int_equal(json_validate("\"\xe2\x82\xac\"", 3), JT_INVALID);
 }
 
 static void nest(char *buf, int depth, char open, char close)
@@ -188,24 +188,24 @@ static void nest(char *buf, int depth, char open, char close)
 static void test_depth_limit(void **state)
 {
     (void)state;
-    char buf[8 * JSON_MAX_DEPTH + 8];
-    nest(buf, JSON_MAX_DEPTH, '[', ']');
-    assert_int_equal(json_validate(buf, 2 * JSON_MAX_DEPTH), JSON_ARRAY);
-    nest(buf, JSON_MAX_DEPTH + 1, '[', ']');
-    assert_int_equal(json_validate(buf, 2 * JSON_MAX_DEPTH + 2), JSON_INVALID);
+    char buf[8 * JT_MAX_DEPTH + 8];
+    nest(buf, JT_MAX_DEPTH, '[', ']');
+    assert_int_equal(json_validate(buf, 2 * JT_MAX_DEPTH), JT_ARRAY);
+    nest(buf, JT_MAX_DEPTH + 1, '[', ']');
+    assert_int_equal(json_validate(buf, 2 * JT_MAX_DEPTH + 2), JT_INVALID);
 
     /* Mixed objects and arrays: {"a":{"a":...[]...}} */
     size_t n = 0;
-    for (int i = 0; i < JSON_MAX_DEPTH - 1; i++) n += (size_t)sprintf(buf + n, "{\"a\":");
+    for (int i = 0; i < JT_MAX_DEPTH - 1; i++) n += (size_t)sprintf(buf + n, "{\"a\":");
     buf[n++] = '[';
     buf[n++] = ']';
-    for (int i = 0; i < JSON_MAX_DEPTH - 1; i++) buf[n++] = '}';
-    assert_int_equal(json_validate(buf, n), JSON_OBJECT);
+    for (int i = 0; i < JT_MAX_DEPTH - 1; i++) buf[n++] = '}';
+    assert_int_equal(json_validate(buf, n), JT_OBJECT);
 
     /* Very deep input is rejected, not recursed into. */
     static char deep[200000];
     memset(deep, '[', sizeof deep);
-    assert_int_equal(json_validate(deep, sizeof deep), JSON_INVALID);
+    assert_int_equal(json_validate(deep, sizeof deep), JT_INVALID);
 }
 
 typedef struct {
@@ -219,7 +219,7 @@ static void check_iter(const char *arr, const span_t *want, size_t n)
     const char *e;
     size_t elen;
     json_kind_t k;
-    assert_int_equal(json_validate(arr, strlen(arr)), JSON_ARRAY);
+    assert_int_equal(json_validate(arr, strlen(arr)), JT_ARRAY);
     json_array_iter_init(&it, arr, strlen(arr));
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(json_array_next(&it, &e, &elen, &k), 1);
@@ -236,21 +236,20 @@ static void test_array_iter(void **state)
     (void)state;
     check_iter("[]", NULL, 0);
     check_iter(" [ ] ", NULL, 0);
-    const span_t a[] = {{"\"foo\"", JSON_STRING}};
+    const span_t a[] = {{"\"foo\"", JT_STRING}};
     check_iter("[\"foo\"]", a, 1);
     const span_t b[] = {
-        {"\"message\"", JSON_STRING},   {"1", JSON_NUMBER},
-        {"\"2\"", JSON_STRING},         {"{\"3\":[true]}", JSON_OBJECT},
-        {"-1.5e3", JSON_NUMBER},        {"true", JSON_TRUE},
-        {"false", JSON_FALSE},          {"null", JSON_NULL},
-        {"[1,[2,\"]\"]]", JSON_ARRAY},  {"\"a\\\"],b\"", JSON_STRING},
-        {"{\"}\":\"{\"}", JSON_OBJECT},
+        {"\"message\"", JT_STRING},   {"1", JT_NUMBER},
+        {"\"2\"", JT_STRING},         {"{\"3\":[true]}", JT_OBJECT},
+        {"-1.5e3", JT_NUMBER},        {"true", JT_TRUE},
+        {"false", JT_FALSE},          {"null", JT_NULL},
+        {"[1,[2,\"]\"]]", JT_ARRAY},  {"\"a\\\"],b\"", JT_STRING},
+        {"{\"}\":\"{\"}", JT_OBJECT},
     };
     check_iter(" [ \"message\" , 1,\"2\",{\"3\":[true]},\n-1.5e3,true,false,null,"
                "[1,[2,\"]\"]],\"a\\\"],b\",{\"}\":\"{\"} ]\t",
                b, sizeof b / sizeof *b);
-    const span_t c[] = {{"\"baz\"", JSON_STRING},
-                        {"{\"_placeholder\":true,\"num\":0}", JSON_OBJECT}};
+    const span_t c[] = {{"\"baz\"", JT_STRING}, {"{\"_placeholder\":true,\"num\":0}", JT_OBJECT}};
     check_iter("[\"baz\",{\"_placeholder\":true,\"num\":0}]", c, 2);
 }
 
@@ -275,7 +274,7 @@ static void test_array_iter_not_array(void **state)
 static void check_decode(const char *lit, const char *want, size_t wlen)
 {
     char out[64];
-    assert_int_equal(json_validate(lit, strlen(lit)), JSON_STRING);
+    assert_int_equal(json_validate(lit, strlen(lit)), JT_STRING);
     long n = json_string_decode(lit, strlen(lit), out, sizeof out);
     assert_int_equal(n, (long)wlen);
     assert_memory_equal(out, want, wlen);
@@ -334,7 +333,7 @@ static void check_encode(const char *in, size_t len, const char *want)
     assert_string_equal(b.data, want);
     assert_int_equal(b.len, strlen(want));
     /* What we write is valid JSON and decodes back to the input. */
-    assert_int_equal(json_validate(b.data, b.len), JSON_STRING);
+    assert_int_equal(json_validate(b.data, b.len), JT_STRING);
     char out[128];
     assert_int_equal(json_string_decode(b.data, b.len, out, sizeof out), (long)len);
     assert_memory_equal(out, in, len);
