@@ -424,31 +424,42 @@ static eio_session_t *find(server_t *srv, const char *sid)
     return strmap_get(&srv->sessions, sid, strlen(sid));
 }
 
+/* The polling session a request with a sid is for. A request that cannot use it (unknown
+ * sid, a session on WebSocket, a second GET or POST at once) is answered 400 here, and an
+ * overlap also ends the session; returns NULL then. */
+static eio_session_t *polling_session(server_t *srv, struct lws *wsi, conn_t *c,
+                                      const eio_query_t *q, int is_post)
+{
+    eio_session_t *s = find(srv, q->sid);
+    if (!s) {
+        server_reply_eio_error(wsi, c, EIO_ERR_UNKNOWN_SID);
+        return NULL;
+    }
+    if (s->transport != EIO_TR_POLLING) {
+        server_reply_eio_error(wsi, c, EIO_ERR_BAD_REQUEST);
+        return NULL;
+    }
+    if (is_post ? s->post != NULL : s->get != NULL) {
+        /* Overlapping requests: a pending GET is answered with a close packet. */
+        server_reply_eio_error(wsi, c, EIO_ERR_BAD_REQUEST);
+        destroy(s, is_post ? "overlapping post" : "overlapping poll", f_close);
+        return NULL;
+    }
+    return s;
+}
+
 void eio_on_poll_get(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_t *q)
 {
+    eio_session_t *s;
     if (!q->sid[0]) {
-        eio_session_t *s = session_new(srv, EIO_TR_POLLING);
+        s = session_new(srv, EIO_TR_POLLING);
         s->get = wsi;
         c->session = s;
         c->kind = CONN_POLL_GET;
         session_open(s);
         return;
     }
-    eio_session_t *s = find(srv, q->sid);
-    if (!s) {
-        server_reply_eio_error(wsi, c, EIO_ERR_UNKNOWN_SID);
-        return;
-    }
-    if (s->transport != EIO_TR_POLLING) {
-        server_reply_eio_error(wsi, c, EIO_ERR_BAD_REQUEST);
-        return;
-    }
-    if (s->get) {
-        /* Overlapping GETs: the first is answered with a close packet, the second fails. */
-        server_reply_eio_error(wsi, c, EIO_ERR_BAD_REQUEST);
-        destroy(s, "overlapping poll", f_close);
-        return;
-    }
+    if (!(s = polling_session(srv, wsi, c, q, 0))) return;
     s->get = wsi;
     c->session = s;
     c->kind = CONN_POLL_GET;
@@ -467,25 +478,13 @@ void eio_on_poll_get(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_
 void eio_on_poll_post(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_t *q,
                       long long content_length)
 {
-    eio_session_t *s = q->sid[0] ? find(srv, q->sid) : NULL;
+    eio_session_t *s;
     c->close_after = 1; /* error replies to a POST do not wait for its body */
     if (!q->sid[0]) {
         server_reply_eio_error(wsi, c, EIO_ERR_BAD_HANDSHAKE_METHOD);
         return;
     }
-    if (!s) {
-        server_reply_eio_error(wsi, c, EIO_ERR_UNKNOWN_SID);
-        return;
-    }
-    if (s->transport != EIO_TR_POLLING) {
-        server_reply_eio_error(wsi, c, EIO_ERR_BAD_REQUEST);
-        return;
-    }
-    if (s->post) {
-        server_reply_eio_error(wsi, c, EIO_ERR_BAD_REQUEST);
-        destroy(s, "overlapping post", f_close);
-        return;
-    }
+    if (!(s = polling_session(srv, wsi, c, q, 1))) return;
     if (content_length > srv->cfg->max_payload) {
         server_reply(wsi, c, 413, NULL, "Payload Too Large", 17);
         destroy(s, "payload too large", f_close);

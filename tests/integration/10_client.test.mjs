@@ -2,6 +2,7 @@
 // binary payloads, namespaces on one connection, heartbeat failures seen from both sides,
 // server-side disconnects, a 200-client room broadcast, and malformed input from one
 // connection that must not disturb the others.
+// Exercises chatnode/server.c, eio_session.c, sio.c, room.c and app_echo.c end to end.
 import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";

@@ -2,6 +2,7 @@
 // against `chatnode --app eio-echo` (which echoes every message) with the reference timings.
 // Pings the server sends on its own (every 300 ms) are answered or filtered where a test is
 // not about them, so a slow machine changes timings but not outcomes.
+// Exercises chatnode/server.c (HTTP, CORS, upgrade filter), eio_session.c and app_eio_echo.c.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";

@@ -2,6 +2,7 @@
 // against `chatnode --app echo` (the protocol's reference server) with the reference timings.
 // Engine.IO pings are answered by the helpers and kept out of the way, so every packet a test
 // reads is one the Socket.IO layer sent.
+// Exercises chatnode/sio.c, app_echo.c and, underneath, eio_session.c.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
