@@ -24,6 +24,8 @@ static const cfg_opt_t opts[] = {
         "time a session has to connect to a namespace before it is closed"),
     OPT("upgrade-timeout", CFG_INT, "10000", 1, 3600000, upgrade_timeout, "MS",
         "time a transport upgrade has to complete before it is cancelled"),
+    OPT("max-queue", CFG_INT, "16777216", 1024, 2147483648LL, max_queue, "BYTES",
+        "packets queued for one client beyond which it is dropped as too slow"),
     OPT("node-tag", CFG_STR, "", 0, 0, node_tag, "TAG",
         "prefix of every session id, [A-Za-z0-9-] (default: derived from the port)"),
     OPT("cors-origin", CFG_STR, "", 0, 0, cors_origin, "LIST",

@@ -21,14 +21,16 @@ struct eio_session {
     uint8_t upgrade;     /* upgrade_t */
     uint8_t busy;        /* > 0 while a call into the session is on the stack */
     uint8_t probe_reply; /* "3probe" is to be written on the probe WebSocket */
+    uint8_t doomed;      /* its queue overflowed: it ends on the next loop turn */
     struct lws *get;     /* pending long-poll GET */
     struct lws *post;    /* POST being read */
     struct lws *ws;      /* the WebSocket transport */
     struct lws *probe;   /* a WebSocket that is upgrading this polling session */
     frame_t **q;         /* outgoing ring buffer */
     uint32_t qhead, qlen, qcap;
-    dl_node_t hb;  /* heartbeat: in ping_q (next ping) or pong_q (waiting for a pong) */
-    dl_node_t aux; /* upgrade_q while probing, close_q while closing */
+    uint32_t qbytes; /* bytes queued, bounded by --max-queue */
+    dl_node_t hb;    /* heartbeat: in ping_q (next ping) or pong_q (waiting for a pong) */
+    dl_node_t aux;   /* upgrade_q while probing, close_q while closing */
     void *upper;
     sbuf_t *rx; /* owned: a fragmented WebSocket message being reassembled, or NULL */
     char sid[]; /* "<tag>.<random>", sized to fit */
@@ -85,6 +87,7 @@ static void q_push(eio_session_t *s, frame_t *f)
     }
     s->q[(s->qhead + s->qlen) & (s->qcap - 1)] = frame_ref(f);
     s->qlen++;
+    s->qbytes += (uint32_t)(f->len < UINT32_MAX ? f->len : UINT32_MAX);
 }
 
 static frame_t *q_pop(eio_session_t *s)
@@ -92,6 +95,7 @@ static frame_t *q_pop(eio_session_t *s)
     if (!s->qlen) return NULL;
     frame_t *f = s->q[s->qhead];
     s->qhead = (s->qhead + 1) & (s->qcap - 1);
+    s->qbytes -= (uint32_t)(f->len < UINT32_MAX ? f->len : UINT32_MAX);
     if (--s->qlen == 0) {
         /* An idle session keeps no queue memory. */
         free(s->q);
@@ -183,6 +187,7 @@ static void destroy(eio_session_t *s, const char *reason, frame_t *get_answer)
     dl_remove(&srv->pong_q, &s->hb);
     dl_remove(&srv->upgrade_q, &s->aux);
     dl_remove(&srv->close_q, &s->aux);
+    dl_remove(&srv->kill_q, &s->hb);
     log_debug("session closed", "sid=%s reason=\"%s\"", s->sid, reason);
     if (was_open && s->upper && srv->handler.close) srv->handler.close(s->upper, reason);
     s->upper = NULL;
@@ -212,11 +217,28 @@ static void flush(eio_session_t *s)
     if (s->get && s->qlen && s->upgrade != UP_PROBED) answer_get(s, NULL);
 }
 
+/* A client that does not read what it is sent must not make the server's memory grow without
+ * bound: past --max-queue bytes its session is dropped. Not at once, since the caller may be
+ * walking a room that the session's sockets are in: on the next loop turn. */
+static void doom(eio_session_t *s)
+{
+    server_t *srv = s->srv;
+    log_info("session dropped", "sid=%s reason=\"send queue over %lld bytes\"", s->sid,
+             srv->cfg->max_queue);
+    s->doomed = 1;
+    q_clear(s);
+    dl_remove(&srv->ping_q, &s->hb);
+    dl_add(&srv->kill_q, &s->hb);
+}
+
 void eio_send(eio_session_t *s, frame_t *f)
 {
-    if (s->state != S_OPEN) return;
+    if (s->state != S_OPEN || s->doomed) return;
     q_push(s, f);
-    flush(s);
+    if (s->qbytes > (uint64_t)s->srv->cfg->max_queue)
+        doom(s);
+    else
+        flush(s);
 }
 
 void eio_close(eio_session_t *s, const char *reason)
@@ -290,6 +312,12 @@ static void on_upgrade_timeout(dl_queue_t *q, dl_node_t *n)
     flush(s);
 }
 
+static void on_doomed(dl_queue_t *q, dl_node_t *n)
+{
+    (void)q;
+    destroy(from_hb(n), "send queue full", f_close);
+}
+
 static void on_close_timeout(dl_queue_t *q, dl_node_t *n)
 {
     (void)q;
@@ -306,8 +334,9 @@ int eio_init(server_t *srv)
              dl_init(&srv->pong_q, srv->loop, (uint64_t)cfg->ping_timeout, on_pong_timeout, srv)) ||
         (rc = dl_init(&srv->upgrade_q, srv->loop, (uint64_t)cfg->upgrade_timeout,
                       on_upgrade_timeout, srv)) ||
-        (rc =
-             dl_init(&srv->close_q, srv->loop, (uint64_t)cfg->ping_timeout, on_close_timeout, srv)))
+        (rc = dl_init(&srv->close_q, srv->loop, (uint64_t)cfg->ping_timeout, on_close_timeout,
+                      srv)) ||
+        (rc = dl_init(&srv->kill_q, srv->loop, 0, on_doomed, srv)))
         return rc;
     if (!f_ping) {
         f_ping = frame_new_text(EIO_PING, NULL, 0);
@@ -330,6 +359,7 @@ void eio_shutdown(server_t *srv)
     dl_close(&srv->pong_q, NULL);
     dl_close(&srv->upgrade_q, NULL);
     dl_close(&srv->close_q, NULL);
+    dl_close(&srv->kill_q, NULL);
     frame_unref(f_ping);
     frame_unref(f_close);
     frame_unref(f_noop);
@@ -402,7 +432,7 @@ static void session_open(eio_session_t *s)
 static int on_packet(eio_session_t *s, const eio_packet_t *p)
 {
     server_t *srv = s->srv;
-    if (s->state != S_OPEN) return 0;
+    if (s->state != S_OPEN || s->doomed) return 0;
     switch (p->type) {
     case EIO_PONG:
         dl_remove(&srv->pong_q, &s->hb);

@@ -64,7 +64,7 @@ typedef struct server {
     int port;
     char tag[32];
     strmap_t sessions; /* sid -> eio_session_t */
-    dl_queue_t ping_q, pong_q, upgrade_q, close_q;
+    dl_queue_t ping_q, pong_q, upgrade_q, close_q, kill_q;
     eio_handler_t handler;
     uint64_t started_ms;
     int stopping;

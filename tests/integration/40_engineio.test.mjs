@@ -28,6 +28,7 @@ const TAG = "t40x";
 const PING_INTERVAL = 300;
 const PING_TIMEOUT = 200;
 const SMALL_PAYLOAD = 100;
+const SMALL_QUEUE = 1024;
 
 let srv; // eio-echo, reference timings
 let small; // eio-echo with --max-payload 100
@@ -59,6 +60,7 @@ describe("Engine.IO v4 conformance (eio-echo)", { timeout: 120_000 }, () => {
       [[
         "--app", "eio-echo", "--path", PATH,
         "--ping-interval", "5000", "--ping-timeout", "5000", "--max-payload", String(SMALL_PAYLOAD),
+        "--max-queue", String(SMALL_QUEUE),
       ]],
       [[
         "--app", "eio-echo", "--path", PATH, "--ping-interval", "5000", "--ping-timeout", "5000",
@@ -291,6 +293,20 @@ describe("Engine.IO v4 conformance (eio-echo)", { timeout: 120_000 }, () => {
       assert.equal(status, 413);
       // the small server pings every 5 s, so a GET on a live session would be held open
       await assertPollingClosed(c, { what: "the session after the 413" });
+    });
+
+    it("a client that does not read is dropped once its queue passes --max-queue", async () => {
+      const reader = await PollingClient.open(small.url, PATH);
+      const hog = await PollingClient.open(small.url, PATH);
+      const chunk = "4" + "z".repeat(80);
+      // Each message is echoed into the hog's queue; it never GETs, so the queue only grows.
+      for (let sent = 0; sent <= SMALL_QUEUE; sent += chunk.length) {
+        const post = await hog.post(chunk);
+        if (post.status !== 200) break; // dropped already
+      }
+      await eventually(() => sessionGone(small, hog.sid), WAIT_MS, "the hog's session to be dropped");
+      assert.equal((await reader.post("4still here")).status, 200);
+      assert.deepEqual(await reader.take(1), ["4still here"]);
     });
 
     it("a POST body within maxPayload is accepted", async () => {
