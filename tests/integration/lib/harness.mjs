@@ -72,7 +72,7 @@ export function withTimeout(promise, ms, what) {
 /**
  * Starts chatnode with `args` (an array of flags; --host and --port are added unless given)
  * and extra environment `env`. Resolves once it has printed its `msg=listening` line.
- * Returns { port, url, wsUrl, pid, stop(), pause(), resume(), stderr(), exited }.
+ * Returns { port, url, wsUrl, pid, stop(signal = "SIGTERM"), pause(), resume(), stderr(), exited }.
  */
 export async function startChatnode(args = [], env = {}, { startTimeoutMs = 20_000 } = {}) {
   const bin = chatnodeBin();
@@ -149,13 +149,13 @@ export async function startChatnode(args = [], env = {}, { startTimeoutMs = 20_0
 
   let paused = false;
   let stopped = null;
-  const stop = () => {
+  const stop = (signal = "SIGTERM") => {
     stopped ??= (async () => {
       if (paused) child.kill("SIGCONT");
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       let status;
       try {
-        status = await withTimeout(exited, 20_000, "chatnode to exit after SIGTERM");
+        status = await withTimeout(exited, 20_000, `chatnode to exit after ${signal}`);
       } catch (err) {
         child.kill("SIGKILL");
         await exited;

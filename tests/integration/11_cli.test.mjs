@@ -1,0 +1,69 @@
+// chatnode's command line: --help and --version, refusing bad settings with a clear message and
+// exit status 2, settings from a config file, and a clean exit on SIGINT as well as SIGTERM.
+// Exercises chatnode/main.c and chatnode_config.c.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { startChatnode, httpRequest } from "./lib/harness.mjs";
+
+const BIN = process.env.CHATNODE_BIN;
+const run = (args, env = {}) =>
+  spawnSync(BIN, args, { encoding: "utf8", timeout: 10_000, env: { ...process.env, ...env } });
+
+describe("chatnode command line", () => {
+  it("--help lists every setting with its environment variable, and exits 0", () => {
+    const r = run(["--help"]);
+    assert.equal(r.status, 0);
+    for (const flag of ["host", "port", "path", "app", "ping-interval", "ping-timeout", "max-payload",
+      "connect-timeout", "upgrade-timeout", "max-queue", "node-tag", "cors-origin", "cors-credentials", "log-level"]) {
+      assert.match(r.stdout, new RegExp(`--${flag}\\b`), flag);
+      assert.match(r.stdout, new RegExp(`CHATNODE_${flag.toUpperCase().replaceAll("-", "_")}\\b`), flag);
+    }
+    assert.match(r.stdout, /eio-echo/);
+  });
+
+  it("--version prints the version and exits 0", () => {
+    const r = run(["--version"]);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /^chatnode \d+\.\d+\.\d+/);
+  });
+
+  it("bad settings are refused with a message and exit status 2", () => {
+    for (const [args, env, pattern] of [
+      [["--bogus"], {}, /unknown option --bogus/],
+      [["--port", "70000"], {}, /--port must be between/],
+      [["--ping-interval", "abc"], {}, /expects an integer/],
+      [["--app", "nope"], {}, /unknown app "nope"/],
+      [["--node-tag", "a.b"], {}, /--node-tag/],
+      [["--path", "socket.io"], {}, /--path must start with/],
+      [[], { CHATNODE_PING_TIMEOUT: "x" }, /CHATNODE_PING_TIMEOUT.*expects an integer/],
+    ]) {
+      const r = run(args, env);
+      assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, pattern);
+    }
+  });
+
+  it("reads settings from --config, flags override them, and SIGINT stops cleanly", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "chatnode-cfg-"));
+    try {
+      const file = path.join(dir, "chatnode.conf");
+      writeFileSync(file, "# a comment\nping-interval = 4321\nnode-tag = fromfile\npath=/io/\n");
+      const srv = await startChatnode(["--config", file, "--ping-interval", "1234"]);
+      try {
+        const res = await httpRequest(`${srv.url}/io/?EIO=4&transport=polling`);
+        assert.equal(res.status, 200);
+        const open = JSON.parse(res.body.slice(1));
+        assert.equal(open.pingInterval, 1234);
+        assert.match(open.sid, /^fromfile\./);
+      } finally {
+        await srv.stop("SIGINT");
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
