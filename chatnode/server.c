@@ -349,8 +349,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         c = http_conn(wsi);
         return c ? eio_on_post_body(wsi, c, in, len) : -1;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        /* Once per request: lws 4.1 can report the end of a body again when another request
+         * was pipelined behind a deferred reply; that connection is dropped. */
         c = http_conn(wsi);
-        return c ? eio_on_post_done(wsi, c) : -1;
+        if (!c || c->body_done) return -1;
+        c->body_done = 1;
+        return eio_on_post_done(wsi, c);
     case LWS_CALLBACK_HTTP_WRITEABLE:
         c = http_conn(wsi);
         return c ? write_reply(server_of(wsi), wsi, c) : 0;

@@ -47,6 +47,7 @@ typedef struct conn {
     uint16_t status;     /* reply status */
     uint8_t kind;        /* conn_kind_t */
     uint8_t close_after; /* close the connection after the reply */
+    uint8_t body_done;   /* the request's body has ended (lws may report the end again) */
 } conn_t;
 
 /* The connection's body buffer, created on first use. */

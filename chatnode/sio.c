@@ -25,9 +25,12 @@ struct sio_nsp {
     uint32_t gen; /* broadcast generation, for de-duplicating recipients */
 };
 
-/* Emits that wait for the client's ack (rare, so kept out of line). */
+/* Emits that wait for the client's ack (rare, so kept out of line). A client that never acks
+ * cannot make the list grow past SIO_MAX_PENDING_ACKS: the oldest is then forgotten. */
+#define SIO_MAX_PENDING_ACKS 1024
+
 typedef struct {
-    uint32_t n;
+    uint32_t n, cap;
     struct {
         uint32_t id;
         uint64_t tag;
@@ -186,11 +189,26 @@ void sio_emit_with_ack(sio_socket_t *s, uint64_t tag, const char *event, size_t 
                        unsigned natt)
 {
     uint32_t id = s->next_ack++;
-    uint32_t n = s->acks ? s->acks->n : 0;
-    s->acks = xrealloc(s->acks, sizeof *s->acks + (n + 1) * sizeof s->acks->item[0]);
-    s->acks->n = n + 1;
-    s->acks->item[n].id = id;
-    s->acks->item[n].tag = tag;
+    pending_acks_t *a = s->acks;
+    if (!a || a->n == a->cap) {
+        uint32_t cap = a ? a->cap * 2 : 2;
+        if (cap > SIO_MAX_PENDING_ACKS) cap = SIO_MAX_PENDING_ACKS;
+        if (!a || cap > a->cap) {
+            a = xrealloc(a, sizeof *a + cap * sizeof a->item[0]);
+            if (!s->acks) a->n = 0;
+            a->cap = cap;
+            s->acks = a;
+        }
+    }
+    if (a->n == a->cap) { /* full: forget the oldest */
+        uint32_t oldest = 0;
+        for (uint32_t i = 1; i < a->n; i++)
+            if (id - a->item[i].id > id - a->item[oldest].id) oldest = i;
+        a->item[oldest] = a->item[--a->n];
+    }
+    a->item[a->n].id = id;
+    a->item[a->n].tag = tag;
+    a->n++;
     packet_frames_t pf;
     frames_build(&pf, s->nsp, SIO_EVENT, id, event, event_len, args, args_len, att, natt);
     frames_send(s->conn, &pf);
@@ -366,13 +384,7 @@ static void on_connect(sio_conn_t *c, const sio_packet_t *p)
     }
     sio_nsp_t *nsp = nsp_get(sio, p->nsp, p->nsp_len);
     char reply[64];
-    sio_socket_t *s = conn_socket(c, p->nsp, p->nsp_len);
-    if (s) { /* already connected: confirm again */
-        int n = snprintf(reply, sizeof reply, "{\"sid\":\"%s\"}", s->id);
-        send_raw(c, SIO_CONNECT, nsp->name, nsp->len, reply, (size_t)n);
-        return;
-    }
-    s = xcalloc(1, sizeof *s);
+    sio_socket_t *s = xcalloc(1, sizeof *s);
     do sid_generate(s->id, sizeof s->id, NULL);
     while (strmap_get(&nsp->sockets, s->id, SID_RANDOM_LEN));
     s->nsp = nsp;
@@ -493,13 +505,15 @@ static void on_ack(sio_socket_t *s, const sio_packet_t *p, const sio_attachment_
 static void dispatch(sio_conn_t *c, const sio_packet_t *p, const sio_attachment_t *att,
                      unsigned natt)
 {
-    if (p->type == SIO_CONNECT) {
+    sio_socket_t *s = conn_socket(c, p->nsp, p->nsp_len);
+    if (p->type == SIO_CONNECT && !s) {
         on_connect(c, p);
         return;
     }
-    sio_socket_t *s = conn_socket(c, p->nsp, p->nsp_len);
-    if (!s) {
-        conn_fail(c, "packet for a namespace not joined", 0);
+    /* As the reference server: a packet for a namespace not joined, a CONNECT for one already
+     * joined, or a CONNECT_ERROR from a client ends the session. */
+    if (!s || p->type == SIO_CONNECT || p->type == SIO_CONNECT_ERROR) {
+        conn_fail(c, "packet not valid in this state", 0);
         return;
     }
     switch (p->type) {
@@ -508,7 +522,7 @@ static void dispatch(sio_conn_t *c, const sio_packet_t *p, const sio_attachment_
     case SIO_BINARY_EVENT: on_event(c, s, p, att, natt); break;
     case SIO_ACK:
     case SIO_BINARY_ACK: on_ack(s, p, att, natt); break;
-    default: break; /* CONNECT_ERROR from a client means nothing */
+    default: break;
     }
 }
 
@@ -528,6 +542,14 @@ static void conn_message(sio_conn_t *c, const eio_packet_t *m)
     if (m->binary) {
         if (!c->bin) {
             conn_fail(c, "binary data when none was expected", SIO_EBINARY);
+            return;
+        }
+        /* Attachments are held until the packet is whole: bound what one packet may hold. */
+        size_t held = m->len;
+        for (unsigned i = 0; i < c->bin->received; i++) held += c->bin->att[i].len;
+        if (held > (size_t)c->sio->srv->cfg->max_queue) {
+            bin_drop(c);
+            conn_fail(c, "attachments over --max-queue", SIO_EBINARY);
             return;
         }
         rc = sio_binary_add(c->bin, m->data, m->len);

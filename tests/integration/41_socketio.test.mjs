@@ -277,6 +277,63 @@ describe("Socket.IO v5 conformance (echo app)", { timeout: 120_000 }, () => {
     }
   });
 
+  describe("session state and limits (websocket)", () => {
+    it("a second CONNECT to a namespace already joined closes the session", async () => {
+      const { sock } = await connectedWs();
+      sock.send("40");
+      await sock.waitClose();
+    });
+
+    it("a CONNECT_ERROR sent by the client closes the session", async () => {
+      const { sock } = await connectedWs();
+      sock.send('44{"message":"nope"}');
+      await sock.waitClose();
+    });
+
+    it("only the newest 1024 server-to-client acks are remembered", async () => {
+      const { sock } = await connectedWs();
+      try {
+        const N = 1100;
+        for (let i = 0; i < N; i++) sock.send(`42["request-ack",${i}]`);
+        for (let i = 0; i < N; i++) assert.equal(await sock.next(), `42${i}["ack-request",${i}]`);
+        sock.send('430["late"]'); // the oldest was forgotten: no answer
+        sock.send(`43${N - 1}["last"]`);
+        assert.equal(await sock.next(), '42["ack-response","last"]');
+        sock.send(`43${N - 1}["again"]`); // answered once only
+        sock.send('42["message","sync"]');
+        assert.equal(await sock.next(), '42["message-back","sync"]');
+      } finally {
+        sock.close();
+      }
+    });
+
+    it("attachments held for one packet are bounded by --max-queue", async () => {
+      const own = await startChatnode(["--app", "echo", "--path", PATH, "--max-queue", "1024"]);
+      try {
+        const { sock } = await openWsSession(own.wsUrl, PATH);
+        sock.send("40");
+        assertConnected(await sock.next());
+        await sock.next(); // auth
+        sock.send('452-["message",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]');
+        sock.send(Buffer.alloc(800, 1));
+        sock.send(Buffer.alloc(800, 2));
+        await sock.waitClose();
+        // within the bound, the same packet goes through
+        const ok = await openWsSession(own.wsUrl, PATH);
+        ok.sock.send("40");
+        assertConnected(await ok.sock.next());
+        await ok.sock.next();
+        ok.sock.send('452-["message",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]');
+        ok.sock.send(Buffer.alloc(400, 1));
+        ok.sock.send(Buffer.alloc(400, 2));
+        assert.match(await ok.sock.next(), /^452-\["message-back"/);
+        ok.sock.close();
+      } finally {
+        await own.stop();
+      }
+    });
+  });
+
   describe("over HTTP long-polling", () => {
     /** A polling session connected to "/" with `auth`; returns the client. */
     async function connectedPolling(auth) {
