@@ -41,6 +41,8 @@ typedef struct app_module {
     /* Engine.IO apps set this and nothing below: every message packet of every session. */
     void (*eio_message)(eio_session_t *s, const eio_packet_t *p);
 
+    /* Namespaces that exist from the start (NULL-terminated; optional). */
+    const char *const *namespaces;
     /* Does the app serve this namespace? Others get CONNECT_ERROR "Invalid namespace". */
     int (*serves)(void *state, const char *nsp, size_t len);
     /* A CONNECT with the handshake auth (JSON object text, "{}" when none). Return 0 to accept,

@@ -5,8 +5,8 @@
  *   "message-with-ack" (...args) -> ack (...args)
  *   "join" / "leave" (room)      -> room membership; ack ()
  *   "broadcast" (target, event, ...args) -> event(...args) to the target: a room, null
- *                                   (everyone), or {rooms: [...], except: [...]}; ack
- *                                   (recipients)
+ *                                   (everyone), or {rooms: [...], except: [...], volatile};
+ *                                   ack (local recipients)
  *   "request-ack" (...args)      -> emit "ack-request" (...args) with an ack; the client's
  *                                   ack values come back as "ack-response"
  *   "server-disconnect" (close)  -> DISCONNECT the namespace, or (close = true) close the
@@ -99,17 +99,19 @@ static void broadcast(sio_socket_t *s, const sio_event_t *ev)
     sbuf_free(&tmp);
     str_t rooms[16], except[16];
     size_t nrooms = 0, nexcept = 0;
+    unsigned flags = 0;
     if (json_is_string(target)) {
         rooms[nrooms++] = (str_t){json_string_value(target), json_string_length(target)};
     } else if (json_is_object(target)) {
         nrooms = room_list(json_object_get(target, "rooms"), rooms, 16);
         nexcept = room_list(json_object_get(target, "except"), except, 16);
+        if (json_is_true(json_object_get(target, "volatile"))) flags |= SIO_VOLATILE;
     }
     const char *rest;
     size_t rest_len;
     args_from(ev, 2, &rest, &rest_len);
     size_t count = sio_broadcast(sio_socket_nsp(s), rooms, nrooms, except, nexcept, event,
-                                 (size_t)en, rest, rest_len, ev->att, ev->natt);
+                                 (size_t)en, rest, rest_len, ev->att, ev->natt, flags);
     json_decref(target);
     char num[32];
     int nn = snprintf(num, sizeof num, "%zu", count);
@@ -162,8 +164,11 @@ static void echo_ack(sio_socket_t *s, uint64_t tag, const sio_event_t *ack)
     sio_emit(s, "ack-response", 12, ack->args, ack->args_len, ack->att, ack->natt);
 }
 
+static const char *const echo_namespaces[] = {"/", "/custom", NULL};
+
 const app_module_t app_echo = {
     .name = "echo",
+    .namespaces = echo_namespaces,
     .description = "the Socket.IO protocol's reference behaviour",
     .serves = echo_serves,
     .connected = echo_connected,

@@ -231,6 +231,12 @@ static void doom(eio_session_t *s)
     dl_add(&srv->kill_q, &s->hb);
 }
 
+int eio_ready(const eio_session_t *s)
+{
+    if (s->state != S_OPEN || s->doomed || s->qlen) return 0;
+    return s->transport == EIO_TR_WEBSOCKET ? s->ws != NULL : s->get != NULL;
+}
+
 void eio_send(eio_session_t *s, frame_t *f)
 {
     if (s->state != S_OPEN || s->doomed) return;

@@ -61,6 +61,9 @@ void eio_on_ws_closed(struct lws *wsi);
 /* Queues a packet for the session (adds a reference to f). Ignored once the session is
  * closing. */
 void eio_send(eio_session_t *s, frame_t *f);
+/* Can the session take a packet right now without queueing it (a WebSocket with nothing
+ * queued, or a waiting long-poll GET)? Volatile packets go only to ready sessions. */
+int eio_ready(const eio_session_t *s);
 /* Closes the session from the server side: queued packets are delivered first, then a
  * polling client gets a close packet and a WebSocket is closed. The upper layer's close
  * callback runs before this returns. */

@@ -66,6 +66,7 @@ struct sio_server {
     strmap_t nsps; /* name -> sio_nsp_t */
     dl_queue_t connect_q;
     size_t nsockets;
+    sio_cluster_t cluster; /* all NULL when running alone */
 };
 
 /* ---- small helpers ---- */
@@ -115,34 +116,50 @@ typedef struct {
     unsigned natt;
 } packet_frames_t;
 
-static void frames_build(packet_frames_t *pf, const sio_nsp_t *nsp, sio_type_t type, int64_t id,
-                         const char *event, size_t event_len, const char *args, size_t args_len,
-                         const sio_attachment_t *att, unsigned natt)
+/* Builds the JSON array [event, args...] (event NULL: [args...]). */
+static void data_build(sbuf_t *data, const char *event, size_t event_len, const char *args,
+                       size_t args_len)
 {
-    sbuf_t data = SBUF_INIT, pkt = SBUF_INIT;
-    sbuf_append_char(&data, '[');
+    sbuf_append_char(data, '[');
     if (event) {
-        json_append_string(&data, event, event_len);
-        if (args_len) sbuf_append_char(&data, ',');
+        json_append_string(data, event, event_len);
+        if (args_len) sbuf_append_char(data, ',');
     }
-    sbuf_append(&data, args, args_len);
-    sbuf_append_char(&data, ']');
+    sbuf_append(data, args, args_len);
+    sbuf_append_char(data, ']');
+}
+
+/* Encodes one packet whose payload is the JSON array data, once, into shareable frames. */
+static void frames_from_data(packet_frames_t *pf, const sio_nsp_t *nsp, sio_type_t type, int64_t id,
+                             const char *data, size_t data_len, const sio_attachment_t *att,
+                             unsigned natt)
+{
+    sbuf_t pkt = SBUF_INIT;
     sio_packet_t p = {
         .type = natt ? (type == SIO_ACK ? SIO_BINARY_ACK : SIO_BINARY_EVENT) : type,
         .nsp = nsp->name,
         .nsp_len = nsp->len,
         .id = id,
         .attachments = natt,
-        .data = data.data,
-        .data_len = data.len,
+        .data = data,
+        .data_len = data_len,
     };
     sio_packet_encode(&pkt, &p);
     pf->text = frame_new_text(EIO_MESSAGE, pkt.data, pkt.len);
     pf->natt = natt;
     pf->att = natt ? xmalloc(natt * sizeof *pf->att) : NULL;
     for (unsigned i = 0; i < natt; i++) pf->att[i] = frame_new_binary(att[i].data, att[i].len);
-    sbuf_free(&data);
     sbuf_free(&pkt);
+}
+
+static void frames_build(packet_frames_t *pf, const sio_nsp_t *nsp, sio_type_t type, int64_t id,
+                         const char *event, size_t event_len, const char *args, size_t args_len,
+                         const sio_attachment_t *att, unsigned natt)
+{
+    sbuf_t data = SBUF_INIT;
+    data_build(&data, event, event_len, args, args_len);
+    frames_from_data(pf, nsp, type, id, data.data, data.len, att, natt);
+    sbuf_free(&data);
 }
 
 static void frames_free(packet_frames_t *pf)
@@ -157,6 +174,12 @@ static void frames_send(sio_conn_t *c, const packet_frames_t *pf)
     if (!c->eio) return;
     eio_send(c->eio, pf->text);
     for (unsigned i = 0; i < pf->natt; i++) eio_send(c->eio, pf->att[i]);
+}
+
+/* A volatile packet is dropped for a client that is not ready to take it right now. */
+static void frames_send_volatile(sio_conn_t *c, const packet_frames_t *pf)
+{
+    if (c->eio && eio_ready(c->eio)) frames_send(c, pf);
 }
 
 /* Sends a packet whose data is a JSON value (or none) rather than an argument list. */
@@ -241,6 +264,7 @@ static void visit_room(sio_nsp_t *nsp, const str_t *room, void (*fn)(sio_socket_
 typedef struct {
     uint32_t gen;
     const packet_frames_t *pf;
+    int is_volatile;
     size_t count;
 } bcast_t;
 
@@ -254,18 +278,21 @@ static void deliver(sio_socket_t *s, void *arg)
     bcast_t *b = arg;
     if (s->mark == b->gen) return;
     s->mark = b->gen;
-    frames_send(s->conn, b->pf);
+    if (b->is_volatile)
+        frames_send_volatile(s->conn, b->pf);
+    else
+        frames_send(s->conn, b->pf);
     b->count++;
 }
 
-size_t sio_broadcast(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
-                     size_t nexcept, const char *event, size_t event_len, const char *args,
-                     size_t args_len, const sio_attachment_t *att, unsigned natt)
+size_t sio_deliver(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
+                   size_t nexcept, const char *data, size_t data_len, const sio_attachment_t *att,
+                   unsigned natt, unsigned flags)
 {
     packet_frames_t pf;
-    frames_build(&pf, nsp, SIO_EVENT, -1, event, event_len, args, args_len, att, natt);
+    frames_from_data(&pf, nsp, SIO_EVENT, -1, data, data_len, att, natt);
     if (++nsp->gen == 0) nsp->gen = 1;
-    bcast_t b = {nsp->gen, &pf, 0};
+    bcast_t b = {nsp->gen, &pf, (flags & SIO_VOLATILE) != 0, 0};
     for (size_t i = 0; i < nexcept; i++) visit_room(nsp, &except[i], mark_excluded, &b);
     if (nrooms == 0) {
         void *v;
@@ -277,14 +304,74 @@ size_t sio_broadcast(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const st
     return b.count;
 }
 
+size_t sio_broadcast(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
+                     size_t nexcept, const char *event, size_t event_len, const char *args,
+                     size_t args_len, const sio_attachment_t *att, unsigned natt, unsigned flags)
+{
+    sbuf_t data = SBUF_INIT;
+    data_build(&data, event, event_len, args, args_len);
+    size_t n =
+        sio_deliver(nsp, rooms, nrooms, except, nexcept, data.data, data.len, att, natt, flags);
+    const sio_cluster_t *cl = &nsp->sio->cluster;
+    if (cl->publish)
+        cl->publish(cl->ctx, nsp, rooms, nrooms, except, nexcept, data.data, data.len, att, natt,
+                    flags);
+    sbuf_free(&data);
+    return n;
+}
+
 int sio_join(sio_socket_t *s, const char *room, size_t len)
 {
-    return room_join(&s->nsp->rooms, &s->rm, room, len);
+    sio_nsp_t *nsp = s->nsp;
+    int fresh = room_find(&nsp->rooms, room, len) == NULL;
+    int added = room_join(&nsp->rooms, &s->rm, room, len);
+    const sio_cluster_t *cl = &nsp->sio->cluster;
+    if (fresh && cl->room_added) cl->room_added(cl->ctx, nsp, room, len);
+    return added;
+}
+
+/* Removes membership i of s, telling the cluster when the room is left empty. */
+static void leave_at(sio_socket_t *s, uint32_t i)
+{
+    sio_nsp_t *nsp = s->nsp;
+    room_t *r = s->rm.rooms[i].room;
+    int last = r->n == 1;
+    const sio_cluster_t *cl = &nsp->sio->cluster;
+    char *name = last && cl->room_removed ? xstrndup(r->name, r->len) : NULL;
+    size_t len = r->len;
+    room_leave(&nsp->rooms, &s->rm, r->name, r->len);
+    if (name) {
+        cl->room_removed(cl->ctx, nsp, name, len);
+        free(name);
+    }
 }
 
 int sio_leave(sio_socket_t *s, const char *room, size_t len)
 {
-    return room_leave(&s->nsp->rooms, &s->rm, room, len);
+    room_t *r = room_find(&s->nsp->rooms, room, len);
+    for (uint32_t i = 0; r && i < s->rm.nrooms; i++) {
+        if (s->rm.rooms[i].room == r) {
+            leave_at(s, i);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void sio_server_set_cluster(sio_server_t *sio, const sio_cluster_t *cluster)
+{
+    sio->cluster = *cluster;
+}
+
+void sio_foreach_nsp(sio_server_t *sio, void (*fn)(sio_nsp_t *nsp, void *arg), void *arg)
+{
+    void *v;
+    for (size_t i = 0; strmap_next(&sio->nsps, &i, NULL, NULL, &v);) fn(v, arg);
+}
+
+sio_nsp_t *sio_nsp_find(sio_server_t *sio, const char *name, size_t len)
+{
+    return strmap_get(&sio->nsps, name, len);
 }
 
 /* ---- sockets ---- */
@@ -298,6 +385,7 @@ static sio_nsp_t *nsp_get(sio_server_t *sio, const char *name, size_t len)
         nsp->len = len;
         nsp->sio = sio;
         strmap_put(&sio->nsps, nsp->name, nsp->len, nsp);
+        if (sio->cluster.nsp_added) sio->cluster.nsp_added(sio->cluster.ctx, nsp);
     }
     return nsp;
 }
@@ -314,8 +402,10 @@ static void socket_remove(sio_socket_t *s, const char *reason)
     sio_conn_t *c = s->conn;
     sio_server_t *sio = c->sio;
     if (sio->app->disconnect) sio->app->disconnect(s, reason);
-    room_leave_all(&s->nsp->rooms, &s->rm);
+    while (s->rm.nrooms) leave_at(s, s->rm.nrooms - 1);
     strmap_del(&s->nsp->sockets, s->id, strlen(s->id));
+    if (sio->cluster.room_removed)
+        sio->cluster.room_removed(sio->cluster.ctx, s->nsp, s->id, strlen(s->id));
     for (sio_socket_t **pp = &c->sockets; *pp; pp = &(*pp)->next) {
         if (*pp == s) {
             *pp = s->next;
@@ -401,6 +491,8 @@ static void on_connect(sio_conn_t *c, const sio_packet_t *p)
     }
     sbuf_free(&err);
     strmap_put(&nsp->sockets, s->id, SID_RANDOM_LEN, s);
+    if (sio->cluster.room_added)
+        sio->cluster.room_added(sio->cluster.ctx, nsp, s->id, SID_RANDOM_LEN);
     s->next = c->sockets;
     c->sockets = s;
     sio->nsockets++;
@@ -636,6 +728,8 @@ sio_server_t *sio_server_new(server_t *srv, const app_module_t *app, void *app_s
     sio->app_state = app_state;
     dl_init(&sio->connect_q, srv->loop, (uint64_t)srv->cfg->connect_timeout, on_connect_timeout,
             sio);
+    for (size_t i = 0; app->namespaces && app->namespaces[i]; i++)
+        nsp_get(sio, app->namespaces[i], strlen(app->namespaces[i]));
     return sio;
 }
 

@@ -39,12 +39,41 @@ void sio_emit_with_ack(sio_socket_t *s, uint64_t tag, const char *event, size_t 
 void sio_ack(sio_socket_t *s, int64_t ack_id, const char *args, size_t args_len,
              const sio_attachment_t *att, unsigned natt);
 
+/* Broadcast flags. */
+#define SIO_VOLATILE 1u /* drop it for clients not ready to take it now */
+
 /* Emits to the sockets of nsp that are in any of rooms (all sockets when nrooms is 0) and in
- * none of except; each recipient once. The packet is encoded once and shared. Returns the
- * number of recipients. A room name may be a socket id. */
+ * none of except; each recipient once. The packet is encoded once and shared. A room name may
+ * be a socket id. Clustered, the broadcast also goes to the other nodes. Returns the number of
+ * local recipients. */
 size_t sio_broadcast(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
                      size_t nexcept, const char *event, size_t event_len, const char *args,
-                     size_t args_len, const sio_attachment_t *att, unsigned natt);
+                     size_t args_len, const sio_attachment_t *att, unsigned natt, unsigned flags);
+
+/* The local half of a broadcast whose payload is already the JSON array data ([event, ...]):
+ * what a broadcast arriving from another node becomes. Returns the number of recipients. */
+size_t sio_deliver(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
+                   size_t nexcept, const char *data, size_t data_len, const sio_attachment_t *att,
+                   unsigned natt, unsigned flags);
+
+/* What the cluster adapter wants to hear from the Socket.IO layer. Every member may be NULL. */
+typedef struct {
+    /* A namespace came into being (see sio_foreach_nsp for those that already exist). */
+    void (*nsp_added)(void *ctx, sio_nsp_t *nsp);
+    /* A room of nsp got its first local member, or lost its last; socket ids count as rooms. */
+    void (*room_added)(void *ctx, sio_nsp_t *nsp, const char *room, size_t len);
+    void (*room_removed)(void *ctx, sio_nsp_t *nsp, const char *room, size_t len);
+    /* A broadcast made on this node (already delivered locally): data is [event, ...args]. */
+    void (*publish)(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                    const str_t *except, size_t nexcept, const char *data, size_t data_len,
+                    const sio_attachment_t *att, unsigned natt, unsigned flags);
+    void *ctx;
+} sio_cluster_t;
+
+void sio_server_set_cluster(sio_server_t *sio, const sio_cluster_t *cluster);
+/* The namespaces the server has (those the app declares, and any a client joined). */
+void sio_foreach_nsp(sio_server_t *sio, void (*fn)(sio_nsp_t *nsp, void *arg), void *arg);
+sio_nsp_t *sio_nsp_find(sio_server_t *sio, const char *name, size_t len);
 
 /* Room membership of a socket. Return 1 when it changed, 0 when not. */
 int sio_join(sio_socket_t *s, const char *room, size_t len);
