@@ -2,7 +2,9 @@
 // tests small helpers (bounded waits, a buffering raw WebSocket, an Engine.IO polling client).
 // Every wait here has a timeout, so a misbehaving server fails a test instead of hanging it.
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
@@ -466,4 +468,84 @@ export class PollingClient {
     for (let i = 0; i < n; i++) out.push(await this.nextPacket(timeoutMs));
     return out;
   }
+}
+
+/** A TCP port that was free a moment ago (for servers that cannot bind port 0 and report it). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A real redis-server on a free port, with no persistence, in its own temp directory.
+ * Returns { port, url, stop(), restart(), kill() }: kill() is SIGKILL (a crash), restart()
+ * starts it again on the same port.
+ */
+export async function startRedis(extraArgs = []) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "chatcluster-redis-"));
+  let child = null;
+  let port = 0;
+  const launch = async () => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (!port || (attempt > 0 && !restarting)) port = await freePort();
+      const c = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "",
+        "--appendonly", "no", "--dir", dir, ...extraArgs], { stdio: ["ignore", "pipe", "pipe"] });
+      live.add(c);
+      let out = "";
+      c.stdout.on("data", (d) => (out += d));
+      c.stderr.on("data", (d) => (out += d));
+      const ready = await new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(false), 5000);
+        const check = () => {
+          if (/Ready to accept connections/.test(out)) {
+            clearTimeout(timer);
+            resolve(true);
+          }
+        };
+        c.stdout.on("data", check);
+        c.once("exit", () => {
+          clearTimeout(timer);
+          resolve(false);
+        });
+      });
+      if (ready) {
+        child = c;
+        c.once("exit", () => live.delete(c));
+        return;
+      }
+      c.kill("SIGKILL");
+      live.delete(c);
+      if (restarting) await sleep(200); // same port wanted: wait for it to be released
+    }
+    throw new Error("redis-server did not start");
+  };
+  let restarting = false;
+  await launch();
+  const stopChild = async (signal) => {
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill(signal);
+    await exited;
+  };
+  return {
+    get port() { return port; },
+    get url() { return `redis://127.0.0.1:${port}`; },
+    kill: () => stopChild("SIGKILL"),
+    async restart() {
+      await stopChild("SIGKILL");
+      restarting = true;
+      await launch();
+      restarting = false;
+    },
+    async stop() {
+      await stopChild("SIGTERM");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
