@@ -1,0 +1,144 @@
+/* msgpack codec of the Socket.IO Redis adapter messages (@socket.io/redis-adapter 8.x and
+ * @socket.io/redis-emitter 5.x, encoded by notepack.io 3.x): broadcast messages, BROADCAST
+ * requests and BROADCAST_ACK responses, and the conversion of msgpack values to and from the
+ * JSON text + binary attachments that chatnode keeps Socket.IO payloads in. Pure: no I/O. */
+#ifndef CC_ADAPTER_MSG_H
+#define CC_ADAPTER_MSG_H
+
+#include "sbuf.h"
+#include "sio_packet.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AMSG_MAX_DEPTH 64 /* msgpack nesting deeper than this is AMSG_EDEPTH */
+#define AMSG_UNSET     (-1)
+
+/* Error codes (negative); amsg_strerror() names them. */
+enum {
+    AMSG_EMSGPACK = -1,     /* malformed or truncated msgpack (incl. a bad Timestamp length) */
+    AMSG_ETRAILING = -2,    /* bytes after the single msgpack value */
+    AMSG_EDEPTH = -3,       /* nesting deeper than AMSG_MAX_DEPTH */
+    AMSG_EKEY = -4,         /* map key that is neither a string nor an integer */
+    AMSG_EJSON = -5,        /* invalid JSON text (or nested deeper than JT_MAX_DEPTH) */
+    AMSG_EPLACEHOLDER = -6, /* "_placeholder": true object whose num is no attachment index */
+    AMSG_ESHAPE = -7,       /* well-formed value, wrong shape for the message */
+};
+
+const char *amsg_strerror(int err);
+
+/* A length-counted string, NUL-terminated too (it may hold NULs). Filled by the decoders with
+ * owned copies; the encoders only read, so a caller may point it at memory it keeps. Strings
+ * read from msgpack are UTF-8 with invalid sequences replaced by U+FFFD, as Node reads them. */
+typedef struct {
+    const char *s;
+    size_t len;
+} amsg_str_t;
+
+/* A value as JSON text plus the binary attachments its placeholders
+ * {"_placeholder":true,"num":N} refer to (N = index into att). */
+typedef struct {
+    const char *json; /* NUL-terminated; NULL for JavaScript's undefined (no value) */
+    size_t json_len;
+    sio_attachment_t *att; /* array of natt entries */
+    unsigned natt;
+} amsg_value_t;
+
+/* Frees what a decoder put in v; v is then empty. Zeroed v: no-op. */
+void amsg_value_free(amsg_value_t *v);
+
+/* msgpack -> JSON: converts the single msgpack value in buf[0..len) as Node's notepack decode
+ * followed by socket.io's JSON.stringify would see it: str -> string (invalid UTF-8 replaced),
+ * integers -> exact decimal, floats -> JavaScript's String(number) (NaN, Infinity -> null),
+ * nil -> null, map -> object with string or integer keys (in JavaScript's own key order:
+ * array-index keys ascending first, then the others as inserted; a repeated key keeps its
+ * first place and last value; "__proto__" keys and undefined values are dropped), bin and
+ * ext type 0 (ext 8/16/32) -> a placeholder with the bytes as the next attachment,
+ * Timestamp (ext -1) and the legacy Date (d7 00) -> Date.toJSON() text (null when out of
+ * Date's range), legacy undefined (d4 00 xx) -> null in arrays, any other ext -> [type, bin].
+ * Returns 0 with out owning its memory (out->json NULL when the value is the legacy undefined),
+ * or a negative AMSG_E* code (out untouched). */
+int amsg_value_decode(const uint8_t *buf, size_t len, amsg_value_t *out);
+
+/* JSON -> msgpack: appends to out the msgpack that notepack.io writes for the JavaScript value
+ * JSON.parse(json) gives, with placeholders {"_placeholder":true,"num":N} (N plain digits,
+ * N < natt) written as bin with att[N]'s bytes. Strings -> str; an integer literal that fits
+ * int64/uint64 -> the smallest int form (exact); any other number -> its double, written in
+ * the smallest int form when integral and within [-2^63, 2^64) (as notepack does), else
+ * float64 (notepack would wrap such integers modulo 2^64; we keep their value). Object keys
+ * in text order. Returns 0, or AMSG_EJSON / AMSG_EPLACEHOLDER with out unchanged. */
+int amsg_value_encode(sbuf_t *out, const char *json, size_t len, const sio_attachment_t *att,
+                      unsigned natt);
+
+/* Broadcast flags; each field AMSG_UNSET when absent. Booleans are 0/1 (JavaScript
+ * truthiness of what was sent), timeout is whole milliseconds (>= 0). Unknown flags are
+ * ignored. */
+typedef struct {
+    int is_volatile;
+    int compress;
+    int64_t timeout;
+    int expect_single_response;
+} amsg_flags_t;
+
+/* A broadcast: the message [uid, packet, opts] or the BROADCAST request (type 7). */
+typedef struct {
+    amsg_str_t uid;
+    amsg_str_t request_id; /* requests only; {NULL, 0} in a broadcast message */
+    int type;              /* SIO_EVENT (what Node writes) or SIO_BINARY_EVENT (older peers) */
+    amsg_str_t nsp;        /* "/" when the packet names none */
+    int64_t id;            /* the packet's ack id, or -1 when absent (always, from Node) */
+    amsg_value_t data;     /* the JSON array [event, ...args] with its attachments */
+    amsg_str_t *rooms;     /* nrooms entries; none = every socket of the namespace */
+    size_t nrooms;
+    amsg_str_t *except; /* nexcept entries */
+    size_t nexcept;
+    amsg_flags_t flags;
+} amsg_broadcast_t;
+
+/* Decodes a broadcast message: an array [uid (str), packet (map: type 2 or 5, data array,
+ * nsp str or absent, id optional), opts (map: rooms, except as lists of str or numbers, which
+ * become their decimal text; flags map; each may be missing or nil)], extra elements ignored.
+ * Returns 0 with out owning its memory (free with amsg_broadcast_free), or a negative
+ * AMSG_E* code with out zeroed. */
+int amsg_broadcast_decode(const uint8_t *buf, size_t len, amsg_broadcast_t *out);
+
+/* Appends [uid, {type, data, nsp[, id]}, {rooms, except, flags}] as the Node adapter writes it
+ * (request_id is not used; flags holds only the fields that are set, in the order volatile,
+ * compress, timeout, expectSingleResponse). Returns 0, or AMSG_EJSON / AMSG_EPLACEHOLDER /
+ * AMSG_ESHAPE (data is not a JSON array) with out unchanged. */
+int amsg_broadcast_encode(sbuf_t *out, const amsg_broadcast_t *b);
+
+/* The BROADCAST request (an emit with an ack across servers): a map {uid, requestId (str),
+ * type: 7, packet, opts} with packet and opts as in a broadcast message. Same contract as
+ * amsg_broadcast_decode; request_id is set. */
+int amsg_bcast_request_decode(const uint8_t *buf, size_t len, amsg_broadcast_t *out);
+
+/* Appends {uid, requestId, type: 7, packet: {type, data, nsp[, id]}, opts: {rooms, except,
+ * flags}}. request_id must be set (AMSG_ESHAPE otherwise). Errors as amsg_broadcast_encode. */
+int amsg_bcast_request_encode(sbuf_t *out, const amsg_broadcast_t *b);
+
+/* Frees what a decoder put in b and zeroes it. Zeroed b: no-op. */
+void amsg_broadcast_free(amsg_broadcast_t *b);
+
+/* The BROADCAST_ACK response (type 9): {type: 9, requestId, packet: the first ack argument}. */
+typedef struct {
+    amsg_str_t request_id;
+    amsg_value_t arg; /* arg.json NULL: the client acked with no argument (packet absent) */
+} amsg_ack_t;
+
+/* Decodes a BROADCAST_ACK map. Returns 0 with out owning its memory (free with
+ * amsg_ack_free), or a negative AMSG_E* code with out zeroed. */
+int amsg_ack_decode(const uint8_t *buf, size_t len, amsg_ack_t *out);
+
+/* Appends {type: 9, requestId, packet} (packet left out when a->arg.json is NULL). Returns 0,
+ * or AMSG_EJSON / AMSG_EPLACEHOLDER with out unchanged. */
+int amsg_ack_encode(sbuf_t *out, const amsg_ack_t *a);
+
+void amsg_ack_free(amsg_ack_t *a);
+
+/* The "type" member of a msgpack request or response map (7 for BROADCAST, 9 for
+ * BROADCAST_ACK), to pick a decoder. Returns the type (>= 0), or AMSG_ESHAPE when buf holds
+ * no map with an integer type, or another AMSG_E* code for malformed msgpack. */
+int amsg_peek_type(const uint8_t *buf, size_t len);
+
+#endif
