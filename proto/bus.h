@@ -1,0 +1,135 @@
+/* The Redis bus: two hiredis async connections on the process's libuv loop, one for commands
+ * and PUBLISH, one for SUBSCRIBE/PSUBSCRIBE. Each reconnects on its own with capped, jittered
+ * exponential backoff, runs AUTH/SELECT first on every connection, and the subscriber restores
+ * the wanted channel and pattern set; publishes made while down wait in a bounded queue. */
+#ifndef CC_BUS_H
+#define CC_BUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "redis_url.h"
+
+struct redisReply; /* <hiredis/hiredis.h> */
+
+/* Error codes: 0 is success, these are negative. */
+#define BUS_ENOTCONN   (-1)  /* the command connection is not up (bus_command) */
+#define BUS_ECLOSED    (-2)  /* bus_close was called; also the status of callbacks it cancels */
+#define BUS_EQUEUEFULL (-3)  /* publish dropped: the queue or in-flight limit was reached */
+#define BUS_ECONNLOST  (-4)  /* the connection went away before the reply came */
+#define BUS_EINVAL     (-5)  /* bad argument */
+#define BUS_EAUTH      (-6)  /* AUTH was refused (wrong password, unknown user) */
+#define BUS_ESELECT    (-7)  /* SELECT was refused (no such database) */
+#define BUS_ECONNECT   (-8)  /* TCP connect failed or the connection broke */
+#define BUS_ETIMEDOUT  (-9)  /* connect + AUTH/SELECT took longer than connect_timeout_ms */
+#define BUS_ERESOLVE   (-10) /* the host name did not resolve */
+
+/* Returns a static description of a BUS_E* code (or "unknown error"). */
+const char *bus_strerror(int err);
+
+typedef struct bus bus_t;
+
+typedef enum { BUS_CONN_CMD = 0, BUS_CONN_SUB = 1 } bus_conn_t;
+
+/* CONNECTING covers resolving, TCP connect, AUTH/SELECT and, for the subscriber, restoring the
+ * subscriptions: CONNECTED means every wanted channel and pattern is subscribed on Redis. */
+typedef enum { BUS_DISCONNECTED = 0, BUS_CONNECTING, BUS_CONNECTED } bus_state_t;
+
+const char *bus_state_name(bus_state_t s);
+
+/* A message on a subscribed channel, or on a channel matching a subscribed pattern (then
+ * pattern is that pattern, NUL-terminated, else NULL). A channel that is subscribed and also
+ * matches a pattern is delivered twice, once each way, as Redis sends it. Every pointer is
+ * borrowed for the duration of the call. */
+typedef void (*bus_message_cb)(void *ud, const char *channel, size_t channel_len,
+                               const char *pattern, const char *payload, size_t payload_len);
+
+/* A connection changed state. err is 0, or the BUS_E* reason when it left CONNECTING or
+ * CONNECTED (details in bus_stats().last_error). */
+typedef void (*bus_state_cb)(void *ud, bus_conn_t conn, bus_state_t state, int err);
+
+/* The reply to bus_command. status 0: reply is Redis's answer (may be REDIS_REPLY_ERROR),
+ * borrowed for the call. status BUS_ECONNLOST or BUS_ECLOSED: reply is NULL. */
+typedef void (*bus_reply_cb)(void *ud, int status, const struct redisReply *reply);
+
+/* bus_close finished: every handle is closed and the bus is freed. */
+typedef void (*bus_closed_cb)(void *ud);
+
+typedef struct {
+    bus_message_cb on_message;   /* may be NULL */
+    bus_state_cb on_state;       /* may be NULL */
+    void *ud;                    /* passed to on_message and on_state */
+    uint32_t backoff_initial_ms; /* first reconnect delay (100) */
+    uint32_t backoff_max_ms;     /* cap of the doubling delay (5000) */
+    uint32_t jitter_pct;         /* each delay is randomised by +-this percent (25), 0..100 */
+    uint32_t connect_timeout_ms; /* resolve + connect + AUTH/SELECT must finish within (3000) */
+    size_t queue_max_msgs;       /* publishes kept while the command connection is down (10000) */
+    size_t queue_max_bytes;      /* their channel+payload bytes (16 MiB) */
+    size_t inflight_max_bytes;   /* sent publishes awaiting Redis's reply (64 MiB; 0 = no cap) */
+} bus_options_t;
+
+/* Fills *o with the defaults above and no callbacks. */
+void bus_options_init(bus_options_t *o);
+
+typedef struct {
+    bus_state_t state;
+    uint64_t attempts; /* connection attempts started */
+    uint64_t connects; /* times it reached CONNECTED */
+} bus_conn_stats_t;
+
+typedef struct {
+    bus_conn_stats_t cmd, sub;
+    uint64_t reconnects;   /* CONNECTED reached again after a loss, both connections */
+    uint64_t published;    /* PUBLISH commands written to Redis */
+    uint64_t received;     /* messages handed to on_message */
+    uint64_t queued;       /* publishes waiting now for the command connection */
+    uint64_t queued_bytes; /* their bytes */
+    uint64_t dropped;      /* publishes refused by the queue or in-flight limit */
+    uint64_t lost;         /* publishes written whose connection broke before the reply */
+    char last_error[160];  /* most recent connection error, "" if none */
+} bus_stats_t;
+
+/* Creates a bus on loop and starts connecting both connections; url is copied. Returns 0 and
+ * *out (freed through bus_close), or BUS_EINVAL. Never blocks: host names are resolved with
+ * uv_getaddrinfo. */
+int bus_open(bus_t **out, uv_loop_t *loop, const redis_url_t *url, const bus_options_t *opts);
+
+/* Adds channel (binary-safe, len bytes, copied) to the wanted set and subscribes at once when
+ * the subscriber is up, else when it comes up. Subscribing a wanted channel is a no-op.
+ * Returns 0, BUS_EINVAL or BUS_ECLOSED. */
+int bus_subscribe(bus_t *bus, const char *channel, size_t len);
+/* Removes channel from the wanted set: no message for it is delivered after this returns.
+ * Unsubscribing a channel that is not wanted is a no-op. Returns 0 or BUS_ECLOSED. */
+int bus_unsubscribe(bus_t *bus, const char *channel, size_t len);
+/* The same for glob-style patterns (PSUBSCRIBE/PUNSUBSCRIBE). */
+int bus_psubscribe(bus_t *bus, const char *pattern, size_t len);
+int bus_punsubscribe(bus_t *bus, const char *pattern, size_t len);
+
+/* PUBLISH channel payload (both binary-safe, copied). Sent at once when the command
+ * connection is up; otherwise queued and sent, in order, when it is up again. Returns 0, or
+ * BUS_EQUEUEFULL (dropped and counted), BUS_EINVAL or BUS_ECLOSED. Delivery is at most once: a
+ * publish written just before the connection breaks is counted as lost, not repeated. */
+int bus_publish(bus_t *bus, const char *channel, size_t channel_len, const char *payload,
+                size_t payload_len);
+
+/* Sends one command (argv-style, binary-safe, copied) on the command connection. Returns 0
+ * and cb fires exactly once later (possibly with BUS_ECONNLOST, or BUS_ECLOSED during
+ * bus_close), or fails with BUS_ENOTCONN, BUS_EINVAL or BUS_ECLOSED and cb never fires.
+ * Do not send SUBSCRIBE-family or MONITOR commands here. */
+int bus_command(bus_t *bus, int argc, const char *const *argv, const size_t *argvlen,
+                bus_reply_cb cb, void *cb_ud);
+
+/* Current state, counters and last error; copied into *st. */
+void bus_stats(const bus_t *bus, bus_stats_t *st);
+bus_state_t bus_state(const bus_t *bus, bus_conn_t conn);
+
+/* Closes both connections and every handle; done (may be NULL) fires from the loop once all is
+ * freed, never inside this call. Pending bus_command callbacks fire with BUS_ECLOSED, during
+ * this call or just after it; on_message and on_state no longer fire. Queued publishes are
+ * discarded. Returns 0, or BUS_ECLOSED (already closing; done never fires). Safe from inside
+ * any bus callback; bus must not be used afterwards. */
+int bus_close(bus_t *bus, bus_closed_cb done, void *done_ud);
+
+#endif
