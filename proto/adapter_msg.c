@@ -542,6 +542,18 @@ static int array_index(const char *k, size_t n, uint32_t *out)
     return 1;
 }
 
+/* An integer map key is the text of the number Node decoded it to: exact up to 2^53, beyond
+ * that String() of the nearest double ("18446744073709552000"). */
+static void int_key(sbuf_t *keys, const item_t *key)
+{
+    if (key->kind == K_UINT && key->u <= (1ULL << 53))
+        sbuf_printf(keys, "%" PRIu64, key->u);
+    else if (key->kind == K_INT && key->i >= -(1LL << 53))
+        sbuf_printf(keys, "%" PRId64, key->i);
+    else
+        js_number(keys, key->kind == K_UINT ? (double)key->u : (double)key->i);
+}
+
 static int conv_value(conv_t *c, rd_t *r, int depth);
 
 static int conv_map(conv_t *c, rd_t *r, uint64_t count, int depth)
@@ -557,10 +569,8 @@ static int conv_map(conv_t *c, rd_t *r, uint64_t count, int depth)
             size_t len;
             const char *t = utf8_clean(key.b, key.len, &c->tmp, &len);
             sbuf_append(&keys, t, len);
-        } else if (key.kind == K_UINT) {
-            sbuf_printf(&keys, "%" PRIu64, key.u);
-        } else if (key.kind == K_INT) {
-            sbuf_printf(&keys, "%" PRId64, key.i);
+        } else if (key.kind == K_UINT || key.kind == K_INT) {
+            int_key(&keys, &key);
         } else {
             rc = AMSG_EKEY;
             goto out;
@@ -1103,10 +1113,8 @@ static int read_rooms(const uint8_t *v, const uint8_t *end, amsg_str_t **list, s
             const char *t = utf8_clean(e.b, e.len, &clean, &len);
             sbuf_append(&tmp, t, len);
             sbuf_free(&clean);
-        } else if (e.kind == K_UINT) {
-            sbuf_printf(&tmp, "%" PRIu64, e.u);
-        } else if (e.kind == K_INT) {
-            sbuf_printf(&tmp, "%" PRId64, e.i);
+        } else if (e.kind == K_UINT || e.kind == K_INT) {
+            int_key(&tmp, &e);
         } else if (e.kind == K_F32 || e.kind == K_F64) {
             if (isnan(e.f) || isinf(e.f)) { /* String(NaN) is "NaN", JSON's null is not */
                 sbuf_append_str(&tmp, isnan(e.f) ? "NaN" : e.f > 0 ? "Infinity" : "-Infinity");

@@ -291,6 +291,15 @@ static void test_broadcast_variants(void **state)
     assert_string_equal(m.rooms[0].s, "a\xef\xbf\xbd"
                                       "b");
     amsg_broadcast_free(&m);
+
+    /* numeric rooms are String(n) of the number Node holds */
+    m = decode_ok("93 a1\"u\" 82 a4\"type\" 02 a4\"data\" 90 81 a5\"rooms\" 93 cf0020000000000001 "
+                  "cb3ff8000000000000 cb7ff8000000000000");
+    assert_int_equal(m.nrooms, 3);
+    assert_string_equal(m.rooms[0].s, "9007199254740992");
+    assert_string_equal(m.rooms[1].s, "1.5");
+    assert_string_equal(m.rooms[2].s, "NaN");
+    amsg_broadcast_free(&m);
 }
 
 static void test_broadcast_errors(void **state)
@@ -647,7 +656,11 @@ static void test_legacy_ext(void **state)
 static void test_map_keys(void **state)
 {
     check_decode("82 01 a1\"a\" d0fb c3", "{\"1\":\"a\",\"-5\":true}", 0);
-    check_decode("81 cf ffffffffffffffff 00", "{\"18446744073709551615\":0}", 0);
+    /* keys are String() of the double Node decodes an integer to */
+    check_decode("81 cf ffffffffffffffff 00", "{\"18446744073709552000\":0}", 0);
+    check_decode("81 cf 0020000000000000 00", "{\"9007199254740992\":0}", 0);
+    check_decode("81 cf 0020000000000001 00", "{\"9007199254740992\":0}", 0);
+    check_decode("81 d3 8000000000000000 00", "{\"-9223372036854776000\":0}", 0);
     check_decode_err("81 c3 01", AMSG_EKEY);
     check_decode_err("81 c0 01", AMSG_EKEY);
     check_decode_err("81 90 01", AMSG_EKEY);
