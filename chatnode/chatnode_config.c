@@ -33,6 +33,12 @@ static const cfg_opt_t opts[] = {
     OPT("cors-credentials", CFG_BOOL, "false", 0, 0, cors_credentials, NULL,
         "allow credentials in CORS requests"),
     OPT("log-level", CFG_STR, "info", 0, 0, log_level, "LEVEL", "debug, info, warn or error"),
+    OPT("redis", CFG_STR, "", 0, 0, redis, "URL",
+        "cluster through Redis: redis://[user:password@]host:port[/db] (empty: run alone)"),
+    OPT("redis-key", CFG_STR, "socket.io", 0, 0, redis_key, "PREFIX",
+        "channel prefix on Redis, as the Node.js redis-adapter's key option"),
+    OPT("bus-subscribe", CFG_STR, "interest", 0, 0, bus_subscribe, "MODE",
+        "interest: subscribe only to rooms with local members; pattern: K#N#* as Node does"),
 };
 
 const cfg_table_t chatnode_config_table = {

@@ -20,6 +20,9 @@ typedef struct {
     char *cors_origin;
     int cors_credentials;
     char *log_level;
+    char *redis;
+    char *redis_key;
+    char *bus_subscribe;
 } chatnode_config_t;
 
 extern const cfg_table_t chatnode_config_table;

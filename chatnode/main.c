@@ -2,6 +2,7 @@
  * libuv loop, and stops cleanly on SIGINT or SIGTERM (every handle closed, all memory freed). */
 #include "app.h"
 #include "chatnode_config.h"
+#include "cluster.h"
 #include "eio_session.h"
 #include "log.h"
 #include "server.h"
@@ -21,6 +22,7 @@
 typedef struct {
     server_t srv;
     sio_server_t *sio;
+    cluster_t *cluster;
     const app_module_t *app;
     void *app_state;
     uv_signal_t sigint, sigterm;
@@ -46,12 +48,19 @@ static void eio_app_close(void *upper, const char *reason)
     (void)reason;
 }
 
+static void health(void *ctx, sbuf_t *json)
+{
+    cluster_health(ctx, json);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     chatnode_t *cn = h->data;
     log_info("stopping", "signal=%s", signum == SIGINT ? "SIGINT" : "SIGTERM");
     uv_close((uv_handle_t *)&cn->sigint, NULL);
     uv_close((uv_handle_t *)&cn->sigterm, NULL);
+    cluster_stop(cn->cluster);
+    cn->cluster = NULL;
     server_stop(&cn->srv);
     if (cn->sio) {
         sio_server_free(cn->sio);
@@ -137,9 +146,24 @@ int main(int argc, char **argv)
         handler = sio_server_handler(cn.sio);
     }
     rc = server_start(&cn.srv, &loop, &cfg, &handler);
+    if (rc == 0 && cfg.redis[0]) {
+        if (!cn.sio) {
+            log_error("--redis needs a Socket.IO app", "app=%s", cn.app->name);
+            rc = -1;
+        } else if (cluster_start(&cn.cluster, &cn.srv, cn.sio, &cfg, err, sizeof err) < 0) {
+            log_error("cannot start the cluster adapter", "error=\"%s\"", err);
+            rc = -1;
+        } else {
+            cn.srv.health = health;
+            cn.srv.health_ctx = cn.cluster;
+        }
+        if (rc < 0) server_stop(&cn.srv);
+    }
     if (rc < 0) {
         if (cn.sio) sio_server_free(cn.sio);
         if (cn.app->destroy) cn.app->destroy(cn.app_state);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        server_finish(&cn.srv);
         uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);
         cfg_free(&chatnode_config_table, &cfg);

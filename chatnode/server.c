@@ -216,12 +216,19 @@ static int path_matches(const server_t *srv, const char *uri)
 
 static void reply_healthz(server_t *srv, struct lws *wsi, conn_t *c)
 {
-    char body[256];
+    sbuf_t body = SBUF_INIT;
     uint64_t up = (uv_now(srv->loop) - srv->started_ms) / 1000;
-    int n =
-        snprintf(body, sizeof body, "{\"status\":\"%s\",\"connections\":%zu,\"uptime_s\":%llu}",
-                 srv->stopping ? "stopping" : "ok", srv->sessions.count, (unsigned long long)up);
-    server_reply(wsi, c, srv->stopping ? 503 : 200, "application/json", body, (size_t)n);
+    size_t polling, websocket;
+    eio_count(srv, &polling, &websocket);
+    sbuf_printf(&body,
+                "{\"status\":\"%s\",\"connections\":%zu,\"polling\":%zu,\"websocket\":%zu,"
+                "\"uptime_s\":%llu",
+                srv->stopping ? "stopping" : "ok", srv->sessions.count, polling, websocket,
+                (unsigned long long)up);
+    if (srv->health) srv->health(srv->health_ctx, &body);
+    sbuf_append_char(&body, '}');
+    server_reply(wsi, c, srv->stopping ? 503 : 200, "application/json", body.data, body.len);
+    sbuf_free(&body);
 }
 
 static int on_http(server_t *srv, struct lws *wsi, conn_t *c, const char *uri)

@@ -67,6 +67,9 @@ typedef struct server {
     strmap_t sessions; /* sid -> eio_session_t */
     dl_queue_t ping_q, pong_q, upgrade_q, close_q, kill_q;
     eio_handler_t handler;
+    /* Optional: appends ,"name":value members to the /healthz JSON object. */
+    void (*health)(void *ctx, sbuf_t *json);
+    void *health_ctx;
     uint64_t started_ms;
     int stopping;
     uint64_t sessions_opened;

@@ -304,6 +304,64 @@ size_t sio_deliver(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_
     return b.count;
 }
 
+typedef struct {
+    uint32_t gen;
+    sio_socket_t **v;
+    size_t n, cap;
+} select_t;
+
+static void select_add(sio_socket_t *s, void *arg)
+{
+    select_t *sel = arg;
+    if (s->mark == sel->gen) return;
+    s->mark = sel->gen;
+    if (sel->n == sel->cap) {
+        sel->cap = sel->cap ? sel->cap * 2 : 16;
+        sel->v = xrealloc(sel->v, sel->cap * sizeof *sel->v);
+    }
+    sel->v[sel->n++] = s;
+}
+
+size_t sio_select(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
+                  size_t nexcept, sio_socket_t ***out)
+{
+    if (++nsp->gen == 0) nsp->gen = 1;
+    select_t sel = {nsp->gen, NULL, 0, 0};
+    bcast_t mark = {nsp->gen, NULL, 0, 0};
+    for (size_t i = 0; i < nexcept; i++) visit_room(nsp, &except[i], mark_excluded, &mark);
+    if (nrooms == 0) {
+        void *v;
+        for (size_t i = 0; strmap_next(&nsp->sockets, &i, NULL, NULL, &v);) select_add(v, &sel);
+    } else {
+        for (size_t i = 0; i < nrooms; i++) visit_room(nsp, &rooms[i], select_add, &sel);
+    }
+    *out = sel.v;
+    return sel.n;
+}
+
+void sio_socket_rooms(const sio_socket_t *s, void (*fn)(const char *room, size_t len, void *arg),
+                      void *arg)
+{
+    fn(s->id, SID_RANDOM_LEN, arg);
+    for (uint32_t i = 0; i < s->rm.nrooms; i++)
+        fn(s->rm.rooms[i].room->name, s->rm.rooms[i].room->len, arg);
+}
+
+void sio_nsp_rooms(sio_nsp_t *nsp,
+                   void (*fn)(const char *room, size_t len, size_t members, void *arg), void *arg)
+{
+    void *v;
+    for (size_t i = 0; strmap_next(&nsp->rooms.rooms, &i, NULL, NULL, &v);)
+        fn(((room_t *)v)->name, ((room_t *)v)->len, ((room_t *)v)->n, arg);
+    for (size_t i = 0; strmap_next(&nsp->sockets, &i, NULL, NULL, &v);)
+        fn(((sio_socket_t *)v)->id, SID_RANDOM_LEN, 1, arg);
+}
+
+sio_server_t *sio_nsp_server(const sio_nsp_t *nsp)
+{
+    return nsp->sio;
+}
+
 size_t sio_broadcast(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
                      size_t nexcept, const char *event, size_t event_len, const char *args,
                      size_t args_len, const sio_attachment_t *att, unsigned natt, unsigned flags)

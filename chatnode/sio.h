@@ -71,6 +71,19 @@ typedef struct {
 } sio_cluster_t;
 
 void sio_server_set_cluster(sio_server_t *sio, const sio_cluster_t *cluster);
+sio_server_t *sio_nsp_server(const sio_nsp_t *nsp);
+
+/* The sockets of nsp in any of rooms (all when nrooms is 0) and in none of except, each once,
+ * into *out (an array the caller frees; NULL when none). Returns how many. The array is a
+ * snapshot: acting on one socket (disconnecting it) does not disturb the others. */
+size_t sio_select(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
+                  size_t nexcept, sio_socket_t ***out);
+/* Calls fn for each room of s, its own id first. */
+void sio_socket_rooms(const sio_socket_t *s, void (*fn)(const char *room, size_t len, void *arg),
+                      void *arg);
+/* Calls fn for each room of nsp with its local member count, socket-id rooms included. */
+void sio_nsp_rooms(sio_nsp_t *nsp,
+                   void (*fn)(const char *room, size_t len, size_t members, void *arg), void *arg);
 /* The namespaces the server has (those the app declares, and any a client joined). */
 void sio_foreach_nsp(sio_server_t *sio, void (*fn)(sio_nsp_t *nsp, void *arg), void *arg);
 sio_nsp_t *sio_nsp_find(sio_server_t *sio, const char *name, size_t len);

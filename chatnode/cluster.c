@@ -1,0 +1,465 @@
+/* The cluster adapter over Redis (see cluster.h and shared/spec/redis-adapter-protocol.md).
+ * Broadcasts go out as msgpack [uid, packet, opts] on K#N# or K#N#<room>#; requests from other
+ * servers arrive on K-request#N# and are answered on K-response#N#. In interest mode (the
+ * default) a node subscribes to a room's channel only while the room has local members, so
+ * traffic for rooms it does not host never reaches it; pattern mode keeps Node's K#N#*. */
+#include "cluster.h"
+#include "adapter_msg.h"
+#include "alloc.h"
+#include "bus.h"
+#include "json_text.h"
+#include "log.h"
+#include "sid.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    REQ_SOCKETS = 0,
+    REQ_ALL_ROOMS,
+    REQ_JOIN,
+    REQ_LEAVE,
+    REQ_DISCONNECT,
+    REQ_FETCH,
+    REQ_SERVER_SIDE_EMIT,
+    REQ_BROADCAST,
+    RESP_BROADCAST_CLIENT_COUNT,
+    RESP_BROADCAST_ACK
+};
+
+struct cluster {
+    server_t *srv;
+    sio_server_t *sio;
+    bus_t *bus;
+    char uid[8];
+    const char *key;
+    size_t key_len;
+    int pattern_mode;
+    uint64_t broadcasts_out, broadcasts_in, requests_in;
+};
+
+/* ---- channel names ---- */
+
+/* K<kind>#N#[room#] where kind is "", "-request" or "-response". */
+static void channel(sbuf_t *b, const cluster_t *c, const char *kind, const sio_nsp_t *nsp,
+                    const char *room, size_t room_len)
+{
+    size_t nlen;
+    const char *n = sio_nsp_name(nsp, &nlen);
+    sbuf_reset(b);
+    sbuf_append(b, c->key, c->key_len);
+    sbuf_append_str(b, kind);
+    sbuf_append_char(b, '#');
+    sbuf_append(b, n, nlen);
+    sbuf_append_char(b, '#');
+    if (room) {
+        sbuf_append(b, room, room_len);
+        sbuf_append_char(b, '#');
+    }
+}
+
+/* ---- hooks from the Socket.IO layer ---- */
+
+static void on_nsp_added(void *ctx, sio_nsp_t *nsp)
+{
+    cluster_t *c = ctx;
+    sbuf_t ch = SBUF_INIT;
+    channel(&ch, c, "-request", nsp, NULL, 0);
+    bus_subscribe(c->bus, ch.data, ch.len);
+    channel(&ch, c, "-response", nsp, NULL, 0);
+    bus_subscribe(c->bus, ch.data, ch.len);
+    channel(&ch, c, "-response", nsp, c->uid, strlen(c->uid));
+    bus_subscribe(c->bus, ch.data, ch.len);
+    channel(&ch, c, "", nsp, NULL, 0);
+    if (c->pattern_mode) {
+        sbuf_append_char(&ch, '*');
+        bus_psubscribe(c->bus, ch.data, ch.len);
+    } else {
+        bus_subscribe(c->bus, ch.data, ch.len);
+    }
+    sbuf_free(&ch);
+}
+
+static void on_nsp_each(sio_nsp_t *nsp, void *ctx)
+{
+    on_nsp_added(ctx, nsp);
+}
+
+static void on_room_added(void *ctx, sio_nsp_t *nsp, const char *room, size_t len)
+{
+    cluster_t *c = ctx;
+    if (c->pattern_mode) return;
+    sbuf_t ch = SBUF_INIT;
+    channel(&ch, c, "", nsp, room, len);
+    bus_subscribe(c->bus, ch.data, ch.len);
+    sbuf_free(&ch);
+}
+
+static void on_room_removed(void *ctx, sio_nsp_t *nsp, const char *room, size_t len)
+{
+    cluster_t *c = ctx;
+    if (c->pattern_mode) return;
+    sbuf_t ch = SBUF_INIT;
+    channel(&ch, c, "", nsp, room, len);
+    bus_unsubscribe(c->bus, ch.data, ch.len);
+    sbuf_free(&ch);
+}
+
+static amsg_str_t *amsg_strs(const str_t *v, size_t n)
+{
+    amsg_str_t *out = n ? xmalloc(n * sizeof *out) : NULL;
+    for (size_t i = 0; i < n; i++) out[i] = (amsg_str_t){v[i].ptr, v[i].len};
+    return out;
+}
+
+static void on_publish(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                       const str_t *except, size_t nexcept, const char *data, size_t data_len,
+                       const sio_attachment_t *att, unsigned natt, unsigned flags)
+{
+    cluster_t *c = ctx;
+    size_t nlen;
+    const char *n = sio_nsp_name(nsp, &nlen);
+    amsg_broadcast_t b = {
+        .uid = {c->uid, strlen(c->uid)},
+        .type = SIO_EVENT,
+        .nsp = {n, nlen},
+        .id = -1,
+        .data = {data, data_len, (sio_attachment_t *)att, natt},
+        .rooms = amsg_strs(rooms, nrooms),
+        .nrooms = nrooms,
+        .except = amsg_strs(except, nexcept),
+        .nexcept = nexcept,
+        .flags = {(flags & SIO_VOLATILE) ? 1 : AMSG_UNSET, AMSG_UNSET, AMSG_UNSET, AMSG_UNSET},
+    };
+    sbuf_t msg = SBUF_INIT, ch = SBUF_INIT;
+    int rc = amsg_broadcast_encode(&msg, &b);
+    if (rc < 0) {
+        log_warn("broadcast not published", "error=\"%s\"", amsg_strerror(rc));
+    } else {
+        if (nrooms == 1)
+            channel(&ch, c, "", nsp, rooms[0].ptr, rooms[0].len);
+        else
+            channel(&ch, c, "", nsp, NULL, 0);
+        bus_publish(c->bus, ch.data, ch.len, msg.data, msg.len);
+        c->broadcasts_out++;
+    }
+    free(b.rooms);
+    free(b.except);
+    sbuf_free(&msg);
+    sbuf_free(&ch);
+}
+
+/* ---- broadcasts from other servers ---- */
+
+static str_t *strs_of(const amsg_str_t *v, size_t n)
+{
+    str_t *out = n ? xmalloc(n * sizeof *out) : NULL;
+    for (size_t i = 0; i < n; i++) out[i] = (str_t){v[i].s, v[i].len};
+    return out;
+}
+
+static void on_broadcast(cluster_t *c, const char *payload, size_t len)
+{
+    amsg_broadcast_t b;
+    int rc = amsg_broadcast_decode((const uint8_t *)payload, len, &b);
+    if (rc < 0) {
+        log_debug("bad broadcast on the bus", "error=\"%s\"", amsg_strerror(rc));
+        return;
+    }
+    sio_nsp_t *nsp;
+    if (!(b.uid.len == strlen(c->uid) && memcmp(b.uid.s, c->uid, b.uid.len) == 0) &&
+        (nsp = sio_nsp_find(c->sio, b.nsp.s, b.nsp.len)) && b.data.json) {
+        str_t *rooms = strs_of(b.rooms, b.nrooms), *except = strs_of(b.except, b.nexcept);
+        sio_deliver(nsp, rooms, b.nrooms, except, b.nexcept, b.data.json, b.data.json_len,
+                    b.data.att, b.data.natt, b.flags.is_volatile == 1 ? SIO_VOLATILE : 0);
+        c->broadcasts_in++;
+        free(rooms);
+        free(except);
+    }
+    amsg_broadcast_free(&b);
+}
+
+/* ---- requests from other servers ---- */
+
+/* Rooms and except of a request's opts, borrowed from the JSON document. */
+typedef struct {
+    str_t rooms[64], except[64];
+    size_t nrooms, nexcept;
+} opts_t;
+
+static size_t json_rooms(json_t *arr, str_t *out, size_t max)
+{
+    size_t n = 0, i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (n < max && json_is_string(v))
+            out[n++] = (str_t){json_string_value(v), json_string_length(v)};
+    }
+    return n;
+}
+
+static void parse_opts(json_t *opts, opts_t *o)
+{
+    o->nrooms = json_rooms(json_object_get(opts, "rooms"), o->rooms, 64);
+    o->nexcept = json_rooms(json_object_get(opts, "except"), o->except, 64);
+}
+
+static void reply(cluster_t *c, sio_nsp_t *nsp, json_t *resp)
+{
+    char *text = json_dumps(resp, JSON_COMPACT);
+    sbuf_t ch = SBUF_INIT;
+    channel(&ch, c, "-response", nsp, NULL, 0);
+    if (text) bus_publish(c->bus, ch.data, ch.len, text, strlen(text));
+    free(text);
+    sbuf_free(&ch);
+    json_decref(resp);
+}
+
+static void add_room_to_array(const char *room, size_t len, void *arg)
+{
+    json_array_append_new(arg, json_stringn(room, len));
+}
+
+static void add_nsp_room(const char *room, size_t len, size_t members, void *arg)
+{
+    (void)members;
+    json_array_append_new(arg, json_stringn(room, len));
+}
+
+static json_t *socket_json(const sio_socket_t *s)
+{
+    json_t *rooms = json_array();
+    sio_socket_rooms(s, add_room_to_array, rooms);
+    json_t *hs =
+        json_pack("{s:{},s:s,s:s,s:b,s:b,s:I,s:s,s:{},s:{}}", "headers", "time", "", "address", "",
+                  "xdomain", 0, "secure", 0, "issued", (json_int_t)0, "url", "", "query", "auth");
+    return json_pack("{s:s,s:o,s:o,s:{}}", "id", sio_socket_id(s), "handshake", hs, "rooms", rooms,
+                     "data");
+}
+
+/* Applies fn to the sockets the options select, looked up again by id one at a time, so that
+ * disconnecting one may free others safely. */
+static void for_selected(sio_nsp_t *nsp, const opts_t *o, void (*fn)(sio_socket_t *, void *),
+                         void *arg)
+{
+    sio_socket_t **sel;
+    size_t n = sio_select(nsp, o->rooms, o->nrooms, o->except, o->nexcept, &sel);
+    char(*ids)[SID_RANDOM_LEN + 1] = n ? xmalloc(n * sizeof *ids) : NULL;
+    for (size_t i = 0; i < n; i++) memcpy(ids[i], sio_socket_id(sel[i]), SID_RANDOM_LEN + 1);
+    free(sel);
+    for (size_t i = 0; i < n; i++) {
+        sio_socket_t **one;
+        str_t id = {ids[i], SID_RANDOM_LEN};
+        if (sio_select(nsp, &id, 1, NULL, 0, &one) == 1) fn(one[0], arg);
+        free(one);
+    }
+    free(ids);
+}
+
+typedef struct {
+    json_t *rooms;
+    int close;
+} room_op_t;
+
+static void do_join(sio_socket_t *s, void *arg)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(((room_op_t *)arg)->rooms, i, v)
+    {
+        if (json_is_string(v)) sio_join(s, json_string_value(v), json_string_length(v));
+    }
+}
+
+static void do_leave(sio_socket_t *s, void *arg)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(((room_op_t *)arg)->rooms, i, v)
+    {
+        if (json_is_string(v)) sio_leave(s, json_string_value(v), json_string_length(v));
+    }
+}
+
+static void do_disconnect(sio_socket_t *s, void *arg)
+{
+    if (((room_op_t *)arg)->close)
+        sio_close_connection(s);
+    else
+        sio_disconnect(s);
+}
+
+static void collect_ids(sio_socket_t *s, void *arg)
+{
+    json_array_append_new(arg, json_string(sio_socket_id(s)));
+}
+
+static void collect_sockets(sio_socket_t *s, void *arg)
+{
+    json_array_append_new(arg, socket_json(s));
+}
+
+static void on_json_request(cluster_t *c, sio_nsp_t *nsp, json_t *req)
+{
+    int type = (int)json_integer_value(json_object_get(req, "type"));
+    const char *uid = json_string_value(json_object_get(req, "uid"));
+    json_t *request_id = json_object_get(req, "requestId");
+    int own = uid && strcmp(uid, c->uid) == 0;
+    opts_t o = {0};
+    parse_opts(json_object_get(req, "opts"), &o);
+    room_op_t op = {json_object_get(req, "rooms"), json_is_true(json_object_get(req, "close"))};
+    switch (type) {
+    case REQ_SOCKETS: {
+        if (own || !request_id) return;
+        o.nrooms = json_rooms(json_object_get(req, "rooms"), o.rooms, 64);
+        json_t *ids = json_array();
+        for_selected(nsp, &o, collect_ids, ids);
+        reply(c, nsp, json_pack("{s:O,s:o}", "requestId", request_id, "sockets", ids));
+        return;
+    }
+    case REQ_ALL_ROOMS: {
+        if (own || !request_id) return;
+        json_t *rooms = json_array();
+        sio_nsp_rooms(nsp, add_nsp_room, rooms);
+        reply(c, nsp, json_pack("{s:O,s:o}", "requestId", request_id, "rooms", rooms));
+        return;
+    }
+    case REQ_JOIN:
+        if (json_is_array(op.rooms)) for_selected(nsp, &o, do_join, &op);
+        return;
+    case REQ_LEAVE:
+        if (json_is_array(op.rooms)) for_selected(nsp, &o, do_leave, &op);
+        return;
+    case REQ_DISCONNECT: for_selected(nsp, &o, do_disconnect, &op); return;
+    case REQ_FETCH: {
+        if (own || !request_id) return;
+        json_t *socks = json_array();
+        for_selected(nsp, &o, collect_sockets, socks);
+        reply(c, nsp, json_pack("{s:O,s:o}", "requestId", request_id, "sockets", socks));
+        return;
+    }
+    default: return; /* server-side emits and the rest come with the app's own hooks */
+    }
+}
+
+static void on_request(cluster_t *c, const char *ch, size_t chlen, const char *payload, size_t len)
+{
+    /* K-request#N#: the namespace sits between the prefix and the final '#'. */
+    size_t pre = c->key_len + 9;
+    if (chlen <= pre || ch[chlen - 1] != '#') return;
+    sio_nsp_t *nsp = sio_nsp_find(c->sio, ch + pre, chlen - pre - 1);
+    if (!nsp) return;
+    c->requests_in++;
+    if (len && payload[0] == '{') {
+        json_error_t jerr;
+        json_t *req = json_loadb(payload, len, 0, &jerr);
+        if (!json_is_object(req)) {
+            log_debug("bad request on the bus", "error=\"%s\"", jerr.text);
+        } else {
+            on_json_request(c, nsp, req);
+        }
+        json_decref(req);
+    }
+}
+
+/* ---- the bus ---- */
+
+static int has_prefix(const char *s, size_t len, const cluster_t *c, const char *kind)
+{
+    size_t k = strlen(kind);
+    return len > c->key_len + k && memcmp(s, c->key, c->key_len) == 0 &&
+           memcmp(s + c->key_len, kind, k) == 0;
+}
+
+static void on_message(void *ud, const char *ch, size_t chlen, const char *pattern,
+                       const char *payload, size_t len)
+{
+    cluster_t *c = ud;
+    if (!pattern && has_prefix(ch, chlen, c, "-request#"))
+        on_request(c, ch, chlen, payload, len);
+    else if (!pattern && has_prefix(ch, chlen, c, "-response#"))
+        return; /* none awaited yet */
+    else
+        on_broadcast(c, payload, len);
+}
+
+static void on_state(void *ud, bus_conn_t conn, bus_state_t state, int err)
+{
+    (void)ud;
+    if (state == BUS_CONNECTED)
+        log_info("bus connected", "connection=%s", conn == BUS_CONN_CMD ? "command" : "subscriber");
+    else if (state == BUS_DISCONNECTED && err)
+        log_warn("bus disconnected", "connection=%s error=\"%s\"",
+                 conn == BUS_CONN_CMD ? "command" : "subscriber", bus_strerror(err));
+}
+
+int cluster_start(cluster_t **out, server_t *srv, sio_server_t *sio, const chatnode_config_t *cfg,
+                  char *err, size_t errlen)
+{
+    redis_url_t url;
+    if (redis_url_parse(cfg->redis, &url, err, errlen) < 0) return -1;
+    if (strcmp(cfg->bus_subscribe, "interest") != 0 && strcmp(cfg->bus_subscribe, "pattern") != 0) {
+        snprintf(err, errlen, "--bus-subscribe must be interest or pattern");
+        redis_url_free(&url);
+        return -1;
+    }
+    cluster_t *c = xcalloc(1, sizeof *c);
+    c->srv = srv;
+    c->sio = sio;
+    c->key = cfg->redis_key;
+    c->key_len = strlen(cfg->redis_key);
+    c->pattern_mode = strcmp(cfg->bus_subscribe, "pattern") == 0;
+    sid_generate(c->uid, 7, NULL); /* a 6-character server uid, as Node's adapter uses */
+    bus_options_t o;
+    bus_options_init(&o);
+    o.on_message = on_message;
+    o.on_state = on_state;
+    o.ud = c;
+    int rc = bus_open(&c->bus, srv->loop, &url, &o);
+    redis_url_free(&url);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot start the bus: %s", bus_strerror(rc));
+        free(c);
+        return -1;
+    }
+    sio_cluster_t hooks = {on_nsp_added, on_room_added, on_room_removed, on_publish, c};
+    sio_server_set_cluster(sio, &hooks);
+    sio_foreach_nsp(sio, on_nsp_each, c);
+    log_info("cluster adapter started", "uid=%s key=%s subscribe=%s", c->uid, c->key,
+             c->pattern_mode ? "pattern" : "interest");
+    *out = c;
+    return 0;
+}
+
+static void closed(void *ud)
+{
+    free(ud);
+}
+
+void cluster_stop(cluster_t *c)
+{
+    if (!c) return;
+    sio_cluster_t none = {0};
+    sio_server_set_cluster(c->sio, &none);
+    bus_close(c->bus, closed, c);
+}
+
+void cluster_health(const cluster_t *c, sbuf_t *json)
+{
+    if (!c) return;
+    bus_stats_t st;
+    bus_stats(c->bus, &st);
+    sbuf_printf(json,
+                ",\"bus\":{\"uid\":\"%s\",\"subscribe\":\"%s\",\"command\":\"%s\","
+                "\"subscriber\":\"%s\",\"reconnects\":%llu,\"published\":%llu,"
+                "\"received\":%llu,\"queued\":%llu,\"dropped\":%llu,\"broadcasts_in\":%llu,"
+                "\"broadcasts_out\":%llu,\"requests_in\":%llu}",
+                c->uid, c->pattern_mode ? "pattern" : "interest", bus_state_name(st.cmd.state),
+                bus_state_name(st.sub.state), (unsigned long long)st.reconnects,
+                (unsigned long long)st.published, (unsigned long long)st.received,
+                (unsigned long long)st.queued, (unsigned long long)st.dropped,
+                (unsigned long long)c->broadcasts_in, (unsigned long long)c->broadcasts_out,
+                (unsigned long long)c->requests_in);
+}
