@@ -6,7 +6,7 @@
 import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import { io, Manager } from "socket.io-client";
+import { client, manager, track, closeAllClients, connected, emitAck, record, echo } from "./lib/clients.mjs";
 import {
   startChatnode,
   stopAll,
@@ -23,66 +23,6 @@ import {
 const ECHO_FLAGS = ["--app", "echo", "--ping-interval", "2000", "--ping-timeout", "5000", "--connect-timeout", "5000"];
 
 let srv;
-const sockets = new Set();
-const managers = new Set();
-
-/** A socket.io-client socket on its own connection, never reconnecting, closed after the test. */
-function client(server, nsp = "/", opts = {}) {
-  const s = io(server.url + nsp, { forceNew: true, reconnection: false, timeout: WAIT_MS, ...opts });
-  sockets.add(s);
-  return s;
-}
-
-/** A Manager (one Engine.IO connection) for several namespaces, closed after the test. */
-function manager(server, opts = {}) {
-  const m = new Manager(server.url, { reconnection: false, timeout: WAIT_MS, ...opts });
-  managers.add(m);
-  return m;
-}
-
-function closeAllClients() {
-  for (const s of sockets) s.disconnect();
-  for (const m of managers) m.engine?.close();
-  sockets.clear();
-  managers.clear();
-}
-
-/** Resolves once `s` is connected; rejects with the connect_error. */
-function connected(s, timeoutMs = WAIT_MS) {
-  if (s.connected) return Promise.resolve(s);
-  return withTimeout(
-    new Promise((resolve, reject) => {
-      s.once("connect", () => resolve(s));
-      s.once("connect_error", (err) => reject(new Error(`connect_error: ${err.message}`)));
-    }),
-    timeoutMs,
-    `connect of ${s.nsp}`,
-  );
-}
-
-/** Emits `event` with `args` and an ack callback; resolves with the ack's arguments. */
-function emitAck(s, event, ...args) {
-  return withTimeout(new Promise((resolve) => s.emit(event, ...args, (...vals) => resolve(vals))), WAIT_MS, `ack of ${event}`);
-}
-
-/**
- * Records the events `s` receives, as [name, ...args], leaving out the echo app's own "auth"
- * (it may arrive just after "connect") and "message-back" (used to sync).
- */
-function record(s) {
-  const got = [];
-  s.onAny((...a) => {
-    if (a[0] !== "auth" && a[0] !== "message-back") got.push(a);
-  });
-  return got;
-}
-
-/** Round trip through message/message-back; resolves with the echoed arguments. */
-async function echo(s, ...args) {
-  const back = waitFor(s, "message-back");
-  s.emit("message", ...args);
-  return back;
-}
 
 /**
  * Writes `text` on a fresh TCP connection to `port`; resolves with what came back once a
@@ -293,7 +233,7 @@ describe("single node with socket.io-client", { timeout: 240_000 }, () => {
       assert.notEqual(main.id, custom.id);
       assert.deepEqual(await mainAuth, [{ token: "main-token" }]);
       assert.deepEqual(await customAuth, [{ token: "custom-token" }]);
-      sockets.add(main).add(custom);
+      track(main, custom);
 
       // rooms and broadcasts stay inside their namespace
       const mainGot = record(main);
@@ -317,7 +257,7 @@ describe("single node with socket.io-client", { timeout: 240_000 }, () => {
       const m = manager(srv);
       const main = m.socket("/");
       const bad = m.socket("/random");
-      sockets.add(main).add(bad);
+      track(main, bad);
       main.connect();
       bad.connect();
       const [err2] = await waitFor(bad, "connect_error");
@@ -348,7 +288,7 @@ describe("single node with socket.io-client", { timeout: 240_000 }, () => {
       const m = manager(srv, { transports: ["websocket"] });
       const main = m.socket("/");
       const custom = m.socket("/custom");
-      sockets.add(main).add(custom);
+      track(main, custom);
       main.connect();
       custom.connect();
       await Promise.all([connected(main), connected(custom)]);

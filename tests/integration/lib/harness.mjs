@@ -528,7 +528,7 @@ export async function startRedis(extraArgs = []) {
   let restarting = false;
   await launch();
   const stopChild = async (signal) => {
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once("exit", r));
     child.kill(signal);
     await exited;

@@ -1,0 +1,137 @@
+// Two chatnodes and a real redis-server: broadcasts cross nodes in the redis-adapter format
+// (to all, to a room, to a room except the sender, to one socket id, binary), interest-based
+// subscriptions keep a node's traffic to the rooms it hosts, and Redis restarting never stops
+// local delivery. Exercises chatnode/cluster.c, proto/bus.c and proto/adapter_msg.c.
+import { describe, it, before, after, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { startChatnode, startRedis, stopAll, eventually, httpRequest, WAIT_MS } from "./lib/harness.mjs";
+import { client, closeAllClients, connected, emitAck, record, echo } from "./lib/clients.mjs";
+
+const FLAGS = ["--app", "echo", "--ping-interval", "5000", "--ping-timeout", "5000"];
+let redis, n1, n2;
+
+async function health(node) {
+  return JSON.parse((await httpRequest(`${node.url}/healthz`)).body);
+}
+
+/** Waits until both nodes' Redis connections are up (subscriptions included). */
+async function busUp(...nodes) {
+  await eventually(async () => {
+    for (const n of nodes) {
+      const h = await health(n);
+      if (h.bus?.command !== "connected" || h.bus?.subscriber !== "connected") return false;
+    }
+    return true;
+  }, WAIT_MS, "the bus to connect");
+}
+
+/** The events named ev among those recorded (probes sent while waiting may still arrive). */
+const only = (got, ev) => got.filter((e) => e[0] === ev);
+
+/** Joins s to room and waits until the other node would see it (its SUBSCRIBE is done). */
+async function join(s, room) {
+  assert.deepEqual(await emitAck(s, "join", room), []);
+}
+
+describe("two chatnodes through Redis", { timeout: 120_000 }, () => {
+  before(async () => {
+    redis = await startRedis();
+    [n1, n2] = await Promise.all([
+      startChatnode([...FLAGS, "--redis", redis.url]),
+      startChatnode([...FLAGS, "--redis", redis.url]),
+    ]);
+    await busUp(n1, n2);
+  });
+  after(async () => {
+    closeAllClients();
+    await stopAll(n1, n2);
+    await redis.stop();
+  });
+  afterEach(closeAllClients);
+
+  it("a broadcast to everyone reaches the clients of both nodes, binary included", async () => {
+    const [a, b, c] = await Promise.all([
+      connected(client(n1, "/", { transports: ["websocket"] })),
+      connected(client(n2, "/", { transports: ["websocket"] })),
+      connected(client(n2, "/", { transports: ["polling"] })),
+    ]);
+    const got = [a, b, c].map(record);
+    const payload = { text: "héllo", n: 1.5, big: 12345678901234, list: [true, null], bin: Buffer.from([0, 1, 255]) };
+    await emitAck(a, "broadcast", null, "news", payload, Buffer.from("raw"));
+    await eventually(() => got.every((g) => g.length === 1), WAIT_MS, "news on every client");
+    for (const g of got) {
+      assert.equal(g[0][0], "news");
+      assert.deepEqual(g[0][1], payload);
+      assert.deepEqual(g[0][2], Buffer.from("raw"));
+    }
+  });
+
+  it("a room broadcast reaches the room's members on both nodes and nobody else", async () => {
+    const [a, b, c, d] = await Promise.all([n1, n2, n2, n1].map((n) => connected(client(n, "/", { transports: ["websocket"] }))));
+    const got = [a, b, c, d].map(record);
+    await join(a, "r1");
+    await join(b, "r1");
+    await join(c, "r1");
+    await eventually(async () => (await emitAck(d, "broadcast", "r1", "probe")).length === 1, WAIT_MS);
+    await eventually(() => got[1].length >= 1, WAIT_MS, "the room channel to be subscribed on n2");
+    await emitAck(d, "broadcast", "r1", "room-news", 7);
+    const news = (i) => only(got[i], "room-news");
+    await eventually(() => news(0).length && news(1).length && news(2).length, WAIT_MS, "room-news in r1");
+    for (const s of [a, b, c, d]) await echo(s, "sync");
+    assert.deepEqual(news(0), [["room-news", 7]]);
+    assert.deepEqual(news(1), [["room-news", 7]]);
+    assert.deepEqual(news(2), [["room-news", 7]]);
+    assert.deepEqual(got[3], []);
+  });
+
+  it("to a room except the sender, and to one socket id on the other node", async () => {
+    const [a, b, c] = await Promise.all([n1, n2, n2].map((n) => connected(client(n, "/", { transports: ["websocket"] }))));
+    const got = [a, b, c].map(record);
+    for (const s of [a, b, c]) await join(s, "r2");
+    const target = { rooms: ["r2"], except: [a.id] };
+    await eventually(async () => {
+      await emitAck(a, "broadcast", target, "ping-r2");
+      return got[1].length > 0 && got[2].length > 0;
+    }, WAIT_MS, "r2 traffic on n2");
+    await emitAck(a, "broadcast", target, "not-me", "x");
+    await eventually(() => only(got[1], "not-me").length && only(got[2], "not-me").length, WAIT_MS, "not-me at b and c");
+    await echo(a, "sync");
+    assert.deepEqual(got[0], []);
+    assert.deepEqual(only(got[1], "not-me"), [["not-me", "x"]]);
+
+    await emitAck(a, "broadcast", c.id, "just-you", { to: "c" });
+    await eventually(() => only(got[2], "just-you").length, WAIT_MS, "just-you at c");
+    await echo(b, "sync");
+    assert.deepEqual(only(got[2], "just-you"), [["just-you", { to: "c" }]]);
+    assert.deepEqual(only(got[1], "just-you"), []);
+  });
+
+  it("interest mode: a node with no member in a room receives none of its messages", async () => {
+    const sender = await connected(client(n1, "/", { transports: ["websocket"] }));
+    const member = await connected(client(n1, "/", { transports: ["websocket"] }));
+    await join(member, "only-on-n1");
+    const before = (await health(n2)).bus.received;
+    for (let i = 0; i < 50; i++) await emitAck(sender, "broadcast", "only-on-n1", "local-news", i);
+    await eventually(() => true, 200);
+    const after = (await health(n2)).bus.received;
+    assert.equal(after - before, 0, "n2 got traffic for a room it does not host");
+    assert.ok((await health(n1)).bus.broadcasts_out >= 50);
+  });
+
+  it("Redis restarted: local delivery never stops, cross-node delivery comes back", async () => {
+    const [a, a2, b] = await Promise.all([n1, n1, n2].map((n) => connected(client(n, "/", { transports: ["websocket"] }))));
+    const got = [a, a2, b].map(record);
+    for (const s of [a, a2, b]) await join(s, "r3");
+    await redis.kill();
+    await emitAck(a, "broadcast", "r3", "while-down", 1);
+    await eventually(() => got[1].length === 1, WAIT_MS, "local delivery while Redis is down");
+    assert.deepEqual(got[1], [["while-down", 1]]);
+    await redis.restart();
+    await busUp(n1, n2);
+    await eventually(async () => {
+      await emitAck(a, "broadcast", "r3", "after", 2);
+      return only(got[2], "after").length > 0;
+    }, WAIT_MS, "cross-node delivery after Redis came back");
+    assert.deepEqual(only(got[2], "after")[0], ["after", 2]);
+  });
+});
