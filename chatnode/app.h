@@ -13,6 +13,7 @@
 typedef struct eio_session eio_session_t;
 typedef struct sio_server sio_server_t;
 typedef struct sio_socket sio_socket_t;
+typedef struct sio_nsp sio_nsp_t;
 typedef struct server server_t;
 
 /* An event or an ack as the app sees it. Every pointer borrows from the packet and is valid
@@ -57,6 +58,10 @@ typedef struct app_module {
     /* The socket is going (client or server disconnect, transport closed): still in its rooms
      * during the call, freed after it. Optional. */
     void (*disconnect)(sio_socket_t *s, const char *reason);
+    /* A server-side emit from another server of the cluster (ev->name, ev->args; no
+     * attachments: that path is JSON). When the sender wants an answer (ev->ack_id >= 0), the
+     * app may write one JSON value into reply and return 1; 0 means no answer. Optional. */
+    int (*server_event)(sio_nsp_t *nsp, const sio_event_t *ev, sbuf_t *reply);
 } app_module_t;
 
 /* The app modules compiled in; NULL-terminated. */

@@ -10,7 +10,9 @@
  *   "request-ack" (...args)      -> emit "ack-request" (...args) with an ack; the client's
  *                                   ack values come back as "ack-response"
  *   "server-disconnect" (close)  -> DISCONNECT the namespace, or (close = true) close the
- *                                   whole connection as a transport close */
+ *                                   whole connection as a transport close
+ * A server-side emit from another server of the cluster is shown to the node's clients as
+ * "server-event" (event, ...args) and answered with [event, ...args]. */
 #include "app.h"
 #include "json_text.h"
 #include "sio.h"
@@ -158,6 +160,29 @@ static void echo_event(sio_socket_t *s, const sio_event_t *ev)
     }
 }
 
+/* A server-side emit from another server: shown to this node's clients of the namespace as
+ * server-event(name, ...args), and answered with [name, ...args]. */
+static int echo_server_event(sio_nsp_t *nsp, const sio_event_t *ev, sbuf_t *reply)
+{
+    sbuf_t both = SBUF_INIT, data = SBUF_INIT;
+    json_append_string(&both, ev->name, ev->name_len);
+    if (ev->args_len) sbuf_append_char(&both, ',');
+    sbuf_append(&both, ev->args, ev->args_len);
+    sbuf_append_str(&data, "[\"server-event\",");
+    sbuf_append(&data, both.data, both.len);
+    sbuf_append_char(&data, ']');
+    sio_deliver(nsp, NULL, 0, NULL, 0, data.data, data.len, NULL, 0, 0);
+    int answered = ev->ack_id >= 0;
+    if (answered) {
+        sbuf_append_char(reply, '[');
+        sbuf_append(reply, both.data, both.len);
+        sbuf_append_char(reply, ']');
+    }
+    sbuf_free(&both);
+    sbuf_free(&data);
+    return answered;
+}
+
 static void echo_ack(sio_socket_t *s, uint64_t tag, const sio_event_t *ack)
 {
     (void)tag;
@@ -174,4 +199,5 @@ const app_module_t app_echo = {
     .connected = echo_connected,
     .event = echo_event,
     .ack = echo_ack,
+    .server_event = echo_server_event,
 };

@@ -301,6 +301,95 @@ static void collect_sockets(sio_socket_t *s, void *arg)
     json_array_append_new(arg, socket_json(s));
 }
 
+/* A server-side emit from another server: the app may answer it. */
+static void on_server_side_emit(cluster_t *c, sio_nsp_t *nsp, json_t *req, json_t *request_id)
+{
+    const app_module_t *app = sio_server_app(c->sio);
+    json_t *data = json_object_get(req, "data");
+    if (!app->server_event || !json_is_array(data)) return;
+    char *text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
+    char name[256];
+    sio_event_t ev;
+    sbuf_t answer = SBUF_INIT;
+    if (text && sio_event_from_array(text, strlen(text), name, sizeof name, &ev) == 0 && ev.name) {
+        ev.ack_id = request_id ? 0 : -1;
+        if (app->server_event(nsp, &ev, &answer) == 1 && request_id && answer.len) {
+            json_t *value = json_loadb(answer.data, answer.len, JSON_DECODE_ANY, NULL);
+            if (value)
+                reply(c, nsp,
+                      json_pack("{s:i,s:O,s:o}", "type", REQ_SERVER_SIDE_EMIT, "requestId",
+                                request_id, "data", value));
+        }
+    }
+    sbuf_free(&answer);
+    free(text);
+}
+
+/* A broadcast with acks (type 7): each recipient's ack goes back to the requester. */
+typedef struct {
+    cluster_t *c;
+    sio_nsp_t *nsp;
+    char *request_id;
+    size_t left; /* acks still to come or be cancelled */
+} bcast_acks_t;
+
+static void on_client_ack(void *ud, sio_socket_t *s, const sio_event_t *ack)
+{
+    (void)s;
+    bcast_acks_t *b = ud;
+    if (ack) {
+        /* The requester gets the first ack argument, as Node's adapter sends it. */
+        sbuf_t arr = SBUF_INIT, msg = SBUF_INIT, ch = SBUF_INIT;
+        sbuf_append_char(&arr, '[');
+        sbuf_append(&arr, ack->args, ack->args_len);
+        sbuf_append_char(&arr, ']');
+        json_array_iter_t it;
+        const char *first = NULL;
+        size_t first_len = 0;
+        json_kind_t kind;
+        json_array_iter_init(&it, arr.data, arr.len);
+        if (!json_array_next(&it, &first, &first_len, &kind)) first = NULL;
+        amsg_ack_t a = {{b->request_id, strlen(b->request_id)},
+                        {first, first_len, (sio_attachment_t *)ack->att, ack->natt}};
+        if (amsg_ack_encode(&msg, &a) == 0) {
+            channel(&ch, b->c, "-response", b->nsp, NULL, 0);
+            bus_publish(b->c->bus, ch.data, ch.len, msg.data, msg.len);
+        }
+        sbuf_free(&arr);
+        sbuf_free(&msg);
+        sbuf_free(&ch);
+    }
+    if (--b->left == 0) {
+        free(b->request_id);
+        free(b);
+    }
+}
+
+static void on_broadcast_request(cluster_t *c, sio_nsp_t *nsp, const char *payload, size_t len)
+{
+    amsg_broadcast_t r;
+    if (amsg_bcast_request_decode((const uint8_t *)payload, len, &r) < 0) return;
+    if (!(r.uid.len == strlen(c->uid) && memcmp(r.uid.s, c->uid, r.uid.len) == 0) && r.data.json &&
+        r.request_id.s) {
+        str_t *rooms = strs_of(r.rooms, r.nrooms), *except = strs_of(r.except, r.nexcept);
+        bcast_acks_t *b = xcalloc(1, sizeof *b);
+        b->c = c;
+        b->nsp = nsp;
+        b->request_id = xstrndup(r.request_id.s, r.request_id.len);
+        b->left = 1; /* held until the count is out */
+        size_t n = sio_deliver_with_ack(nsp, rooms, r.nrooms, except, r.nexcept, r.data.json,
+                                        r.data.json_len, r.data.att, r.data.natt, on_client_ack, b);
+        b->left += n;
+        json_t *count = json_pack("{s:i,s:s,s:I}", "type", RESP_BROADCAST_CLIENT_COUNT, "requestId",
+                                  b->request_id, "clientCount", (json_int_t)n);
+        reply(c, nsp, count);
+        on_client_ack(b, NULL, NULL); /* drops the hold */
+        free(rooms);
+        free(except);
+    }
+    amsg_broadcast_free(&r);
+}
+
 static void on_json_request(cluster_t *c, sio_nsp_t *nsp, json_t *req)
 {
     int type = (int)json_integer_value(json_object_get(req, "type"));
@@ -340,7 +429,10 @@ static void on_json_request(cluster_t *c, sio_nsp_t *nsp, json_t *req)
         reply(c, nsp, json_pack("{s:O,s:o}", "requestId", request_id, "sockets", socks));
         return;
     }
-    default: return; /* server-side emits and the rest come with the app's own hooks */
+    case REQ_SERVER_SIDE_EMIT:
+        if (!own) on_server_side_emit(c, nsp, req, request_id);
+        return;
+    default: return;
     }
 }
 
@@ -361,6 +453,8 @@ static void on_request(cluster_t *c, const char *ch, size_t chlen, const char *p
             on_json_request(c, nsp, req);
         }
         json_decref(req);
+    } else if (len && amsg_peek_type((const uint8_t *)payload, len) == REQ_BROADCAST) {
+        on_broadcast_request(c, nsp, payload, len);
     }
 }
 

@@ -30,11 +30,15 @@ struct sio_nsp {
 #define SIO_MAX_PENDING_ACKS 1024
 
 typedef struct {
+    uint32_t id;
+    uint64_t tag;  /* for the app's ack callback */
+    sio_ack_cb cb; /* or, when set, this callback (cluster broadcasts with acks) */
+    void *ud;
+} pending_ack_t;
+
+typedef struct {
     uint32_t n, cap;
-    struct {
-        uint32_t id;
-        uint64_t tag;
-    } item[];
+    pending_ack_t item[];
 } pending_acks_t;
 
 struct sio_socket {
@@ -207,9 +211,9 @@ void sio_emit(sio_socket_t *s, const char *event, size_t event_len, const char *
     frames_free(&pf);
 }
 
-void sio_emit_with_ack(sio_socket_t *s, uint64_t tag, const char *event, size_t event_len,
-                       const char *args, size_t args_len, const sio_attachment_t *att,
-                       unsigned natt)
+/* Records an ack the client owes; returns its id. When the list is full the oldest is
+ * forgotten (its callback, if any, is told with a NULL ack). */
+static uint32_t ack_expect(sio_socket_t *s, uint64_t tag, sio_ack_cb cb, void *ud)
 {
     uint32_t id = s->next_ack++;
     pending_acks_t *a = s->acks;
@@ -227,11 +231,29 @@ void sio_emit_with_ack(sio_socket_t *s, uint64_t tag, const char *event, size_t 
         uint32_t oldest = 0;
         for (uint32_t i = 1; i < a->n; i++)
             if (id - a->item[i].id > id - a->item[oldest].id) oldest = i;
+        pending_ack_t gone = a->item[oldest];
         a->item[oldest] = a->item[--a->n];
+        if (gone.cb) gone.cb(gone.ud, s, NULL);
     }
-    a->item[a->n].id = id;
-    a->item[a->n].tag = tag;
-    a->n++;
+    a->item[a->n++] = (pending_ack_t){id, tag, cb, ud};
+    return id;
+}
+
+/* Tells the callbacks of acks that will never come (the socket is going). */
+static void acks_cancel(sio_socket_t *s)
+{
+    pending_acks_t *a = s->acks;
+    s->acks = NULL;
+    for (uint32_t i = 0; a && i < a->n; i++)
+        if (a->item[i].cb) a->item[i].cb(a->item[i].ud, s, NULL);
+    free(a);
+}
+
+void sio_emit_with_ack(sio_socket_t *s, uint64_t tag, const char *event, size_t event_len,
+                       const char *args, size_t args_len, const sio_attachment_t *att,
+                       unsigned natt)
+{
+    uint32_t id = ack_expect(s, tag, NULL, NULL);
     packet_frames_t pf;
     frames_build(&pf, s->nsp, SIO_EVENT, id, event, event_len, args, args_len, att, natt);
     frames_send(s->conn, &pf);
@@ -362,6 +384,29 @@ sio_server_t *sio_nsp_server(const sio_nsp_t *nsp)
     return nsp->sio;
 }
 
+const app_module_t *sio_server_app(const sio_server_t *sio)
+{
+    return sio->app;
+}
+
+size_t sio_deliver_with_ack(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
+                            size_t nexcept, const char *data, size_t data_len,
+                            const sio_attachment_t *att, unsigned natt, sio_ack_cb cb, void *ud)
+{
+    sio_socket_t **sel;
+    size_t n = sio_select(nsp, rooms, nrooms, except, nexcept, &sel);
+    for (size_t i = 0; i < n; i++) {
+        /* each client gets its own ack id, so each gets its own encoding */
+        uint32_t id = ack_expect(sel[i], 0, cb, ud);
+        packet_frames_t pf;
+        frames_from_data(&pf, nsp, SIO_EVENT, id, data, data_len, att, natt);
+        frames_send(sel[i]->conn, &pf);
+        frames_free(&pf);
+    }
+    free(sel);
+    return n;
+}
+
 size_t sio_broadcast(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
                      size_t nexcept, const char *event, size_t event_len, const char *args,
                      size_t args_len, const sio_attachment_t *att, unsigned natt, unsigned flags)
@@ -460,6 +505,7 @@ static void socket_remove(sio_socket_t *s, const char *reason)
     sio_conn_t *c = s->conn;
     sio_server_t *sio = c->sio;
     if (sio->app->disconnect) sio->app->disconnect(s, reason);
+    acks_cancel(s);
     while (s->rm.nrooms) leave_at(s, s->rm.nrooms - 1);
     strmap_del(&s->nsp->sockets, s->id, strlen(s->id));
     if (sio->cluster.room_removed)
@@ -471,7 +517,6 @@ static void socket_remove(sio_socket_t *s, const char *reason)
         }
     }
     sio->nsockets--;
-    free(s->acks);
     free(s);
 }
 
@@ -608,6 +653,25 @@ static void inner_args(const char *arr, size_t len, const char **rest, size_t *r
     *rest_len = (size_t)(end - p);
 }
 
+int sio_event_from_array(const char *arr, size_t len, char *name, size_t cap, sio_event_t *ev)
+{
+    if (json_validate(arr, len) != JT_ARRAY) return -1;
+    const char *first;
+    size_t first_len;
+    json_kind_t kind;
+    memset(ev, 0, sizeof *ev);
+    ev->ack_id = -1;
+    split_args(arr, len, &first, &first_len, &kind, &ev->args, &ev->args_len);
+    if (kind == JT_STRING && first_len + 1 <= cap) {
+        long n = json_string_decode(first, first_len, name, cap);
+        if (n >= 0) {
+            ev->name = name;
+            ev->name_len = (size_t)n;
+        }
+    }
+    return 0;
+}
+
 static void on_event(sio_conn_t *c, sio_socket_t *s, const sio_packet_t *p,
                      const sio_attachment_t *att, unsigned natt)
 {
@@ -639,7 +703,7 @@ static void on_ack(sio_socket_t *s, const sio_packet_t *p, const sio_attachment_
     pending_acks_t *a = s->acks;
     for (uint32_t i = 0; a && i < a->n; i++) {
         if ((int64_t)a->item[i].id != p->id) continue;
-        uint64_t tag = a->item[i].tag;
+        pending_ack_t got = a->item[i];
         a->item[i] = a->item[--a->n];
         if (a->n == 0) {
             free(a);
@@ -647,7 +711,10 @@ static void on_ack(sio_socket_t *s, const sio_packet_t *p, const sio_attachment_
         }
         sio_event_t ev = {.att = att, .natt = natt, .ack_id = -1};
         inner_args(p->data, p->data_len, &ev.args, &ev.args_len);
-        if (s->conn->sio->app->ack) s->conn->sio->app->ack(s, tag, &ev);
+        if (got.cb)
+            got.cb(got.ud, s, &ev);
+        else if (s->conn->sio->app->ack)
+            s->conn->sio->app->ack(s, got.tag, &ev);
         return;
     }
 }

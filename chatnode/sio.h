@@ -7,8 +7,6 @@
 #include "app.h"
 #include "server.h"
 
-typedef struct sio_nsp sio_nsp_t;
-
 typedef struct {
     const char *ptr;
     size_t len;
@@ -56,6 +54,16 @@ size_t sio_deliver(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_
                    size_t nexcept, const char *data, size_t data_len, const sio_attachment_t *att,
                    unsigned natt, unsigned flags);
 
+/* An ack for a delivery made with sio_deliver_with_ack: ack is the client's answer, or NULL
+ * when none will come (the socket went away). Called once per recipient. */
+typedef void (*sio_ack_cb)(void *ud, sio_socket_t *s, const sio_event_t *ack);
+
+/* sio_deliver, asking every recipient for an ack (each gets its own ack id). Returns the
+ * number of recipients; cb runs once for each of them, later. */
+size_t sio_deliver_with_ack(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
+                            size_t nexcept, const char *data, size_t data_len,
+                            const sio_attachment_t *att, unsigned natt, sio_ack_cb cb, void *ud);
+
 /* What the cluster adapter wants to hear from the Socket.IO layer. Every member may be NULL. */
 typedef struct {
     /* A namespace came into being (see sio_foreach_nsp for those that already exist). */
@@ -72,6 +80,12 @@ typedef struct {
 
 void sio_server_set_cluster(sio_server_t *sio, const sio_cluster_t *cluster);
 sio_server_t *sio_nsp_server(const sio_nsp_t *nsp);
+const app_module_t *sio_server_app(const sio_server_t *sio);
+
+/* Splits a JSON array text [first, rest...] into an event (name decoded into name, which has
+ * cap bytes; ev->name stays NULL when the first element is not a string that fits) and the
+ * argument text. Returns 0, or -1 when arr is not a JSON array. ev borrows from arr. */
+int sio_event_from_array(const char *arr, size_t len, char *name, size_t cap, sio_event_t *ev);
 
 /* The sockets of nsp in any of rooms (all when nrooms is 0) and in none of except, each once,
  * into *out (an array the caller frees; NULL when none). Returns how many. The array is a

@@ -84,6 +84,22 @@ describe("chatnode with a Node.js socket.io server and the emitter", { timeout: 
     assert.ok(rooms.has("fetch-room") && rooms.has(c1.id) && rooms.has(p1.id));
   });
 
+  it("the Node server's serverSideEmit with ack and timeout().emit with acks include the chatnode", async () => {
+    const c1 = await connected(client(cn, "/", { transports: ["websocket"] }));
+    const c2 = await connected(client(cn, "/", { transports: ["polling"] }));
+    const p1 = await connected(client(peer, "/", { transports: ["websocket"] }));
+    const seen = waitFor(c1, "server-event");
+    const responses = await peer.io.serverSideEmitWithAck("hello", 1, { two: 2 });
+    assert.deepEqual(responses, [["hello", 1, { two: 2 }]]);
+    assert.deepEqual(await seen, ["hello", 1, { two: 2 }]);
+
+    for (const [s, name] of [[c1, "c1"], [c2, "c2"], [p1, "p1"]]) s.on("question", (x, ack) => ack(`${name}:${x}`, "ignored"));
+    const answers = await peer.io.timeout(3000).emitWithAck("question", 7);
+    assert.deepEqual(answers.sort(), ["c1:7", "c2:7", "p1:7"]);
+    const binary = await peer.io.to(c1.id).timeout(3000).emitWithAck("question", Buffer.from([1]));
+    assert.deepEqual(binary, ["c1:\u0001"]);
+  });
+
   it("socketsJoin, socketsLeave and disconnectSockets from the Node server reach chatnode sockets", async () => {
     const c1 = await connected(client(cn, "/", { transports: ["websocket"] }));
     const c2 = await connected(client(cn, "/", { transports: ["websocket"] }));
@@ -122,6 +138,8 @@ describe("chatnode with a Node.js socket.io server and the emitter", { timeout: 
     await echo(c2, "sync");
     assert.deepEqual(only(got[1], "em-room"), []);
     assert.deepEqual(only(got[2], "em-all"), []); // another namespace
+    emitter.serverSideEmit("from-emitter", "e");
+    assert.deepEqual(await waitFor(c1, "server-event"), ["from-emitter", "e"]);
 
     emitter.in("em").socketsJoin("em2");
     await eventually(async () => {
