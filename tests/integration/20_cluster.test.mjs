@@ -118,6 +118,30 @@ describe("two chatnodes through Redis", { timeout: 120_000 }, () => {
     assert.ok((await health(n1)).bus.broadcasts_out >= 50);
   });
 
+  it("pattern mode (Node's K#N#*) interoperates, and hears every room", async () => {
+    const n3 = await startChatnode([...FLAGS, "--redis", redis.url, "--bus-subscribe", "pattern"]);
+    try {
+      await busUp(n3);
+      const [a, b, p] = await Promise.all([n1, n2, n3].map((n) => connected(client(n, "/", { transports: ["websocket"] }))));
+      const got = [a, b, p].map(record);
+      await join(a, "pm-room");
+      await join(p, "pm-room");
+      const before = [(await health(n2)).bus.received, (await health(n3)).bus.received];
+      await eventually(async () => {
+        await emitAck(a, "broadcast", "pm-room", "pm-news", 1);
+        return only(got[2], "pm-news").length > 0;
+      }, WAIT_MS, "pm-news at the pattern-mode node");
+      await emitAck(b, "broadcast", "only-a-room-on-n1", "other", 1);
+      await echo(a, "sync");
+      const after = [(await health(n2)).bus.received, (await health(n3)).bus.received];
+      assert.equal(after[0] - before[0], 0, "n2 (interest) hosts neither room and hears nothing");
+      assert.ok(after[1] - before[1] >= 2, "n3 (pattern) hears every room, hosted or not");
+    } finally {
+      closeAllClients();
+      await n3.stop();
+    }
+  });
+
   it("Redis restarted: local delivery never stops, cross-node delivery comes back", async () => {
     const [a, a2, b] = await Promise.all([n1, n1, n2].map((n) => connected(client(n, "/", { transports: ["websocket"] }))));
     const got = [a, a2, b].map(record);
