@@ -11,15 +11,23 @@
  *                                   ack values come back as "ack-response"
  *   "server-disconnect" (close)  -> DISCONNECT the namespace, or (close = true) close the
  *                                   whole connection as a transport close
+ * Cluster-wide requests, each answered through the ack with {complete, servers, answered,
+ * error, items}: "cluster-fetch" (target) -> items: socket ids, sorted; "cluster-rooms" ->
+ * room names; "cluster-server-emit" (event, ...args) -> the other servers' answers;
+ * "cluster-emit-ack" (target, event, ...args) -> every client's first ack argument;
+ * "cluster-join" / "cluster-leave" (target, room) and "cluster-disconnect" (target, close)
+ * -> ack (). A target is as for "broadcast".
  * A server-side emit from another server of the cluster is shown to the node's clients as
  * "server-event" (event, ...args) and answered with [event, ...args]. */
 #include "app.h"
+#include "cluster.h"
 #include "json_text.h"
 #include "sio.h"
 
 #include <jansson.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define EVENT_IS(ev, lit)                                                                          \
@@ -120,6 +128,152 @@ static void broadcast(sio_socket_t *s, const sio_event_t *ev)
     sio_ack(s, ev->ack_id, num, (size_t)nn, NULL, 0);
 }
 
+/* Who to answer once a cluster request completes; the socket may be gone by then. */
+typedef struct {
+    sio_nsp_t *nsp;
+    char id[32];
+    int64_t ack_id;
+    int ids_only; /* fetch: answer with the socket ids only */
+} pending_t;
+
+static pending_t *pending_new(sio_socket_t *s, const sio_event_t *ev, int ids_only)
+{
+    pending_t *p = calloc(1, sizeof *p);
+    if (!p) abort();
+    p->nsp = sio_socket_nsp(s);
+    snprintf(p->id, sizeof p->id, "%s", sio_socket_id(s));
+    p->ack_id = ev->ack_id;
+    p->ids_only = ids_only;
+    return p;
+}
+
+static int by_string(const void *a, const void *b)
+{
+    return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
+}
+
+static void on_cluster_result(void *ud, const cluster_result_t *r)
+{
+    pending_t *p = ud;
+    sio_socket_t *s = sio_socket_find(p->nsp, p->id, strlen(p->id));
+    if (s) {
+        json_t *items = r->items;
+        json_t *ids = NULL;
+        if (p->ids_only) { /* socket objects -> sorted ids */
+            size_t i, n = json_array_size(items);
+            json_t *v, **sorted = n ? malloc(n * sizeof *sorted) : NULL;
+            json_array_foreach(items, i, v) sorted[i] = json_object_get(v, "id");
+            if (n) qsort(sorted, n, sizeof *sorted, by_string);
+            ids = json_array();
+            for (i = 0; i < n; i++) json_array_append(ids, sorted[i]);
+            free(sorted);
+            items = ids;
+        }
+        json_t *res = json_pack("{s:b,s:i,s:i,s:O}", "complete", r->complete, "servers",
+                                (int)r->servers, "answered", (int)r->answered, "items", items);
+        if (r->error) json_object_set_new(res, "error", json_string(r->error));
+        char *text = json_dumps(res, JSON_COMPACT);
+        sio_ack(s, p->ack_id, text, strlen(text), NULL, 0);
+        free(text);
+        json_decref(res);
+        json_decref(ids);
+    }
+    free(p);
+}
+
+/* Reads a broadcast target (argument 0) into rooms/except. Returns the parsed JSON (owned). */
+static json_t *target_arg(const sio_event_t *ev, str_t *rooms, size_t *nrooms, str_t *except,
+                          size_t *nexcept, unsigned *flags)
+{
+    sbuf_t tmp = SBUF_INIT;
+    const char *t;
+    size_t tlen;
+    json_kind_t kind;
+    json_t *target = NULL;
+    *nrooms = *nexcept = 0;
+    if (nth_arg(ev, 0, &tmp, &t, &tlen, &kind) == 0)
+        target = json_loadb(t, tlen, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    sbuf_free(&tmp);
+    if (json_is_string(target)) {
+        rooms[(*nrooms)++] = (str_t){json_string_value(target), json_string_length(target)};
+    } else if (json_is_object(target)) {
+        *nrooms = room_list(json_object_get(target, "rooms"), rooms, 16);
+        *nexcept = room_list(json_object_get(target, "except"), except, 16);
+        if (flags && json_is_true(json_object_get(target, "volatile"))) *flags |= SIO_VOLATILE;
+    }
+    return target;
+}
+
+/* The cluster-* test events. Returns 1 when ev was one of them. */
+static int cluster_event(sio_socket_t *s, const sio_event_t *ev)
+{
+    cluster_t *c = cluster_of(sio_nsp_server(sio_socket_nsp(s)));
+    sio_nsp_t *nsp = sio_socket_nsp(s);
+    str_t rooms[16], except[16];
+    size_t nrooms, nexcept;
+    if (EVENT_IS(ev, "cluster-fetch")) {
+        json_t *t = target_arg(ev, rooms, &nrooms, except, &nexcept, NULL);
+        cluster_fetch_sockets(c, nsp, rooms, nrooms, except, nexcept, on_cluster_result,
+                              pending_new(s, ev, 1));
+        json_decref(t);
+    } else if (EVENT_IS(ev, "cluster-rooms")) {
+        cluster_all_rooms(c, nsp, on_cluster_result, pending_new(s, ev, 0));
+    } else if (EVENT_IS(ev, "cluster-server-emit")) {
+        sbuf_t data = SBUF_INIT;
+        sbuf_append_char(&data, '[');
+        sbuf_append(&data, ev->args, ev->args_len);
+        sbuf_append_char(&data, ']');
+        cluster_server_side_emit(c, nsp, data.data, data.len, on_cluster_result,
+                                 pending_new(s, ev, 0));
+        sbuf_free(&data);
+    } else if (EVENT_IS(ev, "cluster-emit-ack")) {
+        json_t *t = target_arg(ev, rooms, &nrooms, except, &nexcept, NULL);
+        const char *rest;
+        size_t rest_len;
+        args_from(ev, 1, &rest, &rest_len);
+        sbuf_t data = SBUF_INIT;
+        sbuf_append_char(&data, '[');
+        sbuf_append(&data, rest, rest_len);
+        sbuf_append_char(&data, ']');
+        cluster_broadcast_with_ack(c, nsp, rooms, nrooms, except, nexcept, data.data, data.len,
+                                   ev->att, ev->natt, on_cluster_result, pending_new(s, ev, 0));
+        sbuf_free(&data);
+        json_decref(t);
+    } else if (EVENT_IS(ev, "cluster-join") || EVENT_IS(ev, "cluster-leave")) {
+        char room[512];
+        long n = string_arg(ev, 1, room, sizeof room);
+        json_t *t = target_arg(ev, rooms, &nrooms, except, &nexcept, NULL);
+        str_t target = {room, n > 0 ? (size_t)n : 0};
+        int64_t ack_id = ev->ack_id;
+        if (n >= 0) {
+            if (EVENT_IS(ev, "cluster-join"))
+                cluster_join(c, nsp, rooms, nrooms, except, nexcept, &target, 1);
+            else
+                cluster_leave(c, nsp, rooms, nrooms, except, nexcept, &target, 1);
+        }
+        json_decref(t);
+        sio_ack(s, ack_id, "", 0, NULL, 0);
+    } else if (EVENT_IS(ev, "cluster-disconnect")) {
+        sbuf_t tmp = SBUF_INIT;
+        const char *v;
+        size_t vlen;
+        json_kind_t kind;
+        int close = nth_arg(ev, 1, &tmp, &v, &vlen, &kind) == 0 && kind == JT_TRUE;
+        sbuf_free(&tmp);
+        json_t *t = target_arg(ev, rooms, &nrooms, except, &nexcept, NULL);
+        char id[32];
+        snprintf(id, sizeof id, "%s", sio_socket_id(s));
+        int64_t ack_id = ev->ack_id;
+        cluster_disconnect(c, nsp, rooms, nrooms, except, nexcept, close);
+        json_decref(t);
+        sio_socket_t *still = sio_socket_find(nsp, id, strlen(id));
+        if (still) sio_ack(still, ack_id, "", 0, NULL, 0);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 static int echo_serves(void *state, const char *nsp, size_t len)
 {
     (void)state;
@@ -133,7 +287,7 @@ static void echo_connected(sio_socket_t *s, const char *auth, size_t auth_len)
 
 static void echo_event(sio_socket_t *s, const sio_event_t *ev)
 {
-    if (!ev->name) return;
+    if (!ev->name || cluster_event(s, ev)) return;
     if (EVENT_IS(ev, "message")) {
         sio_emit(s, "message-back", 12, ev->args, ev->args_len, ev->att, ev->natt);
     } else if (EVENT_IS(ev, "message-with-ack")) {

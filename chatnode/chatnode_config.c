@@ -39,6 +39,8 @@ static const cfg_opt_t opts[] = {
         "channel prefix on Redis, as the Node.js redis-adapter's key option"),
     OPT("bus-subscribe", CFG_STR, "interest", 0, 0, bus_subscribe, "MODE",
         "interest: subscribe only to rooms with local members; pattern: K#N#* as Node does"),
+    OPT("requests-timeout", CFG_INT, "5000", 10, 600000, requests_timeout, "MS",
+        "how long a cluster-wide request waits for the other servers' answers"),
 };
 
 const cfg_table_t chatnode_config_table = {

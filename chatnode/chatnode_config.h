@@ -23,6 +23,7 @@ typedef struct {
     char *redis;
     char *redis_key;
     char *bus_subscribe;
+    long long requests_timeout;
 } chatnode_config_t;
 
 extern const cfg_table_t chatnode_config_table;

@@ -10,7 +10,9 @@
 #include "json_text.h"
 #include "log.h"
 #include "sid.h"
+#include "strmap.h"
 
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,9 @@ struct cluster {
     size_t key_len;
     int pattern_mode;
     uint64_t broadcasts_out, broadcasts_in, requests_in;
+    strmap_t requests;   /* requestId -> creq_t: requests this node made, awaiting answers */
+    dl_queue_t timeouts; /* their deadlines (--requests-timeout) */
+    uint64_t next_request;
 };
 
 /* ---- channel names ---- */
@@ -415,13 +420,15 @@ static void on_json_request(cluster_t *c, sio_nsp_t *nsp, json_t *req)
         reply(c, nsp, json_pack("{s:O,s:o}", "requestId", request_id, "rooms", rooms));
         return;
     }
-    case REQ_JOIN:
-        if (json_is_array(op.rooms)) for_selected(nsp, &o, do_join, &op);
+    case REQ_JOIN: /* our own were applied when made */
+        if (!own && json_is_array(op.rooms)) for_selected(nsp, &o, do_join, &op);
         return;
     case REQ_LEAVE:
-        if (json_is_array(op.rooms)) for_selected(nsp, &o, do_leave, &op);
+        if (!own && json_is_array(op.rooms)) for_selected(nsp, &o, do_leave, &op);
         return;
-    case REQ_DISCONNECT: for_selected(nsp, &o, do_disconnect, &op); return;
+    case REQ_DISCONNECT:
+        if (!own) for_selected(nsp, &o, do_disconnect, &op);
+        return;
     case REQ_FETCH: {
         if (own || !request_id) return;
         json_t *socks = json_array();
@@ -458,6 +465,387 @@ static void on_request(cluster_t *c, const char *ch, size_t chlen, const char *p
     }
 }
 
+/* ---- requests this node makes ---- */
+
+typedef struct creq {
+    cluster_t *c;
+    int type;
+    char id[40];
+    sio_nsp_t *nsp;
+    cluster_result_cb cb;
+    void *ud;
+    unsigned servers, answered;
+    size_t clients, acks; /* broadcast with acks: clients announced, acks received */
+    unsigned counted;     /* broadcast with acks: servers that sent their client count */
+    unsigned refs;        /* the pending request itself, plus local acks still owed */
+    int done;
+    json_t *items;
+    json_t *request; /* JSON request to publish once the server count is known */
+    sbuf_t packed;   /* or its msgpack form (broadcast with acks) */
+    dl_node_t timer;
+} creq_t;
+
+cluster_t *cluster_of(sio_server_t *sio)
+{
+    return sio_server_cluster(sio);
+}
+
+static void creq_unref(creq_t *r)
+{
+    if (--r->refs) return;
+    json_decref(r->items);
+    json_decref(r->request);
+    sbuf_free(&r->packed);
+    free(r);
+}
+
+/* Reports the result (once) and forgets the request. */
+static void creq_finish(creq_t *r, const char *error)
+{
+    if (r->done) return;
+    r->done = 1;
+    if (r->c) {
+        strmap_del(&r->c->requests, r->id, strlen(r->id));
+        dl_remove(&r->c->timeouts, &r->timer);
+    }
+    int complete =
+        !error && r->answered >= r->servers && (r->type != REQ_BROADCAST || r->acks >= r->clients);
+    cluster_result_t res = {complete, r->servers, r->answered, error, r->items};
+    if (!complete && !error) res.error = "timed out waiting for other servers";
+    r->cb(r->ud, &res);
+    creq_unref(r);
+}
+
+static void creq_check(creq_t *r)
+{
+    if (r->done) return;
+    if (r->type == REQ_BROADCAST) {
+        if (r->counted >= r->servers && r->acks >= r->clients) creq_finish(r, NULL);
+    } else if (r->answered >= r->servers) {
+        creq_finish(r, NULL);
+    }
+}
+
+static creq_t *creq_new(cluster_t *c, int type, sio_nsp_t *nsp, cluster_result_cb cb, void *ud)
+{
+    creq_t *r = xcalloc(1, sizeof *r);
+    r->c = c;
+    r->type = type;
+    r->nsp = nsp;
+    r->cb = cb;
+    r->ud = ud;
+    r->refs = 1;
+    r->items = json_array();
+    if (c) snprintf(r->id, sizeof r->id, "%s-%llu", c->uid, (unsigned long long)++c->next_request);
+    return r;
+}
+
+static void on_request_timeout(dl_queue_t *q, dl_node_t *n)
+{
+    (void)q;
+    creq_finish((creq_t *)((char *)n - offsetof(creq_t, timer)), NULL);
+}
+
+typedef struct {
+    cluster_t *c;
+    char id[40];
+} numsub_t;
+
+/* The server count is known: publish the request, or finish when nobody else is there. */
+static void on_numsub(void *ud, int status, const struct redisReply *reply)
+{
+    numsub_t *q = ud;
+    creq_t *r = q->c ? strmap_get(&q->c->requests, q->id, strlen(q->id)) : NULL;
+    free(q);
+    if (!r) return;
+    long long n = 0;
+    if (status == 0 && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+        reply->element[1]->type == REDIS_REPLY_INTEGER)
+        n = reply->element[1]->integer;
+    else {
+        creq_finish(r, "the bus is not available");
+        return;
+    }
+    r->servers = n > 1 ? (unsigned)(n - 1) : 0;
+    if (r->servers) {
+        sbuf_t ch = SBUF_INIT;
+        channel(&ch, r->c, "-request", r->nsp, NULL, 0);
+        if (r->request) {
+            char *text = json_dumps(r->request, JSON_COMPACT);
+            bus_publish(r->c->bus, ch.data, ch.len, text, strlen(text));
+            free(text);
+        } else {
+            bus_publish(r->c->bus, ch.data, ch.len, r->packed.data, r->packed.len);
+        }
+        sbuf_free(&ch);
+    }
+    creq_check(r);
+}
+
+/* Registers r and asks Redis how many servers will answer; the rest follows on_numsub. */
+static void creq_send(creq_t *r)
+{
+    cluster_t *c = r->c;
+    if (!c) {
+        creq_finish(r, NULL); /* running alone: the local part is the whole answer */
+        return;
+    }
+    strmap_put(&c->requests, r->id, strlen(r->id), r);
+    dl_add(&c->timeouts, &r->timer);
+    sbuf_t ch = SBUF_INIT;
+    channel(&ch, c, "-request", r->nsp, NULL, 0);
+    const char *argv[] = {"PUBSUB", "NUMSUB", ch.data};
+    size_t lens[] = {6, 6, ch.len};
+    numsub_t *q = xcalloc(1, sizeof *q);
+    q->c = c;
+    memcpy(q->id, r->id, sizeof q->id);
+    int rc = bus_command(c->bus, 3, argv, lens, on_numsub, q);
+    sbuf_free(&ch);
+    if (rc < 0) {
+        free(q);
+        creq_finish(r, "the bus is not available");
+    }
+}
+
+static json_t *opts_json(const str_t *rooms, size_t nrooms, const str_t *except, size_t nexcept)
+{
+    json_t *r = json_array(), *e = json_array();
+    for (size_t i = 0; i < nrooms; i++)
+        json_array_append_new(r, json_stringn(rooms[i].ptr, rooms[i].len));
+    for (size_t i = 0; i < nexcept; i++)
+        json_array_append_new(e, json_stringn(except[i].ptr, except[i].len));
+    return json_pack("{s:o,s:o}", "rooms", r, "except", e);
+}
+
+void cluster_fetch_sockets(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                           const str_t *except, size_t nexcept, cluster_result_cb cb, void *ud)
+{
+    creq_t *r = creq_new(c, REQ_FETCH, nsp, cb, ud);
+    opts_t o = {0};
+    o.nrooms = nrooms < 64 ? nrooms : 64;
+    o.nexcept = nexcept < 64 ? nexcept : 64;
+    memcpy(o.rooms, rooms, o.nrooms * sizeof *rooms);
+    memcpy(o.except, except, o.nexcept * sizeof *except);
+    for_selected(nsp, &o, collect_sockets, r->items);
+    if (c)
+        r->request = json_pack("{s:s,s:s,s:i,s:o}", "uid", c->uid, "requestId", r->id, "type",
+                               REQ_FETCH, "opts", opts_json(rooms, nrooms, except, nexcept));
+    creq_send(r);
+}
+
+void cluster_all_rooms(cluster_t *c, sio_nsp_t *nsp, cluster_result_cb cb, void *ud)
+{
+    creq_t *r = creq_new(c, REQ_ALL_ROOMS, nsp, cb, ud);
+    sio_nsp_rooms(nsp, add_nsp_room, r->items);
+    if (c)
+        r->request =
+            json_pack("{s:s,s:s,s:i}", "uid", c->uid, "requestId", r->id, "type", REQ_ALL_ROOMS);
+    creq_send(r);
+}
+
+void cluster_server_side_emit(cluster_t *c, sio_nsp_t *nsp, const char *data, size_t len,
+                              cluster_result_cb cb, void *ud)
+{
+    json_t *arr = json_loadb(data, len, 0, NULL);
+    if (!c || !json_is_array(arr)) {
+        json_decref(arr);
+        if (cb) {
+            creq_t *r = creq_new(NULL, REQ_SERVER_SIDE_EMIT, nsp, cb, ud);
+            creq_finish(r, c ? "data is not a JSON array" : NULL);
+        }
+        return;
+    }
+    if (!cb) { /* no answers wanted: publish and forget */
+        json_t *req =
+            json_pack("{s:s,s:i,s:o}", "uid", c->uid, "type", REQ_SERVER_SIDE_EMIT, "data", arr);
+        char *text = json_dumps(req, JSON_COMPACT);
+        sbuf_t ch = SBUF_INIT;
+        channel(&ch, c, "-request", nsp, NULL, 0);
+        bus_publish(c->bus, ch.data, ch.len, text, strlen(text));
+        sbuf_free(&ch);
+        free(text);
+        json_decref(req);
+        return;
+    }
+    creq_t *r = creq_new(c, REQ_SERVER_SIDE_EMIT, nsp, cb, ud);
+    r->request = json_pack("{s:s,s:s,s:i,s:o}", "uid", c->uid, "requestId", r->id, "type",
+                           REQ_SERVER_SIDE_EMIT, "data", arr);
+    creq_send(r);
+}
+
+/* A local client's ack (or its cancellation) for a broadcast with acks this node made. */
+static void on_local_ack(void *ud, sio_socket_t *s, const sio_event_t *ack)
+{
+    (void)s;
+    creq_t *r = ud;
+    if (!r->done) {
+        r->acks++;
+        if (ack) {
+            sbuf_t arr = SBUF_INIT;
+            sbuf_append_char(&arr, '[');
+            sbuf_append(&arr, ack->args, ack->args_len);
+            sbuf_append_char(&arr, ']');
+            json_t *v = json_loadb(arr.data, arr.len, 0, NULL);
+            if (json_array_size(v)) json_array_append(r->items, json_array_get(v, 0));
+            json_decref(v);
+            sbuf_free(&arr);
+        }
+        creq_check(r);
+    }
+    creq_unref(r);
+}
+
+void cluster_broadcast_with_ack(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                                const str_t *except, size_t nexcept, const char *data, size_t len,
+                                const sio_attachment_t *att, unsigned natt, cluster_result_cb cb,
+                                void *ud)
+{
+    creq_t *r = creq_new(c, REQ_BROADCAST, nsp, cb, ud);
+    r->refs++; /* held while local deliveries are made */
+    size_t n = sio_deliver_with_ack(nsp, rooms, nrooms, except, nexcept, data, len, att, natt,
+                                    on_local_ack, r);
+    r->refs += (unsigned)n;
+    r->clients += n;
+    if (c) {
+        size_t nlen;
+        const char *name = sio_nsp_name(nsp, &nlen);
+        amsg_broadcast_t b = {
+            .uid = {c->uid, strlen(c->uid)},
+            .request_id = {r->id, strlen(r->id)},
+            .type = SIO_EVENT,
+            .nsp = {name, nlen},
+            .id = -1,
+            .data = {data, len, (sio_attachment_t *)att, natt},
+            .rooms = amsg_strs(rooms, nrooms),
+            .nrooms = nrooms,
+            .except = amsg_strs(except, nexcept),
+            .nexcept = nexcept,
+            .flags = {AMSG_UNSET, AMSG_UNSET, (int64_t)c->timeouts.delay_ms, AMSG_UNSET},
+        };
+        if (amsg_bcast_request_encode(&r->packed, &b) < 0) c = NULL;
+        free(b.rooms);
+        free(b.except);
+    }
+    if (c) {
+        creq_send(r);
+    } else {
+        /* Alone (or the packet could not be encoded): the local acks are all there is; they
+         * finish it when they have all come, or their sockets went away. */
+        r->c = NULL;
+        creq_check(r);
+    }
+    creq_unref(r);
+}
+
+/* JOIN, LEAVE, DISCONNECT: applied here, and published for everyone else. */
+static void room_request(cluster_t *c, sio_nsp_t *nsp, int type, const str_t *rooms, size_t nrooms,
+                         const str_t *except, size_t nexcept, const str_t *targets, size_t ntargets,
+                         int close)
+{
+    json_t *req =
+        json_pack("{s:i,s:o}", "type", type, "opts", opts_json(rooms, nrooms, except, nexcept));
+    json_t *t = json_array();
+    for (size_t i = 0; i < ntargets; i++)
+        json_array_append_new(t, json_stringn(targets[i].ptr, targets[i].len));
+    json_object_set_new(req, type == REQ_DISCONNECT ? "close" : "rooms",
+                        type == REQ_DISCONNECT ? json_boolean(close) : t);
+    if (type == REQ_DISCONNECT) json_decref(t);
+    if (c) json_object_set_new(req, "uid", json_string(c->uid));
+    opts_t o = {0};
+    parse_opts(json_object_get(req, "opts"), &o);
+    room_op_t op = {json_object_get(req, "rooms"), close};
+    for_selected(nsp, &o,
+                 type == REQ_JOIN    ? do_join
+                 : type == REQ_LEAVE ? do_leave
+                                     : do_disconnect,
+                 &op);
+    if (c) {
+        char *text = json_dumps(req, JSON_COMPACT);
+        sbuf_t ch = SBUF_INIT;
+        channel(&ch, c, "-request", nsp, NULL, 0);
+        bus_publish(c->bus, ch.data, ch.len, text, strlen(text));
+        sbuf_free(&ch);
+        free(text);
+    }
+    json_decref(req);
+}
+
+void cluster_join(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                  const str_t *except, size_t nexcept, const str_t *targets, size_t ntargets)
+{
+    room_request(c, nsp, REQ_JOIN, rooms, nrooms, except, nexcept, targets, ntargets, 0);
+}
+
+void cluster_leave(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                   const str_t *except, size_t nexcept, const str_t *targets, size_t ntargets)
+{
+    room_request(c, nsp, REQ_LEAVE, rooms, nrooms, except, nexcept, targets, ntargets, 0);
+}
+
+void cluster_disconnect(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                        const str_t *except, size_t nexcept, int close)
+{
+    room_request(c, nsp, REQ_DISCONNECT, rooms, nrooms, except, nexcept, NULL, 0, close);
+}
+
+/* An answer to one of our requests, from the shared or our own response channel. */
+static void on_response(cluster_t *c, const char *payload, size_t len)
+{
+    if (len && payload[0] != '{') {
+        amsg_ack_t a;
+        if (amsg_peek_type((const uint8_t *)payload, len) != RESP_BROADCAST_ACK ||
+            amsg_ack_decode((const uint8_t *)payload, len, &a) < 0)
+            return;
+        creq_t *r = strmap_get(&c->requests, a.request_id.s, a.request_id.len);
+        if (r && r->type == REQ_BROADCAST) {
+            r->acks++;
+            json_t *v = a.arg.json ? json_loadb(a.arg.json, a.arg.json_len, JSON_DECODE_ANY, NULL)
+                                   : json_null();
+            if (v) json_array_append_new(r->items, v);
+            creq_check(r);
+        }
+        amsg_ack_free(&a);
+        return;
+    }
+    json_t *resp = json_loadb(payload, len, 0, NULL);
+    const char *id = json_string_value(json_object_get(resp, "requestId"));
+    creq_t *r = id ? strmap_get(&c->requests, id, strlen(id)) : NULL;
+    if (r) {
+        json_t *v;
+        size_t i;
+        switch (r->type) {
+        case REQ_FETCH:
+            json_array_extend(r->items, json_object_get(resp, "sockets"));
+            r->answered++;
+            break;
+        case REQ_ALL_ROOMS:
+            json_array_foreach(json_object_get(resp, "rooms"), i, v)
+            {
+                size_t j;
+                json_t *have;
+                int dup = 0;
+                json_array_foreach(r->items, j, have) dup |= json_equal(have, v);
+                if (!dup) json_array_append(r->items, v);
+            }
+            r->answered++;
+            break;
+        case REQ_SERVER_SIDE_EMIT:
+            json_array_append(r->items, json_object_get(resp, "data"));
+            r->answered++;
+            break;
+        case REQ_BROADCAST:
+            if (json_integer_value(json_object_get(resp, "type")) == RESP_BROADCAST_CLIENT_COUNT) {
+                r->clients += (size_t)json_integer_value(json_object_get(resp, "clientCount"));
+                r->counted++;
+                r->answered++;
+            }
+            break;
+        }
+        creq_check(r);
+    }
+    json_decref(resp);
+}
+
 /* ---- the bus ---- */
 
 static int has_prefix(const char *s, size_t len, const cluster_t *c, const char *kind)
@@ -474,7 +862,7 @@ static void on_message(void *ud, const char *ch, size_t chlen, const char *patte
     if (!pattern && has_prefix(ch, chlen, c, "-request#"))
         on_request(c, ch, chlen, payload, len);
     else if (!pattern && has_prefix(ch, chlen, c, "-response#"))
-        return; /* none awaited yet */
+        on_response(c, payload, len);
     else
         on_broadcast(c, payload, len);
 }
@@ -506,6 +894,7 @@ int cluster_start(cluster_t **out, server_t *srv, sio_server_t *sio, const chatn
     c->key_len = strlen(cfg->redis_key);
     c->pattern_mode = strcmp(cfg->bus_subscribe, "pattern") == 0;
     sid_generate(c->uid, 7, NULL); /* a 6-character server uid, as Node's adapter uses */
+    dl_init(&c->timeouts, srv->loop, (uint64_t)cfg->requests_timeout, on_request_timeout, c);
     bus_options_t o;
     bus_options_init(&o);
     o.on_message = on_message;
@@ -527,9 +916,16 @@ int cluster_start(cluster_t **out, server_t *srv, sio_server_t *sio, const chatn
     return 0;
 }
 
+static void free_cluster(uv_handle_t *h)
+{
+    free(h->data);
+}
+
 static void closed(void *ud)
 {
-    free(ud);
+    cluster_t *c = ud;
+    c->timeouts.timer.data = c;
+    dl_close(&c->timeouts, (uv_close_cb)free_cluster);
 }
 
 void cluster_stop(cluster_t *c)
@@ -537,6 +933,13 @@ void cluster_stop(cluster_t *c)
     if (!c) return;
     sio_cluster_t none = {0};
     sio_server_set_cluster(c->sio, &none);
+    /* Pending requests end now, partial. */
+    void *v;
+    for (size_t i = 0; strmap_next(&c->requests, &i, NULL, NULL, &v);) {
+        creq_t *r = v;
+        creq_finish(r, "shutting down");
+    }
+    strmap_free(&c->requests);
     bus_close(c->bus, closed, c);
 }
 

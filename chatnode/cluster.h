@@ -6,6 +6,8 @@
 #define CC_CLUSTER_H
 
 #include "chatnode_config.h"
+
+#include <jansson.h>
 #include "sbuf.h"
 #include "server.h"
 #include "sio.h"
@@ -20,6 +22,45 @@ int cluster_start(cluster_t **out, server_t *srv, sio_server_t *sio, const chatn
 /* Detaches and closes the Redis connections; the memory is freed once they are closed (the
  * caller keeps running the loop). NULL is a no-op. */
 void cluster_stop(cluster_t *c);
+
+/* The adapter attached to sio, or NULL when the node runs alone. */
+cluster_t *cluster_of(sio_server_t *sio);
+
+/* ---- requests this node makes across the cluster ----
+ * Each runs its local part at once and asks the other servers on Redis; cb runs exactly once,
+ * after every server answered or --requests-timeout passed (perhaps before the call returns,
+ * when there is nothing to wait for: running alone, or Redis unreachable). c may be NULL. */
+typedef struct {
+    int complete;      /* every other server answered in time */
+    unsigned servers;  /* other servers asked (PUBSUB NUMSUB of the request channel, minus us) */
+    unsigned answered; /* of those, how many answered */
+    const char *error; /* why the result is partial, or NULL */
+    json_t *items;     /* borrowed during the callback; its content depends on the request */
+} cluster_result_t;
+typedef void (*cluster_result_cb)(void *ud, const cluster_result_t *r);
+
+/* items: [{id, handshake, rooms, data}] of the sockets in rooms (all when none) minus except. */
+void cluster_fetch_sockets(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                           const str_t *except, size_t nexcept, cluster_result_cb cb, void *ud);
+/* items: every room name of the namespace, socket-id rooms included, once each. */
+void cluster_all_rooms(cluster_t *c, sio_nsp_t *nsp, cluster_result_cb cb, void *ud);
+/* items: the other servers' answers to [event, ...args] (data: that JSON array). */
+void cluster_server_side_emit(cluster_t *c, sio_nsp_t *nsp, const char *data, size_t len,
+                              cluster_result_cb cb, void *ud);
+/* Emits data ([event, ...args]) to the selected sockets of every server, each asked for an
+ * ack; items: the first argument of every ack that came, local ones included. */
+void cluster_broadcast_with_ack(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                                const str_t *except, size_t nexcept, const char *data, size_t len,
+                                const sio_attachment_t *att, unsigned natt, cluster_result_cb cb,
+                                void *ud);
+/* The selected sockets of every server join or leave the target rooms, or are disconnected
+ * (close: their whole connection). Applied here at once; no answer is awaited. */
+void cluster_join(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                  const str_t *except, size_t nexcept, const str_t *targets, size_t ntargets);
+void cluster_leave(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                   const str_t *except, size_t nexcept, const str_t *targets, size_t ntargets);
+void cluster_disconnect(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                        const str_t *except, size_t nexcept, int close);
 
 /* Appends the cluster's state to a JSON object being written (a leading comma, then
  * "bus":{...}). */

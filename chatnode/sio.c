@@ -389,6 +389,16 @@ const app_module_t *sio_server_app(const sio_server_t *sio)
     return sio->app;
 }
 
+void *sio_server_cluster(const sio_server_t *sio)
+{
+    return sio->cluster.ctx;
+}
+
+sio_socket_t *sio_socket_find(sio_nsp_t *nsp, const char *id, size_t len)
+{
+    return strmap_get(&nsp->sockets, id, len);
+}
+
 size_t sio_deliver_with_ack(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
                             size_t nexcept, const char *data, size_t data_len,
                             const sio_attachment_t *att, unsigned natt, sio_ack_cb cb, void *ud)

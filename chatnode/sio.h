@@ -81,6 +81,10 @@ typedef struct {
 void sio_server_set_cluster(sio_server_t *sio, const sio_cluster_t *cluster);
 sio_server_t *sio_nsp_server(const sio_nsp_t *nsp);
 const app_module_t *sio_server_app(const sio_server_t *sio);
+/* The cluster adapter's context (a cluster_t *), or NULL when running alone. */
+void *sio_server_cluster(const sio_server_t *sio);
+/* The socket of nsp with this id, or NULL: how to hold on to a socket across a wait. */
+sio_socket_t *sio_socket_find(sio_nsp_t *nsp, const char *id, size_t len);
 
 /* Splits a JSON array text [first, rest...] into an event (name decoded into name, which has
  * cap bytes; ev->name stays NULL when the first element is not a string that fits) and the
