@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum {
     REQ_SOCKETS = 0,
@@ -233,13 +234,26 @@ static void add_nsp_room(const char *room, size_t len, size_t members, void *arg
     json_array_append_new(arg, json_stringn(room, len));
 }
 
+/* A socket as fetchSockets answers describe it: {id, handshake, rooms, data}. */
 static json_t *socket_json(const sio_socket_t *s)
 {
     json_t *rooms = json_array();
     sio_socket_rooms(s, add_room_to_array, rooms);
-    json_t *hs =
-        json_pack("{s:{},s:s,s:s,s:b,s:b,s:I,s:s,s:{},s:{}}", "headers", "time", "", "address", "",
-                  "xdomain", 0, "secure", 0, "issued", (json_int_t)0, "url", "", "query", "auth");
+    sio_handshake_t h;
+    sio_socket_handshake(s, &h);
+    /* time as JavaScript's Date.toString() writes it, in UTC */
+    char when[80] = "", url[300];
+    time_t secs = (time_t)(h.issued_ms / 1000);
+    struct tm tm;
+    if (gmtime_r(&secs, &tm))
+        strftime(when, sizeof when, "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)",
+                 &tm);
+    snprintf(url, sizeof url, "%s?EIO=4&transport=%s", h.path ? h.path : "",
+             h.transport ? h.transport : "");
+    json_t *hs = json_pack("{s:{},s:s,s:s,s:b,s:b,s:I,s:s,s:{s:s,s:s},s:{}}", "headers", "time",
+                           when, "address", h.address, "xdomain", 0, "secure", 0, "issued",
+                           (json_int_t)h.issued_ms, "url", url, "query", "EIO", "4", "transport",
+                           h.transport ? h.transport : "", "auth");
     return json_pack("{s:s,s:o,s:o,s:{}}", "id", sio_socket_id(s), "handshake", hs, "rooms", rooms,
                      "data");
 }

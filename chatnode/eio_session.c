@@ -28,9 +28,10 @@ struct eio_session {
     struct lws *probe;   /* a WebSocket that is upgrading this polling session */
     frame_t **q;         /* outgoing ring buffer */
     uint32_t qhead, qlen, qcap;
-    uint32_t qbytes; /* bytes queued, bounded by --max-queue */
-    dl_node_t hb;    /* heartbeat: in ping_q (next ping) or pong_q (waiting for a pong) */
-    dl_node_t aux;   /* upgrade_q while probing, close_q while closing */
+    uint32_t qbytes;   /* bytes queued, bounded by --max-queue */
+    uint32_t opened_s; /* when the handshake was made: seconds since the server started */
+    dl_node_t hb;      /* heartbeat: in ping_q (next ping) or pong_q (waiting for a pong) */
+    dl_node_t aux;     /* upgrade_q while probing, close_q while closing */
     void *upper;
     sbuf_t *rx; /* owned: a fragmented WebSocket message being reassembled, or NULL */
     char sid[]; /* "<tag>.<random>", sized to fit */
@@ -54,6 +55,19 @@ const char *eio_error_message(int code)
 const char *eio_session_id(const eio_session_t *s)
 {
     return s->sid;
+}
+
+uint64_t eio_session_issued_ms(const eio_session_t *s)
+{
+    return s->srv->started_epoch_ms + (uint64_t)s->opened_s * 1000;
+}
+
+const char *eio_session_address(const eio_session_t *s, char *buf, size_t len)
+{
+    struct lws *wsi = s->ws ? s->ws : s->get ? s->get : s->post;
+    buf[0] = '\0';
+    if (wsi && !lws_get_peer_simple(wsi, buf, len)) buf[0] = '\0';
+    return buf;
 }
 
 eio_transport_t eio_session_transport(const eio_session_t *s)
@@ -401,6 +415,7 @@ static eio_session_t *session_new(server_t *srv, eio_transport_t transport)
     s->transport = (uint8_t)transport;
     strmap_put(&srv->sessions, s->sid, strlen(s->sid), s);
     srv->sessions_opened++;
+    s->opened_s = (uint32_t)((uv_now(srv->loop) - srv->started_ms) / 1000);
     return s;
 }
 

@@ -70,6 +70,10 @@ int eio_ready(const eio_session_t *s);
 void eio_close(eio_session_t *s, const char *reason);
 
 const char *eio_session_id(const eio_session_t *s);
+/* When the session's handshake was made, in ms since the epoch (to the second). */
+uint64_t eio_session_issued_ms(const eio_session_t *s);
+/* The client's address as text in buf ("" when no connection of it is open right now). */
+const char *eio_session_address(const eio_session_t *s, char *buf, size_t len);
 eio_transport_t eio_session_transport(const eio_session_t *s);
 /* Number of open sessions by transport. */
 void eio_count(const server_t *srv, size_t *polling, size_t *websocket);

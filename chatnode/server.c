@@ -404,6 +404,9 @@ int server_start(server_t *srv, uv_loop_t *loop, const chatnode_config_t *cfg,
     srv->cfg = cfg;
     srv->handler = *handler;
     srv->started_ms = uv_now(loop);
+    uv_timeval64_t now;
+    uv_gettimeofday(&now);
+    srv->started_epoch_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_usec / 1000;
     if (eio_init(srv)) {
         log_error("cannot start timers", NULL);
         return -1;

@@ -70,7 +70,8 @@ typedef struct server {
     /* Optional: appends ,"name":value members to the /healthz JSON object. */
     void (*health)(void *ctx, sbuf_t *json);
     void *health_ctx;
-    uint64_t started_ms;
+    uint64_t started_ms;       /* loop time at start */
+    uint64_t started_epoch_ms; /* wall clock at start */
     int stopping;
     uint64_t sessions_opened;
 } server_t;

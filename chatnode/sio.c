@@ -394,6 +394,18 @@ void *sio_server_cluster(const sio_server_t *sio)
     return sio->cluster.ctx;
 }
 
+int sio_socket_handshake(const sio_socket_t *s, sio_handshake_t *hs)
+{
+    memset(hs, 0, sizeof *hs);
+    if (!s->conn->eio) return -1;
+    hs->issued_ms = eio_session_issued_ms(s->conn->eio);
+    eio_session_address(s->conn->eio, hs->address, sizeof hs->address);
+    hs->transport =
+        eio_session_transport(s->conn->eio) == EIO_TR_WEBSOCKET ? "websocket" : "polling";
+    hs->path = s->conn->sio->srv->cfg->path;
+    return 0;
+}
+
 sio_socket_t *sio_socket_find(sio_nsp_t *nsp, const char *id, size_t len)
 {
     return strmap_get(&nsp->sockets, id, len);

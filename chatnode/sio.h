@@ -83,6 +83,17 @@ sio_server_t *sio_nsp_server(const sio_nsp_t *nsp);
 const app_module_t *sio_server_app(const sio_server_t *sio);
 /* The cluster adapter's context (a cluster_t *), or NULL when running alone. */
 void *sio_server_cluster(const sio_server_t *sio);
+/* What is known of a socket's handshake (for fetch-sockets answers). */
+typedef struct {
+    uint64_t issued_ms;    /* ms since the epoch */
+    char address[64];      /* "" when unknown */
+    const char *transport; /* "polling" or "websocket" (static) */
+    const char *path;      /* the Engine.IO path (borrowed from the configuration) */
+} sio_handshake_t;
+
+/* Fills hs; returns 0, or -1 when the connection is already gone. */
+int sio_socket_handshake(const sio_socket_t *s, sio_handshake_t *hs);
+
 /* The socket of nsp with this id, or NULL: how to hold on to a socket across a wait. */
 sio_socket_t *sio_socket_find(sio_nsp_t *nsp, const char *id, size_t len);
 

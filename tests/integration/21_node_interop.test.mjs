@@ -80,6 +80,13 @@ describe("chatnode with a Node.js socket.io server and the emitter", { timeout: 
     assert.deepEqual(ids, [c1.id, p1.id].sort());
     const remote = sockets.find((s) => s.id === c1.id);
     assert.ok(remote.rooms.has("fetch-room") && remote.rooms.has(c1.id));
+    const hs = remote.handshake;
+    assert.match(hs.address, /127\.0\.0\.1/);
+    assert.ok(Math.abs(hs.issued - Date.now()) < 60_000, `issued ${hs.issued}`);
+    assert.ok(!Number.isNaN(Date.parse(hs.time)), `time ${hs.time}`);
+    assert.equal(hs.query.EIO, "4");
+    assert.equal(hs.query.transport, "websocket");
+    assert.deepEqual(hs.auth, {});
     const rooms = await peer.io.of("/").adapter.allRooms();
     assert.ok(rooms.has("fetch-room") && rooms.has(c1.id) && rooms.has(p1.id));
   });
@@ -98,6 +105,26 @@ describe("chatnode with a Node.js socket.io server and the emitter", { timeout: 
     assert.deepEqual(answers.sort(), ["c1:7", "c2:7", "p1:7"]);
     const binary = await peer.io.to(c1.id).timeout(3000).emitWithAck("question", Buffer.from([1]));
     assert.deepEqual(binary, ["c1:\u0001"]);
+  });
+
+  it("answers the 7.x SOCKETS request with the ids in the rooms", async () => {
+    const c1 = await connected(client(cn, "/", { transports: ["websocket"] }));
+    await emitAck(c1, "join", "old-style");
+    const sub = emitterClient.duplicate();
+    sub.on("error", () => {});
+    await sub.connect();
+    try {
+      // both servers answer: the chatnode with its socket, the Node server with none
+      const answers = [];
+      await sub.subscribe("socket.io-response#/#", (msg) => answers.push(JSON.parse(msg)));
+      await eventually(async () => (await emitterClient.sendCommand(["PUBSUB", "NUMSUB", "socket.io-response#/#"]))[1] >= 2, WAIT_MS);
+      await emitterClient.publish("socket.io-request#/#", JSON.stringify({ uid: "legacy", requestId: "old-1", type: 0, rooms: ["old-style"] }));
+      await eventually(() => answers.length === 2, WAIT_MS, "two answers");
+      const sorted = answers.sort((x, y) => y.sockets.length - x.sockets.length);
+      assert.deepEqual(sorted, [{ requestId: "old-1", sockets: [c1.id] }, { requestId: "old-1", sockets: [] }]);
+    } finally {
+      await sub.quit();
+    }
   });
 
   it("socketsJoin, socketsLeave and disconnectSockets from the Node server reach chatnode sockets", async () => {
