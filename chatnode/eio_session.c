@@ -22,12 +22,13 @@ struct eio_session {
     uint8_t busy;        /* > 0 while a call into the session is on the stack */
     uint8_t probe_reply; /* "3probe" is to be written on the probe WebSocket */
     uint8_t doomed;      /* its queue overflowed: it ends on the next loop turn */
+    uint8_t qcap_log2;   /* the ring holds 1 << qcap_log2 frames (when q is not NULL) */
     struct lws *get;     /* pending long-poll GET */
     struct lws *post;    /* POST being read */
     struct lws *ws;      /* the WebSocket transport */
     struct lws *probe;   /* a WebSocket that is upgrading this polling session */
     frame_t **q;         /* outgoing ring buffer */
-    uint32_t qhead, qlen, qcap;
+    uint32_t qhead, qlen;
     uint32_t qbytes;   /* bytes queued, bounded by --max-queue */
     uint32_t opened_s; /* when the handshake was made: seconds since the server started */
     dl_node_t hb;      /* heartbeat: in ping_q (next ping) or pong_q (waiting for a pong) */
@@ -90,16 +91,18 @@ static eio_session_t *ws_session(struct lws *wsi)
 
 static void q_push(eio_session_t *s, frame_t *f)
 {
-    if (s->qlen == s->qcap) {
-        uint32_t cap = s->qcap ? s->qcap * 2 : 4;
+    uint32_t qcap = s->q ? 1u << s->qcap_log2 : 0;
+    if (s->qlen == qcap) {
+        uint32_t cap = qcap ? qcap * 2 : 4;
         frame_t **nq = xmalloc(cap * sizeof *nq);
-        for (uint32_t i = 0; i < s->qlen; i++) nq[i] = s->q[(s->qhead + i) & (s->qcap - 1)];
+        for (uint32_t i = 0; i < s->qlen; i++) nq[i] = s->q[(s->qhead + i) & (qcap - 1)];
         free(s->q);
         s->q = nq;
         s->qhead = 0;
-        s->qcap = cap;
+        s->qcap_log2 = (uint8_t)__builtin_ctz(cap);
+        qcap = cap;
     }
-    s->q[(s->qhead + s->qlen) & (s->qcap - 1)] = frame_ref(f);
+    s->q[(s->qhead + s->qlen) & (qcap - 1)] = frame_ref(f);
     s->qlen++;
     s->qbytes += (uint32_t)(f->len < UINT32_MAX ? f->len : UINT32_MAX);
 }
@@ -108,13 +111,14 @@ static frame_t *q_pop(eio_session_t *s)
 {
     if (!s->qlen) return NULL;
     frame_t *f = s->q[s->qhead];
-    s->qhead = (s->qhead + 1) & (s->qcap - 1);
+    s->qhead = (s->qhead + 1) & ((1u << s->qcap_log2) - 1);
     s->qbytes -= (uint32_t)(f->len < UINT32_MAX ? f->len : UINT32_MAX);
     if (--s->qlen == 0) {
         /* An idle session keeps no queue memory. */
         free(s->q);
         s->q = NULL;
-        s->qhead = s->qcap = 0;
+        s->qhead = 0;
+        s->qcap_log2 = 0;
     }
     return f;
 }
