@@ -65,9 +65,14 @@ describe("chatnode with a Node.js socket.io server and the emitter", { timeout: 
     await echo(c2, "sync");
     assert.deepEqual(only(got[1], "from-node"), []);
 
-    peer.io.to(c2.id).emit("to-one", "c2");
+    const when = new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 678));
+    peer.io.to(c2.id).emit("to-one", "c2", when, { big: 2 ** 53, neg: -1.25, none: null });
     await eventually(() => only(got[1], "to-one").length, WAIT_MS);
-    assert.deepEqual(only(got[1], "to-one"), [["to-one", "c2"]]);
+    // a Date travels as the msgpack Timestamp extension and reaches the client as JSON would
+    assert.deepEqual(only(got[1], "to-one"), [["to-one", "c2", "2024-01-02T03:04:05.678Z", { big: 2 ** 53, neg: -1.25, none: null }]]);
+
+    peer.io.to("mixed").volatile.emit("volatile-news", 1);
+    await eventually(() => only(got[0], "volatile-news").length, WAIT_MS, "a volatile broadcast to an idle client");
   });
 
   it("the Node server's fetchSockets and allRooms include the chatnode's sockets", async () => {
