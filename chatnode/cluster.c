@@ -119,11 +119,12 @@ static amsg_str_t *amsg_strs(const str_t *v, size_t n)
     return out;
 }
 
-static void on_publish(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
-                       const str_t *except, size_t nexcept, const char *data, size_t data_len,
-                       const sio_attachment_t *att, unsigned natt, unsigned flags)
+/* A broadcast as the adapter messages carry it; free its lists with bcast_done(). */
+static amsg_broadcast_t bcast_of(const cluster_t *c, const sio_nsp_t *nsp, const str_t *rooms,
+                                 size_t nrooms, const str_t *except, size_t nexcept,
+                                 const char *data, size_t len, const sio_attachment_t *att,
+                                 unsigned natt)
 {
-    cluster_t *c = ctx;
     size_t nlen;
     const char *n = sio_nsp_name(nsp, &nlen);
     amsg_broadcast_t b = {
@@ -131,13 +132,30 @@ static void on_publish(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nro
         .type = SIO_EVENT,
         .nsp = {n, nlen},
         .id = -1,
-        .data = {data, data_len, (sio_attachment_t *)att, natt},
+        .data = {data, len, (sio_attachment_t *)att, natt},
         .rooms = amsg_strs(rooms, nrooms),
         .nrooms = nrooms,
         .except = amsg_strs(except, nexcept),
         .nexcept = nexcept,
-        .flags = {(flags & SIO_VOLATILE) ? 1 : AMSG_UNSET, AMSG_UNSET, AMSG_UNSET, AMSG_UNSET},
+        .flags = {AMSG_UNSET, AMSG_UNSET, AMSG_UNSET, AMSG_UNSET},
     };
+    return b;
+}
+
+static void bcast_done(amsg_broadcast_t *b)
+{
+    free(b->rooms);
+    free(b->except);
+}
+
+static void on_publish(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                       const str_t *except, size_t nexcept, const char *data, size_t data_len,
+                       const sio_attachment_t *att, unsigned natt, unsigned flags)
+{
+    cluster_t *c = ctx;
+    amsg_broadcast_t b =
+        bcast_of(c, nsp, rooms, nrooms, except, nexcept, data, data_len, att, natt);
+    if (flags & SIO_VOLATILE) b.flags.is_volatile = 1;
     sbuf_t msg = SBUF_INIT, ch = SBUF_INIT;
     int rc = amsg_broadcast_encode(&msg, &b);
     if (rc < 0) {
@@ -150,8 +168,7 @@ static void on_publish(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nro
         bus_publish(c->bus, ch.data, ch.len, msg.data, msg.len);
         c->broadcasts_out++;
     }
-    free(b.rooms);
-    free(b.except);
+    bcast_done(&b);
     sbuf_free(&msg);
     sbuf_free(&ch);
 }
@@ -352,22 +369,31 @@ typedef struct {
     size_t left; /* acks still to come or be cancelled */
 } bcast_acks_t;
 
+/* The first argument of an ack, the one a broadcast with acks reports (as Node's adapter
+ * does): its text in *first (NULL when the ack had none), kept in arr. */
+static void first_ack_arg(const sio_event_t *ack, sbuf_t *arr, const char **first, size_t *len)
+{
+    json_array_iter_t it;
+    json_kind_t kind;
+    sbuf_append_char(arr, '[');
+    sbuf_append(arr, ack->args, ack->args_len);
+    sbuf_append_char(arr, ']');
+    json_array_iter_init(&it, arr->data, arr->len);
+    if (!json_array_next(&it, first, len, &kind)) {
+        *first = NULL;
+        *len = 0;
+    }
+}
+
 static void on_client_ack(void *ud, sio_socket_t *s, const sio_event_t *ack)
 {
     (void)s;
     bcast_acks_t *b = ud;
     if (ack) {
-        /* The requester gets the first ack argument, as Node's adapter sends it. */
         sbuf_t arr = SBUF_INIT, msg = SBUF_INIT, ch = SBUF_INIT;
-        sbuf_append_char(&arr, '[');
-        sbuf_append(&arr, ack->args, ack->args_len);
-        sbuf_append_char(&arr, ']');
-        json_array_iter_t it;
-        const char *first = NULL;
-        size_t first_len = 0;
-        json_kind_t kind;
-        json_array_iter_init(&it, arr.data, arr.len);
-        if (!json_array_next(&it, &first, &first_len, &kind)) first = NULL;
+        const char *first;
+        size_t first_len;
+        first_ack_arg(ack, &arr, &first, &first_len);
         amsg_ack_t a = {{b->request_id, strlen(b->request_id)},
                         {first, first_len, (sio_attachment_t *)ack->att, ack->natt}};
         if (amsg_ack_encode(&msg, &a) == 0) {
@@ -696,12 +722,11 @@ static void on_local_ack(void *ud, sio_socket_t *s, const sio_event_t *ack)
         r->acks++;
         if (ack) {
             sbuf_t arr = SBUF_INIT;
-            sbuf_append_char(&arr, '[');
-            sbuf_append(&arr, ack->args, ack->args_len);
-            sbuf_append_char(&arr, ']');
-            json_t *v = json_loadb(arr.data, arr.len, 0, NULL);
-            if (json_array_size(v)) json_array_append(r->items, json_array_get(v, 0));
-            json_decref(v);
+            const char *first;
+            size_t first_len;
+            first_ack_arg(ack, &arr, &first, &first_len);
+            json_t *v = first ? json_loadb(first, first_len, JSON_DECODE_ANY, NULL) : json_null();
+            if (v) json_array_append_new(r->items, v);
             sbuf_free(&arr);
         }
         creq_check(r);
@@ -721,24 +746,11 @@ void cluster_broadcast_with_ack(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms
     r->refs += (unsigned)n;
     r->clients += n;
     if (c) {
-        size_t nlen;
-        const char *name = sio_nsp_name(nsp, &nlen);
-        amsg_broadcast_t b = {
-            .uid = {c->uid, strlen(c->uid)},
-            .request_id = {r->id, strlen(r->id)},
-            .type = SIO_EVENT,
-            .nsp = {name, nlen},
-            .id = -1,
-            .data = {data, len, (sio_attachment_t *)att, natt},
-            .rooms = amsg_strs(rooms, nrooms),
-            .nrooms = nrooms,
-            .except = amsg_strs(except, nexcept),
-            .nexcept = nexcept,
-            .flags = {AMSG_UNSET, AMSG_UNSET, (int64_t)c->timeouts.delay_ms, AMSG_UNSET},
-        };
+        amsg_broadcast_t b = bcast_of(c, nsp, rooms, nrooms, except, nexcept, data, len, att, natt);
+        b.request_id = (amsg_str_t){r->id, strlen(r->id)};
+        b.flags.timeout = (int64_t)c->timeouts.delay_ms;
         if (amsg_bcast_request_encode(&r->packed, &b) < 0) c = NULL;
-        free(b.rooms);
-        free(b.except);
+        bcast_done(&b);
     }
     if (c) {
         creq_send(r);
