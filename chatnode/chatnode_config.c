@@ -3,6 +3,10 @@
 
 #include <stddef.h>
 
+#ifndef CHATNODE_STATIC_DIR
+#define CHATNODE_STATIC_DIR ""
+#endif
+
 #define OPT(name, type, def, min, max, field, metavar, help)                                       \
     {                                                                                              \
         name, type, def, min, max, offsetof(chatnode_config_t, field), metavar, help               \
@@ -39,6 +43,22 @@ static const cfg_opt_t opts[] = {
         "channel prefix on Redis, as the Node.js redis-adapter's key option"),
     OPT("bus-subscribe", CFG_STR, "interest", 0, 0, bus_subscribe, "MODE",
         "interest: subscribe only to rooms with local members; pattern: K#N#* as Node does"),
+    OPT("static", CFG_STR, CHATNODE_STATIC_DIR, 0, 0, static_dir, "DIR",
+        "directory served at / (the chat page; empty: none)"),
+    OPT("jwt-secret-file", CFG_STR, "", 0, 0, jwt_secret_file, "PATH",
+        "file holding the HS256 secret of the chat's auth tokens (or CHATNODE_JWT_SECRET)"),
+    OPT("allow-anonymous", CFG_BOOL, "false", 0, 0, allow_anonymous, NULL,
+        "chat: accept auth.user as the user's name without a token (development only)"),
+    OPT("history-size", CFG_INT, "1000", 1, 10000000, history_size, "N",
+        "chat: messages kept per room (the stream is capped near this length)"),
+    OPT("history-page", CFG_INT, "50", 1, 100, history_page, "N",
+        "chat: messages sent with a join"),
+    OPT("max-text", CFG_INT, "4096", 1, 1048576, max_text, "BYTES", "chat: longest message text"),
+    OPT("rate", CFG_INT, "20", 1, 100000, rate, "PER_S", "chat: events per second per socket"),
+    OPT("burst", CFG_INT, "40", 1, 100000, burst, "N", "chat: burst of events per socket"),
+    OPT("max-rooms", CFG_INT, "100", 1, 100000, max_rooms, "N", "chat: rooms one socket may join"),
+    OPT("presence-ttl", CFG_INT, "30", 2, 3600, presence_ttl, "S",
+        "chat: seconds a node's presence entries outlive it"),
     OPT("requests-timeout", CFG_INT, "5000", 10, 600000, requests_timeout, "MS",
         "how long a cluster-wide request waits for the other servers' answers"),
 };

@@ -24,6 +24,16 @@ typedef struct {
     char *redis_key;
     char *bus_subscribe;
     long long requests_timeout;
+    char *static_dir;
+    char *jwt_secret_file;
+    int allow_anonymous;
+    long long history_size;
+    long long history_page;
+    long long max_text;
+    long long rate;
+    long long burst;
+    long long max_rooms;
+    long long presence_ttl;
 } chatnode_config_t;
 
 extern const cfg_table_t chatnode_config_table;
