@@ -3,9 +3,9 @@
 
 #include <string.h>
 
-extern const app_module_t app_echo, app_eio_echo;
+extern const app_module_t app_echo, app_eio_echo, app_chat;
 
-const app_module_t *const app_modules[] = {&app_echo, &app_eio_echo, NULL};
+const app_module_t *const app_modules[] = {&app_echo, &app_eio_echo, &app_chat, NULL};
 
 const app_module_t *app_find(const char *name)
 {

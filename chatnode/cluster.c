@@ -969,6 +969,17 @@ void cluster_stop(cluster_t *c)
     bus_close(c->bus, closed, c);
 }
 
+const char *cluster_uid(const cluster_t *c)
+{
+    return c->uid;
+}
+
+int cluster_command(cluster_t *c, int argc, const char *const *argv, const size_t *lens,
+                    void (*cb)(void *ud, int status, const struct redisReply *reply), void *ud)
+{
+    return bus_command(c->bus, argc, argv, lens, cb, ud);
+}
+
 void cluster_health(const cluster_t *c, sbuf_t *json)
 {
     if (!c) return;

@@ -13,6 +13,7 @@
 #include "sio.h"
 
 typedef struct cluster cluster_t;
+struct redisReply; /* <hiredis/hiredis.h> */
 
 /* Connects to Redis (asynchronously: a Redis that is down is retried, local service goes on)
  * and attaches to sio. Returns 0, or -1 with a message in err (bad URL or settings). */
@@ -61,6 +62,15 @@ void cluster_leave(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nroo
                    const str_t *except, size_t nexcept, const str_t *targets, size_t ntargets);
 void cluster_disconnect(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
                         const str_t *except, size_t nexcept, int close);
+
+/* This server's uid on the bus (6 characters). */
+const char *cluster_uid(const cluster_t *c);
+
+/* A Redis command on the bus's command connection (binary-safe argv). Returns 0, or a negative
+ * bus error (not connected...) and then cb never fires; cb gets status 0 and the reply, or a
+ * negative status when the connection was lost. */
+int cluster_command(cluster_t *c, int argc, const char *const *argv, const size_t *lens,
+                    void (*cb)(void *ud, int status, const struct redisReply *reply), void *ud);
 
 /* Appends the cluster's state to a JSON object being written (a leading comma, then
  * "bus":{...}). */

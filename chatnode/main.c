@@ -136,13 +136,16 @@ int main(int argc, char **argv)
     cn.srv.loop = &loop;
     cn.srv.cfg = &cfg;
     if (!cn.app->eio_message) {
-        if (cn.app->init && cn.app->init(&cn.srv, NULL, &cn.app_state) < 0) {
+        cn.sio = sio_server_new(&cn.srv, cn.app, NULL);
+        if (cn.app->init && cn.app->init(&cn.srv, cn.sio, &cn.app_state) < 0) {
             log_error("app init failed", "app=%s", cn.app->name);
+            sio_server_free(cn.sio);
+            uv_run(&loop, UV_RUN_DEFAULT);
             uv_loop_close(&loop);
             cfg_free(&chatnode_config_table, &cfg);
             return 1;
         }
-        cn.sio = sio_server_new(&cn.srv, cn.app, cn.app_state);
+        sio_server_set_app_state(cn.sio, cn.app_state);
         handler = sio_server_handler(cn.sio);
     }
     rc = server_start(&cn.srv, &loop, &cfg, &handler);

@@ -384,6 +384,11 @@ sio_server_t *sio_nsp_server(const sio_nsp_t *nsp)
     return nsp->sio;
 }
 
+void sio_server_set_app_state(sio_server_t *sio, void *state)
+{
+    sio->app_state = state;
+}
+
 const app_module_t *sio_server_app(const sio_server_t *sio)
 {
     return sio->app;
