@@ -305,8 +305,11 @@ static void ignore_reply(void *ud, int status, const redisReply *r)
 }
 
 /* Records (or removes) this node's entry for user in room's presence hash. */
+static void refresh_alive(uv_timer_t *t);
+
 static void presence_write(const char *room, size_t rlen, const member_t *m, int present)
 {
+    if (present) refresh_alive(NULL); /* an entry is never written for a node not alive */
     cluster_t *c = cl();
     sbuf_t k = SBUF_INIT, field = SBUF_INIT;
     key(&k, "presence:", room, rlen);
@@ -351,10 +354,12 @@ static void on_alive(void *ud, int status, const redisReply *r)
     json_t *live = json_array();
     size_t i;
     json_t *e;
+    const char *me = cluster_uid(cl());
     json_array_foreach(q->entries, i, e)
     {
-        if (i < r->elements && r->element[i]->type == REDIS_REPLY_INTEGER &&
-            r->element[i]->integer != 0)
+        int mine = strcmp(json_string_value(json_array_get(e, 0)), me) == 0;
+        if (mine || (i < r->elements && r->element[i]->type == REDIS_REPLY_INTEGER &&
+                     r->element[i]->integer != 0))
             json_array_append(live, e); /* a node gone silent does not count */
     }
     presence_done(q, live);

@@ -1,0 +1,279 @@
+// The chat app across two chatnodes and Redis: identity (HS256 tokens, anonymous mode, refusals
+// with a reason), join/leave with joined/left, messages stored before they are acked and
+// delivered once even when retried, private messages, typing, history across a restart,
+// cluster-wide presence that forgets a killed node, the rate limit, and bad input answered
+// with an error while the node keeps serving. Exercises chatnode/app_chat.c.
+import { describe, it, before, after, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import crypto from "node:crypto";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { io } from "socket.io-client";
+import { startChatnode, startRedis, stopAll, eventually, httpRequest, waitFor, sleep, WAIT_MS } from "./lib/harness.mjs";
+
+const SECRET = "test-secret-of-the-chat";
+const b64url = (b) => Buffer.from(b).toString("base64url");
+function token(claims, secret = SECRET, alg = "HS256") {
+  const head = b64url(JSON.stringify({ alg, typ: "JWT" }));
+  const body = b64url(JSON.stringify(claims));
+  const sig = alg === "none" ? "" : b64url(crypto.createHmac("sha256", secret).update(`${head}.${body}`).digest());
+  return `${head}.${body}.${sig}`;
+}
+
+let redis, dir, n1, n2;
+const opened = new Set();
+
+function chatFlags(extra = []) {
+  return ["--app", "chat", "--ping-interval", "5000", "--ping-timeout", "5000", "--redis", redis.url,
+    "--jwt-secret-file", path.join(dir, "secret"), "--allow-anonymous", "--presence-ttl", "3", ...extra];
+}
+
+function user(node, auth, opts = {}) {
+  const s = io(node.url, { forceNew: true, reconnection: false, transports: ["websocket"], auth, ...opts });
+  opened.add(s);
+  return s;
+}
+
+function connectedOrError(s) {
+  return new Promise((resolve) => {
+    s.once("connect", () => resolve({ ok: true }));
+    s.once("connect_error", (err) => resolve({ ok: false, err }));
+  });
+}
+
+async function online(node, auth, opts) {
+  const s = user(node, auth, opts);
+  const r = await connectedOrError(s);
+  assert.ok(r.ok, `connect: ${r.err?.message}`);
+  return s;
+}
+
+const call = (s, ev, arg) => s.timeout(WAIT_MS).emitWithAck(ev, arg);
+
+function record(s, ...events) {
+  const got = [];
+  for (const ev of events) s.on(ev, (x) => got.push([ev, x]));
+  return got;
+}
+
+async function busUp(node) {
+  await eventually(async () => {
+    const h = JSON.parse((await httpRequest(`${node.url}/healthz`)).body);
+    return h.bus?.command === "connected" && h.bus?.subscriber === "connected";
+  }, WAIT_MS, "the bus to connect");
+}
+
+describe("the chat app on two nodes", { timeout: 180_000 }, () => {
+  before(async () => {
+    redis = await startRedis();
+    dir = mkdtempSync(path.join(os.tmpdir(), "chat-test-"));
+    writeFileSync(path.join(dir, "secret"), `${SECRET}\n`);
+    [n1, n2] = await Promise.all([startChatnode(chatFlags()), startChatnode(chatFlags())]);
+    await busUp(n1);
+    await busUp(n2);
+  });
+  after(async () => {
+    for (const s of opened) s.close();
+    await stopAll(n1, n2);
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  afterEach(() => {
+    for (const s of opened) s.close();
+    opened.clear();
+  });
+
+  it("identity: a valid token; bad, expired, unsigned and missing tokens are refused with a reason", async () => {
+    const s = await online(n1, { token: token({ sub: "u-1", name: "Uma", exp: Math.floor(Date.now() / 1000) + 60 }) });
+    const [r] = [await call(s, "join", { room: "id-room" })];
+    assert.deepEqual(r.members, [{ id: "u-1", name: "Uma" }]);
+    for (const [auth, reason] of [
+      [{ token: token({ sub: "u-2" }, "wrong secret") }, /invalid token/],
+      [{ token: token({ sub: "u-2", exp: 1000 }) }, /expired/],
+      [{ token: token({ sub: "u-2" }, SECRET, "none") }, /invalid token/],
+      [{ token: "not.a.jwt" }, /invalid token/],
+      [{ token: token({ name: "no sub" }) }, /sub/],
+      [{}, /missing/],
+    ]) {
+      const r2 = await connectedOrError(user(n1, auth));
+      assert.equal(r2.ok, false, JSON.stringify(auth));
+      assert.equal(r2.err.message, "unauthorized");
+      assert.match(r2.err.data.reason, reason);
+    }
+  });
+
+  it("join, message to the whole room on both nodes, leave with joined/left", async () => {
+    const alice = await online(n1, { user: "alice" });
+    const alice2 = await online(n2, { user: "alice" }); // the same user on the other node
+    const bob = await online(n2, { user: "bob" });
+    const gotA = record(alice, "joined", "left", "message");
+    const gotA2 = record(alice2, "message");
+    const gotB = record(bob, "joined", "left", "message");
+    const j1 = await call(alice, "join", { room: "lobby" });
+    assert.equal(j1.ok, true);
+    assert.deepEqual(j1.members, [{ id: "alice", name: "alice" }]);
+    assert.deepEqual(j1.history, []);
+    await call(alice2, "join", { room: "lobby" }); // alice again: no second "joined"
+    const j2 = await call(bob, "join", { room: "lobby" });
+    assert.deepEqual(j2.members.map((u) => u.id).sort(), ["alice", "bob"]);
+    await eventually(() => gotA.some(([e, x]) => e === "joined" && x.user.id === "bob"), WAIT_MS);
+    assert.equal(gotA.filter(([e, x]) => e === "joined" && x.user.id === "alice").length, 1, "alice joined once");
+
+    const sent = await call(alice, "message", { room: "lobby", text: "hi bob" });
+    assert.equal(sent.ok, true);
+    assert.match(sent.id, /^\d+-\d+$/);
+    await eventually(() => gotB.some(([e]) => e === "message") && gotA2.length && gotA.some(([e]) => e === "message"), WAIT_MS);
+    const m = gotB.find(([e]) => e === "message")[1];
+    assert.deepEqual(m, { id: sent.id, room: "lobby", from: { id: "alice", name: "alice" }, text: "hi bob", ts: sent.ts });
+
+    assert.deepEqual(await call(alice2, "leave", { room: "lobby" }), { ok: true }); // alice still there on n1
+    await sleep(200);
+    assert.equal(gotB.filter(([e]) => e === "left").length, 0);
+    await call(alice, "leave", { room: "lobby" });
+    await eventually(() => gotB.some(([e, x]) => e === "left" && x.user.id === "alice"), WAIT_MS);
+    const mem = await call(bob, "members", { room: "lobby" });
+    assert.deepEqual(mem.users, [{ id: "bob", name: "bob" }]);
+  });
+
+  it("a retried message (same client id) is stored and delivered once", async () => {
+    const carol = await online(n1, { user: "carol" });
+    const dave = await online(n2, { user: "dave" });
+    await call(carol, "join", { room: "retry" });
+    await call(dave, "join", { room: "retry" });
+    const got = record(dave, "message");
+    const first = await call(carol, "message", { room: "retry", text: "once", id: "c-1" });
+    const again = await call(carol, "message", { room: "retry", text: "once", id: "c-1" });
+    assert.equal(again.id, first.id);
+    await call(carol, "message", { room: "retry", text: "sync" });
+    await eventually(() => got.some(([, x]) => x.text === "sync"), WAIT_MS);
+    assert.equal(got.filter(([, x]) => x.text === "once").length, 1);
+    const h = await call(dave, "history", { room: "retry", limit: 10 });
+    assert.deepEqual(h.messages.map((x) => x.text), ["once", "sync"]);
+
+    // socket.io-client's own retries: the ack of the first try may be lost, the retry is deduplicated
+    const eve = await online(n1, { user: "eve" }, { retries: 3, ackTimeout: 2000 });
+    await eve.emitWithAck("join", { room: "retry" });
+    const r = await eve.emitWithAck("message", { room: "retry", text: "with retries", id: "e-1" });
+    assert.equal(r.ok, true);
+  });
+
+  it("private messages reach the recipient's sockets and the sender's other sockets", async () => {
+    const frank = await online(n1, { user: "frank" });
+    const frank2 = await online(n2, { user: "frank" });
+    const gina = await online(n2, { user: "gina" });
+    const got = [frank, frank2, gina].map((s) => record(s, "private"));
+    const r = await call(frank, "private", { to: "gina", text: "secret" });
+    assert.equal(r.ok, true);
+    await eventually(() => got[2].length && got[1].length, WAIT_MS);
+    assert.deepEqual(got[2][0][1], { id: r.id, from: { id: "frank", name: "frank" }, to: "gina", text: "secret", ts: r.ts });
+    assert.deepEqual(got[1][0][1].text, "secret");
+    await sleep(100);
+    assert.equal(got[0].length, 0, "not echoed to the sending socket");
+  });
+
+  it("typing goes to the room except the sender", async () => {
+    const h1 = await online(n1, { user: "hal" });
+    const i1 = await online(n2, { user: "ida" });
+    await call(h1, "join", { room: "t" });
+    await call(i1, "join", { room: "t" });
+    const gotH = record(h1, "typing");
+    const gotI = record(i1, "typing");
+    await eventually(async () => {
+      await call(h1, "typing", { room: "t" });
+      return gotI.length > 0;
+    }, WAIT_MS);
+    assert.deepEqual(gotI[0][1], { room: "t", user: { id: "hal", name: "hal" } });
+    assert.equal(gotH.length, 0);
+  });
+
+  it("history pages backwards and survives a chatnode restart", async () => {
+    const jo = await online(n1, { user: "jo" });
+    await call(jo, "join", { room: "hist" });
+    const ids = [];
+    for (let i = 0; i < 12; i++) ids.push((await call(jo, "message", { room: "hist", text: `m${i}` })).id);
+    const last5 = await call(jo, "history", { room: "hist", limit: 5 });
+    assert.deepEqual(last5.messages.map((m) => m.text), ["m7", "m8", "m9", "m10", "m11"]);
+    const before = await call(jo, "history", { room: "hist", before: last5.messages[0].id, limit: 3 });
+    assert.deepEqual(before.messages.map((m) => m.text), ["m4", "m5", "m6"]);
+
+    await n1.stop();
+    n1 = await startChatnode(chatFlags());
+    await busUp(n1);
+    const jo2 = await online(n1, { user: "jo" });
+    const j = await call(jo2, "join", { room: "hist" });
+    assert.deepEqual(j.history.map((m) => m.text), ids.map((_, i) => `m${i}`));
+  });
+
+  it("presence forgets the users of a killed node", async () => {
+    const extra = await startChatnode(chatFlags());
+    await busUp(extra);
+    const ken = await online(extra, { user: "ken" });
+    const lea = await online(n2, { user: "lea" });
+    await call(ken, "join", { room: "p" });
+    await call(lea, "join", { room: "p" });
+    assert.deepEqual((await call(lea, "members", { room: "p" })).users.map((u) => u.id).sort(), ["ken", "lea"]);
+    process.kill(extra.pid, "SIGKILL");
+    await extra.exited;
+    await eventually(async () => {
+      const m = await call(lea, "members", { room: "p" });
+      return m.users.length === 1 && m.users[0].id === "lea";
+    }, 15_000, "ken to disappear once the node's liveness expired");
+  });
+
+  it("the rate limit answers rate_limited and recovers; the client stays connected", async () => {
+    const mo = await online(n1, { user: "mo" });
+    await call(mo, "join", { room: "rl" });
+    const answers = await Promise.all(Array.from({ length: 80 }, (_, i) => call(mo, "typing", { room: "rl", i })));
+    const limited = answers.filter((a) => a.error?.code === "rate_limited").length;
+    assert.ok(limited > 0 && limited < 80, `limited ${limited}`);
+    assert.ok(mo.connected);
+    await sleep(1200);
+    assert.equal((await call(mo, "typing", { room: "rl" })).ok, true);
+  });
+
+  it("bad input is answered with an error and the node keeps serving", async () => {
+    const ned = await online(n2, { user: "ned" });
+    await call(ned, "join", { room: "ok-room" });
+    const long = "x".repeat(4097);
+    for (const [ev, arg, code] of [
+      ["join", { room: "" }, "bad_request"],
+      ["join", { room: "a".repeat(129) }, "bad_request"],
+      ["join", { room: "bad\u0001name" }, "bad_request"],
+      ["join", { room: "user:someone" }, "bad_request"],
+      ["join", "not an object", "bad_request"],
+      ["join", {}, "bad_request"],
+      ["message", { room: "ok-room", text: long }, "bad_request"],
+      ["message", { room: "ok-room", text: 42 }, "bad_request"],
+      ["message", { room: "ok-room" }, "bad_request"],
+      ["message", { room: "not-joined", text: "x" }, "not_found"],
+      ["message", { room: "ok-room", text: "x", id: "bad id!" }, "bad_request"],
+      ["private", { to: "", text: "x" }, "bad_request"],
+      ["history", { room: "ok-room", limit: 1000 }, "bad_request"],
+      ["history", { room: "ok-room", limit: "ten" }, "bad_request"],
+      ["history", { room: "ok-room", before: "x y" }, "bad_request"],
+      ["leave", { room: "never-joined" }, "not_found"],
+      ["nonsense", {}, "bad_request"],
+    ]) {
+      const r = await call(ned, ev, arg);
+      assert.equal(r.error?.code, code, `${ev} ${JSON.stringify(arg).slice(0, 60)} -> ${JSON.stringify(r)}`);
+    }
+    assert.ok(ned.connected);
+    const ok = await call(ned, "message", { room: "ok-room", text: "still fine" });
+    assert.equal(ok.ok, true);
+    const capped = await startChatnode(chatFlags(["--max-rooms", "3"]));
+    try {
+      await busUp(capped);
+      const oz = await online(capped, { user: "oz" });
+      const rooms = [];
+      for (let i = 0; i < 4; i++) rooms.push(await call(oz, "join", { room: `many-${i}` }));
+      assert.deepEqual(rooms.map((r) => r.ok === true), [true, true, true, false], "at most --max-rooms rooms per socket");
+      assert.equal(rooms[3].error.code, "bad_request");
+      assert.equal((await call(oz, "leave", { room: "many-0" })).ok, true);
+      assert.equal((await call(oz, "join", { room: "many-3" })).ok, true);
+      oz.close();
+    } finally {
+      await capped.stop();
+    }
+  });
+});
