@@ -5,6 +5,7 @@
 #include "eio_session.h"
 #include "log.h"
 #include "sid.h"
+#include "static_files.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +144,14 @@ void server_reply(struct lws *wsi, conn_t *c, unsigned status, const char *conte
     lws_callback_on_writable(wsi);
 }
 
+void server_reply_head(struct lws *wsi, conn_t *c, unsigned status, const char *content_type,
+                       size_t len)
+{
+    server_reply(wsi, c, status, content_type, NULL, 0);
+    c->reply_len = (uint32_t)len;
+    c->head_only = 1;
+}
+
 void server_reply_eio_error(struct lws *wsi, conn_t *c, int code)
 {
     char body[128];
@@ -179,10 +188,14 @@ static int write_reply(server_t *srv, struct lws *wsi, conn_t *c)
         if (n > 0)
             bad |= add_header(wsi, "access-control-allow-headers:", reqh, (size_t)n, &p, end);
     }
-    bad |= add_header(wsi, "cache-control:", "no-store", 8, &p, end);
+    if (c->revalidate)
+        bad |= add_header(wsi, "cache-control:", "no-cache", 8, &p, end);
+    else
+        bad |= add_header(wsi, "cache-control:", "no-store", 8, &p, end);
+    if (c->status == 405) bad |= add_header(wsi, "allow:", "GET, HEAD", 9, &p, end);
     if (c->close_after) bad |= add_header(wsi, "connection:", "close", 5, &p, end);
     if (bad || lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
-    if (c->reply_len &&
+    if (c->reply_len && !c->head_only &&
         lws_write(wsi, (unsigned char *)c->reply + LWS_PRE, c->reply_len, LWS_WRITE_HTTP_FINAL) < 0)
         return -1;
     free(c->reply);
@@ -240,7 +253,10 @@ static int on_http(server_t *srv, struct lws *wsi, conn_t *c, const char *uri)
         return 0;
     }
     if (!path_matches(srv, uri)) {
-        server_reply(wsi, c, 404, NULL, "Not Found", 9);
+        if (srv->cfg->static_dir && *srv->cfg->static_dir && strcmp(uri, "/healthz") != 0)
+            static_files_serve(wsi, c, srv->cfg->static_dir, uri);
+        else
+            server_reply(wsi, c, 404, NULL, "Not Found", 9);
         return 0;
     }
     if (method == M_OPTIONS && srv->cfg->cors_origin && *srv->cfg->cors_origin) {

@@ -1,5 +1,6 @@
 /* The chatnode server: one libwebsockets context on the process's libuv loop serving the
- * Engine.IO endpoint (polling and WebSocket), /healthz, and 404 for anything else. */
+ * Engine.IO endpoint (polling and WebSocket), /healthz, the --static directory, and 404 for
+ * anything else. */
 #ifndef CC_SERVER_H
 #define CC_SERVER_H
 
@@ -48,6 +49,8 @@ typedef struct conn {
     uint8_t kind;        /* conn_kind_t */
     uint8_t close_after; /* close the connection after the reply */
     uint8_t body_done;   /* the request's body has ended (lws may report the end again) */
+    uint8_t head_only;   /* a HEAD reply: reply_len is announced, no body is sent */
+    uint8_t revalidate;  /* cache-control: no-cache (a static file) instead of no-store */
 } conn_t;
 
 /* The connection's body buffer, created on first use. */
@@ -89,6 +92,9 @@ void server_finish(server_t *srv);
  * content_type NULL means text/plain; charset=UTF-8. */
 void server_reply(struct lws *wsi, conn_t *c, unsigned status, const char *content_type,
                   const char *body, size_t len);
+/* The same reply to a HEAD request: headers only, with len as its Content-Length. */
+void server_reply_head(struct lws *wsi, conn_t *c, unsigned status, const char *content_type,
+                       size_t len);
 /* An Engine.IO error reply: 400 with Node's JSON body {"code":..,"message":..}. */
 void server_reply_eio_error(struct lws *wsi, conn_t *c, int code);
 
