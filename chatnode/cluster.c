@@ -519,6 +519,7 @@ typedef struct creq {
     unsigned counted;     /* broadcast with acks: servers that sent their client count */
     unsigned refs;        /* the pending request itself, plus local acks still owed */
     int done;
+    int counted_servers; /* the server count is known (always, when running alone) */
     json_t *items;
     json_t *request; /* JSON request to publish once the server count is known */
     sbuf_t packed;   /* or its msgpack form (broadcast with acks) */
@@ -558,7 +559,7 @@ static void creq_finish(creq_t *r, const char *error)
 
 static void creq_check(creq_t *r)
 {
-    if (r->done) return;
+    if (r->done || !r->counted_servers) return; /* local acks may come before the count */
     if (r->type == REQ_BROADCAST) {
         if (r->counted >= r->servers && r->acks >= r->clients) creq_finish(r, NULL);
     } else if (r->answered >= r->servers) {
@@ -607,6 +608,7 @@ static void on_numsub(void *ud, int status, const struct redisReply *reply)
         return;
     }
     r->servers = n > 1 ? (unsigned)(n - 1) : 0;
+    r->counted_servers = 1;
     if (r->servers) {
         sbuf_t ch = SBUF_INIT;
         channel(&ch, r->c, "-request", r->nsp, NULL, 0);
@@ -758,6 +760,7 @@ void cluster_broadcast_with_ack(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms
         /* Alone (or the packet could not be encoded): the local acks are all there is; they
          * finish it when they have all come, or their sockets went away. */
         r->c = NULL;
+        r->counted_servers = 1;
         creq_check(r);
     }
     creq_unref(r);
