@@ -8,7 +8,9 @@
  *   K:chat:dm:<a>:<b>       stream of the private messages between users a < b
  *   K:chat:dedupe:<key>:<id> the stream id a client-chosen message id was stored under
  *   K:chat:presence:<room>  hash <node uid>|<user id> -> user name: who is in the room where
- *   K:chat:alive:<node uid> a node's liveness, expiring --presence-ttl after its last refresh */
+ *   K:chat:alive:<node uid> a node's liveness, expiring --presence-ttl after its last refresh
+ * Without --redis the node runs alone and keeps the same streams in memory, capped the same
+ * way; presence is then the node's own sockets. */
 #include "alloc.h"
 #include "app.h"
 #include "cluster.h"
@@ -38,7 +40,24 @@ typedef struct {
     strmap_t local; /* "<room>\n<user>" -> count of this node's sockets of user in room */
     uv_timer_t refresh;
     char prefix[128];
+    /* Running alone (no --redis): messages are kept in memory instead of Redis streams. */
+    strmap_t mem_streams; /* stream key -> mem_stream_t */
+    strmap_t mem_dedupe;  /* dedupe key -> mem_id_t */
+    uint64_t mem_last_ms;
+    uint32_t mem_seq;
 } chat_t;
+
+typedef struct {
+    json_t *entries; /* [[id, from, name, text, to]...], oldest first */
+    size_t len;
+    char key[];
+} mem_stream_t;
+
+typedef struct {
+    char id[48];
+    size_t len;
+    char key[];
+} mem_id_t;
 
 static chat_t *chat; /* the module's state (one chat app per process) */
 
@@ -116,6 +135,7 @@ static int valid_name(const char *s, size_t len, size_t max_chars)
 static const char *field_string(json_t *o, const char *key, size_t *len)
 {
     json_t *v = json_object_get(o, key);
+    if (len) *len = 0;
     if (!json_is_string(v)) return NULL;
     if (len) *len = json_string_length(v);
     return json_string_value(v);
@@ -309,6 +329,7 @@ static void refresh_alive(uv_timer_t *t);
 
 static void presence_write(const char *room, size_t rlen, const member_t *m, int present)
 {
+    if (!cl()) return;                /* alone: presence is this node's own sockets */
     if (present) refresh_alive(NULL); /* an entry is never written for a node not alive */
     cluster_t *c = cl();
     sbuf_t k = SBUF_INIT, field = SBUF_INIT;
@@ -412,8 +433,29 @@ static void on_presence_hash(void *ud, int status, const redisReply *r)
     free(lens);
 }
 
+/* Alone: the entries are this node's sockets in the room. */
+static void local_presence(const char *room, size_t rlen, presence_cb cb, void *ud)
+{
+    json_t *live = json_array();
+    sio_nsp_t *nsp = sio_nsp_find(chat->sio, "/", 1);
+    sio_socket_t **sel = NULL;
+    str_t r = {room, rlen};
+    size_t n = nsp ? sio_select(nsp, &r, 1, NULL, 0, &sel) : 0;
+    for (size_t i = 0; i < n; i++) {
+        member_t *m = sio_socket_data(sel[i]);
+        if (m) json_array_append_new(live, json_pack("[s,s,s]", "local", m->user_id, m->user_name));
+    }
+    free(sel);
+    cb(ud, live);
+    json_decref(live);
+}
+
 static void presence_read(const char *room, size_t rlen, presence_cb cb, void *ud)
 {
+    if (!cl()) {
+        local_presence(room, rlen, cb, ud);
+        return;
+    }
     presence_req_t *q = xcalloc(1, sizeof *q);
     q->cb = cb;
     q->ud = ud;
@@ -448,6 +490,7 @@ static size_t other_nodes_with(json_t *live, const char *user)
 {
     size_t n = 0, i;
     json_t *e;
+    if (!cl()) return 0;
     const char *me = cluster_uid(cl());
     json_array_foreach(live, i, e)
     {
@@ -521,29 +564,80 @@ static json_t *messages_of(const redisReply *r, const char *room)
 
 typedef void (*history_cb)(wait_t *w, const redisReply *r);
 
+/* Answers a history (or join) request with messages (stolen; NULL: unavailable). */
+static void history_answer(wait_t *w, json_t *messages)
+{
+    sio_socket_t *s = wait_socket(w);
+    if (s && !messages) {
+        ack_err(s, w->ack_id, "internal", "history is unavailable");
+    } else if (s) {
+        json_t *res = json_pack("{s:O}", w->kind == AFTER_JOIN ? "history" : "messages", messages);
+        if (w->kind == AFTER_JOIN) {
+            json_object_set_new(res, "room", json_string(w->room));
+            json_object_set_new(res, "members", json_loads(w->extra, 0, NULL));
+        }
+        ack_ok(s, w->ack_id, res);
+    }
+    json_decref(messages);
+    wait_free(w);
+}
+
 static void on_history_reply(void *ud, int status, const redisReply *r)
 {
     wait_t *w = ud;
-    sio_socket_t *s = wait_socket(w);
-    if (s) {
-        if (status != 0 || !r || r->type != REDIS_REPLY_ARRAY) {
-            ack_err(s, w->ack_id, "internal", "history is unavailable");
-        } else {
-            json_t *res = json_pack("{s:o}", w->kind == AFTER_JOIN ? "history" : "messages",
-                                    messages_of(r, w->room));
-            if (w->kind == AFTER_JOIN) {
-                json_object_set_new(res, "room", json_string(w->room));
-                json_object_set_new(res, "members", json_loads(w->extra, 0, NULL));
-            }
-            ack_ok(s, w->ack_id, res);
-        }
-    }
-    wait_free(w);
+    history_answer(w, status == 0 && r && r->type == REDIS_REPLY_ARRAY ? messages_of(r, w->room)
+                                                                       : NULL);
+}
+
+/* Stream ids compare as (ms, seq). */
+static int id_before(const char *a, const char *b)
+{
+    unsigned long long am = strtoull(a, NULL, 10), bm = strtoull(b, NULL, 10);
+    const char *ad = strchr(a, '-'), *bd = strchr(b, '-');
+    unsigned long long as = ad ? strtoull(ad + 1, NULL, 10) : 0,
+                       bs = bd ? strtoull(bd + 1, NULL, 10) : 0;
+    return am < bm || (am == bm && as < bs);
+}
+
+static json_t *mem_message(json_t *e, const char *room)
+{
+    const char *id = json_string_value(json_array_get(e, 0));
+    json_t *m = json_pack("{s:s,s:I,s:{s:O,s:O},s:O}", "id", id, "ts",
+                          (json_int_t)strtoll(id, NULL, 10), "from", "id", json_array_get(e, 1),
+                          "name", json_array_get(e, 2), "text", json_array_get(e, 3));
+    if (room) json_object_set_new(m, "room", json_string(room));
+    if (json_string_length(json_array_get(e, 4))) json_object_set(m, "to", json_array_get(e, 4));
+    return m;
+}
+
+/* History from the in-memory stream of a room. */
+static json_t *mem_history(const char *room, const char *before, long limit)
+{
+    sbuf_t k = SBUF_INIT;
+    sbuf_printf(&k, "room:%s", room);
+    mem_stream_t *st = strmap_get(&chat->mem_streams, k.data, k.len);
+    sbuf_free(&k);
+    json_t *out = json_array();
+    if (!st) return out;
+    size_t n = json_array_size(st->entries), end = n;
+    if (before)
+        while (end > 0 && !id_before(json_string_value(
+                                         json_array_get(json_array_get(st->entries, end - 1), 0)),
+                                     before))
+            end--;
+    size_t start = end > (size_t)limit ? end - (size_t)limit : 0;
+    for (size_t i = start; i < end; i++)
+        json_array_append_new(out, mem_message(json_array_get(st->entries, i), room));
+    return out;
 }
 
 /* XREVRANGE of a room's stream: before (exclusive; NULL: newest), limit. */
 static void history_read(wait_t *w, const char *before, long limit)
 {
+    if (!cl()) {
+        history_answer(w, mem_history(w->room, before, limit));
+        return;
+    }
     sbuf_t k = SBUF_INIT, end = SBUF_INIT;
     char count[24];
     key(&k, "room:", w->room, strlen(w->room));
@@ -711,19 +805,15 @@ static void store_free(store_t *st)
     free(st);
 }
 
-static void on_stored(void *ud, int status, const redisReply *r)
+/* The message is stored under id (fresh: just now; else a retry of one stored before):
+ * deliver it if fresh, then answer the sender. */
+static void stored(store_t *st, const char *id, int fresh)
 {
-    store_t *st = ud;
     wait_t *w = st->w;
     sio_socket_t *s = wait_socket(w);
-    if (status != 0 || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_STRING) {
-        if (s) ack_err(s, w->ack_id, "internal", "the message could not be stored; send it again");
-    } else {
-        char id[64];
-        snprintf(id, sizeof id, "%.*s", (int)r->element[1]->len, r->element[1]->str);
+    {
         long long ts = strtoll(id, NULL, 10);
-        if (r->element[0]->integer == 1) { /* stored now: deliver it */
+        if (fresh) {
             json_t *msg =
                 json_pack("{s:s,s:{s:s,s:s},s:s,s:I}", "id", id, "from", "id", st->from_id, "name",
                           st->from_name, "text", st->text, "ts", (json_int_t)ts);
@@ -748,6 +838,62 @@ static void on_stored(void *ud, int status, const redisReply *r)
     }
     wait_free(w);
     store_free(st);
+}
+
+static void on_stored(void *ud, int status, const redisReply *r)
+{
+    store_t *st = ud;
+    if (status != 0 || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_STRING) {
+        sio_socket_t *s = wait_socket(st->w);
+        if (s)
+            ack_err(s, st->w->ack_id, "internal", "the message could not be stored; send it again");
+        wait_free(st->w);
+        store_free(st);
+        return;
+    }
+    char id[64];
+    snprintf(id, sizeof id, "%.*s", (int)r->element[1]->len, r->element[1]->str);
+    stored(st, id, r->element[0]->integer == 1);
+}
+
+/* Alone: the same store in memory (stream key scope, dedupe key or NULL). */
+static void mem_store(store_t *st, const char *scope, size_t scope_len, const char *dedupe,
+                      size_t dedupe_len)
+{
+    mem_id_t *seen = dedupe ? strmap_get(&chat->mem_dedupe, dedupe, dedupe_len) : NULL;
+    if (seen) {
+        stored(st, seen->id, 0);
+        return;
+    }
+    uint64_t ms = now_ms();
+    if (ms <= chat->mem_last_ms)
+        ms = chat->mem_last_ms, chat->mem_seq++;
+    else
+        chat->mem_last_ms = ms, chat->mem_seq = 0;
+    char id[48];
+    snprintf(id, sizeof id, "%llu-%u", (unsigned long long)ms, chat->mem_seq);
+    mem_stream_t *str = strmap_get(&chat->mem_streams, scope, scope_len);
+    if (!str) {
+        str = xmalloc(sizeof *str + scope_len);
+        str->entries = json_array();
+        str->len = scope_len;
+        memcpy(str->key, scope, scope_len);
+        strmap_put(&chat->mem_streams, str->key, str->len, str);
+    }
+    json_array_append_new(str->entries,
+                          json_pack("[s,s,s,s,s]", id, st->from_id, st->from_name, st->text,
+                                    st->kind == MSG_PRIVATE ? st->target : ""));
+    while (json_array_size(str->entries) > (size_t)chat->cfg->history_size)
+        json_array_remove(str->entries, 0);
+    if (dedupe) {
+        mem_id_t *d = xmalloc(sizeof *d + dedupe_len);
+        snprintf(d->id, sizeof d->id, "%s", id);
+        d->len = dedupe_len;
+        memcpy(d->key, dedupe, dedupe_len);
+        strmap_put(&chat->mem_dedupe, d->key, d->len, d);
+    }
+    stored(st, id, 1);
 }
 
 /* A client-chosen message id: up to 64 of [A-Za-z0-9_-.:]. */
@@ -828,7 +974,9 @@ static void do_message(sio_socket_t *s, member_t *m, json_t *arg, int64_t ack_id
     st->text = xstrndup(text, textlen);
     st->from_id = xstrdup(m->user_id);
     st->from_name = xstrdup(m->user_name);
-    if (cluster_command(cl(), 10, argv, lens, on_stored, st) < 0) {
+    if (!cl()) {
+        mem_store(st, scope.data, scope.len, cid ? dedupe.data : NULL, dedupe.len);
+    } else if (cluster_command(cl(), 10, argv, lens, on_stored, st) < 0) {
         ack_err(s, ack_id, "internal", "storage is unavailable; send it again");
         wait_free(st->w);
         store_free(st);
@@ -1002,12 +1150,9 @@ static int chat_init(server_t *srv, sio_server_t *sio, void **state)
     chat->sio = sio;
     chat->cfg = srv->cfg;
     snprintf(chat->prefix, sizeof chat->prefix, "%s:chat:", srv->cfg->redis_key);
-    if (!srv->cfg->redis || !*srv->cfg->redis) {
-        log_error("the chat app keeps its messages in Redis: give --redis", NULL);
-        free(chat);
-        chat = NULL;
-        return -1;
-    }
+    if (!srv->cfg->redis || !*srv->cfg->redis)
+        log_warn("running alone: chat messages are kept in memory, lost on restart (give --redis)",
+                 NULL);
     if (load_secret(srv->cfg, err, sizeof err) < 0) {
         log_error("cannot load the token secret", "error=\"%s\"", err);
         free(chat);
@@ -1029,6 +1174,13 @@ static void free_chat(uv_handle_t *h)
     void *v;
     for (size_t i = 0; strmap_next(&chat->local, &i, NULL, NULL, &v);) free(v);
     strmap_free(&chat->local);
+    for (size_t i = 0; strmap_next(&chat->mem_streams, &i, NULL, NULL, &v);) {
+        json_decref(((mem_stream_t *)v)->entries);
+        free(v);
+    }
+    strmap_free(&chat->mem_streams);
+    for (size_t i = 0; strmap_next(&chat->mem_dedupe, &i, NULL, NULL, &v);) free(v);
+    strmap_free(&chat->mem_dedupe);
     free(chat->secret);
     free(chat);
     chat = NULL;

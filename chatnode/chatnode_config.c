@@ -17,7 +17,7 @@ static const cfg_opt_t opts[] = {
     OPT("port", CFG_INT, "3000", 0, 65535, port, "PORT",
         "TCP port to listen on (0: any free port)"),
     OPT("path", CFG_STR, "/socket.io/", 0, 0, path, "PATH", "HTTP path of the Engine.IO endpoint"),
-    OPT("app", CFG_STR, "echo", 0, 0, app, "NAME", "app module to run: echo or eio-echo"),
+    OPT("app", CFG_STR, "chat", 0, 0, app, "NAME", "app module to run: chat, echo or eio-echo"),
     OPT("ping-interval", CFG_INT, "25000", 1, 3600000, ping_interval, "MS",
         "interval between heartbeat pings"),
     OPT("ping-timeout", CFG_INT, "20000", 1, 3600000, ping_timeout, "MS",

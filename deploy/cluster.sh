@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Local chatcluster: builds what is needed and runs it on private ports, with its state under
-# deploy/run/. For now the cluster is one chatnode with the echo app.
+# deploy/run/. For now the cluster is one chatnode with the chat app, anonymous sign-in allowed
+# (a local development setup), keeping its messages in memory.
 #
 #   deploy/cluster.sh up       build if needed, start, wait until healthy, print the URLs
 #   deploy/cluster.sh down     stop exactly what `up` started
@@ -20,7 +21,7 @@ port=${CHATCLUSTER_PORT:-8930}
 say() { printf '%s\n' "$*"; }
 die() { printf 'cluster.sh: %s\n' "$*" >&2; exit 1; }
 
-deb_packages=(build-essential cmake pkg-config curl libuv1-dev libwebsockets-dev
+deb_packages=(build-essential cmake pkg-config curl nodejs npm libuv1-dev libwebsockets-dev
   libwebsockets-evlib-uv libjansson-dev libmsgpack-dev libhiredis-dev libmicrohttpd-dev
   libjwt-dev)
 
@@ -29,6 +30,12 @@ install_deps() {
   for p in "${deb_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
+  # node may come from elsewhere than Debian: only ask apt for it when there is none
+  if command -v node >/dev/null && command -v npm >/dev/null; then
+    local keep=()
+    for p in "${missing[@]}"; do [[ $p == nodejs || $p == npm ]] || keep+=("$p"); done
+    missing=("${keep[@]}")
+  fi
   ((${#missing[@]})) || return 0
   [[ $(id -u) -eq 0 ]] || die "need root to install: ${missing[*]}"
   say "installing: ${missing[*]}"
@@ -71,8 +78,8 @@ cmd_up() {
   install_deps
   build_all
   port_taken "$port" && die "port $port on $host is taken by another program; set CHATCLUSTER_PORT to a free port"
-  "$build/chatnode/chatnode" --host "$host" --port "$port" --app echo --node-tag n1 \
-    --cors-origin '*' >>"$log" 2>&1 &
+  "$build/chatnode/chatnode" --host "$host" --port "$port" --app chat --allow-anonymous \
+    --node-tag n1 >>"$log" 2>&1 &
   echo $! >"$pidfile"
   echo "$port" >"$run/port"
   if ! wait_healthy "$url" "$pidfile"; then
@@ -87,7 +94,8 @@ cmd_up() {
 print_urls() {
   local p
   p=$(cat "$run/port" 2>/dev/null || echo "$port")
-  say "  Socket.IO endpoint: http://$host:$p/socket.io/   (app: echo)"
+  say "  chat page:          http://$host:$p/"
+  say "  Socket.IO endpoint: http://$host:$p/socket.io/   (app: chat, anonymous sign-in)"
   say "  health:             http://$host:$p/healthz"
   say "  logs:               $run/chatnode-1.log"
   say "  stop with:          deploy/cluster.sh down"

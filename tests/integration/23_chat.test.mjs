@@ -232,6 +232,29 @@ describe("the chat app on two nodes", { timeout: 180_000 }, () => {
     assert.equal((await call(mo, "typing", { room: "rl" })).ok, true);
   });
 
+  it("alone (no --redis, the default app), the chat keeps its messages in memory", async () => {
+    const alone = await startChatnode(["--allow-anonymous", "--ping-interval", "5000", "--ping-timeout", "5000"]);
+    try {
+      const pia = await online(alone, { user: "pia" });
+      const quin = await online(alone, { user: "quin" }, { transports: ["polling"] });
+      const got = record(quin, "message", "joined");
+      await call(pia, "join", { room: "mem" });
+      const j = await call(quin, "join", { room: "mem" });
+      assert.deepEqual(j.members.map((u) => u.id).sort(), ["pia", "quin"]);
+      const ids = [];
+      for (let i = 0; i < 4; i++) ids.push((await call(pia, "message", { room: "mem", text: `t${i}`, id: `p-${i}` })).id);
+      assert.equal((await call(pia, "message", { room: "mem", text: "t0", id: "p-0" })).id, ids[0], "deduplicated");
+      await eventually(() => got.filter(([e]) => e === "message").length === 4, WAIT_MS);
+      const page = await call(quin, "history", { room: "mem", limit: 2 });
+      assert.deepEqual(page.messages.map((m) => m.text), ["t2", "t3"]);
+      const older = await call(quin, "history", { room: "mem", before: page.messages[0].id, limit: 10 });
+      assert.deepEqual(older.messages.map((m) => m.text), ["t0", "t1"]);
+      assert.equal((await call(quin, "private", { to: "pia", text: "hi" })).ok, true);
+    } finally {
+      await alone.stop();
+    }
+  });
+
   it("bad input is answered with an error and the node keeps serving", async () => {
     const ned = await online(n2, { user: "ned" });
     await call(ned, "join", { room: "ok-room" });

@@ -29,7 +29,7 @@ static void test_defaults(void **state)
     assert_int_equal(load(&cfg, 1, argv), CFG_OK);
     assert_int_equal(cfg.port, 3000);
     assert_string_equal(cfg.path, "/socket.io/");
-    assert_string_equal(cfg.app, "echo");
+    assert_string_equal(cfg.app, "chat");
     assert_int_equal(cfg.ping_interval, 25000);
     assert_int_equal(cfg.ping_timeout, 20000);
     assert_int_equal(cfg.max_payload, 1000000);
