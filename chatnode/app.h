@@ -58,6 +58,9 @@ typedef struct app_module {
     /* The socket is going (client or server disconnect, transport closed): still in its rooms
      * during the call, freed after it. Optional. */
     void (*disconnect)(sio_socket_t *s, const char *reason);
+    /* The socket's data as a JSON object, for fetch-sockets answers (Node's socket.data);
+     * write nothing for {}. Optional. */
+    void (*socket_data)(const sio_socket_t *s, sbuf_t *json);
     /* A server-side emit from another server of the cluster (ev->name, ev->args; no
      * attachments: that path is JSON). When the sender wants an answer (ev->ack_id >= 0), the
      * app may write one JSON value into reply and return 1; 0 means no answer. Optional. */

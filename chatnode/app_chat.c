@@ -1139,6 +1139,18 @@ static void chat_disconnect(sio_socket_t *s, const char *reason)
     sio_socket_set_data(s, NULL);
 }
 
+/* What fetch-sockets answers carry of a chat socket: {user: {id, name}}. */
+static void chat_socket_data(const sio_socket_t *s, sbuf_t *json)
+{
+    const member_t *m = sio_socket_data(s);
+    if (!m) return;
+    json_t *d = json_pack("{s:o}", "user", user_json(m));
+    char *text = json_dumps(d, JSON_COMPACT);
+    sbuf_append_str(json, text);
+    free(text);
+    json_decref(d);
+}
+
 /* ---- the module ---- */
 
 static int chat_init(server_t *srv, sio_server_t *sio, void **state)
@@ -1211,4 +1223,5 @@ const app_module_t app_chat = {
     .connected = chat_connected,
     .event = chat_event,
     .disconnect = chat_disconnect,
+    .socket_data = chat_socket_data,
 };

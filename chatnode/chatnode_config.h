@@ -34,6 +34,11 @@ typedef struct {
     long long burst;
     long long max_rooms;
     long long presence_ttl;
+    char *control_prefix;
+    long long heartbeat_interval;
+    char *advertise;
+    long long drain_batch;
+    long long drain_interval;
 } chatnode_config_t;
 
 extern const cfg_table_t chatnode_config_table;

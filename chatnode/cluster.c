@@ -43,7 +43,15 @@ struct cluster {
     strmap_t requests;   /* requestId -> creq_t: requests this node made, awaiting answers */
     dl_queue_t timeouts; /* their deadlines (--requests-timeout) */
     uint64_t next_request;
+    strmap_t listeners; /* channel -> listener_t: other channels of ours (control traffic) */
 };
+
+typedef struct {
+    cluster_listen_cb fn;
+    void *ud;
+    size_t len;
+    char channel[];
+} listener_t;
 
 /* ---- channel names ---- */
 
@@ -271,8 +279,20 @@ static json_t *socket_json(const sio_socket_t *s)
                            when, "address", h.address, "xdomain", 0, "secure", 0, "issued",
                            (json_int_t)h.issued_ms, "url", url, "query", "EIO", "4", "transport",
                            h.transport ? h.transport : "", "auth");
-    return json_pack("{s:s,s:o,s:o,s:{}}", "id", sio_socket_id(s), "handshake", hs, "rooms", rooms,
-                     "data");
+    json_t *data = NULL;
+    const app_module_t *app = sio_server_app(sio_nsp_server(sio_socket_nsp(s)));
+    if (app->socket_data) {
+        sbuf_t d = SBUF_INIT;
+        app->socket_data(s, &d);
+        if (d.len) data = json_loadb(d.data, d.len, 0, NULL);
+        sbuf_free(&d);
+    }
+    if (!json_is_object(data)) {
+        json_decref(data);
+        data = json_object();
+    }
+    return json_pack("{s:s,s:o,s:o,s:o}", "id", sio_socket_id(s), "handshake", hs, "rooms", rooms,
+                     "data", data);
 }
 
 /* Applies fn to the sockets the options select, looked up again by id one at a time, so that
@@ -888,7 +908,10 @@ static void on_message(void *ud, const char *ch, size_t chlen, const char *patte
                        const char *payload, size_t len)
 {
     cluster_t *c = ud;
-    if (!pattern && has_prefix(ch, chlen, c, "-request#"))
+    listener_t *l = pattern ? NULL : strmap_get(&c->listeners, ch, chlen);
+    if (l)
+        l->fn(l->ud, ch, chlen, payload, len);
+    else if (!pattern && has_prefix(ch, chlen, c, "-request#"))
         on_request(c, ch, chlen, payload, len);
     else if (!pattern && has_prefix(ch, chlen, c, "-response#"))
         on_response(c, payload, len);
@@ -969,7 +992,25 @@ void cluster_stop(cluster_t *c)
         creq_finish(r, "shutting down");
     }
     strmap_free(&c->requests);
+    for (size_t i = 0; strmap_next(&c->listeners, &i, NULL, NULL, &v);) free(v);
+    strmap_free(&c->listeners);
     bus_close(c->bus, closed, c);
+}
+
+int cluster_listen(cluster_t *c, const char *channel, size_t len, cluster_listen_cb fn, void *ud)
+{
+    listener_t *l = xmalloc(sizeof *l + len);
+    l->fn = fn;
+    l->ud = ud;
+    l->len = len;
+    memcpy(l->channel, channel, len);
+    free(strmap_put(&c->listeners, l->channel, l->len, l));
+    return bus_subscribe(c->bus, channel, len);
+}
+
+int cluster_publish(cluster_t *c, const char *channel, size_t len, const char *payload, size_t plen)
+{
+    return bus_publish(c->bus, channel, len, payload, plen);
 }
 
 const char *cluster_uid(const cluster_t *c)

@@ -63,6 +63,15 @@ void cluster_leave(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nroo
 void cluster_disconnect(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
                         const str_t *except, size_t nexcept, int close);
 
+/* Control traffic of our own, on channels outside the adapter's: fn gets every message of the
+ * channel (subscribed again after a reconnect). Returns 0 or a bus error. */
+typedef void (*cluster_listen_cb)(void *ud, const char *channel, size_t len, const char *payload,
+                                  size_t plen);
+int cluster_listen(cluster_t *c, const char *channel, size_t len, cluster_listen_cb fn, void *ud);
+/* Publishes on any channel (queued while Redis is down, within the bus's limits). */
+int cluster_publish(cluster_t *c, const char *channel, size_t len, const char *payload,
+                    size_t plen);
+
 /* This server's uid on the bus (6 characters). */
 const char *cluster_uid(const cluster_t *c);
 

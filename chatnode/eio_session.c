@@ -188,6 +188,7 @@ static void answer_get(eio_session_t *s, frame_t *last)
         eio_payload_append(&payload, &p);
     }
     c->session = NULL;
+    s->srv->bytes_out += payload.len;
     server_reply(wsi, c, 200, NULL, payload.data, payload.len);
     sbuf_free(&payload);
 }
@@ -391,6 +392,18 @@ void eio_shutdown(server_t *srv)
     f_ping = f_close = f_noop = f_pong_probe = NULL;
 }
 
+size_t eio_close_some(server_t *srv, size_t max, const char *reason)
+{
+    eio_session_t **pick = xmalloc((max ? max : 1) * sizeof *pick);
+    size_t n = 0;
+    void *v;
+    for (size_t i = 0; n < max && strmap_next(&srv->sessions, &i, NULL, NULL, &v);)
+        if (((eio_session_t *)v)->state == S_OPEN) pick[n++] = v;
+    for (size_t i = 0; i < n; i++) eio_close(pick[i], reason);
+    free(pick);
+    return n;
+}
+
 void eio_count(const server_t *srv, size_t *polling, size_t *websocket)
 {
     size_t p = 0, w = 0;
@@ -566,6 +579,7 @@ int eio_on_post_body(struct lws *wsi, conn_t *c, const void *in, size_t len)
         return 0;
     }
     sbuf_append(b, in, len);
+    s->srv->bytes_in += len;
     return 0;
 }
 
@@ -728,6 +742,7 @@ int eio_on_ws_receive(struct lws *wsi, const void *in, size_t len)
 {
     eio_session_t *s = ws_session(wsi);
     if (!s) return -1;
+    s->srv->bytes_in += len;
     int binary = lws_frame_is_binary(wsi);
     int first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
     size_t max = (size_t)s->srv->cfg->max_payload;
@@ -771,6 +786,7 @@ int eio_on_ws_writable(struct lws *wsi)
     if (s->ws != wsi) return 0;
     frame_t *f = q_pop(s);
     if (f) {
+        s->srv->bytes_out += f->len;
         int n =
             lws_write(wsi, frame_body(f), f->len, f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
         frame_unref(f);

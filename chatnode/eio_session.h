@@ -75,6 +75,9 @@ uint64_t eio_session_issued_ms(const eio_session_t *s);
 /* The client's address as text in buf ("" when no connection of it is open right now). */
 const char *eio_session_address(const eio_session_t *s, char *buf, size_t len);
 eio_transport_t eio_session_transport(const eio_session_t *s);
+/* Closes up to max open sessions from the server side (a transport close: clients reconnect,
+ * elsewhere when this node refuses new sessions). Returns how many. */
+size_t eio_close_some(server_t *srv, size_t max, const char *reason);
 /* Number of open sessions by transport. */
 void eio_count(const server_t *srv, size_t *polling, size_t *websocket);
 

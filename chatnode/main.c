@@ -3,6 +3,7 @@
 #include "app.h"
 #include "chatnode_config.h"
 #include "cluster.h"
+#include "control.h"
 #include "eio_session.h"
 #include "log.h"
 #include "server.h"
@@ -23,6 +24,7 @@ typedef struct {
     server_t srv;
     sio_server_t *sio;
     cluster_t *cluster;
+    control_t *control;
     const app_module_t *app;
     void *app_state;
     uv_signal_t sigint, sigterm;
@@ -59,6 +61,8 @@ static void on_signal(uv_signal_t *h, int signum)
     log_info("stopping", "signal=%s", signum == SIGINT ? "SIGINT" : "SIGTERM");
     uv_close((uv_handle_t *)&cn->sigint, NULL);
     uv_close((uv_handle_t *)&cn->sigterm, NULL);
+    control_stop(cn->control);
+    cn->control = NULL;
     cluster_stop(cn->cluster);
     cn->cluster = NULL;
     server_stop(&cn->srv);
@@ -159,6 +163,7 @@ int main(int argc, char **argv)
         } else {
             cn.srv.health = health;
             cn.srv.health_ctx = cn.cluster;
+            control_start(&cn.control, &cn.srv, cn.sio, cn.cluster);
         }
         if (rc < 0) server_stop(&cn.srv);
     }

@@ -235,9 +235,9 @@ static void reply_healthz(server_t *srv, struct lws *wsi, conn_t *c)
     eio_count(srv, &polling, &websocket);
     sbuf_printf(&body,
                 "{\"status\":\"%s\",\"connections\":%zu,\"polling\":%zu,\"websocket\":%zu,"
-                "\"uptime_s\":%llu",
+                "\"uptime_s\":%llu,\"draining\":%s",
                 srv->stopping ? "stopping" : "ok", srv->sessions.count, polling, websocket,
-                (unsigned long long)up);
+                (unsigned long long)up, srv->draining ? "true" : "false");
     if (srv->health) srv->health(srv->health_ctx, &body);
     sbuf_append_char(&body, '}');
     server_reply(wsi, c, srv->stopping ? 503 : 200, "application/json", body.data, body.len);
@@ -277,8 +277,10 @@ static int on_http(server_t *srv, struct lws *wsi, conn_t *c, const char *uri)
                                q.transport_ok ? EIO_ERR_BAD_REQUEST : EIO_ERR_TRANSPORT_UNKNOWN);
         return 0;
     }
-    if (srv->stopping) {
-        server_reply(wsi, c, 503, NULL, "Service Unavailable", 19);
+    if (srv->stopping || (srv->draining && !q.sid[0])) {
+        /* stopping, or draining: no new sessions here; existing ones go on until closed */
+        server_reply(wsi, c, 503, "application/json",
+                     "{\"code\":3,\"message\":\"Server draining\"}", 38);
         c->close_after = 1;
         return 0;
     }
@@ -314,6 +316,7 @@ static int ws_filter(server_t *srv, struct lws *wsi)
     eio_query_t q;
     parse_query(wsi, &q);
     int err;
+    if (srv->draining && !q.sid[0]) return -1; /* no new sessions while draining */
     if (eio_ws_filter(srv, &q, &err) == 0) return 0;
     log_debug("websocket refused", "error=\"%s\"", eio_error_message(err));
     /* Refused upgrades get the same 400 and JSON body as refused polling requests. */

@@ -77,6 +77,9 @@ typedef struct server {
     uint64_t started_epoch_ms; /* wall clock at start */
     int stopping;
     uint64_t sessions_opened;
+    uint64_t bytes_in, bytes_out;   /* Engine.IO payload bytes, all transports */
+    uint64_t events_in, events_out; /* Socket.IO packets received from and sent to clients */
+    int draining;                   /* refusing new sessions (see control.c) */
 } server_t;
 
 /* Creates the lws context on loop and starts listening. Returns 0, or -1 (logged). */

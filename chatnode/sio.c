@@ -176,6 +176,7 @@ static void frames_free(packet_frames_t *pf)
 static void frames_send(sio_conn_t *c, const packet_frames_t *pf)
 {
     if (!c->eio) return;
+    c->sio->srv->events_out++;
     eio_send(c->eio, pf->text);
     for (unsigned i = 0; i < pf->natt; i++) eio_send(c->eio, pf->att[i]);
 }
@@ -720,6 +721,7 @@ static void on_event(sio_conn_t *c, sio_socket_t *s, const sio_packet_t *p,
         ev.name = name;
         ev.name_len = (size_t)n;
     }
+    c->sio->srv->events_in++;
     c->sio->app->event(s, &ev);
     if (name && name != small) free(name);
 }

@@ -1,0 +1,96 @@
+// A chatnode's control traffic on Redis: heartbeats with the node's figures, the expiring
+// registry entry, drain and undrain commands (new sessions refused, clients moved off with a
+// transport close so that they reconnect), and the user each chat socket carries in
+// fetch-sockets answers. Exercises chatnode/control.c.
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createClient } from "redis";
+import { io } from "socket.io-client";
+import { startChatnode, startRedis, stopAll, eventually, httpRequest, waitFor, WAIT_MS } from "./lib/harness.mjs";
+
+let redis, node, rc, sub;
+const heartbeats = [];
+const replies = [];
+
+describe("heartbeats, the registry and drain", { timeout: 120_000 }, () => {
+  before(async () => {
+    redis = await startRedis();
+    node = await startChatnode(["--allow-anonymous", "--redis", redis.url, "--heartbeat-interval", "200",
+      "--ping-interval", "5000", "--ping-timeout", "5000", "--drain-batch", "2", "--drain-interval", "50"]);
+    rc = createClient({ url: redis.url });
+    rc.on("error", () => {});
+    await rc.connect();
+    sub = rc.duplicate();
+    sub.on("error", () => {});
+    await sub.connect();
+    await sub.subscribe("chatcluster:heartbeat", (m) => heartbeats.push(JSON.parse(m)));
+    await sub.subscribe("chatcluster:reply", (m) => replies.push(JSON.parse(m)));
+  });
+  after(async () => {
+    await sub?.quit().catch(() => {});
+    await rc?.quit().catch(() => {});
+    await stopAll(node);
+    await redis.stop();
+  });
+
+  it("publishes heartbeats with the node's figures and keeps an expiring registry entry", async () => {
+    const s = io(node.url, { forceNew: true, transports: ["websocket"], auth: { user: "hb" } });
+    await waitFor(s, "connect");
+    await s.emitWithAck("join", { room: "hb-room" });
+    await eventually(() => heartbeats.some((h) => h.connections?.websocket === 1), WAIT_MS, "a heartbeat with the client");
+    const h = heartbeats.at(-1);
+    assert.equal(h.v, 1);
+    assert.equal(h.type, "heartbeat");
+    assert.match(h.id, /^[A-Za-z0-9_-]{6}$/);
+    assert.equal(h.tag, `n${node.port}`);
+    assert.equal(h.pid, node.pid);
+    assert.match(h.version, /^\d+\.\d+\.\d+$/);
+    assert.ok(Math.abs(h.started - Date.now()) < 120_000);
+    assert.deepEqual(h.sockets, { "/": 1 });
+    assert.ok(h.rooms >= 2, "the socket's own room and hb-room");
+    assert.ok(h.rss > 1 << 20);
+    assert.ok(h.bytes_in > 0 && h.bytes_out > 0);
+    assert.equal(h.draining, false);
+    assert.equal(h.bus.command, "connected");
+    const entry = JSON.parse(await rc.get(`chatcluster:node:${h.id}`));
+    assert.equal(entry.id, h.id);
+    const ttl = await rc.ttl(`chatcluster:node:${h.id}`);
+    assert.ok(ttl > 0 && ttl <= 5, `ttl ${ttl}`);
+
+    // fetch-sockets answers carry the chat user
+    const answers = [];
+    const sub2 = rc.duplicate();
+    await sub2.connect();
+    await sub2.subscribe("socket.io-response#/#", (m) => answers.push(JSON.parse(m)));
+    await rc.publish("socket.io-request#/#", JSON.stringify({ uid: "tester", requestId: "f1", type: 5, opts: { rooms: ["hb-room"], except: [] } }));
+    await eventually(() => answers.length > 0, WAIT_MS);
+    assert.deepEqual(answers[0].sockets.map((x) => x.data), [{ user: { id: "hb", name: "hb" } }]);
+    await sub2.quit();
+    s.close();
+  });
+
+  it("drain moves clients off with a transport close and refuses new sessions; undrain ends it", async () => {
+    const id = heartbeats.at(-1).id;
+    const clients = [];
+    for (let i = 0; i < 5; i++) {
+      const c = io(node.url, { forceNew: true, transports: ["websocket"], auth: { user: `d${i}` }, reconnectionDelay: 100, reconnectionDelayMax: 200 });
+      clients.push(c);
+    }
+    await Promise.all(clients.map((c) => waitFor(c, "connect")));
+    const reasons = clients.map((c) => waitFor(c, "disconnect"));
+    await rc.publish(`chatcluster:command:${id}`, JSON.stringify({ v: 1, type: "drain", id: "cmd-1" }));
+    await eventually(() => replies.some((r) => r.id === "cmd-1"), WAIT_MS, "the reply");
+    assert.deepEqual(replies.find((r) => r.id === "cmd-1"), { v: 1, type: "reply", id: "cmd-1", node: id, ok: true, draining: true });
+    for (const r of await Promise.all(reasons)) assert.equal(r[0], "transport close", "a close that makes the client reconnect");
+    const health = JSON.parse((await httpRequest(`${node.url}/healthz`)).body);
+    assert.equal(health.draining, true);
+    const refused = await httpRequest(`${node.url}/socket.io/?EIO=4&transport=polling`);
+    assert.equal(refused.status, 503);
+    await eventually(() => heartbeats.at(-1).draining === true, WAIT_MS);
+
+    await rc.publish("chatcluster:command:all", JSON.stringify({ v: 1, type: "undrain", id: "cmd-2" }));
+    await eventually(() => clients.every((c) => c.connected), WAIT_MS, "the clients to reconnect once undrained");
+    assert.equal(JSON.parse((await httpRequest(`${node.url}/healthz`)).body).draining, false);
+    clients.forEach((c) => c.close());
+  });
+});
