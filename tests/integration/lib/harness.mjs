@@ -76,8 +76,7 @@ export function withTimeout(promise, ms, what) {
  * and extra environment `env`. Resolves once it has printed its `msg=listening` line.
  * Returns { port, url, wsUrl, pid, stop(signal = "SIGTERM"), pause(), resume(), stderr(), exited }.
  */
-export async function startChatnode(args = [], env = {}, { startTimeoutMs = 20_000 } = {}) {
-  const bin = chatnodeBin();
+export async function startChatnode(args = [], env = {}, { startTimeoutMs = 20_000, bin = chatnodeBin(), name = "chatnode" } = {}) {
   const full = [...args];
   if (!full.includes("--host")) full.unshift("--host", "127.0.0.1");
   if (!full.includes("--port")) full.unshift("--port", "0");
@@ -135,7 +134,7 @@ export async function startChatnode(args = [], env = {}, { startTimeoutMs = 20_0
           if (m && Number(m[1]) > 0) resolve(Number(m[1]));
         };
         exited.then(({ code, signal, error }) =>
-          reject(new Error(`chatnode exited before listening (code=${code} signal=${signal}${error ? " " + error.message : ""})`)),
+          reject(new Error(`${name} exited before listening (code=${code} signal=${signal}${error ? " " + error.message : ""})`)),
         );
       }),
       startTimeoutMs,
@@ -157,7 +156,7 @@ export async function startChatnode(args = [], env = {}, { startTimeoutMs = 20_0
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       let status;
       try {
-        status = await withTimeout(exited, 20_000, `chatnode to exit after ${signal}`);
+        status = await withTimeout(exited, 20_000, `${name} to exit after ${signal}`);
       } catch (err) {
         child.kill("SIGKILL");
         await exited;
@@ -167,7 +166,7 @@ export async function startChatnode(args = [], env = {}, { startTimeoutMs = 20_0
       if (status.code !== 0) problems.push(`exit status ${status.code} (signal ${status.signal})`);
       if (sanitizerLines.length) problems.push(`sanitizer report: ${sanitizerLines[0]}`);
       if (problems.length) {
-        throw new Error(`chatnode on port ${port} stopped badly: ${problems.join("; ")}\nstderr:\n${tail(16000)}`);
+        throw new Error(`${name} on port ${port} stopped badly: ${problems.join("; ")}\nstderr:\n${tail(16000)}`);
       }
       return status;
     })();
@@ -191,6 +190,24 @@ export async function startChatnode(args = [], env = {}, { startTimeoutMs = 20_0
       paused = false;
     },
   };
+}
+
+/** Path of the adminnode binary: $ADMINNODE_BIN, else the usual build directories. */
+export function adminnodeBin() {
+  if (process.env.ADMINNODE_BIN) return process.env.ADMINNODE_BIN;
+  for (const dir of ["build-test", "build"]) {
+    const p = path.join(repoTop, dir, "adminnode", "adminnode");
+    if (existsSync(p)) return p;
+  }
+  throw new Error("ADMINNODE_BIN is not set and no build/adminnode/adminnode exists");
+}
+
+/**
+ * Starts adminnode as startChatnode starts chatnode (--host 127.0.0.1 --port 0 unless given,
+ * resolved at its `msg=listening ... port=N` line); returns the same object.
+ */
+export function startAdminnode(args = [], env = {}, opts = {}) {
+  return startChatnode(args, env, { ...opts, bin: adminnodeBin(), name: "adminnode" });
 }
 
 /**

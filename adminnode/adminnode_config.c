@@ -1,0 +1,45 @@
+/* The adminnode configuration table (see config.h for how it is read). */
+#include "adminnode_config.h"
+
+#include <stddef.h>
+
+#ifndef ADMINNODE_STATIC_DIR
+#define ADMINNODE_STATIC_DIR ""
+#endif
+
+#define OPT(name, type, def, min, max, field, metavar, help)                                       \
+    {                                                                                              \
+        name, type, def, min, max, offsetof(adminnode_config_t, field), metavar, help              \
+    }
+
+static const cfg_opt_t opts[] = {
+    OPT("host", CFG_STR, "0.0.0.0", 0, 0, host, "ADDR", "address to listen on"),
+    OPT("port", CFG_INT, "8080", 0, 65535, port, "PORT",
+        "TCP port to listen on (0: any free port)"),
+    OPT("redis", CFG_STR, "", 0, 0, redis, "URL",
+        "the cluster's Redis: redis://[user:password@]host:port[/db] (empty: none)"),
+    OPT("redis-key", CFG_STR, "socket.io", 0, 0, redis_key, "PREFIX",
+        "channel prefix of the Socket.IO adapter on Redis (the chatnodes' --redis-key)"),
+    OPT("control-prefix", CFG_STR, "chatcluster", 0, 0, control_prefix, "PREFIX",
+        "prefix of the cluster's control channels and keys on Redis"),
+    OPT("api-keys-file", CFG_STR, "", 0, 0, api_keys_file, "PATH",
+        "file of API keys, `<key> <scope>` per line, scope read or admin "
+        "(also or instead: ADMINNODE_API_KEYS=key:scope,...)"),
+    OPT("max-body", CFG_INT, "1048576", 64, 1073741824, max_body, "BYTES",
+        "largest request body accepted (larger: 413)"),
+    OPT("requests-timeout", CFG_INT, "5000", 10, 600000, requests_timeout, "MS",
+        "how long a request may wait for the cluster before it is answered 504"),
+    OPT("connection-timeout", CFG_INT, "60", 1, 3600, connection_timeout, "S",
+        "idle HTTP connections are closed after this many seconds"),
+    OPT("log-level", CFG_STR, "info", 0, 0, log_level, "LEVEL", "debug, info, warn or error"),
+    OPT("static", CFG_STR, ADMINNODE_STATIC_DIR, 0, 0, static_dir, "DIR",
+        "directory served at / (the dashboard; empty: none)"),
+};
+
+const cfg_table_t adminnode_config_table = {
+    .prog = "adminnode",
+    .summary = "REST API, node registry and dashboard of a chatcluster, through Redis.",
+    .env_prefix = "ADMINNODE_",
+    .opts = opts,
+    .nopts = sizeof opts / sizeof opts[0],
+};

@@ -1,0 +1,24 @@
+/* adminnode's settings: one table (adminnode_config.c) gives flags, ADMINNODE_* environment
+ * variables, the config file and --help. */
+#ifndef CC_ADMINNODE_CONFIG_H
+#define CC_ADMINNODE_CONFIG_H
+
+#include "config.h"
+
+typedef struct {
+    char *host;
+    long long port;
+    char *redis;
+    char *redis_key;
+    char *control_prefix;
+    char *api_keys_file;
+    long long max_body;
+    long long requests_timeout;
+    long long connection_timeout;
+    char *log_level;
+    char *static_dir;
+} adminnode_config_t;
+
+extern const cfg_table_t adminnode_config_table;
+
+#endif

@@ -1,0 +1,128 @@
+/* The endpoints about adminnode itself: GET /healthz, GET /metrics, GET /api/v1/openapi.json;
+ * and the helpers every handler shares about the Redis connection. */
+#include "api.h"
+#include "alloc.h"
+#include "sbuf.h"
+
+#include <hiredis/hiredis.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *adminnode_redis_state(const adminnode_t *an)
+{
+    if (!an->bus) return "none";
+    return bus_state(an->bus, BUS_CONN_CMD) == BUS_CONNECTED ? "connected" : "disconnected";
+}
+
+bus_t *api_need_bus(api_request_t *req)
+{
+    adminnode_t *an = api_app(req);
+    if (!an->bus) {
+        api_respond_error(req, 503, "unavailable", "no Redis is configured (--redis)");
+        return NULL;
+    }
+    if (bus_state(an->bus, BUS_CONN_CMD) != BUS_CONNECTED) {
+        api_respond_error(req, 503, "unavailable", "Redis is not reachable");
+        return NULL;
+    }
+    return an->bus;
+}
+
+static json_t *health_doc(const adminnode_t *an, const char *redis)
+{
+    return json_pack("{s:s,s:s,s:I}", "status", "ok", "redis", redis, "uptime_s",
+                     (json_int_t)((uv_now(an->loop) - an->started_ms) / 1000));
+}
+
+typedef struct {
+    api_request_t *req;
+    uint64_t sent;
+} ping_t;
+
+static void on_pong(void *ud, int status, const struct redisReply *reply)
+{
+    ping_t *p = ud;
+    adminnode_t *an = api_app(p->req);
+    int ok = status == 0 && reply && reply->type == REDIS_REPLY_STATUS;
+    json_t *doc = health_doc(an, ok ? "connected" : "disconnected");
+    if (ok)
+        json_object_set_new(doc, "redis_latency_ms",
+                            json_integer((json_int_t)(uv_now(an->loop) - p->sent)));
+    api_respond_json(p->req, 200, doc);
+    api_request_unref(p->req);
+    free(p);
+}
+
+static void on_ping_timeout(api_request_t *req)
+{
+    adminnode_t *an = api_app(req);
+    json_t *doc = health_doc(an, "disconnected");
+    json_object_set_new(doc, "redis_error", json_string("PING timed out"));
+    api_respond_json(req, 200, doc);
+}
+
+void api_healthz(api_request_t *req)
+{
+    adminnode_t *an = api_app(req);
+    const char *state = adminnode_redis_state(an);
+    if (strcmp(state, "connected") != 0) {
+        api_respond_json(req, 200, health_doc(an, state));
+        return;
+    }
+    /* Connected as far as the socket knows: a PING shows Redis really answers. */
+    ping_t *p = xmalloc(sizeof *p);
+    p->req = req;
+    p->sent = uv_now(an->loop);
+    static const char *const argv[] = {"PING"};
+    static const size_t lens[] = {4};
+    api_defer(req, on_ping_timeout);
+    if (bus_command(an->bus, 1, argv, lens, on_pong, p) < 0) on_pong(p, BUS_ENOTCONN, NULL);
+}
+
+void api_metrics(api_request_t *req)
+{
+    adminnode_t *an = api_app(req);
+    sbuf_t out = SBUF_INIT;
+    http_metrics(an->http, &out);
+    sbuf_printf(&out,
+                "# HELP adminnode_uptime_seconds Seconds since adminnode started.\n"
+                "# TYPE adminnode_uptime_seconds gauge\n"
+                "adminnode_uptime_seconds %llu\n",
+                (unsigned long long)((uv_now(an->loop) - an->started_ms) / 1000));
+    const char *state = adminnode_redis_state(an);
+    sbuf_append_str(&out, "# HELP adminnode_redis_state State of the Redis connection (1 for the "
+                          "current one).\n"
+                          "# TYPE adminnode_redis_state gauge\n");
+    static const char *const states[] = {"none", "disconnected", "connected"};
+    for (size_t i = 0; i < 3; i++)
+        sbuf_printf(&out, "adminnode_redis_state{state=\"%s\"} %d\n", states[i],
+                    strcmp(states[i], state) == 0);
+    if (an->bus) {
+        bus_stats_t st;
+        bus_stats(an->bus, &st);
+        sbuf_printf(&out,
+                    "# HELP adminnode_redis_reconnects_total Redis connections re-established "
+                    "after a loss.\n"
+                    "# TYPE adminnode_redis_reconnects_total counter\n"
+                    "adminnode_redis_reconnects_total %llu\n"
+                    "# HELP adminnode_redis_published_total PUBLISH commands sent to Redis.\n"
+                    "# TYPE adminnode_redis_published_total counter\n"
+                    "adminnode_redis_published_total %llu\n"
+                    "# HELP adminnode_redis_dropped_total Publishes dropped while Redis was "
+                    "unreachable.\n"
+                    "# TYPE adminnode_redis_dropped_total counter\n"
+                    "adminnode_redis_dropped_total %llu\n",
+                    (unsigned long long)st.reconnects, (unsigned long long)st.published,
+                    (unsigned long long)st.dropped);
+    }
+    size_t len;
+    char *text = sbuf_steal(&out, &len);
+    api_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+}
+
+void api_openapi(api_request_t *req)
+{
+    adminnode_t *an = api_app(req);
+    api_respond(req, 200, "application/json", xmemdup(an->openapi, an->openapi_len),
+                an->openapi_len);
+}

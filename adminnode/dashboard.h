@@ -1,0 +1,17 @@
+/* The dashboard's files: the --static directory served for GET and HEAD outside /api/, each
+ * file read whole, its path confined to the directory (realpath), hidden names refused. */
+#ifndef CC_DASHBOARD_H
+#define CC_DASHBOARD_H
+
+#include <stddef.h>
+
+#define DASHBOARD_MAX_FILE (4u << 20) /* larger files are not served */
+
+/* Reads the file that path (the raw request path, percent-encoded) names under root, "/" and
+ * ".../" meaning index.html. Returns 0 with *body (malloc'ed, caller frees), *len and *ctype (a
+ * static string); 404 for a missing, hidden, non-regular, outside or too large file, 400 for a
+ * malformed path. */
+int dashboard_read(const char *root, const char *path, char **body, size_t *len,
+                   const char **ctype);
+
+#endif

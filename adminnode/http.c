@@ -1,0 +1,702 @@
+/* libmicrohttpd on the libuv loop, and the request lifecycle (see http.h).
+ *
+ * MHD runs with MHD_USE_EPOLL and no thread: its epoll fd (listen socket, connections, and the
+ * inter-thread channel MHD_resume_connection signals) is watched by one uv_poll_t, and one
+ * uv_timer_t is set from MHD_get_timeout after every MHD_run. A request object lives from the
+ * access handler's first call until MHD's completion notice and the last handler reference
+ * are both gone, so an answer that comes after the client left finds a valid object. */
+#include "http.h"
+#include "alloc.h"
+#include "dashboard.h"
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_HEADERS 4
+
+typedef struct {
+    int status;
+    uint64_t count;
+} status_count_t;
+
+typedef struct {
+    const char *method; /* borrowed from the route table, or a static string */
+    const char *route;
+    status_count_t *counts; /* owned */
+    size_t n;
+} route_stats_t;
+
+struct http_server {
+    uv_loop_t *loop;
+    http_options_t opt;
+    struct MHD_Daemon *mhd;
+    int port;
+    uv_poll_t poll;
+    uv_timer_t mhd_timer;      /* MHD_get_timeout */
+    uv_timer_t deadline_timer; /* the oldest deferred request's deadline */
+    int handles_open;
+    int stopping;
+    void (*done)(void *ud);
+    void *done_ud;
+    api_request_t *deferred_head, *deferred_tail; /* in deadline order (one timeout for all) */
+    size_t in_flight, deferred;
+    route_stats_t *stats; /* one per route, then "static" and "unmatched" */
+    size_t nstats;
+};
+
+typedef enum {
+    RS_BODY = 0, /* collecting the body */
+    RS_HANDLER,  /* handler running or deferred */
+    RS_ANSWERED, /* answer stored, not yet queued */
+    RS_QUEUED    /* handed to MHD */
+} req_state_t;
+
+struct api_request {
+    http_server_t *srv;
+    struct MHD_Connection *conn; /* NULL once MHD completed the request */
+    int refs;
+    req_state_t state;
+    const char *method; /* MHD's, valid while conn */
+    char *path;         /* owned */
+    route_match_t match;
+    route_stats_t *stats;
+    api_scope_t scope;
+    sbuf_t body;
+    size_t body_seen; /* bytes received, kept or not */
+    int too_large;
+    json_t *json;
+    char **query; /* owned decoded query values, freed with the request */
+    size_t nquery;
+    /* the answer */
+    int status;
+    const char *ctype;
+    char *resp;
+    size_t resp_len;
+    char *hname[MAX_HEADERS], *hvalue[MAX_HEADERS];
+    size_t nheaders;
+    /* deferral */
+    int suspended;
+    int in_list;
+    api_timeout_fn on_timeout;
+    uint64_t deadline;
+    api_request_t *prev, *next;
+    uint64_t started;
+};
+
+/* ---- request objects ---- */
+
+static api_request_t *request_new(http_server_t *s, struct MHD_Connection *conn, const char *method,
+                                  const char *url)
+{
+    api_request_t *r = xcalloc(1, sizeof *r);
+    r->srv = s;
+    r->conn = conn;
+    r->refs = 1; /* MHD's, released on completion */
+    r->method = method;
+    r->path = xstrdup(url);
+    r->started = uv_now(s->loop);
+    s->in_flight++;
+    return r;
+}
+
+static void request_free(api_request_t *r)
+{
+    route_match_free(&r->match);
+    sbuf_free(&r->body);
+    json_decref(r->json);
+    for (size_t i = 0; i < r->nquery; i++) free(r->query[i]);
+    free(r->query);
+    free(r->resp);
+    for (size_t i = 0; i < r->nheaders; i++) {
+        free(r->hname[i]);
+        free(r->hvalue[i]);
+    }
+    free(r->path);
+    free(r);
+}
+
+void api_request_ref(api_request_t *req)
+{
+    req->refs++;
+}
+
+void api_request_unref(api_request_t *req)
+{
+    if (--req->refs == 0) request_free(req);
+}
+
+int api_request_done(const api_request_t *req)
+{
+    return !req->conn || req->state >= RS_ANSWERED;
+}
+
+static void list_remove(http_server_t *s, api_request_t *r)
+{
+    if (!r->in_list) return;
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        s->deferred_head = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    else
+        s->deferred_tail = r->prev;
+    r->prev = r->next = NULL;
+    r->in_list = 0;
+    s->deferred--;
+}
+
+/* ---- the loop side of MHD ---- */
+
+static void run_mhd(http_server_t *s);
+
+static void on_mhd_timer(uv_timer_t *t)
+{
+    run_mhd(t->data);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+    (void)status;
+    (void)events;
+    run_mhd(p->data);
+}
+
+/* Sets the timer from MHD_get_timeout: MHD needs a call when that many ms have passed (0 when
+ * it has work pending that no fd will announce, such as a resumed connection). */
+static void schedule(http_server_t *s)
+{
+    if (!s->mhd || s->stopping) return;
+    MHD_UNSIGNED_LONG_LONG to;
+    if (MHD_get_timeout(s->mhd, &to) == MHD_YES)
+        uv_timer_start(&s->mhd_timer, on_mhd_timer, (uint64_t)to, 0);
+    else
+        uv_timer_stop(&s->mhd_timer);
+}
+
+static void run_mhd(http_server_t *s)
+{
+    if (!s->mhd || s->stopping) return;
+    MHD_run(s->mhd);
+    schedule(s);
+}
+
+/* ---- metrics ---- */
+
+static void count(http_server_t *s, route_stats_t *rs, int status)
+{
+    if (!rs) rs = &s->stats[s->nstats - 1];
+    for (size_t i = 0; i < rs->n; i++)
+        if (rs->counts[i].status == status) {
+            rs->counts[i].count++;
+            return;
+        }
+    rs->counts = xrealloc(rs->counts, (rs->n + 1) * sizeof *rs->counts);
+    rs->counts[rs->n++] = (status_count_t){status, 1};
+}
+
+void http_metrics(const http_server_t *s, sbuf_t *out)
+{
+    sbuf_append_str(out, "# HELP adminnode_http_requests_total HTTP requests answered, by route "
+                         "pattern and status.\n"
+                         "# TYPE adminnode_http_requests_total counter\n");
+    for (size_t i = 0; i < s->nstats; i++) {
+        const route_stats_t *rs = &s->stats[i];
+        for (size_t j = 0; j < rs->n; j++)
+            sbuf_printf(out,
+                        "adminnode_http_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} "
+                        "%llu\n",
+                        rs->method, rs->route, rs->counts[j].status,
+                        (unsigned long long)rs->counts[j].count);
+    }
+    sbuf_printf(out,
+                "# HELP adminnode_http_requests_in_flight Requests received and not yet "
+                "completed.\n"
+                "# TYPE adminnode_http_requests_in_flight gauge\n"
+                "adminnode_http_requests_in_flight %zu\n"
+                "# HELP adminnode_http_requests_deferred Requests waiting for an answer from the "
+                "cluster.\n"
+                "# TYPE adminnode_http_requests_deferred gauge\n"
+                "adminnode_http_requests_deferred %zu\n",
+                s->in_flight, s->deferred);
+}
+
+/* ---- answers ---- */
+
+void api_add_header(api_request_t *req, const char *name, const char *value)
+{
+    if (req->nheaders == MAX_HEADERS) return;
+    req->hname[req->nheaders] = xstrdup(name);
+    req->hvalue[req->nheaders++] = xstrdup(value);
+}
+
+/* Hands the stored answer to MHD. Called from the access handler only. */
+static enum MHD_Result queue_answer(api_request_t *r)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(r->resp_len, r->resp ? r->resp : (void *)"",
+                                        r->resp ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    r->resp = NULL; /* MHD frees it now */
+    if (r->ctype) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    for (size_t i = 0; i < r->nheaders; i++)
+        MHD_add_response_header(resp, r->hname[i], r->hvalue[i]);
+    enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    r->state = RS_QUEUED;
+    count(r->srv, r->stats, r->status);
+    if (log_enabled(LOG_DEBUG)) {
+        char safe[128];
+        size_t i = 0;
+        for (; r->path[i] && i + 1 < sizeof safe; i++) {
+            unsigned char c = (unsigned char)r->path[i];
+            safe[i] = (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\') ? '?' : (char)c;
+        }
+        safe[i] = '\0';
+        log_debug("request", "method=%s path=\"%s\" status=%d ms=%llu", r->method, safe, r->status,
+                  (unsigned long long)(uv_now(r->srv->loop) - r->started));
+    }
+    return rc;
+}
+
+void api_respond(api_request_t *req, int status, const char *content_type, char *body, size_t len)
+{
+    if (api_request_done(req)) {
+        free(body);
+        return;
+    }
+    req->status = status;
+    req->ctype = content_type;
+    req->resp = body;
+    req->resp_len = body ? len : 0;
+    req->state = RS_ANSWERED;
+    http_server_t *s = req->srv;
+    list_remove(s, req);
+    if (req->suspended) {
+        /* Answered from outside the access handler: MHD calls it again once resumed, and it
+         * queues the answer there. */
+        req->suspended = 0;
+        MHD_resume_connection(req->conn);
+        if (!s->stopping) uv_timer_start(&s->mhd_timer, on_mhd_timer, 0, 0);
+    }
+}
+
+void api_respond_json(api_request_t *req, int status, json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (!text) {
+        api_respond_error(req, 500, "internal", "cannot serialise the answer");
+        return;
+    }
+    api_respond(req, status, "application/json", text, strlen(text));
+}
+
+void api_respond_error(api_request_t *req, int status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    if (!doc) /* message was not UTF-8 */
+        doc = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", "(unprintable)");
+    api_respond_json(req, status, doc);
+}
+
+/* ---- deferral ---- */
+
+static void arm_deadline(http_server_t *s);
+
+static void on_deadline(uv_timer_t *t)
+{
+    http_server_t *s = t->data;
+    uint64_t now = uv_now(s->loop);
+    while (s->deferred_head && s->deferred_head->deadline <= now) {
+        api_request_t *r = s->deferred_head;
+        list_remove(s, r);
+        api_request_ref(r);
+        if (r->on_timeout) r->on_timeout(r);
+        if (!api_request_done(r))
+            api_respond_error(r, 504, "timeout", "the cluster did not answer within %llu ms",
+                              (unsigned long long)s->opt.requests_timeout_ms);
+        api_request_unref(r);
+    }
+    arm_deadline(s);
+}
+
+static void arm_deadline(http_server_t *s)
+{
+    if (s->stopping) return;
+    if (!s->deferred_head) {
+        uv_timer_stop(&s->deadline_timer);
+        return;
+    }
+    uint64_t now = uv_now(s->loop), d = s->deferred_head->deadline;
+    uv_timer_start(&s->deadline_timer, on_deadline, d > now ? d - now : 0, 0);
+}
+
+void api_defer(api_request_t *req, api_timeout_fn on_timeout)
+{
+    http_server_t *s = req->srv;
+    api_request_ref(req);
+    if (api_request_done(req) || req->in_list) return;
+    req->on_timeout = on_timeout;
+    req->deadline = uv_now(s->loop) + s->opt.requests_timeout_ms;
+    req->prev = s->deferred_tail;
+    req->next = NULL;
+    if (s->deferred_tail)
+        s->deferred_tail->next = req;
+    else
+        s->deferred_head = req;
+    s->deferred_tail = req;
+    req->in_list = 1;
+    s->deferred++;
+    if (s->deferred_head == req) arm_deadline(s);
+}
+
+/* ---- accessors ---- */
+
+void *api_app(const api_request_t *req)
+{
+    return req->srv->opt.app;
+}
+
+const char *api_method(const api_request_t *req)
+{
+    return req->match.route ? req->match.route->method : "";
+}
+
+const char *api_path(const api_request_t *req)
+{
+    return req->path;
+}
+
+const api_route_t *api_route(const api_request_t *req)
+{
+    return req->match.route;
+}
+
+const char *api_param(const api_request_t *req, const char *name)
+{
+    return route_param(&req->match, name);
+}
+
+const char *api_query(api_request_t *req, const char *name)
+{
+    if (!req->conn) return NULL;
+    const char *raw = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+    if (!raw) return NULL;
+    char *v = xstrdup(raw);
+    for (char *p = v; *p; p++)
+        if (*p == '+') *p = ' ';
+    if (percent_decode(v, strlen(v), v) < 0) {
+        free(v);
+        return NULL;
+    }
+    req->query = xrealloc(req->query, (req->nquery + 1) * sizeof *req->query);
+    req->query[req->nquery++] = v;
+    return v;
+}
+
+json_t *api_body(const api_request_t *req)
+{
+    return req->json;
+}
+
+api_scope_t api_caller_scope(const api_request_t *req)
+{
+    return req->scope;
+}
+
+/* ---- the access handler ---- */
+
+static int is_get(const char *method)
+{
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
+/* Routing, authentication and the announced body size, before any body byte is read. May
+ * answer (404, 405, 401, 403, 413, or a dashboard file). */
+static void begin(api_request_t *r)
+{
+    http_server_t *s = r->srv;
+    route_result_t rr = router_match(s->opt.router, r->method, r->path, &r->match);
+    if (rr == ROUTE_FOUND) {
+        r->stats = &s->stats[(size_t)(r->match.route - s->opt.router->routes)];
+    } else if (rr == ROUTE_BAD_METHOD) {
+        api_add_header(r, "Allow", r->match.allow);
+        api_respond_error(r, 405, "method_not_allowed", "%s is not allowed here (allowed: %s)",
+                          r->method, r->match.allow);
+        return;
+    } else if (is_get(r->method) && strncmp(r->path, "/api/", 5) != 0 && s->opt.static_dir &&
+               s->opt.static_dir[0]) {
+        char *body = NULL;
+        size_t len = 0;
+        const char *ctype = NULL;
+        r->stats = &s->stats[s->nstats - 2];
+        int rc = dashboard_read(s->opt.static_dir, r->path, &body, &len, &ctype);
+        if (rc == 0)
+            api_respond(r, 200, ctype, body, len);
+        else if (rc == 400)
+            api_respond_error(r, 400, "bad_request", "malformed path");
+        else
+            api_respond_error(r, 404, "not_found", "no such file");
+        return;
+    } else {
+        api_respond_error(r, 404, "not_found", "no such endpoint");
+        return;
+    }
+
+    const api_route_t *rt = r->match.route;
+    if (rt->scope > API_SCOPE_NONE) {
+        const char *h =
+            MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        const char *key;
+        size_t klen;
+        int scope = -1;
+        if (h && auth_bearer(h, &key, &klen) == 0) scope = auth_lookup(s->opt.auth, key, klen);
+        if (scope < 0) {
+            api_add_header(r, "WWW-Authenticate", "Bearer");
+            api_respond_error(r, 401, "unauthorized",
+                              h ? "unknown API key"
+                                : "an API key is required (Authorization: "
+                                  "Bearer <key>)");
+            return;
+        }
+        r->scope = (api_scope_t)scope;
+        if (r->scope < rt->scope) {
+            api_respond_error(r, 403, "forbidden", "this endpoint needs a key of scope %s",
+                              api_scope_name(rt->scope));
+            return;
+        }
+    }
+
+    const char *cl =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (end != cl && n > s->opt.max_body) {
+            api_respond_error(r, 413, "payload_too_large", "the body is larger than %zu bytes",
+                              s->opt.max_body);
+            return;
+        }
+    }
+}
+
+/* The whole body is in: checks its size, parses it, runs the handler. */
+static void dispatch(api_request_t *r)
+{
+    http_server_t *s = r->srv;
+    const api_route_t *rt = r->match.route;
+    if (r->too_large) {
+        api_respond_error(r, 413, "payload_too_large", "the body is larger than %zu bytes",
+                          s->opt.max_body);
+        return;
+    }
+    if (rt->flags & API_ROUTE_BODY) {
+        if (r->body.len == 0) {
+            api_respond_error(r, 400, "bad_request", "a JSON body is required");
+            return;
+        }
+        json_error_t e;
+        r->json = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &e);
+        if (!r->json) {
+            api_respond_error(r, 400, "bad_json", "invalid JSON at line %d column %d (byte %d): %s",
+                              e.line, e.column, e.position, e.text);
+            return;
+        }
+    }
+    sbuf_free(&r->body);
+    rt->handler(r);
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_size, void **con_cls)
+{
+    http_server_t *s = cls;
+    api_request_t *r = *con_cls;
+    (void)version;
+    if (!r) {
+        r = request_new(s, conn, method, url);
+        *con_cls = r;
+        begin(r);
+        if (r->state == RS_ANSWERED) return queue_answer(r);
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        r->body_seen += n;
+        if (r->state != RS_BODY) return MHD_YES;
+        if (!r->too_large && r->body.len + n <= s->opt.max_body) {
+            sbuf_append(&r->body, upload_data, n);
+        } else {
+            r->too_large = 1;
+            sbuf_free(&r->body);
+            /* Read and drop a moderately oversized body to answer 413; beyond that, drop the
+             * connection. */
+            size_t cap = s->opt.max_body * 4 > s->opt.max_body + (1u << 20)
+                             ? s->opt.max_body * 4
+                             : s->opt.max_body + (1u << 20);
+            if (r->body_seen > cap) return MHD_NO;
+        }
+        return MHD_YES;
+    }
+    if (r->state == RS_BODY) {
+        r->state = RS_HANDLER;
+        dispatch(r);
+    }
+    if (r->state == RS_ANSWERED) return queue_answer(r);
+    if (r->state == RS_HANDLER && !r->suspended) {
+        if (!r->in_list) {
+            /* The handler neither answered nor deferred. */
+            log_error("handler did not answer", "route=\"%s\"",
+                      r->match.route ? r->match.route->pattern : "");
+            api_respond_error(r, 500, "internal", "no answer");
+            return queue_answer(r);
+        }
+        r->suspended = 1;
+        MHD_suspend_connection(conn);
+    }
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    http_server_t *s = cls;
+    api_request_t *r = *con_cls;
+    (void)conn;
+    if (!r) return;
+    *con_cls = NULL;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->state < RS_QUEUED)
+        log_debug("request abandoned", "code=%d", (int)toe);
+    list_remove(s, r);
+    r->conn = NULL;
+    r->suspended = 0;
+    s->in_flight--;
+    api_request_unref(r);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char line[256];
+    vsnprintf(line, sizeof line, fmt, ap);
+    for (char *p = line; *p; p++)
+        if (*p == '"' || *p == '\n' || *p == '\r' || *p == '\\') *p = ' ';
+    log_debug("microhttpd", "detail=\"%s\"", line);
+}
+
+/* Keeps the URL as sent: path parameters are decoded segment by segment by the router, so an
+ * escaped '/' stays inside its segment. */
+static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *uri)
+{
+    (void)cls;
+    (void)c;
+    return strlen(uri);
+}
+
+/* ---- start and stop ---- */
+
+int http_start(http_server_t **out, uv_loop_t *loop, const http_options_t *o, char *err,
+               size_t errlen)
+{
+    struct sockaddr_storage addr;
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    memset(&addr, 0, sizeof addr);
+    if (uv_ip4_addr(o->host, o->port, (struct sockaddr_in *)&addr) != 0) {
+        if (uv_ip6_addr(o->host, o->port, (struct sockaddr_in6 *)&addr) != 0) {
+            snprintf(err, errlen, "--host must be an IPv4 or IPv6 address, not \"%s\"", o->host);
+            return -1;
+        }
+        flags |= MHD_USE_IPv6;
+    }
+    for (size_t i = 0; i < o->router->nroutes; i++)
+        if (router_pattern_valid(o->router->routes[i].pattern) < 0) {
+            snprintf(err, errlen, "bad route pattern %s", o->router->routes[i].pattern);
+            return -1;
+        }
+
+    http_server_t *s = xcalloc(1, sizeof *s);
+    s->loop = loop;
+    s->opt = *o;
+    s->nstats = o->router->nroutes + 2;
+    s->stats = xcalloc(s->nstats, sizeof *s->stats);
+    for (size_t i = 0; i < o->router->nroutes; i++) {
+        s->stats[i].method = o->router->routes[i].method;
+        s->stats[i].route = o->router->routes[i].pattern;
+    }
+    s->stats[s->nstats - 2] = (route_stats_t){"GET", "static", NULL, 0};
+    s->stats[s->nstats - 1] = (route_stats_t){"any", "unmatched", NULL, 0};
+
+    s->mhd = MHD_start_daemon(
+        flags, (uint16_t)o->port, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->connection_timeout_s,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+    if (!s->mhd) {
+        snprintf(err, errlen, "cannot listen on %s port %d", o->host, o->port);
+        free(s->stats);
+        free(s);
+        return -1;
+    }
+    const union MHD_DaemonInfo *port = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *efd = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    s->port = port ? port->port : o->port;
+    uv_poll_init(loop, &s->poll, efd->epoll_fd);
+    uv_timer_init(loop, &s->mhd_timer);
+    uv_timer_init(loop, &s->deadline_timer);
+    s->poll.data = s->mhd_timer.data = s->deadline_timer.data = s;
+    s->handles_open = 3;
+    uv_poll_start(&s->poll, UV_READABLE, on_poll);
+    schedule(s);
+    *out = s;
+    return 0;
+}
+
+int http_port(const http_server_t *s)
+{
+    return s->port;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    http_server_t *s = h->data;
+    if (--s->handles_open) return;
+    for (size_t i = 0; i < s->nstats; i++) free(s->stats[i].counts);
+    free(s->stats);
+    void (*done)(void *) = s->done;
+    void *ud = s->done_ud;
+    free(s);
+    if (done) done(ud);
+}
+
+void http_stop(http_server_t *s, void (*done)(void *ud), void *ud)
+{
+    s->done = done;
+    s->done_ud = ud;
+    while (s->deferred_head)
+        api_respond_error(s->deferred_head, 503, "shutting_down", "adminnode is stopping");
+    s->stopping = 1;
+    /* The poll handle goes before MHD closes the epoll fd it watches. */
+    uv_close((uv_handle_t *)&s->poll, on_handle_closed);
+    uv_close((uv_handle_t *)&s->mhd_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&s->deadline_timer, on_handle_closed);
+    MHD_stop_daemon(s->mhd);
+    s->mhd = NULL;
+}
