@@ -9,6 +9,8 @@
 #include "http.h"
 #include "http_router.h"
 
+#include "strmap.h"
+
 #include <stdint.h>
 #include <uv.h>
 
@@ -23,7 +25,19 @@ typedef struct {
     uint64_t started_ms;
     char *openapi; /* the generated document, JSON text (owned) */
     size_t openapi_len;
+    strmap_t listeners; /* channel -> listener: who gets the messages of a subscribed channel */
 } adminnode_t;
+
+/* Subscribes to channel and hands its messages to fn (channel, payload borrowed for the call).
+ * Returns 0 or a bus error; without --redis, BUS_EINVAL. */
+typedef void (*adminnode_listen_cb)(void *ud, const char *channel, size_t len, const char *payload,
+                                    size_t plen);
+int adminnode_listen(adminnode_t *an, const char *channel, adminnode_listen_cb fn, void *ud);
+/* The bus's message callback (main.c installs it). */
+void adminnode_on_message(void *ud, const char *channel, size_t len, const char *pattern,
+                          const char *payload, size_t plen);
+/* Frees the listeners. */
+void adminnode_listen_free(adminnode_t *an);
 
 /* The route table, in matching order. */
 extern const api_route_t api_routes[];
@@ -42,6 +56,11 @@ void api_healthz(api_request_t *req); /* api_system.c */
 void api_metrics(api_request_t *req); /* api_system.c */
 void api_openapi(api_request_t *req); /* api_system.c */
 void api_emit(api_request_t *req);    /* api_emit.c */
+
+/* Publishes event(...args) to the rooms of nsp minus except (JSON arrays of names, may be
+ * NULL), in the emitter's format. Returns 0, or a negative error when it cannot be encoded. */
+int api_publish_emit(adminnode_t *an, const char *nsp, json_t *rooms, json_t *except,
+                     const char *event, json_t *args, int is_volatile);
 
 /* Checks the body of POST /api/v1/emit; returns NULL or what is wrong (a static string, or
  * written into buf). Pure, for tests too. */

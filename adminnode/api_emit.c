@@ -1,6 +1,12 @@
-/* POST /api/v1/emit: an event to a namespace, or to some of its rooms, on every node. The body
- * is checked here; publishing through Redis comes with the cluster code. */
+/* POST /api/v1/emit: an event to a namespace, or to some of its rooms, on every node, published
+ * as @socket.io/redis-emitter does (msgpack [uid "emitter", packet, opts] on K#N# or
+ * K#N#<room>#), so chatnodes and Node.js socket.io servers on the same Redis all deliver it. */
+#include "adapter_msg.h"
+#include "alloc.h"
 #include "api.h"
+#include "sbuf.h"
+
+#include <stdlib.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -61,7 +67,66 @@ void api_emit(api_request_t *req)
         api_respond_error(req, 400, "bad_request", "%s", why);
         return;
     }
-    if (!api_need_bus(req)) return;
-    api_respond_error(req, 501, "not_implemented",
-                      "publishing to the cluster is not implemented yet");
+    bus_t *bus = api_need_bus(req);
+    if (!bus) return;
+    adminnode_t *an = api_app(req);
+    json_t *body = api_body(req);
+    json_t *ns = json_object_get(body, "namespace");
+    const char *nsp = ns ? json_string_value(ns) : "/";
+    int rc = api_publish_emit(
+        an, nsp, json_object_get(body, "rooms"), json_object_get(body, "except"),
+        json_string_value(json_object_get(body, "event")), json_object_get(body, "args"),
+        json_is_true(json_object_get(body, "volatile")));
+    if (rc < 0) {
+        api_respond_error(req, 400, "bad_request", "the event cannot be encoded");
+        return;
+    }
+    api_respond_json(req, 202, json_pack("{s:b}", "ok", 1));
+}
+
+static amsg_str_t *strs(json_t *arr, size_t *n)
+{
+    *n = json_array_size(arr);
+    amsg_str_t *v = *n ? xmalloc(*n * sizeof *v) : NULL;
+    for (size_t i = 0; i < *n; i++) {
+        json_t *r = json_array_get(arr, i);
+        v[i] = (amsg_str_t){json_string_value(r), json_string_length(r)};
+    }
+    return v;
+}
+
+int api_publish_emit(adminnode_t *an, const char *nsp, json_t *rooms, json_t *except,
+                     const char *event, json_t *args, int is_volatile)
+{
+    json_t *data = json_array();
+    json_array_append_new(data, json_string(event));
+    json_array_extend(data, args);
+    char *text = json_dumps(data, JSON_COMPACT);
+    json_decref(data);
+    amsg_broadcast_t b = {
+        .uid = {"emitter", 7},
+        .type = 2,
+        .nsp = {nsp, strlen(nsp)},
+        .id = -1,
+        .data = {text, strlen(text), NULL, 0},
+        .flags = {is_volatile ? 1 : AMSG_UNSET, AMSG_UNSET, AMSG_UNSET, AMSG_UNSET},
+    };
+    b.rooms = strs(rooms, &b.nrooms);
+    b.except = strs(except, &b.nexcept);
+    sbuf_t msg = SBUF_INIT, ch = SBUF_INIT;
+    int rc = amsg_broadcast_encode(&msg, &b);
+    if (rc == 0) {
+        sbuf_printf(&ch, "%s#%s#", an->cfg->redis_key, nsp);
+        if (b.nrooms == 1) {
+            sbuf_append(&ch, b.rooms[0].s, b.rooms[0].len);
+            sbuf_append_char(&ch, '#');
+        }
+        bus_publish(an->bus, ch.data, ch.len, msg.data, msg.len);
+    }
+    free(b.rooms);
+    free(b.except);
+    free(text);
+    sbuf_free(&msg);
+    sbuf_free(&ch);
+    return rc;
 }

@@ -71,8 +71,7 @@ const api_route_t api_routes[] = {
                        "@socket.io/redis-emitter does.",
         .request_schema = emit_schema,
         .responses = {{202, "accepted for delivery",
-                       "{\"type\":\"object\",\"properties\":{\"ok\":{\"type\":\"boolean\"}}}"},
-                      {501, "publishing is not implemented yet", NULL}},
+                       "{\"type\":\"object\",\"properties\":{\"ok\":{\"type\":\"boolean\"}}}"}},
     },
 };
 

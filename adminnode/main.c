@@ -44,6 +44,7 @@ static void on_signal(uv_signal_t *h, int signum)
     n->an.http = NULL;
     if (n->an.bus) bus_close(n->an.bus, NULL, NULL);
     n->an.bus = NULL;
+    adminnode_listen_free(&n->an);
 }
 
 static int load_keys(adminnode_t *an, const adminnode_config_t *cfg)
@@ -118,6 +119,7 @@ static int start(node_t *n, uv_loop_t *loop, const adminnode_config_t *cfg)
         bus_options_t bo;
         bus_options_init(&bo);
         bo.on_state = on_bus_state;
+        bo.on_message = adminnode_on_message;
         bo.ud = an;
         int rc = bus_open(&an->bus, loop, &url, &bo);
         redis_url_free(&url);

@@ -11,6 +11,7 @@ import { mkdtempSync, writeFileSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createClient } from "redis";
+import notepack from "notepack.io";
 import { startAdminnode, adminnodeBin, startRedis, stopAll, httpRequest, sleep, eventually, WAIT_MS } from "./lib/harness.mjs";
 
 const READ_KEY = "read-key-0123456789abcdef";
@@ -285,9 +286,24 @@ describe("adminnode with Redis", { timeout: 120_000 }, () => {
     assert.match((await httpRequest(`${node.url}/metrics`)).body, /adminnode_redis_state\{state="connected"\} 1/);
   });
 
-  it("emit passes validation and reaches the not-yet-implemented publisher", async () => {
-    const res = await httpRequest(`${node.url}/api/v1/emit`, { method: "POST", body: '{"event":"e","args":[]}', headers: auth(ADMIN_KEY) });
-    assertError(res, 501, "not_implemented");
+  it("emit publishes in the emitter's format", async () => {
+    const sub = createClient({ url: redis.url });
+    await sub.connect();
+    try {
+      const got = [];
+      await sub.subscribe("socket.io#/#room1#", (m) => got.push(m), true);
+      const res = await httpRequest(`${node.url}/api/v1/emit`, {
+        method: "POST",
+        body: JSON.stringify({ event: "e", args: [1, { a: "b" }], rooms: ["room1"], except: ["x"], volatile: true }),
+        headers: auth(ADMIN_KEY),
+      });
+      assert.equal(res.status, 202);
+      await eventually(() => got.length === 1, WAIT_MS);
+      assert.deepEqual(notepack.decode(got[0]), ["emitter", { type: 2, data: ["e", 1, { a: "b" }], nsp: "/" },
+        { rooms: ["room1"], except: ["x"], flags: { volatile: true } }]);
+    } finally {
+      await sub.quit();
+    }
   });
 
   it("answers a deferred request at --requests-timeout when Redis hangs, without spinning", async () => {
