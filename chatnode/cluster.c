@@ -239,6 +239,9 @@ static void parse_opts(json_t *opts, opts_t *o)
 
 static void reply(cluster_t *c, sio_nsp_t *nsp, json_t *resp)
 {
+    /* Who answered (Node's adapter ignores the extra member): lets a requester such as the
+     * admin API say which node did not answer. */
+    json_object_set_new(resp, "uid", json_string(c->uid));
     char *text = json_dumps(resp, JSON_COMPACT);
     sbuf_t ch = SBUF_INIT;
     channel(&ch, c, "-response", nsp, NULL, 0);

@@ -126,6 +126,8 @@ describe("chatnode with a Node.js socket.io server and the emitter", { timeout: 
       await emitterClient.publish("socket.io-request#/#", JSON.stringify({ uid: "legacy", requestId: "old-1", type: 0, rooms: ["old-style"] }));
       await eventually(() => answers.length === 2, WAIT_MS, "two answers");
       const sorted = answers.sort((x, y) => y.sockets.length - x.sockets.length);
+      assert.match(sorted[0].uid, /^[A-Za-z0-9_-]{6}$/, "the chatnode says who answered");
+      delete sorted[0].uid;
       assert.deepEqual(sorted, [{ requestId: "old-1", sockets: [c1.id] }, { requestId: "old-1", sockets: [] }]);
     } finally {
       await sub.quit();
