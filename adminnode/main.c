@@ -3,6 +3,8 @@
  * SIGTERM (every handle closed, all memory freed). */
 #include "adminnode_config.h"
 #include "api.h"
+#include "alloc.h"
+#include "api_cluster.h"
 #include "log.h"
 #include "openapi.h"
 #include "redis_url.h"
@@ -44,6 +46,7 @@ static void on_signal(uv_signal_t *h, int signum)
     n->an.http = NULL;
     if (n->an.bus) bus_close(n->an.bus, NULL, NULL);
     n->an.bus = NULL;
+    api_cluster_shutdown();
     adminnode_listen_free(&n->an);
 }
 
@@ -81,7 +84,11 @@ static int start(node_t *n, uv_loop_t *loop, const adminnode_config_t *cfg)
     an->loop = loop;
     an->cfg = cfg;
     an->version = CHATCLUSTER_VERSION;
-    an->router = (api_router_t){api_routes, api_nroutes};
+    /* one router over the system routes and the cluster routes */
+    api_route_t *all = xmalloc((api_nroutes + api_cluster_nroutes) * sizeof *all);
+    memcpy(all, api_routes, api_nroutes * sizeof *all);
+    memcpy(all + api_nroutes, api_cluster_routes, api_cluster_nroutes * sizeof *all);
+    an->router = (api_router_t){all, api_nroutes + api_cluster_nroutes};
     an->started_ms = uv_now(loop);
     if (load_keys(an, cfg) < 0) return -1;
 
@@ -171,6 +178,7 @@ int main(int argc, char **argv)
         uv_loop_close(&loop);
         auth_free(&n.an.auth);
         free(n.an.openapi);
+        free((void *)n.an.router.routes);
         cfg_free(&adminnode_config_table, &cfg);
         return 1;
     }
@@ -187,6 +195,7 @@ int main(int argc, char **argv)
     if (rc) log_warn("loop closed with open handles", "error=%s", uv_strerror(rc));
     auth_free(&n.an.auth);
     free(n.an.openapi);
+    free((void *)n.an.router.routes);
     log_info("stopped", NULL);
     cfg_free(&adminnode_config_table, &cfg);
     return rc ? 1 : 0;
