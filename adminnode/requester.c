@@ -163,7 +163,9 @@ void requester_ask(requester_t *rq, const char *nsp, json_t *request, req_cb cb,
         return;
     }
     listen_nsp(rq, nsp);
-    uv_timer_start(&p->timer, on_timeout, (uint64_t)rq->an->cfg->requests_timeout, 0);
+    /* answer with what came before the HTTP layer gives up on the request (504) */
+    uint64_t wait = (uint64_t)rq->an->cfg->requests_timeout;
+    uv_timer_start(&p->timer, on_timeout, wait - wait / 4, 0);
     sbuf_t ch = SBUF_INIT;
     request_channel(&ch, rq, "-request", nsp);
     const char *argv[] = {"PUBSUB", "NUMSUB", ch.data};
