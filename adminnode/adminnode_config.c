@@ -34,6 +34,10 @@ static const cfg_opt_t opts[] = {
     OPT("log-level", CFG_STR, "info", 0, 0, log_level, "LEVEL", "debug, info, warn or error"),
     OPT("static", CFG_STR, ADMINNODE_STATIC_DIR, 0, 0, static_dir, "DIR",
         "directory served at / (the dashboard; empty: none)"),
+    OPT("heartbeat-interval", CFG_INT, "1000", 10, 3600000, heartbeat_interval, "MS",
+        "the chatnodes' --heartbeat-interval: a node is down after 3 intervals without one"),
+    OPT("forget-after", CFG_INT, "60000", 0, 86400000, forget_after, "MS",
+        "how long a down node stays listed before it is forgotten"),
 };
 
 const cfg_table_t adminnode_config_table = {

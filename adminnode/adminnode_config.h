@@ -17,6 +17,8 @@ typedef struct {
     long long connection_timeout;
     char *log_level;
     char *static_dir;
+    long long heartbeat_interval; /* the chatnodes' --heartbeat-interval, ms */
+    long long forget_after;       /* ms a down node stays listed */
 } adminnode_config_t;
 
 extern const cfg_table_t adminnode_config_table;

@@ -8,6 +8,7 @@
 #include "bus.h"
 #include "http.h"
 #include "http_router.h"
+#include "registry.h"
 
 #include "strmap.h"
 
@@ -25,7 +26,8 @@ typedef struct {
     uint64_t started_ms;
     char *openapi; /* the generated document, JSON text (owned) */
     size_t openapi_len;
-    strmap_t listeners; /* channel -> listener: who gets the messages of a subscribed channel */
+    strmap_t listeners;   /* channel -> listener: who gets the messages of a subscribed channel */
+    registry_t *registry; /* nodes: the chatnodes and their states (api_nodes.c) */
 } adminnode_t;
 
 /* Subscribes to channel and hands its messages to fn (channel, payload borrowed for the call).
@@ -56,6 +58,17 @@ void api_healthz(api_request_t *req); /* api_system.c */
 void api_metrics(api_request_t *req); /* api_system.c */
 void api_openapi(api_request_t *req); /* api_system.c */
 void api_emit(api_request_t *req);    /* api_emit.c */
+
+/* ---- nodes (api_nodes.c, registry.h) ---- */
+/* Creates an->registry and, with Redis, subscribes it to P:heartbeat and P:reply (call after
+ * the bus is opened). */
+void api_nodes_start(adminnode_t *an);
+/* Stops the registry (call after bus_close): requests still waiting on it are released. */
+void api_nodes_stop(adminnode_t *an);
+void api_nodes_list(api_request_t *req);   /* GET /api/v1/nodes */
+void api_node_get(api_request_t *req);     /* GET /api/v1/nodes/{id} */
+void api_node_drain(api_request_t *req);   /* POST /api/v1/nodes/{id}/drain */
+void api_node_undrain(api_request_t *req); /* POST /api/v1/nodes/{id}/undrain */
 
 /* Publishes event(...args) to the rooms of nsp minus except (JSON arrays of names, may be
  * NULL), in the emitter's format. Returns 0, or a negative error when it cannot be encoded. */

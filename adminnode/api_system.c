@@ -97,6 +97,14 @@ void api_metrics(api_request_t *req)
     for (size_t i = 0; i < 3; i++)
         sbuf_printf(&out, "adminnode_redis_state{state=\"%s\"} %d\n", states[i],
                     strcmp(states[i], state) == 0);
+    if (an->registry) {
+        const reg_t *reg = registry_nodes(an->registry);
+        sbuf_append_str(&out, "# HELP adminnode_nodes Chatnodes in the registry, by state.\n"
+                              "# TYPE adminnode_nodes gauge\n");
+        for (int s = 0; s < REG_NSTATES; s++)
+            sbuf_printf(&out, "adminnode_nodes{state=\"%s\"} %zu\n", reg_state_name((reg_state_t)s),
+                        reg_count(reg, (reg_state_t)s));
+    }
     if (an->bus) {
         bus_stats_t st;
         bus_stats(an->bus, &st);

@@ -26,12 +26,13 @@ typedef struct {
 
 static void on_bus_state(void *ud, bus_conn_t conn, bus_state_t state, int err)
 {
-    (void)ud;
+    adminnode_t *an = ud;
     const char *which = conn == BUS_CONN_CMD ? "command" : "subscriber";
     if (state == BUS_CONNECTED)
         log_info("redis connected", "connection=%s", which);
     else if (state == BUS_DISCONNECTED && err)
         log_warn("redis disconnected", "connection=%s error=\"%s\"", which, bus_strerror(err));
+    registry_redis_state(an->registry, conn, state);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -46,6 +47,8 @@ static void on_signal(uv_signal_t *h, int signum)
     n->an.http = NULL;
     if (n->an.bus) bus_close(n->an.bus, NULL, NULL);
     n->an.bus = NULL;
+    /* after bus_close, whose cancelled commands still reach the registry */
+    api_nodes_stop(&n->an);
     api_cluster_shutdown();
     adminnode_listen_free(&n->an);
 }
@@ -137,6 +140,7 @@ static int start(node_t *n, uv_loop_t *loop, const adminnode_config_t *cfg)
             return -1;
         }
     }
+    api_nodes_start(an);
     return 0;
 }
 

@@ -1,0 +1,154 @@
+/* The nodes endpoints: GET /api/v1/nodes and /api/v1/nodes/{id} from the registry, and
+ * POST /api/v1/nodes/{id}/drain and /undrain, published on P:command:<id> and answered when
+ * the node's reply comes on P:reply. A request that comes before the registry's first load
+ * from Redis waits for it, so a restarted adminnode answers with the whole cluster. */
+#include "api.h"
+#include "sbuf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void api_nodes_start(adminnode_t *an)
+{
+    const adminnode_config_t *cfg = an->cfg;
+    registry_options_t o = {
+        .prefix = cfg->control_prefix,
+        .interval_ms = (uint64_t)cfg->heartbeat_interval,
+        .forget_after_ms = (uint64_t)cfg->forget_after,
+    };
+    an->registry = registry_new(an->loop, an->bus, &o);
+    if (!an->bus) return;
+    sbuf_t ch = SBUF_INIT;
+    sbuf_printf(&ch, "%s:heartbeat", cfg->control_prefix);
+    adminnode_listen(an, ch.data, registry_on_heartbeat, an->registry);
+    sbuf_reset(&ch);
+    sbuf_printf(&ch, "%s:reply", cfg->control_prefix);
+    adminnode_listen(an, ch.data, registry_on_reply, an->registry);
+    sbuf_free(&ch);
+}
+
+void api_nodes_stop(adminnode_t *an)
+{
+    registry_stop(an->registry);
+    an->registry = NULL;
+}
+
+/* --requests-timeout passed while the request waited on the registry: for its first load, or
+ * for a node's reply. */
+static void on_timeout(api_request_t *req)
+{
+    adminnode_t *an = api_app(req);
+    size_t waits = registry_cancel(an->registry, req);
+    if (!registry_loaded(an->registry)) {
+        if (strcmp(adminnode_redis_state(an), "connected") != 0)
+            api_respond_error(req, 503, "unavailable", "Redis is not reachable");
+        else
+            api_respond_error(req, 504, "timeout", "the node registry did not load within %lld ms",
+                              an->cfg->requests_timeout);
+    } else {
+        api_respond_error(req, 504, "timeout", "node %s did not answer within %lld ms",
+                          api_param(req, "id"), an->cfg->requests_timeout);
+    }
+    while (waits--) api_request_unref(req);
+}
+
+/* The registry loaded: the request runs its handler again, now with the nodes. */
+static void on_loaded(void *ud, int status)
+{
+    api_request_t *req = ud;
+    if (status == 0 && !api_request_done(req)) api_route(req)->handler(req);
+    api_request_unref(req);
+}
+
+/* Returns the registry when it can answer now. Otherwise the request is answered (503
+ * without Redis) or waits for the first load, and NULL is returned. */
+static registry_t *ready(api_request_t *req)
+{
+    adminnode_t *an = api_app(req);
+    if (!an->bus) {
+        api_need_bus(req);
+        return NULL;
+    }
+    if (!registry_loaded(an->registry)) {
+        api_defer(req, on_timeout);
+        registry_when_loaded(an->registry, on_loaded, req);
+        return NULL;
+    }
+    return api_need_bus(req) ? an->registry : NULL;
+}
+
+static void not_found(api_request_t *req, const char *id)
+{
+    api_respond_error(req, 404, "not_found", "no node %s in the registry", id);
+}
+
+void api_nodes_list(api_request_t *req)
+{
+    registry_t *reg = ready(req);
+    if (!reg) return;
+    size_t n;
+    const reg_node_t **all = reg_sorted(registry_nodes(reg), &n);
+    int64_t offset = registry_epoch_offset(reg);
+    json_t *nodes = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(nodes, reg_node_json(all[i], offset));
+    free(all);
+    api_respond_json(req, 200, json_pack("{s:o}", "nodes", nodes));
+}
+
+void api_node_get(api_request_t *req)
+{
+    registry_t *reg = ready(req);
+    if (!reg) return;
+    const char *id = api_param(req, "id");
+    const reg_node_t *n = reg_get(registry_nodes(reg), id);
+    if (!n)
+        not_found(req, id);
+    else
+        api_respond_json(req, 200, reg_node_json(n, registry_epoch_offset(reg)));
+}
+
+static void on_reply(void *ud, int status, const json_t *reply)
+{
+    api_request_t *req = ud;
+    if (status == 0) {
+        const char *node = json_string_value(json_object_get(reply, "node"));
+        if (!node) node = api_param(req, "id");
+        if (json_is_true(json_object_get(reply, "ok")))
+            api_respond_json(req, 200,
+                             json_pack("{s:b,s:s,s:b}", "ok", 1, "node", node, "draining",
+                                       json_is_true(json_object_get(reply, "draining"))));
+        else
+            api_respond_error(req, 502, "command_failed", "node %s refused the command", node);
+    }
+    api_request_unref(req);
+}
+
+static void command(api_request_t *req, const char *type)
+{
+    registry_t *reg = ready(req);
+    if (!reg) return;
+    const char *id = api_param(req, "id");
+    if (!reg_get(registry_nodes(reg), id)) {
+        not_found(req, id);
+        return;
+    }
+    api_defer(req, on_timeout);
+    int rc = registry_command(reg, id, type, on_reply, req);
+    if (rc < 0) {
+        if (rc == REG_EUNKNOWN)
+            not_found(req, id);
+        else
+            api_respond_error(req, 503, "unavailable", "Redis is not reachable");
+        api_request_unref(req);
+    }
+}
+
+void api_node_drain(api_request_t *req)
+{
+    command(req, "drain");
+}
+
+void api_node_undrain(api_request_t *req)
+{
+    command(req, "undrain");
+}
