@@ -88,6 +88,105 @@ function list(data, field) {
   return (data && Array.isArray(data[field]) && data[field]) || [];
 }
 
+// ---- the nodes view ----
+
+function bytes(n) {
+  if (typeof n !== "number") return "";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i ? n.toFixed(1) : n} ${units[i]}`;
+}
+
+function duration(ms) {
+  if (typeof ms !== "number" || ms < 0) return "";
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
+}
+
+function ago(ms) {
+  if (typeof ms !== "number") return "";
+  const d = Math.max(0, Date.now() - ms);
+  return d < 1000 ? "just now" : `${duration(d)} ago`;
+}
+
+const rate = (x) => (typeof x === "number" ? x.toFixed(x < 10 ? 1 : 0) : "");
+const sum = (o) => Object.values(o || {}).reduce((a, b) => a + (typeof b === "number" ? b : 0), 0);
+
+function nodeAction(n) {
+  const id = encodeURIComponent(n.id);
+  const b = document.createElement("button");
+  if (n.state === "down") {
+    b.textContent = "Drain";
+    b.disabled = true;
+    b.title = "the node does not answer";
+  } else if (n.draining) {
+    b.textContent = "Undrain";
+    b.title = "accept new sessions again";
+    b.addEventListener("click", () => act(() => api("POST", `/api/v1/nodes/${id}/undrain`), `${n.id} accepts sessions again`));
+  } else {
+    b.textContent = "Drain";
+    b.title = "refuse new sessions and move the clients off";
+    b.addEventListener("click", () => act(() => api("POST", `/api/v1/nodes/${id}/drain`), `${n.id} is draining`));
+  }
+  return b;
+}
+
+function showNodes(nodes) {
+  const counts = { up: 0, draining: 0, down: 0 };
+  for (const n of nodes) counts[n.state] = (counts[n.state] || 0) + 1;
+  $("#nodes-summary").textContent = nodes.length
+    ? `${counts.up} up · ${counts.draining} draining · ${counts.down} down`
+    : "";
+  const tbody = $("#nodes tbody");
+  tbody.replaceChildren();
+  if (!nodes.length) {
+    const tr = document.createElement("tr");
+    const td = cell("no node has sent a heartbeat", "empty");
+    td.colSpan = 12;
+    tr.append(td);
+    tbody.append(tr);
+    return;
+  }
+  for (const n of nodes) {
+    const tr = document.createElement("tr");
+    tr.className = n.state || "";
+    const c = n.connections || {};
+    const clients = cell(sum(c), "num");
+    clients.title = `WebSocket ${c.websocket ?? 0}, polling ${c.polling ?? 0}`;
+    const sockets = cell(sum(n.sockets), "num");
+    sockets.title = Object.entries(n.sockets || {}).map(([k, v]) => `${k}: ${v}`).join("\n");
+    const state = document.createElement("td");
+    const badge = document.createElement("span");
+    badge.className = `state ${n.state}`;
+    badge.textContent = n.state;
+    state.append(badge);
+    const address = cell(n.address);
+    if (n.tag) address.title = `session ids start with ${n.tag}.`;
+    const id = cell(n.id, "id");
+    if (n.pid) id.title = `pid ${n.pid}, version ${n.version || "?"}`;
+    const seen = cell(ago(n.last_seen), "num");
+    if (n.last_seen) seen.title = new Date(n.last_seen).toLocaleString();
+    const action = document.createElement("td");
+    action.append(nodeAction(n));
+    tr.append(
+      id, address, state, clients, sockets, cell(n.rooms, "num"),
+      cell(`${rate(n.events_in_per_s)} · ${rate(n.events_out_per_s)}`, "num"),
+      cell(`${bytes(n.bytes_in)} · ${bytes(n.bytes_out)}`, "num"),
+      cell(bytes(n.rss), "num"),
+      cell(n.state === "down" ? "" : duration(n.last_seen - n.started), "num"),
+      seen, action,
+    );
+    tbody.append(tr);
+  }
+}
+
 async function refresh() {
   try {
     const h = await fetch("/healthz").then((r) => r.json());
@@ -104,12 +203,7 @@ async function refresh() {
     api("GET", "/api/v1/users"),
   ]);
   const [nodes, rooms, users] = results;
-  if (nodes.status === "fulfilled") {
-    fill("#nodes", list(nodes.value, "nodes"), ["id", (n) => n.address || `${n.host || ""}:${n.port || ""}`, "clients", (n) => n.state || (n.draining ? "draining" : "up")], {
-      label: "Drain",
-      run: (n) => act(() => api("POST", `/api/v1/nodes/${encodeURIComponent(n.id)}/drain`), `drain of ${n.id} requested`),
-    });
-  }
+  if (nodes.status === "fulfilled") showNodes(list(nodes.value, "nodes"));
   if (rooms.status === "fulfilled") {
     fill("#rooms", list(rooms.value, "rooms"), ["name", (r) => r.members ?? r.size ?? ""]);
   }
@@ -184,7 +278,8 @@ $("#kick").addEventListener("submit", (ev) => {
 $("#drain").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const v = formValues(ev.target);
-  act(() => api("POST", `/api/v1/nodes/${encodeURIComponent(v.id)}/drain`), `drain of ${v.id} requested`);
+  const what = ev.submitter && ev.submitter.value === "undrain" ? "undrain" : "drain";
+  act(() => api("POST", `/api/v1/nodes/${encodeURIComponent(v.id)}/${what}`), what === "drain" ? `${v.id} is draining` : `${v.id} accepts sessions again`);
 });
 
 if (apiKey()) signIn();
