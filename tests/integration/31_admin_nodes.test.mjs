@@ -186,6 +186,24 @@ describe("adminnode's node registry and nodes endpoints", { timeout: 120_000 }, 
     assert.deepEqual(res.body, { ok: true, node: id, draining: false });
   });
 
+  it("answers 503 while Redis is down, and lists the nodes up again once it is back", async () => {
+    const loads = () => (admin.stderr().match(/msg="node registry loaded"/g) || []).length;
+    const loadsBefore = loads();
+    await redis.kill();
+    await eventually(async () => (await api("GET", "/api/v1/nodes", { key: READ })).status === 503, WAIT_MS, "503 without Redis");
+    assertError(await api("GET", "/api/v1/nodes", { key: READ }), 503, "unavailable");
+    assertError(await api("POST", "/api/v1/nodes/nosuch/drain"), 503, "unavailable");
+    // no heartbeat comes through: seen from adminnode, the nodes are down
+    await eventually(async () => /adminnode_nodes\{state="down"\} 2\n/.test((await httpRequest(`${admin.url}/metrics`)).body), WAIT_MS, "nodes down in /metrics");
+    await redis.restart(); // a fresh, empty redis-server on the same port
+    await eventually(async () => {
+      const res = await api("GET", "/api/v1/nodes", { key: READ });
+      if (res.status === 503) assert.equal(res.body.error.code, "unavailable");
+      return res.status === 200 && res.body.nodes.length === 2 && res.body.nodes.every((n) => n.state === "up");
+    }, 20_000, "both nodes up after Redis came back", 50);
+    assert.ok(loads() > loadsBefore, "the registry was loaded again after the reconnect");
+  });
+
   it("marks a killed node down after 3 missed heartbeats, then forgets it", async () => {
     const id = byTag(await nodes(), n2).id;
     await eventually(async () => (await api("GET", `/api/v1/nodes/${id}`, { key: READ })).body.state === "up", WAIT_MS, "n2 up");
