@@ -104,15 +104,41 @@ static json_t *all_sockets(const req_result_t *r)
     return out;
 }
 
-/* Adds complete/servers/answered/error to a response. */
-static json_t *with_status(json_t *doc, const req_result_t *r)
+/* The chatnodes the registry lists as up (or draining) that did not answer. */
+static json_t *missing_nodes(adminnode_t *an, const req_result_t *r)
+{
+    json_t *missing = json_array();
+    if (!an->registry) return missing;
+    size_t n;
+    const reg_node_t **nodes = reg_sorted(registry_nodes(an->registry), &n);
+    for (size_t i = 0; i < n; i++) {
+        if (nodes[i]->state == REG_DOWN) continue;
+        int answered = 0;
+        size_t j;
+        json_t *ans;
+        json_array_foreach(r->answers, j, ans)
+        {
+            const char *uid = json_string_value(json_object_get(ans, "uid"));
+            if (uid && strcmp(uid, nodes[i]->id) == 0) answered = 1;
+        }
+        if (!answered) json_array_append_new(missing, json_string(nodes[i]->id));
+    }
+    free(nodes);
+    return missing;
+}
+
+/* Adds complete/servers/answered/missing/error to a response. */
+static json_t *with_status_of(adminnode_t *an, json_t *doc, const req_result_t *r)
 {
     json_object_set_new(doc, "complete", json_boolean(r->complete));
+    json_object_set_new(doc, "missing", missing_nodes(an, r));
     json_object_set_new(doc, "servers", json_integer(r->servers));
     json_object_set_new(doc, "answered", json_integer(r->answered));
     if (r->error) json_object_set_new(doc, "error", json_string(r->error));
     return doc;
 }
+
+#define with_status(doc, r) with_status_of(api_app(a->req), doc, r)
 
 /* Users of a socket list: [{id, name, sockets}] sorted by id. */
 static json_t *users_of(json_t *sockets)

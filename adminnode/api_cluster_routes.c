@@ -17,6 +17,8 @@
 #define STATUS_PROPS                                                                               \
     "\"complete\":{\"type\":\"boolean\",\"description\":\"every server answered in time\"},"       \
     "\"servers\":{\"type\":\"integer\"},\"answered\":{\"type\":\"integer\"},"                      \
+    "\"missing\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},"                             \
+    "\"description\":\"chatnodes listed as up that did not answer\"},"                             \
     "\"error\":{\"type\":\"string\",\"description\":\"why the answer is partial\"}"
 #define OK_SCHEMA "{\"type\":\"object\",\"properties\":{\"ok\":{\"type\":\"boolean\"}}}"
 

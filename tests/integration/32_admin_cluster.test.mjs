@@ -40,7 +40,7 @@ describe("adminnode's cluster endpoints", { timeout: 120_000 }, () => {
     redis = await startRedis();
     const flags = ["--allow-anonymous", "--redis", redis.url, "--ping-interval", "5000", "--ping-timeout", "5000"];
     [n1, n2] = await Promise.all([startChatnode(flags), startChatnode(flags)]);
-    admin = await startAdminnode(["--redis", redis.url, "--requests-timeout", "1500"], { ADMINNODE_API_KEYS: `${ADMIN}:admin,${READ}:read` });
+    admin = await startAdminnode(["--redis", redis.url, "--requests-timeout", "1500", "--heartbeat-interval", "1000"], { ADMINNODE_API_KEYS: `${ADMIN}:admin,${READ}:read` });
     await busUp(n1);
     await busUp(n2);
     await eventually(async () => JSON.parse((await httpRequest(`${admin.url}/healthz`)).body).redis === "connected", WAIT_MS);
@@ -159,6 +159,7 @@ describe("adminnode's cluster endpoints", { timeout: 120_000 }, () => {
       assert.equal(r.body.error.code, "bad_request");
     }
     const ivy = await user(n1, "ivy");
+    await eventually(async () => (await api("GET", "/api/v1/nodes", { key: READ })).body.nodes.length === 2, WAIT_MS, "both nodes in the registry");
     n2.pause();
     try {
       const r = await api("GET", "/api/v1/sockets", { key: READ });
@@ -167,6 +168,10 @@ describe("adminnode's cluster endpoints", { timeout: 120_000 }, () => {
       assert.equal(r.body.servers, 2);
       assert.equal(r.body.answered, 1);
       assert.ok(r.body.sockets.some((s) => s.id === ivy.id));
+      const listed = (await api("GET", "/api/v1/nodes", { key: READ })).body;
+      const stopped = listed.nodes?.find((n) => n.tag === `n${n2.port}`);
+      assert.ok(stopped, JSON.stringify(listed).slice(0, 300));
+      assert.deepEqual(r.body.missing, [stopped.id], "the answer names the node that did not answer");
     } finally {
       n2.resume();
     }
