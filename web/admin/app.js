@@ -205,12 +205,12 @@ async function refresh() {
   const [nodes, rooms, users] = results;
   if (nodes.status === "fulfilled") showNodes(list(nodes.value, "nodes"));
   if (rooms.status === "fulfilled") {
-    fill("#rooms", list(rooms.value, "rooms"), ["name", (r) => r.members ?? r.size ?? ""]);
+    fill("#rooms", list(rooms.value, "rooms"), ["room", (r) => r.members ?? ""]);
   }
   if (users.status === "fulfilled") {
     fill("#users", list(users.value, "users"), ["id", (u) => u.sockets ?? ""], {
       label: "Disconnect",
-      run: (u) => act(() => api("POST", `/api/v1/users/${encodeURIComponent(u.id)}/disconnect`), `${u.id} disconnected`),
+      run: (u) => act(() => api("POST", `/api/v1/users/${encodeURIComponent(u.id)}/disconnect`, {}), `${u.id} disconnected`),
     });
   }
   const failed = results.find((r) => r.status === "rejected");
@@ -273,7 +273,7 @@ $("#room-message").addEventListener("submit", (ev) => {
 $("#kick").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const v = formValues(ev.target);
-  act(() => api("POST", `/api/v1/users/${encodeURIComponent(v.user)}/disconnect`), `${v.user} disconnected`);
+  act(() => api("POST", `/api/v1/users/${encodeURIComponent(v.user)}/disconnect`, {}), `${v.user} disconnected`);
 });
 $("#drain").addEventListener("submit", (ev) => {
   ev.preventDefault();
