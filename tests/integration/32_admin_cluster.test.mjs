@@ -5,6 +5,7 @@
 import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
+import { startNodePeer } from "./lib/node_peer.mjs";
 import { startChatnode, startAdminnode, startRedis, stopAll, eventually, httpRequest, waitFor, WAIT_MS } from "./lib/harness.mjs";
 
 const ADMIN = "admin-key-0123456789abcdef";
@@ -139,6 +140,29 @@ describe("adminnode's cluster endpoints", { timeout: 120_000 }, () => {
     assert.equal((await api("DELETE", `/api/v1/sockets/${hal.id}`)).status, 200);
     await bye;
     assert.equal((await api("DELETE", "/api/v1/sockets/no-such-socket")).status, 404);
+  });
+
+  it("broadcast and kick reach the clients of a Node.js socket.io server on the same Redis", async () => {
+    const peer = await startNodePeer({ redisUrl: redis.url, requestsTimeout: 1000 });
+    try {
+      const zed = io(peer.url, { forceNew: true, reconnection: false, transports: ["websocket"] });
+      opened.add(zed);
+      await waitFor(zed, "connect");
+      await zed.emitWithAck("join", "user:zed"); // the Node side's idea of a user room
+      const zedOnChat = await user(n1, "zed");
+      const news = [zed, zedOnChat].map((s) => waitFor(s, "news"));
+      assert.equal((await api("POST", "/api/v1/emit", { body: { event: "news", args: ["to all"] } })).status, 202);
+      for (const n of await Promise.all(news)) assert.deepEqual(n, ["to all"]);
+      const kicked = [zed, zedOnChat].map((s) => waitFor(s, "kicked"));
+      const gone = waitFor(zed, "disconnect");
+      const res = await api("POST", "/api/v1/users/zed/disconnect", { body: { reason: "bye" } });
+      assert.equal(res.status, 200);
+      assert.equal(res.body.disconnected, 2, "one socket on the chatnode, one on the Node server");
+      for (const k of await Promise.all(kicked)) assert.deepEqual(k, [{ reason: "bye" }]);
+      assert.equal((await gone)[0], "io server disconnect");
+    } finally {
+      await peer.close();
+    }
   });
 
   it("scopes, bad input and a node that does not answer", async () => {

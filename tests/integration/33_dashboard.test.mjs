@@ -1,5 +1,5 @@
 // The admin dashboard in Chromium (playwright-core) against adminnode, a chatnode and Redis:
-// sign in with a key, see the nodes, rooms and online users refresh live, kick a user and
+// sign in with a key, see two live nodes, rooms and online users, broadcast, kick a user and
 // send a room message from the page. Screenshots go to tests/artifacts/. Exercises
 // web/admin/* and the REST API behind it.
 import { describe, it, before, after } from "node:test";
@@ -14,13 +14,14 @@ import { startChatnode, startAdminnode, startRedis, stopAll, eventually, httpReq
 const here = path.dirname(fileURLToPath(import.meta.url));
 const artifacts = path.resolve(here, "../artifacts");
 const KEY = "dashboard-admin-key-0123456789";
-let redis, node, admin, browser;
+let redis, node, node2, admin, browser;
 const clients = [];
 
 describe("the admin dashboard in Chromium", { timeout: 120_000 }, () => {
   before(async () => {
     redis = await startRedis();
-    node = await startChatnode(["--allow-anonymous", "--redis", redis.url, "--ping-interval", "5000", "--ping-timeout", "5000"]);
+    const flags = ["--allow-anonymous", "--redis", redis.url, "--ping-interval", "5000", "--ping-timeout", "5000"];
+    [node, node2] = await Promise.all([startChatnode(flags), startChatnode(flags)]);
     admin = await startAdminnode(["--redis", redis.url], { ADMINNODE_API_KEYS: `${KEY}:admin` });
     await eventually(async () => JSON.parse((await httpRequest(`${node.url}/healthz`)).body).bus?.subscriber === "connected", WAIT_MS);
     browser = await chromium.launch({
@@ -32,7 +33,7 @@ describe("the admin dashboard in Chromium", { timeout: 120_000 }, () => {
   after(async () => {
     clients.forEach((c) => c.close());
     await browser?.close();
-    await stopAll(node, admin);
+    await stopAll(node, node2, admin);
     await redis?.stop();
   });
 
@@ -50,11 +51,20 @@ describe("the admin dashboard in Chromium", { timeout: 120_000 }, () => {
     await page.waitForSelector("#nodes tbody tr", { timeout: WAIT_MS });
     await page.waitForFunction(() => document.querySelector("#rooms")?.textContent.includes("lobby"), null, { timeout: WAIT_MS });
     await page.waitForFunction(() => document.querySelector("#users")?.textContent.includes("bob"), null, { timeout: WAIT_MS });
+    await page.waitForFunction(() => document.querySelectorAll("#nodes tbody tr").length === 2, null, { timeout: WAIT_MS });
     assert.match(await page.textContent("#nodes"), /up/);
     mkdirSync(artifacts, { recursive: true });
     await page.screenshot({ path: path.join(artifacts, "33_dashboard-1-overview.png") });
 
     const [alice, bob] = clients;
+    const onOther = io(node2.url, { forceNew: true, reconnection: false, transports: ["websocket"], auth: { user: "cy" } });
+    await waitFor(onOther, "connect");
+    clients.push(onOther);
+    const announced = waitFor(onOther, "announcement");
+    await page.fill("#broadcast [name=text]", "the dashboard says hi");
+    await page.click("#broadcast button");
+    assert.deepEqual(await announced, ["the dashboard says hi"]);
+
     const message = waitFor(alice, "message");
     await page.fill("#room-message [name=room]", "lobby");
     await page.fill("#room-message [name=text]", "hello from the dashboard");
