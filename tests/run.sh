@@ -11,7 +11,7 @@ deb_packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libjansson-dev libmsgpack-dev
   libhiredis-dev libmicrohttpd-dev libjwt-dev libcmocka-dev
-  redis-server nginx nodejs npm curl procps chromium
+  redis-server nginx openssl nodejs npm curl procps chromium
 )
 
 missing=()

@@ -21,6 +21,8 @@ class ApiError extends Error {
   }
 }
 
+// `path` is relative to the page ("api/v1/nodes"), so the dashboard works where adminnode
+// serves it (/) and behind a proxy that publishes it under a prefix (/admin/).
 async function api(method, path, body) {
   const headers = { Authorization: `Bearer ${apiKey()}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -129,11 +131,11 @@ function nodeAction(n) {
   } else if (n.draining) {
     b.textContent = "Undrain";
     b.title = "accept new sessions again";
-    b.addEventListener("click", () => act(() => api("POST", `/api/v1/nodes/${id}/undrain`), `${n.id} accepts sessions again`));
+    b.addEventListener("click", () => act(() => api("POST", `api/v1/nodes/${id}/undrain`), `${n.id} accepts sessions again`));
   } else {
     b.textContent = "Drain";
     b.title = "refuse new sessions and move the clients off";
-    b.addEventListener("click", () => act(() => api("POST", `/api/v1/nodes/${id}/drain`), `${n.id} is draining`));
+    b.addEventListener("click", () => act(() => api("POST", `api/v1/nodes/${id}/drain`), `${n.id} is draining`));
   }
   return b;
 }
@@ -189,7 +191,7 @@ function showNodes(nodes) {
 
 async function refresh() {
   try {
-    const h = await fetch("/healthz").then((r) => r.json());
+    const h = await fetch("healthz").then((r) => r.json());
     const badge = $("#health");
     badge.textContent = `redis: ${h.redis}`;
     badge.className = "badge " + (h.redis === "connected" ? "ok" : h.redis === "none" ? "" : "bad");
@@ -198,9 +200,9 @@ async function refresh() {
     $("#health").className = "badge bad";
   }
   const results = await Promise.allSettled([
-    api("GET", "/api/v1/nodes"),
-    api("GET", "/api/v1/rooms"),
-    api("GET", "/api/v1/users"),
+    api("GET", "api/v1/nodes"),
+    api("GET", "api/v1/rooms"),
+    api("GET", "api/v1/users"),
   ]);
   const [nodes, rooms, users] = results;
   if (nodes.status === "fulfilled") showNodes(list(nodes.value, "nodes"));
@@ -210,7 +212,7 @@ async function refresh() {
   if (users.status === "fulfilled") {
     fill("#users", list(users.value, "users"), ["id", (u) => u.sockets ?? ""], {
       label: "Disconnect",
-      run: (u) => act(() => api("POST", `/api/v1/users/${encodeURIComponent(u.id)}/disconnect`, {}), `${u.id} disconnected`),
+      run: (u) => act(() => api("POST", `api/v1/users/${encodeURIComponent(u.id)}/disconnect`, {}), `${u.id} disconnected`),
     });
   }
   const failed = results.find((r) => r.status === "rejected");
@@ -263,23 +265,23 @@ $("#signout").addEventListener("click", () => signOut());
 $("#broadcast").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const v = formValues(ev.target);
-  act(() => api("POST", "/api/v1/emit", { event: v.event, args: [v.text] }), "broadcast sent");
+  act(() => api("POST", "api/v1/emit", { event: v.event, args: [v.text] }), "broadcast sent");
 });
 $("#room-message").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const v = formValues(ev.target);
-  act(() => api("POST", `/api/v1/rooms/${encodeURIComponent(v.room)}/messages`, { text: v.text }), `message sent to ${v.room}`);
+  act(() => api("POST", `api/v1/rooms/${encodeURIComponent(v.room)}/messages`, { text: v.text }), `message sent to ${v.room}`);
 });
 $("#kick").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const v = formValues(ev.target);
-  act(() => api("POST", `/api/v1/users/${encodeURIComponent(v.user)}/disconnect`, {}), `${v.user} disconnected`);
+  act(() => api("POST", `api/v1/users/${encodeURIComponent(v.user)}/disconnect`, {}), `${v.user} disconnected`);
 });
 $("#drain").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const v = formValues(ev.target);
   const what = ev.submitter && ev.submitter.value === "undrain" ? "undrain" : "drain";
-  act(() => api("POST", `/api/v1/nodes/${encodeURIComponent(v.id)}/${what}`), what === "drain" ? `${v.id} is draining` : `${v.id} accepts sessions again`);
+  act(() => api("POST", `api/v1/nodes/${encodeURIComponent(v.id)}/${what}`), what === "drain" ? `${v.id} is draining` : `${v.id} accepts sessions again`);
 });
 
 if (apiKey()) signIn();

@@ -2,7 +2,7 @@
 // tests small helpers (bounded waits, a buffering raw WebSocket, an Engine.IO polling client).
 // Every wait here has a timeout, so a misbehaving server fails a test instead of hanging it.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -565,4 +565,89 @@ export async function startRedis(extraArgs = []) {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** nginx masters started by startNginx and not yet stopped; SIGTERM (not SIGKILL, which would
+ * leave the workers running) when the test process exits. */
+const liveNginx = new Set();
+process.on("exit", () => {
+  for (const child of liveNginx) {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      /* already gone */
+    }
+  }
+});
+
+/**
+ * Runs nginx in the foreground on `confDir/nginx.conf` (made by deploy/nginx/gen.sh with
+ * --prefix confDir --foreground) as `nginx -p confDir -c nginx.conf`. Resolves once the first
+ * `listen` address of the file answers HTTP (or `port`, if given). Returns
+ * { port, url, pid, stop(), exited, errorLog() }; stop() sends SIGQUIT (graceful), then SIGTERM,
+ * then SIGKILL, each after a bounded wait.
+ */
+export async function startNginx(confDir, { port, startTimeoutMs = 10_000 } = {}) {
+  const confText = readFileSync(path.join(confDir, "nginx.conf"), "utf8");
+  if (!/^\s*daemon\s+off\s*;/m.test(confText)) throw new Error(`${confDir}/nginx.conf does not say "daemon off;" (gen.sh --foreground)`);
+  if (!port) {
+    const m = /^\s*listen\s+(?:[^\s;]*:)?(\d+)\s*;/m.exec(confText);
+    if (!m) throw new Error(`no plain listen directive in ${confDir}/nginx.conf`);
+    port = Number(m[1]);
+  }
+  const child = spawn("nginx", ["-p", confDir, "-c", "nginx.conf", "-e", "logs/error.log"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  liveNginx.add(child);
+  let stderrText = "";
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (d) => (stderrText += d));
+  const exited = new Promise((resolve) => {
+    child.once("exit", (code, signal) => {
+      liveNginx.delete(child);
+      resolve({ code, signal });
+    });
+    child.once("error", (err) => {
+      liveNginx.delete(child);
+      resolve({ code: null, signal: null, error: err });
+    });
+  });
+  const errorLog = () => {
+    try {
+      return readFileSync(path.join(confDir, "logs", "error.log"), "utf8");
+    } catch {
+      return "";
+    }
+  };
+  const url = `http://127.0.0.1:${port}`;
+  let gone = null;
+  exited.then((s) => (gone = s));
+  try {
+    await eventually(async () => {
+      if (gone) throw new Error(`nginx exited (code=${gone.code} signal=${gone.signal})`);
+      await httpRequest(`${url}/`, { timeoutMs: 1000 }); // any HTTP answer will do
+      return true;
+    }, startTimeoutMs, `nginx to answer on ${url}`, 50);
+  } catch (err) {
+    child.kill("SIGTERM");
+    await withTimeout(exited, 5000, "nginx to exit").catch(() => child.kill("SIGKILL"));
+    throw new Error(`${err.message}\nstderr:\n${stderrText}\nerror.log:\n${errorLog().slice(-4000)}`);
+  }
+  let stopped = null;
+  const stop = () => {
+    stopped ??= (async () => {
+      for (const [signal, ms] of [["SIGQUIT", 5000], ["SIGTERM", 5000], ["SIGKILL", 5000]]) {
+        if (gone) break;
+        child.kill(signal);
+        try {
+          await withTimeout(exited, ms, `nginx to exit after ${signal}`);
+        } catch {
+          /* next signal */
+        }
+      }
+      return exited;
+    })();
+    return stopped;
+  };
+  return { port, url, pid: child.pid, exited, stop, errorLog, stderr: () => stderrText };
 }
