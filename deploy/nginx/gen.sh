@@ -30,7 +30,7 @@
 set -euo pipefail
 
 die() { printf 'gen.sh: %s\n' "$*" >&2; exit 2; }
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0; }
 
 prefix="" listen=8080 mode=tag admin="" tls_cert="" tls_key="" tls_listen=8443
 sio_path=/socket.io/ server_name=_ workers=1 daemon=on read_timeout=75
@@ -95,8 +95,8 @@ if [[ -n $tls_cert ]]; then
   [[ -r $tls_key ]] || die "cannot read --tls-key $tls_key"
 fi
 
-# No location writes temp files (bodies stream, large answers wait for the client), so the
-# workers never need the temp directories, whoever they run as.
+# No location writes temp files (request bodies stream to the backend, large answers wait for
+# the client), so the workers never need the temp directories, whoever they run as.
 # The Engine.IO location: every header an upgrade needs, no buffering (long-polling answers
 # and WebSocket frames pass through as they come), and a read timeout above a heartbeat
 # round (a held GET lasts up to pingInterval, a WebSocket is quiet for at most that plus
@@ -115,6 +115,7 @@ EOF
 
 locations() {
   local target
+  # shellcheck disable=SC2016 # nginx variables
   if [[ $mode == tag ]]; then target='$chat_backend'; else target=chat; fi
   cat <<EOF
         # Engine.IO / Socket.IO: polling requests and upgrades with a sid go to the node
@@ -151,6 +152,7 @@ EOF
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header X-Forwarded-Prefix /admin;
+            proxy_request_buffering off;
             proxy_read_timeout 75s;
             proxy_max_temp_file_size 0;
         }
@@ -203,6 +205,7 @@ EOF
   local i
   if [[ $mode == tag ]]; then
     printf '    # session id "<tag>.<random>" -> the upstream of that node; no sid: a new session\n'
+    # shellcheck disable=SC2016 # nginx variables
     printf '    map $arg_sid $chat_backend {\n'
     printf '        default chat_new;\n'
     for i in "${!tags[@]}"; do
