@@ -69,6 +69,12 @@ static const cfg_opt_t opts[] = {
         "while draining, clients closed per step"),
     OPT("drain-interval", CFG_INT, "100", 1, 60000, drain_interval, "MS",
         "while draining, time between two steps"),
+    OPT("drain-timeout", CFG_INT, "10000", 0, 3600000, drain_timeout, "MS",
+        "on SIGTERM, the longest the node drains its clients before it stops anyway"),
+    OPT("workers", CFG_INT, "0", 0, 256, workers, "N",
+        "run N worker processes on ports PORT..PORT+N-1 under a supervisor (0: one process)"),
+    OPT("log-file", CFG_STR, "", 0, 0, log_file, "PATH",
+        "append logs to PATH instead of stderr (SIGHUP reopens it)"),
     OPT("requests-timeout", CFG_INT, "5000", 10, 600000, requests_timeout, "MS",
         "how long a cluster-wide request waits for the other servers' answers"),
 };

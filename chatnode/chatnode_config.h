@@ -39,6 +39,9 @@ typedef struct {
     char *advertise;
     long long drain_batch;
     long long drain_interval;
+    long long drain_timeout;
+    long long workers;
+    char *log_file;
 } chatnode_config_t;
 
 extern const cfg_table_t chatnode_config_table;

@@ -16,8 +16,8 @@ struct control {
     server_t *srv;
     sio_server_t *sio;
     cluster_t *cluster;
-    uv_timer_t heartbeat, drain;
-    int open_handles;
+    uv_timer_t heartbeat;
+    drain_t *drain; /* borrowed */
     uint64_t last_ms, last_events_in, last_events_out;
     double events_in_per_s, events_out_per_s;
 };
@@ -133,22 +133,9 @@ static void on_heartbeat(uv_timer_t *t)
     sbuf_free(&key);
 }
 
-static void on_drain_step(uv_timer_t *t)
+static void set_draining(control_t *ctl, int on)
 {
-    control_t *ctl = t->data;
-    size_t n = eio_close_some(ctl->srv, (size_t)ctl->srv->cfg->drain_batch, "server draining");
-    if (n == 0) uv_timer_stop(&ctl->drain); /* everyone went; new ones are refused */
-}
-
-void control_drain(control_t *ctl, int on)
-{
-    if (ctl->srv->draining == on) return;
-    ctl->srv->draining = on;
-    log_info(on ? "draining" : "drain stopped", "sessions=%zu", ctl->srv->sessions.count);
-    if (on)
-        uv_timer_start(&ctl->drain, on_drain_step, 0, (uint64_t)ctl->srv->cfg->drain_interval);
-    else
-        uv_timer_stop(&ctl->drain);
+    drain_set(ctl->drain, on);
     on_heartbeat(&ctl->heartbeat); /* tell the cluster at once */
 }
 
@@ -163,9 +150,9 @@ static void on_command(void *ud, const char *channel, size_t len, const char *pa
     json_t *id = json_object_get(cmd, "id");
     int ok = 1;
     if (type && strcmp(type, "drain") == 0)
-        control_drain(ctl, 1);
+        set_draining(ctl, 1);
     else if (type && strcmp(type, "undrain") == 0)
-        control_drain(ctl, 0);
+        set_draining(ctl, 0);
     else
         ok = 0;
     json_t *reply =
@@ -181,16 +168,15 @@ static void on_command(void *ud, const char *channel, size_t len, const char *pa
     json_decref(cmd);
 }
 
-int control_start(control_t **out, server_t *srv, sio_server_t *sio, cluster_t *c)
+int control_start(control_t **out, server_t *srv, sio_server_t *sio, cluster_t *c, drain_t *drain)
 {
     control_t *ctl = xcalloc(1, sizeof *ctl);
     ctl->srv = srv;
     ctl->sio = sio;
     ctl->cluster = c;
+    ctl->drain = drain;
     uv_timer_init(srv->loop, &ctl->heartbeat);
-    uv_timer_init(srv->loop, &ctl->drain);
-    ctl->heartbeat.data = ctl->drain.data = ctl;
-    ctl->open_handles = 2;
+    ctl->heartbeat.data = ctl;
     uv_timer_start(&ctl->heartbeat, on_heartbeat, 0, (uint64_t)srv->cfg->heartbeat_interval);
     sbuf_t ch = SBUF_INIT;
     sbuf_printf(&ch, "%s:command:%s", prefix(ctl), cluster_uid(c));
@@ -205,13 +191,11 @@ int control_start(control_t **out, server_t *srv, sio_server_t *sio, cluster_t *
 
 static void closed(uv_handle_t *h)
 {
-    control_t *ctl = h->data;
-    if (--ctl->open_handles == 0) free(ctl);
+    free(h->data);
 }
 
 void control_stop(control_t *ctl)
 {
     if (!ctl) return;
     uv_close((uv_handle_t *)&ctl->heartbeat, closed);
-    uv_close((uv_handle_t *)&ctl->drain, closed);
 }

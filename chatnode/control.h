@@ -6,6 +6,7 @@
 #define CC_CONTROL_H
 
 #include "cluster.h"
+#include "drain.h"
 #include "sbuf.h"
 #include "server.h"
 #include "sio.h"
@@ -13,12 +14,9 @@
 typedef struct control control_t;
 
 /* Starts heartbeats and listens for commands. Returns 0, or -1 (logged). */
-int control_start(control_t **out, server_t *srv, sio_server_t *sio, cluster_t *c);
+int control_start(control_t **out, server_t *srv, sio_server_t *sio, cluster_t *c, drain_t *drain);
 /* Stops the timers; memory is freed once they are closed. NULL is a no-op. */
 void control_stop(control_t *ctl);
-/* Starts or stops draining: new sessions are refused and open ones closed in batches, each
- * with a transport close so that clients reconnect elsewhere. */
-void control_drain(control_t *ctl, int on);
 /* The heartbeat document (what is published) into json. */
 void control_heartbeat_json(control_t *ctl, sbuf_t *json);
 

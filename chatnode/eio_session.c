@@ -404,6 +404,15 @@ size_t eio_close_some(server_t *srv, size_t max, const char *reason)
     return n;
 }
 
+size_t eio_count_open(const server_t *srv)
+{
+    size_t n = 0;
+    void *v;
+    for (size_t i = 0; strmap_next(&srv->sessions, &i, NULL, NULL, &v);)
+        if (((eio_session_t *)v)->state == S_OPEN) n++;
+    return n;
+}
+
 void eio_count(const server_t *srv, size_t *polling, size_t *websocket)
 {
     size_t p = 0, w = 0;

@@ -78,6 +78,8 @@ eio_transport_t eio_session_transport(const eio_session_t *s);
 /* Closes up to max open sessions from the server side (a transport close: clients reconnect,
  * elsewhere when this node refuses new sessions). Returns how many. */
 size_t eio_close_some(server_t *srv, size_t max, const char *reason);
+/* Number of sessions still open (not closing). */
+size_t eio_count_open(const server_t *srv);
 /* Number of open sessions by transport. */
 void eio_count(const server_t *srv, size_t *polling, size_t *websocket);
 

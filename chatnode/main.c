@@ -4,12 +4,15 @@
 #include "chatnode_config.h"
 #include "cluster.h"
 #include "control.h"
+#include "drain.h"
+#include "supervisor.h"
 #include "eio_session.h"
 #include "log.h"
 #include "server.h"
 #include "sid.h"
 #include "sio.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,9 +28,11 @@ typedef struct {
     sio_server_t *sio;
     cluster_t *cluster;
     control_t *control;
+    drain_t *drain;
+    int stopping;
     const app_module_t *app;
     void *app_state;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
 } chatnode_t;
 
 /* Engine.IO apps get each session's messages directly. */
@@ -55,22 +60,54 @@ static void health(void *ctx, sbuf_t *json)
     cluster_health(ctx, json);
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+/* Stops everything: the loop then ends once every handle is closed. */
+static void stop_now(chatnode_t *cn)
 {
-    chatnode_t *cn = h->data;
-    log_info("stopping", "signal=%s", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    if (cn->stopping) return;
+    cn->stopping = 1;
     uv_close((uv_handle_t *)&cn->sigint, NULL);
     uv_close((uv_handle_t *)&cn->sigterm, NULL);
+    uv_close((uv_handle_t *)&cn->sighup, NULL);
     control_stop(cn->control);
     cn->control = NULL;
     cluster_stop(cn->cluster);
     cn->cluster = NULL;
+    drain_free(cn->drain);
+    cn->drain = NULL;
     server_stop(&cn->srv);
     if (cn->sio) {
         sio_server_free(cn->sio);
         cn->sio = NULL;
     }
     if (cn->app->destroy) cn->app->destroy(cn->app_state);
+    log_info("stopped serving", NULL);
+}
+
+static void on_drained(void *ud)
+{
+    stop_now(ud);
+}
+
+/* SIGTERM drains first (clients reconnect elsewhere), then stops; SIGINT, or a second
+ * signal, stops at once. */
+static void on_signal(uv_signal_t *h, int signum)
+{
+    chatnode_t *cn = h->data;
+    if (signum == SIGTERM && !cn->srv.draining && cn->drain) {
+        log_info("stopping after draining", "signal=SIGTERM sessions=%zu timeout_ms=%lld",
+                 cn->srv.sessions.count, cn->srv.cfg->drain_timeout);
+        drain_then(cn->drain, (uint64_t)cn->srv.cfg->drain_timeout, on_drained, cn);
+        return;
+    }
+    log_info("stopping", "signal=%s", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    stop_now(cn);
+}
+
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    (void)h;
+    (void)signum;
+    if (log_reopen() == 0) log_info("log file reopened", NULL);
 }
 
 static int check_config(const chatnode_config_t *cfg)
@@ -119,6 +156,25 @@ int main(int argc, char **argv)
         cfg_free(&chatnode_config_table, &cfg);
         return 2;
     }
+    if (cfg.log_file[0] && log_open(cfg.log_file) < 0) {
+        fprintf(stderr, "chatnode: cannot open --log-file %s: %s\n", cfg.log_file, strerror(errno));
+        cfg_free(&chatnode_config_table, &cfg);
+        return 2;
+    }
+    if (cfg.workers > 0) {
+        if (cfg.port == 0) {
+            fprintf(stderr, "chatnode: --workers needs a --port (workers use PORT..PORT+N-1)\n");
+            cfg_free(&chatnode_config_table, &cfg);
+            log_close();
+            return 2;
+        }
+        int status = supervisor_run(&cfg);
+        if (status != SUPERVISOR_WORKER) {
+            cfg_free(&chatnode_config_table, &cfg);
+            log_close();
+            return status;
+        }
+    }
 
     chatnode_t cn;
     memset(&cn, 0, sizeof cn);
@@ -153,6 +209,7 @@ int main(int argc, char **argv)
         handler = sio_server_handler(cn.sio);
     }
     rc = server_start(&cn.srv, &loop, &cfg, &handler);
+    if (rc == 0) cn.drain = drain_new(&cn.srv);
     if (rc == 0 && cfg.redis[0]) {
         if (!cn.sio) {
             log_error("--redis needs a Socket.IO app", "app=%s", cn.app->name);
@@ -163,11 +220,12 @@ int main(int argc, char **argv)
         } else {
             cn.srv.health = health;
             cn.srv.health_ctx = cn.cluster;
-            control_start(&cn.control, &cn.srv, cn.sio, cn.cluster);
+            control_start(&cn.control, &cn.srv, cn.sio, cn.cluster, cn.drain);
         }
         if (rc < 0) server_stop(&cn.srv);
     }
     if (rc < 0) {
+        drain_free(cn.drain);
         if (cn.sio) sio_server_free(cn.sio);
         if (cn.app->destroy) cn.app->destroy(cn.app_state);
         uv_run(&loop, UV_RUN_DEFAULT);
@@ -182,6 +240,9 @@ int main(int argc, char **argv)
     cn.sigint.data = cn.sigterm.data = &cn;
     uv_signal_start(&cn.sigint, on_signal, SIGINT);
     uv_signal_start(&cn.sigterm, on_signal, SIGTERM);
+    uv_signal_init(&loop, &cn.sighup);
+    cn.sighup.data = &cn;
+    uv_signal_start(&cn.sighup, on_sighup, SIGHUP);
     log_info("listening", "host=%s port=%d path=%s app=%s tag=%s version=%s", cfg.host, cn.srv.port,
              cfg.path, cn.app->name, cn.srv.tag, CHATCLUSTER_VERSION);
 
@@ -192,5 +253,6 @@ int main(int argc, char **argv)
     if (rc) log_warn("loop closed with open handles", "error=%s", uv_strerror(rc));
     log_info("stopped", NULL);
     cfg_free(&chatnode_config_table, &cfg);
+    log_close();
     return rc ? 1 : 0;
 }

@@ -1,12 +1,46 @@
 /* logfmt logging to stderr (see log.h). */
 #include "log.h"
 
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/time.h>
 #include <time.h>
 
 static log_level_t min_level = LOG_INFO;
+static int log_fd = 2;
+static char *log_path;
+
+int log_open(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    if (log_fd > 2) close(log_fd);
+    log_fd = fd;
+    if (log_path != path) {
+        free(log_path);
+        log_path = strdup(path);
+    }
+    return 0;
+}
+
+int log_reopen(void)
+{
+    if (!log_path) return -1;
+    char *path = log_path;
+    int rc = log_open(path);
+    return rc;
+}
+
+void log_close(void)
+{
+    if (log_fd > 2) close(log_fd);
+    log_fd = 2;
+    free(log_path);
+    log_path = NULL;
+}
 static const char *const names[] = {"debug", "info", "warn", "error", "off"};
 
 void log_set_level(log_level_t level)
@@ -63,5 +97,7 @@ void log_write(log_level_t level, const char *msg, const char *fmt, ...)
         if ((size_t)n >= sizeof line) n = sizeof line - 1;
     }
     line[n] = '\n';
-    fwrite(line, 1, (size_t)n + 1, stderr);
+    /* one write per line, so that processes sharing the file do not interleave lines */
+    ssize_t w = write(log_fd, line, (size_t)n + 1);
+    (void)w;
 }

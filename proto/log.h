@@ -7,6 +7,13 @@
 
 typedef enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF } log_level_t;
 
+/* Writes logs to path (appending) instead of stderr. Returns 0, or -1 with errno set. */
+int log_open(const char *path);
+/* Opens the log file again (after it was rotated). Returns 0, or -1 (no file, or errno). */
+int log_reopen(void);
+/* Closes the log file (back to stderr). */
+void log_close(void);
+
 /* Sets the lowest level written; returns 0, or -1 if name is not a level name. */
 int log_set_level_name(const char *name);
 void log_set_level(log_level_t level);
