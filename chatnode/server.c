@@ -315,17 +315,25 @@ static int ws_filter(server_t *srv, struct lws *wsi)
         return -1;
     eio_query_t q;
     parse_query(wsi, &q);
-    int err;
-    if (srv->draining && !q.sid[0]) return -1; /* no new sessions while draining */
-    if (eio_ws_filter(srv, &q, &err) == 0) return 0;
-    log_debug("websocket refused", "error=\"%s\"", eio_error_message(err));
-    /* Refused upgrades get the same 400 and JSON body as refused polling requests. */
+    int err, status = 400;
     char body[128];
+    int n;
+    if (srv->draining && !q.sid[0]) {
+        /* no new sessions while draining: the same 503 as a polling handshake, which a proxy
+         * can retry on another node */
+        status = 503;
+        n = snprintf(body, sizeof body, "{\"code\":3,\"message\":\"Server draining\"}");
+    } else {
+        if (eio_ws_filter(srv, &q, &err) == 0) return 0;
+        log_debug("websocket refused", "error=\"%s\"", eio_error_message(err));
+        /* Refused upgrades get the same 400 and JSON body as refused polling requests. */
+        n = snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", err,
+                     eio_error_message(err));
+    }
     unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start,
                                       *end = hdr + sizeof hdr - 1;
-    int n = snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", err,
-                     eio_error_message(err));
-    if (lws_add_http_common_headers(wsi, 400, "application/json", (lws_filepos_t)n, &p, end) ||
+    if (lws_add_http_common_headers(wsi, (unsigned)status, "application/json", (lws_filepos_t)n,
+                                    &p, end) ||
         add_header(wsi, "connection:", "close", 5, &p, end) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;

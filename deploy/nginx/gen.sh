@@ -125,6 +125,9 @@ locations() {
 $(proxy_common)
             proxy_buffering off;
             proxy_request_buffering off;
+            # a handshake refused by a draining node (503) or not answered by a dead one is
+            # tried on the next node; a request with a sid has only its own node to try
+            proxy_next_upstream error timeout http_503;
             proxy_read_timeout ${read_timeout}s;
             proxy_send_timeout ${read_timeout}s;
         }

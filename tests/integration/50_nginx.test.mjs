@@ -101,6 +101,7 @@ describe("the cluster behind nginx (deploy/nginx/gen.sh)", { timeout: 180_000 },
     assert.match(conf, /map \$arg_sid \$chat_backend \{[^}]*"~\^a\\\." node_a;[^}]*"~\^b\\\." node_b;/);
     assert.match(conf, /upstream chat_new \{[^}]*least_conn;/);
     assert.match(conf, /proxy_read_timeout 75s;/);
+    assert.match(conf, /proxy_next_upstream error timeout http_503;/);
     assert.match(conf, /proxy_pass http:\/\/admin\/;/);
     assert.doesNotMatch(conf, /^\s*user\s/m);
     assert.match(nginxTest(path.join(tmp, "tag")), /test is successful/);
