@@ -65,6 +65,10 @@ typedef struct app_module {
      * attachments: that path is JSON). When the sender wants an answer (ev->ack_id >= 0), the
      * app may write one JSON value into reply and return 1; 0 means no answer. Optional. */
     int (*server_event)(sio_nsp_t *nsp, const sio_event_t *ev, sbuf_t *reply);
+    /* The cluster's Redis connection for commands is up: at start, and again after it was
+     * lost. What the app keeps in Redis may be gone (a restarted Redis without persistence):
+     * write it again. Optional. */
+    void (*cluster_connected)(void *state);
 } app_module_t;
 
 /* The app modules compiled in; NULL-terminated. */

@@ -327,10 +327,8 @@ static void ignore_reply(void *ud, int status, const redisReply *r)
 /* Records (or removes) this node's entry for user in room's presence hash. */
 static void refresh_alive(uv_timer_t *t);
 
-static void presence_write(const char *room, size_t rlen, const member_t *m, int present)
+static void presence_entry(const char *room, size_t rlen, const member_t *m, int present)
 {
-    if (!cl()) return;                /* alone: presence is this node's own sockets */
-    if (present) refresh_alive(NULL); /* an entry is never written for a node not alive */
     cluster_t *c = cl();
     sbuf_t k = SBUF_INIT, field = SBUF_INIT;
     key(&k, "presence:", room, rlen);
@@ -346,6 +344,13 @@ static void presence_write(const char *room, size_t rlen, const member_t *m, int
     }
     sbuf_free(&k);
     sbuf_free(&field);
+}
+
+static void presence_write(const char *room, size_t rlen, const member_t *m, int present)
+{
+    if (!cl()) return;                /* alone: presence is this node's own sockets */
+    if (present) refresh_alive(NULL); /* an entry is never written for a node not alive */
+    presence_entry(room, rlen, m, present);
 }
 
 /* Reads a room's presence: cb gets the entries of live nodes as a JSON array of
@@ -1139,6 +1144,33 @@ static void chat_disconnect(sio_socket_t *s, const char *reason)
     sio_socket_set_data(s, NULL);
 }
 
+/* Redis is (back) up: this node's liveness key and its sockets' presence entries again, for
+ * a Redis restarted without its data. Entries that survived are written with the same value. */
+static void chat_cluster_connected(void *state)
+{
+    (void)state;
+    if (!chat || !cl()) return;
+    sio_nsp_t *nsp = sio_nsp_find(chat->sio, "/", 1);
+    if (!nsp) return;
+    refresh_alive(NULL);
+    sio_socket_t **all = NULL;
+    size_t n = sio_select(nsp, NULL, 0, NULL, 0, &all), entries = 0;
+    for (size_t i = 0; i < n; i++) {
+        member_t *m = sio_socket_data(all[i]);
+        if (!m) continue;
+        room_list_t l = {NULL, 0, sio_socket_id(all[i])};
+        sio_socket_rooms(all[i], collect_chat_room, &l);
+        for (size_t r = 0; r < l.n; r++) {
+            presence_entry(l.rooms[r], strlen(l.rooms[r]), m, 1);
+            free(l.rooms[r]);
+            entries++;
+        }
+        free(l.rooms);
+    }
+    free(all);
+    if (entries) log_info("presence written again", "sockets=%zu entries=%zu", n, entries);
+}
+
 /* What fetch-sockets answers carry of a chat socket: {user: {id, name}}. */
 static void chat_socket_data(const sio_socket_t *s, sbuf_t *json)
 {
@@ -1224,4 +1256,5 @@ const app_module_t app_chat = {
     .event = chat_event,
     .disconnect = chat_disconnect,
     .socket_data = chat_socket_data,
+    .cluster_connected = chat_cluster_connected,
 };

@@ -924,10 +924,13 @@ static void on_message(void *ud, const char *ch, size_t chlen, const char *patte
 
 static void on_state(void *ud, bus_conn_t conn, bus_state_t state, int err)
 {
-    (void)ud;
-    if (state == BUS_CONNECTED)
+    cluster_t *c = ud;
+    if (state == BUS_CONNECTED) {
         log_info("bus connected", "connection=%s", conn == BUS_CONN_CMD ? "command" : "subscriber");
-    else if (state == BUS_DISCONNECTED && err)
+        const app_module_t *app = sio_server_app(c->sio);
+        if (conn == BUS_CONN_CMD && app && app->cluster_connected)
+            app->cluster_connected(sio_server_app_state(c->sio));
+    } else if (state == BUS_DISCONNECTED && err)
         log_warn("bus disconnected", "connection=%s error=\"%s\"",
                  conn == BUS_CONN_CMD ? "command" : "subscriber", bus_strerror(err));
 }

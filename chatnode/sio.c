@@ -390,6 +390,11 @@ void sio_server_set_app_state(sio_server_t *sio, void *state)
     sio->app_state = state;
 }
 
+void *sio_server_app_state(const sio_server_t *sio)
+{
+    return sio->app_state;
+}
+
 const app_module_t *sio_server_app(const sio_server_t *sio)
 {
     return sio->app;

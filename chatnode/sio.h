@@ -83,6 +83,7 @@ sio_server_t *sio_nsp_server(const sio_nsp_t *nsp);
 const app_module_t *sio_server_app(const sio_server_t *sio);
 /* Hands the app's state (from its init) to the layer, for serves(). */
 void sio_server_set_app_state(sio_server_t *sio, void *state);
+void *sio_server_app_state(const sio_server_t *sio);
 /* The cluster adapter's context (a cluster_t *), or NULL when running alone. */
 void *sio_server_cluster(const sio_server_t *sio);
 /* What is known of a socket's handshake (for fetch-sockets answers). */
