@@ -37,7 +37,7 @@ function pageDir() {
   return dir;
 }
 
-let redis, tmp, n1, n2, browser;
+let redis, tmp, n1, n2, browser, nodeFlags;
 
 async function openPage(node) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -116,7 +116,7 @@ describe("the chat page in Chromium, two nodes", { timeout: 180_000 }, () => {
     tmp = mkdtempSync(path.join(os.tmpdir(), "chat-page-"));
     writeFileSync(path.join(tmp, "secret"), SECRET);
     redis = await startRedis();
-    const flags = ["--app", "chat", "--allow-anonymous", "--redis", redis.url, "--static", pageDir(),
+    const flags = nodeFlags = ["--app", "chat", "--allow-anonymous", "--redis", redis.url, "--static", pageDir(),
       "--jwt-secret-file", path.join(tmp, "secret"), "--ping-interval", "5000", "--ping-timeout", "5000"];
     [n1, n2] = await Promise.all([startChatnode(flags), startChatnode(flags)]);
     for (const n of [n1, n2]) {
@@ -221,6 +221,31 @@ describe("the chat page in Chromium, two nodes", { timeout: 180_000 }, () => {
     await eventually(async () => (await members(bob)).join() === "alice,u-bob", WAIT_MS, "carol gone from Bob's list");
     assert.deepEqual(carol.problems, []);
     await carol.context().close();
+  });
+
+  it("sends a message cut off by a lost connection again once back, stored once", async () => {
+    // Bob's node stops answering (SIGSTOP), Bob sends, the node dies with the message unread
+    // and comes back on the same port: the page reconnects, joins again and resends.
+    await alice.click(`#room-list li[data-room="${ROOM}"]`);
+    n2.pause();
+    await bob.fill("#composer-input", "sent as the node died");
+    await bob.press("#composer-input", "Enter");
+    await bob.waitForSelector("#messages li.message.pending", { timeout: WAIT_MS });
+    process.kill(n2.pid, "SIGKILL");
+    await n2.exited;
+    await bob.waitForSelector('#conn[data-state="reconnecting"]', { timeout: WAIT_MS });
+    n2 = await startChatnode([...nodeFlags, "--port", String(n2.port)]);
+    await bob.waitForSelector('#conn[data-state="connected"]', { timeout: 20_000 });
+    await waitForMessage(alice, "Bob", "sent as the node died").catch(async (err) => {
+      await shot(bob, "6-resend-failed");
+      throw new Error(`${err.message}; Bob's page: ${await bob.getAttribute("#conn", "data-state")}, ` +
+        `error "${await bob.textContent("#chat-error")}", messages ${JSON.stringify(await messages(bob))}`);
+    });
+    await bob.waitForFunction(() => document.querySelectorAll("#messages li.message.pending").length === 0, null, { timeout: WAIT_MS });
+    assert.equal(await bob.isVisible("#chat-error"), false, await bob.textContent("#chat-error"));
+    const count = async (page) => (await messages(page)).filter(([, t]) => t === "sent as the node died").length;
+    assert.equal(await count(alice), 1);
+    assert.equal(await count(bob), 1);
   });
 
   it("shows the connection state when the node goes away", async () => {

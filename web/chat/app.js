@@ -6,6 +6,7 @@
 
 (() => {
   const REQUEST_TIMEOUT_MS = 10_000;
+  const SEND_WAIT_MS = 60_000; // how long a message waits for the connection to come back
   const TYPING_SEND_EVERY_MS = 2_000; // at most one `typing` per room in this time
   const TYPING_SHOW_MS = 3_500; // how long someone shows as typing after their last `typing`
   const HISTORY_PAGE = 50;
@@ -53,12 +54,46 @@
     return new Promise((resolve, reject) => {
       if (!socket) return reject(new RequestError("disconnected", "not signed in"));
       socket.timeout(REQUEST_TIMEOUT_MS).emit(event, payload, (err, res) => {
+        if (err && socket && !socket.connected) return reject(new RequestError("disconnected", "the connection was lost"));
         if (err) return reject(new RequestError("timeout", `no answer to ${event}`));
         if (res && res.ok) return resolve(res);
         const e = (res && res.error) || {};
         reject(new RequestError(e.code || "internal", e.message || `${event} failed`));
       });
     });
+  }
+
+  /** Resolves once connected and, for a room, joined again; rejects after SEND_WAIT_MS. */
+  function ready(roomName) {
+    const ok = () => socket && socket.connected && (!roomName || (rooms.get(roomName) || {}).joined);
+    const until = Date.now() + SEND_WAIT_MS;
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (ok()) return resolve();
+        if (!socket) return reject(new RequestError("disconnected", "not signed in"));
+        if (roomName && !rooms.has(roomName)) return reject(new RequestError("not_found", "not in that room"));
+        if (Date.now() > until) return reject(new RequestError("disconnected", "not connected"));
+        setTimeout(check, 100);
+      };
+      check();
+    });
+  }
+
+  /**
+   * Sends a message under its local id. One cut off by a lost connection, or refused because it
+   * reached the server before the room was joined again after a reconnect, goes again once the
+   * room is joined: the server stores an id once, so a resend never doubles a message.
+   */
+  async function deliver(event, payload, roomName) {
+    for (let attempt = 1; ; attempt++) {
+      await ready(roomName);
+      try {
+        return await request(event, payload);
+      } catch (err) {
+        const again = err.code === "disconnected" || (err.code === "not_found" && roomName && !rooms.get(roomName)?.joined);
+        if (!again || attempt >= 5) throw err;
+      }
+    }
   }
 
   let errorTimer = null;
@@ -322,7 +357,7 @@
     list.push(pending);
     render();
     try {
-      const res = await request(event, payload);
+      const res = await deliver(event, payload, pending.room);
       settle(list, pending, res);
     } catch (err) {
       pending.pending = false;
