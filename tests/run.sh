@@ -32,11 +32,14 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [[ ! -d $top/tests/integration/node_modules ]] ||
-   [[ $top/tests/integration/package-lock.json -nt $top/tests/integration/node_modules/.package-lock.json ]]; then
-  echo "== npm ci (tests/integration)"
-  (cd "$top/tests/integration" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# The integration tests' packages, and the benchmarks' (the Node.js peer is tested too).
+for dir in tests/integration tests/bench; do
+  if [[ ! -d $top/$dir/node_modules ]] ||
+     [[ $top/$dir/package-lock.json -nt $top/$dir/node_modules/.package-lock.json ]]; then
+    echo "== npm ci ($dir)"
+    (cd "$top/$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done
 
 echo "== build (ASan + UBSan) in $build"
 werror=OFF
