@@ -35,30 +35,9 @@ usage() {
   exit 2
 }
 
-build_packages=(build-essential cmake pkg-config nodejs npm libuv1-dev libwebsockets-dev
-  libwebsockets-evlib-uv libjansson-dev libmsgpack-dev libhiredis-dev libmicrohttpd-dev
-  libjwt-dev)
-run_packages=(redis-server nginx curl)
-
-install_deps() { # packages...
-  command -v dpkg-query >/dev/null || return 0 # not Debian: the checks below say what is missing
-  local missing=() p
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  # node may come from elsewhere than Debian: only ask apt for it when there is none
-  if command -v node >/dev/null && command -v npm >/dev/null; then
-    local keep=()
-    for p in "${missing[@]}"; do [[ $p == nodejs || $p == npm ]] || keep+=("$p"); done
-    missing=("${keep[@]}")
-  fi
-  ((${#missing[@]})) || return 0
-  [[ $(id -u) -eq 0 ]] || die "need root to install: ${missing[*]}"
-  say "installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
+# shellcheck source=lib/packages.sh
+. "$top/deploy/lib/packages.sh"
+install_deps() { install_packages "$@" || die "cannot install the packages above"; }
 
 # Sets bindir: CHATCLUSTER_BUILD_DIR as it is, or build-release/ brought up to date.
 build_all() {

@@ -7,30 +7,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$top/build-test}
 jobs=$(nproc 2>/dev/null || echo 2)
 
-deb_packages=(
-  build-essential cmake pkg-config clang libclang-rt-14-dev
-  libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libjansson-dev libmsgpack-dev
-  libhiredis-dev libmicrohttpd-dev libjwt-dev libcmocka-dev
-  redis-server nginx openssl nodejs npm curl procps chromium
-)
-
-missing=()
-for p in "${deb_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-# nodejs may come from elsewhere than Debian; only ask apt for it when there is no node at all.
-if command -v node >/dev/null && command -v npm >/dev/null; then
-  filtered=()
-  for p in "${missing[@]}"; do [[ $p == nodejs || $p == npm ]] || filtered+=("$p"); done
-  missing=("${filtered[@]}")
-fi
-if ((${#missing[@]})); then
-  echo "== installing: ${missing[*]}"
-  [[ $(id -u) -eq 0 ]] || { echo "tests/run.sh: need root to install ${missing[*]}" >&2; exit 1; }
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# shellcheck source=../deploy/lib/packages.sh
+. "$top/deploy/lib/packages.sh"
+test_packages=(clang libclang-rt-14-dev libcmocka-dev openssl procps chromium)
+install_packages "${build_packages[@]}" "${run_packages[@]}" "${test_packages[@]}"
 
 # The integration tests' packages, and the benchmarks' (the Node.js peer is tested too).
 for dir in tests/integration tests/bench; do
