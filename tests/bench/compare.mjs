@@ -1,0 +1,386 @@
+// The side-by-side benchmark: every scenario runs against chatnode (`--app chat`) and against
+// the Node.js socket.io 4.8 peer with the same chat events (peer/chat.mjs), one after the other
+// in the same run, driven by the same load generator (loadgen/). Prints one table (metric,
+// chatcluster, Node.js socket.io, ratio) and writes it into docs/benchmarks.md between the
+// markers, with the machine's description and the command. Run through compare.sh, which
+// installs and builds what this needs.
+//
+//   node compare.mjs [--quick] [--no-write] [idle polling fanout crossnode storm ...]
+import { spawn, execFileSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const top = path.resolve(here, "../..");
+const build = process.env.BENCH_BUILD_DIR || path.join(top, "build-release");
+const CHATNODE = process.env.CHATNODE_BIN || path.join(build, "chatnode/chatnode");
+const LOADGEN = process.env.LOADGEN_BIN || path.join(build, "tests/bench/loadgen/loadgen");
+const PEER = path.join(here, "peer/chat.mjs");
+const DOC = path.join(top, "docs/benchmarks.md");
+
+const argv = process.argv.slice(2);
+const quick = argv.includes("--quick");
+const write = !argv.includes("--no-write");
+const ALL = ["idle", "polling", "fanout", "crossnode", "storm"];
+const chosen = argv.filter((a) => !a.startsWith("--"));
+for (const s of chosen) if (!ALL.includes(s)) throw new Error(`unknown scenario ${s} (${ALL.join(", ")})`);
+const scenarios = chosen.length ? chosen : ALL;
+
+// Clients one server process can hold here: its open files limit, less what it uses itself.
+const MAX_FDS = Number(process.env.BENCH_MAX_FDS || 1024);
+const FIT = MAX_FDS - 200;
+const capped = []; // sizes that did not fit, for the report
+/** n, or the most clients that fit under the open files limit (noted in the report). */
+function fit(n, what) {
+  if (n <= FIT) return n;
+  capped.push(`${what}: ${n.toLocaleString("en-US")} asked, ${FIT.toLocaleString("en-US")} run`);
+  return FIT;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
+const CLK_TCK = 100;
+
+/* ---- processes ---- */
+
+const live = new Set();
+process.on("exit", () => { for (const c of live) try { c.kill("SIGKILL"); } catch { /* gone */ } });
+for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(130));
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Spawns cmd; resolves once a stderr line matches `ready` (its match), with { child, stop() }. */
+function startProcess(cmd, args, ready, name) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
+    live.add(child);
+    let buf = "", tail = "";
+    const timer = setTimeout(() => { child.kill("SIGKILL"); reject(new Error(`${name} did not start:\n${tail}`)); }, 30_000);
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (d) => {
+      tail = (tail + d).slice(-4000);
+      buf += d;
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        const m = ready.exec(line);
+        if (m && timer) {
+          clearTimeout(timer);
+          resolve({ child, match: m, pid: child.pid, stop: () => stopChild(child) });
+        }
+      }
+    });
+    child.once("exit", (code, sig) => {
+      live.delete(child);
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (code ${code}, signal ${sig}):\n${tail}`));
+    });
+  });
+}
+
+async function stopChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  const t = setTimeout(() => child.kill("SIGKILL"), 15_000);
+  await gone;
+  clearTimeout(t);
+}
+
+/** A chat server: kind "c" (chatnode) or "node" (the peer); returns { pid, port, stop() }. */
+async function startServer(kind, { redis, extra = [] } = {}) {
+  const port = await freePort();
+  // the per-socket rate limit is lifted on both: a benchmark's publisher sends far above it
+  const common = ["--host", "127.0.0.1", "--port", String(port), "--rate", "100000", "--burst", "100000",
+    ...(redis ? ["--redis", redis] : []), ...extra];
+  const p = kind === "c"
+    ? await startProcess(CHATNODE, ["--app", "chat", "--allow-anonymous", ...common], /msg="?listening/, "chatnode")
+    : await startProcess("node", ["--max-old-space-size=16384", PEER, ...common], /msg="?listening/, "node peer");
+  return { pid: p.pid, port, stop: p.stop, kind };
+}
+
+async function startRedis() {
+  const port = await freePort();
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdio: "ignore" });
+  live.add(child);
+  child.once("exit", () => live.delete(child));
+  const answers = () => new Promise((r) => {
+    const s = net.connect(port, "127.0.0.1", () => { s.end(); r(true); });
+    s.on("error", () => r(false));
+  });
+  for (let i = 0; !(await answers()); i++) {
+    if (i > 200 || child.exitCode !== null) throw new Error("redis-server did not start");
+    await sleep(50);
+  }
+  return { url: `redis://127.0.0.1:${port}`, stop: () => stopChild(child) };
+}
+
+function rssKiB(pid) {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(m[1]);
+}
+
+function cpuTicks(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return Number(f[11]) + Number(f[12]); // utime + stime
+}
+
+/**
+ * Runs the load generator with args; `onReady` is awaited when it prints its `ready` line
+ * (then it is stopped with SIGTERM once onReady returns). Resolves to its JSON report.
+ */
+function loadgen(args, { onReady } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(LOADGEN, [...args, "--quiet"], { stdio: ["ignore", "pipe", "pipe"] });
+    live.add(child);
+    let out = "", err = "";
+    child.stdout.setEncoding("utf8");
+    child.stderr.setEncoding("utf8");
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", async (d) => {
+      err = (err + d).slice(-8000);
+      if (onReady && /^ready\b/m.test(err)) {
+        const f = onReady;
+        onReady = null;
+        try {
+          await f();
+        } catch (e) {
+          reject(e);
+        }
+        child.kill("SIGTERM");
+      }
+    });
+    child.once("exit", (code) => {
+      live.delete(child);
+      try {
+        resolve(JSON.parse(out));
+      } catch {
+        reject(new Error(`loadgen ${args.join(" ")} exited ${code} without a report:\n${err}`));
+      }
+    });
+  });
+}
+
+const target = (srv) => ["--host", "127.0.0.1", "--port", String(srv.port)];
+
+/* ---- scenarios ---- */
+
+const KINDS = [["c", "chatcluster"], ["node", "Node.js socket.io"]];
+const results = []; // { scenario, title, notes, rows: [metric, c, node, ratio] }
+
+function ratio(c, n, higherIsBetter) {
+  if (!(c > 0) || !(n > 0)) return "";
+  const r = higherIsBetter ? c / n : n / c;
+  return `${r >= 10 ? r.toFixed(0) : r.toFixed(1)}x`;
+}
+const fmt = (v, digits = 0) => (v === undefined || v === null || Number.isNaN(v) ? "-" :
+  typeof v === "number" ? v.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : String(v));
+
+/** Idle WebSocket clients: server RSS per client. */
+async function idle() {
+  const sizes = [...new Set((quick ? [2000] : [10_000, 50_000, 100_000]).map((n) => fit(n, "idle")))];
+  const rows = [];
+  for (const n of sizes) {
+    const per = {};
+    for (const [kind] of KINDS) {
+      const srv = await startServer(kind);
+      await sleep(1000);
+      const before = rssKiB(srv.pid);
+      let after = 0;
+      const t0 = Date.now();
+      const rep = await loadgen([...target(srv), "--scenario", "idle", "--transport", "websocket", "--clients", String(n),
+        "--rooms", "0", "--hold", "0"], { onReady: async () => { await sleep(2000); after = rssKiB(srv.pid); } });
+      await srv.stop();
+      per[kind] = { before, after, connected: rep.connected, bytes: ((after - before) * 1024) / rep.connected, s: (Date.now() - t0) / 1000 };
+      log(`idle ${n} ${kind}: ${JSON.stringify(per[kind])}`);
+    }
+    rows.push([`${fmt(n)} idle WebSocket clients: connected`, fmt(per.c.connected), fmt(per.node.connected), ""]);
+    rows.push([`${fmt(n)} clients: server RSS (MiB)`, fmt(per.c.after / 1024, 1), fmt(per.node.after / 1024, 1), ratio(per.c.after, per.node.after, false)]);
+    rows.push([`${fmt(n)} clients: RSS per client (bytes)`, fmt(per.c.bytes), fmt(per.node.bytes), ratio(per.c.bytes, per.node.bytes, false)]);
+  }
+  results.push({ scenario: "idle", title: "Idle WebSocket clients", rows,
+    notes: "Clients connect over WebSocket only, sign in (the chat app puts each in its user room) and stay idle. RSS is the server's VmRSS once all are connected, minus the RSS before; per client is that difference divided by the clients connected." });
+}
+
+/** Long-polling capacity with the default heartbeat (25 s + 20 s). */
+async function polling() {
+  const ladder = [...new Set((quick ? [1000] : [2500, 5000, 10_000, 20_000, 30_000, 40_000]).map((n) => fit(n, "polling")))];
+  const holdS = quick ? 10 : 55;
+  const best = {};
+  for (const [kind] of KINDS) {
+    for (const n of ladder) {
+      const srv = await startServer(kind);
+      let rss = 0, cpu = 0;
+      const rep = await loadgen([...target(srv), "--scenario", "idle", "--transport", "polling", "--clients", String(n),
+        "--rooms", "0", "--hold", "0"], {
+        onReady: async () => {
+          const c0 = cpuTicks(srv.pid);
+          await sleep(holdS * 1000);
+          cpu = ((cpuTicks(srv.pid) - c0) / CLK_TCK / holdS) * 100;
+          rss = rssKiB(srv.pid);
+        },
+      });
+      await srv.stop();
+      const lost = (rep.errors?.closed ?? 0) + (rep.errors?.protocol ?? 0);
+      const held = rep.connected === n && lost === 0;
+      log(`polling ${n} ${kind}: connected ${rep.connected}, lost ${lost}, cpu ${cpu.toFixed(1)}%, rss ${rss} KiB`);
+      if (!held) break;
+      best[kind] = { n, cpu, rss };
+    }
+  }
+  const b = (k, f) => (best[k] ? f(best[k]) : "-");
+  results.push({ scenario: "polling", title: "Long-polling capacity", rows: [
+    [`polling clients held for ${holdS} s (largest step of ${ladder.map((n) => fmt(n)).join(", ")})`, b("c", (x) => fmt(x.n)), b("node", (x) => fmt(x.n)), ratio(best.c?.n, best.node?.n, true)],
+    ["CPU at that step (% of one core)", b("c", (x) => fmt(x.cpu, 1)), b("node", (x) => fmt(x.cpu, 1)), ratio(best.c?.cpu, best.node?.cpu, false)],
+    ["RSS at that step (MiB)", b("c", (x) => fmt(x.rss / 1024, 1)), b("node", (x) => fmt(x.rss / 1024, 1)), ratio(best.c?.rss, best.node?.rss, false)],
+  ], notes: `Polling-only clients with the default heartbeat (pingInterval 25 s, pingTimeout 20 s), held for ${holdS} s so that every client goes through a heartbeat. A step is held when every client connected and none was closed.` });
+}
+
+/** One room, one publisher at increasing rates. */
+async function fanout() {
+  const subs = fit(quick ? 1000 : 10_000, "fan-out");
+  const rates = quick ? [10, 50] : [10, 20, 50, 100, 200, 500, 1000];
+  const duration = quick ? 3 : 5;
+  const best = {};
+  for (const [kind] of KINDS) {
+    for (const rate of rates) {
+      const srv = await startServer(kind);
+      const rep = await loadgen([...target(srv), "--scenario", "fanout", "--transport", "websocket", "--clients", String(subs),
+        "--rate", String(rate), "--duration", String(duration)]);
+      await srv.stop();
+      log(`fanout ${subs} x ${rate}/s ${kind}: delivered ${rep.delivered}/${rep.expected}, ${Math.round(rep.delivered_per_s)}/s, p99 ${rep.latency_us?.p99} us, backlog ${rep.backlog}`);
+      if (rep.backlog || rep.delivered < rep.expected) break;
+      best[kind] = { rate, rep };
+    }
+  }
+  const b = (k, f) => (best[k] ? f(best[k]) : "-");
+  results.push({ scenario: "fanout", title: `Fan-out: one room of ${fmt(subs)} clients`, rows: [
+    ["highest publish rate held (messages/s)", b("c", (x) => fmt(x.rate)), b("node", (x) => fmt(x.rate)), ratio(best.c?.rate, best.node?.rate, true)],
+    ["delivered messages/s at that rate", b("c", (x) => fmt(x.rep.delivered_per_s)), b("node", (x) => fmt(x.rep.delivered_per_s)), ratio(best.c?.rep.delivered_per_s, best.node?.rep.delivered_per_s, true)],
+    ["latency p50 (ms)", b("c", (x) => fmt(x.rep.latency_us.p50 / 1000, 2)), b("node", (x) => fmt(x.rep.latency_us.p50 / 1000, 2)), ratio(best.c?.rep.latency_us.p50, best.node?.rep.latency_us.p50, false)],
+    ["latency p99 (ms)", b("c", (x) => fmt(x.rep.latency_us.p99 / 1000, 2)), b("node", (x) => fmt(x.rep.latency_us.p99 / 1000, 2)), ratio(best.c?.rep.latency_us.p99, best.node?.rep.latency_us.p99, false)],
+  ], notes: `One publisher sends chat messages (stored, then broadcast) to a room of ${fmt(subs)} WebSocket clients, ${duration} s per rate, rates ${rates.join(", ")}/s; a rate is held when every message reached every client and the load generator saw no backlog.` });
+}
+
+/** Two servers on one Redis, clients split over both, chat through the bus. */
+async function crossnode() {
+  const clients = quick ? 200 : 1000;
+  const rooms = clients / 10;
+  const rates = quick ? [100, 200] : [500, 1000, 2000, 5000, 10_000];
+  const duration = quick ? 3 : 5;
+  const best = {};
+  for (const [kind] of KINDS) {
+    for (const rate of rates) {
+      const redis = await startRedis();
+      const a = await startServer(kind, { redis: redis.url });
+      const b = await startServer(kind, { redis: redis.url });
+      await sleep(500);
+      const rep = await loadgen(["--connect-to", `127.0.0.1:${a.port},127.0.0.1:${b.port}`, "--scenario", "chat",
+        "--transport", "websocket", "--clients", String(clients), "--rooms", String(rooms), "--rate", String(rate), "--duration", String(duration)]);
+      await Promise.all([a.stop(), b.stop()]);
+      await redis.stop();
+      log(`crossnode ${clients} clients ${rate} msg/s ${kind}: ${Math.round(rep.delivered_per_s)} deliveries/s, p99 ${rep.latency_us?.p99} us, backlog ${rep.backlog}`);
+      if (rep.backlog || rep.delivered < rep.expected) break;
+      best[kind] = { rate, rep };
+    }
+  }
+  const b = (k, f) => (best[k] ? f(best[k]) : "-");
+  const lat = (q) => [`latency ${q} (ms)`, b("c", (x) => fmt(x.rep.latency_us[q] / 1000, 2)), b("node", (x) => fmt(x.rep.latency_us[q] / 1000, 2)),
+    ratio(best.c?.rep.latency_us[q], best.node?.rep.latency_us[q], false)];
+  results.push({ scenario: "crossnode", title: "Cross-node chat: two servers and Redis", rows: [
+    ["highest message rate held (messages/s)", b("c", (x) => fmt(x.rate)), b("node", (x) => fmt(x.rate)), ratio(best.c?.rate, best.node?.rate, true)],
+    ["deliveries/s at that rate", b("c", (x) => fmt(x.rep.delivered_per_s)), b("node", (x) => fmt(x.rep.delivered_per_s)), ratio(best.c?.rep.delivered_per_s, best.node?.rep.delivered_per_s, true)],
+    lat("p50"), lat("p99"), lat("p999"),
+  ], notes: `${fmt(clients)} WebSocket clients in ${rooms} rooms of 10, alternately on two servers sharing one Redis (chatnode's redis-adapter bus; the peer's @socket.io/redis-adapter), every client sending to its room; each message is stored in Redis and delivered to 10 clients on both servers. ${duration} s per rate, rates ${rates.join(", ")} messages/s.` });
+}
+
+/** Connect storm: sessions accepted per second. */
+async function storm() {
+  const n = fit(quick ? 1000 : 10_000, "storm");
+  const per = {};
+  for (const [kind] of KINDS) {
+    const srv = await startServer(kind);
+    const rep = await loadgen([...target(srv), "--scenario", "storm", "--transport", "websocket", "--clients", String(n)]);
+    await srv.stop();
+    per[kind] = rep;
+    log(`storm ${n} ${kind}: ${Math.round(rep.connects_per_s)}/s, connected ${rep.connected}`);
+  }
+  results.push({ scenario: "storm", title: "Connect storm", rows: [
+    [`sessions accepted per second (${fmt(n)} WebSocket clients)`, fmt(per.c.connects_per_s), fmt(per.node.connects_per_s), ratio(per.c.connects_per_s, per.node.connects_per_s, true)],
+    ["connected", fmt(per.c.connected), fmt(per.node.connected), ""],
+  ], notes: "Clients open WebSocket sessions as fast as the load generator's concurrency allows (Socket.IO CONNECT answered counts as accepted)." });
+}
+
+/* ---- report ---- */
+
+function sh(cmd, args) {
+  try {
+    return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return "?";
+  }
+}
+
+function machine() {
+  const cpu = os.cpus();
+  const mem = Math.round(os.totalmem() / 2 ** 30);
+  return `${cpu.length} CPUs (${cpu[0]?.model.trim()}), ${mem} GiB, ${sh("uname", ["-sr"])}; ` +
+    `Node.js ${process.version}, libwebsockets ${sh("pkg-config", ["--modversion", "libwebsockets"])}, ` +
+    `libuv ${sh("pkg-config", ["--modversion", "libuv"])}, ${sh("redis-server", ["--version"]).split(" ").slice(0, 3).join(" ")}; ` +
+    "the load generator, the servers and Redis all on this machine.";
+}
+
+function table() {
+  let md = "";
+  for (const r of results) {
+    md += `### ${r.title}\n\n${r.notes}\n\n| metric | chatcluster | Node.js socket.io | ratio |\n|---|---|---|---|\n`;
+    for (const row of r.rows) md += `| ${row.join(" | ")} |\n`;
+    md += "\n";
+  }
+  return md;
+}
+
+const BEGIN = "<!-- compare.sh: begin -->";
+const END = "<!-- compare.sh: end -->";
+
+async function main() {
+  for (const bin of [CHATNODE, LOADGEN]) if (!existsSync(bin)) throw new Error(`${bin} is missing: run compare.sh (it builds)`);
+  const started = new Date();
+  for (const s of scenarios) {
+    log(`scenario ${s}`);
+    await { idle, polling, fanout, crossnode, storm }[s]();
+  }
+  const cmd = `tests/bench/compare.sh${quick ? " --quick" : ""}${chosen.length ? " " + chosen.join(" ") : ""}`;
+  const section = `${BEGIN}\n## Side by side with Node.js socket.io (\`compare.sh\`)\n\n` +
+    `Measured ${started.toISOString().slice(0, 10)} with \`${cmd}\` on: ${machine()} ` +
+    "Ratios say how many times better chatcluster is (higher throughput, or lower memory, CPU and latency).\n\n" +
+    (capped.length ? `This machine allows ${MAX_FDS.toLocaleString("en-US")} open files per process (the hard limit), so some sizes were cut to what fits: ${capped.join("; ")}.\n\n` : "") +
+    table() + END;
+  console.log(table());
+  if (write && !quick) {
+    const doc = existsSync(DOC) ? readFileSync(DOC, "utf8") : "# Benchmarks\n";
+    const a = doc.indexOf(BEGIN), b = doc.indexOf(END);
+    const next = a >= 0 && b > a ? doc.slice(0, a) + section + doc.slice(b + END.length) : doc.replace(/\n*$/, "\n\n") + section + "\n";
+    writeFileSync(DOC, next);
+    log(`wrote ${path.relative(top, DOC)}`);
+  }
+}
+
+main().then(() => process.exit(0), (err) => {
+  console.error(err.stack || String(err));
+  process.exit(1);
+});

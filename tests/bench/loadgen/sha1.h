@@ -1,0 +1,14 @@
+/* SHA-1 (FIPS 180-4), only to check a server's Sec-WebSocket-Accept (RFC 6455 section 4.1).
+ * Pure: no I/O, no allocation. */
+#ifndef LG_SHA1_H
+#define LG_SHA1_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SHA1_DIGEST_LEN 20
+
+/* Writes the 20-byte digest of data[0..len) to out. */
+void sha1(const void *data, size_t len, uint8_t out[SHA1_DIGEST_LEN]);
+
+#endif
