@@ -1,0 +1,306 @@
+// The benchmarks' Node.js peer (tests/bench/peer/chat.mjs) against `chatnode --app chat`: one
+// scripted conversation runs on each, alone and as two nodes on one Redis, and the transcripts
+// (sign-in refusals, answers, delivered events, error codes and texts) must be the same once
+// message ids and timestamps are replaced by placeholders. Then the rate limit, on both.
+import { describe, it, after } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import { isDeepStrictEqual } from "node:util";
+import { fileURLToPath } from "node:url";
+import { io } from "socket.io-client";
+import { startChatnode, startRedis, stopAll, eventually, httpRequest, sleep, WAIT_MS } from "./lib/harness.mjs";
+
+const PEER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../bench/peer/chat.mjs");
+const QUIET_MS = 200; // no event for this long: every broadcast of a step has arrived
+
+/** The peer, started and stopped as the harness does a chatnode (stop() fails unless it exits 0). */
+function startPeer(flags = []) {
+  return startChatnode([PEER, "--host", "127.0.0.1", "--port", "0", "--allow-anonymous", ...flags], {},
+    { bin: process.execPath, name: "peer" });
+}
+
+function startNode(flags = []) {
+  return startChatnode(["--app", "chat", "--allow-anonymous", ...flags]);
+}
+
+async function busUp(node) {
+  await eventually(async () => {
+    const h = JSON.parse((await httpRequest(`${node.url}/healthz`)).body);
+    return h.bus?.command === "connected" && h.bus?.subscriber === "connected";
+  }, WAIT_MS, "the bus to connect");
+}
+
+const running = [];
+async function start(...starting) {
+  const servers = await Promise.all(starting);
+  running.push(...servers);
+  return servers;
+}
+
+/** Clients of one conversation: every event each receives is logged, in order. */
+function clients() {
+  const sockets = new Map(); // name -> {s, log}
+  let lastEvent = 0;
+  const open = (server, auth, nsp = "/") =>
+    io(server.url + nsp, { forceNew: true, reconnection: false, transports: ["websocket"], timeout: WAIT_MS, auth });
+  return {
+    /** A connected socket of user `user` on server, logged as `name`. */
+    async online(server, name, user = name) {
+      const s = open(server, { user });
+      await new Promise((resolve, reject) => {
+        s.once("connect", resolve);
+        s.once("connect_error", (err) => reject(new Error(`${name}: connect_error ${err.message}`)));
+      });
+      const log = [];
+      s.onAny((...a) => {
+        log.push(a);
+        lastEvent = Date.now();
+      });
+      sockets.set(name, { s, log });
+      return s;
+    },
+    /** How a connection with auth is refused, as {message, data}. */
+    async refusal(server, auth, nsp) {
+      const s = open(server, auth, nsp);
+      try {
+        return await new Promise((resolve) => {
+          s.once("connect", () => resolve("connected"));
+          s.once("connect_error", (err) => resolve({ message: err.message, data: err.data }));
+        });
+      } finally {
+        s.close();
+      }
+    },
+    /** Waits until no event arrived for QUIET_MS, then takes every socket's log. */
+    async events() {
+      await sleep(QUIET_MS);
+      while (Date.now() - lastEvent < QUIET_MS) await sleep(QUIET_MS / 4);
+      const out = {};
+      for (const [name, { log }] of sockets) out[name] = log.splice(0);
+      return out;
+    },
+    close() {
+      for (const { s } of sockets.values()) s.close();
+    },
+  };
+}
+
+const call = (s, ev, ...args) => s.timeout(WAIT_MS).emitWithAck(ev, ...args);
+
+/** Bad input for each event, all answered with an error: [event, arguments]. */
+const BAD = [
+  ["join", [{ room: "" }]],
+  ["join", [{ room: "a".repeat(129) }]],
+  ["join", [{ room: "bad\u0001name" }]],
+  ["join", [{ room: "user:erin" }]],
+  ["join", [{ room: 5 }]],
+  ["join", [{}]],
+  ["join", ["lobby"]],
+  ["join", [["lobby"]]],
+  ["join", [42]],
+  ["join", [null]],
+  ["join", []],
+  ["join", [{ room: "nul\u0000" }]],
+  ["join", [{ room: "half \ud800 pair" }]],
+  ["join", [{ room: "side", n: 1e20 }]],
+  ["join", [{ room: "side" }, "extra\u0000"]],
+  ["leave", [{ room: "" }]],
+  ["leave", [{ room: "never" }]],
+  ["message", [{ room: "lobby", text: "not joined" }]],
+  ["message", [{ room: "", text: "x" }]],
+  ["message", [{ room: "side", text: "x", id: "bad id!" }]],
+  ["message", [{ room: "side", text: "x", id: 5 }]],
+  ["message", [{ room: "side", text: "x", id: "i".repeat(65) }]],
+  ["message", [{ room: "side" }]],
+  ["message", [{ room: "side", text: "" }]],
+  ["message", [{ room: "side", text: 42 }]],
+  ["message", [{ room: "side", text: "x".repeat(4097) }]],
+  ["message", [{ room: "side", text: "a\u0000b" }]],
+  ["private", [{ to: "", text: "x" }]],
+  ["private", [{ to: "u".repeat(65), text: "x" }]],
+  ["private", [{ to: "bob" }]],
+  ["typing", [{ room: "lobby" }]],
+  ["typing", [{}]],
+  ["history", [{ room: "lobby" }]],
+  ["history", [{ room: "side", limit: 0 }]],
+  ["history", [{ room: "side", limit: 101 }]],
+  ["history", [{ room: "side", limit: "ten" }]],
+  ["history", [{ room: "side", limit: 2.5 }]],
+  ["history", [{ room: "side", before: "x y" }]],
+  ["history", [{ room: "side", before: 5 }]],
+  ["history", [{ room: "side", before: "1".repeat(41) }]],
+  ["members", [{}]],
+  ["members", [{ room: "" }]],
+  ["nonsense", [{}]],
+];
+
+/**
+ * One conversation on nodes a and b (the same server when alone): alice, carol and erin on a;
+ * bob, alice's second socket, fred and later dave on b. Returns the transcript, [[step, what]...].
+ */
+async function conversation(a, b) {
+  const t = [];
+  const say = (step, what) => t.push([step, what]);
+  const c = clients();
+  try {
+    for (const auth of [{}, { token: "t" }, { user: "" }, { user: "x".repeat(65) }, { user: "a\u0001" },
+      { user: "a\u0000" }, { user: 5 }])
+      say(`refused ${JSON.stringify(auth)}`, await c.refusal(a, auth));
+    say("unknown namespace", await c.refusal(a, { user: "zed" }, "/other"));
+
+    const alice = await c.online(a, "alice");
+    const bob = await c.online(b, "bob");
+    const carol = await c.online(a, "carol");
+    const alice2 = await c.online(b, "alice2", "alice");
+    say("connected", await c.events());
+
+    say("alice joins", await call(alice, "join", { room: "lobby" }));
+    say("events", await c.events());
+    say("bob joins", await call(bob, "join", { room: "lobby" }));
+    say("events", await c.events());
+    say("alice joins on her other socket", await call(alice2, "join", { room: "lobby" }));
+    say("events", await c.events());
+    say("alice joins again", await call(alice, "join", { room: "lobby" }));
+    say("events", await c.events());
+
+    for (let i = 0; i < 4; i++)
+      say(`alice says m${i}`, await call(alice, "message", { room: "lobby", text: `m${i}`, id: `a-${i}` }));
+    say("alice sends m0 again", await call(alice, "message", { room: "lobby", text: "m0", id: "a-0" }));
+    say("bob answers", await call(bob, "message", { room: "lobby", text: "hi alice", id: null }));
+    say("events", await c.events());
+
+    const page = await call(bob, "history", { room: "lobby", limit: 2 });
+    say("history, last 2", page);
+    say("history before them", await call(bob, "history", { room: "lobby", before: page.messages[0].id, limit: 10 }));
+    say("history before the first", await call(bob, "history", { room: "lobby", before: page.messages[0].id, limit: 1 }));
+    say("history, default page", await call(alice2, "history", { room: "lobby" }));
+
+    say("alice to bob", await call(alice, "private", { to: "bob", text: "psst" }));
+    say("events", await c.events());
+    say("bob to alice", await call(bob, "private", { to: "alice", text: "yes?" }));
+    say("events", await c.events());
+    say("alice to herself", await call(alice2, "private", { to: "alice", text: "note" }));
+    say("events", await c.events());
+    say("carol to nobody", await call(carol, "private", { to: "nobody", text: "hello?" }));
+    say("events", await c.events());
+
+    say("bob types", await call(bob, "typing", { room: "lobby" }));
+    say("events", await c.events());
+
+    say("members, asked from outside", await call(carol, "members", { room: "lobby" }));
+    say("members of an empty room", await call(carol, "members", { room: "empty" }));
+
+    const erin = await c.online(a, "erin");
+    const fred = await c.online(b, "fred");
+    for (const s of [erin, fred]) await call(s, "join", { room: "side" });
+    say("events", await c.events());
+    for (const [i, [ev, args]] of BAD.entries()) {
+      const s = i % 2 ? fred : erin; // half each: the rate limit stays out of the way
+      say(`bad ${ev} ${JSON.stringify(args).slice(0, 60)}`, await call(s, ev, ...args));
+    }
+    say("events", await c.events());
+
+    say("alice leaves on her other socket", await call(alice2, "leave", { room: "lobby" }));
+    say("events", await c.events());
+    say("alice leaves", await call(alice, "leave", { room: "lobby" }));
+    say("events", await c.events());
+    say("alice leaves again", await call(alice, "leave", { room: "lobby" }));
+
+    const dave = await c.online(b, "dave");
+    say("dave joins", await call(dave, "join", { room: "lobby" }));
+    say("events", await c.events());
+    say("history before a bad id", await call(dave, "history", { room: "lobby", before: "-5", limit: 3 }));
+
+    bob.close();
+    say("bob went away", await c.events());
+    say("members", await call(dave, "members", { room: "lobby" }));
+    return t;
+  } finally {
+    c.close();
+  }
+}
+
+/** Message ids become <id N> (numbered in order of appearance); a ts must be its id's time.
+ * Stream ids are per stream, so the conversation lets messages to two different streams be
+ * at least a step (QUIET_MS) apart: equal ids are then the same message. */
+function normalize(transcript) {
+  const ids = new Map();
+  const walk = (v) => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === "object") {
+      const out = {};
+      for (const [k, x] of Object.entries(v)) {
+        if (k === "ts" && typeof v.id === "string") {
+          assert.equal(x, Number.parseInt(v.id, 10), `ts of message ${v.id}`);
+          out[k] = "<ts>";
+        } else {
+          out[k] = walk(x);
+        }
+      }
+      return out;
+    }
+    if (typeof v === "string" && /^\d{10,}-\d+$/.test(v)) {
+      if (!ids.has(v)) ids.set(v, `<id ${ids.size + 1}>`);
+      return ids.get(v);
+    }
+    return v;
+  };
+  return walk(transcript);
+}
+
+/** The peer's transcript must be chatnode's; the first differing step is named. */
+function assertSame(peer, node) {
+  const p = normalize(peer), n = normalize(node);
+  const i = n.findIndex((step, k) => !isDeepStrictEqual(step, p[k]));
+  if (i >= 0) assert.deepEqual(p[i], n[i], `step ${i} (${n[i][0]}): the peer differs from chatnode`);
+  assert.deepEqual(p, n);
+}
+
+describe("the bench peer speaks chatnode's chat protocol", { timeout: 60_000 }, () => {
+  after(async () => {
+    await stopAll(...running.splice(0));
+  });
+
+  it("alone: the same conversation gives the same transcript", async () => {
+    const [node, peer] = await start(startNode(), startPeer());
+    const [tn, tp] = await Promise.all([conversation(node, node), conversation(peer, peer)]);
+    assertSame(tp, tn);
+    await stopAll(node, peer);
+  });
+
+  it("two nodes on one Redis each: cross-node delivery and presence are the same", async () => {
+    const [r1, r2] = await Promise.all([startRedis(), startRedis()]);
+    try {
+      const [n1, n2, p1, p2] = await start(
+        startNode(["--redis", r1.url]), startNode(["--redis", r1.url]),
+        startPeer(["--redis", r2.url]), startPeer(["--redis", r2.url]));
+      await Promise.all([n1, n2, p1, p2].map(busUp));
+      const [tn, tp] = await Promise.all([conversation(n1, n2), conversation(p1, p2)]);
+      assertSame(tp, tn);
+      await stopAll(n1, n2, p1, p2);
+    } finally {
+      await Promise.all([r1.stop(), r2.stop()]);
+    }
+  });
+
+  it("the rate limit: the third quick event is rate_limited, a token comes back in 500 ms", async () => {
+    const flags = ["--rate", "2", "--burst", "2"];
+    const [node, peer] = await start(startNode(flags), startPeer(flags));
+    const script = async (server) => {
+      const c = clients();
+      try {
+        const s = await c.online(server, "rita");
+        const quick = await Promise.all([0, 1, 2].map(() => call(s, "members", { room: "r" })));
+        await sleep(600);
+        const later = [await call(s, "members", { room: "r" }), await call(s, "nonsense", {})];
+        return [["quick", quick], ["after 600 ms", later], ["still connected", s.connected]];
+      } finally {
+        c.close();
+      }
+    };
+    const [tn, tp] = await Promise.all([script(node), script(peer)]);
+    assert.equal(tn[0][1][2].error?.code, "rate_limited", JSON.stringify(tn));
+    assertSame(tp, tn);
+    await stopAll(node, peer);
+  });
+});
