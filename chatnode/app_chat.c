@@ -446,10 +446,14 @@ static void local_presence(const char *room, size_t rlen, presence_cb cb, void *
     sio_socket_t **sel = NULL;
     str_t r = {room, rlen};
     size_t n = nsp ? sio_select(nsp, &r, 1, NULL, 0, &sel) : 0;
+    strmap_t seen = STRMAP_INIT; /* one entry per user: a big room is mostly the same users again */
     for (size_t i = 0; i < n; i++) {
         member_t *m = sio_socket_data(sel[i]);
-        if (m) json_array_append_new(live, json_pack("[s,s,s]", "local", m->user_id, m->user_name));
+        if (!m || strmap_get(&seen, m->user_id, strlen(m->user_id))) continue;
+        strmap_put(&seen, m->user_id, strlen(m->user_id), m);
+        json_array_append_new(live, json_pack("[s,s,s]", "local", m->user_id, m->user_name));
     }
+    strmap_free(&seen);
     free(sel);
     cb(ud, live);
     json_decref(live);
@@ -746,11 +750,13 @@ static void do_leave(sio_socket_t *s, member_t *m, json_t *arg, int64_t ack_id)
 {
     size_t rlen;
     const char *room = field_string(arg, "room", &rlen);
-    if (!room || !valid_name(room, rlen, 128)) {
+    if (!room || !valid_name(room, rlen, 128) || (rlen >= 5 && memcmp(room, "user:", 5) == 0)) {
         ack_err(s, ack_id, "bad_request", "room must be 1-128 characters, no control characters");
         return;
     }
-    if (!in_room(s, room, rlen)) {
+    /* the socket's own room is not one it joined */
+    const char *sid = sio_socket_id(s);
+    if ((strlen(sid) == rlen && memcmp(sid, room, rlen) == 0) || !in_room(s, room, rlen)) {
         ack_err(s, ack_id, "not_found", "not in that room");
         return;
     }

@@ -256,9 +256,26 @@ int eio_ready(const eio_session_t *s)
     return s->transport == EIO_TR_WEBSOCKET ? s->ws != NULL : s->get != NULL;
 }
 
+/* Writes one frame on a session's WebSocket. */
+static int ws_write(eio_session_t *s, struct lws *wsi, frame_t *f)
+{
+    s->srv->bytes_out += f->len;
+    return lws_write(wsi, frame_body(f), f->len, f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) < 0
+               ? -1
+               : 0;
+}
+
 void eio_send(eio_session_t *s, frame_t *f)
 {
     if (s->state != S_OPEN || s->doomed) return;
+    /* A WebSocket client that keeps up gets the frame at once: one send() and no trip through
+     * the event loop (asking for POLLOUT costs libuv an epoll DEL and ADD per socket). What the
+     * kernel does not take, libwebsockets keeps and sends when the socket drains; frames sent
+     * meanwhile wait in the queue. */
+    if (s->transport == EIO_TR_WEBSOCKET && s->ws && !s->qlen && !lws_partial_buffered(s->ws)) {
+        if (ws_write(s, s->ws, f) < 0) lws_set_timeout(s->ws, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return;
+    }
     q_push(s, f);
     if (s->qbytes > (uint64_t)s->srv->cfg->max_queue)
         doom(s);
@@ -793,13 +810,14 @@ int eio_on_ws_writable(struct lws *wsi)
                                                                                                : 0;
     }
     if (s->ws != wsi) return 0;
-    frame_t *f = q_pop(s);
-    if (f) {
-        s->srv->bytes_out += f->len;
-        int n =
-            lws_write(wsi, frame_body(f), f->len, f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-        frame_unref(f);
-        if (n < 0) return -1;
+    if (s->qlen) {
+        /* as much as the socket takes: stop at the first frame it takes only part of */
+        frame_t *f;
+        while (!lws_partial_buffered(wsi) && (f = q_pop(s))) {
+            int n = ws_write(s, wsi, f);
+            frame_unref(f);
+            if (n < 0) return -1;
+        }
         if (s->qlen) lws_callback_on_writable(wsi);
         return 0;
     }

@@ -61,12 +61,12 @@ function freePort() {
   });
 }
 
-/** Spawns cmd; resolves once a stderr line matches `ready` (its match), with { child, stop() }. */
-function startProcess(cmd, args, ready, name) {
+/** Spawns cmd; resolves once `count` stderr lines have matched `ready`, with { child, stop() }. */
+function startProcess(cmd, args, ready, name, count = 1) {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
     live.add(child);
-    let buf = "", tail = "";
+    let buf = "", tail = "", seen = 0;
     const timer = setTimeout(() => { child.kill("SIGKILL"); reject(new Error(`${name} did not start:\n${tail}`)); }, 30_000);
     child.stderr.setEncoding("utf8");
     child.stderr.on("data", (d) => {
@@ -76,10 +76,9 @@ function startProcess(cmd, args, ready, name) {
       while ((nl = buf.indexOf("\n")) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        const m = ready.exec(line);
-        if (m && timer) {
+        if (ready.test(line) && ++seen === count) {
           clearTimeout(timer);
-          resolve({ child, match: m, pid: child.pid, stop: () => stopChild(child) });
+          resolve({ child, pid: child.pid, stop: () => stopChild(child) });
         }
       }
     });
@@ -100,16 +99,48 @@ async function stopChild(child) {
   clearTimeout(t);
 }
 
-/** A chat server: kind "c" (chatnode) or "node" (the peer); returns { pid, port, stop() }. */
-async function startServer(kind, { redis, extra = [] } = {}) {
-  const port = await freePort();
+/** A chat server: kind "c" (chatnode) or "node" (the peer); returns { pid, pids(), port, stop() }.
+ * procs > 1: that many processes on consecutive ports (chatnode --workers; separate peers). */
+async function startServer(kind, { redis, extra = [], procs = 1 } = {}) {
   // the per-socket rate limit is lifted on both: a benchmark's publisher sends far above it
-  const common = ["--host", "127.0.0.1", "--port", String(port), "--rate", "100000", "--burst", "100000",
+  const flags = (port) => ["--host", "127.0.0.1", "--port", String(port), "--rate", "100000", "--burst", "100000",
     ...(redis ? ["--redis", redis] : []), ...extra];
-  const p = kind === "c"
-    ? await startProcess(CHATNODE, ["--app", "chat", "--allow-anonymous", ...common], /msg="?listening/, "chatnode")
-    : await startProcess("node", ["--max-old-space-size=16384", PEER, ...common], /msg="?listening/, "node peer");
-  return { pid: p.pid, port, stop: p.stop, kind };
+  const port = await freePorts(procs);
+  if (kind === "c") {
+    const p = await startProcess(CHATNODE, ["--app", "chat", "--allow-anonymous", ...flags(port),
+      ...(procs > 1 ? ["--workers", String(procs)] : [])], /msg="?listening/, "chatnode", procs);
+    return { pid: p.pid, pids: () => [p.pid, ...childrenOf(p.pid)], port, procs, stop: p.stop, kind };
+  }
+  const ps = await Promise.all(Array.from({ length: procs }, (_, i) =>
+    startProcess("node", ["--max-old-space-size=16384", PEER, ...flags(port + i)], /msg="?listening/, "node peer")));
+  return { pid: ps[0].pid, pids: () => ps.map((p) => p.pid), port, procs, stop: () => Promise.all(ps.map((p) => p.stop())), kind };
+}
+
+/** The first of n consecutive free ports. */
+async function freePorts(n) {
+  for (;;) {
+    const first = await freePort();
+    if (first + n > 65535) continue;
+    let ok = true;
+    for (let i = 1; i < n && ok; i++) ok = await portFree(first + i);
+    if (ok) return first;
+  }
+}
+
+function portFree(port) {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}
+
+function childrenOf(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }
 
 async function startRedis() {
@@ -175,6 +206,20 @@ function loadgen(args, { onReady } = {}) {
   });
 }
 
+/** Several load generators at once; onReady runs once all of them are ready. */
+async function loadgenMany(argsList, onReady) {
+  let waiting = argsList.length, release;
+  const allReady = new Promise((r) => (release = r));
+  const done = argsList.map((args) => loadgen(args, { onReady: async () => {
+    if (--waiting === 0) {
+      await onReady();
+      release();
+    }
+    await allReady;
+  } }));
+  return Promise.all(done);
+}
+
 const target = (srv) => ["--host", "127.0.0.1", "--port", String(srv.port)];
 
 /* ---- scenarios ---- */
@@ -190,30 +235,38 @@ function ratio(c, n, higherIsBetter) {
 const fmt = (v, digits = 0) => (v === undefined || v === null || Number.isNaN(v) ? "-" :
   typeof v === "number" ? v.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : String(v));
 
-/** Idle WebSocket clients: server RSS per client. */
+/** Idle WebSocket clients: server RSS per client. Sizes beyond one process's open files limit
+ * run on several server processes (chatnode --workers; as many Node.js peers) and as many load
+ * generators, one per server process; RSS is their sum. */
 async function idle() {
-  const sizes = [...new Set((quick ? [2000] : [10_000, 50_000, 100_000]).map((n) => fit(n, "idle")))];
+  const sizes = quick ? [2000] : [10_000, 50_000, 100_000];
   const rows = [];
   for (const n of sizes) {
+    const procs = Math.ceil(n / FIT);
     const per = {};
     for (const [kind] of KINDS) {
-      const srv = await startServer(kind);
+      const srv = await startServer(kind, { procs });
       await sleep(1000);
-      const before = rssKiB(srv.pid);
+      const rss = () => srv.pids().reduce((sum, pid) => sum + rssKiB(pid), 0);
+      const before = rss();
       let after = 0;
       const t0 = Date.now();
-      const rep = await loadgen([...target(srv), "--scenario", "idle", "--transport", "websocket", "--clients", String(n),
-        "--rooms", "0", "--hold", "0"], { onReady: async () => { await sleep(2000); after = rssKiB(srv.pid); } });
+      const share = (i) => Math.floor(n / procs) + (i < n % procs ? 1 : 0);
+      const reps = await loadgenMany(Array.from({ length: procs }, (_, i) => ["--host", "127.0.0.1", "--port", String(srv.port + i),
+        "--scenario", "idle", "--transport", "websocket", "--clients", String(share(i)), "--hold", "0"]),
+      async () => { await sleep(2000); after = rss(); });
       await srv.stop();
-      per[kind] = { before, after, connected: rep.connected, bytes: ((after - before) * 1024) / rep.connected, s: (Date.now() - t0) / 1000 };
-      log(`idle ${n} ${kind}: ${JSON.stringify(per[kind])}`);
+      const connected = reps.reduce((sum, r) => sum + r.connected, 0);
+      per[kind] = { before, after, connected, bytes: ((after - before) * 1024) / connected, s: (Date.now() - t0) / 1000 };
+      log(`idle ${n} ${kind} (${procs} processes): ${JSON.stringify(per[kind])}`);
     }
-    rows.push([`${fmt(n)} idle WebSocket clients: connected`, fmt(per.c.connected), fmt(per.node.connected), ""]);
-    rows.push([`${fmt(n)} clients: server RSS (MiB)`, fmt(per.c.after / 1024, 1), fmt(per.node.after / 1024, 1), ratio(per.c.after, per.node.after, false)]);
-    rows.push([`${fmt(n)} clients: RSS per client (bytes)`, fmt(per.c.bytes), fmt(per.node.bytes), ratio(per.c.bytes, per.node.bytes, false)]);
+    const label = `${fmt(n)} clients${procs > 1 ? ` (${procs} server processes)` : ""}`;
+    rows.push([`${label}: connected`, fmt(per.c.connected), fmt(per.node.connected), ""]);
+    rows.push([`${label}: server RSS (MiB)`, fmt(per.c.after / 1024, 1), fmt(per.node.after / 1024, 1), ratio(per.c.after, per.node.after, false)]);
+    rows.push([`${label}: RSS per client (bytes)`, fmt(per.c.bytes), fmt(per.node.bytes), ratio(per.c.bytes, per.node.bytes, false)]);
   }
   results.push({ scenario: "idle", title: "Idle WebSocket clients", rows,
-    notes: "Clients connect over WebSocket only, sign in (the chat app puts each in its user room) and stay idle. RSS is the server's VmRSS once all are connected, minus the RSS before; per client is that difference divided by the clients connected." });
+    notes: `Clients connect over WebSocket only, sign in (the chat app puts each in its user room) and stay idle. RSS is the server's VmRSS once all are connected, minus the RSS before; per client is that difference divided by the clients connected. This machine allows ${fmt(MAX_FDS)} open files per process, so sizes above ${fmt(FIT)} run on several server processes on consecutive ports (chatnode --workers N; N separate Node.js peers) with the clients split evenly, and RSS is summed over the processes.` });
 }
 
 /** Long-polling capacity with the default heartbeat (25 s + 20 s). */
@@ -250,10 +303,12 @@ async function polling() {
   ], notes: `Polling-only clients with the default heartbeat (pingInterval 25 s, pingTimeout 20 s), held for ${holdS} s so that every client goes through a heartbeat. A step is held when every client connected and none was closed.` });
 }
 
+const HELD_P99_US = 500_000;
+
 /** One room, one publisher at increasing rates. */
 async function fanout() {
   const subs = fit(quick ? 1000 : 10_000, "fan-out");
-  const rates = quick ? [10, 50] : [10, 20, 50, 100, 200, 500, 1000];
+  const rates = quick ? [10, 50] : [5, 10, 15, 20, 30, 40, 50, 75, 100, 150, 200];
   const duration = quick ? 3 : 5;
   const best = {};
   for (const [kind] of KINDS) {
@@ -263,7 +318,7 @@ async function fanout() {
         "--rate", String(rate), "--duration", String(duration)]);
       await srv.stop();
       log(`fanout ${subs} x ${rate}/s ${kind}: delivered ${rep.delivered}/${rep.expected}, ${Math.round(rep.delivered_per_s)}/s, p99 ${rep.latency_us?.p99} us, backlog ${rep.backlog}`);
-      if (rep.backlog || rep.delivered < rep.expected) break;
+      if (rep.backlog || rep.delivered < rep.expected || rep.latency_us.p99 > HELD_P99_US) break;
       best[kind] = { rate, rep };
     }
   }
@@ -273,7 +328,7 @@ async function fanout() {
     ["delivered messages/s at that rate", b("c", (x) => fmt(x.rep.delivered_per_s)), b("node", (x) => fmt(x.rep.delivered_per_s)), ratio(best.c?.rep.delivered_per_s, best.node?.rep.delivered_per_s, true)],
     ["latency p50 (ms)", b("c", (x) => fmt(x.rep.latency_us.p50 / 1000, 2)), b("node", (x) => fmt(x.rep.latency_us.p50 / 1000, 2)), ratio(best.c?.rep.latency_us.p50, best.node?.rep.latency_us.p50, false)],
     ["latency p99 (ms)", b("c", (x) => fmt(x.rep.latency_us.p99 / 1000, 2)), b("node", (x) => fmt(x.rep.latency_us.p99 / 1000, 2)), ratio(best.c?.rep.latency_us.p99, best.node?.rep.latency_us.p99, false)],
-  ], notes: `One publisher sends chat messages (stored, then broadcast) to a room of ${fmt(subs)} WebSocket clients, ${duration} s per rate, rates ${rates.join(", ")}/s; a rate is held when every message reached every client and the load generator saw no backlog.` });
+  ], notes: `One publisher sends chat messages (stored, then broadcast) to a room of ${fmt(subs)} WebSocket clients, ${duration} s per rate, rates ${rates.join(", ")}/s; a rate is held when every message reached every client, none was still on its way 1 s after the last was sent, and the p99 latency stayed under ${HELD_P99_US / 1000} ms (a server that falls behind shows as latency growing through the run).` });
 }
 
 /** Two servers on one Redis, clients split over both, chat through the bus. */

@@ -106,6 +106,7 @@ const BAD = [
   ["join", [{ room: "side" }, "extra\u0000"]],
   ["leave", [{ room: "" }]],
   ["leave", [{ room: "never" }]],
+  ["leave", [{ room: "user:erin" }]],
   ["message", [{ room: "lobby", text: "not joined" }]],
   ["message", [{ room: "", text: "x" }]],
   ["message", [{ room: "side", text: "x", id: "bad id!" }]],

@@ -335,9 +335,10 @@ function doJoin(socket, m, arg, ack) {
 
 function doLeave(socket, m, arg, ack) {
   const room = str(arg.room);
-  if (!validName(room, 128))
+  if (!validName(room, 128) || room.startsWith("user:"))
     return ack(fail("bad_request", "room must be 1-128 characters, no control characters"));
-  if (!socket.rooms.has(room)) return ack(fail("not_found", "not in that room"));
+  // the socket's own room is not one it joined
+  if (room === socket.id || !socket.rooms.has(room)) return ack(fail("not_found", "not in that room"));
   socket.leave(room);
   m.rooms--;
   presenceChange(room, m, -1, null);
