@@ -61,10 +61,10 @@ typedef struct {
 
 static chat_t *chat; /* the module's state (one chat app per process) */
 
-/* Per socket. */
+/* Per socket, with its strings in the same allocation. */
 typedef struct {
     char *user_id;
-    char *user_name;
+    char *user_name; /* user_id itself when the two are the same */
     double tokens; /* rate limit bucket */
     uint64_t last_ms;
     uint32_t rooms; /* chat rooms joined */
@@ -263,9 +263,10 @@ static int chat_connect(sio_socket_t *s, const char *auth, size_t auth_len, sbuf
     }
     json_decref(a);
     if (rc < 0) return -1;
-    member_t *m = xcalloc(1, sizeof *m);
-    m->user_id = xstrdup(id);
-    m->user_name = xstrdup(name);
+    size_t idlen = strlen(id) + 1, namelen = strcmp(id, name) ? strlen(name) + 1 : 0;
+    member_t *m = xcalloc(1, sizeof *m + idlen + namelen);
+    m->user_id = memcpy((char *)(m + 1), id, idlen);
+    m->user_name = namelen ? memcpy(m->user_id + idlen, name, namelen) : m->user_id;
     m->tokens = (double)chat->cfg->burst;
     m->last_ms = now_ms();
     sio_socket_set_data(s, m);
@@ -1144,8 +1145,6 @@ static void chat_disconnect(sio_socket_t *s, const char *reason)
         }
         free(l.rooms);
     }
-    free(m->user_id);
-    free(m->user_name);
     free(m);
     sio_socket_set_data(s, NULL);
 }

@@ -23,20 +23,21 @@ int room_join(room_index_t *ix, room_member_t *m, const char *name, size_t len)
 {
     room_t *r = room_find(ix, name, len);
     if (!r) {
-        r = xcalloc(1, sizeof *r);
-        r->name = xstrndup(name, len);
+        r = xcalloc(1, sizeof *r + len + 1); /* the name lives after the struct */
+        r->name = memcpy((char *)(r + 1), name, len);
         r->len = len;
         strmap_put(&ix->rooms, r->name, r->len, r);
     } else {
         for (uint32_t i = 0; i < m->nrooms; i++)
             if (m->rooms[i].room == r) return 0;
     }
+    /* arrays start at one entry: most rooms (a user's own) and most sockets hold one */
     if (r->n == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 4;
+        r->cap = r->cap ? r->cap * 2 : 1;
         r->members = xrealloc(r->members, r->cap * sizeof *r->members);
     }
     if (m->nrooms == m->cap) {
-        m->cap = m->cap ? m->cap * 2 : 2;
+        m->cap = m->cap ? m->cap * 2 : 1;
         m->rooms = xrealloc(m->rooms, m->cap * sizeof *m->rooms);
     }
     r->members[r->n] = (room_slot_t){m, m->nrooms};
@@ -72,7 +73,6 @@ static void remove_at(room_index_t *ix, room_member_t *m, uint32_t i)
     if (r->n == 0) {
         strmap_del(&ix->rooms, r->name, r->len);
         free(r->members);
-        free(r->name);
         free(r);
     }
 }
@@ -101,7 +101,6 @@ void room_index_free(room_index_t *ix)
     for (size_t i = 0; strmap_next(&ix->rooms, &i, NULL, NULL, &v);) {
         room_t *r = v;
         free(r->members);
-        free(r->name);
         free(r);
     }
     strmap_free(&ix->rooms);

@@ -28,7 +28,7 @@ typedef struct {
 } room_slot_t;
 
 struct room {
-    char *name; /* owned, NUL-terminated (names may not contain NUL) */
+    char *name; /* NUL-terminated, in the same allocation (names may not contain NUL) */
     size_t len;
     room_slot_t *members; /* owned */
     uint32_t n, cap;
