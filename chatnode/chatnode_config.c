@@ -28,6 +28,8 @@ static const cfg_opt_t opts[] = {
         "time a session has to connect to a namespace before it is closed"),
     OPT("upgrade-timeout", CFG_INT, "10000", 1, 3600000, upgrade_timeout, "MS",
         "time a transport upgrade has to complete before it is cancelled"),
+    OPT("keepalive-timeout", CFG_INT, "60000", 100, 3600000, keepalive_timeout, "MS",
+        "time an HTTP keep-alive connection may stay idle between requests"),
     OPT("max-queue", CFG_INT, "16777216", 1024, 2147483648LL, max_queue, "BYTES",
         "packets queued for one client beyond which it is dropped as too slow"),
     OPT("node-tag", CFG_STR, "", 0, 0, node_tag, "TAG",

@@ -15,6 +15,7 @@ typedef struct {
     long long max_payload;
     long long connect_timeout;
     long long upgrade_timeout;
+    long long keepalive_timeout;
     long long max_queue;
     char *node_tag;
     char *cors_origin;

@@ -378,7 +378,9 @@ int eio_init(server_t *srv)
                       on_upgrade_timeout, srv)) ||
         (rc = dl_init(&srv->close_q, srv->loop, (uint64_t)cfg->ping_timeout, on_close_timeout,
                       srv)) ||
-        (rc = dl_init(&srv->kill_q, srv->loop, 0, on_doomed, srv)))
+        (rc = dl_init(&srv->kill_q, srv->loop, 0, on_doomed, srv)) ||
+        (rc = dl_init(&srv->idle_q, srv->loop, (uint64_t)cfg->keepalive_timeout, server_idle_expired,
+                      srv)))
         return rc;
     if (!f_ping) {
         f_ping = frame_new_text(EIO_PING, NULL, 0);
@@ -402,6 +404,7 @@ void eio_shutdown(server_t *srv)
     dl_close(&srv->upgrade_q, NULL);
     dl_close(&srv->close_q, NULL);
     dl_close(&srv->kill_q, NULL);
+    dl_close(&srv->idle_q, NULL);
     frame_unref(f_ping);
     frame_unref(f_close);
     frame_unref(f_noop);
@@ -558,6 +561,7 @@ void eio_on_poll_get(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_
     c->session = s;
     c->kind = CONN_POLL_GET;
     lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    server_release_headers(wsi, c); /* it may be held until the next ping */
     if (s->state == S_CLOSING) {
         /* The queue ends with the close packet: deliver it and finish. */
         answer_get(s, NULL);

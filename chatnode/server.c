@@ -85,12 +85,19 @@ static int origin_allowed(const char *list, const char *origin)
 
 /* Adds the CORS response headers for this request, if CORS is configured and the origin is
  * allowed. Returns 1 when headers were added. */
-static int add_cors(server_t *srv, struct lws *wsi, unsigned char **p, unsigned char *end)
+static int add_cors(server_t *srv, struct lws *wsi, conn_t *c, unsigned char **p,
+                    unsigned char *end)
 {
     const char *list = srv->cfg->cors_origin;
     char origin[512];
     if (!list || !*list) return 0;
-    int has_origin = header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin) > 0;
+    int has_origin;
+    if (c->headers_gone) {
+        has_origin = c->origin != NULL;
+        if (has_origin) snprintf(origin, sizeof origin, "%s", c->origin);
+    } else {
+        has_origin = header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin) > 0;
+    }
     int wildcard = strcmp(list, "*") == 0;
     const char *allow;
     if (wildcard && !srv->cfg->cors_credentials)
@@ -170,6 +177,16 @@ static int client_wants_close(struct lws *wsi)
     return strstr(v, "close") != NULL;
 }
 
+void server_release_headers(struct lws *wsi, conn_t *c)
+{
+    if (c->headers_gone) return;
+    char origin[512];
+    if (header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin) > 0) c->origin = xstrdup(origin);
+    if (client_wants_close(wsi)) c->close_after = 1;
+    c->headers_gone = 1;
+    lws_http_headers_detach(wsi);
+}
+
 static int write_reply(server_t *srv, struct lws *wsi, conn_t *c)
 {
     if (c->kind != CONN_REPLY || !c->reply) return 0;
@@ -179,7 +196,7 @@ static int write_reply(server_t *srv, struct lws *wsi, conn_t *c)
                                        *end = hdr + sizeof hdr - 1;
     const char *ctype = c->content_type ? c->content_type : "text/plain; charset=UTF-8";
     if (lws_add_http_common_headers(wsi, c->status, ctype, c->reply_len, &p, end)) return -1;
-    int bad = add_cors(srv, wsi, &p, end) < 0;
+    int bad = add_cors(srv, wsi, c, &p, end) < 0;
     if (c->status == 204) {
         char reqh[512];
         int n = header(wsi, WSI_TOKEN_HTTP_AC_REQUEST_HEADERS, reqh, sizeof reqh);
@@ -202,8 +219,21 @@ static int write_reply(server_t *srv, struct lws *wsi, conn_t *c)
     c->reply = NULL;
     c->reply_len = 0;
     c->kind = CONN_NONE;
+    free(c->origin);
+    c->origin = NULL;
+    c->headers_gone = 0;
     if (c->close_after) return -1;
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    if (lws_http_transaction_completed(wsi)) return -1;
+    /* the idle timeout is ours (idle_q), not lws's */
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    dl_add(&srv->idle_q, &c->idle);
+    return 0;
+}
+
+void server_idle_expired(dl_queue_t *q, dl_node_t *node)
+{
+    conn_t *c = (conn_t *)((char *)node - offsetof(conn_t, idle));
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE, LWS_TO_KILL_ASYNC);
 }
 
 /* ---- HTTP requests ---- */
@@ -247,7 +277,8 @@ static void reply_healthz(server_t *srv, struct lws *wsi, conn_t *c)
 static int on_http(server_t *srv, struct lws *wsi, conn_t *c, const char *uri)
 {
     int method = method_of(wsi);
-    memset(c, 0, sizeof *c);
+    memset(c, 0, sizeof *c); /* a dequeued idle node is all zeroes too */
+    c->wsi = wsi;
     if (strcmp(uri, "/healthz") == 0 && method == M_GET) {
         reply_healthz(srv, wsi, c);
         return 0;
@@ -355,7 +386,9 @@ static void http_conn_free(struct lws *wsi)
 {
     conn_t *c = http_conn(wsi);
     if (!c) return;
+    dl_remove(&server_of(wsi)->idle_q, &c->idle);
     eio_on_http_closed(wsi, c);
+    free(c->origin);
     free(c->reply);
     conn_drop_body(c);
     free(c);
@@ -372,10 +405,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         /* A keep-alive connection's next request starts from a clean state. */
         c = http_conn(wsi);
         if (c) {
+            dl_remove(&server_of(wsi)->idle_q, &c->idle);
+            free(c->origin);
             free(c->reply);
             conn_drop_body(c);
         } else {
             c = xmalloc(sizeof *c);
+            c->idle = (dl_node_t){0};
             lws_set_opaque_user_data(wsi, c);
         }
         return on_http(server_of(wsi), wsi, c, in ? (const char *)in : "/");
@@ -454,7 +490,8 @@ int server_start(server_t *srv, uv_loop_t *loop, const chatnode_config_t *cfg,
     info.user = srv;
     info.pcontext = &srv->lws;
     info.timeout_secs = 20;
-    info.keepalive_timeout = 60;
+    /* lws's own keep-alive timeout covers the moment between a reply and the idle_q */
+    info.keepalive_timeout = (int)((cfg->keepalive_timeout + 999) / 1000);
     info.ka_time = 0;
     info.pt_serv_buf_size = 16384;
     info.max_http_header_data = 4096;

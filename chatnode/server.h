@@ -40,6 +40,8 @@ typedef enum {
 } conn_kind_t;
 
 typedef struct conn {
+    struct lws *wsi;
+    dl_node_t idle;         /* in the server's idle_q between keep-alive requests */
     eio_session_t *session; /* NULL when detached */
     char *reply;            /* owned; LWS_PRE bytes of headroom before the body */
     const char *content_type;
@@ -51,6 +53,8 @@ typedef struct conn {
     uint8_t body_done;   /* the request's body has ended (lws may report the end again) */
     uint8_t head_only;   /* a HEAD reply: reply_len is announced, no body is sent */
     uint8_t revalidate;  /* cache-control: no-cache (a static file) instead of no-store */
+    uint8_t headers_gone; /* the request headers were released (server_release_headers) */
+    char *origin;         /* owned: the Origin header kept when they were, or NULL */
 } conn_t;
 
 /* The connection's body buffer, created on first use. */
@@ -69,6 +73,10 @@ typedef struct server {
     char tag[32];
     strmap_t sessions; /* sid -> eio_session_t */
     dl_queue_t ping_q, pong_q, upgrade_q, close_q, kill_q;
+    /* Keep-alive connections between requests. libwebsockets would time them out through its
+     * sorted timeout list, whose insertion walks every entry: answering N polling clients at
+     * once (a broadcast, a heartbeat round) then costs O(N^2). Equal delays make a FIFO. */
+    dl_queue_t idle_q;
     eio_handler_t handler;
     /* Optional: appends ,"name":value members to the /healthz JSON object. */
     void (*health)(void *ctx, sbuf_t *json);
@@ -81,6 +89,9 @@ typedef struct server {
     uint64_t events_in, events_out; /* Socket.IO packets received from and sent to clients */
     int draining;                   /* refusing new sessions (see control.c) */
 } server_t;
+
+/* idle_q's expiry: closes the connection. */
+void server_idle_expired(dl_queue_t *q, dl_node_t *node);
 
 /* Creates the lws context on loop and starts listening. Returns 0, or -1 (logged). */
 int server_start(server_t *srv, uv_loop_t *loop, const chatnode_config_t *cfg,
@@ -98,6 +109,10 @@ void server_reply(struct lws *wsi, conn_t *c, unsigned status, const char *conte
 /* The same reply to a HEAD request: headers only, with len as its Content-Length. */
 void server_reply_head(struct lws *wsi, conn_t *c, unsigned status, const char *content_type,
                        size_t len);
+/* Releases the request's header storage (lws keeps ~5 KB per request until it is answered)
+ * for a reply that may wait long, such as a held long-poll GET; what the reply needs of the
+ * headers (Origin) is kept in c. */
+void server_release_headers(struct lws *wsi, conn_t *c);
 /* An Engine.IO error reply: 400 with Node's JSON body {"code":..,"message":..}. */
 void server_reply_eio_error(struct lws *wsi, conn_t *c, int code);
 

@@ -5,7 +5,7 @@
 // sanitizers here too and must exit 0.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { startChatnode, startRedis, stopAll, freePort } from "./lib/harness.mjs";
@@ -92,6 +92,8 @@ describe("loadgen", { timeout: 240_000 }, () => {
     assert.equal(report.latency_us.count, report.delivered);
     assert.ok(report.latency_us.p50 > 0 && report.latency_us.p50 <= report.latency_us.p99);
     assert.ok(report.latency_us.p99 <= report.latency_us.max);
+    assert.ok(report.until_last_s >= report.send_s, "the last delivery comes after the sending began");
+    assert.ok(Math.abs(report.throughput_per_s - report.delivered / report.until_last_s) < 1);
   });
 
   it("chat across two nodes and Redis: each message reaches every member of its room on both", async () => {
@@ -124,11 +126,14 @@ describe("loadgen", { timeout: 240_000 }, () => {
   it("bad arguments are refused with a message", async () => {
     for (const args of [["--scenario", "nope"], ["--transport", "carrier-pigeon"], ["--clients", "-3"],
       ["--scenario", "fanout"], ["--scenario", "chat", "--rate", "5", "--transport", "polling"],
-      ["--connect-to", "nowhere"], ["extra"]]) {
+      ["--connect-to", "nowhere"], ["extra"], ["--no-such-flag"]]) {
       const { code, report, stderr } = await loadgen(args);
       assert.equal(code, 2, args.join(" "));
       assert.equal(report, null);
-      assert.match(stderr, /^loadgen: /m);
+      assert.match(stderr, /^(loadgen: |usage: loadgen)/m);
     }
+    const help = spawnSync(loadgenBin(), ["--help"], { encoding: "utf8" });
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /^usage: loadgen/);
   });
 });

@@ -141,7 +141,7 @@ static int announced, ending;
 static struct {
     uint64_t connect_fail, closed, protocol, timeouts, ack_errors;
     uint64_t sent, acked, delivered, expected, backlog;
-    uint64_t send_start, send_end;
+    uint64_t send_start, send_end, last_delivery;
 } st;
 
 static long *room_members; /* chat: clients per room */
@@ -289,6 +289,7 @@ static void delivered(const char *p, size_t len)
         ts = ts * 10 + (uint64_t)(*d - '0');
     uint64_t now = now_us();
     hist_add(now > ts ? now - ts : 0);
+    st.last_delivery = now;
 }
 
 static void join_room(client_t *c)
@@ -824,18 +825,26 @@ static void print_report(void)
     double send_s = st.send_end > st.send_start ? (double)(st.send_end - st.send_start) / 1e6 : 0;
     double conn_s = t_last_ready > t_first_connect ? (double)(t_last_ready - t_first_connect) / 1e6 : 0;
     long connected = ready_count;
+    /* from the first send to the last delivery: a server that falls behind takes longer than
+     * the sending, and delivered / this is what it managed */
+    double last_s = st.last_delivery > st.send_start && st.send_start
+                        ? (double)(st.last_delivery - st.send_start) / 1e6
+                        : 0;
+    if (last_s < send_s) last_s = send_s;
     printf("{\"scenario\":\"%s\",\"transport\":\"%s\",\"clients\":%ld,\"connected\":%ld,"
            "\"errors\":{\"connect\":%" PRIu64 ",\"timeout\":%" PRIu64 ",\"closed\":%" PRIu64 ",\"protocol\":%" PRIu64
            ",\"ack\":%" PRIu64 "},"
            "\"connect_s\":%.3f,\"connects_per_s\":%.1f,"
            "\"sent\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"expected\":%" PRIu64 ",\"delivered\":%" PRIu64
-           ",\"backlog\":%" PRIu64 ",\"send_s\":%.3f,\"delivered_per_s\":%.1f,"
+           ",\"backlog\":%" PRIu64 ",\"send_s\":%.3f,\"delivered_per_s\":%.1f,\"until_last_s\":%.3f,"
+           "\"throughput_per_s\":%.1f,"
            "\"latency_us\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64 ",\"p999\":%" PRIu64
            ",\"max\":%" PRIu64 ",\"count\":%" PRIu64 "}}\n",
            names[opt.scenario], opt.polling ? "polling" : "websocket", opt.clients, connected, st.connect_fail,
            st.timeouts, st.closed, st.protocol, st.ack_errors, conn_s, conn_s > 0 ? (double)connected / conn_s : 0,
            st.sent, st.acked, st.expected, st.delivered, st.backlog, send_s,
-           send_s > 0 ? (double)st.delivered / send_s : 0, hist_quantile(0.50), hist_quantile(0.90),
+           send_s > 0 ? (double)st.delivered / send_s : 0, last_s, last_s > 0 ? (double)st.delivered / last_s : 0,
+           hist_quantile(0.50), hist_quantile(0.90),
            hist_quantile(0.99), hist_quantile(0.999), hist_max, hist_count);
     fflush(stdout);
 }
@@ -924,7 +933,7 @@ static void parse_args(int argc, char **argv)
         {"host", 1, 0, 'h'},      {"port", 1, 0, 'p'},     {"connect-to", 1, 0, 't'}, {"path", 1, 0, 'P'},
         {"scenario", 1, 0, 's'},  {"transport", 1, 0, 'T'}, {"clients", 1, 0, 'n'},   {"rooms", 1, 0, 'r'},
         {"rate", 1, 0, 'R'},      {"duration", 1, 0, 'd'}, {"hold", 1, 0, 'H'},       {"concurrency", 1, 0, 'c'},
-        {"sources", 1, 0, 'S'},   {"quiet", 0, 0, 'q'},    {"help", 0, 0, '?'},       {0, 0, 0, 0},
+        {"sources", 1, 0, 'S'},   {"quiet", 0, 0, 'q'},    {"help", 0, 0, 'u'},       {0, 0, 0, 0},
     };
     const char *host = "127.0.0.1", *port = "3000", *list = NULL;
     int ch;
@@ -959,7 +968,8 @@ static void parse_args(int argc, char **argv)
         case 'c': opt.concurrency = (long)num("concurrency", optarg, 1); break;
         case 'S': opt.sources = (long)num("sources", optarg, 1); break;
         case 'q': opt.quiet = 1; break;
-        default: usage(ch == '?' && optopt == 0 ? stdout : stderr); exit(ch == '?' && optopt == 0 ? 0 : 2);
+        case 'u': usage(stdout); exit(0);
+        default: usage(stderr); exit(2);
         }
     }
     if (optind < argc) {
