@@ -29,6 +29,13 @@ static int has_token(const char *v, size_t n, const char *token)
     return 0;
 }
 
+/* A field name is a token (RFC 7230 section 3.2.6); so no whitespace before the colon. */
+static int is_tchar(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
 static int name_is(const char *name, size_t n, const char *want)
 {
     return strlen(want) == n && strncasecmp(name, want, n) == 0;
@@ -57,7 +64,10 @@ long http_reply_parse(const char *buf, size_t len, http_reply_t *out)
         if (buf[i] < '0' || buf[i] > '9') return HTTP_EPROTO;
     out->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
     if (out->status < 100 || (buf[12] != ' ' && buf[12] != '\r')) return HTTP_EPROTO;
-    const char *p = (const char *)memchr(buf, '\n', (size_t)(end - buf)) + 1;
+    /* CRLF ends the status line, and the reason phrase holds no CR or LF. */
+    const char *line_end = memchr(buf, '\n', (size_t)(end - buf));
+    if (line_end[-1] != '\r' || memchr(buf, '\r', (size_t)(line_end - 1 - buf))) return HTTP_EPROTO;
+    const char *p = line_end + 1;
     int keep_alive = 0;
 
     while (p < end - 2) {
@@ -66,6 +76,8 @@ long http_reply_parse(const char *buf, size_t len, http_reply_t *out)
         const char *colon = memchr(p, ':', (size_t)(eol - p));
         if (!colon || colon == p) return HTTP_EPROTO;
         size_t nlen = (size_t)(colon - p);
+        for (size_t i = 0; i < nlen; i++)
+            if (!is_tchar((unsigned char)p[i])) return HTTP_EPROTO;
         const char *v = colon + 1, *ve = eol - 1;
         while (v < ve && (*v == ' ' || *v == '\t')) v++;
         while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
