@@ -65,7 +65,7 @@ static chat_t *chat; /* the module's state (one chat app per process) */
 typedef struct {
     char *user_id;
     char *user_name; /* user_id itself when the two are the same */
-    double tokens; /* rate limit bucket */
+    double tokens;   /* rate limit bucket */
     uint64_t last_ms;
     uint32_t rooms; /* chat rooms joined */
 } member_t;

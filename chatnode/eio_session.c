@@ -273,7 +273,8 @@ void eio_send(eio_session_t *s, frame_t *f)
      * kernel does not take, libwebsockets keeps and sends when the socket drains; frames sent
      * meanwhile wait in the queue. */
     if (s->transport == EIO_TR_WEBSOCKET && s->ws && !s->qlen && !lws_partial_buffered(s->ws)) {
-        if (ws_write(s, s->ws, f) < 0) lws_set_timeout(s->ws, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        if (ws_write(s, s->ws, f) < 0)
+            lws_set_timeout(s->ws, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         return;
     }
     q_push(s, f);
@@ -379,8 +380,8 @@ int eio_init(server_t *srv)
         (rc = dl_init(&srv->close_q, srv->loop, (uint64_t)cfg->ping_timeout, on_close_timeout,
                       srv)) ||
         (rc = dl_init(&srv->kill_q, srv->loop, 0, on_doomed, srv)) ||
-        (rc = dl_init(&srv->idle_q, srv->loop, (uint64_t)cfg->keepalive_timeout, server_idle_expired,
-                      srv)))
+        (rc = dl_init(&srv->idle_q, srv->loop, (uint64_t)cfg->keepalive_timeout,
+                      server_idle_expired, srv)))
         return rc;
     if (!f_ping) {
         f_ping = frame_new_text(EIO_PING, NULL, 0);

@@ -363,8 +363,8 @@ static int ws_filter(server_t *srv, struct lws *wsi)
     }
     unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start,
                                       *end = hdr + sizeof hdr - 1;
-    if (lws_add_http_common_headers(wsi, (unsigned)status, "application/json", (lws_filepos_t)n,
-                                    &p, end) ||
+    if (lws_add_http_common_headers(wsi, (unsigned)status, "application/json", (lws_filepos_t)n, &p,
+                                    end) ||
         add_header(wsi, "connection:", "close", 5, &p, end) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;

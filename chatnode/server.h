@@ -45,14 +45,14 @@ typedef struct conn {
     eio_session_t *session; /* NULL when detached */
     char *reply;            /* owned; LWS_PRE bytes of headroom before the body */
     const char *content_type;
-    sbuf_t *body;        /* owned, or NULL: a POST body being read */
-    uint32_t reply_len;  /* replies are far smaller than 4 GiB */
-    uint16_t status;     /* reply status */
-    uint8_t kind;        /* conn_kind_t */
-    uint8_t close_after; /* close the connection after the reply */
-    uint8_t body_done;   /* the request's body has ended (lws may report the end again) */
-    uint8_t head_only;   /* a HEAD reply: reply_len is announced, no body is sent */
-    uint8_t revalidate;  /* cache-control: no-cache (a static file) instead of no-store */
+    sbuf_t *body;         /* owned, or NULL: a POST body being read */
+    uint32_t reply_len;   /* replies are far smaller than 4 GiB */
+    uint16_t status;      /* reply status */
+    uint8_t kind;         /* conn_kind_t */
+    uint8_t close_after;  /* close the connection after the reply */
+    uint8_t body_done;    /* the request's body has ended (lws may report the end again) */
+    uint8_t head_only;    /* a HEAD reply: reply_len is announced, no body is sent */
+    uint8_t revalidate;   /* cache-control: no-cache (a static file) instead of no-store */
     uint8_t headers_gone; /* the request headers were released (server_release_headers) */
     char *origin;         /* owned: the Origin header kept when they were, or NULL */
 } conn_t;

@@ -2,7 +2,8 @@
 // /healthz, /metrics, the OpenAPI document checked against the routes, API keys (401/403),
 // 404/405, JSON bodies (400, 413 with Content-Length and chunked), answers deferred on Redis
 // (timeout, client gone, stop while suspended), the dashboard, many concurrent requests, no
-// busy loop, command line and clean stops.
+// busy loop, command line and clean stops. Exercises adminnode/http.c, http_router.c,
+// api_system.c (health, metrics, OpenAPI) and adminnode_config.c (the command line).
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";

@@ -1,7 +1,8 @@
 // adminnode's cluster endpoints against two chatnodes (the chat app) and Redis, driven with
 // real socket.io-clients: sockets, rooms with counts, room members, online users, history,
 // system messages, join/leave, emit to a user, kick, delete a socket; scopes; bad input; a
-// stopped node giving a partial answer. Exercises adminnode/api_cluster.c and requester.c.
+// stopped node giving a partial answer. Exercises adminnode/api_cluster.c,
+// api_cluster_routes.c and requester.c.
 import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";

@@ -51,7 +51,7 @@ static unsigned hist_index(uint64_t v)
 {
     if (v < HIST_SUB) return (unsigned)v;
     unsigned e = 63u - (unsigned)__builtin_clzll(v); /* v in [2^e, 2^(e+1)), e >= 5 */
-    unsigned m = (unsigned)(v >> (e - 5));            /* 32..63 */
+    unsigned m = (unsigned)(v >> (e - 5));           /* 32..63 */
     unsigned i = (e - 4) * HIST_SUB + (m - HIST_SUB);
     return i < HIST_BUCKETS ? i : HIST_BUCKETS - 1;
 }
@@ -97,19 +97,23 @@ static struct {
     double rate, duration, hold;
     int quiet;
 } opt = {
-    .path = "/socket.io/", .clients = 100, .concurrency = 256, .sources = 32, .duration = 10,
+    .path = "/socket.io/",
+    .clients = 100,
+    .concurrency = 256,
+    .sources = 32,
+    .duration = 10,
 };
 
 /* ---- clients ---- */
 
 enum state {
-    ST_WAIT,       /* not started yet */
-    ST_TCP,        /* connecting */
-    ST_HANDSHAKE,  /* HTTP upgrade, or the polling handshake */
-    ST_SIO,        /* Engine.IO open: Socket.IO CONNECT sent */
-    ST_JOINING,    /* join sent */
-    ST_READY,      /* connected and joined */
-    ST_DONE,       /* closed or failed */
+    ST_WAIT,      /* not started yet */
+    ST_TCP,       /* connecting */
+    ST_HANDSHAKE, /* HTTP upgrade, or the polling handshake */
+    ST_SIO,       /* Engine.IO open: Socket.IO CONNECT sent */
+    ST_JOINING,   /* join sent */
+    ST_READY,     /* connected and joined */
+    ST_DONE,      /* closed or failed */
 };
 
 typedef struct client {
@@ -117,15 +121,15 @@ typedef struct client {
     uint32_t idx;
     uint8_t state;
     uint8_t target;
-    uint8_t ws_open;      /* WebSocket: past the 101 */
-    uint8_t in_flight;    /* polling: a request is out */
-    uint8_t publisher;    /* fanout: the one that sends */
+    uint8_t ws_open;   /* WebSocket: past the 101 */
+    uint8_t in_flight; /* polling: a request is out */
+    uint8_t publisher; /* fanout: the one that sends */
     uint8_t closing;
-    uint32_t room;        /* room number (chat), or 0 */
-    uint64_t started_ms;  /* when the TCP connect began */
-    char *sid;            /* polling: the Engine.IO session id */
-    sbuf_t in;            /* bytes received and not yet consumed */
-    sbuf_t outq;          /* polling: records waiting for the next POST */
+    uint32_t room;       /* room number (chat), or 0 */
+    uint64_t started_ms; /* when the TCP connect began */
+    char *sid;           /* polling: the Engine.IO session id */
+    sbuf_t in;           /* bytes received and not yet consumed */
+    sbuf_t outq;         /* polling: records waiting for the next POST */
     int64_t next_ack;
 } client_t;
 
@@ -157,7 +161,10 @@ static void info(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-static uint64_t now_us(void) { return uv_hrtime() / 1000; }
+static uint64_t now_us(void)
+{
+    return uv_hrtime() / 1000;
+}
 
 static void start_more(void);
 static void client_fail(client_t *c, uint64_t *counter, const char *why);
@@ -207,7 +214,7 @@ static void tcp_send(client_t *c, const void *data, size_t len)
 static void send_eio(client_t *c, const char *data, size_t len)
 {
     if (!opt.polling) {
-        sbuf_t f = {0};
+        sbuf_t f = SBUF_INIT;
         ws_frame_append(&f, WS_OP_TEXT, data, len, (uint32_t)rand());
         tcp_send(c, f.data, f.len);
         sbuf_free(&f);
@@ -244,7 +251,8 @@ static void client_close(client_t *c)
 {
     if (c->closing) return;
     c->closing = 1;
-    if (c->state == ST_TCP || c->state == ST_HANDSHAKE || c->state == ST_SIO || c->state == ST_JOINING)
+    if (c->state == ST_TCP || c->state == ST_HANDSHAKE || c->state == ST_SIO ||
+        c->state == ST_JOINING)
         establishing--;
     if (c->state == ST_READY) ready_count--;
     c->state = ST_DONE;
@@ -256,7 +264,8 @@ static void client_fail(client_t *c, uint64_t *counter, const char *why)
     if (c->closing) return;
     int was_ready = c->state == ST_READY;
     (*counter)++;
-    if (*counter <= 5) info("client %u: %s (%s)", c->idx, why, was_ready ? "was connected" : "connecting");
+    if (*counter <= 5)
+        info("client %u: %s (%s)", c->idx, why, was_ready ? "was connected" : "connecting");
     client_close(c);
     if (!ending) {
         start_more();
@@ -313,15 +322,13 @@ static void on_sio(client_t *c, const char *p, size_t len)
     switch (p[0]) {
     case '0': /* CONNECT answered */
         if (c->state != ST_SIO) goto bad;
-        if (needs_join()) join_room(c);
-        else became_ready(c);
+        if (needs_join())
+            join_room(c);
+        else
+            became_ready(c);
         return;
-    case '4':
-        client_fail(c, &st.protocol, "CONNECT refused");
-        return;
-    case '1':
-        client_fail(c, &st.closed, "disconnected by the server");
-        return;
+    case '4': client_fail(c, &st.protocol, "CONNECT refused"); return;
+    case '1': client_fail(c, &st.closed, "disconnected by the server"); return;
     case '2':
         if (len > 11 && !memcmp(p + 1, "[\"message\",", 11)) {
             if (c->state != ST_READY || c->publisher) return;
@@ -341,12 +348,12 @@ static void on_sio(client_t *c, const char *p, size_t len)
         st.acked++;
         if (err) {
             st.ack_errors++;
-            if (st.ack_errors <= 5) info("client %u: error answer %.*s", c->idx, (int)(len > 200 ? 200 : len), p);
+            if (st.ack_errors <= 5)
+                info("client %u: error answer %.*s", c->idx, (int)(len > 200 ? 200 : len), p);
         }
         return;
     }
-    default:
-        goto bad;
+    default: goto bad;
     }
 bad:
     client_fail(c, &st.protocol, "unexpected Socket.IO packet");
@@ -365,7 +372,8 @@ static void on_eio(client_t *c, const char *p, size_t len)
         if (opt.polling) {
             static const char key[] = "\"sid\":\"";
             const char *s = memmem(p, len, key, sizeof key - 1);
-            const char *e = s ? memchr(s + sizeof key - 1, '"', len - (size_t)(s + sizeof key - 1 - p)) : NULL;
+            const char *e =
+                s ? memchr(s + sizeof key - 1, '"', len - (size_t)(s + sizeof key - 1 - p)) : NULL;
             if (!e) break;
             s += sizeof key - 1;
             c->sid = strndup(s, (size_t)(e - s));
@@ -377,19 +385,11 @@ static void on_eio(client_t *c, const char *p, size_t len)
             send_event(c, "40{\"user\":\"u%u\"}", c->idx);
         return;
     }
-    case '2':
-        send_eio(c, "3", 1);
-        return;
-    case '4':
-        on_sio(c, p + 1, len - 1);
-        return;
-    case '6':
-        return;
-    case '1':
-        client_fail(c, &st.closed, "Engine.IO close");
-        return;
-    default:
-        break;
+    case '2': send_eio(c, "3", 1); return;
+    case '4': on_sio(c, p + 1, len - 1); return;
+    case '6': return;
+    case '1': client_fail(c, &st.closed, "Engine.IO close"); return;
+    default: break;
     }
     client_fail(c, &st.protocol, "unexpected Engine.IO packet");
 }
@@ -411,67 +411,59 @@ static void ws_request(client_t *c)
     tcp_send(c, req, (size_t)n);
 }
 
-/* Consumes what c->in holds; returns how many bytes were used. */
-static size_t ws_input(client_t *c)
+/* Handles the first complete unit of buf[0..len): the upgrade answer, then one frame.
+ * Returns the bytes it used, 0 when more are needed (or the client failed). */
+static size_t ws_input(client_t *c, char *buf, size_t len)
 {
-    size_t used = 0;
     if (!c->ws_open) {
         http_reply_t r;
-        long h = http_reply_parse(c->in.data, c->in.len, &r);
+        long h = http_reply_parse(buf, len, &r);
         if (h == 0) return 0;
         if (h < 0 || r.status != 101 || !r.upgrade_websocket) {
             client_fail(c, &st.protocol, h < 0 ? http_reply_strerror((int)h) : "upgrade refused");
             return 0;
         }
         c->ws_open = 1;
-        used = (size_t)h;
+        return (size_t)h;
     }
-    while (!c->closing) {
-        ws_frame_t f;
-        long n = ws_frame_parse((const uint8_t *)c->in.data + used, c->in.len - used, MAX_FRAME, &f);
-        if (n == 0) break;
-        if (n < 0) {
-            client_fail(c, &st.protocol, ws_frame_strerror((int)n));
-            break;
-        }
-        used += (size_t)n;
-        switch (f.opcode) {
-        case WS_OP_TEXT:
-            if (!f.fin) {
-                client_fail(c, &st.protocol, "fragmented message");
-                return used;
-            }
+    ws_frame_t f;
+    long n = ws_frame_parse((const uint8_t *)buf, len, MAX_FRAME, &f);
+    if (n <= 0) {
+        if (n < 0) client_fail(c, &st.protocol, ws_frame_strerror((int)n));
+        return 0;
+    }
+    switch (f.opcode) {
+    case WS_OP_TEXT:
+        if (f.fin)
             on_eio(c, (const char *)f.payload, f.len);
-            break;
-        case WS_OP_PING: {
-            sbuf_t o = {0};
-            ws_frame_append(&o, WS_OP_PONG, f.payload, f.len, (uint32_t)rand());
-            tcp_send(c, o.data, o.len);
-            sbuf_free(&o);
-            break;
-        }
-        case WS_OP_CLOSE:
-            client_fail(c, &st.closed, "WebSocket closed by the server");
-            return used;
-        case WS_OP_PONG:
-            break;
-        default:
-            client_fail(c, &st.protocol, "unexpected WebSocket frame");
-            return used;
-        }
+        else
+            client_fail(c, &st.protocol, "fragmented message");
+        break;
+    case WS_OP_PING: {
+        sbuf_t o = SBUF_INIT;
+        ws_frame_append(&o, WS_OP_PONG, f.payload, f.len, (uint32_t)rand());
+        tcp_send(c, o.data, o.len);
+        sbuf_free(&o);
+        break;
     }
-    return used;
+    case WS_OP_CLOSE: client_fail(c, &st.closed, "WebSocket closed by the server"); break;
+    case WS_OP_PONG: break;
+    default: client_fail(c, &st.protocol, "unexpected WebSocket frame"); break;
+    }
+    return (size_t)n;
 }
 
 /* ---- long-polling: one request at a time on one keep-alive connection ---- */
 
 static void polling_request(client_t *c, int post)
 {
-    sbuf_t r = {0};
-    sbuf_printf(&r, "%s %s?EIO=4&transport=polling%s%s HTTP/1.1\r\nHost: %s\r\n", post ? "POST" : "GET",
-                opt.path, c->sid ? "&sid=" : "", c->sid ? c->sid : "", opt.hosts[c->target]);
+    sbuf_t r = SBUF_INIT;
+    sbuf_printf(&r, "%s %s?EIO=4&transport=polling%s%s HTTP/1.1\r\nHost: %s\r\n",
+                post ? "POST" : "GET", opt.path, c->sid ? "&sid=" : "", c->sid ? c->sid : "",
+                opt.hosts[c->target]);
     if (post)
-        sbuf_printf(&r, "Content-Type: text/plain;charset=UTF-8\r\nContent-Length: %zu\r\n\r\n", c->outq.len);
+        sbuf_printf(&r, "Content-Type: text/plain;charset=UTF-8\r\nContent-Length: %zu\r\n\r\n",
+                    c->outq.len);
     else
         sbuf_append_str(&r, "\r\n");
     if (post) {
@@ -489,36 +481,13 @@ static void polling_next(client_t *c)
     polling_request(c, c->outq.len > 0);
 }
 
-/* Decodes a chunked body in place at b[0..len): returns the decoded length, 0 when incomplete
- * (with *consumed 0), or -1 when malformed. *consumed: the encoded bytes used. */
-static long dechunk(char *b, size_t len, size_t *consumed)
-{
-    size_t r = 0, w = 0;
-    *consumed = 0;
-    for (;;) {
-        char *nl = memchr(b + r, '\n', len - r);
-        if (!nl) return 0;
-        char *endp;
-        unsigned long n = strtoul(b + r, &endp, 16);
-        if (endp == b + r) return -1;
-        size_t data = (size_t)(nl - b) + 1;
-        if (n == 0) {
-            if (len - data < 2) return 0;
-            *consumed = data + 2; /* the final CRLF; no trailers are expected */
-            return (long)w;
-        }
-        if (len - data < n + 2) return 0;
-        memmove(b + w, b + data, n);
-        w += n;
-        r = data + n + 2;
-        /* the moved bytes are before r, so later chunks are still intact */
-    }
-}
-
-static size_t polling_input(client_t *c)
+/* Handles the first complete response in buf[0..len) (its body is decoded in place). Returns
+ * the bytes it used, 0 when more are needed (or the client failed). Both servers answer
+ * polling requests with a Content-Length; a chunked answer is refused. */
+static size_t polling_input(client_t *c, char *buf, size_t len)
 {
     http_reply_t r;
-    long h = http_reply_parse(c->in.data, c->in.len, &r);
+    long h = http_reply_parse(buf, len, &r);
     if (h == 0) return 0;
     if (h < 0) {
         client_fail(c, &st.protocol, http_reply_strerror((int)h));
@@ -528,67 +497,42 @@ static size_t polling_input(client_t *c)
         client_fail(c, &st.protocol, "a response nobody asked for");
         return 0;
     }
-    char *body = c->in.data + h;
-    size_t avail = c->in.len - (size_t)h, blen, used;
-    if (r.chunked) {
-        /* decode into a copy: an incomplete body must stay as it came */
-        char *copy = malloc(avail + 1);
-        if (!copy) abort();
-        memcpy(copy, body, avail);
-        size_t consumed;
-        long d = dechunk(copy, avail, &consumed);
-        if (d <= 0 && consumed == 0) {
-            free(copy);
-            if (d < 0) client_fail(c, &st.protocol, "bad chunked body");
-            return 0;
-        }
-        memcpy(body, copy, (size_t)d);
-        free(copy);
-        blen = (size_t)d;
-        used = (size_t)h + consumed;
-    } else {
-        if (r.content_length < 0 || r.content_length > MAX_FRAME) {
-            client_fail(c, &st.protocol, "response without a usable Content-Length");
-            return 0;
-        }
-        if (avail < (size_t)r.content_length) return 0;
-        blen = (size_t)r.content_length;
-        used = (size_t)h + blen;
+    if (r.chunked || r.content_length < 0 || r.content_length > MAX_FRAME) {
+        client_fail(c, &st.protocol, "response without a usable Content-Length");
+        return 0;
     }
+    char *body = buf + h;
+    size_t blen = (size_t)r.content_length;
+    if (len - (size_t)h < blen) return 0;
     int was_post = c->in_flight == 2;
     c->in_flight = 0;
     if (r.status != 200) {
         client_fail(c, &st.protocol, "HTTP error status");
-        return used;
-    }
-    if (r.close) {
+    } else if (r.close) {
         client_fail(c, &st.protocol, "the server closes the polling connection");
-        return used;
-    }
-    if (!was_post) {
-        size_t i = 0;
-        while (blen && i <= blen && !c->closing) {
+    } else {
+        /* a GET's body: Engine.IO packets separated by 0x1e */
+        for (size_t i = 0; !was_post && i < blen && !c->closing;) {
             char *e = memchr(body + i, '\x1e', blen - i);
             size_t n = e ? (size_t)(e - (body + i)) : blen - i;
             on_eio(c, body + i, n);
             i += n + 1;
-            if (!e) break;
         }
+        if (!c->closing) polling_next(c);
     }
-    if (!c->closing) polling_next(c);
-    return used;
+    return (size_t)h + blen;
 }
 
 /* ---- the connection ---- */
 
+/* Reads land in one shared buffer and are handled from there; only the tail of an unfinished
+ * unit is copied into the client's own buffer, which is freed again once empty. */
 static char rbuf[1 << 16];
-static int rbuf_busy;
 
 static void on_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf)
 {
     client_t *c = h->data;
-    if (c->in.len == 0 && !rbuf_busy) {
-        rbuf_busy = 1;
+    if (c->in.len == 0) {
         *buf = uv_buf_init(rbuf, sizeof rbuf);
         return;
     }
@@ -596,48 +540,35 @@ static void on_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf)
     *buf = uv_buf_init(c->in.data + c->in.len, (unsigned)(c->in.cap - c->in.len - 1));
 }
 
+/* Handles every complete unit of buf[0..len); returns the bytes used. */
+static size_t consume(client_t *c, char *buf, size_t len)
+{
+    size_t used = 0, u = 1;
+    while (u && used < len && !c->closing) {
+        u = opt.polling ? polling_input(c, buf + used, len - used)
+                        : ws_input(c, buf + used, len - used);
+        used += u;
+    }
+    return used;
+}
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     client_t *c = s->data;
-    int shared = buf->base == rbuf;
-    if (n <= 0) {
-        if (shared) rbuf_busy = 0;
-        if (n < 0) client_fail(c, &st.closed, n == UV_EOF ? "connection closed by the server" : uv_strerror((int)n));
-        return;
-    }
-    if (shared) {
-        /* parse straight from the shared buffer by lending it to c->in */
-        sbuf_t keep = c->in;
-        c->in.data = rbuf;
-        c->in.len = (size_t)n;
-        c->in.cap = sizeof rbuf;
-        size_t used = 0, u;
-        do {
-            u = opt.polling ? polling_input(c) : ws_input(c);
-            if (opt.polling && u) {
-                memmove(rbuf, rbuf + u, c->in.len - u);
-                c->in.len -= u;
-            } else {
-                used += u;
-            }
-        } while (opt.polling && u && c->in.len && !c->closing);
-        size_t left = c->in.len - used;
-        const char *rest = rbuf + used;
-        c->in = keep;
-        if (left && !c->closing) sbuf_append(&c->in, rest, left);
-        rbuf_busy = 0;
+    if (n < 0)
+        client_fail(c, &st.closed,
+                    n == UV_EOF ? "connection closed by the server" : uv_strerror((int)n));
+    if (n <= 0) return;
+    if (buf->base == rbuf) {
+        size_t used = consume(c, rbuf, (size_t)n);
+        if (!c->closing && used < (size_t)n) sbuf_append(&c->in, rbuf + used, (size_t)n - used);
         return;
     }
     c->in.len += (size_t)n;
-    for (;;) {
-        size_t u = opt.polling ? polling_input(c) : ws_input(c);
-        if (c->closing) return;
-        if (u) {
-            memmove(c->in.data, c->in.data + u, c->in.len - u);
-            c->in.len -= u;
-        }
-        if (!opt.polling || !u || !c->in.len) break;
-    }
+    size_t used = consume(c, c->in.data, c->in.len);
+    if (c->closing) return;
+    memmove(c->in.data, c->in.data + used, c->in.len - used);
+    c->in.len -= used;
     if (!c->in.len) sbuf_free(&c->in);
 }
 
@@ -652,8 +583,10 @@ static void on_connect(uv_connect_t *req, int status)
     }
     c->state = ST_HANDSHAKE;
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-    if (opt.polling) polling_request(c, 0);
-    else ws_request(c);
+    if (opt.polling)
+        polling_request(c, 0);
+    else
+        ws_request(c);
 }
 
 static void client_start(client_t *c)
@@ -673,13 +606,16 @@ static void client_start(client_t *c)
     }
     struct sockaddr_in src = {.sin_family = AF_INET};
     uint32_t k = c->idx % (uint32_t)opt.sources;
-    src.sin_addr.s_addr = htonl((127u << 24) | (1u << 16) | ((k / 250) << 8) | (k % 250 + 1)); /* 127.1.x.y */
+    src.sin_addr.s_addr =
+        htonl((127u << 24) | (1u << 16) | ((k / 250) << 8) | (k % 250 + 1)); /* 127.1.x.y */
     int rc = uv_tcp_bind(&c->tcp, (const struct sockaddr *)&src, 0);
     uv_tcp_nodelay(&c->tcp, 1);
     uv_connect_t *req = malloc(sizeof *req);
     if (!req) abort();
     req->data = c;
-    if (!rc) rc = uv_tcp_connect(req, &c->tcp, (const struct sockaddr *)&opt.targets[c->target], on_connect);
+    if (!rc)
+        rc = uv_tcp_connect(req, &c->tcp, (const struct sockaddr *)&opt.targets[c->target],
+                            on_connect);
     if (rc) {
         free(req);
         client_fail(c, &st.connect_fail, uv_strerror(rc));
@@ -707,15 +643,12 @@ static void maybe_ready(void)
     fprintf(stderr, "ready %ld of %ld connected\n", ready_count, nclients);
     fflush(stderr);
     switch (opt.scenario) {
-    case SC_STORM:
-        finish();
-        break;
+    case SC_STORM: finish(); break;
     case SC_IDLE:
-        if (opt.hold > 0) uv_timer_start(&end_timer, (uv_timer_cb)finish, (uint64_t)(opt.hold * 1000), 0);
+        if (opt.hold > 0)
+            uv_timer_start(&end_timer, (uv_timer_cb)finish, (uint64_t)(opt.hold * 1000), 0);
         break;
-    default:
-        begin_sending();
-        break;
+    default: begin_sending(); break;
     }
 }
 
@@ -742,11 +675,14 @@ static void send_one(void)
     uint64_t ts = now_us();
     int n;
     if (opt.scenario == SC_FANOUT) {
-        n = snprintf(buf, sizeof buf, "42%" PRId64 "[\"message\",{\"room\":\"fanout\",\"text\":\"t%" PRIu64 " fan-out\"}]",
+        n = snprintf(buf, sizeof buf,
+                     "42%" PRId64 "[\"message\",{\"room\":\"fanout\",\"text\":\"t%" PRIu64
+                     " fan-out\"}]",
                      c->next_ack++, ts);
         st.expected += (uint64_t)opt.clients;
     } else {
-        n = snprintf(buf, sizeof buf, "42%" PRId64 "[\"message\",{\"room\":\"r%u\",\"text\":\"t%" PRIu64 " chat\"}]",
+        n = snprintf(buf, sizeof buf,
+                     "42%" PRId64 "[\"message\",{\"room\":\"r%u\",\"text\":\"t%" PRIu64 " chat\"}]",
                      c->next_ack++, c->room, ts);
         st.expected += (uint64_t)room_members[c->room];
     }
@@ -784,11 +720,13 @@ static void on_tick(uv_timer_t *t)
     long limit = next_start; /* only started clients can time out */
     for (long i = 0; i < limit; i++) {
         client_t *c = &clients[i];
-        if (c->state >= ST_TCP && c->state < ST_READY && !c->closing && now - c->started_ms > CONNECT_TIMEOUT)
+        if (c->state >= ST_TCP && c->state < ST_READY && !c->closing &&
+            now - c->started_ms > CONNECT_TIMEOUT)
             client_fail(c, &st.timeouts, "no session within the connect timeout");
     }
     if (!opt.quiet && !announced)
-        info("connecting: %ld ready, %ld in progress, %ld to go", ready_count, establishing, nclients - next_start);
+        info("connecting: %ld ready, %ld in progress, %ld to go", ready_count, establishing,
+             nclients - next_start);
 }
 
 /* ---- the end ---- */
@@ -823,7 +761,8 @@ static void print_report(void)
 {
     const char *names[] = {"idle", "storm", "fanout", "chat"};
     double send_s = st.send_end > st.send_start ? (double)(st.send_end - st.send_start) / 1e6 : 0;
-    double conn_s = t_last_ready > t_first_connect ? (double)(t_last_ready - t_first_connect) / 1e6 : 0;
+    double conn_s =
+        t_last_ready > t_first_connect ? (double)(t_last_ready - t_first_connect) / 1e6 : 0;
     long connected = ready_count;
     /* from the first send to the last delivery: a server that falls behind takes longer than
      * the sending, and delivered / this is what it managed */
@@ -832,19 +771,20 @@ static void print_report(void)
                         : 0;
     if (last_s < send_s) last_s = send_s;
     printf("{\"scenario\":\"%s\",\"transport\":\"%s\",\"clients\":%ld,\"connected\":%ld,"
-           "\"errors\":{\"connect\":%" PRIu64 ",\"timeout\":%" PRIu64 ",\"closed\":%" PRIu64 ",\"protocol\":%" PRIu64
-           ",\"ack\":%" PRIu64 "},"
+           "\"errors\":{\"connect\":%" PRIu64 ",\"timeout\":%" PRIu64 ",\"closed\":%" PRIu64
+           ",\"protocol\":%" PRIu64 ",\"ack\":%" PRIu64 "},"
            "\"connect_s\":%.3f,\"connects_per_s\":%.1f,"
-           "\"sent\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"expected\":%" PRIu64 ",\"delivered\":%" PRIu64
-           ",\"backlog\":%" PRIu64 ",\"send_s\":%.3f,\"delivered_per_s\":%.1f,\"until_last_s\":%.3f,"
+           "\"sent\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"expected\":%" PRIu64
+           ",\"delivered\":%" PRIu64 ",\"backlog\":%" PRIu64
+           ",\"send_s\":%.3f,\"delivered_per_s\":%.1f,\"until_last_s\":%.3f,"
            "\"throughput_per_s\":%.1f,"
-           "\"latency_us\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64 ",\"p999\":%" PRIu64
-           ",\"max\":%" PRIu64 ",\"count\":%" PRIu64 "}}\n",
-           names[opt.scenario], opt.polling ? "polling" : "websocket", opt.clients, connected, st.connect_fail,
-           st.timeouts, st.closed, st.protocol, st.ack_errors, conn_s, conn_s > 0 ? (double)connected / conn_s : 0,
-           st.sent, st.acked, st.expected, st.delivered, st.backlog, send_s,
-           send_s > 0 ? (double)st.delivered / send_s : 0, last_s, last_s > 0 ? (double)st.delivered / last_s : 0,
-           hist_quantile(0.50), hist_quantile(0.90),
+           "\"latency_us\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64
+           ",\"p999\":%" PRIu64 ",\"max\":%" PRIu64 ",\"count\":%" PRIu64 "}}\n",
+           names[opt.scenario], opt.polling ? "polling" : "websocket", opt.clients, connected,
+           st.connect_fail, st.timeouts, st.closed, st.protocol, st.ack_errors, conn_s,
+           conn_s > 0 ? (double)connected / conn_s : 0, st.sent, st.acked, st.expected,
+           st.delivered, st.backlog, send_s, send_s > 0 ? (double)st.delivered / send_s : 0, last_s,
+           last_s > 0 ? (double)st.delivered / last_s : 0, hist_quantile(0.50), hist_quantile(0.90),
            hist_quantile(0.99), hist_quantile(0.999), hist_max, hist_count);
     fflush(stdout);
 }
@@ -882,21 +822,23 @@ static void close_everything(void)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: loadgen [options]\n"
-            "  --host H --port P       the server (default 127.0.0.1:3000)\n"
-            "  --connect-to H:P,H:P    several servers; clients are spread over them in turn\n"
-            "  --path P                Engine.IO path (default /socket.io/)\n"
-            "  --scenario S            idle | storm | fanout | chat (default idle)\n"
-            "  --transport T           websocket | polling (default websocket; polling: idle and storm)\n"
-            "  --clients N             client sessions (default 100)\n"
-            "  --rooms N               chat: rooms the clients are spread over; idle: join rooms too\n"
-            "  --rate R                messages per second: fanout's publisher, chat's clients in all\n"
-            "  --duration S            seconds of sending (default 10)\n"
-            "  --hold S                idle: seconds to stay connected once ready (0: until a signal)\n"
-            "  --concurrency N         sessions being opened at once (default 256)\n"
-            "  --sources N             source addresses 127.1.x.y to connect from (default 32)\n"
-            "  --quiet                 no progress lines, only `ready` and the report\n");
+    fprintf(
+        f,
+        "usage: loadgen [options]\n"
+        "  --host H --port P       the server (default 127.0.0.1:3000)\n"
+        "  --connect-to H:P,H:P    several servers; clients are spread over them in turn\n"
+        "  --path P                Engine.IO path (default /socket.io/)\n"
+        "  --scenario S            idle | storm | fanout | chat (default idle)\n"
+        "  --transport T           websocket | polling (default websocket; polling: idle and "
+        "storm)\n"
+        "  --clients N             client sessions (default 100)\n"
+        "  --rooms N               chat: rooms the clients are spread over; idle: join rooms too\n"
+        "  --rate R                messages per second: fanout's publisher, chat's clients in all\n"
+        "  --duration S            seconds of sending (default 10)\n"
+        "  --hold S                idle: seconds to stay connected once ready (0: until a signal)\n"
+        "  --concurrency N         sessions being opened at once (default 256)\n"
+        "  --sources N             source addresses 127.1.x.y to connect from (default 32)\n"
+        "  --quiet                 no progress lines, only `ready` and the report\n");
 }
 
 static int add_target(const char *hostport)
@@ -930,10 +872,14 @@ static double num(const char *name, const char *v, double min)
 static void parse_args(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"host", 1, 0, 'h'},      {"port", 1, 0, 'p'},     {"connect-to", 1, 0, 't'}, {"path", 1, 0, 'P'},
-        {"scenario", 1, 0, 's'},  {"transport", 1, 0, 'T'}, {"clients", 1, 0, 'n'},   {"rooms", 1, 0, 'r'},
-        {"rate", 1, 0, 'R'},      {"duration", 1, 0, 'd'}, {"hold", 1, 0, 'H'},       {"concurrency", 1, 0, 'c'},
-        {"sources", 1, 0, 'S'},   {"quiet", 0, 0, 'q'},    {"help", 0, 0, 'u'},       {0, 0, 0, 0},
+        {"host", 1, 0, 'h'},       {"port", 1, 0, 'p'},
+        {"connect-to", 1, 0, 't'}, {"path", 1, 0, 'P'},
+        {"scenario", 1, 0, 's'},   {"transport", 1, 0, 'T'},
+        {"clients", 1, 0, 'n'},    {"rooms", 1, 0, 'r'},
+        {"rate", 1, 0, 'R'},       {"duration", 1, 0, 'd'},
+        {"hold", 1, 0, 'H'},       {"concurrency", 1, 0, 'c'},
+        {"sources", 1, 0, 'S'},    {"quiet", 0, 0, 'q'},
+        {"help", 0, 0, 'u'},       {0, 0, 0, 0},
     };
     const char *host = "127.0.0.1", *port = "3000", *list = NULL;
     int ch;
@@ -944,17 +890,22 @@ static void parse_args(int argc, char **argv)
         case 't': list = optarg; break;
         case 'P': opt.path = optarg; break;
         case 's':
-            if (!strcmp(optarg, "idle")) opt.scenario = SC_IDLE;
-            else if (!strcmp(optarg, "storm")) opt.scenario = SC_STORM;
-            else if (!strcmp(optarg, "fanout")) opt.scenario = SC_FANOUT;
-            else if (!strcmp(optarg, "chat")) opt.scenario = SC_CHAT;
+            if (!strcmp(optarg, "idle"))
+                opt.scenario = SC_IDLE;
+            else if (!strcmp(optarg, "storm"))
+                opt.scenario = SC_STORM;
+            else if (!strcmp(optarg, "fanout"))
+                opt.scenario = SC_FANOUT;
+            else if (!strcmp(optarg, "chat"))
+                opt.scenario = SC_CHAT;
             else {
                 fprintf(stderr, "loadgen: unknown scenario %s\n", optarg);
                 exit(2);
             }
             break;
         case 'T':
-            if (!strcmp(optarg, "polling")) opt.polling = 1;
+            if (!strcmp(optarg, "polling"))
+                opt.polling = 1;
             else if (strcmp(optarg, "websocket")) {
                 fprintf(stderr, "loadgen: unknown transport %s\n", optarg);
                 exit(2);
@@ -998,7 +949,8 @@ static void parse_args(int argc, char **argv)
     }
     if (opt.scenario == SC_CHAT && opt.rooms < 1) opt.rooms = 1;
     if ((opt.scenario == SC_FANOUT || opt.scenario == SC_CHAT) && opt.rate <= 0) {
-        fprintf(stderr, "loadgen: --rate is needed for %s\n", opt.scenario == SC_FANOUT ? "fanout" : "chat");
+        fprintf(stderr, "loadgen: --rate is needed for %s\n",
+                opt.scenario == SC_FANOUT ? "fanout" : "chat");
         exit(2);
     }
     if (opt.sources > 250 * 250) opt.sources = 250 * 250;
