@@ -18,7 +18,7 @@ describe("chatnode command line", () => {
     const r = run(["--help"]);
     assert.equal(r.status, 0);
     for (const flag of ["host", "port", "path", "app", "ping-interval", "ping-timeout", "max-payload",
-      "connect-timeout", "upgrade-timeout", "max-queue", "node-tag", "cors-origin", "cors-credentials", "log-level"]) {
+      "connect-timeout", "upgrade-timeout", "keepalive-timeout", "max-queue", "node-tag", "cors-origin", "cors-credentials", "log-level"]) {
       assert.match(r.stdout, new RegExp(`--${flag}\\b`), flag);
       assert.match(r.stdout, new RegExp(`CHATNODE_${flag.toUpperCase().replaceAll("-", "_")}\\b`), flag);
     }

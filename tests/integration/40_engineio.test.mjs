@@ -9,6 +9,8 @@ import WebSocket from "ws";
 import http from "node:http";
 import {
   startMany,
+  startChatnode,
+  withTimeout,
   stopAll,
   REFERENCE_FLAGS,
   RawSocket,
@@ -343,6 +345,51 @@ describe("Engine.IO v4 conformance (eio-echo)", { timeout: 120_000 }, () => {
         }
       } finally {
         sock.close();
+      }
+    });
+
+    it("a reader that stalls gets everything in order once it reads again", async () => {
+      // Echoes pile up while the client reads nothing: past the kernel's buffers the server
+      // keeps part of a frame and queues the rest, then drains them when the socket is writable.
+      const ws = new WebSocket(`${calm.wsUrl}${PATH}?EIO=4&transport=websocket`);
+      const got = [];
+      ws.on("message", (d, binary) => { if (!binary) got.push(d.toString()); });
+      await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
+      await new Promise((resolve) => { const t = setInterval(() => { if (got.length) { clearInterval(t); resolve(); } }, 10); });
+      ws._socket.pause();
+      const n = 200, pad = "p".repeat(40_000); // 8 MB of echoes
+      for (let i = 0; i < n; i++) ws.send(`4${i}:${pad}`);
+      await new Promise((r) => setTimeout(r, 500));
+      ws._socket.resume();
+      try {
+        await eventually(() => got.filter((m) => m[0] === "4").length >= n, WAIT_MS, "every echo");
+        const echoes = got.filter((m) => m[0] === "4");
+        assert.equal(echoes.length, n);
+        for (let i = 0; i < n; i++) assert.equal(echoes[i], `4${i}:${pad}`, `echo ${i}`);
+      } finally {
+        ws.close();
+      }
+    });
+
+    it("a stalled reader is dropped once what waits for it passes --max-queue", async () => {
+      const tight = await startChatnode(["--app", "eio-echo", "--path", PATH, "--max-queue", "65536",
+        "--ping-interval", "5000", "--ping-timeout", "5000"]);
+      const ws = new WebSocket(`${tight.wsUrl}${PATH}?EIO=4&transport=websocket`);
+      try {
+        let echoes = 0;
+        ws.on("message", (d, binary) => { if (!binary && d[0] === 0x34) echoes++; });
+        const closed = new Promise((r) => ws.once("close", r));
+        await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
+        ws._socket.pause();
+        const n = 200, pad = "q".repeat(40_000); // 8 MB of echoes: more than the kernel holds
+        for (let i = 0; i < n; i++) ws.send(`4${pad}`);
+        await new Promise((r) => setTimeout(r, 500));
+        ws._socket.resume();
+        await withTimeout(closed, WAIT_MS, "the server to drop the stalled session");
+        assert.ok(echoes < n, `dropped before every echo was sent (${echoes} of ${n} arrived)`);
+      } finally {
+        ws.terminate();
+        await tight.stop();
       }
     });
 

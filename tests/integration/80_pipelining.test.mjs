@@ -85,7 +85,7 @@ describe("keep-alive connections between requests", { timeout: 60_000 }, () => {
   let node;
   before(async () => {
     node = await startChatnode(["--app", "echo", "--path", PATH, "--keepalive-timeout", "600",
-      "--ping-interval", "1500", "--ping-timeout", "3000"]);
+      "--ping-interval", "1500", "--ping-timeout", "3000", "--cors-origin", "https://app.example"]);
   });
   after(() => stopAll(node));
 
@@ -119,5 +119,17 @@ describe("keep-alive connections between requests", { timeout: 60_000 }, () => {
     c.send(`POST ${PATH}?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n3`);
     assert.match(await c.reply(), /^HTTP\/1\.1 200[\s\S]*\r\n\r\nok$/);
     c.destroy();
+  });
+
+  it("a held GET's answer still follows its request headers: Origin and Connection: close", async () => {
+    const open = await httpRequest(`${node.url}${PATH}?EIO=4&transport=polling`);
+    const sid = JSON.parse(open.body.slice(1)).sid;
+    const c = keepAlive(node.port);
+    c.send(`GET ${PATH}?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: x\r\n` +
+      "Origin: https://app.example\r\nConnection: close\r\n\r\n");
+    const r = await c.reply(); // held until the ping
+    assert.match(r, /\r\naccess-control-allow-origin: https:\/\/app\.example\r\n/i);
+    assert.match(r, /\r\nconnection: close\r\n/i);
+    await withTimeout(c.closed, 5000, "the connection to close after the answer");
   });
 });
