@@ -15,6 +15,13 @@ typedef struct {
     long long max_body;
     long long requests_timeout;
     long long connection_timeout;
+    long long max_connections;
+    long long max_connections_per_ip;
+    long long header_timeout; /* ms */
+    long long body_timeout;   /* ms */
+    long long history_size;
+    long long history_ttl; /* s */
+    long long max_text;
     char *log_level;
     char *static_dir;
     long long heartbeat_interval; /* the chatnodes' --heartbeat-interval, ms */

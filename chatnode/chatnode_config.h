@@ -20,6 +20,13 @@ typedef struct {
     char *node_tag;
     char *cors_origin;
     int cors_credentials;
+    char *trusted_proxies;
+    long long max_sessions_per_ip;
+    long long handshake_rate;
+    long long handshake_burst;
+    long long max_memory_queued;
+    long long header_timeout;
+    long long body_timeout;
     char *log_level;
     char *redis;
     char *redis_key;
@@ -28,6 +35,12 @@ typedef struct {
     char *static_dir;
     char *jwt_secret_file;
     int allow_anonymous;
+    char *jwt_audience;
+    char *jwt_issuer;
+    long long jwt_leeway;
+    int jwt_allow_no_exp;
+    long long history_ttl;
+    long long max_members;
     long long history_size;
     long long history_page;
     long long max_text;
@@ -43,6 +56,7 @@ typedef struct {
     long long drain_timeout;
     long long workers;
     char *log_file;
+    int echo_test_events;
 } chatnode_config_t;
 
 extern const cfg_table_t chatnode_config_table;
