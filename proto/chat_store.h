@@ -1,0 +1,66 @@
+/* The chat's contract with Redis and with everyone who names its users and rooms: the limits
+ * on names, ids and rooms, how guest ids differ from token ids, and the key layout. chatnode
+ * (the chat app) and adminnode (history, system messages, the user and room endpoints) both
+ * build their keys and check their labels here, so the two can never disagree.
+ *
+ * Keys (P = the --redis-key prefix, each <part> escaped by chat_key_part):
+ *   P:chat:room:<room>                 stream of a room's messages
+ *   P:chat:dm:<a>:<b>                  stream of the private messages of users a < b (bytewise)
+ *   P:chat:dedupe:<scope>:<user>:<id>  the stream id a client-chosen message id was stored
+ *                                      under; scope is room:<room> or dm:<a>:<b>
+ *   P:chat:presence:<room>             hash "<node uid>|<user id>" -> user name
+ *   P:chat:alive:<node uid>            a node's liveness
+ * A part never holds a raw ':' (nor '%', '{', '}'), so different tuples of parts can never
+ * make the same key, and a Redis Cluster hash tag can only be one we wrote. */
+#ifndef CC_CHAT_STORE_H
+#define CC_CHAT_STORE_H
+
+#include "sbuf.h"
+
+#include <stddef.h>
+
+/* A user's name, and a token's sub: 1..64 characters (so at most 256 bytes). */
+#define CHAT_NAME_MAX_CHARS 64
+#define CHAT_NAME_MAX_BYTES 256
+/* Guests (anonymous sign-in) get ids of this prefix and their name; a token's sub may not
+ * start with it, so a guest can never be a token user. */
+#define CHAT_GUEST_PREFIX     "guest:"
+#define CHAT_GUEST_PREFIX_LEN 6
+/* A user id: a sub, or the guest prefix and a name. */
+#define CHAT_USER_ID_MAX_CHARS (CHAT_NAME_MAX_CHARS + CHAT_GUEST_PREFIX_LEN)
+#define CHAT_USER_ID_MAX_BYTES (CHAT_NAME_MAX_BYTES + CHAT_GUEST_PREFIX_LEN)
+/* A room: 1..128 characters, not starting with "user:" (every user's own room). */
+#define CHAT_ROOM_MAX_CHARS   128
+#define CHAT_ROOM_MAX_BYTES   512
+#define CHAT_USER_ROOM_PREFIX "user:"
+/* A client-chosen message id: 1..64 of [A-Za-z0-9_.:-]. */
+#define CHAT_CLIENT_ID_MAX 64
+
+/* Checks a name (a guest's name, a token's name or sub). Returns 0 or a UTF8_LABEL_* code. */
+int chat_check_name(const char *s, size_t len);
+/* Checks a user id as a caller may name one (a sub, or a guest id). 0 or UTF8_LABEL_*. */
+int chat_check_user_id(const char *s, size_t len);
+/* Checks a room a client may join (not a user's own room). 0, UTF8_LABEL_*, or
+ * CHAT_EUSERROOM. */
+#define CHAT_EUSERROOM (-10)
+int chat_check_room(const char *s, size_t len);
+/* What is wrong, for an error message ("is too long", "is a user's own room", ...). */
+const char *chat_check_strerror(int rc);
+/* 1 when id is a valid client message id. */
+int chat_check_client_id(const char *s, size_t len);
+
+/* Appends s[0..len) as one key part: '%', ':', '{' and '}' become %25, %3A, %7B, %7D. */
+void chat_key_part(sbuf_t *b, const char *s, size_t len);
+
+/* The keys, appended to b (which is reset first). prefix is the --redis-key. */
+void chat_key_room(sbuf_t *b, const char *prefix, const char *room, size_t len);
+void chat_key_presence(sbuf_t *b, const char *prefix, const char *room, size_t len);
+void chat_key_alive(sbuf_t *b, const char *prefix, const char *node_uid);
+/* The stream of users a and b's private messages (order does not matter). */
+void chat_key_dm(sbuf_t *b, const char *prefix, const char *a, size_t alen, const char *c,
+                 size_t clen);
+/* The dedupe key of client id cid sent by user into stream (a key made above). */
+void chat_key_dedupe(sbuf_t *b, const char *prefix, const char *stream, size_t stream_len,
+                     const char *user, size_t user_len, const char *cid, size_t cid_len);
+
+#endif
