@@ -1,8 +1,10 @@
-/* The echo app: the Socket.IO v5 reference server's behaviour, plus a few events that let
- * tests drive rooms, broadcasts, server-side acks and disconnects:
+/* The echo app: the Socket.IO v5 reference server's behaviour:
  *   on connect to "/" or "/custom": emit "auth" with the handshake auth object
  *   "message" (...args)          -> emit "message-back" (...args), binary included
  *   "message-with-ack" (...args) -> ack (...args)
+ * and, only with --echo-test-events, events that let tests drive rooms, broadcasts to anyone,
+ * server-side acks, cluster requests and disconnects (a client must not have these on a
+ * server anyone can reach):
  *   "join" / "leave" (room)      -> room membership; ack ()
  *   "broadcast" (target, event, ...args) -> event(...args) to the target: a room, null
  *                                   (everyone), or {rooms: [...], except: [...], volatile};
@@ -20,9 +22,12 @@
  * A server-side emit from another server of the cluster is shown to the node's clients as
  * "server-event" (event, ...args) and answered with [event, ...args]. */
 #include "app.h"
+#include "chatnode_config.h"
 #include "cluster.h"
 #include "json_text.h"
 #include "sio.h"
+
+#include "server.h"
 
 #include <jansson.h>
 
@@ -274,6 +279,16 @@ static int cluster_event(sio_socket_t *s, const sio_event_t *ev)
     return 1;
 }
 
+static int test_events; /* --echo-test-events */
+
+static int echo_init(server_t *srv, sio_server_t *sio, void **state)
+{
+    (void)sio;
+    (void)state;
+    test_events = srv->cfg->echo_test_events;
+    return 0;
+}
+
 static int echo_serves(void *state, const char *nsp, size_t len)
 {
     (void)state;
@@ -287,11 +302,13 @@ static void echo_connected(sio_socket_t *s, const char *auth, size_t auth_len)
 
 static void echo_event(sio_socket_t *s, const sio_event_t *ev)
 {
-    if (!ev->name || cluster_event(s, ev)) return;
+    if (!ev->name) return;
     if (EVENT_IS(ev, "message")) {
         sio_emit(s, "message-back", 12, ev->args, ev->args_len, ev->att, ev->natt);
     } else if (EVENT_IS(ev, "message-with-ack")) {
         sio_ack(s, ev->ack_id, ev->args, ev->args_len, ev->att, ev->natt);
+    } else if (!test_events || cluster_event(s, ev)) {
+        return;
     } else if (EVENT_IS(ev, "join") || EVENT_IS(ev, "leave")) {
         char room[512];
         long n = string_arg(ev, 0, room, sizeof room);
@@ -347,6 +364,7 @@ static const char *const echo_namespaces[] = {"/", "/custom", NULL};
 
 const app_module_t app_echo = {
     .name = "echo",
+    .init = echo_init,
     .namespaces = echo_namespaces,
     .description = "the Socket.IO protocol's reference behaviour",
     .serves = echo_serves,

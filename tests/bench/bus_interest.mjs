@@ -60,7 +60,7 @@ async function run(mode) {
   const redis = await start("redis-server", ["--port", String(rport), "--save", "", "--appendonly", "no", "--dir", dir], /(Ready to accept)/);
   const nodes = [];
   for (let i = 0; i < NODES; i++) {
-    nodes.push(await start(bin, ["--port", "0", "--host", "127.0.0.1", "--app", "echo", "--redis", `redis://127.0.0.1:${rport}`,
+    nodes.push(await start(bin, ["--port", "0", "--host", "127.0.0.1", "--app", "echo", "--echo-test-events", "--redis", `redis://127.0.0.1:${rport}`,
       "--bus-subscribe", mode], /msg=listening.*?port=(\d+)/));
   }
   const connect = (port) => new Promise((resolve) => {

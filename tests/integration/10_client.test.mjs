@@ -20,7 +20,7 @@ import {
   WAIT_MS,
 } from "./lib/harness.mjs";
 
-const ECHO_FLAGS = ["--app", "echo", "--ping-interval", "2000", "--ping-timeout", "5000", "--connect-timeout", "5000"];
+const ECHO_FLAGS = ["--app", "echo", "--echo-test-events", "--ping-interval", "2000", "--ping-timeout", "5000", "--connect-timeout", "5000"];
 
 let srv;
 
@@ -378,7 +378,7 @@ describe("single node with socket.io-client", { timeout: 240_000 }, () => {
     });
 
     it("broadcast to a whole namespace reaches every socket of it, sender included", async () => {
-      const own = await startChatnode(["--app", "echo"]);
+      const own = await startChatnode(["--app", "echo", "--echo-test-events"]);
       try {
         const clients = await Promise.all([0, 1, 2].map(() => connected(client(own, "/", { transports: ["websocket"] }))));
         const other = await connected(client(own, "/custom", { transports: ["websocket"] }));

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { startChatnode, startRedis, stopAll, eventually, httpRequest, WAIT_MS } from "./lib/harness.mjs";
 import { client, closeAllClients, connected, emitAck, record, echo } from "./lib/clients.mjs";
 
-const FLAGS = ["--app", "echo", "--ping-interval", "5000", "--ping-timeout", "5000"];
+const FLAGS = ["--app", "echo", "--echo-test-events", "--ping-interval", "5000", "--ping-timeout", "5000"];
 let redis, n1, n2;
 
 async function health(node) {

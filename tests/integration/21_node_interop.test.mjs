@@ -24,7 +24,7 @@ async function busUp(node) {
 describe("chatnode with a Node.js socket.io server and the emitter", { timeout: 120_000 }, () => {
   before(async () => {
     redis = await startRedis();
-    cn = await startChatnode(["--app", "echo", "--ping-interval", "5000", "--ping-timeout", "5000", "--redis", redis.url]);
+    cn = await startChatnode(["--app", "echo", "--echo-test-events", "--ping-interval", "5000", "--ping-timeout", "5000", "--redis", redis.url]);
     peer = await startNodePeer({ redisUrl: redis.url, requestsTimeout: 3000 });
     emitterClient = createClient({ url: redis.url });
     emitterClient.on("error", () => {});

@@ -9,7 +9,7 @@ import { startChatnode, startRedis, stopAll, eventually, httpRequest, waitFor, W
 import { client, closeAllClients, connected, emitAck } from "./lib/clients.mjs";
 import { startNodePeer } from "./lib/node_peer.mjs";
 
-const FLAGS = ["--app", "echo", "--ping-interval", "5000", "--ping-timeout", "5000", "--requests-timeout", "1500"];
+const FLAGS = ["--app", "echo", "--echo-test-events", "--ping-interval", "5000", "--ping-timeout", "5000", "--requests-timeout", "1500"];
 let redis, n1, n2, peer;
 
 async function busUp(node) {

@@ -46,7 +46,7 @@ const bytes = (buf) => (Buffer.isBuffer(buf) ? [...buf] : `not binary: ${JSON.st
 
 describe("Socket.IO v5 conformance (echo app)", { timeout: 120_000 }, () => {
   before(async () => {
-    srv = await startChatnode(["--app", "echo", "--path", PATH, ...REFERENCE_FLAGS]);
+    srv = await startChatnode(["--app", "echo", "--echo-test-events", "--path", PATH, ...REFERENCE_FLAGS]);
   });
   after(() => stopAll(srv));
 
