@@ -4,15 +4,23 @@
 
 #define NSP_PARAM                                                                                  \
     {                                                                                              \
-        "namespace", "query", 0, "{\"type\":\"string\",\"default\":\"/\"}", "the namespace"        \
+        "namespace", "query", 0,                                                                   \
+            "{\"type\":\"string\",\"default\":\"/\",\"pattern\":\"^/[^#]*$\",\"maxLength\":200}",  \
+            "the namespace", api_check_namespace                                                   \
     }
+#define ROOM_SCHEMA "{\"type\":\"string\",\"minLength\":1,\"maxLength\":128}"
+#define ROOM_DOC                                                                                   \
+    "the room: 1-128 characters and at most 512 bytes of UTF-8, no control or text-direction "     \
+    "characters (users' own rooms user:<id> and socket-id rooms included)"
 #define ROOM_PARAM                                                                                 \
     {                                                                                              \
-        "room", "path", 1, "{\"type\":\"string\"}", "the room"                                     \
+        "room", "path", 1, ROOM_SCHEMA, ROOM_DOC, api_check_room                                   \
     }
 #define USER_PARAM                                                                                 \
     {                                                                                              \
-        "user", "path", 1, "{\"type\":\"string\"}", "the user id"                                  \
+        "user", "path", 1, "{\"type\":\"string\",\"minLength\":1,\"maxLength\":70}",               \
+            "the user id (a token's sub, or guest:<name>): at most 70 characters and 262 bytes",   \
+            api_check_user                                                                         \
     }
 #define STATUS_PROPS                                                                               \
     "\"complete\":{\"type\":\"boolean\",\"description\":\"every server answered in time\"},"       \
@@ -50,7 +58,8 @@ static const char history_schema[] =
     "\"from\":{\"type\":\"object\"}}}}}}";
 static const char user_body_schema[] =
     "{\"type\":\"object\",\"required\":[\"user\"],\"properties\":{\"user\":{\"type\":\"string\","
-    "\"minLength\":1}}}";
+    "\"minLength\":1,\"maxLength\":70,\"description\":\"a user id: at most 70 characters and 262 "
+    "bytes\"}}}";
 static const char message_body_schema[] =
     "{\"type\":\"object\",\"required\":[\"text\"],\"properties\":{\"text\":{\"type\":\"string\","
     "\"minLength\":1,\"maxLength\":4096},\"from\":{\"type\":\"string\",\"description\":"
@@ -59,7 +68,8 @@ static const char user_emit_schema[] =
     "{\"type\":\"object\",\"required\":[\"event\"],\"properties\":{\"event\":{\"type\":"
     "\"string\",\"minLength\":1},\"args\":{\"type\":\"array\"}}}";
 static const char kick_schema[] =
-    "{\"type\":\"object\",\"properties\":{\"reason\":{\"type\":\"string\"}}}";
+    "{\"type\":\"object\",\"properties\":{\"reason\":{\"type\":\"string\",\"maxLength\":512,"
+    "\"description\":\"at most 512 bytes\"}}}";
 static const char kicked_schema[] =
     "{\"type\":\"object\",\"properties\":{\"ok\":{\"type\":\"boolean\"},\"user\":{\"type\":"
     "\"string\"},\"disconnected\":{\"type\":\"integer\",\"description\":\"sockets found on the "
@@ -79,7 +89,8 @@ const api_route_t api_cluster_routes[] = {
         .tag = "sockets",
         .summary = "The sockets of the whole cluster (never tokens or headers)",
         .params = {NSP_PARAM,
-                   {"room", "query", 0, "{\"type\":\"string\"}", "only the sockets in this room"}},
+                   {"room", "query", 0, ROOM_SCHEMA, "only the sockets in this room",
+                    api_check_room}},
         .responses = {{200, "the sockets, and whether every server answered", sockets_schema}},
     },
     {
@@ -91,7 +102,9 @@ const api_route_t api_cluster_routes[] = {
         .operation_id = "deleteSocket",
         .tag = "sockets",
         .summary = "Disconnect one socket, wherever it is",
-        .params = {{"sid", "path", 1, "{\"type\":\"string\"}", "the socket id"}, NSP_PARAM},
+        .params = {{"sid", "path", 1, "{\"type\":\"string\",\"pattern\":\"^[A-Za-z0-9_-]{1,64}$\"}",
+                    "the socket id", api_check_sid},
+                   NSP_PARAM},
         .responses = {{200, "disconnected", OK_SCHEMA}, {404, "no such socket", NULL}},
     },
     {
@@ -154,9 +167,11 @@ const api_route_t api_cluster_routes[] = {
         .tag = "rooms",
         .summary = "A room's chat history, newest last",
         .params = {ROOM_PARAM,
-                   {"before", "query", 0, "{\"type\":\"string\"}", "a message id: older ones"},
+                   {"before", "query", 0,
+                    "{\"type\":\"string\",\"pattern\":\"^[0-9]+(-[0-9]+)?$\"}",
+                    "a message id: older ones", api_check_message_id},
                    {"limit", "query", 0, "{\"type\":\"integer\",\"minimum\":1,\"maximum\":100}",
-                    "at most this many (default 50)"}},
+                    "at most this many (default 50)", api_check_count}},
         .responses = {{200, "the messages", history_schema}},
     },
     {
@@ -183,8 +198,9 @@ const api_route_t api_cluster_routes[] = {
         .summary = "The online users, sorted by id, paged",
         .params = {NSP_PARAM,
                    {"limit", "query", 0, "{\"type\":\"integer\",\"minimum\":1,\"maximum\":1000}",
-                    "page size (default 100)"},
-                   {"offset", "query", 0, "{\"type\":\"integer\",\"minimum\":0}", "page start"}},
+                    "page size (default 100)", api_check_count},
+                   {"offset", "query", 0, "{\"type\":\"integer\",\"minimum\":0}", "page start",
+                    api_check_count}},
         .responses = {{200, "a page of users", users_schema}},
     },
     {

@@ -65,7 +65,9 @@ static const char command_schema[] =
 #define NODE_ID_PARAM                                                                              \
     {                                                                                              \
         .name = "id", .in = "path", .required = 1,                                                 \
-        .description = "the node's id (GET /api/v1/nodes)"                                         \
+        .schema = "{\"type\":\"string\",\"minLength\":1,\"maxLength\":64}",                        \
+        .description = "the node's id (GET /api/v1/nodes): printable ASCII, no spaces",            \
+        .check = api_check_node_id                                                                 \
     }
 
 const api_route_t api_routes[] = {

@@ -1,5 +1,6 @@
 /* Route matching over the table of http_router.h: segment by segment, literal or {param},
- * with percent-decoding of parameter values. */
+ * with percent-decoding of parameter values, and the checks of parameter values against the
+ * rules the table documents. */
 #include "http_router.h"
 #include "alloc.h"
 
@@ -77,13 +78,15 @@ int router_pattern_valid(const char *pattern)
 }
 
 /* Matches path against pattern; on success records the parameters into m (values decoded into
- * m->buf, which has room for the whole path). Returns 1 on a match, else 0. */
+ * m->buf, which has room for the whole path; a value that does not decode is recorded as ""
+ * and named by m->bad). Returns 1 on a match, else 0. */
 static int match_one(const char *pattern, const char *path, route_match_t *m)
 {
     const char *pp = pattern, *sp = path;
     const char *pseg, *sseg;
     size_t plen, slen, used = 0;
     m->nparams = 0;
+    m->bad = -1;
     if (strcmp(pattern, "/") == 0) return strcmp(path, "/") == 0;
     for (;;) {
         int pend = next_segment(&pp, &pseg, &plen) < 0;
@@ -93,7 +96,11 @@ static int match_one(const char *pattern, const char *path, route_match_t *m)
             if (slen == 0) return 0;
             char *dst = m->buf + used;
             long n = percent_decode(sseg, slen, dst);
-            if (n < 0) return 0;
+            if (n < 0) {
+                if (m->bad < 0) m->bad = (int)m->nparams;
+                n = 0;
+                dst[0] = '\0';
+            }
             m->values[m->nparams++] = dst;
             used += (size_t)n + 1;
         } else if (plen != slen || memcmp(pseg, sseg, slen) != 0) {
@@ -135,7 +142,7 @@ route_result_t router_match(const api_router_t *r, const char *method, const cha
         if (same_method(rt->method, method)) {
             m->route = rt;
             set_names(rt->pattern, m);
-            return ROUTE_FOUND;
+            return m->bad < 0 ? ROUTE_FOUND : ROUTE_BAD_PARAM;
         }
         /* Allow lists each method once. */
         size_t al = strlen(m->allow), ml = strlen(rt->method);
@@ -149,6 +156,7 @@ route_result_t router_match(const api_router_t *r, const char *method, const cha
         path_seen = 1;
     }
     m->nparams = 0;
+    m->bad = -1;
     return path_seen ? ROUTE_BAD_METHOD : ROUTE_NOT_FOUND;
 }
 
@@ -163,4 +171,35 @@ void route_match_free(route_match_t *m)
 {
     free(m->buf);
     m->buf = NULL;
+}
+
+api_param_check_fn route_param_check(const api_route_t *rt, const char *in, const char *name)
+{
+    for (size_t i = 0; i < API_MAX_DOCS && rt->params[i].name; i++)
+        if (strcmp(rt->params[i].name, name) == 0 && strcmp(rt->params[i].in, in) == 0)
+            return rt->params[i].check;
+    return NULL;
+}
+
+int route_check_params(const route_match_t *m, const char **name, char *why, size_t whylen)
+{
+    for (size_t i = 0; i < m->nparams; i++) {
+        const char *v = m->values[i];
+        size_t len = strlen(v);
+        api_param_check_fn check =
+            m->route ? route_param_check(m->route, "path", m->names[i]) : NULL;
+        if (api_check_text(v, len, why, whylen) < 0 || (check && check(v, len, why, whylen) < 0)) {
+            *name = m->names[i];
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int route_check_query(const api_route_t *rt, const char *name, const char *value, size_t len,
+                      char *why, size_t whylen)
+{
+    if (api_check_text(value, len, why, whylen) < 0) return -1;
+    api_param_check_fn check = route_param_check(rt, "query", name);
+    return check && len > 0 ? check(value, len, why, whylen) : 0;
 }

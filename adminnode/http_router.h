@@ -4,6 +4,8 @@
 #ifndef CC_HTTP_ROUTER_H
 #define CC_HTTP_ROUTER_H
 
+#include "api_params.h"
+
 #include <stddef.h>
 
 /* Scopes, ordered: a key of scope S may call every route needing S or less. */
@@ -17,13 +19,16 @@ typedef struct api_request api_request_t; /* http.h */
 /* A route's handler: answers req now (api_respond*) or defers it (api_defer). */
 typedef void (*api_handler_fn)(api_request_t *req);
 
-/* Documentation of one parameter of a route (OpenAPI "parameters"). */
+/* One parameter of a route: its OpenAPI documentation ("parameters") and its rule. Before a
+ * handler runs, every path parameter and query value passes api_check_text, and the value of a
+ * parameter documented here passes check too (a query value only when not empty). */
 typedef struct {
     const char *name;
     const char *in;     /* "path" or "query" */
     int required;       /* path parameters always are */
     const char *schema; /* JSON text of its schema, e.g. {"type":"string"} */
     const char *description;
+    api_param_check_fn check; /* NULL: api_check_text alone */
 } api_param_doc_t;
 
 /* One documented answer of a route (OpenAPI "responses"). */
@@ -62,12 +67,19 @@ typedef struct {
     size_t nroutes;
 } api_router_t;
 
-/* The outcome of matching a request line against the table. */
-typedef enum { ROUTE_FOUND = 0, ROUTE_NOT_FOUND = 1, ROUTE_BAD_METHOD = 2 } route_result_t;
+/* The outcome of matching a request line against the table. ROUTE_BAD_PARAM: the route of
+ * the path and method is found, but a {param} value is malformed (a bad escape or a NUL). */
+typedef enum {
+    ROUTE_FOUND = 0,
+    ROUTE_NOT_FOUND = 1,
+    ROUTE_BAD_METHOD = 2,
+    ROUTE_BAD_PARAM = 3
+} route_result_t;
 
 typedef struct {
-    const api_route_t *route; /* ROUTE_FOUND: the route */
+    const api_route_t *route; /* ROUTE_FOUND, ROUTE_BAD_PARAM: the route */
     size_t nparams;
+    int bad; /* ROUTE_BAD_PARAM: index of the malformed parameter (its value is "") */
     /* Path parameters in pattern order: names without braces, values percent-decoded and
      * NUL-terminated, pointing into buf. */
     char names[API_MAX_PARAMS][32];
@@ -79,9 +91,9 @@ typedef struct {
 /* Matches method and path (the raw request path, still percent-encoded, no query) against the
  * table in order. The first route whose pattern matches the path and whose method is method
  * wins; a {param} segment matches one non-empty segment, whose percent-decoded value must not
- * contain a NUL or be malformed (then the path does not match). ROUTE_BAD_METHOD when some
- * route has the path but none the method (allow lists them; HEAD is never added). Fills *m,
- * which the caller frees with route_match_free (always, whatever the result). */
+ * contain a NUL or be malformed (else ROUTE_BAD_PARAM, naming it in m->bad). ROUTE_BAD_METHOD
+ * when some route has the path but none the method (allow lists them; HEAD is never added).
+ * Fills *m, which the caller frees with route_match_free (always, whatever the result). */
 route_result_t router_match(const api_router_t *r, const char *method, const char *path,
                             route_match_t *m);
 
@@ -89,6 +101,18 @@ route_result_t router_match(const api_router_t *r, const char *method, const cha
 const char *route_param(const route_match_t *m, const char *name);
 
 void route_match_free(route_match_t *m);
+
+/* The rule of parameter name, in ("path" or "query"), documented for route rt, or NULL. */
+api_param_check_fn route_param_check(const api_route_t *rt, const char *in, const char *name);
+
+/* Checks every path parameter of a found route: api_check_text, then the rule documented for
+ * it. Returns 0, or -1 with *name (borrowed from m) and the reason phrase in why. */
+int route_check_params(const route_match_t *m, const char **name, char *why, size_t whylen);
+
+/* Checks one query value (decoded) of route rt: api_check_text, then, when the parameter is
+ * documented with a rule and value is not empty, the rule. Returns 0, or -1 with why. */
+int route_check_query(const api_route_t *rt, const char *name, const char *value, size_t len,
+                      char *why, size_t whylen);
 
 /* Decodes %XX escapes of src[0..n) into dst (n + 1 bytes); '+' stays '+'. Returns the decoded
  * length, or -1 when an escape is malformed or decodes to a NUL. */

@@ -118,6 +118,8 @@ static json_t *operation(const api_route_t *rt, char *err, size_t errlen)
         add_default(responses, 400, "the body is not valid JSON, or a field is wrong");
         add_default(responses, 413, "the body is larger than --max-body");
     }
+    if (rt->params[0].name)
+        add_default(responses, 400, "a path or query parameter is malformed or breaks its rule");
     if (rt->scope != API_SCOPE_NONE) {
         add_default(responses, 401, "no API key, or an unknown one");
         add_default(responses, 403, "the key's scope is too low");

@@ -84,8 +84,7 @@ static void set_state(reg_t *r, reg_node_t *n, int to)
     }
 }
 
-/* Whether id can name a node (and a Redis channel): printable ASCII without spaces. */
-static int id_ok(const char *id, size_t len)
+int reg_id_valid(const char *id, size_t len)
 {
     if (len == 0 || len > REG_MAX_ID) return 0;
     for (size_t i = 0; i < len; i++)
@@ -100,7 +99,7 @@ const reg_node_t *reg_heartbeat(reg_t *r, const char *json, size_t len, uint64_t
     json_t *idj = json_object_get(hb, "id");
     if (!json_is_integer(v) || json_integer_value(v) != 1 || !json_is_string(type) ||
         strcmp(json_string_value(type), "heartbeat") != 0 || !json_is_string(idj) ||
-        !id_ok(json_string_value(idj), json_string_length(idj))) {
+        !reg_id_valid(json_string_value(idj), json_string_length(idj))) {
         json_decref(hb);
         return NULL;
     }

@@ -21,6 +21,10 @@
 /* Longest node id accepted (chatnodes send 6 characters). */
 #define REG_MAX_ID 64
 
+/* 1 when id[0..len) can name a node (and a Redis channel): 1..REG_MAX_ID printable ASCII
+ * characters, no spaces; else 0. */
+int reg_id_valid(const char *id, size_t len);
+
 typedef enum { REG_UP = 0, REG_DRAINING = 1, REG_DOWN = 2 } reg_state_t;
 #define REG_NSTATES 3
 
