@@ -70,10 +70,25 @@ void api_node_get(api_request_t *req);     /* GET /api/v1/nodes/{id} */
 void api_node_drain(api_request_t *req);   /* POST /api/v1/nodes/{id}/drain */
 void api_node_undrain(api_request_t *req); /* POST /api/v1/nodes/{id}/undrain */
 
-/* Publishes event(...args) to the rooms of nsp minus except (JSON arrays of names, may be
- * NULL), in the emitter's format. Returns 0, or a negative error when it cannot be encoded. */
+/* Errors of api_publish_emit and the requester (requester.h); see api_strerror. */
+#define API_EINVAL  (-101) /* a NULL or malformed argument */
+#define API_EENCODE (-102) /* the message cannot be encoded */
+#define API_ENOBUS  (-103) /* no Redis, or the bus refused the publish */
+/* A short English phrase for an API_E* code. */
+const char *api_strerror(int rc);
+
+/* Flags of api_publish_emit. */
+#define API_EMIT_VOLATILE 0x1 /* the emitter's volatile flag */
+#define API_EMIT_EVERYONE 0x2 /* an empty rooms list means every socket of the namespace */
+
+/* Publishes event(...args) to the sockets of nsp in rooms minus those in except, in the
+ * emitter's format. rooms and except are JSON arrays of non-empty names (except may be NULL).
+ * rooms must not be empty unless flags has API_EMIT_EVERYONE: a room list that failed to be
+ * built can never widen into a broadcast. args is a JSON array (borrowed, as rooms and
+ * except). Returns 0, or API_EINVAL (a NULL, empty or malformed argument), API_EENCODE or
+ * API_ENOBUS; nothing is published then. */
 int api_publish_emit(adminnode_t *an, const char *nsp, json_t *rooms, json_t *except,
-                     const char *event, json_t *args, int is_volatile);
+                     const char *event, json_t *args, int flags);
 
 /* Checks the body of POST /api/v1/emit; returns NULL or what is wrong (a static string, or
  * written into buf). Pure, for tests too. */

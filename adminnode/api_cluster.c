@@ -4,6 +4,8 @@
 #include "alloc.h"
 #include "api.h"
 #include "api_cluster.h"
+#include "chat_store.h"
+#include "log.h"
 #include "requester.h"
 #include "sbuf.h"
 
@@ -12,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* Longest kick reason, bytes. */
+#define KICK_REASON_MAX 512
 
 static requester_t *rq;
 
@@ -27,27 +32,60 @@ void api_cluster_shutdown(void)
     rq = NULL;
 }
 
-/* ?namespace=, "/" by default; NULL (answered 400) when malformed. */
+/* ?namespace= (checked against its rule before the handler), "/" by default; NULL (answered
+ * 400) when malformed. */
 static const char *namespace_of(api_request_t *req)
 {
     const char *nsp = api_query(req, "namespace");
+    char why[96];
     if (!nsp || !*nsp) return "/";
-    if (nsp[0] != '/' || strlen(nsp) > 200) {
-        api_respond_error(req, 400, "bad_request",
-                          "namespace must start with / (at most 200 bytes)");
+    if (api_check_namespace(nsp, strlen(nsp), why, sizeof why) < 0) {
+        api_respond_error(req, 400, "bad_request", "query parameter namespace %s", why);
         return NULL;
     }
     return nsp;
+}
+
+/* The room of every socket of a user: "user:" and the id (a valid user id, else NULL), as
+ * a one-element JSON array. Never an empty array: an empty room list means every socket. */
+static json_t *user_rooms(const char *user)
+{
+    size_t ulen = user ? strlen(user) : 0;
+    if (!user || chat_check_user_id(user, ulen) != 0) return NULL;
+    size_t plen = sizeof CHAT_USER_ROOM_PREFIX - 1;
+    char *room = xmalloc(plen + ulen + 1);
+    memcpy(room, CHAT_USER_ROOM_PREFIX, plen);
+    memcpy(room + plen, user, ulen + 1);
+    json_t *name = json_stringn(room, plen + ulen), *rooms = json_array();
+    free(room);
+    if (!name || !rooms || json_array_append_new(rooms, name) < 0) {
+        json_decref(rooms);
+        return NULL;
+    }
+    return rooms;
+}
+
+/* The answer when a request cannot be made or sent: 503 when Redis is the cause, else 500
+ * (the caller's input was checked before, so a failure here is adminnode's). */
+static void respond_failure(api_request_t *req, int rc, const char *what)
+{
+    if (rc == API_ENOBUS)
+        api_respond_error(req, 503, "unavailable", "Redis is not available");
+    else {
+        log_error("cluster request not made", "what=\"%s\" error=\"%s\"", what, api_strerror(rc));
+        api_respond_error(req, 500, "internal", "the %s cannot be made: %s", what,
+                          api_strerror(rc));
+    }
 }
 
 /* What a pending request needs to answer its client. */
 typedef struct {
     api_request_t *req;
     int kind;
-    char room[256];
-    char user[160];
-    char reason[256];
-    char nsp[208];
+    char *target;  /* K_MEMBERS: the room; K_KICK: the user; K_DELETE: the socket id (owned) */
+    char *reason;  /* K_KICK (owned) */
+    char *nsp;     /* owned */
+    json_t *rooms; /* K_KICK: the user's room, as a JSON array */
     long offset, limit;
 } ask_t;
 
@@ -58,19 +96,28 @@ static ask_t *ask_new(api_request_t *req, int kind, const char *nsp)
     ask_t *a = xcalloc(1, sizeof *a);
     a->req = req;
     a->kind = kind;
-    snprintf(a->nsp, sizeof a->nsp, "%s", nsp);
-    api_defer(req, NULL);
+    a->nsp = xstrdup(nsp);
     return a;
 }
 
-static json_t *fetch_request(const char *room)
+static void ask_free(ask_t *a)
 {
-    json_t *rooms = json_array();
-    if (room) json_array_append_new(rooms, json_string(room));
+    free(a->target);
+    free(a->reason);
+    free(a->nsp);
+    json_decref(a->rooms);
+    free(a);
+}
+
+/* A REMOTE_FETCH of the sockets in rooms (a JSON array, stolen; empty: every socket), or
+ * NULL. */
+static json_t *fetch_request(json_t *rooms)
+{
+    if (!rooms) return NULL;
     return json_pack("{s:i,s:{s:o,s:[]}}", "type", 5, "opts", "rooms", rooms, "except");
 }
 
-/* A socket of a fetch answer as the API shows it (never its auth or headers). */
+/* A socket of a fetch answer as the API shows it (never its auth or headers), or NULL. */
 static json_t *socket_view(json_t *s, json_t *answer)
 {
     const char *id = json_string_value(json_object_get(s, "id"));
@@ -98,7 +145,8 @@ static json_t *all_sockets(const req_result_t *r)
     {
         json_array_foreach(json_object_get(ans, "sockets"), j, s)
         {
-            if (json_is_object(s)) json_array_append_new(out, socket_view(s, ans));
+            json_t *v = json_is_object(s) ? socket_view(s, ans) : NULL;
+            if (v) json_array_append_new(out, v);
         }
     }
     return out;
@@ -127,9 +175,10 @@ static json_t *missing_nodes(adminnode_t *an, const req_result_t *r)
     return missing;
 }
 
-/* Adds complete/servers/answered/missing/error to a response. */
+/* Adds complete/servers/answered/missing/error to a response (NULL stays NULL). */
 static json_t *with_status_of(adminnode_t *an, json_t *doc, const req_result_t *r)
 {
+    if (!doc) return NULL;
     json_object_set_new(doc, "complete", json_boolean(r->complete));
     json_object_set_new(doc, "missing", missing_nodes(an, r));
     json_object_set_new(doc, "servers", json_integer(r->servers));
@@ -154,7 +203,7 @@ static json_t *users_of(json_t *sockets)
         if (!e) {
             e = json_pack("{s:s,s:O?,s:i}", "id", id, "name", json_object_get(u, "name"), "sockets",
                           0);
-            json_object_set_new(by_id, id, e);
+            if (!e || json_object_set_new(by_id, id, e) < 0) continue;
         }
         json_object_set_new(e, "sockets",
                             json_integer(json_integer_value(json_object_get(e, "sockets")) + 1));
@@ -186,39 +235,74 @@ static int unavailable(const ask_t *a, const req_result_t *r)
     return 0;
 }
 
+/* Rooms with their member counts, socket-id rooms already left out by socket_view. */
+static json_t *room_counts(json_t *sockets)
+{
+    json_t *counts = json_object(), *s, *room;
+    size_t i, j;
+    json_array_foreach(sockets, i, s)
+    {
+        json_array_foreach(json_object_get(s, "rooms"), j, room)
+        {
+            const char *name = json_string_value(room);
+            if (!name) continue;
+            json_int_t n = json_integer_value(json_object_get(counts, name));
+            json_object_set_new(counts, name, json_integer(n + 1));
+        }
+    }
+    json_t *rooms = json_array(), *v;
+    const char *k;
+    json_object_foreach(counts, k, v)
+    {
+        json_t *e = json_pack("{s:s,s:O}", "room", k, "members", v);
+        if (e) json_array_append_new(rooms, e);
+    }
+    json_decref(counts);
+    return rooms;
+}
+
+/* Kicks the user of a: its sockets are told why, then disconnected, in that order on Redis.
+ * Returns 0 or an API_E* code (nothing sent when the first step fails). */
+static int kick(ask_t *a)
+{
+    adminnode_t *an = api_app(a->req);
+    json_t *args = json_pack("[{s:s}]", "reason", a->reason);
+    json_t *disc = json_pack("{s:i,s:{s:O,s:[]},s:b}", "type", 4, "opts", "rooms", a->rooms,
+                             "except", "close", 0);
+    int rc =
+        args && disc ? api_publish_emit(an, a->nsp, a->rooms, NULL, "kicked", args, 0) : API_EINVAL;
+    json_decref(args);
+    if (rc == 0) return requester_tell(requester(a->req), a->nsp, disc);
+    json_decref(disc);
+    return rc;
+}
+
+/* Disconnects socket a->target wherever it is. Returns 0 or an API_E* code. */
+static int disconnect_socket(ask_t *a)
+{
+    json_t *req = json_pack("{s:i,s:{s:[s],s:[]},s:b}", "type", 4, "opts", "rooms", a->target,
+                            "except", "close", 1);
+    return requester_tell(requester(a->req), a->nsp, req);
+}
+
 static void on_fetched(void *ud, const req_result_t *r)
 {
     ask_t *a = ud;
     if (api_request_done(a->req) || unavailable(a, r)) goto out;
     json_t *sockets = all_sockets(r);
+    int rc;
     switch (a->kind) {
     case K_SOCKETS:
         api_respond_json(a->req, 200, with_status(json_pack("{s:O}", "sockets", sockets), r));
         break;
-    case K_ROOMS: {
-        json_t *counts = json_object(), *s, *room;
-        size_t i, j;
-        json_array_foreach(sockets, i, s)
-        {
-            json_array_foreach(json_object_get(s, "rooms"), j, room)
-            {
-                const char *name = json_string_value(room);
-                json_int_t n = json_integer_value(json_object_get(counts, name));
-                json_object_set_new(counts, name, json_integer(n + 1));
-            }
-        }
-        json_t *rooms = json_array(), *v;
-        const char *k;
-        json_object_foreach(counts, k, v)
-            json_array_append_new(rooms, json_pack("{s:s,s:O}", "room", k, "members", v));
-        json_decref(counts);
-        api_respond_json(a->req, 200, with_status(json_pack("{s:o}", "rooms", rooms), r));
+    case K_ROOMS:
+        api_respond_json(a->req, 200,
+                         with_status(json_pack("{s:o}", "rooms", room_counts(sockets)), r));
         break;
-    }
     case K_MEMBERS:
         api_respond_json(
             a->req, 200,
-            with_status(json_pack("{s:s,s:o,s:I}", "room", a->room, "users", users_of(sockets),
+            with_status(json_pack("{s:s,s:o,s:I}", "room", a->target, "users", users_of(sockets),
                                   "sockets", (json_int_t)json_array_size(sockets)),
                         r));
         break;
@@ -235,50 +319,58 @@ static void on_fetched(void *ud, const req_result_t *r)
                         r));
         break;
     }
-    case K_KICK: {
-        /* tell the user's sockets why, then disconnect them, in that order on Redis */
-        adminnode_t *an = api_app(a->req);
-        char room[200];
-        snprintf(room, sizeof room, "user:%s", a->user);
-        json_t *rooms = json_pack("[s]", room);
-        json_t *args = json_pack("[{s:s}]", "reason", a->reason);
-        api_publish_emit(an, a->nsp, rooms, NULL, "kicked", args, 0);
-        requester_tell(requester(a->req), a->nsp,
-                       json_pack("{s:i,s:{s:O,s:[]},s:b}", "type", 4, "opts", "rooms", rooms,
-                                 "except", "close", 0));
+    case K_KICK:
+        if ((rc = kick(a)) < 0) {
+            respond_failure(a->req, rc, "kick");
+            break;
+        }
         api_respond_json(
             a->req, 200,
-            with_status(json_pack("{s:b,s:s,s:I}", "ok", 1, "user", a->user, "disconnected",
+            with_status(json_pack("{s:b,s:s,s:I}", "ok", 1, "user", a->target, "disconnected",
                                   (json_int_t)json_array_size(sockets)),
                         r));
-        json_decref(rooms);
-        json_decref(args);
         break;
-    }
     case K_DELETE:
-        if (json_array_size(sockets) == 0) {
+        if (json_array_size(sockets) == 0)
             api_respond_error(a->req, 404, "not_found", "no socket %s on any node that answered",
-                              a->room);
-        } else {
-            requester_tell(requester(a->req), a->nsp,
-                           json_pack("{s:i,s:{s:[s],s:[]},s:b}", "type", 4, "opts", "rooms",
-                                     a->room, "except", "close", 1));
-            api_respond_json(a->req, 200, json_pack("{s:b,s:s}", "ok", 1, "id", a->room));
-        }
+                              a->target);
+        else if ((rc = disconnect_socket(a)) < 0)
+            respond_failure(a->req, rc, "disconnect");
+        else
+            api_respond_json(a->req, 200, json_pack("{s:b,s:s}", "ok", 1, "id", a->target));
         break;
     }
     json_decref(sockets);
 out:
     api_request_unref(a->req);
-    free(a);
+    ask_free(a);
 }
 
-static void ask_fetch(api_request_t *req, int kind, const char *nsp, const char *room, ask_t **out)
+/* Asks every server for the sockets in rooms (a JSON array, stolen; NULL: it could not be
+ * made, answered 500) on behalf of a (owned from now on). The request is deferred until the
+ * answers are in. */
+static void ask_fetch(ask_t *a, json_t *rooms)
 {
-    ask_t *a = ask_new(req, kind, nsp);
-    if (room) snprintf(a->room, sizeof a->room, "%s", room);
-    if (out) *out = a;
-    requester_ask(requester(req), nsp, fetch_request(room), on_fetched, a);
+    api_request_t *req = a->req;
+    json_t *fetch = fetch_request(rooms);
+    api_defer(req, NULL);
+    int rc = requester_ask(requester(req), a->nsp, fetch, on_fetched, a);
+    if (rc < 0) {
+        respond_failure(req, rc, "request to the servers");
+        api_request_unref(req);
+        ask_free(a);
+    }
+}
+
+/* One room as a JSON array (room checked before), or NULL. */
+static json_t *one_room(const char *room)
+{
+    json_t *name = room ? json_string(room) : NULL, *rooms = json_array();
+    if (!name || !rooms || json_array_append_new(rooms, name) < 0) {
+        json_decref(rooms);
+        return NULL;
+    }
+    return rooms;
 }
 
 void api_sockets(api_request_t *req)
@@ -286,21 +378,24 @@ void api_sockets(api_request_t *req)
     const char *nsp = namespace_of(req);
     if (!nsp || !api_need_bus(req)) return;
     const char *room = api_query(req, "room");
-    ask_fetch(req, K_SOCKETS, nsp, room && *room ? room : NULL, NULL);
+    ask_fetch(ask_new(req, K_SOCKETS, nsp), room && *room ? one_room(room) : json_array());
 }
 
 void api_rooms(api_request_t *req)
 {
     const char *nsp = namespace_of(req);
     if (!nsp || !api_need_bus(req)) return;
-    ask_fetch(req, K_ROOMS, nsp, NULL, NULL);
+    ask_fetch(ask_new(req, K_ROOMS, nsp), json_array());
 }
 
 void api_room_members(api_request_t *req)
 {
     const char *nsp = namespace_of(req);
     if (!nsp || !api_need_bus(req)) return;
-    ask_fetch(req, K_MEMBERS, nsp, api_param(req, "room"), NULL);
+    const char *room = api_param(req, "room");
+    ask_t *a = ask_new(req, K_MEMBERS, nsp);
+    a->target = xstrdup(room);
+    ask_fetch(a, one_room(room));
 }
 
 static long query_long(api_request_t *req, const char *name, long def, long min, long max, int *bad)
@@ -325,19 +420,21 @@ void api_users(api_request_t *req)
         return;
     }
     if (!api_need_bus(req)) return;
-    ask_t *a;
     /* the room of every socket's user is user:<id>: fetch every socket and group them */
-    ask_fetch(req, K_USERS, nsp, NULL, &a);
+    ask_t *a = ask_new(req, K_USERS, nsp);
     a->limit = limit;
     a->offset = offset;
+    ask_fetch(a, json_array());
 }
 
 /* {user: "<id>"} of a join or leave body; NULL (answered 400) otherwise. */
 static const char *body_user(api_request_t *req)
 {
     json_t *u = json_object_get(api_body(req), "user");
-    if (!json_is_string(u) || json_string_length(u) == 0 || json_string_length(u) > 128) {
-        api_respond_error(req, 400, "bad_request", "the body must be {\"user\": \"<user id>\"}");
+    if (!json_is_string(u) || chat_check_user_id(json_string_value(u), json_string_length(u))) {
+        api_respond_error(req, 400, "bad_request",
+                          "the body must be {\"user\": \"<user id>\"}: 1-70 characters and at most "
+                          "262 bytes, no control characters");
         return NULL;
     }
     return json_string_value(u);
@@ -348,13 +445,13 @@ static void room_op(api_request_t *req, int type)
     const char *nsp = namespace_of(req);
     const char *user = nsp ? body_user(req) : NULL;
     if (!user || !api_need_bus(req)) return;
-    char target[200];
-    snprintf(target, sizeof target, "user:%s", user);
-    int rc = requester_tell(requester(req), nsp,
-                            json_pack("{s:i,s:{s:[s],s:[]},s:[s]}", "type", type, "opts", "rooms",
-                                      target, "except", "rooms", api_param(req, "room")));
+    json_t *rooms = user_rooms(user);
+    json_t *op = rooms ? json_pack("{s:i,s:{s:o,s:[]},s:[s]}", "type", type, "opts", "rooms", rooms,
+                                   "except", "rooms", api_param(req, "room"))
+                       : NULL;
+    int rc = requester_tell(requester(req), nsp, op);
     if (rc < 0)
-        api_respond_error(req, 503, "unavailable", "Redis is not available");
+        respond_failure(req, rc, type == 2 ? "join" : "leave");
     else
         api_respond_json(req, 202, json_pack("{s:b}", "ok", 1));
 }
@@ -375,21 +472,24 @@ void api_user_emit(api_request_t *req)
     json_t *ev = json_object_get(body, "event"), *args = json_object_get(body, "args");
     const char *nsp = namespace_of(req);
     if (!nsp) return;
-    if (!json_is_string(ev) || json_string_length(ev) == 0 || (args && !json_is_array(args))) {
+    if (!json_is_string(ev) || json_string_length(ev) == 0 ||
+        json_string_length(ev) != strlen(json_string_value(ev)) || (args && !json_is_array(args))) {
         api_respond_error(req, 400, "bad_request",
                           "the body must be {\"event\": \"<name>\", \"args\": [...]}");
         return;
     }
     if (!api_need_bus(req)) return;
-    char room[200];
-    snprintf(room, sizeof room, "user:%s", api_param(req, "user"));
-    json_t *rooms = json_pack("[s]", room), *none = json_array();
-    int rc = api_publish_emit(api_app(req), nsp, rooms, NULL, json_string_value(ev),
-                              args ? args : none, 0);
+    /* to the user's room only: if it cannot be made, nothing is sent */
+    json_t *rooms = user_rooms(api_param(req, "user")), *none = json_array();
+    int rc = rooms ? api_publish_emit(api_app(req), nsp, rooms, NULL, json_string_value(ev),
+                                      args ? args : none, 0)
+                   : API_EINVAL;
     json_decref(rooms);
     json_decref(none);
-    if (rc < 0)
+    if (rc == API_EENCODE)
         api_respond_error(req, 400, "bad_request", "the event cannot be encoded");
+    else if (rc < 0)
+        respond_failure(req, rc, "emit");
     else
         api_respond_json(req, 202, json_pack("{s:b}", "ok", 1));
 }
@@ -400,25 +500,35 @@ void api_user_disconnect(api_request_t *req)
     json_t *reason = body ? json_object_get(body, "reason") : NULL;
     const char *nsp = namespace_of(req);
     if (!nsp) return;
-    if (reason && !json_is_string(reason)) {
-        api_respond_error(req, 400, "bad_request", "reason must be a string");
+    if (reason && (!json_is_string(reason) || json_string_length(reason) > KICK_REASON_MAX ||
+                   json_string_length(reason) != strlen(json_string_value(reason)))) {
+        api_respond_error(req, 400, "bad_request",
+                          "reason must be a string of at most %d bytes, without NUL",
+                          KICK_REASON_MAX);
         return;
     }
     if (!api_need_bus(req)) return;
-    char room[200];
-    snprintf(room, sizeof room, "user:%s", api_param(req, "user"));
-    ask_t *a;
-    ask_fetch(req, K_KICK, nsp, room, &a);
-    snprintf(a->user, sizeof a->user, "%s", api_param(req, "user"));
-    snprintf(a->reason, sizeof a->reason, "%s",
-             reason ? json_string_value(reason) : "disconnected by an administrator");
+    const char *user = api_param(req, "user");
+    ask_t *a = ask_new(req, K_KICK, nsp);
+    a->target = xstrdup(user);
+    a->reason = xstrdup(reason ? json_string_value(reason) : "disconnected by an administrator");
+    a->rooms = user_rooms(user);
+    if (!a->rooms) {
+        respond_failure(req, API_EINVAL, "kick");
+        ask_free(a);
+        return;
+    }
+    ask_fetch(a, json_deep_copy(a->rooms));
 }
 
 void api_socket_delete(api_request_t *req)
 {
     const char *nsp = namespace_of(req);
     if (!nsp || !api_need_bus(req)) return;
-    ask_fetch(req, K_DELETE, nsp, api_param(req, "sid"), NULL);
+    const char *sid = api_param(req, "sid");
+    ask_t *a = ask_new(req, K_DELETE, nsp);
+    a->target = xstrdup(sid);
+    ask_fetch(a, one_room(sid));
 }
 
 /* ---- history and system messages: the chat's streams ---- */

@@ -4,11 +4,12 @@
 #include "adapter_msg.h"
 #include "alloc.h"
 #include "api.h"
+#include "api_params.h"
 #include "sbuf.h"
-
-#include <stdlib.h>
+#include "utf8.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *check_rooms(const json_t *v, const char *field, char *buf, size_t len)
@@ -21,8 +22,11 @@ static const char *check_rooms(const json_t *v, const char *field, char *buf, si
     json_t *r;
     json_array_foreach(v, i, r)
     {
-        if (!json_is_string(r) || json_string_length(r) == 0) {
-            snprintf(buf, len, "%s[%zu] must be a non-empty string", field, i);
+        char why[96];
+        if (!json_is_string(r) ||
+            api_check_room(json_string_value(r), json_string_length(r), why, sizeof why) < 0) {
+            snprintf(buf, len, "%s[%zu] must be a room name: 1-128 characters, no controls", field,
+                     i);
             return buf;
         }
     }
@@ -36,12 +40,16 @@ const char *api_emit_check(const json_t *body, char *buf, size_t len)
     json_t *v;
     json_object_foreach((json_t *)body, key, v)
     {
+        char rule[96];
         if (strcmp(key, "namespace") == 0) {
-            if (!json_is_string(v) || json_string_value(v)[0] != '/')
-                return "namespace must be a string starting with /";
+            if (!json_is_string(v) ||
+                api_check_namespace(json_string_value(v), json_string_length(v), rule,
+                                    sizeof rule) < 0)
+                return "namespace must be a string starting with /, at most 200 bytes, without #";
         } else if (strcmp(key, "event") == 0) {
-            if (!json_is_string(v) || json_string_length(v) == 0)
-                return "event must be a non-empty string";
+            if (!json_is_string(v) || json_string_length(v) == 0 ||
+                json_string_length(v) != strlen(json_string_value(v)))
+                return "event must be a non-empty string without NUL";
         } else if (strcmp(key, "args") == 0) {
             if (!json_is_array(v)) return "args must be an array";
         } else if (strcmp(key, "rooms") == 0 || strcmp(key, "except") == 0) {
@@ -50,7 +58,8 @@ const char *api_emit_check(const json_t *body, char *buf, size_t len)
         } else if (strcmp(key, "volatile") == 0) {
             if (!json_is_boolean(v)) return "volatile must be true or false";
         } else {
-            snprintf(buf, len, "unknown field %.64s", key);
+            /* quoted up to 64 bytes, cut at a character boundary */
+            snprintf(buf, len, "unknown field %.*s", (int)utf8_prefix(key, strlen(key), 64), key);
             return buf;
         }
     }
@@ -73,15 +82,35 @@ void api_emit(api_request_t *req)
     json_t *body = api_body(req);
     json_t *ns = json_object_get(body, "namespace");
     const char *nsp = ns ? json_string_value(ns) : "/";
-    int rc = api_publish_emit(
-        an, nsp, json_object_get(body, "rooms"), json_object_get(body, "except"),
-        json_string_value(json_object_get(body, "event")), json_object_get(body, "args"),
-        json_is_true(json_object_get(body, "volatile")));
-    if (rc < 0) {
-        api_respond_error(req, 400, "bad_request", "the event cannot be encoded");
-        return;
+    json_t *rooms = json_object_get(body, "rooms"), *none = json_array();
+    /* without rooms (or with none) the event goes to every socket, as the emitter's does */
+    int flags = API_EMIT_EVERYONE |
+                (json_is_true(json_object_get(body, "volatile")) ? API_EMIT_VOLATILE : 0);
+    int rc = api_publish_emit(an, nsp, rooms ? rooms : none, json_object_get(body, "except"),
+                              json_string_value(json_object_get(body, "event")),
+                              json_object_get(body, "args"), flags);
+    json_decref(none);
+    if (rc == API_ENOBUS)
+        api_respond_error(req, 503, "unavailable", "Redis did not take the message");
+    else if (rc < 0)
+        api_respond_error(req, 400, "bad_request", "the event cannot be encoded: %s",
+                          api_strerror(rc));
+    else
+        api_respond_json(req, 202, json_pack("{s:b}", "ok", 1));
+}
+
+/* 1 when arr is NULL (allow_null) or an array of non-empty strings. */
+static int names_ok(const json_t *arr, int allow_null)
+{
+    if (!arr) return allow_null;
+    if (!json_is_array(arr)) return 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(arr, i, r)
+    {
+        if (!json_is_string(r) || json_string_length(r) == 0) return 0;
     }
-    api_respond_json(req, 202, json_pack("{s:b}", "ok", 1));
+    return 1;
 }
 
 static amsg_str_t *strs(json_t *arr, size_t *n)
@@ -95,33 +124,47 @@ static amsg_str_t *strs(json_t *arr, size_t *n)
     return v;
 }
 
-int api_publish_emit(adminnode_t *an, const char *nsp, json_t *rooms, json_t *except,
-                     const char *event, json_t *args, int is_volatile)
+/* The event and its arguments as JSON text ["event", ...args] (malloc'ed), or NULL. */
+static char *event_text(const char *event, json_t *args)
 {
-    json_t *data = json_array();
-    json_array_append_new(data, json_string(event));
-    json_array_extend(data, args);
-    char *text = json_dumps(data, JSON_COMPACT);
+    json_t *data = json_array(), *ev = json_string(event);
+    char *text = NULL;
+    if (data && ev && json_array_append(data, ev) == 0 && json_array_extend(data, args) == 0)
+        text = json_dumps(data, JSON_COMPACT);
+    json_decref(ev);
     json_decref(data);
+    return text;
+}
+
+int api_publish_emit(adminnode_t *an, const char *nsp, json_t *rooms, json_t *except,
+                     const char *event, json_t *args, int flags)
+{
+    if (!an || !nsp || nsp[0] != '/' || !event || !event[0] || !json_is_array(args) ||
+        !names_ok(rooms, 0) || !names_ok(except, 1))
+        return API_EINVAL;
+    if (json_array_size(rooms) == 0 && !(flags & API_EMIT_EVERYONE)) return API_EINVAL;
+    char *text = event_text(event, args);
+    if (!text) return API_EENCODE;
     amsg_broadcast_t b = {
         .uid = {"emitter", 7},
         .type = 2,
         .nsp = {nsp, strlen(nsp)},
         .id = -1,
         .data = {text, strlen(text), NULL, 0},
-        .flags = {is_volatile ? 1 : AMSG_UNSET, AMSG_UNSET, AMSG_UNSET, AMSG_UNSET},
+        .flags = {(flags & API_EMIT_VOLATILE) ? 1 : AMSG_UNSET, AMSG_UNSET, AMSG_UNSET, AMSG_UNSET},
     };
     b.rooms = strs(rooms, &b.nrooms);
     b.except = strs(except, &b.nexcept);
     sbuf_t msg = SBUF_INIT, ch = SBUF_INIT;
-    int rc = amsg_broadcast_encode(&msg, &b);
+    int rc = amsg_broadcast_encode(&msg, &b) == 0 ? 0 : API_EENCODE;
+    if (rc == 0 && !an->bus) rc = API_ENOBUS;
     if (rc == 0) {
         sbuf_printf(&ch, "%s#%s#", an->cfg->redis_key, nsp);
         if (b.nrooms == 1) {
             sbuf_append(&ch, b.rooms[0].s, b.rooms[0].len);
             sbuf_append_char(&ch, '#');
         }
-        bus_publish(an->bus, ch.data, ch.len, msg.data, msg.len);
+        if (bus_publish(an->bus, ch.data, ch.len, msg.data, msg.len) < 0) rc = API_ENOBUS;
     }
     free(b.rooms);
     free(b.except);

@@ -8,6 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *api_strerror(int rc)
+{
+    switch (rc) {
+    case 0: return "success";
+    case API_EINVAL: return "invalid argument";
+    case API_EENCODE: return "cannot be encoded";
+    case API_ENOBUS: return "Redis is not available";
+    }
+    return "unknown error";
+}
+
 const char *adminnode_redis_state(const adminnode_t *an)
 {
     if (!an->bus) return "none";

@@ -1,6 +1,7 @@
 /* Cluster requests made by adminnode and the gathering of their answers (see requester.h). */
 #include "requester.h"
 #include "alloc.h"
+#include "api_params.h"
 #include "log.h"
 #include "sbuf.h"
 
@@ -12,7 +13,7 @@
 typedef struct pending {
     requester_t *rq;
     char id[48];
-    char nsp[256];
+    char *nsp; /* owned */
     req_cb cb;
     void *ud;
     unsigned servers, answered;
@@ -41,6 +42,7 @@ static void timer_closed(uv_handle_t *h)
     pending_t *p = h->data;
     json_decref(p->answers);
     json_decref(p->request);
+    free(p->nsp);
     free(p);
 }
 
@@ -70,8 +72,7 @@ static void on_response(void *ud, const char *channel, size_t len, const char *p
     json_t *resp = json_loadb(payload, plen, 0, NULL);
     const char *id = json_string_value(json_object_get(resp, "requestId"));
     pending_t *p = id ? strmap_get(&rq->pending, id, strlen(id)) : NULL;
-    if (p && !p->done) {
-        json_array_append(p->answers, resp);
+    if (p && !p->done && json_array_append(p->answers, resp) == 0) {
         if (++p->answered >= p->servers && p->counted) finish(p, NULL);
     }
     json_decref(resp);
@@ -111,11 +112,16 @@ static void on_numsub(void *ud, int status, const redisReply *r)
         return;
     }
     char *text = json_dumps(p->request, JSON_COMPACT);
+    if (!text) {
+        finish(p, "the request cannot be encoded");
+        return;
+    }
     sbuf_t ch = SBUF_INIT;
     request_channel(&ch, p->rq, "-request", p->nsp);
-    bus_publish(p->rq->an->bus, ch.data, ch.len, text, strlen(text));
+    int rc = bus_publish(p->rq->an->bus, ch.data, ch.len, text, strlen(text));
     sbuf_free(&ch);
     free(text);
+    if (rc < 0) finish(p, "Redis is not available");
 }
 
 requester_t *requester_new(adminnode_t *an)
@@ -143,24 +149,55 @@ void requester_free(requester_t *rq)
     free(rq);
 }
 
-void requester_ask(requester_t *rq, const char *nsp, json_t *request, req_cb cb, void *ud)
+int requester_check(const json_t *request, int need_rooms)
 {
+    if (!json_is_object(request) || !json_is_integer(json_object_get(request, "type")))
+        return API_EINVAL;
+    if (!need_rooms) return 0;
+    json_t *rooms = json_object_get(json_object_get(request, "opts"), "rooms"), *r;
+    size_t i;
+    if (!json_is_array(rooms) || json_array_size(rooms) == 0) return API_EINVAL;
+    json_array_foreach(rooms, i, r)
+    {
+        if (!json_is_string(r) || json_string_length(r) == 0) return API_EINVAL;
+    }
+    return 0;
+}
+
+/* 1 when nsp can name a namespace on the bus. */
+static int nsp_ok(const char *nsp)
+{
+    char why[96];
+    return nsp && api_check_namespace(nsp, strlen(nsp), why, sizeof why) == 0;
+}
+
+int requester_ask(requester_t *rq, const char *nsp, json_t *request, req_cb cb, void *ud)
+{
+    if (!rq || !cb || !nsp_ok(nsp) || requester_check(request, 0) < 0) {
+        json_decref(request);
+        return API_EINVAL;
+    }
+    char id[48];
+    snprintf(id, sizeof id, "%s-%llu", rq->uid, (unsigned long long)++rq->next);
+    if (json_object_set_new(request, "uid", json_string(rq->uid)) < 0 ||
+        json_object_set_new(request, "requestId", json_string(id)) < 0) {
+        json_decref(request);
+        return API_EINVAL;
+    }
     pending_t *p = xcalloc(1, sizeof *p);
     p->rq = rq;
     p->cb = cb;
     p->ud = ud;
     p->answers = json_array();
-    snprintf(p->id, sizeof p->id, "%s-%llu", rq->uid, (unsigned long long)++rq->next);
-    snprintf(p->nsp, sizeof p->nsp, "%s", nsp);
-    json_object_set_new(request, "uid", json_string(rq->uid));
-    json_object_set_new(request, "requestId", json_string(p->id));
+    memcpy(p->id, id, sizeof p->id);
+    p->nsp = xstrdup(nsp);
     p->request = request;
     uv_timer_init(rq->an->loop, &p->timer);
     p->timer.data = p;
     strmap_put(&rq->pending, p->id, strlen(p->id), p);
     if (!rq->an->bus) {
         finish(p, "Redis is not configured");
-        return;
+        return 0;
     }
     listen_nsp(rq, nsp);
     /* answer with what came before the HTTP layer gives up on the request (504) */
@@ -178,18 +215,23 @@ void requester_ask(requester_t *rq, const char *nsp, json_t *request, req_cb cb,
         finish(p, "Redis is not available");
     }
     sbuf_free(&ch);
+    return 0;
 }
 
 int requester_tell(requester_t *rq, const char *nsp, json_t *request)
 {
-    json_object_set_new(request, "uid", json_string(rq->uid));
-    char *text = json_dumps(request, JSON_COMPACT);
+    char *text = NULL;
+    if (rq && nsp_ok(nsp) && requester_check(request, 1) == 0 &&
+        json_object_set_new(request, "uid", json_string(rq->uid)) == 0)
+        text = json_dumps(request, JSON_COMPACT);
+    json_decref(request);
+    if (!text) return API_EINVAL;
     sbuf_t ch = SBUF_INIT;
     request_channel(&ch, rq, "-request", nsp);
-    int rc =
-        rq->an->bus ? bus_publish(rq->an->bus, ch.data, ch.len, text, strlen(text)) : BUS_EINVAL;
+    int rc = rq->an->bus && bus_publish(rq->an->bus, ch.data, ch.len, text, strlen(text)) == 0
+                 ? 0
+                 : API_ENOBUS;
     sbuf_free(&ch);
     free(text);
-    json_decref(request);
     return rc;
 }
