@@ -17,6 +17,7 @@ typedef struct {
     long long connection_timeout;
     long long max_connections;
     long long max_connections_per_ip;
+    char *per_ip_exempt;
     long long header_timeout; /* ms */
     long long body_timeout;   /* ms */
     long long history_size;

@@ -8,7 +8,10 @@
 #include "http.h"
 #include "alloc.h"
 #include "dashboard.h"
+#include "http_conn.h"
+#include "http_linger.h"
 #include "log.h"
+#include "utf8.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -47,6 +50,9 @@ struct http_server {
     size_t in_flight, deferred;
     route_stats_t *stats; /* one per route, then "static" and "unmatched" */
     size_t nstats;
+    http_conns_t *conns;     /* the connections and their deadlines */
+    http_peer_list_t exempt; /* addresses without the per-address limit */
+    http_linger_t *linger;   /* sockets answered early, read and dropped before closing */
 };
 
 typedef enum {
@@ -70,8 +76,9 @@ struct api_request {
     size_t body_seen; /* bytes received, kept or not */
     int too_large;
     json_t *json;
-    char **query; /* owned decoded query values, freed with the request */
-    size_t nquery;
+    char **args;     /* owned: the decoded query, name and value in turn */
+    size_t nargs;    /* pairs */
+    http_conn_t *cx; /* its connection, until MHD completes the request */
     /* the answer */
     int status;
     const char *ctype;
@@ -109,8 +116,8 @@ static void request_free(api_request_t *r)
     route_match_free(&r->match);
     sbuf_free(&r->body);
     json_decref(r->json);
-    for (size_t i = 0; i < r->nquery; i++) free(r->query[i]);
-    free(r->query);
+    for (size_t i = 0; i < 2 * r->nargs; i++) free(r->args[i]);
+    free(r->args);
     free(r->resp);
     for (size_t i = 0; i < r->nheaders; i++) {
         free(r->hname[i]);
@@ -186,6 +193,13 @@ static void run_mhd(http_server_t *s)
     schedule(s);
 }
 
+/* MHD has work no fd may announce yet (a connection was cut): run it from the loop soon. */
+static void kick(void *ud)
+{
+    http_server_t *s = ud;
+    if (!s->stopping) uv_timer_start(&s->mhd_timer, on_mhd_timer, 0, 0);
+}
+
 /* ---- metrics ---- */
 
 static void count(http_server_t *s, route_stats_t *rs, int status)
@@ -224,6 +238,34 @@ void http_metrics(const http_server_t *s, sbuf_t *out)
                 "# TYPE adminnode_http_requests_deferred gauge\n"
                 "adminnode_http_requests_deferred %zu\n",
                 s->in_flight, s->deferred);
+    sbuf_printf(out,
+                "# HELP adminnode_http_connections Open HTTP connections.\n"
+                "# TYPE adminnode_http_connections gauge\n"
+                "adminnode_http_connections %zu\n"
+                "# HELP adminnode_http_connections_cut_total Connections closed for missing a "
+                "deadline: head (--header-timeout), body (--body-timeout), idle (the next "
+                "request's head).\n"
+                "# TYPE adminnode_http_connections_cut_total counter\n",
+                http_conns_open(s->conns));
+    sbuf_printf(out,
+                "# HELP adminnode_http_connections_refused_total Connections refused at accept: "
+                "their address had --max-connections-per-ip open.\n"
+                "# TYPE adminnode_http_connections_refused_total counter\n"
+                "adminnode_http_connections_refused_total %llu\n",
+                (unsigned long long)http_conns_refused(s->conns));
+    static const char *const phases[HC_NPHASES] = {"head", "body", "idle"};
+    for (int p = 0; p < HC_NPHASES; p++)
+        sbuf_printf(out, "adminnode_http_connections_cut_total{phase=\"%s\"} %llu\n", phases[p],
+                    (unsigned long long)http_conns_cut(s->conns, (hc_phase_t)p));
+    sbuf_printf(out,
+                "# HELP adminnode_http_lingering Connections answered before their body was "
+                "read, whose rest is read and dropped before closing.\n"
+                "# TYPE adminnode_http_lingering gauge\n"
+                "adminnode_http_lingering %zu\n"
+                "# HELP adminnode_http_lingered_total Lingering closes since the start.\n"
+                "# TYPE adminnode_http_lingered_total counter\n"
+                "adminnode_http_lingered_total %llu\n",
+                http_linger_count(s->linger), (unsigned long long)http_linger_total(s->linger));
 }
 
 /* ---- answers ---- */
@@ -287,11 +329,21 @@ void api_respond(api_request_t *req, int status, const char *content_type, char 
     }
 }
 
+/* The last resort: an error body that needs no allocation that can fail. */
+static void respond_internal(api_request_t *req)
+{
+    static const char body[] =
+        "{\"error\":{\"code\":\"internal\",\"message\":\"cannot make the answer\"}}";
+    api_respond(req, 500, "application/json", xmemdup(body, sizeof body - 1), sizeof body - 1);
+}
+
 void api_respond_json(api_request_t *req, int status, json_t *doc)
 {
-    char *text = json_dumps(doc, JSON_COMPACT);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (!text) {
+        log_error("cannot serialise an answer", "status=%d route=\"%s\"", status,
+                  req->match.route ? req->match.route->pattern : "");
         api_respond_error(req, 500, "internal", "cannot serialise the answer");
         return;
     }
@@ -303,12 +355,24 @@ void api_respond_error(api_request_t *req, int status, const char *code, const c
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
-    if (!doc) /* message was not UTF-8 */
-        doc = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", "(unprintable)");
-    api_respond_json(req, status, doc);
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1;
+    /* a message cut by the buffer ends at a character boundary */
+    for (size_t back = 1; (size_t)n >= sizeof msg && back < 4 && !utf8_valid(msg, len); back++)
+        if (utf8_valid(msg, len - back)) len -= back;
+    msg[len] = '\0';
+    json_t *doc =
+        utf8_valid(msg, len)
+            ? json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg)
+            : json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", "(unprintable)");
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (!text) {
+        respond_internal(req);
+        return;
+    }
+    api_respond(req, status, "application/json", text, strlen(text));
 }
 
 /* ---- deferral ---- */
@@ -391,19 +455,9 @@ const char *api_param(const api_request_t *req, const char *name)
 
 const char *api_query(api_request_t *req, const char *name)
 {
-    if (!req->conn) return NULL;
-    const char *raw = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
-    if (!raw) return NULL;
-    char *v = xstrdup(raw);
-    for (char *p = v; *p; p++)
-        if (*p == '+') *p = ' ';
-    if (percent_decode(v, strlen(v), v) < 0) {
-        free(v);
-        return NULL;
-    }
-    req->query = xrealloc(req->query, (req->nquery + 1) * sizeof *req->query);
-    req->query[req->nquery++] = v;
-    return v;
+    for (size_t i = 0; i < req->nargs; i++)
+        if (strcmp(req->args[2 * i], name) == 0) return req->args[2 * i + 1];
+    return NULL;
 }
 
 json_t *api_body(const api_request_t *req)
@@ -418,18 +472,119 @@ api_scope_t api_caller_scope(const api_request_t *req)
 
 /* ---- the access handler ---- */
 
+/* Bytes of a refused body read and dropped, so that its client can read the answer. */
+static size_t drain_limit(const http_server_t *s)
+{
+    size_t b = s->opt.max_body;
+    return b * 4 > b + (1u << 20) ? b * 4 : b + (1u << 20);
+}
+
 static int is_get(const char *method)
 {
     return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 }
 
-/* Routing, authentication and the announced body size, before any body byte is read. May
- * answer (404, 405, 401, 403, 413, or a dashboard file). */
+/* The query of a request being read: every argument decoded and checked, in order. */
+typedef struct {
+    api_request_t *r;
+    int bad;
+    char msg[256];
+} query_ctx_t;
+
+/* A name fit to quote in an error message, or NULL. */
+static const char *quotable(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 32 ||
+        strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                     "0123456789_.-") != n)
+        return NULL;
+    return name;
+}
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    query_ctx_t *q = cls;
+    api_request_t *r = q->r;
+    (void)kind;
+    char why[160];
+    /* decoded in place: the escapes shorten the text, '+' is a space */
+    char *name = xstrdup(key), *val = xstrdup(value ? value : "");
+    for (char *p = val; *p; p++)
+        if (*p == '+') *p = ' ';
+    for (char *p = name; *p; p++)
+        if (*p == '+') *p = ' ';
+    long nlen = percent_decode(name, strlen(name), name);
+    long vlen = percent_decode(val, strlen(val), val);
+    const char *shown = nlen >= 0 ? quotable(name) : NULL;
+    const api_route_t *rt = r->match.route;
+    if (nlen < 0 || api_check_text(name, (size_t)nlen, why, sizeof why) < 0) {
+        snprintf(q->msg, sizeof q->msg, "a query parameter name is malformed");
+    } else if (vlen < 0) {
+        snprintf(q->msg, sizeof q->msg,
+                 "query parameter %s is malformed (a bad %%-escape or a NUL)",
+                 shown ? shown : "(unnamed)");
+    } else if (route_check_query(rt, name, val, (size_t)vlen, why, sizeof why) < 0) {
+        snprintf(q->msg, sizeof q->msg, "query parameter %s %s", shown ? shown : "(unnamed)", why);
+    } else if (route_param_check(rt, "query", name) && api_query(r, name)) {
+        snprintf(q->msg, sizeof q->msg, "query parameter %s is given twice", name);
+    } else {
+        r->args = xrealloc(r->args, (r->nargs + 1) * 2 * sizeof *r->args);
+        r->args[2 * r->nargs] = name;
+        r->args[2 * r->nargs + 1] = val;
+        r->nargs++;
+        return MHD_YES;
+    }
+    free(name);
+    free(val);
+    q->bad = 1;
+    return MHD_NO;
+}
+
+/* Checks the path parameters and the query of a found route before its handler runs, so that
+ * no handler sees a value that is not text or breaks its parameter's rule. Returns 0, or -1
+ * after answering 400. */
+static int check_params(api_request_t *r, route_result_t rr)
+{
+    char why[160];
+    const char *name;
+    if (rr == ROUTE_BAD_PARAM) {
+        api_respond_error(r, 400, "bad_request",
+                          "path parameter %s is malformed (a bad %%-escape or a NUL)",
+                          r->match.names[r->match.bad]);
+        return -1;
+    }
+    if (route_check_params(&r->match, &name, why, sizeof why) < 0) {
+        api_respond_error(r, 400, "bad_request", "path parameter %s %s", name, why);
+        return -1;
+    }
+    query_ctx_t q = {r, 0, ""};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
+    if (q.bad) {
+        api_respond_error(r, 400, "bad_request", "%s", q.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Whether the request announces a body (a length above 0, or a transfer coding). */
+static int announces_body(const api_request_t *r)
+{
+    const char *cl =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strspn(cl, "0 \t") != strlen(cl)) return 1;
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                       MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
+/* Routing, authentication, the parameters and the announced body size, before any body byte
+ * is read. May answer (404, 405, 401, 403, 400, 413, or a dashboard file). */
 static void begin(api_request_t *r)
 {
     http_server_t *s = r->srv;
     route_result_t rr = router_match(s->opt.router, r->method, r->path, &r->match);
-    if (rr == ROUTE_FOUND) {
+    if (rr == ROUTE_FOUND || rr == ROUTE_BAD_PARAM) {
         r->stats = &s->stats[(size_t)(r->match.route - s->opt.router->routes)];
     } else if (rr == ROUTE_BAD_METHOD) {
         api_add_header(r, "Allow", r->match.allow);
@@ -478,6 +633,7 @@ static void begin(api_request_t *r)
             return;
         }
     }
+    if (check_params(r, rr) < 0) return;
 
     const char *cl =
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -529,8 +685,16 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     if (!r) {
         r = request_new(s, conn, method, url);
         *con_cls = r;
+        r->cx = http_conn_of(conn);
+        http_conn_phase(r->cx, HC_BODY); /* the head is in: the body's deadline starts */
         begin(r);
-        if (r->state == RS_ANSWERED) return queue_answer(r);
+        if (r->state == RS_ANSWERED) {
+            /* Answered before the body was read: MHD will not read it and closes after the
+             * answer, so the socket lingers to let the client read the answer. */
+            if (announces_body(r)) http_conn_linger(r->cx);
+            http_conn_phase(r->cx, HC_NONE);
+            return queue_answer(r);
+        }
         return MHD_YES;
     }
     if (*upload_size) {
@@ -543,15 +707,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         } else {
             r->too_large = 1;
             sbuf_free(&r->body);
-            /* Read and drop a moderately oversized body to answer 413; beyond that, drop the
-             * connection. */
-            size_t cap = s->opt.max_body * 4 > s->opt.max_body + (1u << 20)
-                             ? s->opt.max_body * 4
-                             : s->opt.max_body + (1u << 20);
-            if (r->body_seen > cap) return MHD_NO;
+            /* Read and drop a moderately oversized body to answer 413 once it is all in (MHD
+             * takes an answer only then); beyond that, drop the connection. */
+            if (r->body_seen > drain_limit(s)) return MHD_NO;
         }
         return MHD_YES;
     }
+    http_conn_phase(r->cx, HC_NONE); /* the whole request is in */
     if (r->state == RS_BODY) {
         r->state = RS_HANDLER;
         dispatch(r);
@@ -582,6 +744,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->state < RS_QUEUED)
         log_debug("request abandoned", "code=%d", (int)toe);
     list_remove(s, r);
+    /* the connection waits for its next request (or is closing, and leaves the list then) */
+    http_conn_phase(r->cx, HC_IDLE);
+    r->cx = NULL;
     r->conn = NULL;
     r->suspended = 0;
     s->in_flight--;
@@ -631,9 +796,29 @@ int http_start(http_server_t **out, uv_loop_t *loop, const http_options_t *o, ch
             return -1;
         }
 
+    http_peer_list_t exempt;
+    char why[128];
+    if (http_peer_list_parse(&exempt, o->per_ip_exempt, why, sizeof why) < 0) {
+        snprintf(err, errlen, "--per-ip-exempt: %s", why);
+        return -1;
+    }
     http_server_t *s = xcalloc(1, sizeof *s);
     s->loop = loop;
     s->opt = *o;
+    s->exempt = exempt;
+    /* lingering sockets are bounded like the connections of one address, in bytes and time */
+    s->linger = http_linger_new(loop, o->body_timeout_ms, drain_limit(s),
+                                o->max_connections > 64 ? o->max_connections / 8 : 8);
+    http_conns_options_t co = {
+        .delay_ms = {o->header_timeout_ms, o->body_timeout_ms,
+                     (uint64_t)o->connection_timeout_s * 1000 + o->header_timeout_ms},
+        .linger = s->linger,
+        .per_ip = o->max_connections_per_ip,
+        .exempt = &s->exempt,
+        .kick = kick,
+        .ud = s,
+    };
+    s->conns = http_conns_new(loop, &co);
     s->nstats = o->router->nroutes + 2;
     s->stats = xcalloc(s->nstats, sizeof *s->stats);
     for (size_t i = 0; i < o->router->nroutes; i++) {
@@ -644,13 +829,18 @@ int http_start(http_server_t **out, uv_loop_t *loop, const http_options_t *o, ch
     s->stats[s->nstats - 1] = (route_stats_t){"any", "unmatched", NULL, 0};
 
     s->mhd = MHD_start_daemon(
-        flags, (uint16_t)o->port, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR,
+        flags, (uint16_t)o->port, http_conns_accept, s->conns, on_access, s, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->connection_timeout_s,
         MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-        NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+        NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_CONNECTION_LIMIT,
+        o->max_connections, MHD_OPTION_NOTIFY_CONNECTION, http_conns_notify, s->conns,
+        MHD_OPTION_END);
     if (!s->mhd) {
         snprintf(err, errlen, "cannot listen on %s port %d", o->host, o->port);
+        http_conns_close(s->conns, NULL, NULL);
+        http_linger_close(s->linger, NULL, NULL);
+        http_peer_list_free(&s->exempt);
         free(s->stats);
         free(s);
         return -1;
@@ -662,7 +852,7 @@ int http_start(http_server_t **out, uv_loop_t *loop, const http_options_t *o, ch
     uv_timer_init(loop, &s->mhd_timer);
     uv_timer_init(loop, &s->deadline_timer);
     s->poll.data = s->mhd_timer.data = s->deadline_timer.data = s;
-    s->handles_open = 3;
+    s->handles_open = 5; /* the three handles, the connections' timer, the lingerer */
     uv_poll_start(&s->poll, UV_READABLE, on_poll);
     schedule(s);
     *out = s;
@@ -674,16 +864,26 @@ int http_port(const http_server_t *s)
     return s->port;
 }
 
-static void on_handle_closed(uv_handle_t *h)
+static void part_closed(http_server_t *s)
 {
-    http_server_t *s = h->data;
     if (--s->handles_open) return;
+    http_peer_list_free(&s->exempt);
     for (size_t i = 0; i < s->nstats; i++) free(s->stats[i].counts);
     free(s->stats);
     void (*done)(void *) = s->done;
     void *ud = s->done_ud;
     free(s);
     if (done) done(ud);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    part_closed(h->data);
+}
+
+static void on_part_closed(void *ud)
+{
+    part_closed(ud);
 }
 
 void http_stop(http_server_t *s, void (*done)(void *ud), void *ud)
@@ -697,6 +897,10 @@ void http_stop(http_server_t *s, void (*done)(void *ud), void *ud)
     uv_close((uv_handle_t *)&s->poll, on_handle_closed);
     uv_close((uv_handle_t *)&s->mhd_timer, on_handle_closed);
     uv_close((uv_handle_t *)&s->deadline_timer, on_handle_closed);
+    /* no cut and no lingering while MHD closes every connection */
+    http_conns_stop(s->conns);
     MHD_stop_daemon(s->mhd);
     s->mhd = NULL;
+    http_conns_close(s->conns, on_part_closed, s);
+    http_linger_close(s->linger, on_part_closed, s);
 }

@@ -1,7 +1,10 @@
 /* The HTTP server of adminnode: libmicrohttpd without a thread of its own, driven from the
  * libuv loop (a uv_poll_t on MHD's epoll fd, a uv_timer_t from MHD_get_timeout), and the
- * request object handlers see: routed, authenticated, body collected and parsed as JSON, and
- * answered now or later (the connection is suspended meanwhile). */
+ * request object handlers see: routed, authenticated, its path and query parameters checked,
+ * body collected and parsed as JSON, and answered now or later (the connection is suspended
+ * meanwhile). Connections are bounded in number (in all and per client address) and in time
+ * (head and body deadlines, http_conn.h); an answer given before the body was read is followed
+ * by a lingering close (http_linger.h), so that the client can read it. */
 #ifndef CC_HTTP_H
 #define CC_HTTP_H
 
@@ -17,15 +20,20 @@
 typedef struct http_server http_server_t;
 
 typedef struct {
-    const char *host;              /* an IPv4 or IPv6 address literal */
-    int port;                      /* 0: any free port (see http_port) */
-    size_t max_body;               /* larger request bodies are answered 413 */
-    uint64_t requests_timeout_ms;  /* a deferred request not answered by then gets 504 */
-    unsigned connection_timeout_s; /* idle connections are closed after this */
-    const api_router_t *router;    /* borrowed; outlives the server */
-    const auth_t *auth;            /* borrowed */
-    const char *static_dir;        /* files served for GET outside /api/ (NULL or "": none) */
-    void *app;                     /* handed to handlers through api_app() */
+    const char *host;                /* an IPv4 or IPv6 address literal */
+    int port;                        /* 0: any free port (see http_port) */
+    size_t max_body;                 /* larger request bodies are answered 413 */
+    uint64_t requests_timeout_ms;    /* a deferred request not answered by then gets 504 */
+    unsigned connection_timeout_s;   /* idle connections are closed after this */
+    unsigned max_connections;        /* open connections in all (MHD's connection limit) */
+    unsigned max_connections_per_ip; /* open connections from one client address */
+    const char *per_ip_exempt;       /* addresses without that limit, "a,b" (NULL or "": none) */
+    uint64_t header_timeout_ms;      /* a request head must be whole within this of its start */
+    uint64_t body_timeout_ms;        /* a request body must be whole within this of its head */
+    const api_router_t *router;      /* borrowed; outlives the server */
+    const auth_t *auth;              /* borrowed */
+    const char *static_dir;          /* files served for GET outside /api/ (NULL or "": none) */
+    void *app;                       /* handed to handlers through api_app() */
 } http_options_t;
 
 /* Starts listening on loop. Returns 0 and *out, or -1 with a reason in err. */
@@ -42,7 +50,8 @@ int http_port(const http_server_t *s);
 void http_stop(http_server_t *s, void (*done)(void *ud), void *ud);
 
 /* Appends the Prometheus text of the request counters (by method, route and status), the
- * requests in flight and those deferred. */
+ * requests in flight and those deferred, the open connections, those cut for a missed
+ * deadline and those lingering. */
 void http_metrics(const http_server_t *s, sbuf_t *out);
 
 /* ---- the request, as handlers see it ---- */
@@ -55,7 +64,8 @@ const char *api_path(const api_request_t *req);
 const api_route_t *api_route(const api_request_t *req);
 /* The percent-decoded value of path parameter name ({name} in the pattern), or NULL. */
 const char *api_param(const api_request_t *req, const char *name);
-/* The percent-decoded value of query argument name, or NULL (owned by req). */
+/* The decoded value of query argument name ('+' is a space), or NULL (owned by req). Every
+ * query value was checked before the handler ran (see api_param_doc_t). */
 const char *api_query(api_request_t *req, const char *name);
 /* The parsed JSON body of a route with API_ROUTE_BODY (borrowed; never NULL for such a
  * route), else NULL. */

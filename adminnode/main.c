@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 #ifndef CHATCLUSTER_VERSION
@@ -80,6 +81,31 @@ static int load_keys(adminnode_t *an, const adminnode_config_t *cfg)
     return 0;
 }
 
+/* Raises the soft limit of open files to the hard limit, so that --max-connections can be
+ * reached, and says when it still cannot be. */
+static void raise_nofile(const adminnode_config_t *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    rlim_t was = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        /* an unlimited hard limit is still bounded by the kernel's nr_open */
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && rl.rlim_max == RLIM_INFINITY) {
+            rl.rlim_cur = 1u << 20;
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = was;
+        }
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    log_info("open files limit", "soft=%llu was=%llu hard=%llu", (unsigned long long)rl.rlim_cur,
+             (unsigned long long)was, (unsigned long long)rl.rlim_max);
+    /* each connection is a descriptor; Redis, the loop and the files served need a few more */
+    if ((unsigned long long)rl.rlim_cur < (unsigned long long)cfg->max_connections + 64)
+        log_warn("the open files limit is below --max-connections",
+                 "max_connections=%lld nofile=%llu", cfg->max_connections,
+                 (unsigned long long)rl.rlim_cur);
+}
+
 static int start(node_t *n, uv_loop_t *loop, const adminnode_config_t *cfg)
 {
     adminnode_t *an = &n->an;
@@ -115,6 +141,11 @@ static int start(node_t *n, uv_loop_t *loop, const adminnode_config_t *cfg)
         .max_body = (size_t)cfg->max_body,
         .requests_timeout_ms = (uint64_t)cfg->requests_timeout,
         .connection_timeout_s = (unsigned)cfg->connection_timeout,
+        .max_connections = (unsigned)cfg->max_connections,
+        .max_connections_per_ip = (unsigned)cfg->max_connections_per_ip,
+        .per_ip_exempt = cfg->per_ip_exempt,
+        .header_timeout_ms = (uint64_t)cfg->header_timeout,
+        .body_timeout_ms = (uint64_t)cfg->body_timeout,
         .router = &an->router,
         .auth = &an->auth,
         .static_dir = cfg->static_dir,
@@ -172,6 +203,7 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    raise_nofile(&cfg);
 
     uv_loop_t loop;
     uv_loop_init(&loop);
