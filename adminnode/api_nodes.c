@@ -137,6 +137,8 @@ static void command(api_request_t *req, const char *type)
     if (rc < 0) {
         if (rc == REG_EUNKNOWN)
             not_found(req, id);
+        else if (rc == REG_EINVAL)
+            api_respond_error(req, 500, "internal", "the command cannot be encoded");
         else
             api_respond_error(req, 503, "unavailable", "Redis is not reachable");
         api_request_unref(req);

@@ -127,8 +127,12 @@ static int start(node_t *n, uv_loop_t *loop, const adminnode_config_t *cfg)
         return -1;
     }
     an->openapi = json_dumps(doc, JSON_INDENT(1));
-    an->openapi_len = strlen(an->openapi);
     json_decref(doc);
+    if (!an->openapi) {
+        fprintf(stderr, "adminnode: the API document cannot be serialised\n");
+        return -1;
+    }
+    an->openapi_len = strlen(an->openapi);
 
     redis_url_t url = {0};
     if (cfg->redis[0] && redis_url_parse(cfg->redis, &url, err, sizeof err) < 0) {

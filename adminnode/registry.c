@@ -601,8 +601,12 @@ int registry_command(registry_t *reg, const char *node, const char *type, reg_re
     w->reply = cb;
     snprintf(w->cmd_id, sizeof w->cmd_id, "adm-%016llx-%u", reg->nonce, ++reg->seq);
     json_t *cmd = json_pack("{s:i,s:s,s:s}", "v", 1, "type", type, "id", w->cmd_id);
-    char *text = json_dumps(cmd, JSON_COMPACT);
+    char *text = cmd ? json_dumps(cmd, JSON_COMPACT) : NULL;
     json_decref(cmd);
+    if (!text) { /* type is not text: nothing to send */
+        free(w);
+        return REG_EINVAL;
+    }
     sbuf_t ch = SBUF_INIT;
     sbuf_printf(&ch, "%s:command:%s", reg->prefix, node);
     int rc = bus_publish(reg->bus, ch.data, ch.len, text, strlen(text));

@@ -91,6 +91,7 @@ typedef struct registry registry_t;
 #define REG_ECLOSED  (-1) /* the registry stopped before the answer came */
 #define REG_ENOBUS   (-2) /* no Redis, or its connection is down */
 #define REG_EUNKNOWN (-3) /* no such node */
+#define REG_EINVAL   (-4) /* the command cannot be encoded */
 
 /* A command's answer: status 0 and the reply ({v, type:"reply", id, node, ok, draining},
  * borrowed for the call), or REG_ECLOSED with NULL. */
@@ -132,8 +133,8 @@ int registry_loaded(const registry_t *reg);
 void registry_when_loaded(registry_t *reg, reg_ready_cb cb, void *ud);
 
 /* Sends {"v":1,"type":type,"id":<fresh command id>} to the node and calls cb once its reply
- * comes. Returns 0, REG_EUNKNOWN for a node not in the registry or REG_ENOBUS without a
- * connected Redis (cb then never fires). */
+ * comes. Returns 0, REG_EUNKNOWN for a node not in the registry, REG_EINVAL for a type that is
+ * not text, or REG_ENOBUS without a connected Redis (cb then never fires). */
 int registry_command(registry_t *reg, const char *node, const char *type, reg_reply_cb cb,
                      void *ud);
 
