@@ -13,11 +13,13 @@
  * way; presence is then the node's own sockets. */
 #include "alloc.h"
 #include "app.h"
+#include "chat_store.h"
 #include "cluster.h"
 #include "json_text.h"
 #include "log.h"
 #include "sio.h"
 #include "strmap.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -28,8 +30,6 @@
 #include <string.h>
 #include <time.h>
 #include <uv.h>
-
-#define CHAT_MAX_ID 128 /* longest user id or name, bytes */
 
 typedef struct {
     server_t *srv;
@@ -43,17 +43,23 @@ typedef struct {
     /* Running alone (no --redis): messages are kept in memory instead of Redis streams. */
     strmap_t mem_streams; /* stream key -> mem_stream_t */
     strmap_t mem_dedupe;  /* dedupe key -> mem_id_t */
+    struct mem_stream *lru_head, *lru_tail;
+    struct mem_id *ids_head, *ids_tail;
     uint64_t mem_last_ms;
     uint32_t mem_seq;
 } chat_t;
 
-typedef struct {
-    json_t *entries; /* [[id, from, name, text, to]...], oldest first */
+typedef struct mem_stream {
+    struct mem_stream *prev, *next; /* in chat_t.lru, least recently written first */
+    json_t *entries;                /* [[id, from, name, text, to]...], oldest first */
+    uint64_t last_ms;               /* when its last message was stored */
     size_t len;
     char key[];
 } mem_stream_t;
 
-typedef struct {
+typedef struct mem_id {
+    struct mem_id *next; /* in chat_t.ids, oldest first */
+    uint64_t at_ms;
     char id[48];
     size_t len;
     char key[];
@@ -84,52 +90,65 @@ static cluster_t *cl(void)
     return cluster_of(chat->sio);
 }
 
-/* Answers ack_id with {ok: true, ...fields} (fields stolen; may be NULL). */
-static void ack_ok(sio_socket_t *s, int64_t ack_id, json_t *fields)
+/* Answers ack_id with the JSON object o (stolen). A NULL o, what a failed json_pack gives,
+ * answers an internal error instead: never a NULL passed on. */
+static void ack_json(sio_socket_t *s, int64_t ack_id, json_t *o)
 {
-    json_t *o = fields ? fields : json_object();
-    json_object_set_new(o, "ok", json_true());
-    char *text = json_dumps(o, JSON_COMPACT);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!text) {
+        static const char fail[] =
+            "{\"error\":{\"code\":\"internal\",\"message\":\"the answer cannot be encoded\"}}";
+        log_warn("answer not encodable", NULL);
+        sio_ack(s, ack_id, fail, sizeof fail - 1, NULL, 0);
+        return;
+    }
     sio_ack(s, ack_id, text, strlen(text), NULL, 0);
     free(text);
-    json_decref(o);
+}
+
+/* Answers ack_id with {ok: true, ...fields}; fields is stolen, and NULL (a failed json_pack)
+ * becomes an internal error. */
+static void ack_ok_with(sio_socket_t *s, int64_t ack_id, json_t *fields)
+{
+    if (fields && json_object_set_new(fields, "ok", json_true()) < 0) {
+        json_decref(fields);
+        fields = NULL;
+    }
+    ack_json(s, ack_id, fields);
+}
+
+/* Answers ack_id with {ok: true}. */
+static void ack_ok(sio_socket_t *s, int64_t ack_id)
+{
+    sio_ack(s, ack_id, "{\"ok\":true}", 11, NULL, 0);
 }
 
 static void ack_err(sio_socket_t *s, int64_t ack_id, const char *code, const char *message)
 {
-    json_t *o = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
-    char *text = json_dumps(o, JSON_COMPACT);
-    sio_ack(s, ack_id, text, strlen(text), NULL, 0);
-    free(text);
-    json_decref(o);
+    ack_json(s, ack_id, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
 }
 
+/* {id, name} of a member, or NULL (only if its strings were not UTF-8, which connect
+ * refuses). */
 static json_t *user_json(const member_t *m)
 {
     return json_pack("{s:s,s:s}", "id", m->user_id, "name", m->user_name);
 }
 
-/* Emits event with one JSON object argument to rooms (minus except), cluster-wide. */
+/* Emits event with one JSON object argument (borrowed) to rooms (minus except), cluster-wide.
+ * A NULL or unencodable arg is sent to nobody. */
 static void emit_to(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
                     size_t nexcept, const char *event, json_t *arg, unsigned flags)
 {
-    char *text = json_dumps(arg, JSON_COMPACT);
+    char *text = arg ? json_dumps(arg, JSON_COMPACT) : NULL;
+    if (!text) {
+        log_warn("event not encodable", "event=%s", event);
+        return;
+    }
     sio_broadcast(nsp, rooms, nrooms, except, nexcept, event, strlen(event), text, strlen(text),
                   NULL, 0, flags);
     free(text);
-}
-
-/* A name usable as a room or an id: 1..max characters (code points), no control characters. */
-static int valid_name(const char *s, size_t len, size_t max_chars)
-{
-    size_t chars = 0;
-    if (len == 0) return 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch < 0x20 || ch == 0x7f) return 0;
-        if ((ch & 0xc0) != 0x80) chars++;
-    }
-    return chars <= max_chars;
 }
 
 static const char *field_string(json_t *o, const char *key, size_t *len)
@@ -141,13 +160,16 @@ static const char *field_string(json_t *o, const char *key, size_t *len)
     return json_string_value(v);
 }
 
-/* Keys under the configured prefix. */
-static void key(sbuf_t *b, const char *kind, const char *a, size_t alen)
+/* A room a client names: refused with a bad_request answer (1 returned) when it is not one. */
+static int bad_room(sio_socket_t *s, int64_t ack_id, const char *room, size_t len)
 {
-    sbuf_reset(b);
-    sbuf_append_str(b, chat->prefix);
-    sbuf_append_str(b, kind);
-    sbuf_append(b, a, alen);
+    int rc = room ? chat_check_room(room, len) : UTF8_LABEL_EMPTY;
+    if (rc == 0) return 0;
+    char msg[160];
+    snprintf(msg, sizeof msg, "room %s: it must be 1-%d characters, no control characters",
+             room ? chat_check_strerror(rc) : "is missing", CHAT_ROOM_MAX_CHARS);
+    ack_err(s, ack_id, "bad_request", msg);
+    return 1;
 }
 
 enum { AFTER_JOIN = 1 }; /* wait_t.kind: the answer to a join carries members too */
@@ -214,63 +236,137 @@ static int load_secret(const chatnode_config_t *cfg, char *err, size_t errlen)
 static int refuse(sbuf_t *error, const char *reason)
 {
     json_t *e = json_pack("{s:s,s:{s:s}}", "message", "unauthorized", "data", "reason", reason);
-    char *text = json_dumps(e, JSON_COMPACT);
-    sbuf_append_str(error, text);
+    char *text = e ? json_dumps(e, JSON_COMPACT) : NULL;
+    sbuf_append_str(error, text ? text : "{\"message\":\"unauthorized\"}");
     free(text);
     json_decref(e);
     return -1;
 }
 
+/* A NumericDate claim (RFC 7519: seconds since the epoch, integer or fraction). Returns 1 with
+ * *t set, 0 when the claim is absent, -1 when it is there but not a number. */
+static int numeric_date(json_t *claims, const char *name, double *t)
+{
+    json_t *v = json_object_get(claims, name);
+    if (!v) return 0;
+    if (!json_is_number(v)) return -1;
+    *t = json_number_value(v);
+    return 1;
+}
+
+/* Does aud (a string or an array of strings) name audience? */
+static int audience_matches(json_t *aud, const char *audience)
+{
+    if (json_is_string(aud)) return strcmp(json_string_value(aud), audience) == 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(aud, i, v) if (json_is_string(v) &&
+                                      strcmp(json_string_value(v), audience) == 0) return 1;
+    return 0;
+}
+
+/* Checks a verified token's claims; fills id and name (borrowed from claims). Returns NULL
+ * or why the token is refused. */
+static const char *check_claims(json_t *claims, const char **id, size_t *idlen, const char **name,
+                                size_t *namelen)
+{
+    const chatnode_config_t *cfg = chat->cfg;
+    json_t *sub = json_object_get(claims, "sub"), *nm = json_object_get(claims, "name");
+    double now = (double)now_ms() / 1000.0, leeway = (double)cfg->jwt_leeway, exp = 0, nbf = 0;
+    int has_exp = numeric_date(claims, "exp", &exp), has_nbf = numeric_date(claims, "nbf", &nbf);
+    if (has_exp < 0 || has_nbf < 0) return "exp and nbf must be numbers (NumericDate)";
+    if (!has_exp && !cfg->jwt_allow_no_exp) return "token has no exp";
+    if (has_exp && now >= exp + leeway) return "token expired";
+    if (has_nbf && now + leeway < nbf) return "token not yet valid";
+    if (cfg->jwt_issuer[0]) {
+        json_t *iss = json_object_get(claims, "iss");
+        if (!json_is_string(iss) || strcmp(json_string_value(iss), cfg->jwt_issuer) != 0)
+            return "token has the wrong iss";
+    }
+    if (cfg->jwt_audience[0] &&
+        !audience_matches(json_object_get(claims, "aud"), cfg->jwt_audience))
+        return "token is not for this audience";
+    if (!json_is_string(sub) ||
+        chat_check_name(json_string_value(sub), json_string_length(sub)) != 0)
+        return "token sub must be 1-64 characters, no control characters";
+    if (json_string_length(sub) >= CHAT_GUEST_PREFIX_LEN &&
+        memcmp(json_string_value(sub), CHAT_GUEST_PREFIX, CHAT_GUEST_PREFIX_LEN) == 0)
+        return "token sub may not start with " CHAT_GUEST_PREFIX;
+    if (nm && (!json_is_string(nm) ||
+               chat_check_name(json_string_value(nm), json_string_length(nm)) != 0))
+        return "token name must be 1-64 characters, no control characters";
+    *id = json_string_value(sub);
+    *idlen = json_string_length(sub);
+    *name = nm ? json_string_value(nm) : *id;
+    *namelen = nm ? json_string_length(nm) : *idlen;
+    return NULL;
+}
+
+/* The claims of a token signed with our HS256 secret, as a JSON object (owned), or NULL. */
+static json_t *verified_claims(const char *token)
+{
+    jwt_t *jwt = NULL;
+    json_t *claims = NULL;
+    if (jwt_decode(&jwt, token, chat->secret, (int)chat->secret_len) == 0 && jwt &&
+        jwt_get_alg(jwt) == JWT_ALG_HS256) {
+        char *text = jwt_get_grants_json(jwt, NULL);
+        if (text) claims = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+        free(text);
+        if (!json_is_object(claims)) {
+            json_decref(claims);
+            claims = NULL;
+        }
+    }
+    if (jwt) jwt_free(jwt);
+    return claims;
+}
+
+/* Who is connecting: a token user (id = sub), or a guest (id = "guest:" + name) when
+ * anonymous sign-in is on. The two id spaces never meet: a sub may not carry the prefix. */
 static int chat_connect(sio_socket_t *s, const char *auth, size_t auth_len, sbuf_t *error)
 {
-    json_t *a = json_loadb(auth, auth_len, 0, NULL);
-    const char *token = field_string(a, "token", NULL), *user = field_string(a, "user", NULL);
-    char id[CHAT_MAX_ID + 1] = "", name[CHAT_MAX_ID + 1] = "";
-    int rc = 0;
-    if (token && chat->secret) {
-        jwt_t *jwt = NULL;
-        if (jwt_decode(&jwt, token, chat->secret, (int)chat->secret_len) != 0 || !jwt ||
-            jwt_get_alg(jwt) != JWT_ALG_HS256) {
-            rc = refuse(error, "invalid token");
-        } else {
-            const char *sub = jwt_get_grant(jwt, "sub"), *nm = jwt_get_grant(jwt, "name");
-            long exp = jwt_get_grant_int(jwt, "exp");
-            long nbf = jwt_get_grant_int(jwt, "nbf");
-            long now = (long)(now_ms() / 1000);
-            if (!sub || !valid_name(sub, strlen(sub), 64))
-                rc = refuse(error, "token has no valid sub");
-            else if (exp > 0 && exp <= now)
-                rc = refuse(error, "token expired");
-            else if (nbf > 0 && nbf > now)
-                rc = refuse(error, "token not yet valid");
-            else {
-                snprintf(id, sizeof id, "%s", sub);
-                snprintf(name, sizeof name, "%s", nm && valid_name(nm, strlen(nm), 64) ? nm : sub);
-            }
-        }
-        if (jwt) jwt_free(jwt);
+    json_t *a = json_loadb(auth, auth_len, 0, NULL), *claims = NULL;
+    json_t *token = json_object_get(a, "token"), *user = json_object_get(a, "user");
+    const char *id = NULL, *name = NULL, *why = NULL;
+    size_t idlen = 0, namelen = 0;
+    sbuf_t guest = SBUF_INIT;
+    if (token && !json_is_string(token)) {
+        why = "token must be a string";
+    } else if (token && !chat->secret) {
+        why = "tokens are not accepted: no secret configured";
     } else if (token) {
-        rc = refuse(error, "tokens are not accepted: no secret configured");
+        claims = verified_claims(json_string_value(token));
+        why = claims ? check_claims(claims, &id, &idlen, &name, &namelen) : "invalid token";
     } else if (user && chat->cfg->allow_anonymous) {
-        if (!valid_name(user, strlen(user), 64))
-            rc = refuse(error, "invalid user name");
-        else {
-            snprintf(id, sizeof id, "%s", user);
-            snprintf(name, sizeof name, "%s", user);
+        if (!json_is_string(user) ||
+            chat_check_name(json_string_value(user), json_string_length(user)) != 0) {
+            why = "user must be a name of 1-64 characters, no control characters";
+        } else {
+            name = json_string_value(user);
+            namelen = json_string_length(user);
+            sbuf_append(&guest, CHAT_GUEST_PREFIX, CHAT_GUEST_PREFIX_LEN);
+            sbuf_append(&guest, name, namelen);
+            id = guest.data;
+            idlen = guest.len;
         }
     } else {
-        rc = refuse(error, chat->cfg->allow_anonymous ? "missing token or user" : "missing token");
+        why = chat->cfg->allow_anonymous ? "missing token or user" : "missing token";
     }
+    if (!why) {
+        int same = idlen == namelen && memcmp(id, name, idlen) == 0;
+        member_t *m = xcalloc(1, sizeof *m + idlen + 1 + (same ? 0 : namelen + 1));
+        m->user_id = (char *)(m + 1);
+        memcpy(m->user_id, id, idlen);
+        m->user_name = same ? m->user_id : m->user_id + idlen + 1;
+        if (!same) memcpy(m->user_name, name, namelen);
+        m->tokens = (double)chat->cfg->burst;
+        m->last_ms = now_ms();
+        sio_socket_set_data(s, m);
+    }
+    sbuf_free(&guest);
+    json_decref(claims);
     json_decref(a);
-    if (rc < 0) return -1;
-    size_t idlen = strlen(id) + 1, namelen = strcmp(id, name) ? strlen(name) + 1 : 0;
-    member_t *m = xcalloc(1, sizeof *m + idlen + namelen);
-    m->user_id = memcpy((char *)(m + 1), id, idlen);
-    m->user_name = namelen ? memcpy(m->user_id + idlen, name, namelen) : m->user_id;
-    m->tokens = (double)chat->cfg->burst;
-    m->last_ms = now_ms();
-    sio_socket_set_data(s, m);
-    return 0;
+    return why ? refuse(error, why) : 0;
 }
 
 static void chat_connected(sio_socket_t *s, const char *auth, size_t auth_len)
@@ -327,12 +423,13 @@ static void ignore_reply(void *ud, int status, const redisReply *r)
 
 /* Records (or removes) this node's entry for user in room's presence hash. */
 static void refresh_alive(uv_timer_t *t);
+static void mem_prune(uint64_t now);
 
 static void presence_entry(const char *room, size_t rlen, const member_t *m, int present)
 {
     cluster_t *c = cl();
     sbuf_t k = SBUF_INIT, field = SBUF_INIT;
-    key(&k, "presence:", room, rlen);
+    chat_key_presence(&k, chat->cfg->redis_key, room, rlen);
     sbuf_printf(&field, "%s|%s", cluster_uid(c), m->user_id);
     if (present) {
         const char *argv[] = {"HSET", k.data, field.data, m->user_name};
@@ -355,20 +452,49 @@ static void presence_write(const char *room, size_t rlen, const member_t *m, int
 }
 
 /* Reads a room's presence: cb gets the entries of live nodes as a JSON array of
- * [node, user id, user name] (borrowed), or NULL when Redis could not be read. */
+ * [node, user id, user name, hash field] (borrowed), or NULL when Redis could not be read. A
+ * read with a limit looks at a bounded part of the hash (HSCAN, about limit entries); without
+ * one (limit 0) it reads it whole. Entries of nodes found dead are removed on the way. */
 typedef void (*presence_cb)(void *ud, json_t *live);
+
+#define PRESENCE_SCAN_COUNT  500 /* fields asked of each HSCAN */
+#define PRESENCE_SCAN_ROUNDS 20  /* HSCANs one bounded read makes at most */
 
 typedef struct {
     presence_cb cb;
     void *ud;
     json_t *entries;
+    json_t *nodes; /* distinct node uids of entries, in the order their EXISTS are asked */
+    sbuf_t key;
+    char cursor[32];
+    size_t limit, rounds;
 } presence_req_t;
 
 static void presence_done(presence_req_t *q, json_t *live)
 {
     q->cb(q->ud, live);
     json_decref(q->entries);
+    json_decref(q->nodes);
+    sbuf_free(&q->key);
     free(q);
+}
+
+/* Removes the entries of dead nodes from the hash (they would be skipped on every read). */
+static void presence_prune(presence_req_t *q, json_t *dead)
+{
+    size_t n = json_array_size(dead);
+    if (!n) return;
+    const char **argv = xmalloc((2 + n) * sizeof *argv);
+    size_t *lens = xmalloc((2 + n) * sizeof *lens);
+    argv[0] = "HDEL", lens[0] = 4;
+    argv[1] = q->key.data, lens[1] = q->key.len;
+    for (size_t i = 0; i < n; i++) {
+        argv[2 + i] = json_string_value(json_array_get(dead, i));
+        lens[2 + i] = json_string_length(json_array_get(dead, i));
+    }
+    cluster_command(cl(), (int)(2 + n), argv, lens, ignore_reply, NULL);
+    free(argv);
+    free(lens);
 }
 
 static void on_alive(void *ud, int status, const redisReply *r)
@@ -378,44 +504,39 @@ static void on_alive(void *ud, int status, const redisReply *r)
         presence_done(q, NULL);
         return;
     }
-    json_t *live = json_array();
-    size_t i;
-    json_t *e;
+    json_t *alive = json_object(), *live = json_array(), *dead = json_array(), *e;
     const char *me = cluster_uid(cl());
+    size_t i;
+    json_array_foreach(q->nodes, i, e)
+    {
+        const char *node = json_string_value(e);
+        int up = strcmp(node, me) == 0 ||
+                 (i < r->elements && r->element[i]->type == REDIS_REPLY_INTEGER &&
+                  r->element[i]->integer != 0);
+        json_object_set_new(alive, node, json_boolean(up));
+    }
     json_array_foreach(q->entries, i, e)
     {
-        int mine = strcmp(json_string_value(json_array_get(e, 0)), me) == 0;
-        if (mine || (i < r->elements && r->element[i]->type == REDIS_REPLY_INTEGER &&
-                     r->element[i]->integer != 0))
-            json_array_append(live, e); /* a node gone silent does not count */
+        if (json_is_true(json_object_get(alive, json_string_value(json_array_get(e, 0)))))
+            json_array_append(live, e);
+        else /* a node gone silent does not count */
+            json_array_append(dead, json_array_get(e, 3));
     }
+    presence_prune(q, dead);
     presence_done(q, live);
     json_decref(live);
+    json_decref(dead);
+    json_decref(alive);
 }
 
-static void on_presence_hash(void *ud, int status, const redisReply *r)
+/* Whether each distinct node of the entries is alive, in one round trip. */
+static void presence_check_nodes(presence_req_t *q)
 {
-    presence_req_t *q = ud;
-    if (status != 0 || !r || r->type != REDIS_REPLY_ARRAY) {
-        presence_done(q, NULL);
-        return;
-    }
-    q->entries = json_array();
-    for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        const redisReply *f = r->element[i], *v = r->element[i + 1];
-        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
-        const char *bar = memchr(f->str, '|', f->len);
-        if (!bar) continue;
-        size_t nlen = (size_t)(bar - f->str);
-        json_array_append_new(q->entries, json_pack("[s%,s%,s%]", f->str, nlen, bar + 1,
-                                                    f->len - nlen - 1, v->str, (size_t)v->len));
-    }
-    size_t n = json_array_size(q->entries);
+    size_t n = json_array_size(q->nodes);
     if (n == 0) {
         presence_done(q, q->entries);
         return;
     }
-    /* whether each entry's node is alive, in one round trip */
     static const char lua[] =
         "local r = {} for i, k in ipairs(KEYS) do r[i] = redis.call('EXISTS', k) end return r";
     const char **args = xmalloc((3 + n) * sizeof *args);
@@ -427,8 +548,8 @@ static void on_presence_hash(void *ud, int status, const redisReply *r)
     args[1] = lua, lens[1] = sizeof lua - 1;
     args[2] = count, lens[2] = strlen(count);
     for (size_t i = 0; i < n; i++) {
-        const char *node = json_string_value(json_array_get(json_array_get(q->entries, i), 0));
-        key(&keys[i], "alive:", node, strlen(node));
+        chat_key_alive(&keys[i], chat->cfg->redis_key,
+                       json_string_value(json_array_get(q->nodes, i)));
         args[3 + i] = keys[i].data;
         lens[3 + i] = keys[i].len;
     }
@@ -437,6 +558,70 @@ static void on_presence_hash(void *ud, int status, const redisReply *r)
     free(keys);
     free(args);
     free(lens);
+}
+
+/* Adds the field/value pairs of a hash reply to the entries. */
+static void presence_add(presence_req_t *q, const redisReply *r)
+{
+    json_t *seen = json_object(), *n;
+    size_t k;
+    json_array_foreach(q->nodes, k, n) json_object_set_new(seen, json_string_value(n), json_true());
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *f = r->element[i], *v = r->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
+        const char *bar = memchr(f->str, '|', f->len);
+        if (!bar) continue;
+        size_t nlen = (size_t)(bar - f->str);
+        /* NULL when Redis holds something that is not UTF-8: not one of ours, skipped */
+        json_t *e = json_pack("[s%,s%,s%,s%]", f->str, nlen, bar + 1, f->len - nlen - 1, v->str,
+                              (size_t)v->len, f->str, (size_t)f->len);
+        if (!e) continue;
+        const char *node = json_string_value(json_array_get(e, 0));
+        if (!json_object_get(seen, node)) {
+            json_object_set_new(seen, node, json_true());
+            json_array_append(q->nodes, json_array_get(e, 0));
+        }
+        json_array_append_new(q->entries, e);
+    }
+    json_decref(seen);
+}
+
+static void presence_scan(presence_req_t *q);
+
+static void on_presence_reply(void *ud, int status, const redisReply *r)
+{
+    presence_req_t *q = ud;
+    const redisReply *pairs = status == 0 ? r : NULL;
+    if (pairs && q->limit) { /* HSCAN: [cursor, [field, value, ...]] */
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+            r->element[0]->type == REDIS_REPLY_STRING && r->element[0]->len < sizeof q->cursor) {
+            memcpy(q->cursor, r->element[0]->str, r->element[0]->len);
+            q->cursor[r->element[0]->len] = '\0';
+            pairs = r->element[1];
+        } else {
+            pairs = NULL;
+        }
+    }
+    if (!pairs || pairs->type != REDIS_REPLY_ARRAY) {
+        presence_done(q, NULL);
+        return;
+    }
+    presence_add(q, pairs);
+    if (q->limit && strcmp(q->cursor, "0") != 0 && json_array_size(q->entries) < q->limit &&
+        ++q->rounds < PRESENCE_SCAN_ROUNDS) {
+        presence_scan(q);
+        return;
+    }
+    presence_check_nodes(q);
+}
+
+static void presence_scan(presence_req_t *q)
+{
+    char count[16];
+    snprintf(count, sizeof count, "%d", PRESENCE_SCAN_COUNT);
+    const char *argv[] = {"HSCAN", q->key.data, q->cursor, "COUNT", count};
+    size_t lens[] = {5, q->key.len, strlen(q->cursor), 5, strlen(count)};
+    if (cluster_command(cl(), 5, argv, lens, on_presence_reply, q) < 0) presence_done(q, NULL);
 }
 
 /* Alone: the entries are this node's sockets in the room. */
@@ -452,7 +637,8 @@ static void local_presence(const char *room, size_t rlen, presence_cb cb, void *
         member_t *m = sio_socket_data(sel[i]);
         if (!m || strmap_get(&seen, m->user_id, strlen(m->user_id))) continue;
         strmap_put(&seen, m->user_id, strlen(m->user_id), m);
-        json_array_append_new(live, json_pack("[s,s,s]", "local", m->user_id, m->user_name));
+        json_t *e = json_pack("[s,s,s]", "local", m->user_id, m->user_name);
+        if (e) json_array_append_new(live, e);
     }
     strmap_free(&seen);
     free(sel);
@@ -460,7 +646,8 @@ static void local_presence(const char *room, size_t rlen, presence_cb cb, void *
     json_decref(live);
 }
 
-static void presence_read(const char *room, size_t rlen, presence_cb cb, void *ud)
+/* See presence_cb; limit 0 reads every entry. */
+static void presence_read(const char *room, size_t rlen, size_t limit, presence_cb cb, void *ud)
 {
     if (!cl()) {
         local_presence(room, rlen, cb, ud);
@@ -469,27 +656,35 @@ static void presence_read(const char *room, size_t rlen, presence_cb cb, void *u
     presence_req_t *q = xcalloc(1, sizeof *q);
     q->cb = cb;
     q->ud = ud;
-    sbuf_t k = SBUF_INIT;
-    key(&k, "presence:", room, rlen);
-    const char *argv[] = {"HGETALL", k.data};
-    size_t lens[] = {7, k.len};
-    if (cluster_command(cl(), 2, argv, lens, on_presence_hash, q) < 0) presence_done(q, NULL);
-    sbuf_free(&k);
+    q->limit = limit;
+    q->entries = json_array();
+    q->nodes = json_array();
+    strcpy(q->cursor, "0");
+    chat_key_presence(&q->key, chat->cfg->redis_key, room, rlen);
+    if (limit) {
+        presence_scan(q);
+        return;
+    }
+    const char *argv[] = {"HGETALL", q->key.data};
+    size_t lens[] = {7, q->key.len};
+    if (cluster_command(cl(), 2, argv, lens, on_presence_reply, q) < 0) presence_done(q, NULL);
 }
 
-/* The distinct users of live presence entries, as [{id, name}]. */
+/* The distinct users of live presence entries, as [{id, name}], at most --max-members. */
 static json_t *users_of(json_t *live)
 {
     json_t *users = json_array(), *seen = json_object();
-    size_t i;
+    size_t i, max = (size_t)chat->cfg->max_members;
     json_t *e;
     json_array_foreach(live, i, e)
     {
         const char *id = json_string_value(json_array_get(e, 1));
         if (!id || json_object_get(seen, id)) continue;
+        if (json_array_size(users) >= max) break;
         json_object_set_new(seen, id, json_true());
-        json_array_append_new(users, json_pack("{s:O,s:O}", "id", json_array_get(e, 1), "name",
-                                               json_array_get(e, 2)));
+        json_t *u =
+            json_pack("{s:O,s:O}", "id", json_array_get(e, 1), "name", json_array_get(e, 2));
+        if (u) json_array_append_new(users, u);
     }
     json_decref(seen);
     return users;
@@ -516,10 +711,13 @@ static void refresh_alive(uv_timer_t *t)
 {
     (void)t;
     cluster_t *c = cl();
-    if (!c) return;
+    if (!c) { /* alone: the timer sweeps the in-memory streams instead */
+        mem_prune(now_ms());
+        return;
+    }
     sbuf_t k = SBUF_INIT;
     char ttl[24];
-    key(&k, "alive:", cluster_uid(c), strlen(cluster_uid(c)));
+    chat_key_alive(&k, chat->cfg->redis_key, cluster_uid(c));
     snprintf(ttl, sizeof ttl, "%lld", chat->cfg->presence_ttl);
     const char *argv[] = {"SET", k.data, "1", "EX", ttl};
     size_t lens[] = {3, k.len, 1, 2, strlen(ttl)};
@@ -529,49 +727,6 @@ static void refresh_alive(uv_timer_t *t)
 
 /* ---- history ---- */
 
-/* A stream entry [id, [field, value, ...]] as a message object for room (or a private one). */
-static json_t *entry_json(const redisReply *e, const char *room)
-{
-    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-        e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
-        return NULL;
-    const redisReply *f = e->element[1];
-    json_t *m = json_object(), *from = json_object();
-    json_object_set_new(m, "id", json_stringn(e->element[0]->str, e->element[0]->len));
-    if (room) json_object_set_new(m, "room", json_string(room));
-    json_object_set_new(m, "ts", json_integer(strtoll(e->element[0]->str, NULL, 10)));
-    for (size_t i = 0; i + 1 < f->elements; i += 2) {
-        const redisReply *k = f->element[i], *v = f->element[i + 1];
-        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
-        json_t *val = json_stringn(v->str, v->len);
-        if (!val) continue; /* not UTF-8: not one of ours */
-        if (k->len == 4 && memcmp(k->str, "from", 4) == 0)
-            json_object_set_new(from, "id", val);
-        else if (k->len == 4 && memcmp(k->str, "name", 4) == 0)
-            json_object_set_new(from, "name", val);
-        else if (k->len == 4 && memcmp(k->str, "text", 4) == 0)
-            json_object_set_new(m, "text", val);
-        else if (k->len == 2 && memcmp(k->str, "to", 2) == 0 && v->len)
-            json_object_set_new(m, "to", val);
-        else
-            json_decref(val);
-    }
-    json_object_set_new(m, "from", from);
-    return m;
-}
-
-/* XREVRANGE reply -> messages, newest last. */
-static json_t *messages_of(const redisReply *r, const char *room)
-{
-    json_t *msgs = json_array();
-    if (!r || r->type != REDIS_REPLY_ARRAY) return msgs;
-    for (size_t i = r->elements; i-- > 0;) {
-        json_t *m = entry_json(r->element[i], room);
-        if (m) json_array_append_new(msgs, m);
-    }
-    return msgs;
-}
-
 typedef void (*history_cb)(wait_t *w, const redisReply *r);
 
 /* Answers a history (or join) request with messages (stolen; NULL: unavailable). */
@@ -580,13 +735,12 @@ static void history_answer(wait_t *w, json_t *messages)
     sio_socket_t *s = wait_socket(w);
     if (s && !messages) {
         ack_err(s, w->ack_id, "internal", "history is unavailable");
+    } else if (s && w->kind == AFTER_JOIN) {
+        ack_ok_with(s, w->ack_id,
+                    json_pack("{s:O,s:s,s:o}", "history", messages, "room", w->room, "members",
+                              json_loads(w->extra ? w->extra : "", 0, NULL)));
     } else if (s) {
-        json_t *res = json_pack("{s:O}", w->kind == AFTER_JOIN ? "history" : "messages", messages);
-        if (w->kind == AFTER_JOIN) {
-            json_object_set_new(res, "room", json_string(w->room));
-            json_object_set_new(res, "members", json_loads(w->extra, 0, NULL));
-        }
-        ack_ok(s, w->ack_id, res);
+        ack_ok_with(s, w->ack_id, json_pack("{s:O}", "messages", messages));
     }
     json_decref(messages);
     wait_free(w);
@@ -595,8 +749,9 @@ static void history_answer(wait_t *w, json_t *messages)
 static void on_history_reply(void *ud, int status, const redisReply *r)
 {
     wait_t *w = ud;
-    history_answer(w, status == 0 && r && r->type == REDIS_REPLY_ARRAY ? messages_of(r, w->room)
-                                                                       : NULL);
+    history_answer(w, status == 0 && r && r->type == REDIS_REPLY_ARRAY
+                          ? chat_store_messages(r, w->room)
+                          : NULL);
 }
 
 /* Stream ids compare as (ms, seq). */
@@ -615,17 +770,20 @@ static json_t *mem_message(json_t *e, const char *room)
     json_t *m = json_pack("{s:s,s:I,s:{s:O,s:O},s:O}", "id", id, "ts",
                           (json_int_t)strtoll(id, NULL, 10), "from", "id", json_array_get(e, 1),
                           "name", json_array_get(e, 2), "text", json_array_get(e, 3));
-    if (room) json_object_set_new(m, "room", json_string(room));
-    if (json_string_length(json_array_get(e, 4))) json_object_set(m, "to", json_array_get(e, 4));
+    if (m && room) json_object_set_new(m, "room", json_string(room));
+    if (m && json_string_length(json_array_get(e, 4)))
+        json_object_set(m, "to", json_array_get(e, 4));
     return m;
 }
+
+static mem_stream_t *mem_stream_find(const char *key, size_t len);
 
 /* History from the in-memory stream of a room. */
 static json_t *mem_history(const char *room, const char *before, long limit)
 {
     sbuf_t k = SBUF_INIT;
-    sbuf_printf(&k, "room:%s", room);
-    mem_stream_t *st = strmap_get(&chat->mem_streams, k.data, k.len);
+    chat_key_room(&k, chat->cfg->redis_key, room, strlen(room));
+    mem_stream_t *st = mem_stream_find(k.data, k.len);
     sbuf_free(&k);
     json_t *out = json_array();
     if (!st) return out;
@@ -636,8 +794,10 @@ static json_t *mem_history(const char *room, const char *before, long limit)
                                      before))
             end--;
     size_t start = end > (size_t)limit ? end - (size_t)limit : 0;
-    for (size_t i = start; i < end; i++)
-        json_array_append_new(out, mem_message(json_array_get(st->entries, i), room));
+    for (size_t i = start; i < end; i++) {
+        json_t *m = mem_message(json_array_get(st->entries, i), room);
+        if (m) json_array_append_new(out, m);
+    }
     return out;
 }
 
@@ -650,7 +810,7 @@ static void history_read(wait_t *w, const char *before, long limit)
     }
     sbuf_t k = SBUF_INIT, end = SBUF_INIT;
     char count[24];
-    key(&k, "room:", w->room, strlen(w->room));
+    chat_key_room(&k, chat->cfg->redis_key, w->room, strlen(w->room));
     if (before)
         sbuf_printf(&end, "(%s", before);
     else
@@ -717,7 +877,7 @@ static void presence_change(sio_nsp_t *nsp, const char *room, size_t rlen, const
     ch->user_name = xstrdup(m->user_name);
     ch->arrived = arrived;
     ch->w = w;
-    presence_read(room, rlen, on_change_presence, ch);
+    presence_read(room, rlen, 0, on_change_presence, ch);
 }
 
 static int in_room(sio_socket_t *s, const char *room, size_t len);
@@ -726,10 +886,7 @@ static void do_join(sio_socket_t *s, member_t *m, json_t *arg, int64_t ack_id)
 {
     size_t rlen;
     const char *room = field_string(arg, "room", &rlen);
-    if (!room || !valid_name(room, rlen, 128) || (rlen >= 5 && memcmp(room, "user:", 5) == 0)) {
-        ack_err(s, ack_id, "bad_request", "room must be 1-128 characters, no control characters");
-        return;
-    }
+    if (bad_room(s, ack_id, room, rlen)) return;
     wait_t *w = wait_new(s, ack_id);
     w->room = xstrndup(room, rlen);
     w->kind = AFTER_JOIN;
@@ -751,10 +908,7 @@ static void do_leave(sio_socket_t *s, member_t *m, json_t *arg, int64_t ack_id)
 {
     size_t rlen;
     const char *room = field_string(arg, "room", &rlen);
-    if (!room || !valid_name(room, rlen, 128) || (rlen >= 5 && memcmp(room, "user:", 5) == 0)) {
-        ack_err(s, ack_id, "bad_request", "room must be 1-128 characters, no control characters");
-        return;
-    }
+    if (bad_room(s, ack_id, room, rlen)) return;
     /* the socket's own room is not one it joined */
     const char *sid = sio_socket_id(s);
     if ((strlen(sid) == rlen && memcmp(sid, room, rlen) == 0) || !in_room(s, room, rlen)) {
@@ -764,7 +918,7 @@ static void do_leave(sio_socket_t *s, member_t *m, json_t *arg, int64_t ack_id)
     sio_leave(s, room, rlen);
     m->rooms--;
     presence_change(sio_socket_nsp(s), room, rlen, m, -1, NULL);
-    ack_ok(s, ack_id, NULL);
+    ack_ok(s, ack_id);
 }
 
 typedef struct {
@@ -787,16 +941,6 @@ static int in_room(sio_socket_t *s, const char *room, size_t len)
 }
 
 /* ---- messages ---- */
-
-/* Stores a message once: a client-chosen id maps to the stream id it was first stored under,
- * so a retry returns that id instead of storing again. Returns {new (1|0), stream id}. */
-static const char store_lua[] =
-    "if KEYS[2] ~= '' then local e = redis.call('GET', KEYS[2]) "
-    "if e then return {0, e} end end "
-    "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', "
-    "'from', ARGV[2], 'name', ARGV[3], 'text', ARGV[4], 'to', ARGV[5]) "
-    "if KEYS[2] ~= '' then redis.call('SET', KEYS[2], id, 'EX', 86400) end "
-    "return {1, id}";
 
 enum { MSG_ROOM = 1, MSG_PRIVATE };
 
@@ -823,31 +967,27 @@ static void stored(store_t *st, const char *id, int fresh)
 {
     wait_t *w = st->w;
     sio_socket_t *s = wait_socket(w);
-    {
-        long long ts = strtoll(id, NULL, 10);
-        if (fresh) {
-            json_t *msg =
-                json_pack("{s:s,s:{s:s,s:s},s:s,s:I}", "id", id, "from", "id", st->from_id, "name",
-                          st->from_name, "text", st->text, "ts", (json_int_t)ts);
-            if (st->kind == MSG_ROOM) {
-                json_object_set_new(msg, "room", json_string(st->target));
-                str_t room = {st->target, strlen(st->target)};
-                emit_to(w->nsp, &room, 1, NULL, 0, "message", msg, 0);
-            } else {
-                json_object_set_new(msg, "to", json_string(st->target));
-                sbuf_t to = SBUF_INIT, me = SBUF_INIT;
-                sbuf_printf(&to, "user:%s", st->target);
-                sbuf_printf(&me, "user:%s", st->from_id);
-                str_t rooms[2] = {{to.data, to.len}, {me.data, me.len}};
-                str_t except = {w->sid, strlen(w->sid)};
-                emit_to(w->nsp, rooms, 2, &except, 1, "private", msg, 0);
-                sbuf_free(&to);
-                sbuf_free(&me);
-            }
-            json_decref(msg);
+    json_int_t ts = (json_int_t)strtoll(id, NULL, 10);
+    if (fresh) {
+        json_t *msg = json_pack("{s:s,s:{s:s,s:s},s:s,s:I,s:s}", "id", id, "from", "id",
+                                st->from_id, "name", st->from_name, "text", st->text, "ts", ts,
+                                st->kind == MSG_ROOM ? "room" : "to", st->target);
+        if (st->kind == MSG_ROOM) {
+            str_t room = {st->target, strlen(st->target)};
+            emit_to(w->nsp, &room, 1, NULL, 0, "message", msg, 0);
+        } else {
+            sbuf_t to = SBUF_INIT, me = SBUF_INIT;
+            sbuf_printf(&to, CHAT_USER_ROOM_PREFIX "%s", st->target);
+            sbuf_printf(&me, CHAT_USER_ROOM_PREFIX "%s", st->from_id);
+            str_t rooms[2] = {{to.data, to.len}, {me.data, me.len}};
+            str_t except = {w->sid, strlen(w->sid)};
+            emit_to(w->nsp, rooms, 2, &except, 1, "private", msg, 0);
+            sbuf_free(&to);
+            sbuf_free(&me);
         }
-        if (s) ack_ok(s, w->ack_id, json_pack("{s:s,s:I}", "id", id, "ts", (json_int_t)ts));
+        json_decref(msg);
     }
+    if (s) ack_ok_with(s, w->ack_id, json_pack("{s:s,s:I}", "id", id, "ts", ts));
     wait_free(w);
     store_free(st);
 }
@@ -855,8 +995,9 @@ static void stored(store_t *st, const char *id, int fresh)
 static void on_stored(void *ud, int status, const redisReply *r)
 {
     store_t *st = ud;
-    if (status != 0 || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_STRING) {
+    char id[64];
+    int fresh = status == 0 ? chat_store_reply(r, id, sizeof id) : -1;
+    if (fresh < 0) {
         sio_socket_t *s = wait_socket(st->w);
         if (s)
             ack_err(s, st->w->ack_id, "internal", "the message could not be stored; send it again");
@@ -864,59 +1005,142 @@ static void on_stored(void *ud, int status, const redisReply *r)
         store_free(st);
         return;
     }
-    char id[64];
-    snprintf(id, sizeof id, "%.*s", (int)r->element[1]->len, r->element[1]->str);
-    stored(st, id, r->element[0]->integer == 1);
+    stored(st, id, fresh);
 }
 
-/* Alone: the same store in memory (stream key scope, dedupe key or NULL). */
-static void mem_store(store_t *st, const char *scope, size_t scope_len, const char *dedupe,
+/* ---- running alone: the streams in memory ----
+ * The same contract as Redis: streams capped at --history-size, dropped --history-ttl after
+ * their last message, dedupe entries kept a day (or the ttl when shorter). Both tables are
+ * also bounded in size: past MEM_MAX_STREAMS the least recently written stream goes, past
+ * MEM_MAX_IDS the oldest dedupe entry. */
+#define MEM_MAX_STREAMS 10000
+#define MEM_MAX_IDS     100000
+
+static uint64_t mem_id_ttl_ms(void)
+{
+    uint64_t ttl = (uint64_t)chat->cfg->history_ttl;
+    return (ttl < 86400 ? ttl : 86400) * 1000;
+}
+
+static void mem_stream_unlink(mem_stream_t *st)
+{
+    if (st->prev)
+        st->prev->next = st->next;
+    else
+        chat->lru_head = st->next;
+    if (st->next)
+        st->next->prev = st->prev;
+    else
+        chat->lru_tail = st->prev;
+    st->prev = st->next = NULL;
+}
+
+static void mem_stream_append(mem_stream_t *st)
+{
+    st->prev = chat->lru_tail;
+    st->next = NULL;
+    if (chat->lru_tail)
+        chat->lru_tail->next = st;
+    else
+        chat->lru_head = st;
+    chat->lru_tail = st;
+}
+
+static void mem_stream_drop(mem_stream_t *st)
+{
+    mem_stream_unlink(st);
+    strmap_del(&chat->mem_streams, st->key, st->len);
+    json_decref(st->entries);
+    free(st);
+}
+
+static void mem_id_drop_oldest(void)
+{
+    mem_id_t *d = chat->ids_head;
+    chat->ids_head = d->next;
+    if (!chat->ids_head) chat->ids_tail = NULL;
+    strmap_del(&chat->mem_dedupe, d->key, d->len);
+    free(d);
+}
+
+/* Drops what is past its age or over the bounds. */
+static void mem_prune(uint64_t now)
+{
+    uint64_t ttl = (uint64_t)chat->cfg->history_ttl * 1000, id_ttl = mem_id_ttl_ms();
+    while (chat->lru_head &&
+           (chat->mem_streams.count > MEM_MAX_STREAMS || now - chat->lru_head->last_ms >= ttl))
+        mem_stream_drop(chat->lru_head);
+    while (chat->ids_head &&
+           (chat->mem_dedupe.count > MEM_MAX_IDS || now - chat->ids_head->at_ms >= id_ttl))
+        mem_id_drop_oldest();
+}
+
+static mem_stream_t *mem_stream_find(const char *key, size_t len)
+{
+    mem_stream_t *st = strmap_get(&chat->mem_streams, key, len);
+    if (st && now_ms() - st->last_ms >= (uint64_t)chat->cfg->history_ttl * 1000) {
+        mem_stream_drop(st); /* expired: the sweep has not come by yet */
+        st = NULL;
+    }
+    return st;
+}
+
+/* Alone: the same store in memory (stream key, dedupe key or NULL). */
+static void mem_store(store_t *st, const char *stream, size_t stream_len, const char *dedupe,
                       size_t dedupe_len)
 {
+    uint64_t ms = now_ms();
+    mem_prune(ms);
     mem_id_t *seen = dedupe ? strmap_get(&chat->mem_dedupe, dedupe, dedupe_len) : NULL;
     if (seen) {
         stored(st, seen->id, 0);
         return;
     }
-    uint64_t ms = now_ms();
     if (ms <= chat->mem_last_ms)
         ms = chat->mem_last_ms, chat->mem_seq++;
     else
         chat->mem_last_ms = ms, chat->mem_seq = 0;
     char id[48];
     snprintf(id, sizeof id, "%llu-%u", (unsigned long long)ms, chat->mem_seq);
-    mem_stream_t *str = strmap_get(&chat->mem_streams, scope, scope_len);
-    if (!str) {
-        str = xmalloc(sizeof *str + scope_len);
-        str->entries = json_array();
-        str->len = scope_len;
-        memcpy(str->key, scope, scope_len);
-        strmap_put(&chat->mem_streams, str->key, str->len, str);
+    json_t *entry = json_pack("[s,s,s,s,s]", id, st->from_id, st->from_name, st->text,
+                              st->kind == MSG_PRIVATE ? st->target : "");
+    if (!entry) { /* cannot happen with checked input; never store half a message */
+        sio_socket_t *s = wait_socket(st->w);
+        if (s) ack_err(s, st->w->ack_id, "internal", "the message cannot be encoded");
+        wait_free(st->w);
+        store_free(st);
+        return;
     }
-    json_array_append_new(str->entries,
-                          json_pack("[s,s,s,s,s]", id, st->from_id, st->from_name, st->text,
-                                    st->kind == MSG_PRIVATE ? st->target : ""));
+    mem_stream_t *str = mem_stream_find(stream, stream_len);
+    if (!str) {
+        str = xcalloc(1, sizeof *str + stream_len);
+        str->entries = json_array();
+        str->len = stream_len;
+        memcpy(str->key, stream, stream_len);
+        strmap_put(&chat->mem_streams, str->key, str->len, str);
+    } else {
+        mem_stream_unlink(str);
+    }
+    str->last_ms = now_ms();
+    mem_stream_append(str);
+    json_array_append_new(str->entries, entry);
     while (json_array_size(str->entries) > (size_t)chat->cfg->history_size)
         json_array_remove(str->entries, 0);
     if (dedupe) {
-        mem_id_t *d = xmalloc(sizeof *d + dedupe_len);
+        mem_id_t *d = xcalloc(1, sizeof *d + dedupe_len);
         snprintf(d->id, sizeof d->id, "%s", id);
+        d->at_ms = str->last_ms;
         d->len = dedupe_len;
         memcpy(d->key, dedupe, dedupe_len);
         strmap_put(&chat->mem_dedupe, d->key, d->len, d);
+        if (chat->ids_tail)
+            chat->ids_tail->next = d;
+        else
+            chat->ids_head = d;
+        chat->ids_tail = d;
     }
+    mem_prune(str->last_ms);
     stored(st, id, 1);
-}
-
-/* A client-chosen message id: up to 64 of [A-Za-z0-9_-.:]. */
-static int valid_client_id(const char *id, size_t len)
-{
-    if (len == 0 || len > 64) return 0;
-    for (size_t i = 0; i < len; i++)
-        if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.:", id[i]) ||
-            !id[i])
-            return 0;
-    return 1;
 }
 
 static void do_message(sio_socket_t *s, member_t *m, json_t *arg, int64_t ack_id, int kind)
@@ -927,9 +1151,9 @@ static void do_message(sio_socket_t *s, member_t *m, json_t *arg, int64_t ack_id
     json_t *jid = json_object_get(arg, "id");
     const char *cid = json_is_string(jid) ? json_string_value(jid) : NULL;
     if (cid) idlen = json_string_length(jid);
-    if (!target || !valid_name(target, tlen, kind == MSG_ROOM ? 128 : 64)) {
-        ack_err(s, ack_id, "bad_request",
-                kind == MSG_ROOM ? "room must be 1-128 characters" : "to must be a user id");
+    if (kind == MSG_ROOM && bad_room(s, ack_id, target, tlen)) return;
+    if (kind == MSG_PRIVATE && (!target || chat_check_user_id(target, tlen) != 0)) {
+        ack_err(s, ack_id, "bad_request", "to must be a user id");
         return;
     }
     if (!text || textlen == 0 || textlen > (size_t)chat->cfg->max_text) {
@@ -938,7 +1162,7 @@ static void do_message(sio_socket_t *s, member_t *m, json_t *arg, int64_t ack_id
         ack_err(s, ack_id, "bad_request", msg);
         return;
     }
-    if ((jid && !json_is_null(jid) && !cid) || (cid && !valid_client_id(cid, idlen))) {
+    if ((jid && !json_is_null(jid) && !cid) || (cid && !chat_check_client_id(cid, idlen))) {
         ack_err(s, ack_id, "bad_request", "id must be up to 64 of A-Z a-z 0-9 _ - . :");
         return;
     }
@@ -946,39 +1170,15 @@ static void do_message(sio_socket_t *s, member_t *m, json_t *arg, int64_t ack_id
         ack_err(s, ack_id, "not_found", "join the room first");
         return;
     }
-    sbuf_t stream = SBUF_INIT, dedupe = SBUF_INIT, scope = SBUF_INIT;
-    if (kind == MSG_ROOM) {
-        key(&stream, "room:", target, tlen);
-        sbuf_printf(&scope, "room:%.*s", (int)tlen, target);
-    } else {
-        /* one stream per pair of users, the smaller id first */
-        int mine_first = strcmp(m->user_id, target) < 0;
-        sbuf_printf(&scope, "dm:%s:%.*s", mine_first ? m->user_id : target,
-                    mine_first ? (int)strlen(target) : (int)strlen(m->user_id),
-                    mine_first ? target : m->user_id);
-        key(&stream, "", scope.data, scope.len);
-        if (!mine_first) { /* key() took scope as is: already ordered */
-        }
-    }
-    if (cid) {
-        key(&dedupe, "dedupe:", scope.data, scope.len);
-        sbuf_printf(&dedupe, ":%s:%s", m->user_id, cid);
-    }
-    char maxlen[24];
-    snprintf(maxlen, sizeof maxlen, "%lld", chat->cfg->history_size);
-    const char *to = kind == MSG_PRIVATE ? target : "";
-    const char *argv[] = {"EVAL", store_lua,  "2",          stream.data, cid ? dedupe.data : "",
-                          maxlen, m->user_id, m->user_name, text,        to};
-    size_t lens[] = {4,
-                     sizeof store_lua - 1,
-                     1,
-                     stream.len,
-                     cid ? dedupe.len : 0,
-                     strlen(maxlen),
-                     strlen(m->user_id),
-                     strlen(m->user_name),
-                     textlen,
-                     kind == MSG_PRIVATE ? tlen : 0};
+    const char *prefix = chat->cfg->redis_key;
+    sbuf_t stream = SBUF_INIT, dedupe = SBUF_INIT;
+    if (kind == MSG_ROOM)
+        chat_key_room(&stream, prefix, target, tlen);
+    else
+        chat_key_dm(&stream, prefix, m->user_id, strlen(m->user_id), target, tlen);
+    if (cid)
+        chat_key_dedupe(&dedupe, prefix, stream.data, stream.len, m->user_id, strlen(m->user_id),
+                        cid, idlen);
     store_t *st = xcalloc(1, sizeof *st);
     st->w = wait_new(s, ack_id);
     st->kind = kind;
@@ -987,15 +1187,34 @@ static void do_message(sio_socket_t *s, member_t *m, json_t *arg, int64_t ack_id
     st->from_id = xstrdup(m->user_id);
     st->from_name = xstrdup(m->user_name);
     if (!cl()) {
-        mem_store(st, scope.data, scope.len, cid ? dedupe.data : NULL, dedupe.len);
-    } else if (cluster_command(cl(), 10, argv, lens, on_stored, st) < 0) {
-        ack_err(s, ack_id, "internal", "storage is unavailable; send it again");
-        wait_free(st->w);
-        store_free(st);
+        mem_store(st, stream.data, stream.len, cid ? dedupe.data : NULL, dedupe.len);
+    } else {
+        chat_store_msg_t msg = {
+            .stream = stream.data,
+            .stream_len = stream.len,
+            .dedupe = cid ? dedupe.data : NULL,
+            .dedupe_len = dedupe.len,
+            .maxlen = chat->cfg->history_size,
+            .ttl = chat->cfg->history_ttl,
+            .from = st->from_id,
+            .from_len = strlen(st->from_id),
+            .name = st->from_name,
+            .name_len = strlen(st->from_name),
+            .text = st->text,
+            .text_len = textlen,
+            .to = kind == MSG_PRIVATE ? st->target : NULL,
+            .to_len = tlen,
+        };
+        chat_store_cmd_t cmd;
+        chat_store_cmd(&cmd, &msg);
+        if (cluster_command(cl(), CHAT_STORE_ARGC, cmd.argv, cmd.lens, on_stored, st) < 0) {
+            ack_err(s, ack_id, "internal", "storage is unavailable; send it again");
+            wait_free(st->w);
+            store_free(st);
+        }
     }
     sbuf_free(&stream);
     sbuf_free(&dedupe);
-    sbuf_free(&scope);
 }
 
 /* ---- the rest of the events ---- */
@@ -1004,7 +1223,7 @@ static void do_typing(sio_socket_t *s, member_t *m, json_t *arg, int64_t ack_id)
 {
     size_t rlen;
     const char *room = field_string(arg, "room", &rlen);
-    if (!room || !valid_name(room, rlen, 128) || !in_room(s, room, rlen)) {
+    if (!room || chat_check_room(room, rlen) != 0 || !in_room(s, room, rlen)) {
         ack_err(s, ack_id, "bad_request", "typing needs a room you are in");
         return;
     }
@@ -1012,7 +1231,7 @@ static void do_typing(sio_socket_t *s, member_t *m, json_t *arg, int64_t ack_id)
     str_t r = {room, rlen}, me = {sio_socket_id(s), strlen(sio_socket_id(s))};
     emit_to(sio_socket_nsp(s), &r, 1, &me, 1, "typing", ev, SIO_VOLATILE);
     json_decref(ev);
-    ack_ok(s, ack_id, NULL);
+    ack_ok(s, ack_id);
 }
 
 static void do_history(sio_socket_t *s, json_t *arg, int64_t ack_id)
@@ -1022,9 +1241,9 @@ static void do_history(sio_socket_t *s, json_t *arg, int64_t ack_id)
     json_t *jb = json_object_get(arg, "before"), *jl = json_object_get(arg, "limit");
     long limit = json_is_integer(jl) ? (long)json_integer_value(jl) : (long)chat->cfg->history_page;
     const char *before = json_is_string(jb) ? json_string_value(jb) : NULL;
-    if (!room || !valid_name(room, rlen, 128) || limit < 1 || limit > 100 ||
+    if (!room || chat_check_room(room, rlen) != 0 || limit < 1 || limit > 100 ||
         (jl && !json_is_integer(jl)) || (jb && !json_is_null(jb) && !before) ||
-        (before && (strlen(before) > 40 || strspn(before, "0123456789-") != strlen(before)))) {
+        (before && !chat_check_stream_id(before, json_string_length(jb)))) {
         ack_err(s, ack_id, "bad_request",
                 "history needs {room, before?: message id, limit: 1-100}");
         return;
@@ -1046,7 +1265,7 @@ static void on_members(void *ud, json_t *live)
         if (!live)
             ack_err(s, w->ack_id, "internal", "presence is unavailable");
         else
-            ack_ok(s, w->ack_id, json_pack("{s:o}", "users", users_of(live)));
+            ack_ok_with(s, w->ack_id, json_pack("{s:o}", "users", users_of(live)));
     }
     wait_free(w);
 }
@@ -1055,11 +1274,15 @@ static void do_members(sio_socket_t *s, json_t *arg, int64_t ack_id)
 {
     size_t rlen;
     const char *room = field_string(arg, "room", &rlen);
-    if (!room || !valid_name(room, rlen, 128)) {
+    if (!room || chat_check_room(room, rlen) != 0) {
         ack_err(s, ack_id, "bad_request", "members needs {room}");
         return;
     }
-    presence_read(room, rlen, on_members, wait_new(s, ack_id));
+    if (!in_room(s, room, rlen)) {
+        ack_err(s, ack_id, "not_found", "join the room first");
+        return;
+    }
+    presence_read(room, rlen, (size_t)chat->cfg->max_members, on_members, wait_new(s, ack_id));
 }
 
 /* A token bucket per socket: --rate events per second, bursts of --burst. */
@@ -1182,8 +1405,8 @@ static void chat_socket_data(const sio_socket_t *s, sbuf_t *json)
     const member_t *m = sio_socket_data(s);
     if (!m) return;
     json_t *d = json_pack("{s:o}", "user", user_json(m));
-    char *text = json_dumps(d, JSON_COMPACT);
-    sbuf_append_str(json, text);
+    char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    if (text) sbuf_append_str(json, text); /* else {}: nothing of the user */
     free(text);
     json_decref(d);
 }

@@ -2,6 +2,9 @@
 #include "chat_store.h"
 #include "utf8.h"
 
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int chat_check_name(const char *s, size_t len)
@@ -111,4 +114,109 @@ void chat_key_dedupe(sbuf_t *b, const char *prefix, const char *stream, size_t s
     chat_key_part(b, user, user_len);
     sbuf_append_char(b, ':');
     chat_key_part(b, cid, cid_len);
+}
+
+/* ---- storing and reading messages ---- */
+
+static const char store_lua[] =
+    "if KEYS[2] ~= '' then local e = redis.call('GET', KEYS[2]) "
+    "if e then return {0, e} end end "
+    "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', "
+    "'from', ARGV[2], 'name', ARGV[3], 'text', ARGV[4], 'to', ARGV[5]) "
+    "redis.call('EXPIRE', KEYS[1], ARGV[6]) "
+    "if KEYS[2] ~= '' then redis.call('SET', KEYS[2], id, 'EX', "
+    "math.min(86400, tonumber(ARGV[6]))) end "
+    "return {1, id}";
+
+void chat_store_cmd(chat_store_cmd_t *cmd, const chat_store_msg_t *m)
+{
+    snprintf(cmd->maxlen, sizeof cmd->maxlen, "%lld", m->maxlen);
+    snprintf(cmd->ttl, sizeof cmd->ttl, "%lld", m->ttl);
+    const char *argv[CHAT_STORE_ARGC] = {
+        "EVAL",      store_lua, "2",     m->stream, m->dedupe ? m->dedupe : "",
+        cmd->maxlen, m->from,   m->name, m->text,   m->to ? m->to : "",
+        cmd->ttl};
+    size_t lens[CHAT_STORE_ARGC] = {4,
+                                    sizeof store_lua - 1,
+                                    1,
+                                    m->stream_len,
+                                    m->dedupe ? m->dedupe_len : 0,
+                                    strlen(cmd->maxlen),
+                                    m->from_len,
+                                    m->name_len,
+                                    m->text_len,
+                                    m->to ? m->to_len : 0,
+                                    strlen(cmd->ttl)};
+    memcpy(cmd->argv, argv, sizeof argv);
+    memcpy(cmd->lens, lens, sizeof lens);
+}
+
+int chat_store_reply(const redisReply *r, char *id, size_t cap)
+{
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_STRING ||
+        !chat_check_stream_id(r->element[1]->str, r->element[1]->len) || r->element[1]->len >= cap)
+        return -1;
+    memcpy(id, r->element[1]->str, r->element[1]->len);
+    id[r->element[1]->len] = '\0';
+    return r->element[0]->integer == 1;
+}
+
+json_t *chat_store_message(const redisReply *e, const char *room)
+{
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY ||
+        !chat_check_stream_id(e->element[0]->str, e->element[0]->len))
+        return NULL;
+    const redisReply *f = e->element[1];
+    json_t *from = json_object();
+    json_t *m = json_pack("{s:s%,s:I,s:o}", "id", e->element[0]->str, (size_t)e->element[0]->len,
+                          "ts", (json_int_t)strtoll(e->element[0]->str, NULL, 10), "from", from);
+    if (!m) return NULL;
+    if (room && json_object_set_new(m, "room", json_string(room)) < 0) {
+        json_decref(m);
+        return NULL;
+    }
+    for (size_t i = 0; i + 1 < f->elements; i += 2) {
+        const redisReply *k = f->element[i], *v = f->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
+        json_t *val = json_stringn(v->str, v->len);
+        if (!val) continue; /* not UTF-8: not one of ours */
+        if (k->len == 4 && memcmp(k->str, "from", 4) == 0)
+            json_object_set_new(from, "id", val);
+        else if (k->len == 4 && memcmp(k->str, "name", 4) == 0)
+            json_object_set_new(from, "name", val);
+        else if (k->len == 4 && memcmp(k->str, "text", 4) == 0)
+            json_object_set_new(m, "text", val);
+        else if (k->len == 2 && memcmp(k->str, "to", 2) == 0 && v->len)
+            json_object_set_new(m, "to", val);
+        else
+            json_decref(val);
+    }
+    return m;
+}
+
+json_t *chat_store_messages(const redisReply *r, const char *room)
+{
+    json_t *msgs = json_array();
+    if (!r || r->type != REDIS_REPLY_ARRAY) return msgs;
+    for (size_t i = r->elements; i-- > 0;) {
+        json_t *m = chat_store_message(r->element[i], room);
+        if (m) json_array_append_new(msgs, m);
+    }
+    return msgs;
+}
+
+int chat_check_stream_id(const char *s, size_t len)
+{
+    if (len == 0 || len > 40 || s[0] < '0' || s[0] > '9') return 0;
+    int dash = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '-' && !dash && i + 1 < len) {
+            dash = 1;
+        } else if (s[i] < '0' || s[i] > '9') {
+            return 0;
+        }
+    }
+    return 1;
 }

@@ -17,7 +17,10 @@
 
 #include "sbuf.h"
 
+#include <jansson.h>
 #include <stddef.h>
+
+struct redisReply; /* <hiredis/hiredis.h> */
 
 /* A user's name, and a token's sub: 1..64 characters (so at most 256 bytes). */
 #define CHAT_NAME_MAX_CHARS 64
@@ -62,5 +65,45 @@ void chat_key_dm(sbuf_t *b, const char *prefix, const char *a, size_t alen, cons
 /* The dedupe key of client id cid sent by user into stream (a key made above). */
 void chat_key_dedupe(sbuf_t *b, const char *prefix, const char *stream, size_t stream_len,
                      const char *user, size_t user_len, const char *cid, size_t cid_len);
+
+/* ---- storing a message ----
+ * One EVAL stores a message once: a client-chosen id (its dedupe key) maps to the stream id it
+ * was first stored under, so a retry gets that id back instead of a second copy. The stream is
+ * capped near maxlen entries and expires ttl seconds after its last message; a dedupe key
+ * lives a day, or ttl when that is shorter. Entry fields: from, name, text, to ("" for room
+ * messages). */
+typedef struct {
+    const char *stream, *dedupe; /* keys; dedupe NULL: none */
+    size_t stream_len, dedupe_len;
+    long long maxlen, ttl;
+    const char *from, *name, *text, *to; /* to NULL: a room message */
+    size_t from_len, name_len, text_len, to_len;
+} chat_store_msg_t;
+
+#define CHAT_STORE_ARGC 11
+typedef struct {
+    const char *argv[CHAT_STORE_ARGC];
+    size_t lens[CHAT_STORE_ARGC];
+    char maxlen[24], ttl[24];
+} chat_store_cmd_t;
+
+/* Fills cmd with the EVAL command storing m (cmd borrows m's strings). */
+void chat_store_cmd(chat_store_cmd_t *cmd, const chat_store_msg_t *m);
+
+/* Reads the EVAL's reply: returns 1 (stored now) or 0 (stored before under the same client
+ * id) with the stream id in id (cap bytes), or -1 when the reply is not the script's. */
+int chat_store_reply(const struct redisReply *r, char *id, size_t cap);
+
+/* A stream entry ([id, [field, value, ...]]) as the message clients see:
+ * {id, ts, from: {id, name}, text, room?, to?}; room (may be NULL) is added as given.
+ * Returns a new object, or NULL when the entry is not a message (fields that are not UTF-8
+ * are left out). */
+json_t *chat_store_message(const struct redisReply *entry, const char *room);
+
+/* An XREVRANGE reply as messages, oldest first; a new array (empty when r is not an array). */
+json_t *chat_store_messages(const struct redisReply *r, const char *room);
+
+/* 1 when s is a stream id a client may name ("ms" or "ms-seq", digits, at most 40 bytes). */
+int chat_check_stream_id(const char *s, size_t len);
 
 #endif

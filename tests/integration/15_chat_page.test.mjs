@@ -156,7 +156,7 @@ describe("the chat page in Chromium, two nodes", { timeout: 180_000 }, () => {
     await signIn(alice, { name: "alice" });
     assert.equal(await alice.textContent("#me-name"), "alice");
     bob = await openPage(n2);
-    await signIn(bob, { tok: token({ sub: "u-bob", name: "Bob" }) });
+    await signIn(bob, { tok: token({ sub: "u-bob", name: "Bob", exp: Math.floor(Date.now() / 1000) + 3600 }) });
     assert.equal(await bob.textContent("#me-name"), "Bob");
     assert.equal(await bob.textContent("#me-id"), "(u-bob)");
   });
@@ -167,8 +167,8 @@ describe("the chat page in Chromium, two nodes", { timeout: 180_000 }, () => {
     await join(bob, ROOM);
     // Bob's join brought the history, and both members.
     await waitForMessage(bob, "alice", "first, before Bob is here");
-    assert.deepEqual(await members(bob), ["alice", "u-bob"]);
-    await eventually(async () => (await members(alice)).join() === "alice,u-bob", WAIT_MS, "Bob in Alice's member list");
+    assert.deepEqual(await members(bob), ["guest:alice", "u-bob"]);
+    await eventually(async () => (await members(alice)).join() === "guest:alice,u-bob", WAIT_MS, "Bob in Alice's member list");
 
     await send(bob, "hi Alice, Bob here");
     await waitForMessage(alice, "Bob", "hi Alice, Bob here");
@@ -193,8 +193,8 @@ describe("the chat page in Chromium, two nodes", { timeout: 180_000 }, () => {
     await alice.waitForSelector('#dm-list li[data-private="u-bob"].current');
     await send(alice, "a word in private");
     // Bob sees a new conversation with an unread badge, then the message in it.
-    await bob.waitForSelector('#dm-list li[data-private="alice"] .badge', { timeout: WAIT_MS });
-    await bob.click('#dm-list li[data-private="alice"]');
+    await bob.waitForSelector('#dm-list li[data-private="guest:alice"] .badge', { timeout: WAIT_MS });
+    await bob.click('#dm-list li[data-private="guest:alice"]');
     await waitForMessage(bob, "alice", "a word in private");
     await send(bob, "private answer");
     await waitForMessage(alice, "Bob", "private answer");
@@ -212,13 +212,13 @@ describe("the chat page in Chromium, two nodes", { timeout: 180_000 }, () => {
       ["Bob", "hi Alice, Bob here"],
       ["alice", "hello Bob, on another node"],
     ]);
-    assert.deepEqual(await members(carol), ["alice", "carol", "u-bob"]);
-    await eventually(async () => (await members(bob)).join() === "alice,carol,u-bob", WAIT_MS, "carol in Bob's member list");
+    assert.deepEqual(await members(carol), ["guest:alice", "guest:carol", "u-bob"]);
+    await eventually(async () => (await members(bob)).join() === "guest:alice,guest:carol,u-bob", WAIT_MS, "carol in Bob's member list");
     await shot(carol, "4-later-join");
 
     // Leaving shows on the other node's member list.
     await carol.click("#leave-btn");
-    await eventually(async () => (await members(bob)).join() === "alice,u-bob", WAIT_MS, "carol gone from Bob's list");
+    await eventually(async () => (await members(bob)).join() === "guest:alice,u-bob", WAIT_MS, "carol gone from Bob's list");
     assert.deepEqual(carol.problems, []);
     await carol.context().close();
   });

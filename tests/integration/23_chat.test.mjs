@@ -93,7 +93,7 @@ describe("the chat app on two nodes", { timeout: 180_000 }, () => {
       [{ token: token({ sub: "u-2", exp: 1000 }) }, /expired/],
       [{ token: token({ sub: "u-2" }, SECRET, "none") }, /invalid token/],
       [{ token: "not.a.jwt" }, /invalid token/],
-      [{ token: token({ name: "no sub" }) }, /sub/],
+      [{ token: token({ name: "no sub", exp: Math.floor(Date.now() / 1000) + 60 }) }, /sub/],
       [{}, /missing/],
     ]) {
       const r2 = await connectedOrError(user(n1, auth));
@@ -112,28 +112,28 @@ describe("the chat app on two nodes", { timeout: 180_000 }, () => {
     const gotB = record(bob, "joined", "left", "message");
     const j1 = await call(alice, "join", { room: "lobby" });
     assert.equal(j1.ok, true);
-    assert.deepEqual(j1.members, [{ id: "alice", name: "alice" }]);
+    assert.deepEqual(j1.members, [{ id: "guest:alice", name: "alice" }]);
     assert.deepEqual(j1.history, []);
     await call(alice2, "join", { room: "lobby" }); // alice again: no second "joined"
     const j2 = await call(bob, "join", { room: "lobby" });
-    assert.deepEqual(j2.members.map((u) => u.id).sort(), ["alice", "bob"]);
-    await eventually(() => gotA.some(([e, x]) => e === "joined" && x.user.id === "bob"), WAIT_MS);
-    assert.equal(gotA.filter(([e, x]) => e === "joined" && x.user.id === "alice").length, 1, "alice joined once");
+    assert.deepEqual(j2.members.map((u) => u.id).sort(), ["guest:alice", "guest:bob"]);
+    await eventually(() => gotA.some(([e, x]) => e === "joined" && x.user.id === "guest:bob"), WAIT_MS);
+    assert.equal(gotA.filter(([e, x]) => e === "joined" && x.user.id === "guest:alice").length, 1, "alice joined once");
 
     const sent = await call(alice, "message", { room: "lobby", text: "hi bob" });
     assert.equal(sent.ok, true);
     assert.match(sent.id, /^\d+-\d+$/);
     await eventually(() => gotB.some(([e]) => e === "message") && gotA2.length && gotA.some(([e]) => e === "message"), WAIT_MS);
     const m = gotB.find(([e]) => e === "message")[1];
-    assert.deepEqual(m, { id: sent.id, room: "lobby", from: { id: "alice", name: "alice" }, text: "hi bob", ts: sent.ts });
+    assert.deepEqual(m, { id: sent.id, room: "lobby", from: { id: "guest:alice", name: "alice" }, text: "hi bob", ts: sent.ts });
 
     assert.deepEqual(await call(alice2, "leave", { room: "lobby" }), { ok: true }); // alice still there on n1
     await sleep(200);
     assert.equal(gotB.filter(([e]) => e === "left").length, 0);
     await call(alice, "leave", { room: "lobby" });
-    await eventually(() => gotB.some(([e, x]) => e === "left" && x.user.id === "alice"), WAIT_MS);
+    await eventually(() => gotB.some(([e, x]) => e === "left" && x.user.id === "guest:alice"), WAIT_MS);
     const mem = await call(bob, "members", { room: "lobby" });
-    assert.deepEqual(mem.users, [{ id: "bob", name: "bob" }]);
+    assert.deepEqual(mem.users, [{ id: "guest:bob", name: "bob" }]);
   });
 
   it("a retried message (same client id) is stored and delivered once", async () => {
@@ -163,10 +163,10 @@ describe("the chat app on two nodes", { timeout: 180_000 }, () => {
     const frank2 = await online(n2, { user: "frank" });
     const gina = await online(n2, { user: "gina" });
     const got = [frank, frank2, gina].map((s) => record(s, "private"));
-    const r = await call(frank, "private", { to: "gina", text: "secret" });
+    const r = await call(frank, "private", { to: "guest:gina", text: "secret" });
     assert.equal(r.ok, true);
     await eventually(() => got[2].length && got[1].length, WAIT_MS);
-    assert.deepEqual(got[2][0][1], { id: r.id, from: { id: "frank", name: "frank" }, to: "gina", text: "secret", ts: r.ts });
+    assert.deepEqual(got[2][0][1], { id: r.id, from: { id: "guest:frank", name: "frank" }, to: "guest:gina", text: "secret", ts: r.ts });
     assert.deepEqual(got[1][0][1].text, "secret");
     await sleep(100);
     assert.equal(got[0].length, 0, "not echoed to the sending socket");
@@ -183,7 +183,7 @@ describe("the chat app on two nodes", { timeout: 180_000 }, () => {
       await call(h1, "typing", { room: "t" });
       return gotI.length > 0;
     }, WAIT_MS);
-    assert.deepEqual(gotI[0][1], { room: "t", user: { id: "hal", name: "hal" } });
+    assert.deepEqual(gotI[0][1], { room: "t", user: { id: "guest:hal", name: "hal" } });
     assert.equal(gotH.length, 0);
   });
 
@@ -212,12 +212,12 @@ describe("the chat app on two nodes", { timeout: 180_000 }, () => {
     const lea = await online(n2, { user: "lea" });
     await call(ken, "join", { room: "p" });
     await call(lea, "join", { room: "p" });
-    assert.deepEqual((await call(lea, "members", { room: "p" })).users.map((u) => u.id).sort(), ["ken", "lea"]);
+    assert.deepEqual((await call(lea, "members", { room: "p" })).users.map((u) => u.id).sort(), ["guest:ken", "guest:lea"]);
     process.kill(extra.pid, "SIGKILL");
     await extra.exited;
     await eventually(async () => {
       const m = await call(lea, "members", { room: "p" });
-      return m.users.length === 1 && m.users[0].id === "lea";
+      return m.users.length === 1 && m.users[0].id === "guest:lea";
     }, 15_000, "ken to disappear once the node's liveness expired");
   });
 
@@ -240,7 +240,7 @@ describe("the chat app on two nodes", { timeout: 180_000 }, () => {
       const got = record(quin, "message", "joined");
       await call(pia, "join", { room: "mem" });
       const j = await call(quin, "join", { room: "mem" });
-      assert.deepEqual(j.members.map((u) => u.id).sort(), ["pia", "quin"]);
+      assert.deepEqual(j.members.map((u) => u.id).sort(), ["guest:pia", "guest:quin"]);
       const ids = [];
       for (let i = 0; i < 4; i++) ids.push((await call(pia, "message", { room: "mem", text: `t${i}`, id: `p-${i}` })).id);
       assert.equal((await call(pia, "message", { room: "mem", text: "t0", id: "p-0" })).id, ids[0], "deduplicated");
@@ -249,7 +249,7 @@ describe("the chat app on two nodes", { timeout: 180_000 }, () => {
       assert.deepEqual(page.messages.map((m) => m.text), ["t2", "t3"]);
       const older = await call(quin, "history", { room: "mem", before: page.messages[0].id, limit: 10 });
       assert.deepEqual(older.messages.map((m) => m.text), ["t0", "t1"]);
-      assert.equal((await call(quin, "private", { to: "pia", text: "hi" })).ok, true);
+      assert.equal((await call(quin, "private", { to: "guest:pia", text: "hi" })).ok, true);
     } finally {
       await alone.stop();
     }

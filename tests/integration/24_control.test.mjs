@@ -64,7 +64,7 @@ describe("heartbeats, the registry and drain", { timeout: 120_000 }, () => {
     await sub2.subscribe("socket.io-response#/#", (m) => answers.push(JSON.parse(m)));
     await rc.publish("socket.io-request#/#", JSON.stringify({ uid: "tester", requestId: "f1", type: 5, opts: { rooms: ["hb-room"], except: [] } }));
     await eventually(() => answers.length > 0, WAIT_MS);
-    assert.deepEqual(answers[0].sockets.map((x) => x.data), [{ user: { id: "hb", name: "hb" } }]);
+    assert.deepEqual(answers[0].sockets.map((x) => x.data), [{ user: { id: "guest:hb", name: "hb" } }]);
     await sub2.quit();
     s.close();
   });

@@ -69,8 +69,8 @@ describe("adminnode's cluster endpoints", { timeout: 120_000 }, () => {
     assert.equal(socks.body.complete, true);
     assert.equal(socks.body.servers, 2);
     const byId = Object.fromEntries(socks.body.sockets.map((s) => [s.id, s]));
-    assert.deepEqual(byId[alice.id].user, { id: "alice", name: "alice" });
-    assert.deepEqual(byId[bob.id].rooms.sort(), ["lobby", "side", "user:bob"]);
+    assert.deepEqual(byId[alice.id].user, { id: "guest:alice", name: "alice" });
+    assert.deepEqual(byId[bob.id].rooms.sort(), ["lobby", "side", "user:guest:bob"]);
     assert.notEqual(byId[alice.id].node, byId[bob.id].node, "each socket says which node holds it");
     assert.match(byId[alice.id].address, /127\.0\.0\.1/);
     assert.ok(!JSON.stringify(socks.body).includes("token"));
@@ -84,9 +84,9 @@ describe("adminnode's cluster endpoints", { timeout: 120_000 }, () => {
     assert.equal(counts[alice.id], undefined, "socket-id rooms left out");
 
     const members = await api("GET", "/api/v1/rooms/lobby/members", { key: READ });
-    assert.deepEqual(members.body.users.map((u) => u.id), ["alice", "bob"]);
+    assert.deepEqual(members.body.users.map((u) => u.id), ["guest:alice", "guest:bob"]);
     const page = await api("GET", "/api/v1/users?limit=1&offset=1", { key: READ });
-    assert.deepEqual(page.body.users.map((u) => u.id), ["bob"]);
+    assert.deepEqual(page.body.users.map((u) => u.id), ["guest:bob"]);
     assert.equal(page.body.total, 2);
   });
 
@@ -115,11 +115,11 @@ describe("adminnode's cluster endpoints", { timeout: 120_000 }, () => {
     const erin = await user(n1, "erin");
     const erin2 = await user(n2, "erin");
     const notes = [erin, erin2].map((s) => waitFor(s, "note"));
-    assert.equal((await api("POST", "/api/v1/users/erin/emit", { body: { event: "note", args: [1, { x: 2 }] } })).status, 202);
+    assert.equal((await api("POST", "/api/v1/users/guest:erin/emit", { body: { event: "note", args: [1, { x: 2 }] } })).status, 202);
     for (const n of await Promise.all(notes)) assert.deepEqual(n, [1, { x: 2 }]);
-    assert.equal((await api("POST", "/api/v1/rooms/vip/join", { body: { user: "erin" } })).status, 202);
+    assert.equal((await api("POST", "/api/v1/rooms/vip/join", { body: { user: "guest:erin" } })).status, 202);
     await eventually(async () => (await api("GET", "/api/v1/sockets?room=vip", { key: READ })).body.sockets.length === 2, WAIT_MS);
-    assert.equal((await api("POST", "/api/v1/rooms/vip/leave", { body: { user: "erin" } })).status, 202);
+    assert.equal((await api("POST", "/api/v1/rooms/vip/leave", { body: { user: "guest:erin" } })).status, 202);
     await eventually(async () => (await api("GET", "/api/v1/sockets?room=vip", { key: READ })).body.sockets.length === 0, WAIT_MS);
   });
 
@@ -129,7 +129,7 @@ describe("adminnode's cluster endpoints", { timeout: 120_000 }, () => {
     const other = await user(n1, "gus");
     const kicked = [fay, fay2].map((s) => waitFor(s, "kicked"));
     const gone = [fay, fay2].map((s) => waitFor(s, "disconnect"));
-    const res = await api("POST", "/api/v1/users/fay/disconnect", { body: { reason: "spam" } });
+    const res = await api("POST", "/api/v1/users/guest:fay/disconnect", { body: { reason: "spam" } });
     assert.equal(res.status, 200);
     assert.equal(res.body.disconnected, 2);
     for (const k of await Promise.all(kicked)) assert.deepEqual(k, [{ reason: "spam" }]);
@@ -149,14 +149,14 @@ describe("adminnode's cluster endpoints", { timeout: 120_000 }, () => {
       const zed = io(peer.url, { forceNew: true, reconnection: false, transports: ["websocket"] });
       opened.add(zed);
       await waitFor(zed, "connect");
-      await zed.emitWithAck("join", "user:zed"); // the Node side's idea of a user room
+      await zed.emitWithAck("join", "user:guest:zed"); // the Node side's idea of a user room
       const zedOnChat = await user(n1, "zed");
       const news = [zed, zedOnChat].map((s) => waitFor(s, "news"));
       assert.equal((await api("POST", "/api/v1/emit", { body: { event: "news", args: ["to all"] } })).status, 202);
       for (const n of await Promise.all(news)) assert.deepEqual(n, ["to all"]);
       const kicked = [zed, zedOnChat].map((s) => waitFor(s, "kicked"));
       const gone = waitFor(zed, "disconnect");
-      const res = await api("POST", "/api/v1/users/zed/disconnect", { body: { reason: "bye" } });
+      const res = await api("POST", "/api/v1/users/guest:zed/disconnect", { body: { reason: "bye" } });
       assert.equal(res.status, 200);
       assert.equal(res.body.disconnected, 2, "one socket on the chatnode, one on the Node server");
       for (const k of await Promise.all(kicked)) assert.deepEqual(k, [{ reason: "bye" }]);

@@ -102,6 +102,8 @@ const BAD = [
   ["join", []],
   ["join", [{ room: "nul\u0000" }]],
   ["join", [{ room: "half \ud800 pair" }]],
+  ["join", [{ room: "\u202egnp.exe" }]],
+  ["join", [{ room: "\u{1F600}".repeat(129) }]],
   ["join", [{ room: "side", n: 1e20 }]],
   ["join", [{ room: "side" }, "extra\u0000"]],
   ["leave", [{ room: "" }]],
@@ -118,7 +120,7 @@ const BAD = [
   ["message", [{ room: "side", text: "x".repeat(4097) }]],
   ["message", [{ room: "side", text: "a\u0000b" }]],
   ["private", [{ to: "", text: "x" }]],
-  ["private", [{ to: "u".repeat(65), text: "x" }]],
+  ["private", [{ to: "u".repeat(71), text: "x" }]],
   ["private", [{ to: "bob" }]],
   ["typing", [{ room: "lobby" }]],
   ["typing", [{}]],
@@ -132,6 +134,9 @@ const BAD = [
   ["history", [{ room: "side", before: "1".repeat(41) }]],
   ["members", [{}]],
   ["members", [{ room: "" }]],
+  ["members", [{ room: "never" }]],
+  ["private", [{ to: "\u202ebob", text: "x" }]],
+  ["history", [{ room: "side", before: "1-" }]],
   ["nonsense", [{}]],
 ];
 
@@ -176,11 +181,11 @@ async function conversation(a, b) {
     say("history before the first", await call(bob, "history", { room: "lobby", before: page.messages[0].id, limit: 1 }));
     say("history, default page", await call(alice2, "history", { room: "lobby" }));
 
-    say("alice to bob", await call(alice, "private", { to: "bob", text: "psst" }));
+    say("alice to bob", await call(alice, "private", { to: "guest:bob", text: "psst" }));
     say("events", await c.events());
-    say("bob to alice", await call(bob, "private", { to: "alice", text: "yes?" }));
+    say("bob to alice", await call(bob, "private", { to: "guest:alice", text: "yes?" }));
     say("events", await c.events());
-    say("alice to herself", await call(alice2, "private", { to: "alice", text: "note" }));
+    say("alice to herself", await call(alice2, "private", { to: "guest:alice", text: "note" }));
     say("events", await c.events());
     say("carol to nobody", await call(carol, "private", { to: "nobody", text: "hello?" }));
     say("events", await c.events());

@@ -123,12 +123,68 @@ static void test_dedupe_keys(void **state)
     sbuf_free(&d2);
 }
 
+static void test_store_cmd(void **state)
+{
+    (void)state;
+    chat_store_msg_t m = {.stream = "K:chat:room:r",
+                          .stream_len = 13,
+                          .dedupe = "K:chat:dedupe:room:r:u:1",
+                          .dedupe_len = 24,
+                          .maxlen = 1000,
+                          .ttl = 2592000,
+                          .from = "u",
+                          .from_len = 1,
+                          .name = "U",
+                          .name_len = 1,
+                          .text = "hi",
+                          .text_len = 2};
+    chat_store_cmd_t c;
+    chat_store_cmd(&c, &m);
+    /* EVAL script 2 stream dedupe | maxlen from name text to ttl */
+    assert_string_equal(c.argv[0], "EVAL");
+    assert_string_equal(c.argv[2], "2");
+    assert_string_equal(c.argv[3], "K:chat:room:r");
+    assert_string_equal(c.argv[4], "K:chat:dedupe:room:r:u:1");
+    assert_string_equal(c.argv[5], "1000");
+    assert_string_equal(c.argv[9], ""); /* a room message has no recipient */
+    assert_string_equal(c.argv[10], "2592000");
+    for (int i = 0; i < CHAT_STORE_ARGC; i++) {
+        assert_non_null(c.argv[i]);
+        assert_int_equal(c.lens[i], strlen(c.argv[i]));
+    }
+    assert_non_null(strstr(c.argv[1], "EXPIRE"));
+    m.dedupe = NULL;
+    m.to = "v";
+    m.to_len = 1;
+    chat_store_cmd(&c, &m);
+    assert_int_equal(c.lens[4], 0);
+    assert_string_equal(c.argv[9], "v");
+}
+
+static void test_stream_ids(void **state)
+{
+    (void)state;
+    assert_true(chat_check_stream_id(S("1712345678901-0")));
+    assert_true(chat_check_stream_id(S("17")));
+    assert_false(chat_check_stream_id(S("")));
+    assert_false(chat_check_stream_id(S("-1")));
+    assert_false(chat_check_stream_id(S("1-")));
+    assert_false(chat_check_stream_id(S("1-2-3")));
+    assert_false(chat_check_stream_id(S("1 2")));
+    assert_false(chat_check_stream_id(S("+")));
+    char buf[41];
+    memset(buf, '1', sizeof buf);
+    assert_true(chat_check_stream_id(buf, 40));
+    assert_false(chat_check_stream_id(buf, 41));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),      cmocka_unit_test(test_rooms),
         cmocka_unit_test(test_client_ids), cmocka_unit_test(test_key_parts),
         cmocka_unit_test(test_dm_keys),    cmocka_unit_test(test_dedupe_keys),
+        cmocka_unit_test(test_store_cmd),  cmocka_unit_test(test_stream_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

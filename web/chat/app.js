@@ -120,9 +120,15 @@
     }
   }
 
+  /** Guests' ids are "guest:" and their name; token users' ids are their token's sub. */
+  const GUEST = "guest:";
+  const isGuest = (u) => u.id === GUEST + u.name;
+  /** What a user is shown as beside the name: "guest", the id when it differs, or nothing. */
+  const idNote = (u) => (isGuest(u) ? "guest" : u.id !== u.name ? u.id : "");
+
   function showMe() {
     $("me-name").textContent = me ? me.name : "";
-    $("me-id").textContent = me && me.id !== me.name ? `(${me.id})` : "";
+    $("me-id").textContent = me && idNote(me) ? `(${idNote(me)})` : "";
     $("whoami").hidden = !me;
   }
 
@@ -149,7 +155,7 @@
     } catch {
       /* storage may be unavailable */
     }
-    me = token ? userOfToken(token) || { id: "?", name: "?" } : { id: name, name };
+    me = token ? userOfToken(token) || { id: "?", name: "?" } : { id: GUEST + name, name };
     connect(server, token ? { token } : { user: name });
   }
 
@@ -485,7 +491,7 @@
     const ul = $("dm-list");
     ul.replaceChildren(
       ...[...privates.values()].map((p) =>
-        convItem(`@ ${p.name}${p.name !== p.id ? ` (${p.id})` : ""}`, p.id, "private", p.unread, () => {
+        convItem(`@ ${p.name}${idNote(p) ? ` (${idNote(p)})` : ""}`, p.id, "private", p.unread, () => {
           privates.delete(p.id);
           if (isCurrent("private", p.id)) current = null;
           render();
@@ -504,7 +510,7 @@
     if (m.id) li.dataset.id = m.id;
     const meta = el("div", "meta");
     const from = el("span", "from", m.from ? m.from.name : "?");
-    if (m.from && m.from.id !== m.from.name) from.title = m.from.id;
+    if (m.from && idNote(m.from)) from.title = idNote(m.from);
     meta.append(from);
     const date = new Date(m.ts || Date.now());
     const time = el("time", "time", m.failed ? "not sent" : m.pending ? "sending\u2026" : timeFmt.format(date));
@@ -566,7 +572,7 @@
         li.dataset.user = u.id;
         li.title = me && u.id === me.id ? "" : `Private message to ${u.id}`;
         li.append(el("span", "name", u.name));
-        if (u.id !== u.name) li.append(el("span", "id muted", u.id));
+        if (idNote(u)) li.append(el("span", "id muted", idNote(u)));
         li.addEventListener("click", () => openPrivate(u.id, u.name));
         return li;
       }),

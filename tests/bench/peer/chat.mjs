@@ -26,6 +26,8 @@ const SETTINGS = [
   ["redis-key", "socket.io", "channel and key prefix on Redis (the adapter's key)"],
   ["history-size", 1000, "messages kept per room"],
   ["history-page", 50, "messages sent with a join"],
+  ["history-ttl", 2592000, "seconds a room's or a conversation's messages outlive its last one"],
+  ["max-members", 1000, "most users a join or members answer lists"],
   ["max-text", 4096, "longest message, bytes"],
   ["rate", 20, "events per second per socket"],
   ["burst", 40, "token bucket size per socket"],
@@ -90,7 +92,7 @@ function log(level, msg, fields = {}) {
 }
 
 const cfg = parseFlags(process.argv.slice(2));
-const prefix = `${cfg.redisKey}:chat:`; // K:chat:, as app_chat.c's keys
+const prefix = `${cfg.redisKey}:chat:`; // K:chat:, as proto/chat_store.c's keys
 const started = Date.now();
 let stopping = false; // set on SIGTERM/SIGINT: closing sockets only delete their presence
 
@@ -99,17 +101,32 @@ let stopping = false; // set on SIGTERM/SIGINT: closing sockets only delete thei
 const ok = (fields = {}) => ({ ...fields, ok: true });
 const fail = (code, message) => ({ error: { code, message } });
 
-/** 1..max characters (code points), no control characters. */
-function validName(s, max) {
-  if (typeof s !== "string" || s.length === 0) return false;
+/** Why s is not a label of 1..maxChars code points and at most maxBytes bytes (null: it is),
+ * in proto/utf8.c's words: controls and characters that reorder text are refused. */
+function labelProblem(s, maxChars, maxBytes) {
+  if (typeof s !== "string" || s.length === 0) return "is empty";
+  if (!s.isWellFormed()) return "is not valid UTF-8";
   let chars = 0;
   for (const ch of s) {
     const c = ch.codePointAt(0);
-    if (c < 0x20 || c === 0x7f) return false;
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) ||
+        c === 0x2028 || c === 0x2029 || c === 0x061c || c === 0x200e || c === 0x200f || c === 0xfeff)
+      return "holds a control or text-direction character";
     chars++;
   }
-  return chars <= max;
+  return chars > maxChars || Buffer.byteLength(s) > maxBytes ? "is too long" : null;
 }
+const GUEST = "guest:"; // guests' ids: the prefix and their name; a token's sub never has it
+const validName = (s) => labelProblem(s, 64, 256) === null;
+const validUserId = (s) => labelProblem(s, 70, 262) === null;
+/** Why room is not one a client may name (null: it is), as chat_check_room says it. */
+function roomProblem(room) {
+  if (typeof room !== "string") return "is missing";
+  return labelProblem(room, 128, 512) ?? (room.startsWith("user:") ? "is a user's own room (user:...)" : null);
+}
+const roomError = (why) => fail("bad_request", `room ${why}: it must be 1-128 characters, no control characters`);
+/** A key part, escaped as chat_key_part does: no raw ':', '%', '{' or '}'. */
+const keyPart = (s) => s.replace(/[%:{}]/g, (c) => ({ "%": "%25", ":": "%3A", "{": "%7B", "}": "%7D" })[c]);
 
 const str = (v) => (typeof v === "string" ? v : null);
 
@@ -125,41 +142,62 @@ function loadable(v) {
   return Object.entries(v).every(([k, x]) => loadable(k) && loadable(x));
 }
 const CLIENT_ID = /^[A-Za-z0-9_\-.:]{1,64}$/;
-const HISTORY_BEFORE = /^[0-9-]*$/;
+const STREAM_ID = /^[0-9]+(-[0-9]+)?$/; // chat_check_stream_id, with at most 40 bytes
 const userOf = (m) => ({ id: m.id, name: m.name });
 
 /* ---- storage: Redis streams (--redis) or the same streams in memory ---- */
 
-// The same script as app_chat.c's store_lua: a client-chosen id maps to the stream id it was
-// first stored under, so a retry gets that id back instead of a second entry.
+// The same script as proto/chat_store.c's: a client-chosen id maps to the stream id it was
+// first stored under, so a retry gets that id back instead of a second entry; the stream
+// expires --history-ttl after its last message.
 const STORE_LUA =
   "if KEYS[2] ~= '' then local e = redis.call('GET', KEYS[2]) " +
   "if e then return {0, e} end end " +
   "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', " +
   "'from', ARGV[2], 'name', ARGV[3], 'text', ARGV[4], 'to', ARGV[5]) " +
-  "if KEYS[2] ~= '' then redis.call('SET', KEYS[2], id, 'EX', 86400) end " +
+  "redis.call('EXPIRE', KEYS[1], ARGV[6]) " +
+  "if KEYS[2] ~= '' then redis.call('SET', KEYS[2], id, 'EX', " +
+  "math.min(86400, tonumber(ARGV[6]))) end " +
   "return {1, id}";
 const ALIVE_LUA = "local r = {} for i, k in ipairs(KEYS) do r[i] = redis.call('EXISTS', k) end return r";
 
 let cmd = null; // the Redis command connection (the adapter's publishing one), or null alone
 let sub = null;
 
-/** Running alone: streams as arrays of [id, from, name, text, to], oldest first. Like
- * chatnode's, the dedupe map is never trimmed (Redis expires its keys after a day). */
+/** Running alone: streams as arrays of [id, from, name, text, to], oldest first. As chatnode's,
+ * a stream goes --history-ttl after its last message and a dedupe entry after a day (or the ttl),
+ * and both maps are bounded (10,000 streams, 100,000 ids; the least recently written go). Map
+ * order is write order: a written stream is put back at the end. */
 const mem = { streams: new Map(), dedupe: new Map(), lastMs: 0, seq: 0 };
 
+function memPrune(now) {
+  const ttl = cfg.historyTtl * 1000, idTtl = Math.min(86400, cfg.historyTtl) * 1000;
+  for (const [k, st] of mem.streams) {
+    if (mem.streams.size <= 10_000 && now - st.last < ttl) break;
+    mem.streams.delete(k);
+  }
+  for (const [k, d] of mem.dedupe) {
+    if (mem.dedupe.size <= 100_000 && now - d.at < idTtl) break;
+    mem.dedupe.delete(k);
+  }
+}
+setInterval(() => memPrune(Date.now()), 10_000).unref();
+
 function memStore(scope, dedupe, from, text, to) {
-  const seen = dedupe && mem.dedupe.get(dedupe);
+  memPrune(Date.now());
+  const seen = dedupe && mem.dedupe.get(dedupe)?.id;
   if (seen) return { fresh: false, id: seen };
   let ms = Date.now();
   if (ms <= mem.lastMs) (ms = mem.lastMs), mem.seq++;
   else (mem.lastMs = ms), (mem.seq = 0);
   const id = `${ms}-${mem.seq}`;
-  let entries = mem.streams.get(scope);
-  if (!entries) mem.streams.set(scope, (entries = []));
-  entries.push([id, from.id, from.name, text, to]);
-  while (entries.length > cfg.historySize) entries.shift();
-  if (dedupe) mem.dedupe.set(dedupe, id);
+  const st = mem.streams.get(scope) ?? { entries: [], last: 0 };
+  mem.streams.delete(scope);
+  mem.streams.set(scope, st);
+  st.last = Date.now();
+  st.entries.push([id, from.id, from.name, text, to]);
+  while (st.entries.length > cfg.historySize) st.entries.shift();
+  if (dedupe) mem.dedupe.set(dedupe, { id, at: st.last });
   return { fresh: true, id };
 }
 
@@ -184,7 +222,8 @@ function idBefore(a, b) {
 }
 
 function memHistory(room, before, limit) {
-  const entries = mem.streams.get(`room:${room}`) || [];
+  const st = mem.streams.get(`${prefix}room:${keyPart(room)}`);
+  const entries = st && Date.now() - st.last < cfg.historyTtl * 1000 ? st.entries : [];
   let end = entries.length;
   if (before !== null) while (end > 0 && !idBefore(entries[end - 1][0], before)) end--;
   return entries.slice(Math.max(0, end - limit), end).map(([id, fromId, name, text, to]) => {
@@ -218,7 +257,7 @@ function messagesOf(reply, room) {
  * cannot answer. */
 async function readHistory(room, before, limit) {
   if (!cmd) return memHistory(room, before, limit);
-  const reply = await cmd.sendCommand(["XREVRANGE", `${prefix}room:${room}`,
+  const reply = await cmd.sendCommand(["XREVRANGE", `${prefix}room:${keyPart(room)}`,
     before === null ? "+" : `(${before}`, "-", "COUNT", String(limit)]);
   return messagesOf(reply, room);
 }
@@ -240,11 +279,11 @@ const ignore = () => {};
 
 function refreshAlive() {
   if (!cmd?.isReady) return;
-  cmd.sendCommand(["SET", `${prefix}alive:${nodeUid}`, "1", "EX", String(cfg.presenceTtl)]).catch(ignore);
+  cmd.sendCommand(["SET", `${prefix}alive:${keyPart(nodeUid)}`, "1", "EX", String(cfg.presenceTtl)]).catch(ignore);
 }
 
 function presenceEntry(room, user, present) {
-  const k = `${prefix}presence:${room}`, field = `${nodeUid}|${user.id}`;
+  const k = `${prefix}presence:${keyPart(room)}`, field = `${nodeUid}|${user.id}`;
   const c = present ? ["HSET", k, field, user.name] : ["HDEL", k, field];
   cmd.sendCommand(c).catch(ignore);
 }
@@ -267,24 +306,27 @@ function readPresence(room) {
     return live;
   }
   return (async () => {
-    const flat = await cmd.sendCommand(["HGETALL", `${prefix}presence:${room}`]);
+    const flat = await cmd.sendCommand(["HGETALL", `${prefix}presence:${keyPart(room)}`]);
     const entries = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const bar = flat[i].indexOf("|");
       if (bar >= 0) entries.push([flat[i].slice(0, bar), flat[i].slice(bar + 1), flat[i + 1]]);
     }
     if (!entries.length) return entries;
-    const alive = await cmd.sendCommand(["EVAL", ALIVE_LUA, String(entries.length),
-      ...entries.map(([node]) => `${prefix}alive:${node}`)]);
-    return entries.filter(([node], i) => node === nodeUid || alive[i] !== 0);
+    const nodes = [...new Set(entries.map(([node]) => node))]; // one EXISTS per node, not per entry
+    const alive = await cmd.sendCommand(["EVAL", ALIVE_LUA, String(nodes.length),
+      ...nodes.map((node) => `${prefix}alive:${keyPart(node)}`)]);
+    const up = new Set(nodes.filter((node, i) => node === nodeUid || alive[i] !== 0));
+    return entries.filter(([node]) => up.has(node));
   })().catch(() => null);
 }
 
-/** Distinct users of presence entries, as [{id, name}]. */
+/** Distinct users of presence entries, as [{id, name}], at most --max-members. */
 function usersOf(live) {
   const seen = new Set(), users = [];
   for (const [, id, name] of live) {
     if (seen.has(id)) continue;
+    if (users.length >= cfg.maxMembers) break;
     seen.add(id);
     users.push({ id, name });
   }
@@ -324,8 +366,8 @@ function answerHistory(ack, room, before, limit, join) {
 
 function doJoin(socket, m, arg, ack) {
   const room = str(arg.room);
-  if (!validName(room, 128) || room.startsWith("user:"))
-    return ack(fail("bad_request", "room must be 1-128 characters, no control characters"));
+  const why = roomProblem(room);
+  if (why) return ack(roomError(why));
   if (socket.rooms.has(room)) return presenceChange(room, m, 0, ack); // the same answer again
   if (m.rooms >= cfg.maxRooms) return ack(fail("bad_request", "too many rooms"));
   socket.join(room);
@@ -335,8 +377,8 @@ function doJoin(socket, m, arg, ack) {
 
 function doLeave(socket, m, arg, ack) {
   const room = str(arg.room);
-  if (!validName(room, 128) || room.startsWith("user:"))
-    return ack(fail("bad_request", "room must be 1-128 characters, no control characters"));
+  const why = roomProblem(room);
+  if (why) return ack(roomError(why));
   // the socket's own room is not one it joined
   if (room === socket.id || !socket.rooms.has(room)) return ack(fail("not_found", "not in that room"));
   socket.leave(room);
@@ -350,18 +392,20 @@ function doMessage(socket, m, arg, ack, isPrivate) {
   const text = str(arg.text);
   const jid = arg.id;
   const cid = str(jid);
-  if (!validName(target, isPrivate ? 64 : 128))
-    return ack(fail("bad_request", isPrivate ? "to must be a user id" : "room must be 1-128 characters"));
+  if (!isPrivate && roomProblem(target)) return ack(roomError(roomProblem(target)));
+  if (isPrivate && !validUserId(target)) return ack(fail("bad_request", "to must be a user id"));
   if (!text || Buffer.byteLength(text) > cfg.maxText)
     return ack(fail("bad_request", `text must be a string of 1 to ${cfg.maxText} bytes`));
   if ((jid !== undefined && jid !== null && cid === null) || (cid !== null && !CLIENT_ID.test(cid)))
     return ack(fail("bad_request", "id must be up to 64 of A-Z a-z 0-9 _ - . :"));
   if (!isPrivate && !socket.rooms.has(target)) return ack(fail("not_found", "join the room first"));
+  // the keys of proto/chat_store.c: a stream per room, and per pair of users (the smaller id
+  // bytewise first); every part escaped, so no two tuples share a key
   let scope;
-  if (!isPrivate) scope = `room:${target}`;
-  else if (Buffer.compare(Buffer.from(m.id), Buffer.from(target)) < 0) scope = `dm:${m.id}:${target}`;
-  else scope = `dm:${target}:${m.id}`; // one stream per pair of users, the smaller id (bytewise) first
-  const dedupe = cid === null ? null : `${prefix}dedupe:${scope}:${m.id}:${cid}`;
+  if (!isPrivate) scope = `room:${keyPart(target)}`;
+  else if (Buffer.compare(Buffer.from(m.id), Buffer.from(target)) < 0) scope = `dm:${keyPart(m.id)}:${keyPart(target)}`;
+  else scope = `dm:${keyPart(target)}:${keyPart(m.id)}`;
+  const dedupe = cid === null ? null : `${prefix}dedupe:${scope}:${keyPart(m.id)}:${keyPart(cid)}`;
   const to = isPrivate ? target : "";
   const from = userOf(m);
   // deliver a fresh message first, then answer the sender (app_chat.c's stored())
@@ -374,10 +418,10 @@ function doMessage(socket, m, arg, ack, isPrivate) {
     }
     ack(ok({ id, ts }));
   };
-  if (!cmd) return stored(memStore(scope, dedupe, from, text, to));
+  if (!cmd) return stored(memStore(prefix + scope, dedupe, from, text, to));
   if (!cmd.isReady) return ack(fail("internal", "storage is unavailable; send it again"));
   cmd.sendCommand(["EVAL", STORE_LUA, "2", prefix + scope, dedupe ?? "", String(cfg.historySize),
-    m.id, m.name, text, to]).then((r) => {
+    m.id, m.name, text, to, String(cfg.historyTtl)]).then((r) => {
     if (!Array.isArray(r) || r.length !== 2 || typeof r[0] !== "number" || typeof r[1] !== "string")
       throw new Error("unexpected reply");
     stored({ fresh: r[0] === 1, id: r[1] });
@@ -386,7 +430,7 @@ function doMessage(socket, m, arg, ack, isPrivate) {
 
 function doTyping(socket, m, arg, ack) {
   const room = str(arg.room);
-  if (!validName(room, 128) || !socket.rooms.has(room))
+  if (roomProblem(room) || !socket.rooms.has(room))
     return ack(fail("bad_request", "typing needs a room you are in"));
   socket.volatile.to(room).emit("typing", { room, user: userOf(m) }); // the room but the sender
   ack(ok());
@@ -397,17 +441,18 @@ function doHistory(socket, arg, ack) {
   const jb = arg.before, jl = arg.limit;
   const limit = Number.isInteger(jl) ? jl : cfg.historyPage;
   const before = str(jb);
-  if (!validName(room, 128) || limit < 1 || limit > 100 || (jl !== undefined && !Number.isInteger(jl)) ||
+  if (roomProblem(room) || limit < 1 || limit > 100 || (jl !== undefined && !Number.isInteger(jl)) ||
       (jb !== undefined && jb !== null && before === null) ||
-      (before !== null && (before.length > 40 || !HISTORY_BEFORE.test(before))))
+      (before !== null && (before.length > 40 || !STREAM_ID.test(before))))
     return ack(fail("bad_request", "history needs {room, before?: message id, limit: 1-100}"));
   if (!socket.rooms.has(room)) return ack(fail("not_found", "join the room first"));
   answerHistory(ack, room, before, limit, null);
 }
 
-function doMembers(arg, ack) {
+function doMembers(socket, arg, ack) {
   const room = str(arg.room);
-  if (!validName(room, 128)) return ack(fail("bad_request", "members needs {room}"));
+  if (roomProblem(room)) return ack(fail("bad_request", "members needs {room}"));
+  if (!socket.rooms.has(room)) return ack(fail("not_found", "join the room first"));
   const answer = (live) => ack(live ? ok({ users: usersOf(live) }) : fail("internal", "presence is unavailable"));
   const live = readPresence(room);
   if (live instanceof Promise) live.then(answer);
@@ -438,7 +483,7 @@ function onEvent(socket, event, args) {
     case "private": return doMessage(socket, m, arg, ack, true);
     case "typing": return doTyping(socket, m, arg, ack);
     case "history": return doHistory(socket, arg, ack);
-    case "members": return doMembers(arg, ack);
+    case "members": return doMembers(socket, arg, ack);
     default: return ack(fail("bad_request", "unknown event"));
   }
 }
@@ -453,11 +498,12 @@ function refuse(next, reason) {
 
 function authenticate(socket, next) {
   const a = loadable(socket.handshake.auth) ? socket.handshake.auth : null; // else: no auth
-  const token = str(a?.token), user = str(a?.user);
-  if (token !== null) return refuse(next, "tokens are not accepted: no secret configured");
-  if (user === null) return refuse(next, "missing token or user");
-  if (!validName(user, 64)) return refuse(next, "invalid user name");
-  socket.data.member = { id: user, name: user, tokens: cfg.burst, last: Date.now(), rooms: 0 };
+  const has = (k) => a !== null && typeof a === "object" && !Array.isArray(a) && Object.hasOwn(a, k);
+  if (has("token") && typeof a.token !== "string") return refuse(next, "token must be a string");
+  if (has("token")) return refuse(next, "tokens are not accepted: no secret configured");
+  if (!has("user")) return refuse(next, "missing token or user");
+  if (!validName(a.user)) return refuse(next, "user must be a name of 1-64 characters, no control characters");
+  socket.data.member = { id: GUEST + a.user, name: a.user, tokens: cfg.burst, last: Date.now(), rooms: 0 };
   next();
 }
 
