@@ -16,23 +16,29 @@ typedef enum { UP_NONE = 0, UP_PROBING, UP_PROBED } upgrade_t;
 
 struct eio_session {
     server_t *srv;
-    uint8_t transport;   /* eio_transport_t */
-    uint8_t state;       /* state_t */
-    uint8_t upgrade;     /* upgrade_t */
-    uint8_t busy;        /* > 0 while a call into the session is on the stack */
-    uint8_t probe_reply; /* "3probe" is to be written on the probe WebSocket */
-    uint8_t doomed;      /* its queue overflowed: it ends on the next loop turn */
-    uint8_t qcap_log2;   /* the ring holds 1 << qcap_log2 frames (when q is not NULL) */
-    struct lws *get;     /* pending long-poll GET */
-    struct lws *post;    /* POST being read */
-    struct lws *ws;      /* the WebSocket transport */
-    struct lws *probe;   /* a WebSocket that is upgrading this polling session */
-    frame_t **q;         /* outgoing ring buffer */
+    uint8_t transport;       /* eio_transport_t */
+    uint8_t state;           /* state_t */
+    uint8_t upgrade;         /* upgrade_t */
+    uint8_t busy;            /* > 0 while a call into the session is on the stack */
+    uint8_t qcap_log2;       /* the ring holds 1 << qcap_log2 frames (when q is not NULL) */
+    uint8_t probe_reply : 1; /* "3probe" is to be written on the probe WebSocket */
+    uint8_t doomed : 1;      /* dropped (queue overflow, memory budget): ends next loop turn */
+    uint8_t ping_out : 1;    /* a ping was sent and its pong has not come yet */
+    uint8_t evicted : 1;     /* doomed by the memory budget rather than by its own queue */
+    /* The WebSocket took the queue's first frame only in part: lws holds the rest, and the
+     * frame stays queued (and counted) until lws has written it all. */
+    uint8_t head_sent : 1;
+    struct lws *get;   /* pending long-poll GET */
+    struct lws *post;  /* POST being read */
+    struct lws *ws;    /* the WebSocket transport */
+    struct lws *probe; /* a WebSocket that is upgrading this polling session */
+    frame_t **q;       /* outgoing ring buffer */
     uint32_t qhead, qlen;
-    uint32_t qbytes;   /* bytes queued, bounded by --max-queue */
-    uint32_t opened_s; /* when the handshake was made: seconds since the server started */
-    dl_node_t hb;      /* heartbeat: in ping_q (next ping) or pong_q (waiting for a pong) */
-    dl_node_t aux;     /* upgrade_q while probing, close_q while closing */
+    uint32_t qbytes;    /* what the queue costs (frame_cost), bounded by --max-queue */
+    uint32_t opened_s;  /* when the handshake was made: seconds since the server started */
+    client_addr_t addr; /* the client's address (server_client_addr) */
+    dl_node_t hb;       /* heartbeat: in ping_q (next ping) or pong_q (waiting for a pong) */
+    dl_node_t aux;      /* upgrade_q while probing, close_q while closing */
     void *upper;
     sbuf_t *rx; /* owned: a fragmented WebSocket message being reassembled, or NULL */
     char sid[]; /* "<tag>.<random>", sized to fit */
@@ -65,10 +71,7 @@ uint64_t eio_session_issued_ms(const eio_session_t *s)
 
 const char *eio_session_address(const eio_session_t *s, char *buf, size_t len)
 {
-    struct lws *wsi = s->ws ? s->ws : s->get ? s->get : s->post;
-    buf[0] = '\0';
-    if (wsi && !lws_get_peer_simple(wsi, buf, len)) buf[0] = '\0';
-    return buf;
+    return client_addr_format(&s->addr, buf, len);
 }
 
 eio_transport_t eio_session_transport(const eio_session_t *s)
@@ -89,6 +92,12 @@ static eio_session_t *ws_session(struct lws *wsi)
 
 /* ---- outgoing queue ---- */
 
+static uint32_t cost32(const frame_t *f)
+{
+    size_t c = frame_cost(f);
+    return c < UINT32_MAX ? (uint32_t)c : UINT32_MAX;
+}
+
 static void q_push(eio_session_t *s, frame_t *f)
 {
     uint32_t qcap = s->q ? 1u << s->qcap_log2 : 0;
@@ -104,7 +113,14 @@ static void q_push(eio_session_t *s, frame_t *f)
     }
     s->q[(s->qhead + s->qlen) & (qcap - 1)] = frame_ref(f);
     s->qlen++;
-    s->qbytes += (uint32_t)(f->len < UINT32_MAX ? f->len : UINT32_MAX);
+    uint32_t c = cost32(f);
+    s->qbytes = s->qbytes > UINT32_MAX - c ? UINT32_MAX : s->qbytes + c;
+    server_mem_add(s->srv, c);
+}
+
+static frame_t *q_peek(const eio_session_t *s)
+{
+    return s->qlen ? s->q[s->qhead] : NULL;
 }
 
 static frame_t *q_pop(eio_session_t *s)
@@ -112,7 +128,10 @@ static frame_t *q_pop(eio_session_t *s)
     if (!s->qlen) return NULL;
     frame_t *f = s->q[s->qhead];
     s->qhead = (s->qhead + 1) & ((1u << s->qcap_log2) - 1);
-    s->qbytes -= (uint32_t)(f->len < UINT32_MAX ? f->len : UINT32_MAX);
+    uint32_t c = cost32(f);
+    s->qbytes = s->qbytes > c ? s->qbytes - c : 0;
+    server_mem_sub(s->srv, c);
+    s->head_sent = 0;
     if (--s->qlen == 0) {
         /* An idle session keeps no queue memory. */
         free(s->q);
@@ -131,12 +150,29 @@ static void q_clear(eio_session_t *s)
 
 /* ---- lifetime ---- */
 
+/* Takes the message being reassembled from the session (counted no more); NULL if none. */
+static sbuf_t *rx_take(eio_session_t *s)
+{
+    sbuf_t *b = s->rx;
+    s->rx = NULL;
+    if (b) server_mem_sub(s->srv, b->cap);
+    return b;
+}
+
 static void rx_drop(eio_session_t *s)
 {
-    if (!s->rx) return;
-    sbuf_free(s->rx);
-    free(s->rx);
-    s->rx = NULL;
+    sbuf_t *b = rx_take(s);
+    if (!b) return;
+    sbuf_free(b);
+    free(b);
+}
+
+static void rx_append(eio_session_t *s, const void *data, size_t len)
+{
+    if (!s->rx) s->rx = xcalloc(1, sizeof *s->rx);
+    size_t before = s->rx->cap;
+    sbuf_append(s->rx, data, len);
+    if (s->rx->cap > before) server_mem_add(s->srv, s->rx->cap - before);
 }
 
 static void session_free(eio_session_t *s)
@@ -161,12 +197,16 @@ static int release(eio_session_t *s)
     return s->state != S_CLOSED;
 }
 
-/* Unbinds a WebSocket from its session; a detached WebSocket closes when next writable. */
-static void detach_ws(struct lws *wsi, int close_it)
+/* Unbinds a WebSocket from its session; a detached WebSocket closes when next writable, or
+ * at once when killed (a dropped client: what lws still holds for it goes too). */
+static void detach_ws(struct lws *wsi, int close_it, int kill)
 {
     if (!wsi) return;
     lws_set_opaque_user_data(wsi, NULL);
-    if (close_it) lws_callback_on_writable(wsi);
+    if (kill)
+        server_kill(wsi);
+    else if (close_it)
+        lws_callback_on_writable(wsi);
 }
 
 /* Answers a pending GET with the queued packets (all of them) and, if given, a last one. */
@@ -207,6 +247,8 @@ static void destroy(eio_session_t *s, const char *reason, frame_t *get_answer)
     dl_remove(&srv->upgrade_q, &s->aux);
     dl_remove(&srv->close_q, &s->aux);
     dl_remove(&srv->kill_q, &s->hb);
+    s->ping_out = 0;
+    addr_limit_closed(&srv->limits, &s->addr, uv_now(srv->loop));
     log_debug("session closed", "sid=%s reason=\"%s\"", s->sid, reason);
     if (was_open && s->upper && srv->handler.close) srv->handler.close(s->upper, reason);
     s->upper = NULL;
@@ -216,11 +258,14 @@ static void destroy(eio_session_t *s, const char *reason, frame_t *get_answer)
     }
     if (s->post) {
         conn_t *c = conn_of(s->post);
-        if (c) c->session = NULL;
+        if (c) {
+            c->session = NULL;
+            conn_drop_body(c); /* the rest of the body is discarded as it comes */
+        }
         s->post = NULL;
     }
-    detach_ws(s->ws, 1);
-    detach_ws(s->probe, 1);
+    detach_ws(s->ws, 1, s->doomed);
+    detach_ws(s->probe, 1, s->doomed);
     s->ws = s->probe = NULL;
     if (s->busy == 0) session_free(s);
 }
@@ -247,6 +292,37 @@ static void doom(eio_session_t *s)
     s->doomed = 1;
     q_clear(s);
     dl_remove(&srv->ping_q, &s->hb);
+    dl_remove(&srv->pong_q, &s->hb);
+    dl_add(&srv->kill_q, &s->hb);
+}
+
+size_t eio_session_held(const eio_session_t *s)
+{
+    if (s->state == S_CLOSED || s->doomed) return 0;
+    size_t n = s->qbytes;
+    if (s->rx) n += s->rx->cap;
+    conn_t *c = conn_of(s->post);
+    if (c && c->session == s && c->body) n += c->body->cap;
+    if (s->upper && s->srv->handler.held) n += s->srv->handler.held(s->upper);
+    return n;
+}
+
+void eio_drop(eio_session_t *s, const char *reason)
+{
+    if (s->state == S_CLOSED || s->doomed) return;
+    server_t *srv = s->srv;
+    log_info("session dropped", "sid=%s reason=\"%s\" held=%zu", s->sid, reason,
+             eio_session_held(s));
+    s->doomed = 1;
+    s->evicted = 1;
+    /* what can go at once goes now; the rest (what the layer above holds, what lws holds for
+     * its connections) with the session on the next loop turn */
+    q_clear(s);
+    rx_drop(s);
+    conn_t *c = conn_of(s->post);
+    if (c && c->session == s) conn_drop_body(c);
+    dl_remove(&srv->ping_q, &s->hb);
+    dl_remove(&srv->pong_q, &s->hb);
     dl_add(&srv->kill_q, &s->hb);
 }
 
@@ -273,8 +349,15 @@ void eio_send(eio_session_t *s, frame_t *f)
      * kernel does not take, libwebsockets keeps and sends when the socket drains; frames sent
      * meanwhile wait in the queue. */
     if (s->transport == EIO_TR_WEBSOCKET && s->ws && !s->qlen && !lws_partial_buffered(s->ws)) {
-        if (ws_write(s, s->ws, f) < 0)
-            lws_set_timeout(s->ws, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        if (ws_write(s, s->ws, f) < 0) {
+            server_kill(s->ws);
+            return;
+        }
+        if (!lws_partial_buffered(s->ws)) return;
+        /* lws holds the rest of the frame: it stays queued (and counted) until written */
+        q_push(s, f);
+        s->head_sent = 1;
+        lws_callback_on_writable(s->ws);
         return;
     }
     q_push(s, f);
@@ -295,7 +378,7 @@ void eio_close(eio_session_t *s, const char *reason)
     dl_remove(&srv->ping_q, &s->hb);
     dl_remove(&srv->pong_q, &s->hb);
     if (s->probe) {
-        detach_ws(s->probe, 1);
+        detach_ws(s->probe, 1, 0);
         s->probe = NULL;
         dl_remove(&srv->upgrade_q, &s->aux);
     }
@@ -335,6 +418,7 @@ static void on_ping_due(dl_queue_t *q, dl_node_t *n)
     server_t *srv = q->data;
     eio_session_t *s = from_hb(n);
     dl_add(&srv->pong_q, &s->hb);
+    s->ping_out = 1;
     eio_send(s, f_ping);
 }
 
@@ -349,7 +433,7 @@ static void on_upgrade_timeout(dl_queue_t *q, dl_node_t *n)
     (void)q;
     eio_session_t *s = from_aux(n);
     log_debug("upgrade timed out", "sid=%s", s->sid);
-    detach_ws(s->probe, 1);
+    detach_ws(s->probe, 1, 0);
     s->probe = NULL;
     s->upgrade = UP_NONE;
     flush(s);
@@ -358,7 +442,8 @@ static void on_upgrade_timeout(dl_queue_t *q, dl_node_t *n)
 static void on_doomed(dl_queue_t *q, dl_node_t *n)
 {
     (void)q;
-    destroy(from_hb(n), "send queue full", f_close);
+    eio_session_t *s = from_hb(n);
+    destroy(s, s->evicted ? "server memory budget" : "send queue full", f_close);
 }
 
 static void on_close_timeout(dl_queue_t *q, dl_node_t *n)
@@ -450,7 +535,8 @@ void eio_count(const server_t *srv, size_t *polling, size_t *websocket)
 
 /* ---- handshake ---- */
 
-static eio_session_t *session_new(server_t *srv, eio_transport_t transport)
+static eio_session_t *session_new(server_t *srv, eio_transport_t transport,
+                                  const client_addr_t *addr)
 {
     char sid[SID_MAX];
     do sid_generate(sid, sizeof sid, srv->tag);
@@ -460,6 +546,8 @@ static eio_session_t *session_new(server_t *srv, eio_transport_t transport)
     memcpy(s->sid, sid, n);
     s->srv = srv;
     s->transport = (uint8_t)transport;
+    s->addr = *addr;
+    addr_limit_opened(&srv->limits, addr);
     strmap_put(&srv->sessions, s->sid, strlen(s->sid), s);
     srv->sessions_opened++;
     s->opened_s = (uint32_t)((uv_now(srv->loop) - srv->started_ms) / 1000);
@@ -487,8 +575,10 @@ static void session_open(eio_session_t *s)
     q_push(s, f);
     frame_unref(f);
     dl_add(&srv->ping_q, &s->hb);
-    log_debug("session opened", "sid=%s transport=%s", s->sid,
-              s->transport == EIO_TR_WEBSOCKET ? "websocket" : "polling");
+    char addr[CLIENT_ADDR_TEXT];
+    log_debug("session opened", "sid=%s transport=%s address=%s", s->sid,
+              s->transport == EIO_TR_WEBSOCKET ? "websocket" : "polling",
+              client_addr_format(&s->addr, addr, sizeof addr));
     hold(s);
     if (srv->handler.open) s->upper = srv->handler.open(srv->handler.ctx, s);
     if (release(s)) flush(s);
@@ -503,6 +593,10 @@ static int on_packet(eio_session_t *s, const eio_packet_t *p)
     if (s->state != S_OPEN || s->doomed) return 0;
     switch (p->type) {
     case EIO_PONG:
+        /* Only the answer to a ping restarts the heartbeat: pongs sent at will must not keep
+         * a client that reads nothing alive. */
+        if (!s->ping_out) return 0;
+        s->ping_out = 0;
         dl_remove(&srv->pong_q, &s->hb);
         dl_add(&srv->ping_q, &s->hb);
         return 0;
@@ -546,11 +640,12 @@ static eio_session_t *polling_session(server_t *srv, struct lws *wsi, conn_t *c,
     return s;
 }
 
-void eio_on_poll_get(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_t *q)
+void eio_on_poll_get(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_t *q,
+                     const client_addr_t *addr)
 {
     eio_session_t *s;
     if (!q->sid[0]) {
-        s = session_new(srv, EIO_TR_POLLING);
+        s = session_new(srv, EIO_TR_POLLING, addr);
         s->get = wsi;
         c->session = s;
         c->kind = CONN_POLL_GET;
@@ -599,8 +694,7 @@ int eio_on_post_body(struct lws *wsi, conn_t *c, const void *in, size_t len)
 {
     eio_session_t *s = c->session;
     if (c->kind != CONN_POLL_POST || !s) return 0; /* already answered: discard */
-    sbuf_t *b = conn_body(c);
-    if (b->len + len > (size_t)s->srv->cfg->max_payload) {
+    if (conn_body_len(c) + len > (size_t)s->srv->cfg->max_payload) {
         s->post = NULL;
         c->session = NULL;
         conn_drop_body(c);
@@ -609,7 +703,7 @@ int eio_on_post_body(struct lws *wsi, conn_t *c, const void *in, size_t len)
         destroy(s, "payload too large", f_close);
         return 0;
     }
-    sbuf_append(b, in, len);
+    conn_body_append(c, in, len);
     s->srv->bytes_in += len;
     return 0;
 }
@@ -679,11 +773,11 @@ int eio_ws_filter(server_t *srv, const eio_query_t *q, int *err)
     return -1;
 }
 
-int eio_on_ws_open(server_t *srv, struct lws *wsi, const eio_query_t *q)
+int eio_on_ws_open(server_t *srv, struct lws *wsi, const eio_query_t *q, const client_addr_t *addr)
 {
     eio_session_t *s;
     if (!q->sid[0]) {
-        s = session_new(srv, EIO_TR_WEBSOCKET);
+        s = session_new(srv, EIO_TR_WEBSOCKET, addr);
         s->ws = wsi;
         lws_set_opaque_user_data(wsi, s);
         session_open(s);
@@ -785,12 +879,10 @@ int eio_on_ws_receive(struct lws *wsi, const void *in, size_t len)
         cancel_upgrade(s);
         return -1;
     }
-    if (!s->rx) s->rx = xcalloc(1, sizeof *s->rx);
-    if (s->rx->len + len > max) goto too_big;
-    sbuf_append(s->rx, in, len);
+    if ((s->rx ? s->rx->len : 0) + len > max) goto too_big;
+    rx_append(s, in, len);
     if (!final) return 0;
-    sbuf_t *msg = s->rx;
-    s->rx = NULL;
+    sbuf_t *msg = rx_take(s);
     int rc = on_ws_message(wsi, s, msg->data ? msg->data : "", msg->len, binary);
     sbuf_free(msg);
     free(msg);
@@ -815,13 +907,25 @@ int eio_on_ws_writable(struct lws *wsi)
                                                                                                : 0;
     }
     if (s->ws != wsi) return 0;
+    /* lws calls back only once it has written all it held: a frame it took in part is out */
+    if (s->head_sent) {
+        if (lws_partial_buffered(wsi)) {
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
+        frame_unref(q_pop(s));
+    }
     if (s->qlen) {
-        /* as much as the socket takes: stop at the first frame it takes only part of */
+        /* as much as the socket takes: stop at the first frame it takes only part of, which
+         * stays queued until lws has written the rest */
         frame_t *f;
-        while (!lws_partial_buffered(wsi) && (f = q_pop(s))) {
-            int n = ws_write(s, wsi, f);
-            frame_unref(f);
-            if (n < 0) return -1;
+        while ((f = q_peek(s))) {
+            if (ws_write(s, wsi, f) < 0) return -1;
+            if (lws_partial_buffered(wsi)) {
+                s->head_sent = 1;
+                break;
+            }
+            frame_unref(q_pop(s));
         }
         if (s->qlen) lws_callback_on_writable(wsi);
         return 0;

@@ -36,8 +36,11 @@ int eio_init(server_t *srv);
 /* Closes every session (reason "server shutting down") and the queues. */
 void eio_shutdown(server_t *srv);
 
-/* Polling GET/POST on the Engine.IO path (query already parsed and EIO/transport checked). */
-void eio_on_poll_get(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_t *q);
+/* Polling GET/POST on the Engine.IO path (query already parsed and EIO/transport checked). A
+ * GET without sid is a handshake, already admitted by the per-address limits: addr is its
+ * client's address (NULL for a GET with a sid). */
+void eio_on_poll_get(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_t *q,
+                     const client_addr_t *addr);
 void eio_on_poll_post(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_t *q,
                       long long content_length);
 /* A chunk of a POST body, and its end. Return -1 when lws should close the connection. */
@@ -53,7 +56,7 @@ int eio_ws_filter(server_t *srv, const eio_query_t *q, int *err);
 /* WebSocket established, data received (a frame or a piece of one: messages are reassembled
  * up to --max-payload), writable, closed. Return -1 to have lws close wsi. A WebSocket's
  * lws opaque user data is its session (NULL once detached). */
-int eio_on_ws_open(server_t *srv, struct lws *wsi, const eio_query_t *q);
+int eio_on_ws_open(server_t *srv, struct lws *wsi, const eio_query_t *q, const client_addr_t *addr);
 int eio_on_ws_receive(struct lws *wsi, const void *in, size_t len);
 int eio_on_ws_writable(struct lws *wsi);
 void eio_on_ws_closed(struct lws *wsi);
@@ -72,8 +75,16 @@ void eio_close(eio_session_t *s, const char *reason);
 const char *eio_session_id(const eio_session_t *s);
 /* When the session's handshake was made, in ms since the epoch (to the second). */
 uint64_t eio_session_issued_ms(const eio_session_t *s);
-/* The client's address as text in buf ("" when no connection of it is open right now). */
+/* The client's address (from its handshake, X-Forwarded-For of a trusted proxy included) as
+ * text in buf; returns buf. */
 const char *eio_session_address(const eio_session_t *s, char *buf, size_t len);
+/* Bytes the node holds for the session (its queue at frame_cost, a message or POST body
+ * being received, what the layer above holds); 0 once it is closed or dropped. */
+size_t eio_session_held(const eio_session_t *s);
+/* Drops the session for the memory budget: what it holds goes at once, the session itself on
+ * the next loop turn (the layer above is told then), with its WebSocket closed at once. Safe
+ * anywhere, a walk over a room included. */
+void eio_drop(eio_session_t *s, const char *reason);
 eio_transport_t eio_session_transport(const eio_session_t *s);
 /* Closes up to max open sessions from the server side (a transport close: clients reconnect,
  * elsewhere when this node refuses new sessions). Returns how many. */

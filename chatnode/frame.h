@@ -33,6 +33,17 @@ static inline frame_t *frame_ref(frame_t *f)
     return f;
 }
 
+/* What one queued reference to f costs the session holding it, against --max-queue and the
+ * node's memory budget: the frame's whole allocation (header, LWS_PRE headroom, body,
+ * terminator, and the allocator's own overhead) and its queue slot (a ring that grows by
+ * doubling holds up to two pointers per frame). A frame shared by many sessions is charged to
+ * each of them. */
+#define FRAME_ALLOC_OVERHEAD 16
+static inline size_t frame_cost(const frame_t *f)
+{
+    return sizeof *f + LWS_PRE + f->len + 1 + FRAME_ALLOC_OVERHEAD + 2 * sizeof(frame_t *);
+}
+
 /* Drops one reference; frees the frame with the last. NULL is a no-op. */
 void frame_unref(frame_t *f);
 

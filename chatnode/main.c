@@ -2,12 +2,14 @@
  * libuv loop, and stops cleanly on SIGINT or SIGTERM (every handle closed, all memory freed). */
 #include "app.h"
 #include "chatnode_config.h"
+#include "client_addr.h"
 #include "cluster.h"
 #include "control.h"
 #include "drain.h"
 #include "supervisor.h"
 #include "eio_session.h"
 #include "log.h"
+#include "origin.h"
 #include "server.h"
 #include "sid.h"
 #include "sio.h"
@@ -124,6 +126,19 @@ static int check_config(const chatnode_config_t *cfg)
         fprintf(stderr, "chatnode: --log-level must be debug, info, warn or error\n");
         return -1;
     }
+    /* A wildcard with credentials would let any site's page act with a user's cookies. */
+    if (cfg->cors_credentials && origin_list_has_wildcard(cfg->cors_origin)) {
+        fprintf(stderr, "chatnode: --cors-origin '*' cannot be combined with --cors-credentials: "
+                        "list the allowed origins instead\n");
+        return -1;
+    }
+    client_cidrs_t trusted;
+    char err[256];
+    if (client_cidrs_parse(cfg->trusted_proxies, &trusted, err, sizeof err) < 0) {
+        fprintf(stderr, "chatnode: --trusted-proxies: %s\n", err);
+        return -1;
+    }
+    client_cidrs_free(&trusted);
     return 0;
 }
 
@@ -191,7 +206,8 @@ int main(int argc, char **argv)
     eio_handler_t handler;
     if (cn.app->eio_message) {
         eio_app = cn.app;
-        handler = (eio_handler_t){eio_app_open, eio_app_message, eio_app_close, NULL};
+        handler = (eio_handler_t){
+            .open = eio_app_open, .message = eio_app_message, .close = eio_app_close};
     }
     cn.srv.loop = &loop;
     cn.srv.cfg = &cfg;

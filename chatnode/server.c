@@ -4,16 +4,26 @@
 #include "alloc.h"
 #include "eio_session.h"
 #include "log.h"
+#include "mem_budget.h"
+#include "origin.h"
 #include "sid.h"
 #include "static_files.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* What a WebSocket message may grow to is bounded by --max-payload; lws hands it to us in
  * pieces of this size, which is also all the per-connection receive buffer lws allocates. */
 #define WS_RX_CHUNK 128
+
+/* Answering a request before its body was read, the node reads and discards the rest of the
+ * body before closing, as nginx's lingering close does: closing a socket with unread data
+ * sends a reset, which makes a client that is still sending (Node's fetch among them) lose
+ * the answer. Bounded in bytes (the body ends sooner when it announced less) and in time. */
+#define LINGER_MAX_BYTES (4u << 20)
+#define LINGER_MS        5000
 
 static server_t *server_of(struct lws *wsi)
 {
@@ -66,23 +76,6 @@ static int header(struct lws *wsi, enum lws_token_indexes tok, char *buf, int le
     return lws_hdr_copy(wsi, buf, len, tok);
 }
 
-/* Does the configured allow-list accept origin? "*" accepts every origin. */
-static int origin_allowed(const char *list, const char *origin)
-{
-    size_t olen = strlen(origin);
-    for (const char *p = list; *p;) {
-        while (*p == ' ' || *p == ',') p++;
-        const char *e = p;
-        while (*e && *e != ',') e++;
-        const char *t = e;
-        while (t > p && t[-1] == ' ') t--;
-        size_t n = (size_t)(t - p);
-        if ((n == 1 && *p == '*') || (n == olen && n && memcmp(p, origin, n) == 0)) return 1;
-        p = e;
-    }
-    return 0;
-}
-
 /* Adds the CORS response headers for this request, if CORS is configured and the origin is
  * allowed. Returns 1 when headers were added. */
 static int add_cors(server_t *srv, struct lws *wsi, conn_t *c, unsigned char **p,
@@ -115,25 +108,33 @@ static int add_cors(server_t *srv, struct lws *wsi, conn_t *c, unsigned char **p
 
 /* ---- connection state ---- */
 
-sbuf_t *conn_body(conn_t *c)
+void conn_body_append(conn_t *c, const void *data, size_t len)
 {
     if (!c->body) c->body = xcalloc(1, sizeof *c->body);
-    return c->body;
+    size_t before = c->body->cap;
+    sbuf_append(c->body, data, len);
+    if (c->body->cap > before) server_mem_add(server_of(c->wsi), c->body->cap - before);
+}
+
+size_t conn_body_len(const conn_t *c)
+{
+    return c->body ? c->body->len : 0;
 }
 
 sbuf_t *conn_take_body(conn_t *c)
 {
     sbuf_t *b = c->body;
     c->body = NULL;
+    if (b) server_mem_sub(server_of(c->wsi), b->cap);
     return b;
 }
 
 void conn_drop_body(conn_t *c)
 {
-    if (!c->body) return;
-    sbuf_free(c->body);
-    free(c->body);
-    c->body = NULL;
+    sbuf_t *b = conn_take_body(c);
+    if (!b) return;
+    sbuf_free(b);
+    free(b);
 }
 
 /* ---- replies ---- */
@@ -187,11 +188,115 @@ void server_release_headers(struct lws *wsi, conn_t *c)
     lws_http_headers_detach(wsi);
 }
 
+/* ---- connection deadlines and lingering ---- */
+
+static conn_t *conn_of_node(dl_node_t *node)
+{
+    return (conn_t *)((char *)node - offsetof(conn_t, idle));
+}
+
+void server_kill(struct lws *wsi)
+{
+    server_t *srv = server_of(wsi);
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    /* lws looks at its timeouts after its own events only: wake it once for all the kills of
+     * this loop turn */
+    if (!srv->kill_wake) {
+        srv->kill_wake = 1;
+        lws_cancel_service(srv->lws);
+    }
+}
+
+/* Closes the connection at once, dropping whatever lws still holds for it. lws restarts its
+ * timeout with every piece of a body it reads, so the connection also refuses what comes
+ * until it is closed. */
+static void conn_kill(conn_t *c)
+{
+    c->killed = 1;
+    server_kill(c->wsi);
+}
+
+void server_idle_expired(dl_queue_t *q, dl_node_t *node)
+{
+    conn_t *c = conn_of_node(node);
+    server_t *srv = q->data;
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE, LWS_TO_KILL_ASYNC);
+    if (!srv->kill_wake) {
+        srv->kill_wake = 1;
+        lws_cancel_service(srv->lws);
+    }
+}
+
+/* body_q, linger_q and flush_q: a body not sent whole within --body-timeout, a lingering
+ * connection whose time is up, a reply the client did not take within --keepalive-timeout. */
+static void conn_expired(dl_queue_t *q, dl_node_t *node)
+{
+    server_t *srv = q->data;
+    conn_t *c = conn_of_node(node);
+    if (q == &srv->body_q)
+        log_debug("request body too slow", "timeout_ms=%llu", (unsigned long long)q->delay_ms);
+    if (q == &srv->flush_q)
+        log_debug("reply not taken", "timeout_ms=%llu", (unsigned long long)q->delay_ms);
+    conn_kill(c);
+}
+
+/* The answer is out but the request's body is not read yet: read and discard the rest
+ * (LINGER_MAX_BYTES, LINGER_MS) before closing, so that the client gets to read the answer.
+ * Returns 0. */
+static int linger_start(server_t *srv, struct lws *wsi, conn_t *c)
+{
+    c->kind = CONN_LINGER;
+    c->drain_left = LINGER_MAX_BYTES;
+    dl_add(&srv->linger_q, &c->idle);
+    /* nothing more comes from us: the client sees the end of the answer */
+    shutdown(lws_get_socket_fd(wsi), SHUT_WR);
+    return 0;
+}
+
+/* A body chunk for a lingering connection: discarded. Returns -1 once the byte bound is
+ * reached (lws then closes the connection). */
+static int linger_read(conn_t *c, size_t len)
+{
+    if (len >= c->drain_left) return -1;
+    c->drain_left -= (uint32_t)len;
+    return 0;
+}
+
+/* The reply is entirely with the kernel: close, linger, or wait for the next request.
+ * Returns -1 when lws should close the connection. */
+static int reply_done(server_t *srv, struct lws *wsi, conn_t *c)
+{
+    c->reply_len = 0;
+    c->kind = CONN_NONE;
+    if (c->has_body && !c->body_done) return linger_start(srv, wsi, c);
+    if (c->close_after) return -1;
+    if (lws_http_transaction_completed(wsi)) return -1;
+    /* the idle timeout is ours (idle_q), not lws's */
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    dl_add(&srv->idle_q, &c->idle);
+    return 0;
+}
+
+/* What lws still holds of a reply it could not write at once (counted in the memory budget
+ * while it does). */
+static size_t flushing_bytes(const conn_t *c)
+{
+    return (size_t)c->reply_len + LWS_PRE;
+}
+
 static int write_reply(server_t *srv, struct lws *wsi, conn_t *c)
 {
+    if (c->kind == CONN_FLUSHING) {
+        /* lws calls back only once it has written all it held */
+        dl_remove(&srv->flush_q, &c->idle);
+        server_mem_sub(srv, flushing_bytes(c));
+        return reply_done(srv, wsi, c);
+    }
     if (c->kind != CONN_REPLY || !c->reply) return 0;
     /* Say so when the connection ends here, or a keep-alive client may reuse it. */
     if (client_wants_close(wsi)) c->close_after = 1;
+    /* an answer before the request's body was read ends the connection (after lingering) */
+    if (c->has_body && !c->body_done) c->close_after = 1;
     unsigned char hdr[LWS_PRE + 2048], *start = hdr + LWS_PRE, *p = start,
                                        *end = hdr + sizeof hdr - 1;
     const char *ctype = c->content_type ? c->content_type : "text/plain; charset=UTF-8";
@@ -210,6 +315,11 @@ static int write_reply(server_t *srv, struct lws *wsi, conn_t *c)
     else
         bad |= add_header(wsi, "cache-control:", "no-store", 8, &p, end);
     if (c->status == 405) bad |= add_header(wsi, "allow:", "GET, HEAD", 9, &p, end);
+    if (c->retry_after) {
+        char ra[8];
+        int n = snprintf(ra, sizeof ra, "%u", (unsigned)c->retry_after);
+        bad |= add_header(wsi, "retry-after:", ra, (size_t)n, &p, end);
+    }
     if (c->close_after) bad |= add_header(wsi, "connection:", "close", 5, &p, end);
     if (bad || lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
     if (c->reply_len && !c->head_only &&
@@ -217,23 +327,20 @@ static int write_reply(server_t *srv, struct lws *wsi, conn_t *c)
         return -1;
     free(c->reply);
     c->reply = NULL;
-    c->reply_len = 0;
-    c->kind = CONN_NONE;
     free(c->origin);
     c->origin = NULL;
     c->headers_gone = 0;
-    if (c->close_after) return -1;
-    if (lws_http_transaction_completed(wsi)) return -1;
-    /* the idle timeout is ours (idle_q), not lws's */
-    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-    dl_add(&srv->idle_q, &c->idle);
-    return 0;
-}
-
-void server_idle_expired(dl_queue_t *q, dl_node_t *node)
-{
-    conn_t *c = (conn_t *)((char *)node - offsetof(conn_t, idle));
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE, LWS_TO_KILL_ASYNC);
+    if (c->head_only) c->reply_len = 0;
+    if (lws_partial_buffered(wsi)) {
+        /* The client does not take the reply as fast as it comes: lws keeps the rest. Count
+         * it until written, and give the client --keepalive-timeout to take it. */
+        c->kind = CONN_FLUSHING;
+        server_mem_add(srv, flushing_bytes(c));
+        dl_add(&srv->flush_q, &c->idle);
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    return reply_done(srv, wsi, c);
 }
 
 /* ---- HTTP requests ---- */
@@ -246,6 +353,66 @@ static int method_of(struct lws *wsi)
     if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)) return M_POST;
     if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI)) return M_OPTIONS;
     return M_OTHER;
+}
+
+/* The request's Content-Length, or -1 when it has none. */
+static long long content_length(struct lws *wsi)
+{
+    char cl[32];
+    return header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof cl) > 0 ? atoll(cl) : -1;
+}
+
+/* Will lws read a body after this request's head? It does for a Content-Length above 0, and
+ * for a POST, PUT or PATCH without one (up to 100 MiB, its own rule). */
+static int has_body(struct lws *wsi, long long len)
+{
+    if (len >= 0) return len > 0;
+    return lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) ||
+           lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI) ||
+           lws_hdr_total_length(wsi, WSI_TOKEN_PATCH_URI);
+}
+
+/* ---- client addresses and per-address limits ---- */
+
+void server_client_addr(server_t *srv, struct lws *wsi, client_addr_t *out)
+{
+    client_addr_t peer;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    lws_sockfd_type fd = lws_get_socket_fd(wsi);
+    memset(&peer, 0, sizeof peer);
+    if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+        client_addr_from_sockaddr((struct sockaddr *)&ss, &peer);
+    *out = peer;
+    if (!srv->trusted.n || !client_cidrs_match(&srv->trusted, &peer)) return;
+    char xff[4096]; /* lws keeps at most info.max_http_header_data of headers */
+    int n = lws_hdr_copy(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR);
+    if (n > 0) client_addr_resolve(&srv->trusted, &peer, xff, (size_t)n, out);
+}
+
+/* May a new session from addr open (--max-sessions-per-ip, --handshake-rate)? Returns 0, or
+ * -1 with the reason and the Retry-After seconds to refuse it with. */
+static int admit(server_t *srv, const client_addr_t *addr, const char **why, unsigned *retry)
+{
+    addr_verdict_t v = addr_limit_admit(&srv->limits, addr, uv_now(srv->loop), retry);
+    if (v == ADDR_OK) return 0;
+    *why = v == ADDR_TOO_MANY_SESSIONS ? "Too many sessions from this address"
+                                       : "Too many new sessions from this address";
+    srv->handshakes_refused++;
+    char text[CLIENT_ADDR_TEXT];
+    log_debug("handshake refused", "address=%s reason=\"%s\"",
+              client_addr_format(addr, text, sizeof text), *why);
+    return -1;
+}
+
+/* 429 with an Engine.IO error body and Retry-After. */
+static void reply_limited(struct lws *wsi, conn_t *c, const char *why, unsigned retry)
+{
+    char body[160];
+    int n =
+        snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", EIO_ERR_BAD_REQUEST, why);
+    server_reply(wsi, c, 429, "application/json", body, (size_t)n);
+    c->retry_after = (uint8_t)(retry > 255 ? 255 : retry ? retry : 1);
 }
 
 static int path_matches(const server_t *srv, const char *uri)
@@ -265,9 +432,13 @@ static void reply_healthz(server_t *srv, struct lws *wsi, conn_t *c)
     eio_count(srv, &polling, &websocket);
     sbuf_printf(&body,
                 "{\"status\":\"%s\",\"connections\":%zu,\"polling\":%zu,\"websocket\":%zu,"
-                "\"uptime_s\":%llu,\"draining\":%s",
+                "\"uptime_s\":%llu,\"draining\":%s,\"memory_queued\":%zu,"
+                "\"memory_queued_peak\":%zu,\"memory_budget\":%lld,\"memory_dropped\":%llu,"
+                "\"handshakes_refused\":%llu,\"client_addresses\":%zu",
                 srv->stopping ? "stopping" : "ok", srv->sessions.count, polling, websocket,
-                (unsigned long long)up, srv->draining ? "true" : "false");
+                (unsigned long long)up, srv->draining ? "true" : "false", srv->mem_queued,
+                srv->mem_peak, srv->cfg->max_memory_queued, (unsigned long long)srv->mem_dropped,
+                (unsigned long long)srv->handshakes_refused, addr_limit_count(&srv->limits));
     if (srv->health) srv->health(srv->health_ctx, &body);
     sbuf_append_char(&body, '}');
     server_reply(wsi, c, srv->stopping ? 503 : 200, "application/json", body.data, body.len);
@@ -277,8 +448,12 @@ static void reply_healthz(server_t *srv, struct lws *wsi, conn_t *c)
 static int on_http(server_t *srv, struct lws *wsi, conn_t *c, const char *uri)
 {
     int method = method_of(wsi);
+    long long clen = content_length(wsi);
     memset(c, 0, sizeof *c); /* a dequeued idle node is all zeroes too */
     c->wsi = wsi;
+    /* the whole body has --body-timeout: lws's own timeout restarts with every piece */
+    c->has_body = has_body(wsi, clen) != 0;
+    if (c->has_body) dl_add(&srv->body_q, &c->idle);
     if (strcmp(uri, "/healthz") == 0 && method == M_GET) {
         reply_healthz(srv, wsi, c);
         return 0;
@@ -316,14 +491,22 @@ static int on_http(server_t *srv, struct lws *wsi, conn_t *c, const char *uri)
         return 0;
     }
     switch (method) {
-    case M_GET: eio_on_poll_get(srv, wsi, c, &q); break;
-    case M_POST: {
-        char cl[32];
-        long long len = -1;
-        if (header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof cl) > 0) len = atoll(cl);
-        eio_on_poll_post(srv, wsi, c, &q, len);
+    case M_GET:
+        if (!q.sid[0]) {
+            /* a handshake */
+            client_addr_t addr;
+            const char *why;
+            unsigned retry;
+            server_client_addr(srv, wsi, &addr);
+            if (admit(srv, &addr, &why, &retry) < 0)
+                reply_limited(wsi, c, why, retry);
+            else
+                eio_on_poll_get(srv, wsi, c, &q, &addr);
+        } else {
+            eio_on_poll_get(srv, wsi, c, &q, NULL);
+        }
         break;
-    }
+    case M_POST: eio_on_poll_post(srv, wsi, c, &q, clen); break;
     default:
         c->close_after = 1;
         server_reply_eio_error(wsi, c,
@@ -334,6 +517,40 @@ static int on_http(server_t *srv, struct lws *wsi, conn_t *c, const char *uri)
 }
 
 /* ---- WebSocket ---- */
+
+/* Refuses a WebSocket upgrade with status and an Engine.IO error body, and Retry-After when
+ * retry_after is not 0. Returns -1: lws closes the connection. */
+static int refuse_upgrade(struct lws *wsi, unsigned status, int code, const char *message,
+                          unsigned retry_after)
+{
+    char body[160], ra[16];
+    int n = snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", code, message);
+    int ran = snprintf(ra, sizeof ra, "%u", retry_after);
+    unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start,
+                                      *end = hdr + sizeof hdr - 1;
+    if (lws_add_http_common_headers(wsi, status, "application/json", (lws_filepos_t)n, &p, end) ||
+        (retry_after && add_header(wsi, "retry-after:", ra, (size_t)ran, &p, end)) ||
+        add_header(wsi, "connection:", "close", 5, &p, end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    memcpy(hdr + LWS_PRE, body, (size_t)n);
+    lws_write(wsi, hdr + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_FINAL);
+    return -1;
+}
+
+/* May a page from the request's Origin open a WebSocket here? A request without Origin is not
+ * from a browser: yes. Otherwise --cors-origin decides as it does for polling, and when it is
+ * empty only a page of this very host may (Origin against the Host header). */
+static int ws_origin_ok(server_t *srv, struct lws *wsi)
+{
+    char origin[512], host[512];
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
+    if (n <= 0) return 1;
+    if (header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin) <= 0) return 0; /* too long */
+    const char *list = srv->cfg->cors_origin;
+    if (list && *list) return origin_allowed(list, origin);
+    return header(wsi, WSI_TOKEN_HOST, host, sizeof host) > 0 && origin_same_host(origin, host);
+}
 
 static int ws_filter(server_t *srv, struct lws *wsi)
 {
@@ -346,31 +563,29 @@ static int ws_filter(server_t *srv, struct lws *wsi)
         return -1;
     eio_query_t q;
     parse_query(wsi, &q);
-    int err, status = 400;
-    char body[128];
-    int n;
-    if (srv->draining && !q.sid[0]) {
-        /* no new sessions while draining: the same 503 as a polling handshake, which a proxy
-         * can retry on another node */
-        status = 503;
-        n = snprintf(body, sizeof body, "{\"code\":3,\"message\":\"Server draining\"}");
-    } else {
-        if (eio_ws_filter(srv, &q, &err) == 0) return 0;
+    int err;
+    /* no new sessions while draining: the same 503 as a polling handshake, which a proxy can
+     * retry on another node */
+    if (srv->draining && !q.sid[0])
+        return refuse_upgrade(wsi, 503, EIO_ERR_BAD_REQUEST, "Server draining", 0);
+    if (eio_ws_filter(srv, &q, &err) < 0) {
         log_debug("websocket refused", "error=\"%s\"", eio_error_message(err));
         /* Refused upgrades get the same 400 and JSON body as refused polling requests. */
-        n = snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", err,
-                     eio_error_message(err));
+        return refuse_upgrade(wsi, 400, err, eio_error_message(err), 0);
     }
-    unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start,
-                                      *end = hdr + sizeof hdr - 1;
-    if (lws_add_http_common_headers(wsi, (unsigned)status, "application/json", (lws_filepos_t)n, &p,
-                                    end) ||
-        add_header(wsi, "connection:", "close", 5, &p, end) ||
-        lws_finalize_write_http_header(wsi, start, &p, end))
-        return -1;
-    memcpy(hdr + LWS_PRE, body, (size_t)n);
-    lws_write(wsi, hdr + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_FINAL);
-    return -1;
+    if (!ws_origin_ok(srv, wsi)) {
+        log_debug("websocket refused", "error=\"origin not allowed\"");
+        return refuse_upgrade(wsi, 403, EIO_ERR_FORBIDDEN, eio_error_message(EIO_ERR_FORBIDDEN), 0);
+    }
+    if (!q.sid[0]) {
+        client_addr_t addr;
+        const char *why;
+        unsigned retry;
+        server_client_addr(srv, wsi, &addr);
+        if (admit(srv, &addr, &why, &retry) < 0)
+            return refuse_upgrade(wsi, 429, EIO_ERR_BAD_REQUEST, why, retry);
+    }
+    return 0;
 }
 
 /* ---- the protocol callback ---- */
@@ -382,15 +597,25 @@ static conn_t *http_conn(struct lws *wsi)
     return lws_get_opaque_user_data(wsi);
 }
 
+/* Releases what the connection's last request left behind. */
+static void conn_reset(server_t *srv, conn_t *c)
+{
+    dl_remove(&srv->idle_q, &c->idle); /* whichever queue it is in */
+    if (c->kind == CONN_FLUSHING) server_mem_sub(srv, flushing_bytes(c));
+    c->kind = CONN_NONE;
+    free(c->origin);
+    c->origin = NULL;
+    free(c->reply);
+    c->reply = NULL;
+    conn_drop_body(c);
+}
+
 static void http_conn_free(struct lws *wsi)
 {
     conn_t *c = http_conn(wsi);
     if (!c) return;
-    dl_remove(&server_of(wsi)->idle_q, &c->idle);
     eio_on_http_closed(wsi, c);
-    free(c->origin);
-    free(c->reply);
-    conn_drop_body(c);
+    conn_reset(server_of(wsi), c);
     free(c);
     lws_set_opaque_user_data(wsi, NULL);
 }
@@ -405,28 +630,32 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         /* A keep-alive connection's next request starts from a clean state. */
         c = http_conn(wsi);
         if (c) {
-            dl_remove(&server_of(wsi)->idle_q, &c->idle);
-            free(c->origin);
-            free(c->reply);
-            conn_drop_body(c);
+            conn_reset(server_of(wsi), c);
         } else {
             c = xmalloc(sizeof *c);
             c->idle = (dl_node_t){0};
+            c->kind = CONN_NONE;
             lws_set_opaque_user_data(wsi, c);
         }
         return on_http(server_of(wsi), wsi, c, in ? (const char *)in : "/");
     case LWS_CALLBACK_HTTP_BODY:
         c = http_conn(wsi);
-        return c ? eio_on_post_body(wsi, c, in, len) : -1;
+        if (!c || c->killed) return -1;
+        if (c->kind == CONN_LINGER) return linger_read(c, len);
+        return eio_on_post_body(wsi, c, in, len);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         /* Once per request: lws 4.1 can report the end of a body again when another request
          * was pipelined behind a deferred reply; that connection is dropped. */
         c = http_conn(wsi);
-        if (!c || c->body_done) return -1;
+        if (!c || c->body_done || c->killed) return -1;
         c->body_done = 1;
+        if (c->kind == CONN_LINGER) return -1; /* all of it read after the answer: close */
+        /* body_q holds it until now (flush_q once its reply is being written) */
+        if (c->has_body && c->kind != CONN_FLUSHING) dl_remove(&server_of(wsi)->body_q, &c->idle);
         return eio_on_post_done(wsi, c);
     case LWS_CALLBACK_HTTP_WRITEABLE:
         c = http_conn(wsi);
+        if (c && c->killed) return -1;
         return c ? write_reply(server_of(wsi), wsi, c) : 0;
     case LWS_CALLBACK_CLOSED_HTTP: http_conn_free(wsi); return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
@@ -434,14 +663,72 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return ws_filter(server_of(wsi), wsi);
     case LWS_CALLBACK_ESTABLISHED: {
         eio_query_t q;
+        client_addr_t addr;
         parse_query(wsi, &q);
-        return eio_on_ws_open(server_of(wsi), wsi, &q);
+        server_client_addr(server_of(wsi), wsi, &addr);
+        return eio_on_ws_open(server_of(wsi), wsi, &q, &addr);
     }
     case LWS_CALLBACK_RECEIVE: return eio_on_ws_receive(wsi, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE: return eio_on_ws_writable(wsi);
     case LWS_CALLBACK_CLOSED: eio_on_ws_closed(wsi); return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED: server_of(wsi)->kill_wake = 0; return 0;
     default: return 0;
     }
+}
+
+/* ---- the memory budget ---- */
+
+enum { HOLD_SESSION, HOLD_REPLY };
+
+/* On the loop turn after the total passed --max-memory-queued: drops the greediest sessions
+ * and unread replies until the total is back under the low-water mark. */
+static void mem_check(uv_timer_t *t)
+{
+    server_t *srv = t->data;
+    size_t budget = (size_t)srv->cfg->max_memory_queued;
+    if (srv->stopping || srv->mem_queued <= budget) return;
+    size_t need = srv->mem_queued - mem_budget_low_water(budget), n = 0, cap = 16;
+    mem_holder_t *h = xmalloc(cap * sizeof *h);
+    void *v;
+    for (size_t i = 0; strmap_next(&srv->sessions, &i, NULL, NULL, &v);) {
+        size_t held = eio_session_held(v);
+        if (!held) continue;
+        if (n == cap) h = xrealloc(h, (cap *= 2) * sizeof *h);
+        h[n++] = (mem_holder_t){held, v, HOLD_SESSION};
+    }
+    for (dl_node_t *d = srv->flush_q.head.next; d != &srv->flush_q.head; d = d->next) {
+        if (n == cap) h = xrealloc(h, (cap *= 2) * sizeof *h);
+        h[n++] = (mem_holder_t){flushing_bytes(conn_of_node(d)), conn_of_node(d), HOLD_REPLY};
+    }
+    size_t k = mem_budget_pick(h, n, need), freed = 0;
+    for (size_t i = 0; i < k; i++) {
+        freed += h[i].size;
+        if (h[i].kind == HOLD_SESSION) {
+            eio_drop(h[i].item, "memory budget");
+        } else {
+            conn_t *c = h[i].item;
+            dl_remove(&srv->flush_q, &c->idle); /* its bytes count until it is closed */
+            conn_kill(c);
+        }
+    }
+    srv->mem_dropped += k;
+    log_warn("memory budget exceeded", "queued=%zu budget=%zu dropped=%zu releasing=%zu",
+             srv->mem_queued, budget, k, freed);
+    free(h);
+}
+
+void server_mem_add(server_t *srv, size_t n)
+{
+    srv->mem_queued += n;
+    if (srv->mem_queued > srv->mem_peak) srv->mem_peak = srv->mem_queued;
+    if (srv->mem_queued > (size_t)srv->cfg->max_memory_queued && !srv->stopping &&
+        !uv_is_active((uv_handle_t *)&srv->mem_timer))
+        uv_timer_start(&srv->mem_timer, mem_check, 0, 0);
+}
+
+void server_mem_sub(server_t *srv, size_t n)
+{
+    srv->mem_queued = n <= srv->mem_queued ? srv->mem_queued - n : 0;
 }
 
 static const struct lws_protocols protocols[] = {
@@ -460,6 +747,42 @@ static void lws_log(int level, const char *line)
     log_write(level == LLL_ERR ? LOG_ERROR : LOG_DEBUG, "libwebsockets", "detail=\"%s\"", msg);
 }
 
+/* Sets up what the server owns besides sessions and the lws context: the trusted proxies,
+ * the per-address limits, the connection queues and the memory budget's timer. Returns 0, or
+ * -1 (logged; nothing is left to close). */
+static int own_init(server_t *srv)
+{
+    const chatnode_config_t *cfg = srv->cfg;
+    char err[256];
+    if (client_cidrs_parse(cfg->trusted_proxies, &srv->trusted, err, sizeof err) < 0) {
+        log_error("bad --trusted-proxies", "error=\"%s\"", err);
+        return -1;
+    }
+    if (uv_timer_init(srv->loop, &srv->mem_timer) ||
+        addr_limit_init(&srv->limits, srv->loop, cfg->max_sessions_per_ip, cfg->handshake_rate,
+                        cfg->handshake_burst) ||
+        dl_init(&srv->body_q, srv->loop, (uint64_t)cfg->body_timeout, conn_expired, srv) ||
+        dl_init(&srv->linger_q, srv->loop, LINGER_MS, conn_expired, srv) ||
+        dl_init(&srv->flush_q, srv->loop, (uint64_t)cfg->keepalive_timeout, conn_expired, srv)) {
+        log_error("cannot start timers", NULL); /* libuv timers do not fail to initialise */
+        client_cidrs_free(&srv->trusted);
+        return -1;
+    }
+    srv->mem_timer.data = srv;
+    return 0;
+}
+
+/* Closes what own_init set up (the loop then finishes closing the handles). */
+static void own_close(server_t *srv)
+{
+    uv_close((uv_handle_t *)&srv->mem_timer, NULL);
+    addr_limit_close(&srv->limits);
+    dl_close(&srv->body_q, NULL);
+    dl_close(&srv->linger_q, NULL);
+    dl_close(&srv->flush_q, NULL);
+    client_cidrs_free(&srv->trusted);
+}
+
 int server_start(server_t *srv, uv_loop_t *loop, const chatnode_config_t *cfg,
                  const eio_handler_t *handler)
 {
@@ -470,8 +793,10 @@ int server_start(server_t *srv, uv_loop_t *loop, const chatnode_config_t *cfg,
     uv_timeval64_t now;
     uv_gettimeofday(&now);
     srv->started_epoch_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_usec / 1000;
+    if (own_init(srv)) return -1;
     if (eio_init(srv)) {
         log_error("cannot start timers", NULL);
+        own_close(srv);
         return -1;
     }
 
@@ -492,6 +817,10 @@ int server_start(server_t *srv, uv_loop_t *loop, const chatnode_config_t *cfg,
     info.timeout_secs = 20;
     /* lws's own keep-alive timeout covers the moment between a reply and the idle_q */
     info.keepalive_timeout = (int)((cfg->keepalive_timeout + 999) / 1000);
+    /* --header-timeout: lws gives a connection this long, from its first byte (or from its
+     * accept), to send a whole request head, and does not restart the clock as bytes arrive.
+     * It counts whole seconds. */
+    info.timeout_secs_ah_idle = (unsigned int)((cfg->header_timeout + 999) / 1000);
     info.ka_time = 0;
     info.pt_serv_buf_size = 16384;
     info.max_http_header_data = 4096;
@@ -500,6 +829,7 @@ int server_start(server_t *srv, uv_loop_t *loop, const chatnode_config_t *cfg,
     if (!srv->lws) {
         log_error("cannot listen", "host=%s port=%lld", cfg->host, cfg->port);
         eio_shutdown(srv);
+        own_close(srv);
         return -1;
     }
     srv->vhost = lws_get_vhost_by_name(srv->lws, "default");
@@ -515,7 +845,8 @@ void server_stop(server_t *srv)
 {
     if (srv->stopping) return;
     srv->stopping = 1;
-    eio_shutdown(srv);
+    eio_shutdown(srv); /* sessions first: they leave the per-address counts */
+    own_close(srv);
     if (srv->lws) lws_context_destroy(srv->lws);
 }
 

@@ -4,7 +4,9 @@
 #ifndef CC_SERVER_H
 #define CC_SERVER_H
 
+#include "addr_limit.h"
 #include "chatnode_config.h"
+#include "client_addr.h"
 #include "deadline.h"
 #include "eio_packet.h"
 #include "sbuf.h"
@@ -28,6 +30,9 @@ typedef struct {
     /* The session is gone; the upper layer frees its state. Sending is no longer possible. */
     void (*close)(void *upper, const char *reason);
     void *ctx;
+    /* Optional: bytes the upper layer holds for the session (counted in the memory budget
+     * through server_mem_add), so that the greediest sessions are found. */
+    size_t (*held)(void *upper);
 } eio_handler_t;
 
 /* What one HTTP connection (wsi) is to us, kept as its lws opaque user data. (A WebSocket's
@@ -37,28 +42,42 @@ typedef enum {
     CONN_POLL_GET,  /* long-poll GET waiting for packets */
     CONN_POLL_POST, /* POST whose body is being read */
     CONN_REPLY,     /* a plain HTTP reply is waiting to be written */
+    CONN_FLUSHING,  /* the reply is written but lws still holds part of it for the client */
+    CONN_LINGER,    /* answered before its body was read: discarding the rest, then closing */
 } conn_kind_t;
 
 typedef struct conn {
     struct lws *wsi;
-    dl_node_t idle;         /* in the server's idle_q between keep-alive requests */
+    /* In at most one of the server's connection queues: idle_q between requests, body_q while
+     * the request's body is read, flush_q while lws writes the reply, linger_q while the
+     * connection lingers. */
+    dl_node_t idle;
     eio_session_t *session; /* NULL when detached */
     char *reply;            /* owned; LWS_PRE bytes of headroom before the body */
     const char *content_type;
-    sbuf_t *body;         /* owned, or NULL: a POST body being read */
-    uint32_t reply_len;   /* replies are far smaller than 4 GiB */
-    uint16_t status;      /* reply status */
-    uint8_t kind;         /* conn_kind_t */
-    uint8_t close_after;  /* close the connection after the reply */
-    uint8_t body_done;    /* the request's body has ended (lws may report the end again) */
-    uint8_t head_only;    /* a HEAD reply: reply_len is announced, no body is sent */
-    uint8_t revalidate;   /* cache-control: no-cache (a static file) instead of no-store */
-    uint8_t headers_gone; /* the request headers were released (server_release_headers) */
-    char *origin;         /* owned: the Origin header kept when they were, or NULL */
+    sbuf_t *body; /* owned, or NULL: a POST body being read */
+    char *origin; /* owned: the Origin header kept when the headers were released, or NULL */
+    union {
+        uint32_t reply_len;  /* CONN_REPLY, CONN_FLUSHING: replies are far smaller than 4 GiB */
+        uint32_t drain_left; /* CONN_LINGER: body bytes still to discard before closing */
+    };
+    uint16_t status;          /* reply status */
+    uint8_t kind;             /* conn_kind_t */
+    uint8_t close_after : 1;  /* close the connection after the reply */
+    uint8_t body_done : 1;    /* the request's body has ended (lws may report the end again) */
+    uint8_t head_only : 1;    /* a HEAD reply: reply_len is announced, no body is sent */
+    uint8_t revalidate : 1;   /* cache-control: no-cache (a static file) instead of no-store */
+    uint8_t headers_gone : 1; /* the request headers were released (server_release_headers) */
+    uint8_t has_body : 1;     /* the request announced a body */
+    uint8_t killed : 1;       /* being closed at once (conn_kill): nothing more is read */
+    uint8_t retry_after;      /* seconds for a Retry-After header, or 0 */
 } conn_t;
 
-/* The connection's body buffer, created on first use. */
-sbuf_t *conn_body(conn_t *c);
+/* Appends to the connection's body buffer (created on first use); its growth counts in the
+ * memory budget until the buffer is taken or dropped. */
+void conn_body_append(conn_t *c, const void *data, size_t len);
+/* Bytes in the body buffer. */
+size_t conn_body_len(const conn_t *c);
 /* Hands the body buffer over (the caller frees it with sbuf_free and free), or NULL. */
 sbuf_t *conn_take_body(conn_t *c);
 /* Frees the body buffer, if any. */
@@ -77,6 +96,19 @@ typedef struct server {
      * sorted timeout list, whose insertion walks every entry: answering N polling clients at
      * once (a broadcast, a heartbeat round) then costs O(N^2). Equal delays make a FIFO. */
     dl_queue_t idle_q;
+    /* Connections reading a request body (a deadline for the whole body, --body-timeout),
+     * lingering after an early answer, and holding a reply the client does not take. */
+    dl_queue_t body_q, linger_q, flush_q;
+    client_cidrs_t trusted; /* --trusted-proxies */
+    addr_limit_t limits;    /* --max-sessions-per-ip, --handshake-rate, --handshake-burst */
+    /* Bytes clients make the node hold (queued output, messages and bodies being received,
+     * replies being written): past --max-memory-queued the greediest are dropped on the next
+     * loop turn (mem_timer). */
+    size_t mem_queued, mem_peak;
+    uv_timer_t mem_timer;
+    uint64_t mem_dropped;        /* sessions and connections dropped for the budget */
+    uint64_t handshakes_refused; /* by the per-address limits */
+    int kill_wake;               /* lws was asked to run its timers (server_kill) */
     eio_handler_t handler;
     /* Optional: appends ,"name":value members to the /healthz JSON object. */
     void (*health)(void *ctx, sbuf_t *json);
@@ -92,6 +124,16 @@ typedef struct server {
 
 /* idle_q's expiry: closes the connection. */
 void server_idle_expired(dl_queue_t *q, dl_node_t *node);
+
+/* The node-wide count of bytes held for clients: n more, or n fewer. Passing
+ * --max-memory-queued drops the greediest holders on the next loop turn (never in the middle
+ * of the caller's work, such as a walk over a room). */
+void server_mem_add(server_t *srv, size_t n);
+void server_mem_sub(server_t *srv, size_t n);
+
+/* Closes wsi on the next loop turn, dropping what lws still holds to write on it. (lws runs
+ * the timeout that does it only when woken, which this does too.) */
+void server_kill(struct lws *wsi);
 
 /* Creates the lws context on loop and starts listening. Returns 0, or -1 (logged). */
 int server_start(server_t *srv, uv_loop_t *loop, const chatnode_config_t *cfg,
@@ -115,5 +157,9 @@ void server_reply_head(struct lws *wsi, conn_t *c, unsigned status, const char *
 void server_release_headers(struct lws *wsi, conn_t *c);
 /* An Engine.IO error reply: 400 with Node's JSON body {"code":..,"message":..}. */
 void server_reply_eio_error(struct lws *wsi, conn_t *c, int code);
+/* The client address of the request on wsi: the TCP peer, or, when the peer is one of
+ * --trusted-proxies, the client its X-Forwarded-For names (see client_addr.h). Needs the
+ * request headers. */
+void server_client_addr(server_t *srv, struct lws *wsi, client_addr_t *out);
 
 #endif

@@ -60,6 +60,7 @@ struct sio_conn {
     sio_binary_t *bin; /* a binary packet waiting for its attachments, or NULL */
     uint8_t busy;
     uint8_t closed;
+    uint32_t bin_held; /* bytes bin holds, counted in the server's memory budget */
     dl_node_t connect_node;
 };
 
@@ -567,9 +568,18 @@ void sio_close_connection(sio_socket_t *s)
 
 /* ---- connections ---- */
 
+/* Counts n more bytes held in c->bin. */
+static void bin_hold(sio_conn_t *c, size_t n)
+{
+    c->bin_held += (uint32_t)n;
+    server_mem_add(c->sio->srv, n);
+}
+
 static void bin_drop(sio_conn_t *c)
 {
     if (!c->bin) return;
+    server_mem_sub(c->sio->srv, c->bin_held);
+    c->bin_held = 0;
     sio_binary_free(c->bin);
     free(c->bin);
     c->bin = NULL;
@@ -782,6 +792,8 @@ static void bin_complete(sio_conn_t *c)
 {
     sio_binary_t *bin = c->bin;
     c->bin = NULL;
+    server_mem_sub(c->sio->srv, c->bin_held);
+    c->bin_held = 0;
     dispatch(c, &bin->pkt, bin->att, bin->pkt.attachments);
     sio_binary_free(bin);
     free(bin);
@@ -796,13 +808,12 @@ static void conn_message(sio_conn_t *c, const eio_packet_t *m)
             return;
         }
         /* Attachments are held until the packet is whole: bound what one packet may hold. */
-        size_t held = m->len;
-        for (unsigned i = 0; i < c->bin->received; i++) held += c->bin->att[i].len;
-        if (held > (size_t)c->sio->srv->cfg->max_queue) {
+        if ((size_t)c->bin_held + m->len > (size_t)c->sio->srv->cfg->max_queue) {
             bin_drop(c);
             conn_fail(c, "attachments over --max-queue", SIO_EBINARY);
             return;
         }
+        bin_hold(c, m->len);
         rc = sio_binary_add(c->bin, m->data, m->len);
         if (rc < 0) {
             bin_drop(c);
@@ -824,6 +835,8 @@ static void conn_message(sio_conn_t *c, const eio_packet_t *m)
     }
     if (p.type == SIO_BINARY_EVENT || p.type == SIO_BINARY_ACK) {
         c->bin = xcalloc(1, sizeof *c->bin);
+        /* its copy of the packet text and its table of attachments */
+        bin_hold(c, sizeof *c->bin + m->len + (size_t)p.attachments * sizeof(sio_attachment_t));
         rc = sio_binary_begin(c->bin, (const char *)m->data, m->len, &p);
         if (rc < 0) {
             bin_drop(c);
@@ -892,9 +905,15 @@ sio_server_t *sio_server_new(server_t *srv, const app_module_t *app, void *app_s
     return sio;
 }
 
+static size_t h_held(void *upper)
+{
+    return ((sio_conn_t *)upper)->bin_held;
+}
+
 eio_handler_t sio_server_handler(sio_server_t *sio)
 {
-    return (eio_handler_t){h_open, h_message, h_close, sio};
+    return (eio_handler_t){
+        .open = h_open, .message = h_message, .close = h_close, .ctx = sio, .held = h_held};
 }
 
 static void free_after_close(uv_handle_t *h)
