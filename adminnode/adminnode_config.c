@@ -51,7 +51,7 @@ static const cfg_opt_t opts[] = {
         "the chatnodes' --heartbeat-interval: a node is down after 3 intervals without one"),
     OPT("history-size", CFG_INT, "1000", 1, 10000000, history_size, "N",
         "the chatnodes' --history-size: messages kept per room"),
-    OPT("history-ttl", CFG_INT, "2592000", 60, 315360000, history_ttl, "S",
+    OPT("history-ttl", CFG_INT, "2592000", 1, 315360000, history_ttl, "S",
         "the chatnodes' --history-ttl: a room's messages expire this long after its last one"),
     OPT("max-text", CFG_INT, "4096", 1, 1048576, max_text, "BYTES",
         "the chatnodes' --max-text: longest system message text"),

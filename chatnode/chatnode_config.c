@@ -77,7 +77,7 @@ static const cfg_opt_t opts[] = {
         "chat: accept tokens without exp (never expiring)"),
     OPT("history-size", CFG_INT, "1000", 1, 10000000, history_size, "N",
         "chat: messages kept per room (the stream is capped near this length)"),
-    OPT("history-ttl", CFG_INT, "2592000", 60, 315360000, history_ttl, "S",
+    OPT("history-ttl", CFG_INT, "2592000", 1, 315360000, history_ttl, "S",
         "chat: a room's or a conversation's messages expire this long after its last one"),
     OPT("history-page", CFG_INT, "50", 1, 100, history_page, "N",
         "chat: messages sent with a join"),

@@ -100,11 +100,12 @@ fi
 # The Engine.IO location: every header an upgrade needs, no buffering (long-polling answers
 # and WebSocket frames pass through as they come), and a read timeout above a heartbeat
 # round (a held GET lasts up to pingInterval, a WebSocket is quiet for at most that plus
-# pingTimeout).
+# pingTimeout). Host keeps the port the client used, so chatnode can tell a same-origin
+# WebSocket from a cross-site one.
 proxy_common() {
   cat <<EOF
             proxy_http_version 1.1;
-            proxy_set_header Host \$host;
+            proxy_set_header Host \$http_host;
             proxy_set_header Upgrade \$http_upgrade;
             proxy_set_header Connection \$connection_upgrade;
             proxy_set_header X-Real-IP \$remote_addr;
@@ -149,7 +150,7 @@ EOF
         location /admin/ {
             proxy_pass http://admin/;
             proxy_http_version 1.1;
-            proxy_set_header Host $host;
+            proxy_set_header Host $http_host;
             proxy_set_header Connection "";
             proxy_set_header X-Real-IP $remote_addr;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
@@ -158,6 +159,16 @@ EOF
             proxy_request_buffering off;
             proxy_read_timeout 75s;
             proxy_max_temp_file_size 0;
+        }
+        # the metrics (request counts by route) are for the monitoring on this host only
+        location = /admin/metrics {
+            allow 127.0.0.1;
+            allow ::1;
+            deny all;
+            proxy_pass http://admin/metrics;
+            proxy_http_version 1.1;
+            proxy_set_header Host $http_host;
+            proxy_set_header Connection "";
         }
 EOF
   fi

@@ -8,13 +8,15 @@
 // kills what a pid file still names, whatever happened.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import http from "node:http";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
+import WebSocket from "ws";
 import { chatnodeBin, adminnodeBin, eventually, httpRequest, waitFor, withTimeout, WAIT_MS } from "./lib/harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -46,6 +48,29 @@ async function freeRange(n) {
     if (ok) return start;
   }
   throw new Error(`no ${n} consecutive free ports found`);
+}
+
+/** GET url from a chosen local address: resolves the status. */
+function getFrom(url, localAddress) {
+  return withTimeout(new Promise((resolve, reject) => {
+    http.get(url, { localAddress }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    }).on("error", reject);
+  }), WAIT_MS, `GET ${url} from ${localAddress}`);
+}
+
+/** Opens a WebSocket handshake with an Origin header: resolves the status it got. */
+function wsStatus(url, origin) {
+  return withTimeout(new Promise((resolve) => {
+    const ws = new WebSocket(url, { origin });
+    ws.once("open", () => {
+      ws.close();
+      resolve(101);
+    });
+    ws.once("unexpected-response", (_req, res) => resolve(res.statusCode));
+    ws.once("error", () => resolve(0));
+  }), WAIT_MS, `WebSocket ${url} from ${origin}`);
 }
 
 /** Runs cluster.sh with `args`; resolves { code, stdout, stderr }. */
@@ -136,10 +161,29 @@ describe("deploy/cluster.sh up, up again, down", { timeout: 900_000 }, () => {
     assert.equal(first.dashboard, `http://127.0.0.1:${base}/admin/`);
     assert.equal(first.key, readFileSync(path.join(runDir, "api-key"), "utf8").trim());
     assert.match(res.stdout, /anonymous sign-in/);
-    for (const f of ["api-key", "admin-keys", "jwt.secret"]) {
+    for (const f of ["api-key", "admin-keys", "jwt.secret", "redis.password"]) {
       assert.equal(readFileSync(path.join(runDir, f)).length > 0, true);
+      assert.equal(statSync(path.join(runDir, f)).mode & 0o777, 0o600, `${f} is private`);
     }
-    assert.equal(statSync(path.join(runDir, "api-key")).mode & 0o777, 0o600);
+  });
+
+  it("Redis needs its generated password, which no command line shows", async () => {
+    const password = readFileSync(path.join(runDir, "redis.password"), "utf8").trim();
+    const ping = (auth) => execFileSync("redis-cli", ["-h", "127.0.0.1", "-p", String(base + 1), "ping"],
+      { env: { ...process.env, ...(auth ? { REDISCLI_AUTH: auth } : {}) }, encoding: "utf8" }).trim();
+    assert.match(ping(null), /NOAUTH/);
+    assert.equal(ping(password), "PONG");
+    for (const [name, pid] of Object.entries(pidFiles()))
+      assert.doesNotMatch(readFileSync(`/proc/${pid}/cmdline`, "utf8"), new RegExp(password), `${name}'s command line`);
+  });
+
+  it("nginx shows /admin/metrics to this host only; WebSockets come from the chat's origin only", async () => {
+    const metrics = `http://127.0.0.1:${base}/admin/metrics`;
+    assert.equal(await getFrom(metrics, "127.0.0.1"), 200);
+    assert.equal(await getFrom(metrics, "127.0.0.2"), 403, "another address is refused");
+    const ws = `ws://127.0.0.1:${base}/socket.io/?EIO=4&transport=websocket`;
+    assert.equal(await wsStatus(ws, `http://127.0.0.1:${base}`), 101);
+    assert.equal(await wsStatus(ws, "https://evil.example"), 403);
   });
 
   it("the printed URLs work: chat page, chat through nginx across both nodes, the dashboard's API", async () => {

@@ -4,7 +4,8 @@
 // directory, stopped by stop(). Chat clients here use socket.io-client's defaults (reconnection
 // on) unless told otherwise, and record what reaches the application.
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import crypto from "node:crypto";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,15 +19,24 @@ export const API_KEY = "fault-test-admin-key-0123456789abcdef";
 export const tagOf = (sid) => String(sid).split(".")[0];
 
 /**
- * Starts redis, a chatnode per tag (with `chatFlags`), adminnode and nginx. Returns
- * { redis, nodes: {tag: chatnode}, admin, nginx, url, dir, addNode(tag), reload(), api(), stop() }.
+ * Starts redis, a chatnode per tag (with `chatFlags`), adminnode and nginx. With `secure`, as
+ * deploy/cluster.sh configures them: Redis with a password, both sign-in modes (tokens signed
+ * with c.secret, and guests), the client address from nginx's X-Forwarded-For, WebSockets
+ * from the cluster's own origin only. Returns { redis, nodes: {tag: chatnode}, admin, nginx,
+ * url, dir, secret, addNode(tag), reload(), api(), stop() }.
  */
-export async function startCluster({ tags = ["a", "b"], chatFlags = [] } = {}) {
+export async function startCluster({ tags = ["a", "b"], chatFlags = [], secure = false } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "chatcluster-faults-"));
   chmodSync(dir, 0o755); // nginx started as root runs its workers as nobody
-  const c = { dir, nodes: {}, redis: null, admin: null, nginx: null };
-  const flags = ["--app", "chat", "--allow-anonymous", ...chatFlags];
+  const c = { dir, nodes: {}, redis: null, admin: null, nginx: null, secret: null };
   const listenPort = await freePort();
+  const flags = ["--app", "chat", "--allow-anonymous", ...chatFlags];
+  if (secure) {
+    c.secret = crypto.randomBytes(32).toString("hex");
+    writeFileSync(path.join(dir, "jwt.secret"), c.secret, { mode: 0o600 });
+    flags.push("--jwt-secret-file", path.join(dir, "jwt.secret"), "--trusted-proxies", "127.0.0.1",
+      "--cors-origin", `http://127.0.0.1:${listenPort}`);
+  }
 
   const startNode = async (tag) => {
     c.nodes[tag] = await startChatnode([...flags, "--node-tag", tag, "--redis", c.redis.url]);
@@ -38,7 +48,7 @@ export async function startCluster({ tags = ["a", "b"], chatFlags = [] } = {}) {
       ...Object.entries(c.nodes).map(([tag, n]) => `${tag}=127.0.0.1:${n.port}`)], { stdio: ["ignore", "pipe", "pipe"] });
 
   try {
-    c.redis = await startRedis();
+    c.redis = await startRedis([], { password: secure ? crypto.randomBytes(16).toString("hex") : undefined });
     await Promise.all(tags.map(startNode));
     c.admin = await startAdminnode(["--redis", c.redis.url], { ADMINNODE_API_KEYS: `${API_KEY}:admin` });
     writeConf();

@@ -500,11 +500,12 @@ export function freePort() {
 }
 
 /**
- * A real redis-server on a free port, with no persistence, in its own temp directory.
- * Returns { port, url, stop(), restart(), kill() }: kill() is SIGKILL (a crash), restart()
- * starts it again on the same port.
+ * A real redis-server on a free port, with no persistence, in its own temp directory; with
+ * `password`, clients must AUTH (the url carries it). Returns { port, url, stop(), restart(),
+ * kill() }: kill() is SIGKILL (a crash), restart() starts it again on the same port.
  */
-export async function startRedis(extraArgs = []) {
+export async function startRedis(extraArgs = [], { password } = {}) {
+  if (password) extraArgs = [...extraArgs, "--requirepass", password];
   const dir = mkdtempSync(path.join(os.tmpdir(), "chatcluster-redis-"));
   let child = null;
   let port = 0;
@@ -552,7 +553,7 @@ export async function startRedis(extraArgs = []) {
   };
   return {
     get port() { return port; },
-    get url() { return `redis://127.0.0.1:${port}`; },
+    get url() { return `redis://${password ? `:${encodeURIComponent(password)}@` : ""}127.0.0.1:${port}`; },
     kill: () => stopChild("SIGKILL"),
     async restart() {
       await stopChild("SIGKILL");
