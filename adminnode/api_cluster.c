@@ -531,41 +531,24 @@ void api_socket_delete(api_request_t *req)
     ask_fetch(a, one_room(sid));
 }
 
-/* ---- history and system messages: the chat's streams ---- */
+/* ---- history and system messages: the chat's streams (proto/chat_store.h) ---- */
 
+/* A history read or a system message waiting for Redis; its strings are the caller's, held
+ * at their own size. */
 typedef struct {
     api_request_t *req;
-    char room[256];
-    char text[4200];
-    char from_id[160], from_name[160];
+    char *room;
+    char *text;
+    char *from_name;
 } msg_t;
 
-static json_t *stream_messages(const redisReply *r, const char *room)
+static void msg_free(msg_t *m)
 {
-    json_t *out = json_array();
-    for (size_t i = r->elements; i-- > 0;) {
-        const redisReply *e = r->element[i];
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2) continue;
-        const redisReply *f = e->element[1];
-        json_t *m = json_pack("{s:s%,s:s,s:I,s:{}}", "id", e->element[0]->str,
-                              (size_t)e->element[0]->len, "room", room, "ts",
-                              (json_int_t)strtoll(e->element[0]->str, NULL, 10), "from");
-        for (size_t k = 0; f->type == REDIS_REPLY_ARRAY && k + 1 < f->elements; k += 2) {
-            const redisReply *key = f->element[k], *v = f->element[k + 1];
-            json_t *val = json_stringn(v->str, v->len);
-            if (!val) continue;
-            if (strcmp(key->str, "from") == 0)
-                json_object_set_new(json_object_get(m, "from"), "id", val);
-            else if (strcmp(key->str, "name") == 0)
-                json_object_set_new(json_object_get(m, "from"), "name", val);
-            else if (strcmp(key->str, "text") == 0)
-                json_object_set_new(m, "text", val);
-            else
-                json_decref(val);
-        }
-        json_array_append_new(out, m);
-    }
-    return out;
+    api_request_unref(m->req);
+    free(m->room);
+    free(m->text);
+    free(m->from_name);
+    free(m);
 }
 
 static void on_history(void *ud, int status, const redisReply *r)
@@ -575,12 +558,11 @@ static void on_history(void *ud, int status, const redisReply *r)
         if (status != 0 || !r || r->type != REDIS_REPLY_ARRAY)
             api_respond_error(m->req, 503, "unavailable", "history could not be read");
         else
-            api_respond_json(
-                m->req, 200,
-                json_pack("{s:s,s:o}", "room", m->room, "messages", stream_messages(r, m->room)));
+            api_respond_json(m->req, 200,
+                             json_pack("{s:s,s:o}", "room", m->room, "messages",
+                                       chat_store_messages(r, m->room)));
     }
-    api_request_unref(m->req);
-    free(m);
+    msg_free(m);
 }
 
 void api_room_history(api_request_t *req)
@@ -588,8 +570,7 @@ void api_room_history(api_request_t *req)
     int bad = 0;
     long limit = query_long(req, "limit", 50, 1, 100, &bad);
     const char *before = api_query(req, "before");
-    if (bad ||
-        (before && (strlen(before) > 40 || strspn(before, "0123456789-") != strlen(before)))) {
+    if (bad || (before && *before && !chat_check_stream_id(before, strlen(before)))) {
         api_respond_error(req, 400, "bad_request", "limit is 1-100; before is a message id");
         return;
     }
@@ -598,10 +579,10 @@ void api_room_history(api_request_t *req)
     adminnode_t *an = api_app(req);
     msg_t *m = xcalloc(1, sizeof *m);
     m->req = req;
-    snprintf(m->room, sizeof m->room, "%s", api_param(req, "room"));
+    m->room = xstrdup(api_param(req, "room"));
     sbuf_t key = SBUF_INIT, end = SBUF_INIT;
     char count[24];
-    sbuf_printf(&key, "%s:chat:room:%s", an->cfg->redis_key, m->room);
+    chat_key_room(&key, an->cfg->redis_key, m->room, strlen(m->room));
     if (before && *before)
         sbuf_printf(&end, "(%s", before);
     else
@@ -612,81 +593,85 @@ void api_room_history(api_request_t *req)
     api_defer(req, NULL);
     if (bus_command(bus, 6, argv, lens, on_history, m) < 0) {
         api_respond_error(req, 503, "unavailable", "Redis is not available");
-        api_request_unref(req);
-        free(m);
+        msg_free(m);
     }
     sbuf_free(&key);
     sbuf_free(&end);
 }
 
-/* The chat's store script: the message goes into the room's stream like any other. */
-static const char store_lua[] =
-    "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', "
-    "'from', ARGV[2], 'name', ARGV[3], 'text', ARGV[4], 'to', '') return id";
+/* The system message's sender: not a user id a client can have (guests are guest:..., and
+ * a token's sub is the operator's to issue). */
+#define SYSTEM_ID "system"
 
 static void on_stored(void *ud, int status, const redisReply *r)
 {
     msg_t *m = ud;
-    if (status != 0 || !r || r->type != REDIS_REPLY_STRING) {
+    char id[64];
+    if (status != 0 || chat_store_reply(r, id, sizeof id) < 0) {
         if (!api_request_done(m->req))
             api_respond_error(m->req, 503, "unavailable", "the message could not be stored");
-    } else {
-        adminnode_t *an = api_app(m->req);
-        char id[64];
-        snprintf(id, sizeof id, "%.*s", (int)r->len, r->str);
-        json_int_t ts = strtoll(id, NULL, 10);
-        json_t *msg =
-            json_pack("[{s:s,s:s,s:{s:s,s:s},s:s,s:I}]", "room", m->room, "id", id, "from", "id",
-                      m->from_id, "name", m->from_name, "text", m->text, "ts", ts);
-        json_t *rooms = json_pack("[s]", m->room);
-        api_publish_emit(an, "/", rooms, NULL, "message", msg, 0);
-        json_decref(rooms);
-        json_decref(msg);
-        if (!api_request_done(m->req))
-            api_respond_json(m->req, 201, json_pack("{s:b,s:s,s:I}", "ok", 1, "id", id, "ts", ts));
+        msg_free(m);
+        return;
     }
-    api_request_unref(m->req);
-    free(m);
+    adminnode_t *an = api_app(m->req);
+    json_int_t ts = strtoll(id, NULL, 10);
+    json_t *msg = json_pack("[{s:s,s:s,s:{s:s,s:s},s:s,s:I}]", "room", m->room, "id", id, "from",
+                            "id", SYSTEM_ID, "name", m->from_name, "text", m->text, "ts", ts);
+    json_t *rooms = json_pack("[s]", m->room);
+    int rc = msg && rooms ? api_publish_emit(an, "/", rooms, NULL, "message", msg, 0) : API_EINVAL;
+    json_decref(rooms);
+    json_decref(msg);
+    if (!api_request_done(m->req) && rc < 0) /* stored (history has it), not sent live */
+        api_respond_error(m->req, 500, "internal", "stored as %s but not delivered: %s", id,
+                          api_strerror(rc));
+    else if (!api_request_done(m->req))
+        api_respond_json(m->req, 201, json_pack("{s:b,s:s,s:I}", "ok", 1, "id", id, "ts", ts));
+    msg_free(m);
 }
 
 void api_room_message(api_request_t *req)
 {
+    adminnode_t *an = api_app(req);
     json_t *body = api_body(req);
     json_t *text = json_object_get(body, "text"), *from = json_object_get(body, "from");
     const char *room = api_param(req, "room");
-    if (!json_is_string(text) || json_string_length(text) == 0 || json_string_length(text) > 4096 ||
-        (from && !json_is_string(from)) || (from && json_string_length(from) > 128) ||
-        strlen(room) > 128) {
+    if (!json_is_string(text) || json_string_length(text) == 0 ||
+        json_string_length(text) > (size_t)an->cfg->max_text ||
+        (from && (!json_is_string(from) ||
+                  chat_check_name(json_string_value(from), json_string_length(from)) != 0))) {
         api_respond_error(req, 400, "bad_request",
-                          "the body must be {\"text\": \"1-4096 bytes\", \"from\"?: \"name\"}");
+                          "the body must be {\"text\": \"1-%lld bytes\", \"from\"?: \"a name of "
+                          "1-64 characters\"}",
+                          an->cfg->max_text);
         return;
     }
     bus_t *bus = api_need_bus(req);
     if (!bus) return;
-    adminnode_t *an = api_app(req);
     msg_t *m = xcalloc(1, sizeof *m);
     m->req = req;
-    snprintf(m->room, sizeof m->room, "%s", room);
-    snprintf(m->text, sizeof m->text, "%s", json_string_value(text));
-    snprintf(m->from_id, sizeof m->from_id, "system");
-    snprintf(m->from_name, sizeof m->from_name, "%s", from ? json_string_value(from) : "system");
+    m->room = xstrdup(room);
+    m->text = xstrndup(json_string_value(text), json_string_length(text));
+    m->from_name = xstrdup(from ? json_string_value(from) : SYSTEM_ID);
     sbuf_t key = SBUF_INIT;
-    sbuf_printf(&key, "%s:chat:room:%s", an->cfg->redis_key, room);
-    const char *argv[] = {"EVAL", store_lua,  "1",          key.data,
-                          "1000", m->from_id, m->from_name, m->text};
-    size_t lens[] = {4,
-                     sizeof store_lua - 1,
-                     1,
-                     key.len,
-                     4,
-                     strlen(m->from_id),
-                     strlen(m->from_name),
-                     strlen(m->text)};
+    chat_key_room(&key, an->cfg->redis_key, room, strlen(room));
+    chat_store_msg_t msg = {
+        .stream = key.data,
+        .stream_len = key.len,
+        .maxlen = an->cfg->history_size,
+        .ttl = an->cfg->history_ttl,
+        .from = SYSTEM_ID,
+        .from_len = sizeof SYSTEM_ID - 1,
+        .name = m->from_name,
+        .name_len = strlen(m->from_name),
+        .text = m->text,
+        .text_len = json_string_length(text),
+    };
+    chat_store_cmd_t cmd;
+    chat_store_cmd(&cmd, &msg);
     api_defer(req, NULL);
-    if (bus_command(bus, 8, argv, lens, on_stored, m) < 0) {
+    if (bus_command(bus, CHAT_STORE_ARGC, cmd.argv, cmd.lens, on_stored, m) < 0) {
         api_respond_error(req, 503, "unavailable", "Redis is not available");
-        api_request_unref(req);
-        free(m);
+        msg_free(m);
     }
     sbuf_free(&key);
 }
