@@ -806,7 +806,8 @@ int http_start(http_server_t **out, uv_loop_t *loop, const http_options_t *o, ch
     s->loop = loop;
     s->opt = *o;
     s->exempt = exempt;
-    /* lingering sockets are bounded like the connections of one address, in bytes and time */
+    /* lingering sockets: a refused body's worth of bytes each, for at most --body-timeout, and
+     * an eighth of --max-connections at once (more are closed at once) */
     s->linger = http_linger_new(loop, o->body_timeout_ms, drain_limit(s),
                                 o->max_connections > 64 ? o->max_connections / 8 : 8);
     http_conns_options_t co = {
