@@ -99,8 +99,11 @@ static void raise_nofile(const adminnode_config_t *cfg)
     }
     log_info("open files limit", "soft=%llu was=%llu hard=%llu", (unsigned long long)rl.rlim_cur,
              (unsigned long long)was, (unsigned long long)rl.rlim_max);
-    /* each connection is a descriptor; Redis, the loop and the files served need a few more */
-    if ((unsigned long long)rl.rlim_cur < (unsigned long long)cfg->max_connections + 64)
+    /* each connection is a descriptor, and so is each lingering one (an eighth of them at
+     * most); Redis, the loop and the files served need a few more */
+    unsigned long long need = (unsigned long long)cfg->max_connections +
+                              (unsigned long long)cfg->max_connections / 8 + 64;
+    if ((unsigned long long)rl.rlim_cur < need)
         log_warn("the open files limit is below --max-connections",
                  "max_connections=%lld nofile=%llu", cfg->max_connections,
                  (unsigned long long)rl.rlim_cur);
