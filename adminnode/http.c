@@ -186,10 +186,20 @@ static void schedule(http_server_t *s)
         uv_timer_stop(&s->mhd_timer);
 }
 
+/* MHD accepts at most this many connections in one run (MHD_accept_connection's series). */
+#define MHD_ACCEPTS_PER_RUN 10
+
 static void run_mhd(http_server_t *s)
 {
     if (!s->mhd || s->stopping) return;
-    MHD_run(s->mhd);
+    /* While a run accepted a full series, more may wait in the listen queue: run again (a
+     * bounded number of times) rather than one loop turn per ten, so that a request behind a
+     * burst of connections (clients reconnecting after a wave of cuts) is not kept waiting. */
+    for (int i = 0; i < 32; i++) {
+        uint64_t before = http_conns_started(s->conns);
+        MHD_run(s->mhd);
+        if (s->stopping || http_conns_started(s->conns) - before < MHD_ACCEPTS_PER_RUN) break;
+    }
     schedule(s);
 }
 

@@ -35,6 +35,7 @@ struct http_conns {
     hdl_list_t lists[HC_NPHASES];
     http_conns_options_t opt;
     size_t open;
+    uint64_t started;
     uint64_t cut[HC_NPHASES];
     strmap_t peers; /* address key -> peer_t */
     uint64_t refused;
@@ -167,6 +168,7 @@ void http_conns_notify(void *cls, struct MHD_Connection *conn, void **socket_con
         c->phase = HC_NONE;
         *socket_context = c;
         cs->open++;
+        cs->started++;
         const union MHD_ConnectionInfo *ai =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         c->peer = ai ? peer_of(cs, ai->client_addr, 1) : NULL;
@@ -197,6 +199,11 @@ void http_conns_notify(void *cls, struct MHD_Connection *conn, void **socket_con
 size_t http_conns_open(const http_conns_t *cs)
 {
     return cs->open;
+}
+
+uint64_t http_conns_started(const http_conns_t *cs)
+{
+    return cs->started;
 }
 
 uint64_t http_conns_cut(const http_conns_t *cs, hc_phase_t p)

@@ -62,6 +62,8 @@ void http_conn_linger(http_conn_t *c);
 /* Connections open now; connections cut in phase p since the start; connections refused
  * for the per-address limit since the start. */
 size_t http_conns_open(const http_conns_t *cs);
+/* Connections started since the start. */
+uint64_t http_conns_started(const http_conns_t *cs);
 uint64_t http_conns_cut(const http_conns_t *cs, hc_phase_t p);
 uint64_t http_conns_refused(const http_conns_t *cs);
 
