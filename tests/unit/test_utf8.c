@@ -98,7 +98,7 @@ static void test_label(void **state)
     assert_int_equal(utf8_label_check(S("e\xcc\x81"), 64, 256), 0);
     /* bounds: characters and bytes */
     char buf[300];
-    memset(buf, 'x', 64);
+    memset(buf, 'x', 65);
     assert_int_equal(utf8_label_check(buf, 64, 64, 256), 0);
     assert_int_equal(utf8_label_check(buf, 65, 64, 256), UTF8_LABEL_LONG);
     for (int i = 0; i < 64; i++) memcpy(buf + 4 * i, "\xf0\x9f\x98\x80", 4);
