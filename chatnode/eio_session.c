@@ -257,10 +257,13 @@ static void destroy(eio_session_t *s, const char *reason, frame_t *get_answer)
         answer_get(s, get_answer);
     }
     if (s->post) {
+        /* a POST still being read is answered now: the session it was for is gone (the rest of
+         * its body is discarded as it comes) */
         conn_t *c = conn_of(s->post);
         if (c) {
             c->session = NULL;
-            conn_drop_body(c); /* the rest of the body is discarded as it comes */
+            conn_drop_body(c);
+            server_reply_eio_error(s->post, c, EIO_ERR_UNKNOWN_SID);
         }
         s->post = NULL;
     }
@@ -694,6 +697,7 @@ int eio_on_post_body(struct lws *wsi, conn_t *c, const void *in, size_t len)
 {
     eio_session_t *s = c->session;
     if (c->kind != CONN_POLL_POST || !s) return 0; /* already answered: discard */
+    if (s->doomed) return 0;                       /* answered when it ends: discard */
     if (conn_body_len(c) + len > (size_t)s->srv->cfg->max_payload) {
         s->post = NULL;
         c->session = NULL;
@@ -867,6 +871,7 @@ int eio_on_ws_receive(struct lws *wsi, const void *in, size_t len)
 {
     eio_session_t *s = ws_session(wsi);
     if (!s) return -1;
+    if (s->doomed) return 0; /* closed at once on the next loop turn */
     s->srv->bytes_in += len;
     int binary = lws_frame_is_binary(wsi);
     int first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);

@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 /* What a WebSocket message may grow to is bounded by --max-payload; lws hands it to us in
  * pieces of this size, which is also all the per-connection receive buffer lws allocates. */
@@ -681,11 +684,19 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 enum { HOLD_SESSION, HOLD_REPLY };
 
 /* On the loop turn after the total passed --max-memory-queued: drops the greediest sessions
- * and unread replies until the total is back under the low-water mark. */
+ * and unread replies until the total is back under the low-water mark. A moment later (once
+ * the dropped sessions are gone) it hands the freed memory back to the system: the allocator
+ * keeps what was freed in the middle of its heap, and the budget is about the node's RSS. */
 static void mem_check(uv_timer_t *t)
 {
     server_t *srv = t->data;
     size_t budget = (size_t)srv->cfg->max_memory_queued;
+    if (srv->mem_trim) {
+        srv->mem_trim = 0;
+#ifdef __GLIBC__
+        malloc_trim(0);
+#endif
+    }
     if (srv->stopping || srv->mem_queued <= budget) return;
     size_t need = srv->mem_queued - mem_budget_low_water(budget), n = 0, cap = 16;
     mem_holder_t *h = xmalloc(cap * sizeof *h);
@@ -715,6 +726,9 @@ static void mem_check(uv_timer_t *t)
     log_warn("memory budget exceeded", "queued=%zu budget=%zu dropped=%zu releasing=%zu",
              srv->mem_queued, budget, k, freed);
     free(h);
+    /* after the dropped sessions' last loop turn (kill_q runs first: it is due sooner) */
+    srv->mem_trim = 1;
+    uv_timer_start(&srv->mem_timer, mem_check, 1, 0);
 }
 
 void server_mem_add(server_t *srv, size_t n)

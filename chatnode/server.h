@@ -106,6 +106,7 @@ typedef struct server {
      * loop turn (mem_timer). */
     size_t mem_queued, mem_peak;
     uv_timer_t mem_timer;
+    int mem_trim;                /* mem_timer's next run returns freed memory to the system */
     uint64_t mem_dropped;        /* sessions and connections dropped for the budget */
     uint64_t handshakes_refused; /* by the per-address limits */
     int kill_wake;               /* lws was asked to run its timers (server_kill) */
