@@ -15,6 +15,9 @@
 #include "sio.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,6 +203,12 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+#ifdef __GLIBC__
+    /* Large buffers (big messages, bodies, queued frames) straight from the system and back to
+     * it when freed: in the heap, the holes they leave as clients come and go keep the RSS far
+     * above what --max-memory-queued counts. */
+    mallopt(M_MMAP_THRESHOLD, 32 * 1024);
+#endif
 
     uv_loop_t loop;
     uv_loop_init(&loop);

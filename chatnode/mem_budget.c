@@ -3,6 +3,11 @@
 
 #include <stdlib.h>
 
+size_t mem_budget_high_water(size_t budget)
+{
+    return budget - budget / 8;
+}
+
 size_t mem_budget_low_water(size_t budget)
 {
     return budget - budget / 4;

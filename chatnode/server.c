@@ -683,9 +683,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 enum { HOLD_SESSION, HOLD_REPLY };
 
-/* On the loop turn after the total passed --max-memory-queued: drops the greediest sessions
- * and unread replies until the total is back under the low-water mark. A moment later (once
- * the dropped sessions are gone) it hands the freed memory back to the system: the allocator
+/* On the loop turn after the total passed the budget's high-water mark: drops the greediest
+ * sessions and unread replies until the total is back under the low-water mark. A moment later
+ * (once the dropped sessions are gone) it hands the freed memory back to the system: the allocator
  * keeps what was freed in the middle of its heap, and the budget is about the node's RSS. */
 static void mem_check(uv_timer_t *t)
 {
@@ -697,7 +697,7 @@ static void mem_check(uv_timer_t *t)
         malloc_trim(0);
 #endif
     }
-    if (srv->stopping || srv->mem_queued <= budget) return;
+    if (srv->stopping || srv->mem_queued <= mem_budget_high_water(budget)) return;
     size_t need = srv->mem_queued - mem_budget_low_water(budget), n = 0, cap = 16;
     mem_holder_t *h = xmalloc(cap * sizeof *h);
     void *v;
@@ -735,8 +735,8 @@ void server_mem_add(server_t *srv, size_t n)
 {
     srv->mem_queued += n;
     if (srv->mem_queued > srv->mem_peak) srv->mem_peak = srv->mem_queued;
-    if (srv->mem_queued > (size_t)srv->cfg->max_memory_queued && !srv->stopping &&
-        !uv_is_active((uv_handle_t *)&srv->mem_timer))
+    if (srv->mem_queued > mem_budget_high_water((size_t)srv->cfg->max_memory_queued) &&
+        !srv->stopping && !uv_is_active((uv_handle_t *)&srv->mem_timer))
         uv_timer_start(&srv->mem_timer, mem_check, 0, 0);
 }
 

@@ -102,8 +102,8 @@ typedef struct server {
     client_cidrs_t trusted; /* --trusted-proxies */
     addr_limit_t limits;    /* --max-sessions-per-ip, --handshake-rate, --handshake-burst */
     /* Bytes clients make the node hold (queued output, messages and bodies being received,
-     * replies being written): past --max-memory-queued the greediest are dropped on the next
-     * loop turn (mem_timer). */
+     * replies being written): near --max-memory-queued the greediest are dropped on the next
+     * loop turn (mem_timer; see mem_budget.h). */
     size_t mem_queued, mem_peak;
     uv_timer_t mem_timer;
     int mem_trim;                /* mem_timer's next run returns freed memory to the system */
@@ -126,7 +126,7 @@ typedef struct server {
 /* idle_q's expiry: closes the connection. */
 void server_idle_expired(dl_queue_t *q, dl_node_t *node);
 
-/* The node-wide count of bytes held for clients: n more, or n fewer. Passing
+/* The node-wide count of bytes held for clients: n more, or n fewer. Nearing
  * --max-memory-queued drops the greediest holders on the next loop turn (never in the middle
  * of the caller's work, such as a walk over a room). */
 void server_mem_add(server_t *srv, size_t n);

@@ -1,5 +1,5 @@
-/* Unit tests for chatnode/mem_budget.c: the low-water mark, and picking the greediest holders
- * until enough is freed (none needed, one enough, all of them not enough). */
+/* Unit tests for chatnode/mem_budget.c: the high- and low-water marks, and picking the greediest
+ * holders until enough is freed (none needed, one enough, all of them not enough). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,9 +8,11 @@
 
 #include "mem_budget.h"
 
-static void test_low_water(void **state)
+static void test_marks(void **state)
 {
     (void)state;
+    assert_int_equal(mem_budget_high_water(1000), 875);
+    assert_int_equal(mem_budget_high_water(268435456), 234881024);
     assert_int_equal(mem_budget_low_water(1000), 750);
     assert_int_equal(mem_budget_low_water(268435456), 201326592);
     assert_int_equal(mem_budget_low_water(0), 0);
@@ -43,7 +45,7 @@ static void test_pick(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_low_water),
+        cmocka_unit_test(test_marks),
         cmocka_unit_test(test_pick),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
