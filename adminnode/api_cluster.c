@@ -442,6 +442,14 @@ static const char *body_user(api_request_t *req)
 
 static void room_op(api_request_t *req, int type)
 {
+    /* a user's or a socket's own room would hand its messages to someone else */
+    const char *room = api_param(req, "room");
+    int why = chat_check_room(room, strlen(room));
+    if (why != 0) {
+        api_respond_error(req, 400, "bad_request", "room %s: it cannot be joined or left",
+                          chat_check_strerror(why));
+        return;
+    }
     const char *nsp = namespace_of(req);
     const char *user = nsp ? body_user(req) : NULL;
     if (!user || !api_need_bus(req)) return;

@@ -17,18 +17,30 @@ int chat_check_user_id(const char *s, size_t len)
     return utf8_label_check(s, len, CHAT_USER_ID_MAX_CHARS, CHAT_USER_ID_MAX_BYTES);
 }
 
+/* Has s the form of a socket id: 20 characters of the base64url alphabet? */
+static int socket_id_form(const char *s, size_t len)
+{
+    static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+    if (len != 20) return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!s[i] || !memchr(ok, s[i], sizeof ok - 1)) return 0;
+    return 1;
+}
+
 int chat_check_room(const char *s, size_t len)
 {
     int rc = utf8_label_check(s, len, CHAT_ROOM_MAX_CHARS, CHAT_ROOM_MAX_BYTES);
-    if (rc == 0 && len >= sizeof CHAT_USER_ROOM_PREFIX - 1 &&
+    if (rc != 0) return rc;
+    if (len >= sizeof CHAT_USER_ROOM_PREFIX - 1 &&
         memcmp(s, CHAT_USER_ROOM_PREFIX, sizeof CHAT_USER_ROOM_PREFIX - 1) == 0)
         return CHAT_EUSERROOM;
-    return rc;
+    return socket_id_form(s, len) ? CHAT_ESOCKETROOM : 0;
 }
 
 const char *chat_check_strerror(int rc)
 {
     if (rc == CHAT_EUSERROOM) return "is a user's own room (user:...)";
+    if (rc == CHAT_ESOCKETROOM) return "has the form of a socket id (20 of A-Z a-z 0-9 _ -)";
     return utf8_label_strerror(rc);
 }
 

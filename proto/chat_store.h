@@ -32,7 +32,9 @@ struct redisReply; /* <hiredis/hiredis.h> */
 /* A user id: a sub, or the guest prefix and a name. */
 #define CHAT_USER_ID_MAX_CHARS (CHAT_NAME_MAX_CHARS + CHAT_GUEST_PREFIX_LEN)
 #define CHAT_USER_ID_MAX_BYTES (CHAT_NAME_MAX_BYTES + CHAT_GUEST_PREFIX_LEN)
-/* A room: 1..128 characters, not starting with "user:" (every user's own room). */
+/* A room: 1..128 characters, not starting with "user:" (every user's own room) and not of the
+ * form of a socket id (20 of [A-Za-z0-9_-]: every socket's own room, which a broadcast to
+ * that socket reaches). */
 #define CHAT_ROOM_MAX_CHARS   128
 #define CHAT_ROOM_MAX_BYTES   512
 #define CHAT_USER_ROOM_PREFIX "user:"
@@ -43,9 +45,10 @@ struct redisReply; /* <hiredis/hiredis.h> */
 int chat_check_name(const char *s, size_t len);
 /* Checks a user id as a caller may name one (a sub, or a guest id). 0 or UTF8_LABEL_*. */
 int chat_check_user_id(const char *s, size_t len);
-/* Checks a room a client may join (not a user's own room). 0, UTF8_LABEL_*, or
- * CHAT_EUSERROOM. */
-#define CHAT_EUSERROOM (-10)
+/* Checks a room a client may join (neither a user's nor a socket's own room). 0,
+ * UTF8_LABEL_*, CHAT_EUSERROOM or CHAT_ESOCKETROOM. */
+#define CHAT_EUSERROOM   (-10)
+#define CHAT_ESOCKETROOM (-11)
 int chat_check_room(const char *s, size_t len);
 /* What is wrong, for an error message ("is too long", "is a user's own room", ...). */
 const char *chat_check_strerror(int rc);

@@ -103,6 +103,7 @@ const BAD = [
   ["join", [{ room: "nul\u0000" }]],
   ["join", [{ room: "half \ud800 pair" }]],
   ["join", [{ room: "\u202egnp.exe" }]],
+  ["join", [{ room: "AbCdEfGhIj0123456_-x" }]],
   ["join", [{ room: "\u{1F600}".repeat(129) }]],
   ["join", [{ room: "side", n: 1e20 }]],
   ["join", [{ room: "side" }, "extra\u0000"]],

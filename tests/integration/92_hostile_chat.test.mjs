@@ -305,12 +305,15 @@ describe("hostile clients at the chat layer (cluster.sh's configuration)", { tim
     assert.equal(h.status, 200, JSON.stringify(h.json));
     assert.deepEqual(h.json.messages.map((m) => [m.room, m.text]), [[wide, `in ${wide.length}`], [wide, "from the API"]]);
     assert.equal((await c.api("POST", "/rooms/x/messages", { text: "t", from: E.repeat(65) })).status, 400);
+    // an admin cannot put a user into another user's or socket's own room either
+    assert.equal((await c.api("POST", `/rooms/${encodeURIComponent("user:guest:rooms")}/join`, { user: "guest:refused" })).status, 400);
+    assert.equal((await c.api("POST", `/rooms/${s.id}/join`, { user: "guest:refused" })).status, 400);
     assert.equal((await c.api("POST", "/rooms/x/messages", { text: "t".repeat(4097) })).status, 400);
     // "a:b" and "a%3Ab" are different rooms with different streams
     assert.equal((await rc.xLen("socket.io:chat:room:a%3Ab")), 1);
     assert.equal((await rc.xLen("socket.io:chat:room:a%253Ab")), 1);
     const t = await online({ user: "refused" }); // a fresh rate limit bucket
-    for (const room of ["r".repeat(129), E.repeat(129), "r".repeat(128) + E, "", "a\u0000", "a\u202Eb", "user:x", "\u0007"]) {
+    for (const room of ["r".repeat(129), E.repeat(129), "r".repeat(128) + E, "", "a\u0000", "a\u202Eb", "user:x", "\u0007", t.id]) {
       const j = await call(t, "join", { room });
       assert.equal(j.error?.code, "bad_request", `${JSON.stringify(room).slice(0, 40)}: ${JSON.stringify(j)}`);
     }

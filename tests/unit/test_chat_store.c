@@ -47,6 +47,11 @@ static void test_rooms(void **state)
     assert_int_equal(chat_check_room(S("user:bob")), CHAT_EUSERROOM);
     assert_int_equal(chat_check_room(S("users")), 0);
     assert_int_equal(chat_check_room(S("a:b{c}%")), 0);
+    /* a socket's own room: another socket in a room of that name would get what is sent to it */
+    assert_int_equal(chat_check_room(S("AbCdEfGhIj0123456_-x")), CHAT_ESOCKETROOM);
+    assert_int_equal(chat_check_room(S("AbCdEfGhIj0123456_-")), 0);   /* 19 */
+    assert_int_equal(chat_check_room(S("AbCdEfGhIj0123456_-xy")), 0); /* 21 */
+    assert_int_equal(chat_check_room(S("AbCdEfGhIj0123456_.x")), 0);  /* not the alphabet */
     assert_string_equal(chat_check_strerror(CHAT_EUSERROOM), "is a user's own room (user:...)");
 }
 

@@ -119,10 +119,12 @@ function labelProblem(s, maxChars, maxBytes) {
 const GUEST = "guest:"; // guests' ids: the prefix and their name; a token's sub never has it
 const validName = (s) => labelProblem(s, 64, 256) === null;
 const validUserId = (s) => labelProblem(s, 70, 262) === null;
-/** Why room is not one a client may name (null: it is), as chat_check_room says it. */
+/** Why room is not one a client may name (null: it is), as chat_check_room says it: neither a
+ * user's own room nor one of a socket id's form. */
 function roomProblem(room) {
   if (typeof room !== "string") return "is missing";
-  return labelProblem(room, 128, 512) ?? (room.startsWith("user:") ? "is a user's own room (user:...)" : null);
+  return labelProblem(room, 128, 512) ?? (room.startsWith("user:") ? "is a user's own room (user:...)"
+    : /^[A-Za-z0-9_-]{20}$/.test(room) ? "has the form of a socket id (20 of A-Z a-z 0-9 _ -)" : null);
 }
 const roomError = (why) => fail("bad_request", `room ${why}: it must be 1-128 characters, no control characters`);
 /** A key part, escaped as chat_key_part does: no raw ':', '%', '{' or '}'. */

@@ -85,6 +85,27 @@ export function pct(s) {
   return out;
 }
 
+/** A path segment as the server decodes it: percent escapes to bytes, then strict UTF-8;
+ * null when that fails (the server refuses such a segment). */
+function decodeSegment(seg) {
+  const bytes = [];
+  for (let i = 0; i < seg.length; i++) {
+    if (seg[i] === "%" && /^[0-9A-Fa-f]{2}$/.test(seg.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(seg.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else if (seg[i] === "%") {
+      return null;
+    } else {
+      bytes.push(seg.charCodeAt(i));
+    }
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(bytes));
+  } catch {
+    return null;
+  }
+}
+
 const ACK_CODES = new Set(["bad_request", "not_found", "rate_limited", "internal"]);
 
 /** Runs the fuzzer on a cluster configured as deploy/cluster.sh does. Returns its counts. */
@@ -202,25 +223,26 @@ export async function fuzz({ seed = 1, steps = 1000, minutes = 0, log = () => {}
 
   const apiPaths = () => {
     const enc = (s) => (r.chance(0.2) ? r.pick(["%FF", "%C0%AF", "%ED%A0%80", "%00", "%2F", "%", "%E6%BC"]) : "") + pct(s).slice(0, 2000);
+    const roomSeg = enc(r.chance(0.5) ? r.pick(roomsPool) : text(r));
     const some = clients.filter((x) => !x.gone);
     const user = r.chance(0.5) && some.length ? r.pick(some).id : text(r);
-    const room = r.chance(0.5) ? r.pick(roomsPool) : text(r);
+    const room = decodeSegment(roomSeg); // what adminnode reads (null: not UTF-8, refused)
     const q = r.chance(0.4) ? `?${r.pick(["namespace", "room", "limit", "offset", "before"])}=${enc(text(r))}` : "";
     return r.pick([
       ["GET", `/api/v1/users${q}`],
       ["GET", `/api/v1/rooms${q}`],
       ["GET", `/api/v1/sockets${q}`],
-      ["GET", `/api/v1/rooms/${enc(room)}/members${q}`],
-      ["GET", `/api/v1/rooms/${enc(room)}/history${q}`],
-      ["POST", `/api/v1/rooms/${enc(room)}/messages`, { text: r.chance(0.7) ? `sys${stats.steps}` : value(r), ...(r.chance(0.5) ? { from: value(r) } : {}) }],
-      ["POST", `/api/v1/rooms/${enc(room)}/join`, { user }, { room, user }],
-      ["POST", `/api/v1/rooms/${enc(room)}/leave`, { user }],
+      ["GET", `/api/v1/rooms/${roomSeg}/members${q}`],
+      ["GET", `/api/v1/rooms/${roomSeg}/history${q}`],
+      ["POST", `/api/v1/rooms/${roomSeg}/messages`, { text: r.chance(0.7) ? `sys${stats.steps}` : value(r), ...(r.chance(0.5) ? { from: value(r) } : {}) }],
+      ["POST", `/api/v1/rooms/${roomSeg}/join`, { user }, { room, user }],
+      ["POST", `/api/v1/rooms/${roomSeg}/leave`, { user }],
       ["POST", `/api/v1/users/${pct(user)}/emit`, { event: "fz-emit", args: [user] }],
       ["POST", `/api/v1/users/${enc(user)}/disconnect`, r.chance(0.5) ? { reason: value(r) } : value(r)],
       ["DELETE", `/api/v1/sockets/${enc(text(r))}`],
       ["GET", `/api/v1/nodes/${enc(text(r))}`],
       ["POST", `/api/v1/nodes/${enc(text(r))}/drain`],
-      ["POST", "/api/v1/emit", { event: `fz-bcast-${r.int(3)}`, args: [value(r)], ...(r.chance(0.5) ? { rooms: [room] } : {}) }],
+      ["POST", "/api/v1/emit", { event: `fz-bcast-${r.int(3)}`, args: [value(r)], ...(r.chance(0.5) ? { rooms: [room ?? "x"] } : {}) }],
       ["POST", "/api/v1/emit", value(r)],
       ["GET", `/${enc(text(r))}`],
     ]);
