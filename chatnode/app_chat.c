@@ -909,9 +909,8 @@ static void do_leave(sio_socket_t *s, member_t *m, json_t *arg, int64_t ack_id)
     size_t rlen;
     const char *room = field_string(arg, "room", &rlen);
     if (bad_room(s, ack_id, room, rlen)) return;
-    /* the socket's own room is not one it joined */
-    const char *sid = sio_socket_id(s);
-    if ((strlen(sid) == rlen && memcmp(sid, room, rlen) == 0) || !in_room(s, room, rlen)) {
+    /* (the socket's own room, which in_room counts, has a socket id's form: refused above) */
+    if (!in_room(s, room, rlen)) {
         ack_err(s, ack_id, "not_found", "not in that room");
         return;
     }

@@ -381,8 +381,7 @@ function doLeave(socket, m, arg, ack) {
   const room = str(arg.room);
   const why = roomProblem(room);
   if (why) return ack(roomError(why));
-  // the socket's own room is not one it joined
-  if (room === socket.id || !socket.rooms.has(room)) return ack(fail("not_found", "not in that room"));
+  if (!socket.rooms.has(room)) return ack(fail("not_found", "not in that room"));
   socket.leave(room);
   m.rooms--;
   presenceChange(room, m, -1, null);
