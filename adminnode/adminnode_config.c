@@ -36,8 +36,8 @@ static const cfg_opt_t opts[] = {
     OPT("max-connections-per-ip", CFG_INT, "64", 1, 1000000, max_connections_per_ip, "N",
         "open HTTP connections from one client address (more are closed at once)"),
     OPT("per-ip-exempt", CFG_STR, "127.0.0.1,::1", 0, 0, per_ip_exempt, "ADDRS",
-        "client addresses without the per-address limit, comma-separated: a reverse proxy in "
-        "front of adminnode, whose clients all share its address (empty: none)"),
+        "client addresses or CIDRs without the per-address limit, comma-separated: a reverse "
+        "proxy in front of adminnode, whose clients all share its address (empty: none)"),
     OPT("header-timeout", CFG_INT, "10000", 100, 3600000, header_timeout, "MS",
         "time a client has to send a whole request head, however it trickles (then the "
         "connection is closed)"),

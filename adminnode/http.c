@@ -50,9 +50,9 @@ struct http_server {
     size_t in_flight, deferred;
     route_stats_t *stats; /* one per route, then "static" and "unmatched" */
     size_t nstats;
-    http_conns_t *conns;     /* the connections and their deadlines */
-    http_peer_list_t exempt; /* addresses without the per-address limit */
-    http_linger_t *linger;   /* sockets answered early, read and dropped before closing */
+    http_conns_t *conns;   /* the connections and their deadlines */
+    client_cidrs_t exempt; /* addresses without the per-address limit */
+    http_linger_t *linger; /* sockets answered early, read and dropped before closing */
 };
 
 typedef enum {
@@ -806,9 +806,10 @@ int http_start(http_server_t **out, uv_loop_t *loop, const http_options_t *o, ch
             return -1;
         }
 
-    http_peer_list_t exempt;
+    client_cidrs_t exempt;
     char why[128];
-    if (http_peer_list_parse(&exempt, o->per_ip_exempt, why, sizeof why) < 0) {
+    if (client_cidrs_parse(o->per_ip_exempt ? o->per_ip_exempt : "", &exempt, why, sizeof why) <
+        0) {
         snprintf(err, errlen, "--per-ip-exempt: %s", why);
         return -1;
     }
@@ -851,7 +852,7 @@ int http_start(http_server_t **out, uv_loop_t *loop, const http_options_t *o, ch
         snprintf(err, errlen, "cannot listen on %s port %d", o->host, o->port);
         http_conns_close(s->conns, NULL, NULL);
         http_linger_close(s->linger, NULL, NULL);
-        http_peer_list_free(&s->exempt);
+        client_cidrs_free(&s->exempt);
         free(s->stats);
         free(s);
         return -1;
@@ -878,7 +879,7 @@ int http_port(const http_server_t *s)
 static void part_closed(http_server_t *s)
 {
     if (--s->handles_open) return;
-    http_peer_list_free(&s->exempt);
+    client_cidrs_free(&s->exempt);
     for (size_t i = 0; i < s->nstats; i++) free(s->stats[i].counts);
     free(s->stats);
     void (*done)(void *) = s->done;

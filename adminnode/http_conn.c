@@ -16,8 +16,7 @@ static const char *const phase_names[HC_NPHASES] = {"head", "body", "idle"};
 /* The open connections of one client address. */
 typedef struct {
     size_t count;
-    size_t klen;
-    unsigned char key[HTTP_PEER_KEY]; /* the map's key */
+    client_addr_t key; /* the map's key */
 } peer_t;
 
 struct http_conn {
@@ -121,15 +120,15 @@ void http_conn_linger(http_conn_t *c)
  * exempt or not IP. */
 static peer_t *peer_of(http_conns_t *cs, const struct sockaddr *sa, int create)
 {
-    unsigned char key[HTTP_PEER_KEY];
-    size_t klen = http_peer_key(sa, key);
-    if (klen == 0 || (cs->opt.exempt && http_peer_list_has(cs->opt.exempt, key, klen))) return NULL;
-    peer_t *p = strmap_get(&cs->peers, (const char *)key, klen);
+    client_addr_t key;
+    if (!sa || client_addr_from_sockaddr(sa, &key) < 0 ||
+        (cs->opt.exempt && client_cidrs_match(cs->opt.exempt, &key)))
+        return NULL;
+    peer_t *p = strmap_get(&cs->peers, (const char *)key.b, sizeof key.b);
     if (!p && create) {
         p = xcalloc(1, sizeof *p);
-        p->klen = klen;
-        memcpy(p->key, key, klen);
-        strmap_put(&cs->peers, (const char *)p->key, klen, p);
+        p->key = key;
+        strmap_put(&cs->peers, (const char *)p->key.b, sizeof p->key.b, p);
     }
     return p;
 }
@@ -185,7 +184,7 @@ void http_conns_notify(void *cls, struct MHD_Connection *conn, void **socket_con
     }
     cs->open--;
     if (c->peer && --c->peer->count == 0) {
-        strmap_del(&cs->peers, (const char *)c->peer->key, c->peer->klen);
+        strmap_del(&cs->peers, (const char *)c->peer->key.b, sizeof c->peer->key.b);
         free(c->peer);
     }
     /* MHD closes its descriptor right after this notice; a duplicate keeps the socket open. */

@@ -12,7 +12,7 @@
 #define CC_HTTP_CONN_H
 
 #include "http_linger.h"
-#include "http_peer.h"
+#include "client_addr.h"
 
 #include <microhttpd.h>
 #include <stddef.h>
@@ -27,11 +27,11 @@ typedef struct http_conns http_conns_t;
 typedef struct http_conn http_conn_t;
 
 typedef struct {
-    uint64_t delay_ms[HC_NPHASES];  /* by hc_phase_t */
-    http_linger_t *linger;          /* borrowed: where sockets marked by http_conn_linger go */
-    unsigned per_ip;                /* open connections one client address may have */
-    const http_peer_list_t *exempt; /* borrowed: addresses without that limit (may be NULL) */
-    void (*kick)(void *ud);         /* called after a cut, so that MHD runs soon */
+    uint64_t delay_ms[HC_NPHASES]; /* by hc_phase_t */
+    http_linger_t *linger;         /* borrowed: where sockets marked by http_conn_linger go */
+    unsigned per_ip;               /* open connections one client address may have */
+    const client_cidrs_t *exempt;  /* borrowed: addresses without that limit (may be NULL) */
+    void (*kick)(void *ud);        /* called after a cut, so that MHD runs soon */
     void *ud;
 } http_conns_options_t;
 

@@ -1,4 +1,4 @@
-/* Unit tests for chatnode/client_addr.c: address parsing and printing (IPv4, IPv6, mapped,
+/* Unit tests for proto/client_addr.c: address parsing and printing (IPv4, IPv6, mapped,
  * brackets, junk), CIDR lists (prefixes, host bits, errors), matching, the /64 limit key, and
  * picking the client from X-Forwarded-For (trusted hops skipped, spoofed left part ignored,
  * malformed values falling back to the peer). */
@@ -88,6 +88,12 @@ static void test_from_sockaddr(void **state)
     inet_pton(AF_INET6, "fd00::5", &in6.sin6_addr);
     assert_int_equal(client_addr_from_sockaddr((struct sockaddr *)&in6, &a), 0);
     assert_string_equal(text(&a), "fd00::5");
+    /* a dual-stack socket's view of an IPv4 client is that client: one key, one count */
+    client_addr_t v4, mapped;
+    client_addr_from_sockaddr((struct sockaddr *)&in, &v4);
+    inet_pton(AF_INET6, "::ffff:127.0.0.9", &in6.sin6_addr);
+    client_addr_from_sockaddr((struct sockaddr *)&in6, &mapped);
+    assert_memory_equal(v4.b, mapped.b, sizeof v4.b);
     struct sockaddr other = {.sa_family = AF_UNIX};
     assert_int_equal(client_addr_from_sockaddr(&other, &a), -1);
     assert_string_equal(text(&a), "::");

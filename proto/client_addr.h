@@ -1,6 +1,7 @@
-/* Client addresses: parsing and printing IPv4/IPv6 addresses, lists of trusted proxies
- * (addresses and CIDRs), and finding the client behind a trusted proxy from its
- * X-Forwarded-For header. Pure: no I/O, no globals. */
+/* Client addresses, for both nodes: parsing and printing IPv4/IPv6 addresses (an IPv4 one is
+ * held IPv4-mapped, so a dual-stack socket's ::ffff:a.b.c.d is a.b.c.d), lists of addresses
+ * and CIDRs (trusted proxies, addresses exempt from a limit), and finding the client behind a
+ * trusted proxy from its X-Forwarded-For header. Pure: no I/O, no globals. */
 #ifndef CC_CLIENT_ADDR_H
 #define CC_CLIENT_ADDR_H
 
