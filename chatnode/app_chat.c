@@ -25,6 +25,7 @@
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <jwt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,12 +354,15 @@ static int chat_connect(sio_socket_t *s, const char *auth, size_t auth_len, sbuf
         why = chat->cfg->allow_anonymous ? "missing token or user" : "missing token";
     }
     if (!why) {
-        int same = idlen == namelen && memcmp(id, name, idlen) == 0;
-        member_t *m = xcalloc(1, sizeof *m + idlen + 1 + (same ? 0 : namelen + 1));
+        /* the name is stored once when the id ends with it (a guest, or a token without name) */
+        size_t tail = idlen >= namelen && memcmp(id + idlen - namelen, name, namelen) == 0
+                          ? idlen - namelen
+                          : SIZE_MAX;
+        member_t *m = xcalloc(1, sizeof *m + idlen + 1 + (tail != SIZE_MAX ? 0 : namelen + 1));
         m->user_id = (char *)(m + 1);
         memcpy(m->user_id, id, idlen);
-        m->user_name = same ? m->user_id : m->user_id + idlen + 1;
-        if (!same) memcpy(m->user_name, name, namelen);
+        m->user_name = tail != SIZE_MAX ? m->user_id + tail : m->user_id + idlen + 1;
+        if (tail == SIZE_MAX) memcpy(m->user_name, name, namelen);
         m->tokens = (double)chat->cfg->burst;
         m->last_ms = now_ms();
         sio_socket_set_data(s, m);

@@ -38,13 +38,39 @@ struct eio_session {
     uint32_t opened_s;  /* when the handshake was made: seconds since the server started */
     client_addr_t addr; /* the client's address (server_client_addr) */
     dl_node_t hb;       /* heartbeat: in ping_q (next ping) or pong_q (waiting for a pong) */
-    dl_node_t aux;      /* upgrade_q while probing, close_q while closing */
+    struct aux *aux;    /* owned: in upgrade_q while probing, close_q while closing; else NULL */
     void *upper;
     sbuf_t *rx; /* owned: a fragmented WebSocket message being reassembled, or NULL */
     char sid[]; /* "<tag>.<random>", sized to fit */
 };
 
 static frame_t *f_ping, *f_close, *f_noop, *f_pong_probe;
+
+/* A session's second deadline, needed only while it upgrades or closes (rare and short), so
+ * it is allocated then and an idle session does not carry it. */
+typedef struct aux {
+    dl_node_t node; /* first: a queue entry is its aux */
+    eio_session_t *s;
+} aux_t;
+
+/* Puts s in q (upgrade_q or close_q), replacing any deadline it had there. */
+static void aux_start(eio_session_t *s, dl_queue_t *q)
+{
+    if (!s->aux) {
+        s->aux = xcalloc(1, sizeof *s->aux);
+        s->aux->s = s;
+    }
+    dl_add(q, &s->aux->node);
+}
+
+/* Ends s's upgrade or close deadline, if any. */
+static void aux_stop(eio_session_t *s)
+{
+    if (!s->aux) return;
+    dl_remove(NULL, &s->aux->node);
+    free(s->aux);
+    s->aux = NULL;
+}
 
 const char *eio_error_message(int code)
 {
@@ -177,6 +203,7 @@ static void rx_append(eio_session_t *s, const void *data, size_t len)
 
 static void session_free(eio_session_t *s)
 {
+    aux_stop(s);
     q_clear(s);
     rx_drop(s);
     free(s);
@@ -244,8 +271,7 @@ static void destroy(eio_session_t *s, const char *reason, frame_t *get_answer)
     strmap_del(&srv->sessions, s->sid, strlen(s->sid));
     dl_remove(&srv->ping_q, &s->hb);
     dl_remove(&srv->pong_q, &s->hb);
-    dl_remove(&srv->upgrade_q, &s->aux);
-    dl_remove(&srv->close_q, &s->aux);
+    aux_stop(s);
     dl_remove(&srv->kill_q, &s->hb);
     s->ping_out = 0;
     addr_limit_closed(&srv->limits, &s->addr, uv_now(srv->loop));
@@ -383,13 +409,13 @@ void eio_close(eio_session_t *s, const char *reason)
     if (s->probe) {
         detach_ws(s->probe, 1, 0);
         s->probe = NULL;
-        dl_remove(&srv->upgrade_q, &s->aux);
+        aux_stop(s);
     }
     if (s->transport == EIO_TR_WEBSOCKET) {
         /* Flush what is queued, then close the WebSocket (eio_on_ws_writable). */
         if (s->ws) {
             lws_callback_on_writable(s->ws);
-            dl_add(&srv->close_q, &s->aux);
+            aux_start(s, &srv->close_q);
         } else {
             destroy(s, reason, f_close);
         }
@@ -399,7 +425,7 @@ void eio_close(eio_session_t *s, const char *reason)
     } else {
         /* Keep the queued packets and the close packet for the next GET, for a while. */
         q_push(s, f_close);
-        dl_add(&srv->close_q, &s->aux);
+        aux_start(s, &srv->close_q);
     }
     release(s);
 }
@@ -413,7 +439,7 @@ static eio_session_t *from_hb(dl_node_t *n)
 
 static eio_session_t *from_aux(dl_node_t *n)
 {
-    return (eio_session_t *)((char *)n - offsetof(eio_session_t, aux));
+    return ((aux_t *)n)->s;
 }
 
 static void on_ping_due(dl_queue_t *q, dl_node_t *n)
@@ -435,6 +461,7 @@ static void on_upgrade_timeout(dl_queue_t *q, dl_node_t *n)
 {
     (void)q;
     eio_session_t *s = from_aux(n);
+    aux_stop(s);
     log_debug("upgrade timed out", "sid=%s", s->sid);
     detach_ws(s->probe, 1, 0);
     s->probe = NULL;
@@ -797,7 +824,7 @@ int eio_on_ws_open(server_t *srv, struct lws *wsi, const eio_query_t *q, const c
     s->probe = wsi;
     s->upgrade = UP_PROBING;
     lws_set_opaque_user_data(wsi, s);
-    dl_add(&srv->upgrade_q, &s->aux);
+    aux_start(s, &srv->upgrade_q);
     return 0;
 }
 
@@ -808,7 +835,7 @@ static void cancel_upgrade(eio_session_t *s)
     s->probe = NULL;
     s->upgrade = UP_NONE;
     s->probe_reply = 0;
-    dl_remove(&s->srv->upgrade_q, &s->aux);
+    aux_stop(s);
     flush(s);
 }
 
@@ -822,7 +849,7 @@ static int on_probe_message(struct lws *wsi, eio_session_t *s, const eio_packet_
         return 0;
     }
     if (p->type == EIO_UPGRADE) {
-        dl_remove(&s->srv->upgrade_q, &s->aux);
+        aux_stop(s);
         s->upgrade = UP_NONE;
         s->probe = NULL;
         s->ws = wsi;
