@@ -393,10 +393,13 @@ void server_client_addr(server_t *srv, struct lws *wsi, client_addr_t *out)
     if (n > 0) client_addr_resolve(&srv->trusted, &peer, xff, (size_t)n, out);
 }
 
-/* May a new session from addr open (--max-sessions-per-ip, --handshake-rate)? Returns 0, or
- * -1 with the reason and the Retry-After seconds to refuse it with. */
-static int admit(server_t *srv, const client_addr_t *addr, const char **why, unsigned *retry)
+/* May the handshake on wsi open a new session (--max-sessions-per-ip, --handshake-rate)?
+ * Fills *addr with its client. Returns 0, or -1 with the reason and the Retry-After seconds
+ * to refuse it with. */
+static int admit(server_t *srv, struct lws *wsi, client_addr_t *addr, const char **why,
+                 unsigned *retry)
 {
+    server_client_addr(srv, wsi, addr);
     addr_verdict_t v = addr_limit_admit(&srv->limits, addr, uv_now(srv->loop), retry);
     if (v == ADDR_OK) return 0;
     *why = v == ADDR_TOO_MANY_SESSIONS ? "Too many sessions from this address"
@@ -500,8 +503,7 @@ static int on_http(server_t *srv, struct lws *wsi, conn_t *c, const char *uri)
             client_addr_t addr;
             const char *why;
             unsigned retry;
-            server_client_addr(srv, wsi, &addr);
-            if (admit(srv, &addr, &why, &retry) < 0)
+            if (admit(srv, wsi, &addr, &why, &retry) < 0)
                 reply_limited(wsi, c, why, retry);
             else
                 eio_on_poll_get(srv, wsi, c, &q, &addr);
@@ -584,8 +586,7 @@ static int ws_filter(server_t *srv, struct lws *wsi)
         client_addr_t addr;
         const char *why;
         unsigned retry;
-        server_client_addr(srv, wsi, &addr);
-        if (admit(srv, &addr, &why, &retry) < 0)
+        if (admit(srv, wsi, &addr, &why, &retry) < 0)
             return refuse_upgrade(wsi, 429, EIO_ERR_BAD_REQUEST, why, retry);
     }
     return 0;
