@@ -1,7 +1,9 @@
 // Two chatnodes and a real redis-server: broadcasts cross nodes in the redis-adapter format
 // (to all, to a room, to a room except the sender, to one socket id, binary), interest-based
-// subscriptions keep a node's traffic to the rooms it hosts, and Redis restarting never stops
-// local delivery. Exercises chatnode/cluster.c, proto/bus.c and proto/adapter_msg.c.
+// subscriptions keep a node's traffic to the rooms it hosts while pattern mode hears every
+// room, and Redis restarting never stops local delivery. What a node heard is counted between
+// two markers that one node publishes, so nothing waits for a quiet period.
+// Exercises chatnode/cluster.c, proto/bus.c and proto/adapter_msg.c.
 import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { startChatnode, startRedis, stopAll, eventually, httpRequest, WAIT_MS } from "./lib/harness.mjs";
@@ -28,10 +30,42 @@ async function busUp(...nodes) {
 /** The events named ev among those recorded (probes sent while waiting may still arrive). */
 const only = (got, ev) => got.filter((e) => e[0] === ev);
 
-/** Joins s to room and waits until the other node would see it (its SUBSCRIBE is done). */
+/** Joins s to room (acked at once: the node's SUBSCRIBE to the room may still be under way). */
 async function join(s, room) {
   assert.deepEqual(await emitAck(s, "join", room), []);
 }
+
+let markers = 0;
+/**
+ * Broadcasts a fresh marker event from `from` to `room` and waits until `got` (the record of a
+ * member of the room on another node) has it. A node's bus publishes in order and Redis
+ * delivers to each subscriber in order, so whatever `from`'s node published before the marker
+ * has reached every node that hears the marker's room by then. With `retry`, the marker is
+ * sent again until one arrives (the room's channel may not be subscribed yet); then one more
+ * goes, so that no earlier one is still on its way.
+ */
+async function marker(from, room, got, { retry = false } = {}) {
+  const arrived = (name) => got.some((e) => e[0] === name);
+  if (retry) {
+    const sent = [];
+    let lastSent = 0;
+    await eventually(async () => {
+      if (sent.some(arrived)) return true;
+      if (Date.now() - lastSent >= 200) { // a new one now and then, not one per poll
+        sent.push(`marker-${++markers}`);
+        lastSent = Date.now();
+        await emitAck(from, "broadcast", room, sent.at(-1));
+      }
+      return false;
+    }, WAIT_MS, `a marker in ${room} through Redis`);
+  }
+  const name = `marker-${++markers}`;
+  await emitAck(from, "broadcast", room, name);
+  await eventually(() => arrived(name), WAIT_MS, `${name} in ${room}`);
+}
+
+/** A node's bus counters (its /healthz "bus"). */
+const bus = async (node) => (await health(node)).bus;
 
 describe("two chatnodes through Redis", { timeout: 120_000 }, () => {
   before(async () => {
@@ -109,33 +143,44 @@ describe("two chatnodes through Redis", { timeout: 120_000 }, () => {
   it("interest mode: a node with no member in a room receives none of its messages", async () => {
     const sender = await connected(client(n1, "/", { transports: ["websocket"] }));
     const member = await connected(client(n1, "/", { transports: ["websocket"] }));
+    const watcher = await connected(client(n2, "/", { transports: ["websocket"] }));
+    const [gotMember, gotWatcher] = [member, watcher].map(record);
     await join(member, "only-on-n1");
-    const before = (await health(n2)).bus.received;
+    await join(watcher, "n2-hosts-this");
+    await marker(sender, "n2-hosts-this", gotWatcher, { retry: true });
+    const before = [await bus(n1), await bus(n2)];
     for (let i = 0; i < 50; i++) await emitAck(sender, "broadcast", "only-on-n1", "local-news", i);
-    await eventually(() => true, 200);
-    const after = (await health(n2)).bus.received;
-    assert.equal(after - before, 0, "n2 got traffic for a room it does not host");
-    assert.ok((await health(n1)).bus.broadcasts_out >= 50);
+    await marker(sender, "n2-hosts-this", gotWatcher); // published by n1 after the 50
+    const after = [await bus(n1), await bus(n2)];
+    assert.equal(only(gotMember, "local-news").length, 50, "the local member got every message");
+    assert.equal(after[1].received - before[1].received, 1, "n2 heard the marker of the room it hosts, and nothing of the other");
+    assert.equal(after[0].broadcasts_out - before[0].broadcasts_out, 51, "n1 published the 50 messages and the marker");
+    assert.deepEqual(only(gotWatcher, "local-news"), []);
   });
 
   it("pattern mode (Node's K#N#*) interoperates, and hears every room", async () => {
     const n3 = await startChatnode([...FLAGS, "--redis", redis.url, "--bus-subscribe", "pattern"]);
     try {
       await busUp(n3);
+      assert.equal((await bus(n3)).subscribe, "pattern");
       const [a, b, p] = await Promise.all([n1, n2, n3].map((n) => connected(client(n, "/", { transports: ["websocket"] }))));
       const got = [a, b, p].map(record);
       await join(a, "pm-room");
       await join(p, "pm-room");
-      const before = [(await health(n2)).bus.received, (await health(n3)).bus.received];
       await eventually(async () => {
         await emitAck(a, "broadcast", "pm-room", "pm-news", 1);
         return only(got[2], "pm-news").length > 0;
       }, WAIT_MS, "pm-news at the pattern-mode node");
-      await emitAck(b, "broadcast", "only-a-room-on-n1", "other", 1);
-      await echo(a, "sync");
-      const after = [(await health(n2)).bus.received, (await health(n3)).bus.received];
-      assert.equal(after[0] - before[0], 0, "n2 (interest) hosts neither room and hears nothing");
-      assert.ok(after[1] - before[1] >= 2, "n3 (pattern) hears every room, hosted or not");
+      assert.deepEqual(only(got[2], "pm-news")[0], ["pm-news", 1]);
+      await marker(a, "pm-room", got[2]); // every pm-news sent above has reached n3
+      // b's node publishes to a room nobody is in, then a marker to pm-room, in that order
+      const before = [await bus(n2), await bus(n3)];
+      await emitAck(b, "broadcast", "a-room-nobody-is-in", "other", 1);
+      await marker(b, "pm-room", got[2]);
+      const after = [await bus(n2), await bus(n3)];
+      assert.equal(after[0].received - before[0].received, 0, "n2 (interest) hosts neither room and hears nothing");
+      assert.equal(after[1].received - before[1].received, 2, "n3 (pattern) heard the room it does not host, then the marker");
+      assert.equal(after[1].broadcasts_in - before[1].broadcasts_in, 2, "and took both as broadcasts");
     } finally {
       closeAllClients();
       await n3.stop();
