@@ -491,7 +491,7 @@ describe("single node with socket.io-client", { timeout: 240_000 }, () => {
         await p.post("40");
         await p.take(2); // CONNECT answer and auth
         await p.post(body).catch(() => {});
-        await assertPollingClosed(p, { getTimeoutMs: 1500, what }); // pings come every 2 s
+        await assertPollingClosed(p, { what });
         await stillTalking(what);
       }
 

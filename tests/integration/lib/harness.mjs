@@ -1,8 +1,10 @@
 // Test harness: starts chatnode processes on free ports and always stops them, and gives the
-// tests small helpers (bounded waits, a buffering raw WebSocket, an Engine.IO polling client).
-// Every wait here has a timeout, so a misbehaving server fails a test instead of hanging it.
+// tests small helpers (bounded waits, a buffering raw WebSocket, an Engine.IO polling client, a
+// raw HTTP request that knows when the server has read it, how a process waits in the kernel).
+// Every wait here has a timeout, so a misbehaving server fails a test instead of hanging it;
+// none of them sleeps for a fixed time to let something happen.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -363,12 +365,6 @@ export class RawSocket {
     return withTimeout(this.closed, timeoutMs, `close of ${this.url}`);
   }
 
-  /** Resolves true if no message arrives and the connection stays open for `ms`. */
-  async quietFor(ms) {
-    await sleep(ms);
-    return this.queue.length === 0 && this.isOpen;
-  }
-
   close() {
     try {
       if (this.ws.readyState === WebSocket.CONNECTING || this.ws.readyState === WebSocket.OPEN) this.ws.terminate();
@@ -390,25 +386,32 @@ export async function openWsSession(wsBase, path, opts = {}) {
 }
 
 /**
- * Asserts that the polling session of `c` is gone: GETs must end in 400 (a GET racing the
- * closing may first get only close/noop packets). A GET that is held open longer than
- * `getTimeoutMs` means the session is alive, which fails, so use a server whose ping
- * interval is longer than that (or one that pings sooner, whose ping then fails the check).
+ * Asserts that the polling session of `c` is gone (or closing: then its close packet is all
+ * that is left to collect). A GET is sent, and once the server has read it a second one: a
+ * live session holds the first, so the second overlaps it and is refused as a "Bad request";
+ * a session that is gone refuses both as unknown, and one that is closing answers the first
+ * with its close packet at once and refuses the second as unknown. Neither depends on how
+ * soon anything happens.
  */
-export async function assertPollingClosed(c, { getTimeoutMs = 3000, what = "the session" } = {}) {
-  for (let i = 0; i < 3; i++) {
-    let res;
-    try {
-      res = await c.get({ timeoutMs: getTimeoutMs });
-    } catch {
-      throw new Error(`${what} is still open: a GET was held for ${getTimeoutMs} ms`);
+export async function assertPollingClosed(c, { what = "the session" } = {}) {
+  const first = rawHttp(Number(new URL(c.base).port),
+    `GET ${c.path}?EIO=4&transport=polling&sid=${encodeURIComponent(c.sid)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+  try {
+    await first.delivered;
+    const second = await c.get();
+    if (second.status === 400 && second.body === '{"code":3,"message":"Bad request"}') {
+      throw new Error(`${what} is still open: it held a GET, so a second one overlapped it`);
     }
-    if (res.status === 400) return;
-    if (res.status !== 200 || !res.body.split(SEP).every((p) => p === "1" || p === "6")) {
-      throw new Error(`${what} is still open: GET answered HTTP ${res.status} ${JSON.stringify(res.body)}`);
+    if (second.status !== 400 || second.body !== '{"code":1,"message":"Session ID unknown"}') {
+      throw new Error(`${what}: a GET answered HTTP ${second.status} ${JSON.stringify(second.body)}, not as an unknown session`);
     }
+    const res = await first.response;
+    const gone = res.status === 400 && res.body === '{"code":1,"message":"Session ID unknown"}';
+    const closing = res.status === 200 && res.body.split(SEP).every((p) => p === "1" || p === "6");
+    if (!gone && !closing) throw new Error(`${what} is still open: GET answered HTTP ${res.status} ${JSON.stringify(res.body)}`);
+  } finally {
+    first.close();
   }
-  throw new Error(`${what} is still open after three GETs`);
 }
 
 /** Removes Engine.IO ping packets ("2") from a decoded polling payload. */
@@ -487,6 +490,106 @@ export class PollingClient {
   }
 }
 
+/**
+ * The IPv4 TCP socket localPort -> remotePort as the kernel lists it: { state (hex, "01"
+ * established, "08" close-wait...), tx, rx (bytes unacknowledged, unread) }, or null.
+ */
+function tcpSocket(localPort, remotePort) {
+  for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 5) continue;
+    if (parseInt(f[1].split(":")[1], 16) !== localPort || parseInt(f[2].split(":")[1], 16) !== remotePort) continue;
+    const [tx, rx] = f[4].split(":").map((h) => parseInt(h, 16));
+    return { state: f[3], tx, rx };
+  }
+  return null;
+}
+
+/**
+ * One HTTP/1.1 request, written as given (`text`), on a new TCP connection to 127.0.0.1:`port`.
+ * Returns { response, delivered, close() }:
+ * - `response` resolves with { status, headers (lower-case names), body } once a whole answer
+ *   came (a Content-Length body), and rejects if the connection closes first or after timeoutMs;
+ * - `delivered` resolves once the server process has read every byte of the request: the
+ *   kernel holds none of it unacknowledged on our side nor unread on the server's side
+ *   (/proc/net/tcp), or the answer came. A server with one event loop handles what it has read
+ *   before anything it reads later, so a request sent after `delivered` is seen after this one:
+ *   that orders two connections without a sleep;
+ * - close() ends the connection and resolves once the server has closed its end as well, so
+ *   it has seen the client go before anything sent afterwards.
+ */
+export function rawHttp(port, text, { timeoutMs = WAIT_MS } = {}) {
+  const sock = net.connect(port, "127.0.0.1");
+  let buf = Buffer.alloc(0);
+  let written = false;
+  let answered = false;
+  let settle;
+  const response = withTimeout(new Promise((resolve, reject) => {
+    settle = { resolve, reject };
+    sock.on("data", (d) => {
+      buf = Buffer.concat([buf, d]);
+      const end = buf.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const lines = buf.subarray(0, end).toString("latin1").split("\r\n");
+      const headers = {};
+      for (const l of lines.slice(1)) headers[l.slice(0, l.indexOf(":")).trim().toLowerCase()] = l.slice(l.indexOf(":") + 1).trim();
+      const len = Number(headers["content-length"] ?? 0);
+      if (buf.length < end + 4 + len) return;
+      answered = true;
+      resolve({ status: Number(lines[0].split(" ")[1]), headers, body: buf.subarray(end + 4, end + 4 + len).toString("utf8") });
+    });
+    sock.on("error", () => {});
+    sock.on("close", () => reject(new Error(`connection closed before a whole answer to ${text.split("\r\n")[0]}`)));
+  }), timeoutMs, `an answer to ${text.split("\r\n")[0]}`);
+  response.catch(() => {});
+  sock.once("connect", () => sock.write(text, () => (written = true)));
+  const delivered = eventually(() => {
+    if (answered) return true;
+    if (!written || sock.destroyed) return false;
+    const mine = tcpSocket(sock.localPort, port);
+    const theirs = tcpSocket(port, sock.localPort);
+    return mine && theirs && mine.tx === 0 && theirs.rx === 0;
+  }, timeoutMs, `the server to read ${text.split("\r\n")[0]}`, 5);
+  delivered.catch(() => {});
+  const close = () => {
+    const local = sock.localPort;
+    sock.destroy();
+    // the server's end stays established, then in close-wait, until the server closes it
+    const closed = eventually(() => !["01", "08"].includes(tcpSocket(port, local)?.state), timeoutMs,
+      `the server to close its end of ${text.split("\r\n")[0]}`, 5);
+    closed.catch(() => {}); // for callers that do not wait for it
+    return closed;
+  };
+  return { response, delivered, close };
+}
+
+/** Linux numbers of epoll_wait and epoll_pwait, whose 4th argument is the timeout in ms. */
+const EPOLL_WAITS = { x64: [232, 281], arm64: [22] }[process.arch] ?? [];
+
+/**
+ * How process `pid` waits at this instant, from /proc: { asleep, timeoutMs, detail }. asleep is
+ * true when every thread sleeps and the main one is blocked in epoll_wait (or epoll_pwait);
+ * timeoutMs is the timeout it gave the kernel (-1: none). An event loop with nothing to do waits
+ * like that, with no timeout or that of its next timer; a loop that spins is running, or
+ * polls with a timeout of 0, whenever it is looked at. Throws when /proc cannot say.
+ */
+export function pollState(pid) {
+  const tasks = readdirSync(`/proc/${pid}/task`);
+  const states = tasks.map((t) => {
+    const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+  });
+  const call = readFileSync(`/proc/${pid}/syscall`, "utf8").trim();
+  const f = call.split(" ");
+  const inEpoll = EPOLL_WAITS.includes(Number(f[0]));
+  const timeoutMs = inEpoll ? Number(BigInt.asIntN(32, BigInt(f[4]))) : null;
+  return {
+    asleep: inEpoll && states.every((st) => st === "S"),
+    timeoutMs,
+    detail: `thread states ${states.join("")}, main thread: ${call}`,
+  };
+}
+
 /** A TCP port that was free a moment ago (for servers that cannot bind port 0 and report it). */
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -502,7 +605,10 @@ export function freePort() {
 /**
  * A real redis-server on a free port, with no persistence, in its own temp directory; with
  * `password`, clients must AUTH (the url carries it). Returns { port, url, stop(), restart(),
- * kill() }: kill() is SIGKILL (a crash), restart() starts it again on the same port.
+ * kill(), pause(), resume() }: kill() is SIGKILL (a crash), restart() starts it again on the
+ * same port, pause() is SIGSTOP (Redis hangs: connections stay open, nothing is answered, for
+ * as long as the test wants, unlike CLIENT PAUSE, which cannot be lifted early) and resume()
+ * SIGCONT.
  */
 export async function startRedis(extraArgs = [], { password } = {}) {
   if (password) extraArgs = [...extraArgs, "--requirepass", password];
@@ -545,9 +651,12 @@ export async function startRedis(extraArgs = [], { password } = {}) {
   };
   let restarting = false;
   await launch();
+  let paused = false;
   const stopChild = async (signal) => {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once("exit", r));
+    if (paused) child.kill("SIGCONT");
+    paused = false;
     child.kill(signal);
     await exited;
   };
@@ -555,6 +664,13 @@ export async function startRedis(extraArgs = [], { password } = {}) {
     get port() { return port; },
     get url() { return `redis://${password ? `:${encodeURIComponent(password)}@` : ""}127.0.0.1:${port}`; },
     kill: () => stopChild("SIGKILL"),
+    pause() {
+      paused = child.kill("SIGSTOP");
+    },
+    resume() {
+      if (paused) child.kill("SIGCONT");
+      paused = false;
+    },
     async restart() {
       await stopChild("SIGKILL");
       restarting = true;
