@@ -89,6 +89,63 @@ static int set(const cfg_opt_t *o, void *conf, const char *v, const char *origin
     return CFG_ERR;
 }
 
+/* One line of a config file, line[0..n) without its newline, modified in place. */
+static int load_line(const cfg_table_t *t, void *conf, char *line, size_t n, const char *origin,
+                     char *err, size_t errlen)
+{
+    if (memchr(line, '\0', n)) {
+        seterr(err, errlen, "%s: NUL byte in the line", origin);
+        return CFG_ERR;
+    }
+    char *p = line, *end = line + n;
+    while (p < end && isspace((unsigned char)*p)) p++;
+    if (p == end || *p == '#') return CFG_OK;
+    *end = '\0';
+    char *eq = strchr(p, '=');
+    char *key_end = eq ? eq : p + strcspn(p, " \t\r\n");
+    char *val = eq ? eq + 1 : key_end;
+    while (key_end > p && isspace((unsigned char)key_end[-1])) key_end--;
+    while (isspace((unsigned char)*val)) val++;
+    size_t vlen = strlen(val);
+    while (vlen && isspace((unsigned char)val[vlen - 1])) val[--vlen] = '\0';
+    const cfg_opt_t *o = find(t, p, (size_t)(key_end - p));
+    if (!o) {
+        seterr(err, errlen, "%s: unknown setting \"%.*s\"", origin, (int)(key_end - p), p);
+        return CFG_ERR;
+    }
+    if (!eq && o->type != CFG_BOOL) {
+        seterr(err, errlen, "%s: setting \"%s\" needs a value", origin, o->name);
+        return CFG_ERR;
+    }
+    return set(o, conf, eq ? val : "true", origin, err, errlen);
+}
+
+int cfg_load_text(const cfg_table_t *t, void *conf, const char *text, size_t len,
+                  const char *origin, char *err, size_t errlen)
+{
+    char where[512];
+    char *line = NULL;
+    size_t cap = 0;
+    int lineno = 0, rc = CFG_OK;
+    for (size_t pos = 0; rc == CFG_OK && pos < len;) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
+        if (n + 1 > cap) {
+            cap = n + 1;
+            line = xrealloc(line, cap);
+        }
+        memcpy(line, text + pos, n);
+        pos += n + (nl ? 1 : 0);
+        lineno++;
+        snprintf(where, sizeof where, "%s:%d", origin, lineno);
+        rc = load_line(t, conf, line, n, where, err, errlen);
+    }
+    free(line);
+    return rc;
+}
+
+#define CFG_MAX_FILE (1u << 20) /* a config file is small; a larger one is a mistake */
+
 static int load_file(const cfg_table_t *t, void *conf, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
@@ -96,33 +153,21 @@ static int load_file(const cfg_table_t *t, void *conf, const char *path, char *e
         seterr(err, errlen, "cannot open config file %s: %s", path, strerror(errno));
         return CFG_ERR;
     }
-    char line[4096], origin[512];
-    int lineno = 0, rc = CFG_OK;
-    while (rc == CFG_OK && fgets(line, sizeof line, f)) {
-        lineno++;
-        char *p = line;
-        while (isspace((unsigned char)*p)) p++;
-        if (*p == '#' || *p == '\0') continue;
-        char *eq = strchr(p, '=');
-        char *key_end = eq ? eq : p + strcspn(p, " \t\r\n");
-        char *val = eq ? eq + 1 : key_end;
-        while (key_end > p && isspace((unsigned char)key_end[-1])) key_end--;
-        while (isspace((unsigned char)*val)) val++;
-        size_t vlen = strlen(val);
-        while (vlen && isspace((unsigned char)val[vlen - 1])) val[--vlen] = '\0';
-        snprintf(origin, sizeof origin, "%s:%d", path, lineno);
-        const cfg_opt_t *o = find(t, p, (size_t)(key_end - p));
-        if (!o) {
-            seterr(err, errlen, "%s: unknown setting \"%.*s\"", origin, (int)(key_end - p), p);
-            rc = CFG_ERR;
-        } else if (!eq && o->type != CFG_BOOL) {
-            seterr(err, errlen, "%s: setting \"%s\" needs a value", origin, o->name);
-            rc = CFG_ERR;
-        } else {
-            rc = set(o, conf, eq ? val : "true", origin, err, errlen);
-        }
-    }
+    char *buf = xmalloc(CFG_MAX_FILE + 1);
+    size_t len = fread(buf, 1, CFG_MAX_FILE + 1, f);
+    int bad = ferror(f);
     fclose(f);
+    int rc;
+    if (bad) {
+        seterr(err, errlen, "cannot read config file %s", path);
+        rc = CFG_ERR;
+    } else if (len > CFG_MAX_FILE) {
+        seterr(err, errlen, "config file %s is larger than %u bytes", path, CFG_MAX_FILE);
+        rc = CFG_ERR;
+    } else {
+        rc = cfg_load_text(t, conf, buf, len, path, err, errlen);
+    }
+    free(buf);
     return rc;
 }
 

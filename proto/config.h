@@ -36,6 +36,15 @@ enum { CFG_OK = 0, CFG_HELP = 1, CFG_VERSION = 2, CFG_ERR = -1 };
  * conf and released with cfg_free(). */
 int cfg_load(const cfg_table_t *t, void *conf, int argc, char **argv, char *err, size_t errlen);
 
+/* Applies the settings of a config file's text[0..len) to conf: one `name = value` per line
+ * (a bool's bare name means true), blank lines and lines starting with '#' skipped, spaces
+ * around names and values ignored. origin names the text in messages ("PATH", giving
+ * "PATH:LINE: ..."). Returns CFG_OK, or CFG_ERR with a message in err at the first bad line
+ * (an unknown name, a missing or bad value, a NUL byte); the settings of the lines before it
+ * stay applied. Strings stored in conf are owned by conf (cfg_free). Pure: no I/O. */
+int cfg_load_text(const cfg_table_t *t, void *conf, const char *text, size_t len,
+                  const char *origin, char *err, size_t errlen);
+
 /* Releases the strings cfg_load stored in conf. */
 void cfg_free(const cfg_table_t *t, void *conf);
 
