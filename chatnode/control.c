@@ -139,33 +139,50 @@ static void set_draining(control_t *ctl, int on)
     on_heartbeat(&ctl->heartbeat); /* tell the cluster at once */
 }
 
-/* A command: {"v":1,"type":"drain"|"undrain","id":"..."}; answered on <P>:reply. */
+control_cmd_t control_command_parse(const char *payload, size_t len, json_t **id)
+{
+    json_t *cmd = json_loadb(payload, len, 0, NULL);
+    const char *type = json_string_value(json_object_get(cmd, "type"));
+    control_cmd_t what = CONTROL_CMD_UNKNOWN;
+    if (type && strcmp(type, "drain") == 0)
+        what = CONTROL_CMD_DRAIN;
+    else if (type && strcmp(type, "undrain") == 0)
+        what = CONTROL_CMD_UNDRAIN;
+    *id = json_incref(json_object_get(cmd, "id"));
+    json_decref(cmd);
+    return what;
+}
+
+int control_reply_text(const json_t *id, const char *node, int ok, int draining, sbuf_t *out)
+{
+    json_t *reply = json_pack("{s:i,s:s,s:O?,s:s,s:b,s:b}", "v", CONTROL_VERSION, "type", "reply",
+                              "id", (json_t *)id, "node", node, "ok", ok, "draining", draining);
+    char *text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+    json_decref(reply);
+    if (!text) return -1;
+    sbuf_append_str(out, text);
+    free(text);
+    return 0;
+}
+
+/* A command on <P>:command:<id> or <P>:command:all; answered on <P>:reply. */
 static void on_command(void *ud, const char *channel, size_t len, const char *payload, size_t plen)
 {
     (void)channel;
     (void)len;
     control_t *ctl = ud;
-    json_t *cmd = json_loadb(payload, plen, 0, NULL);
-    const char *type = json_string_value(json_object_get(cmd, "type"));
-    json_t *id = json_object_get(cmd, "id");
-    int ok = 1;
-    if (type && strcmp(type, "drain") == 0)
-        set_draining(ctl, 1);
-    else if (type && strcmp(type, "undrain") == 0)
-        set_draining(ctl, 0);
-    else
-        ok = 0;
-    json_t *reply =
-        json_pack("{s:i,s:s,s:O?,s:s,s:b,s:b}", "v", CONTROL_VERSION, "type", "reply", "id", id,
-                  "node", cluster_uid(ctl->cluster), "ok", ok, "draining", ctl->srv->draining);
-    char *text = json_dumps(reply, JSON_COMPACT);
-    sbuf_t ch = SBUF_INIT;
-    sbuf_printf(&ch, "%s:reply", prefix(ctl));
-    cluster_publish(ctl->cluster, ch.data, ch.len, text, strlen(text));
+    json_t *id;
+    control_cmd_t cmd = control_command_parse(payload, plen, &id);
+    if (cmd != CONTROL_CMD_UNKNOWN) set_draining(ctl, cmd == CONTROL_CMD_DRAIN);
+    sbuf_t text = SBUF_INIT, ch = SBUF_INIT;
+    if (control_reply_text(id, cluster_uid(ctl->cluster), cmd != CONTROL_CMD_UNKNOWN,
+                           ctl->srv->draining, &text) == 0) {
+        sbuf_printf(&ch, "%s:reply", prefix(ctl));
+        cluster_publish(ctl->cluster, ch.data, ch.len, text.data, text.len);
+    }
     sbuf_free(&ch);
-    free(text);
-    json_decref(reply);
-    json_decref(cmd);
+    sbuf_free(&text);
+    json_decref(id);
 }
 
 int control_start(control_t **out, server_t *srv, sio_server_t *sio, cluster_t *c, drain_t *drain)
