@@ -14,6 +14,8 @@
 
 #include <hiredis/hiredis.h>
 #include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -214,10 +216,7 @@ static void on_broadcast(cluster_t *c, const char *payload, size_t len)
 /* ---- requests from other servers ---- */
 
 /* Rooms and except of a request's opts, borrowed from the JSON document. */
-typedef struct {
-    str_t rooms[64], except[64];
-    size_t nrooms, nexcept;
-} opts_t;
+typedef cluster_opts_t opts_t;
 
 static size_t json_rooms(json_t *arr, str_t *out, size_t max)
 {
@@ -233,8 +232,45 @@ static size_t json_rooms(json_t *arr, str_t *out, size_t max)
 
 static void parse_opts(json_t *opts, opts_t *o)
 {
-    o->nrooms = json_rooms(json_object_get(opts, "rooms"), o->rooms, 64);
-    o->nexcept = json_rooms(json_object_get(opts, "except"), o->except, 64);
+    o->nrooms = json_rooms(json_object_get(opts, "rooms"), o->rooms, CLUSTER_REQ_MAX_ROOMS);
+    o->nexcept = json_rooms(json_object_get(opts, "except"), o->except, CLUSTER_REQ_MAX_ROOMS);
+}
+
+int cluster_request_decode(const char *payload, size_t len, cluster_request_t *out, char *err,
+                           size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->type = -1;
+    json_error_t jerr;
+    json_t *req = json_loadb(payload, len, 0, &jerr);
+    if (!json_is_object(req)) {
+        snprintf(err, errlen, "%s", req ? "not a JSON object" : jerr.text);
+        json_decref(req);
+        return -1;
+    }
+    out->doc = req;
+    /* Node's adapter compares the type with ===: anything but an integer is no request */
+    json_t *type = json_object_get(req, "type");
+    if (json_is_integer(type) && json_integer_value(type) >= 0 &&
+        json_integer_value(type) <= INT_MAX)
+        out->type = (int)json_integer_value(type);
+    out->uid = json_string_value(json_object_get(req, "uid"));
+    out->request_id = json_object_get(req, "requestId");
+    parse_opts(json_object_get(req, "opts"), &out->sel);
+    if (out->type == REQ_SOCKETS) /* the 7.x form names its rooms at the top level */
+        out->sel.nrooms =
+            json_rooms(json_object_get(req, "rooms"), out->sel.rooms, CLUSTER_REQ_MAX_ROOMS);
+    out->targets = json_object_get(req, "rooms");
+    out->close = json_is_true(json_object_get(req, "close"));
+    out->data = json_object_get(req, "data");
+    return 0;
+}
+
+void cluster_request_free(cluster_request_t *out)
+{
+    json_decref(out->doc);
+    memset(out, 0, sizeof *out);
+    out->type = -1;
 }
 
 static void reply(cluster_t *c, sio_nsp_t *nsp, json_t *resp)
@@ -361,10 +397,9 @@ static void collect_sockets(sio_socket_t *s, void *arg)
 }
 
 /* A server-side emit from another server: the app may answer it. */
-static void on_server_side_emit(cluster_t *c, sio_nsp_t *nsp, json_t *req, json_t *request_id)
+static void on_server_side_emit(cluster_t *c, sio_nsp_t *nsp, json_t *data, json_t *request_id)
 {
     const app_module_t *app = sio_server_app(c->sio);
-    json_t *data = json_object_get(req, "data");
     if (!app->server_event || !json_is_array(data)) return;
     char *text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
     char name[256];
@@ -458,21 +493,17 @@ static void on_broadcast_request(cluster_t *c, sio_nsp_t *nsp, const char *paylo
     amsg_broadcast_free(&r);
 }
 
-static void on_json_request(cluster_t *c, sio_nsp_t *nsp, json_t *req)
+static void on_json_request(cluster_t *c, sio_nsp_t *nsp, const cluster_request_t *req)
 {
-    int type = (int)json_integer_value(json_object_get(req, "type"));
-    const char *uid = json_string_value(json_object_get(req, "uid"));
-    json_t *request_id = json_object_get(req, "requestId");
-    int own = uid && strcmp(uid, c->uid) == 0;
-    opts_t o = {0};
-    parse_opts(json_object_get(req, "opts"), &o);
-    room_op_t op = {json_object_get(req, "rooms"), json_is_true(json_object_get(req, "close"))};
-    switch (type) {
+    json_t *request_id = req->request_id;
+    int own = req->uid && strcmp(req->uid, c->uid) == 0;
+    const opts_t *o = &req->sel;
+    room_op_t op = {req->targets, req->close};
+    switch (req->type) {
     case REQ_SOCKETS: {
         if (own || !request_id) return;
-        o.nrooms = json_rooms(json_object_get(req, "rooms"), o.rooms, 64);
         json_t *ids = json_array();
-        for_selected(nsp, &o, collect_ids, ids);
+        for_selected(nsp, o, collect_ids, ids);
         reply(c, nsp, json_pack("{s:O,s:o}", "requestId", request_id, "sockets", ids));
         return;
     }
@@ -484,23 +515,23 @@ static void on_json_request(cluster_t *c, sio_nsp_t *nsp, json_t *req)
         return;
     }
     case REQ_JOIN: /* our own were applied when made */
-        if (!own && json_is_array(op.rooms)) for_selected(nsp, &o, do_join, &op);
+        if (!own && json_is_array(op.rooms)) for_selected(nsp, o, do_join, &op);
         return;
     case REQ_LEAVE:
-        if (!own && json_is_array(op.rooms)) for_selected(nsp, &o, do_leave, &op);
+        if (!own && json_is_array(op.rooms)) for_selected(nsp, o, do_leave, &op);
         return;
     case REQ_DISCONNECT:
-        if (!own) for_selected(nsp, &o, do_disconnect, &op);
+        if (!own) for_selected(nsp, o, do_disconnect, &op);
         return;
     case REQ_FETCH: {
         if (own || !request_id) return;
         json_t *socks = json_array();
-        for_selected(nsp, &o, collect_sockets, socks);
+        for_selected(nsp, o, collect_sockets, socks);
         reply(c, nsp, json_pack("{s:O,s:o}", "requestId", request_id, "sockets", socks));
         return;
     }
     case REQ_SERVER_SIDE_EMIT:
-        if (!own) on_server_side_emit(c, nsp, req, request_id);
+        if (!own) on_server_side_emit(c, nsp, req->data, request_id);
         return;
     default: return;
     }
@@ -515,14 +546,13 @@ static void on_request(cluster_t *c, const char *ch, size_t chlen, const char *p
     if (!nsp) return;
     c->requests_in++;
     if (len && payload[0] == '{') {
-        json_error_t jerr;
-        json_t *req = json_loadb(payload, len, 0, &jerr);
-        if (!json_is_object(req)) {
-            log_debug("bad request on the bus", "error=\"%s\"", jerr.text);
-        } else {
-            on_json_request(c, nsp, req);
-        }
-        json_decref(req);
+        char why[200];
+        cluster_request_t req;
+        if (cluster_request_decode(payload, len, &req, why, sizeof why) < 0)
+            log_debug("bad request on the bus", "error=\"%s\"", why);
+        else
+            on_json_request(c, nsp, &req);
+        cluster_request_free(&req);
     } else if (len && amsg_peek_type((const uint8_t *)payload, len) == REQ_BROADCAST) {
         on_broadcast_request(c, nsp, payload, len);
     }

@@ -63,6 +63,37 @@ void cluster_leave(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nroo
 void cluster_disconnect(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
                         const str_t *except, size_t nexcept, int close);
 
+/* ---- requests of other servers ----
+ * A JSON request on K-request#N# as this node reads it: what it asks (the adapter's request
+ * types, 7.x SOCKETS included) and which sockets it selects. */
+#define CLUSTER_REQ_MAX_ROOMS 64 /* rooms, and except, read from one request */
+
+/* The sockets a request selects: those in rooms (all when none) minus those in except; the
+ * first CLUSTER_REQ_MAX_ROOMS strings of each list, other elements skipped. */
+typedef struct {
+    str_t rooms[CLUSTER_REQ_MAX_ROOMS], except[CLUSTER_REQ_MAX_ROOMS];
+    size_t nrooms, nexcept;
+} cluster_opts_t;
+
+typedef struct {
+    json_t *doc;        /* owned: the request object; everything below borrows from it */
+    int type;           /* "type", or -1 when it is not an integer in 0..INT_MAX */
+    const char *uid;    /* "uid" when a string, else NULL */
+    json_t *request_id; /* "requestId", any JSON value, or NULL */
+    cluster_opts_t sel; /* opts.rooms and opts.except; for SOCKETS (type 0) the top-level rooms */
+    json_t *targets;    /* "rooms" (the rooms a join or leave names), any JSON value, or NULL */
+    int close;          /* "close" is true (a disconnect closes whole connections) */
+    json_t *data;       /* "data" (a server-side emit's [event, ...args]), or NULL */
+} cluster_request_t;
+
+/* Decodes a JSON request payload (len bytes). Returns 0 with *out filled (free it with
+ * cluster_request_free), or -1 when payload is not a JSON object, with the reason in err
+ * (errlen bytes) and *out empty. Pure. */
+int cluster_request_decode(const char *payload, size_t len, cluster_request_t *out, char *err,
+                           size_t errlen);
+/* Releases what out owns; an empty or zeroed out is fine. */
+void cluster_request_free(cluster_request_t *out);
+
 /* Control traffic of our own, on channels outside the adapter's: fn gets every message of the
  * channel (subscribed again after a reconnect). Returns 0 or a bus error. */
 typedef void (*cluster_listen_cb)(void *ud, const char *channel, size_t len, const char *payload,
