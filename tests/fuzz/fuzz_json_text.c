@@ -1,8 +1,14 @@
-/* libFuzzer driver: json_validate; for valid text, every array element must validate on its
- * own with the kind the iterator gave, and every string must decode, re-encode with
- * json_append_string, and decode again to the same bytes. */
+/* libFuzzer driver: json_validate, compared with jansson (what jansson reads, the scanner
+ * accepts with the same kind, unless nested past JT_MAX_DEPTH; what the scanner accepts and
+ * jansson refuses is only a number jansson cannot hold or a lone surrogate escape). Valid text
+ * is then walked to every depth: the elements of each array, and the members of each object
+ * (read with the array iterator over a copy whose braces and colons become brackets and
+ * commas), must each validate alone with the kind the iterator gave, lie in order with only
+ * whitespace and separators between them, and every string (keys too) must decode,
+ * re-encode with json_append_string, and decode again to the same bytes. */
 #include "json_text.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,29 +23,133 @@ static void check_string(const char *lit, size_t len)
     if (json_validate(b.data, b.len) != JT_STRING) abort();
     long m = json_string_decode(b.data, b.len, again, len * 2 + 16);
     if (m != n || memcmp(again, out, (size_t)n) != 0) abort();
+    /* one byte too small a buffer is refused, not cut */
+    if (json_string_decode(lit, len, out, (size_t)n) != -1) abort();
     sbuf_free(&b);
     free(out);
     free(again);
+}
+
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Only whitespace around exactly one sep in s[0..n) (sep 0: only whitespace). */
+static void check_gap(const char *s, size_t n, char sep)
+{
+    int seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (is_ws(s[i])) continue;
+        if (s[i] != sep || seen) abort();
+        seen = 1;
+    }
+    if (sep && !seen) abort();
+}
+
+static void walk(const char *s, size_t len, json_kind_t kind, int depth);
+
+/* Walks a valid array or object s[0..len) (no surrounding whitespace). An object is read in a
+ * copy with '{' '}' as '[' ']' and each member's ':' as ','; keys come at even positions. */
+static void walk_container(const char *s, size_t len, int object, int depth)
+{
+    char *c = malloc(len);
+    memcpy(c, s, len);
+    if (object) {
+        if (c[0] != '{' || c[len - 1] != '}') abort();
+        c[0] = '[';
+        c[len - 1] = ']';
+    } else if (c[0] != '[' || c[len - 1] != ']') {
+        abort();
+    }
+    json_array_iter_t it;
+    const char *e;
+    size_t elen, k = 0;
+    json_kind_t ek;
+    const char *prev = c + 1;
+    json_array_iter_init(&it, c, len);
+    while (json_array_next(&it, &e, &elen, &ek)) {
+        if (e < prev || e + elen > c + len - 1 || elen == 0) abort();
+        /* between elements, in the original: a comma, or a member's colon */
+        check_gap(s + (prev - c), (size_t)(e - prev), k == 0 ? 0 : object && k % 2 ? ':' : ',');
+        if (json_validate(e, elen) != ek) abort();
+        int key = object && k % 2 == 0;
+        if (key) {
+            if (ek != JT_STRING) abort();
+            /* the colon after it becomes a comma, so the iterator moves on to the value */
+            const char *colon = e + elen;
+            while (colon < c + len && is_ws(*colon)) colon++;
+            if (*colon != ':') abort();
+            c[colon - c] = ',';
+        }
+        /* the element's text is the same in the original (only separators were changed) */
+        if (memcmp(e, s + (e - c), elen) != 0) abort();
+        walk(s + (e - c), elen, ek, depth + 1);
+        prev = e + elen;
+        k++;
+    }
+    if (object && k % 2) abort(); /* every key has its value */
+    /* after the last element, only whitespace before the closing bracket */
+    check_gap(s + (prev - c), (size_t)(c + len - 1 - prev), 0);
+    free(c);
+}
+
+static void walk(const char *s, size_t len, json_kind_t kind, int depth)
+{
+    if (depth > JT_MAX_DEPTH) abort(); /* the scanner allows no deeper */
+    if (kind == JT_STRING) check_string(s, len);
+    if (kind == JT_ARRAY || kind == JT_OBJECT) walk_container(s, len, kind == JT_OBJECT, depth);
+}
+
+static json_kind_t kind_of(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return JT_OBJECT;
+    case JSON_ARRAY: return JT_ARRAY;
+    case JSON_STRING: return JT_STRING;
+    case JSON_INTEGER:
+    case JSON_REAL: return JT_NUMBER;
+    case JSON_TRUE: return JT_TRUE;
+    case JSON_FALSE: return JT_FALSE;
+    case JSON_NULL: return JT_NULL;
+    }
+    return JT_INVALID;
+}
+
+/* Nesting of containers: 0 for a scalar. */
+static int nesting(const json_t *v)
+{
+    int d = 0, x;
+    size_t i;
+    const char *k;
+    json_t *e;
+    if (json_is_array(v)) {
+        json_array_foreach((json_t *)v, i, e) if ((x = nesting(e)) > d) d = x;
+    } else if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, e) if ((x = nesting(e)) > d) d = x;
+    } else {
+        return 0;
+    }
+    return d + 1;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data;
     json_kind_t kind = json_validate(s, size);
-    if (kind == JT_STRING) {
-        while (*s != '"') s++, size--;
-        while (s[size - 1] != '"') size--;
-        check_string(s, size);
-    }
-    if (kind != JT_ARRAY) return 0;
-    json_array_iter_t it;
-    const char *e;
-    size_t elen;
-    json_kind_t ek;
-    json_array_iter_init(&it, s, size);
-    while (json_array_next(&it, &e, &elen, &ek)) {
-        if (json_validate(e, elen) != ek) abort();
-        if (ek == JT_STRING) check_string(e, elen);
-    }
+
+    json_error_t err;
+    json_t *j = json_loadb(s, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+    if (j && nesting(j) <= JT_MAX_DEPTH && kind != kind_of(j)) abort();
+    if (!j && kind != JT_INVALID && json_error_code(&err) != json_error_numeric_overflow &&
+        !strstr(err.text, "invalid Unicode") && !strstr(err.text, "NUL byte in object key"))
+        abort();
+    json_decref(j);
+
+    if (kind == JT_INVALID) return 0;
+    /* the value without its surrounding whitespace */
+    while (is_ws(*s)) s++, size--;
+    while (is_ws(s[size - 1])) size--;
+    walk(s, size, kind, 0);
     return 0;
 }
