@@ -673,6 +673,13 @@ static void dispatch(api_request_t *r)
             api_respond_error(r, 400, "bad_request", "a JSON body is required");
             return;
         }
+        /* a raw NUL is never JSON (jansson would take "{}\0x" as {}) */
+        const char *nul = memchr(r->body.data, '\0', r->body.len);
+        if (nul) {
+            api_respond_error(r, 400, "bad_json", "invalid JSON at byte %zu: a NUL byte",
+                              (size_t)(nul - r->body.data));
+            return;
+        }
         json_error_t e;
         r->json = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &e);
         if (!r->json) {

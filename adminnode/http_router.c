@@ -69,6 +69,7 @@ int router_pattern_valid(const char *pattern)
         if (len == 0) return -1;
         if (seg[0] == '{' || memchr(seg, '{', len) || memchr(seg, '}', len)) {
             if (len < 3 || seg[0] != '{' || seg[len - 1] != '}') return -1;
+            if (len - 2 >= sizeof((route_match_t *)0)->names[0]) return -1; /* kept whole */
             for (size_t i = 1; i + 1 < len; i++)
                 if (!((seg[i] >= 'a' && seg[i] <= 'z') || seg[i] == '_')) return -1;
             if (++nparams > API_MAX_PARAMS) return -1;

@@ -119,7 +119,7 @@ int route_check_query(const api_route_t *rt, const char *name, const char *value
 long percent_decode(const char *src, size_t n, char *dst);
 
 /* Checks a pattern: starts with '/', {name} segments are whole segments with [a-z_]+ names,
- * at most API_MAX_PARAMS of them. Returns 0 or -1. */
+ * each of at most 31 characters, at most API_MAX_PARAMS of them. Returns 0 or -1. */
 int router_pattern_valid(const char *pattern);
 
 #endif

@@ -30,7 +30,7 @@ int client_addr_parse(const char *s, size_t len, client_addr_t *out)
         len -= 2;
         if (memchr(s, ':', len) == NULL) return -1; /* brackets hold IPv6 only */
     }
-    if (len == 0 || len >= sizeof text) return -1;
+    if (len == 0 || len >= sizeof text || memchr(s, '\0', len)) return -1; /* the whole text */
     memcpy(text, s, len);
     text[len] = '\0';
     uint8_t raw[16];

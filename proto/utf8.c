@@ -92,10 +92,10 @@ int utf8_label_check(const char *s, size_t n, size_t max_chars, size_t max_bytes
 {
     const uint8_t *p = (const uint8_t *)s;
     if (n == 0) return UTF8_LABEL_EMPTY;
+    if (!utf8_valid(s, n)) return UTF8_LABEL_INVALID;
     size_t chars = 0;
     for (size_t i = 0; i < n;) {
         size_t m = utf8_seq(p + i, n - i, NULL);
-        if (!m) return UTF8_LABEL_INVALID;
         if (forbidden(decode(p + i, m))) return UTF8_LABEL_CONTROL;
         i += m;
         chars++;

@@ -33,7 +33,8 @@ enum {
 };
 
 /* Checks s[0..n) as a label of 1..max_chars code points and at most max_bytes bytes.
- * Returns UTF8_LABEL_OK or the first reason found. Letters of right-to-left scripts and
+ * Returns UTF8_LABEL_OK or the reason, in this order: empty, not UTF-8 (anywhere in the
+ * text), a control, too long. Letters of right-to-left scripts and
  * combining marks are allowed (each counts as a code point); characters that reorder or
  * hide text are not. */
 int utf8_label_check(const char *s, size_t n, size_t max_chars, size_t max_bytes);

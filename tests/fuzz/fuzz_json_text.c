@@ -140,7 +140,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     json_error_t err;
     json_t *j = json_loadb(s, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
-    if (j && nesting(j) <= JT_MAX_DEPTH && kind != kind_of(j)) abort();
+    /* jansson reads past a raw NUL between tokens ("[1\0]" is [1]); the validator refuses it, as
+     * JSON does; client text is validated before jansson sees it (sio_packet), and adminnode
+     * refuses a body with a NUL */
+    int raw_nul = memchr(s, '\0', size) != NULL;
+    if (j && nesting(j) <= JT_MAX_DEPTH && kind != kind_of(j) && !(raw_nul && kind == JT_INVALID))
+        abort();
     if (!j && kind != JT_INVALID && json_error_code(&err) != json_error_numeric_overflow &&
         !strstr(err.text, "invalid Unicode") && !strstr(err.text, "NUL byte in object key"))
         abort();

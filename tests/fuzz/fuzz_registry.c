@@ -31,7 +31,10 @@ static void on_change(void *ud, const reg_node_t *n, int from, int to)
         m->size--;
 }
 
-static void check_node(const reg_t *r, const reg_node_t *n, uint64_t now)
+/* Checks n; with timed, also that its state is the one the clock gives at now (true right
+ * after a tick, or for the node a heartbeat just updated: the others keep the state of their
+ * last update until the next tick). */
+static void check_node(const reg_t *r, const reg_node_t *n, uint64_t now, int timed)
 {
     if (!reg_id_valid(n->id, strlen(n->id)) || reg_get(r, n->id) != n) abort();
     json_t *v = json_object_get(n->hb, "v"), *id = json_object_get(n->hb, "id");
@@ -39,13 +42,14 @@ static void check_node(const reg_t *r, const reg_node_t *n, uint64_t now)
         strcmp(json_string_value(id), n->id) != 0 ||
         strcmp(json_string_value(json_object_get(n->hb, "type")), "heartbeat") != 0)
         abort();
-    /* the state is the one the clock gives */
-    uint64_t age = now > n->last_seen ? now - n->last_seen : 0;
-    uint64_t down = REG_MISSED_HEARTBEATS * r->interval_ms;
-    int draining = json_is_true(json_object_get(n->hb, "draining"));
-    reg_state_t want = age < down ? (draining ? REG_DRAINING : REG_UP) : REG_DOWN;
-    if (n->state != want || (want == REG_DOWN && age >= down + r->forget_after_ms)) abort();
-    if (reg_node_deadline(r, n) <= now) abort();
+    if (timed) {
+        uint64_t age = now > n->last_seen ? now - n->last_seen : 0;
+        uint64_t down = REG_MISSED_HEARTBEATS * r->interval_ms;
+        int draining = json_is_true(json_object_get(n->hb, "draining"));
+        reg_state_t want = age < down ? (draining ? REG_DRAINING : REG_UP) : REG_DOWN;
+        if (n->state != want || (want == REG_DOWN && age >= down + r->forget_after_ms)) abort();
+        if (reg_node_deadline(r, n) <= now) abort();
+    }
 
     /* the API's view of it */
     json_t *o = reg_node_json(n, 1000);
@@ -60,7 +64,7 @@ static void check_node(const reg_t *r, const reg_node_t *n, uint64_t now)
     json_decref(o);
 }
 
-static void check_all(const reg_t *r, const model_t *m, uint64_t now)
+static void check_all(const reg_t *r, const model_t *m, uint64_t now, int timed)
 {
     size_t total = 0;
     for (int s = 0; s < REG_NSTATES; s++) {
@@ -73,7 +77,7 @@ static void check_all(const reg_t *r, const model_t *m, uint64_t now)
     if (n != reg_size(r) || (!all) != (n == 0)) abort();
     for (size_t i = 0; i < n; i++) {
         if (i && strcmp(all[i - 1]->id, all[i]->id) >= 0) abort();
-        check_node(r, all[i], now);
+        check_node(r, all[i], now, timed);
     }
     free(all);
 }
@@ -127,6 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             now += n ? (uint64_t)(unsigned char)p[0] * 997 : 1;
             uint64_t next = reg_tick(&r, now);
             if (next <= now || (next == UINT64_MAX) != (reg_size(&r) == 0)) abort();
+            check_all(&r, &m, now, 1);
         } else {
             now += (unsigned char)p[0] * 97u;
             uint64_t age = (unsigned char)p[1] == 0xff ? UINT64_MAX : (unsigned char)p[1] * 53u;
@@ -144,6 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 /* an older document than the one kept changes nothing */
                 if (before && sent < seen && (got != before || got->last_seen != seen)) abort();
                 if (!(before && sent < seen) && got->last_seen != sent) abort();
+                if (!(before && sent < seen)) check_node(&r, got, now, 1);
             } else if (usable(text, tlen) && sent + 3 * r.interval_ms + r.forget_after_ms > now) {
                 abort(); /* only a document already past forgetting is dropped */
             }
@@ -151,15 +157,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             /* the same text through the running registry, as a heartbeat and as a reply */
             registry_on_heartbeat(reg, "fz:heartbeat", 12, text, tlen);
             registry_on_reply(reg, "fz:reply", 8, text, tlen);
+            check_all(&r, &m, now, 0);
         }
-        check_all(&r, &m, now);
         p += n + 1;
     }
     /* long after the last heartbeat everything is forgotten */
     if (reg_tick(&r, now + 3 * r.interval_ms + r.forget_after_ms + 1) != UINT64_MAX ||
         reg_size(&r) != 0)
         abort();
-    check_all(&r, &m, now);
+    check_all(&r, &m, now, 0);
     reg_free(&r);
 
     const reg_t *nodes = registry_nodes(reg);

@@ -66,6 +66,9 @@ static void test_parse_and_format(void **state)
     /* length-bounded: the bytes after len do not count */
     client_addr_t b;
     assert_int_equal(client_addr_parse("10.0.0.1junk", 8, &b), 0);
+    /* a NUL inside the text is not the end of it */
+    assert_int_equal(client_addr_parse("10.0.0.1\0junk", 13, &b), -1);
+    assert_int_equal(client_addr_parse("10.0.0.1\0", 9, &b), -1);
     assert_string_equal(text(&b), "10.0.0.1");
     char big[200];
     memset(big, '1', sizeof big);

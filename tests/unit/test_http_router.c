@@ -121,6 +121,9 @@ static void test_patterns(void **state)
     assert_int_equal(router_pattern_valid("/a/x{b}"), -1);
     assert_int_equal(router_pattern_valid("/a/{}"), -1);
     assert_int_equal(router_pattern_valid("/{a}/{b}/{c}/{d}/{e}"), -1);
+    /* a name is kept whole or refused: 31 characters fit, 32 do not */
+    assert_int_equal(router_pattern_valid("/x/{aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}"), 0);
+    assert_int_equal(router_pattern_valid("/x/{aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}"), -1);
     for (size_t i = 0; i < api_nroutes; i++)
         assert_int_equal(router_pattern_valid(api_routes[i].pattern), 0);
 }
@@ -167,7 +170,7 @@ static void test_openapi(void **state)
                           .pattern = "/x/{id}",
                           .handler = h,
                           .operation_id = "x",
-                          .params = {{"id", "path", 1, NULL, NULL}},
+                          .params = {{"id", "path", 1, NULL, NULL, NULL}},
                           .responses = {{200, "ok", "{nope"}}}};
     api_router_t br = {bad, 1};
     assert_null(openapi_document(&br, "1", err, sizeof err));

@@ -85,6 +85,9 @@ static void test_label(void **state)
     assert_int_equal(utf8_label_check(S("alice"), 64, 256), UTF8_LABEL_OK);
     assert_int_equal(utf8_label_check(S(""), 64, 256), UTF8_LABEL_EMPTY);
     assert_int_equal(utf8_label_check(S("a\xff"), 64, 256), UTF8_LABEL_INVALID);
+    /* text that is not UTF-8 says so, whatever comes before the bad byte */
+    assert_int_equal(utf8_label_check(S("\x01\xf0\x80\xbf"), 64, 256), UTF8_LABEL_INVALID);
+    assert_int_equal(utf8_label_check(S("aaaa\xff"), 2, 256), UTF8_LABEL_INVALID);
     assert_int_equal(utf8_label_check("a\0b", 3, 64, 256), UTF8_LABEL_CONTROL);
     assert_int_equal(utf8_label_check(S("a\nb"), 64, 256), UTF8_LABEL_CONTROL);
     assert_int_equal(utf8_label_check(S("a\x7f"), 64, 256), UTF8_LABEL_CONTROL);
