@@ -1,7 +1,8 @@
 // The admin dashboard in Chromium (playwright-core) against adminnode, a chatnode and Redis:
 // sign in with a key, see two live nodes, rooms and online users, broadcast, kick a user and
-// send a room message from the page. Screenshots go to tests/artifacts/. Exercises
-// web/admin/* and the REST API behind it.
+// send a room message from the page; drain and undrain a node with the Drain/Undrain button of
+// its row and with the drain form, disconnect a user with the form, and see a refused action's
+// error. Screenshots go to tests/artifacts/. Exercises web/admin/* and the REST API behind it.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -79,6 +80,76 @@ describe("the admin dashboard in Chromium", { timeout: 120_000 }, () => {
     assert.ok((await kicked)[0].reason);
     await page.waitForFunction(() => !document.querySelector("#users")?.textContent.includes("bob"), null, { timeout: WAIT_MS });
     await page.screenshot({ path: path.join(artifacts, "33_dashboard-2-after-kick.png") });
+    await page.close();
+  });
+
+  it("drains and undrains a node from its row and from the form, and disconnects a user with the form", async () => {
+    const nodes = JSON.parse((await httpRequest(`${admin.url}/api/v1/nodes`, { headers: { authorization: `Bearer ${KEY}` } })).body).nodes;
+    const idOf = (n) => nodes.find((x) => x.tag === `n${n.port}`).id;
+    const [id1, id2] = [idOf(node), idOf(node2)];
+    const stateOf = async (id) =>
+      JSON.parse((await httpRequest(`${admin.url}/api/v1/nodes/${id}`, { headers: { authorization: `Bearer ${KEY}` } })).body).state;
+    const connect = async (n, name) => {
+      const c = io(n.url, { forceNew: true, reconnection: false, transports: ["websocket"], auth: { user: name } });
+      await waitFor(c, "connect");
+      clients.push(c);
+      return c;
+    };
+    const dan = await connect(node, "dan");
+    const eve = await connect(node2, "eve");
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(admin.url + "/");
+    await page.fill("#key", KEY);
+    await page.press("#key", "Enter");
+    await page.waitForFunction(() => document.querySelectorAll("#nodes tbody tr").length === 2, null, { timeout: WAIT_MS });
+    const result = (text) => page.waitForFunction((t) => document.querySelector("#result")?.textContent === t, text, { timeout: WAIT_MS });
+    const row = (id) => page.locator("#nodes tbody tr", { hasText: id });
+
+    // the row's Drain button: the node refuses new sessions and moves its client off
+    const moved = waitFor(dan, "disconnect");
+    await row(id1).locator("button", { hasText: "Drain" }).click();
+    await result(`${id1} is draining`);
+    assert.equal((await moved)[0], "transport close");
+    assert.equal(await stateOf(id1), "draining");
+    assert.equal((await httpRequest(`${node.url}/socket.io/?EIO=4&transport=polling`)).status, 503);
+    // the row now shows the state and offers Undrain
+    await row(id1).locator("button", { hasText: "Undrain" }).waitFor({ timeout: WAIT_MS });
+    assert.match(await row(id1).textContent(), /draining/);
+    mkdirSync(artifacts, { recursive: true });
+    await page.screenshot({ path: path.join(artifacts, "33_dashboard-3-draining.png") });
+    await row(id1).locator("button", { hasText: "Undrain" }).click();
+    await result(`${id1} accepts sessions again`);
+    assert.equal(await stateOf(id1), "up");
+    await row(id1).locator("button", { hasText: "Drain" }).waitFor({ timeout: WAIT_MS });
+    assert.equal((await httpRequest(`${node.url}/socket.io/?EIO=4&transport=polling`)).status, 200);
+
+    // the form: Drain, then Undrain, by node id
+    const movedToo = waitFor(eve, "disconnect");
+    await page.fill("#drain [name=id]", id2);
+    await page.click("#drain button[value=drain]");
+    await result(`${id2} is draining`);
+    assert.equal((await movedToo)[0], "transport close");
+    assert.equal(await stateOf(id2), "draining");
+    await page.click("#drain button[value=undrain]");
+    await result(`${id2} accepts sessions again`);
+    assert.equal(await stateOf(id2), "up");
+
+    // a refused action shows the API's error
+    await page.fill("#drain [name=id]", "nosuch");
+    await page.click("#drain button[value=drain]");
+    await page.waitForFunction(() => /^Failed: .*HTTP 404, not_found/.test(document.querySelector("#result")?.textContent), null, { timeout: WAIT_MS });
+
+    // the disconnect form: every socket of the user is kicked
+    const fay = await connect(node, "fay");
+    const fay2 = await connect(node2, "fay");
+    const kicked = [waitFor(fay, "kicked"), waitFor(fay2, "kicked")];
+    const gone = [waitFor(fay, "disconnect"), waitFor(fay2, "disconnect")];
+    await page.fill("#kick [name=user]", "guest:fay");
+    await page.click("#kick button");
+    await result("guest:fay disconnected");
+    for (const [k] of await Promise.all(kicked)) assert.ok(k.reason);
+    await Promise.all(gone);
     await page.close();
   });
 });
