@@ -696,6 +696,7 @@ void eio_on_poll_get(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_
         answer_get(s, f_noop); /* the client is moving to WebSocket: release it */
     } else {
         flush(s);
+        if (s->get == wsi) server_hold(wsi, c); /* nothing to send yet */
     }
 }
 

@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #ifdef __GLIBC__
@@ -142,9 +143,43 @@ void conn_drop_body(conn_t *c)
 
 /* ---- replies ---- */
 
+static void conn_kill(conn_t *c);
+
+/* Ends server_hold: the connection is read again (a request behind the GET, or its end). */
+static void unhold(server_t *srv, struct lws *wsi, conn_t *c, int read_again)
+{
+    if (!c->held) return;
+    c->held = 0;
+    hangup_unwatch(&srv->hangup, lws_get_socket_fd(wsi));
+    if (read_again) lws_rx_flow_control(wsi, 1);
+}
+
+void server_hold(struct lws *wsi, conn_t *c)
+{
+    server_t *srv = server_of(wsi);
+    if (c->held) return;
+    c->held = 1;
+    lws_rx_flow_control(wsi, 0);
+    /* without the watch (no memory for it) the close is noticed at the next write, the ping */
+    if (hangup_watch(&srv->hangup, lws_get_socket_fd(wsi), c) < 0)
+        log_warn("cannot watch a held GET", "error=\"%s\"", strerror(errno));
+}
+
+/* The client closed or reset a held GET's connection. */
+static void on_hangup(void *ud, void *conn)
+{
+    server_t *srv = ud;
+    conn_t *c = conn;
+    if (!c->held) return;
+    unhold(srv, c->wsi, c, 0);
+    log_debug("poll connection closed by the client", NULL);
+    conn_kill(c); /* its session ends with it (eio_on_http_closed) */
+}
+
 void server_reply(struct lws *wsi, conn_t *c, unsigned status, const char *content_type,
                   const char *body, size_t len)
 {
+    unhold(server_of(wsi), wsi, c, 1);
     free(c->reply);
     c->reply = xmalloc(LWS_PRE + len + 1);
     if (len) memcpy(c->reply + LWS_PRE, body, len);
@@ -604,6 +639,7 @@ static conn_t *http_conn(struct lws *wsi)
 /* Releases what the connection's last request left behind. */
 static void conn_reset(server_t *srv, conn_t *c)
 {
+    unhold(srv, c->wsi, c, 0);         /* closing, or already answered */
     dl_remove(&srv->idle_q, &c->idle); /* whichever queue it is in */
     if (c->kind == CONN_FLUSHING) server_mem_sub(srv, flushing_bytes(c));
     c->kind = CONN_NONE;
@@ -778,7 +814,8 @@ static int own_init(server_t *srv)
                         cfg->handshake_burst) ||
         dl_init(&srv->body_q, srv->loop, (uint64_t)cfg->body_timeout, conn_expired, srv) ||
         dl_init(&srv->linger_q, srv->loop, LINGER_MS, conn_expired, srv) ||
-        dl_init(&srv->flush_q, srv->loop, (uint64_t)cfg->keepalive_timeout, conn_expired, srv)) {
+        dl_init(&srv->flush_q, srv->loop, (uint64_t)cfg->keepalive_timeout, conn_expired, srv) ||
+        hangup_init(&srv->hangup, srv->loop, on_hangup, srv)) {
         log_error("cannot start timers", NULL); /* libuv timers do not fail to initialise */
         client_cidrs_free(&srv->trusted);
         return -1;
@@ -795,6 +832,7 @@ static void own_close(server_t *srv)
     dl_close(&srv->body_q, NULL);
     dl_close(&srv->linger_q, NULL);
     dl_close(&srv->flush_q, NULL);
+    hangup_close(&srv->hangup);
     client_cidrs_free(&srv->trusted);
 }
 

@@ -9,6 +9,7 @@
 #include "client_addr.h"
 #include "deadline.h"
 #include "eio_packet.h"
+#include "hangup.h"
 #include "sbuf.h"
 #include "strmap.h"
 
@@ -70,6 +71,7 @@ typedef struct conn {
     uint8_t headers_gone : 1; /* the request headers were released (server_release_headers) */
     uint8_t has_body : 1;     /* the request announced a body */
     uint8_t killed : 1;       /* being closed at once (conn_kill): nothing more is read */
+    uint8_t held : 1;         /* a GET waiting for packets: not read, watched (server_hold) */
     uint8_t retry_after;      /* seconds for a Retry-After header, or 0 */
 } conn_t;
 
@@ -108,6 +110,7 @@ typedef struct server {
     uv_timer_t mem_timer;
     int mem_trim;                /* mem_timer's next run returns freed memory to the system */
     uint64_t mem_dropped;        /* sessions and connections dropped for the budget */
+    hangup_t hangup;             /* held GETs whose client may close them (server_hold) */
     uint64_t handshakes_refused; /* by the per-address limits */
     int kill_wake;               /* lws was asked to run its timers (server_kill) */
     eio_handler_t handler;
@@ -131,6 +134,11 @@ void server_idle_expired(dl_queue_t *q, dl_node_t *node);
  * of the caller's work, such as a walk over a room). */
 void server_mem_add(server_t *srv, size_t n);
 void server_mem_sub(server_t *srv, size_t n);
+
+/* The GET on wsi waits for packets to send: its connection is not read until the answer
+ * (server_reply) and a client closing it is noticed at once, which ends the connection and so
+ * its session. See hangup.h. */
+void server_hold(struct lws *wsi, conn_t *c);
 
 /* Closes wsi on the next loop turn, dropping what lws still holds to write on it. (lws runs
  * the timeout that does it only when woken, which this does too.) */

@@ -9,6 +9,7 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
 import http from "node:http";
+import net from "node:net";
 import {
   startMany,
   startChatnode,
@@ -23,6 +24,8 @@ import {
   eventually,
   assertPollingClosed,
   rawHttp,
+  pollState,
+  tcpSocket,
   SEP,
   WAIT_MS,
 } from "./lib/harness.mjs";
@@ -47,6 +50,20 @@ const STRANGER = "http://stranger.example";
 
 const q = (extra = "") => `${PATH}?EIO=4&transport=polling${extra}`;
 const url = (s, extra) => `${s.url}${q(extra)}`;
+
+/**
+ * Waits until the node is seen asleep in epoll_wait with a timeout of 100 ms or more (its next
+ * ping) or none: an idle loop. A loop that spins is never seen so, however loaded the machine.
+ */
+async function assertAsleep(server, what) {
+  let last;
+  await eventually(() => {
+    last = pollState(server.pid);
+    return last.asleep && (last.timeoutMs < 0 || last.timeoutMs >= 100);
+  }, WAIT_MS, `${what}: the node asleep`).catch((err) => {
+    throw new Error(`${err.message}; last seen: ${last?.detail}, timeout ${last?.timeoutMs}`);
+  });
+}
 
 /** Splits a polling payload into its packets. */
 const packetsOf = (body) => body.split(SEP);
@@ -282,16 +299,40 @@ describe("Engine.IO v4 conformance (eio-echo)", { timeout: 120_000 }, () => {
     });
 
     // Node's engine.io ends the session when a held GET's connection closes ("poll connection
-    // closed prematurely"). chatnode stops reading a connection once it holds its GET, so it
-    // learns of the close only when it next writes there (the ping, which is then lost), and
-    // the session lives on until the pong times out.
-    it("a cancelled GET closes the session", {
-      todo: "chatnode notices a closed long-poll connection only when it next writes to it",
-    }, async () => {
+    // closed prematurely"); so does chatnode, at once rather than at its next write there.
+    it("a cancelled GET closes the session", async () => {
       const c = await PollingClient.open(calm.url, PATH);
       const held = await heldGet(calm, c);
       await held.close(); // the server has closed its end: it has seen the client go
       await assertPollingClosed(c, { what: "the session after the cancelled GET" });
+      await assertAsleep(calm, "after a cancelled GET");
+    });
+
+    it("a request pipelined behind a held GET waits for its answer, the node asleep meanwhile", async () => {
+      const c = await PollingClient.open(calm.url, PATH);
+      const sock = net.connect(calm.port, "127.0.0.1");
+      let got = "";
+      sock.on("data", (d) => (got += d.toString("latin1")));
+      sock.on("error", () => {});
+      try {
+        await new Promise((resolve, reject) => sock.once("connect", resolve).once("error", reject));
+        sock.write(`GET ${q(`&sid=${encodeURIComponent(c.sid)}`)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+        // the GET is held (the server has read it); a second request comes after it
+        const read = () => tcpSocket(sock.localPort, calm.port)?.tx === 0 && tcpSocket(calm.port, sock.localPort)?.rx === 0;
+        await eventually(read, WAIT_MS, "the server to read the GET", 5);
+        sock.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+        await assertAsleep(calm, "with a request pipelined behind a held GET");
+        assert.equal(got, "", "nothing is answered before the GET has something to send (a node that spun until its next ping answers the ping)");
+        // a message answers the GET (the echo), then the request behind it is read and answered
+        assert.equal((await c.post("4hello")).status, 200);
+        await eventually(() => (got.match(/HTTP\/1\.1 200/g) || []).length === 2, WAIT_MS, "both answers");
+        const [first, second] = got.split(/(?=HTTP\/1\.1 )/);
+        assert.match(first, /\r\n\r\n4hello$/, "the GET is answered first, with the echo");
+        assert.match(second, /"status":"ok"/, "then the pipelined /healthz");
+      } finally {
+        sock.destroy();
+      }
+      assert.equal((await c.post("1")).status, 200);
     });
 
     // The Node reference answers 413 but keeps the session; chatnode is specified to close it.

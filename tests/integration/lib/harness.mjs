@@ -494,7 +494,7 @@ export class PollingClient {
  * The IPv4 TCP socket localPort -> remotePort as the kernel lists it: { state (hex, "01"
  * established, "08" close-wait...), tx, rx (bytes unacknowledged, unread) }, or null.
  */
-function tcpSocket(localPort, remotePort) {
+export function tcpSocket(localPort, remotePort) {
   for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
     const f = line.trim().split(/\s+/);
     if (f.length < 5) continue;
