@@ -138,9 +138,17 @@ describe("adminnode's cluster endpoints", { timeout: 120_000 }, () => {
 
     const hal = await user(n2, "hal");
     const bye = waitFor(hal, "disconnect");
-    assert.equal((await api("DELETE", `/api/v1/sockets/${hal.id}`)).status, 200);
-    await bye;
-    assert.equal((await api("DELETE", "/api/v1/sockets/no-such-socket")).status, 404);
+    const deleted = await api("DELETE", `/api/v1/sockets/${hal.id}`);
+    assert.deepEqual([deleted.status, deleted.body], [200, { ok: true, id: hal.id }]);
+    // the socket's whole connection is closed (Socket.IO's disconnect(true)), not only its namespace
+    assert.equal((await bye)[0], "transport close");
+    // an unknown socket: 404 with the API's error body, naming the socket
+    const unknown = await api("DELETE", "/api/v1/sockets/no-such-socket");
+    assert.equal(unknown.status, 404, JSON.stringify(unknown.body));
+    assert.deepEqual(Object.keys(unknown.body), ["error"]);
+    assert.deepEqual(Object.keys(unknown.body.error).sort(), ["code", "message"]);
+    assert.equal(unknown.body.error.code, "not_found");
+    assert.match(unknown.body.error.message, /\bno-such-socket\b/);
   });
 
   it("broadcast and kick reach the clients of a Node.js socket.io server on the same Redis", async () => {
