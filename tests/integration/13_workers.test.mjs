@@ -1,11 +1,12 @@
 // chatnode --workers: a supervisor with workers on consecutive ports and their own tags, a
 // crashed worker restarted, SIGTERM draining clients with a transport close before the
-// processes exit, and SIGHUP reopening --log-file after rotation.
+// processes exit, and SIGHUP reopening --log-file after rotation in the supervisor and every worker.
 // Exercises chatnode/supervisor.c, drain.c and main.c's signals.
 import { describe, it, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, renameSync, existsSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, renameSync, existsSync, rmSync } from "node:fs";
+import { isDeepStrictEqual } from "node:util";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -14,6 +15,7 @@ import { chatnodeBin, freePort, eventually, httpRequest, waitFor, WAIT_MS } from
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "chatnode-workers-"));
 const started = [];
+const workerPids = new Set();
 
 const portFree = (port) => new Promise((resolve) => {
   const s = net.createServer().once("error", () => resolve(false)).listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
@@ -41,6 +43,9 @@ function startSupervisor(args) {
   return child;
 }
 
+/** The pid of worker `i`'s latest start in the log text (null if none). */
+const lastPid = (text, i) => [...text.matchAll(new RegExp(`worker started" worker=${i} pid=(\\d+)`, "g"))].at(-1)?.[1] ?? null;
+
 const healthz = async (port) => {
   try {
     return JSON.parse((await httpRequest(`http://127.0.0.1:${port}/healthz`, { timeoutMs: 2000 })).body);
@@ -52,6 +57,14 @@ const healthz = async (port) => {
 describe("chatnode --workers", { timeout: 120_000 }, () => {
   after(() => {
     for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    // workers left behind by a failed test would hold the supervisor's stderr pipe open
+    for (const pid of workerPids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -61,6 +74,7 @@ describe("chatnode --workers", { timeout: 120_000 }, () => {
     const sup = startSupervisor(["--workers", "3", "--port", String(base), "--host", "127.0.0.1", "--app", "echo",
       "--node-tag", "w", "--log-file", log, "--drain-interval", "20"]);
     for (let i = 0; i < 3; i++) await eventually(async () => (await healthz(base + i))?.status === "ok", WAIT_MS, `worker ${i + 1}`);
+    for (const i of [1, 2, 3]) workerPids.add(Number(lastPid(readFileSync(log, "utf8"), i)));
     const tags = [];
     for (let i = 0; i < 3; i++) {
       const res = await httpRequest(`http://127.0.0.1:${base + i}/socket.io/?EIO=4&transport=polling`);
@@ -69,16 +83,35 @@ describe("chatnode --workers", { timeout: 120_000 }, () => {
     assert.deepEqual(tags, ["w-1", "w-2", "w-3"]);
 
     // a worker that crashes comes back on its port
-    const pids = [...readFileSync(log, "utf8").matchAll(/worker started" worker=2 pid=(\d+)/g)].map((m) => Number(m[1]));
-    process.kill(pids.at(-1), "SIGKILL");
+    const crashed = Number(lastPid(readFileSync(log, "utf8"), 2));
+    process.kill(crashed, "SIGKILL");
     await eventually(() => [...readFileSync(log, "utf8").matchAll(/worker started" worker=2 pid=(\d+)/g)].length === 2, WAIT_MS, "worker 2 restarted");
     await eventually(async () => (await healthz(base + 1))?.status === "ok", WAIT_MS, "worker 2 serving again");
     assert.match(readFileSync(log, "utf8"), /worker died" worker=2 .*signal=9/);
 
-    // SIGHUP reopens the log file after rotation
+    // SIGHUP reopens the log file after rotation, in the supervisor and in each worker: every
+    // process's log descriptor names the new file (the kernel keeps the rotated one's new name
+    // on the old descriptor), and each worker says so in the new file
+    const workers = [1, 2, 3].map((i) => Number(lastPid(readFileSync(log, "utf8"), i)));
+    for (const pid of workers) workerPids.add(pid);
+    const logFiles = (pid) => readdirSync(`/proc/${pid}/fd`).map((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        return null; // closed meanwhile
+      }
+    }).filter((f) => f === log || f === `${log}.1`);
+    for (const pid of [sup.pid, ...workers]) assert.deepEqual(logFiles(pid), [log], `process ${pid} writes to the log file`);
     renameSync(log, `${log}.1`);
+    for (const pid of [sup.pid, ...workers]) assert.deepEqual(logFiles(pid), [`${log}.1`], `process ${pid} before SIGHUP`);
     sup.kill("SIGHUP");
-    await eventually(() => existsSync(log) && /log file reopened/.test(readFileSync(log, "utf8")), WAIT_MS, "a new log file");
+    for (const [i, pid] of [sup.pid, ...workers].entries()) {
+      await eventually(() => isDeepStrictEqual(logFiles(pid), [log]), WAIT_MS,
+        `${i ? `worker ${i} (pid ${pid})` : "the supervisor"} to reopen the log file`);
+    }
+    await eventually(() => existsSync(log) && (readFileSync(log, "utf8").match(/msg="log file reopened"/g) ?? []).length === 3,
+      WAIT_MS, "a \"log file reopened\" line from each of the three workers in the new file");
+    assert.doesNotMatch(readFileSync(`${log}.1`, "utf8"), /log file reopened/);
 
     // SIGTERM: clients are closed with a transport close (they would reconnect elsewhere),
     // then every process exits
