@@ -428,7 +428,9 @@ describe("the cluster behind nginx (deploy/nginx/gen.sh)", { timeout: 240_000 },
     assert.equal(body(out.stdout), body(readFileSync(path.join(tmp, "stdout-prefix", "nginx.conf"), "utf8")));
     assert.match(out.stdout, new RegExp(`^# Regenerate instead of editing: gen\\.sh --foreground --listen 127\\.0\\.0\\.1:${port} `, "m"));
 
-    // put where `nginx -p DIR` looks for it, it runs as is
+    // put where `nginx -p DIR` looks for it, in a directory with the logs/ and tmp/ it says
+    // it needs (nginx -t fails on a missing tmp/), it runs as is
+    assert.match(out.stdout, /^# directory needs logs\/ and tmp\//m);
     const dir = path.join(tmp, "stdout-run");
     mkdirSync(path.join(dir, "logs"), { recursive: true });
     mkdirSync(path.join(dir, "tmp"));
