@@ -604,13 +604,15 @@ export function freePort() {
 
 /**
  * A real redis-server on a free port, with no persistence, in its own temp directory; with
- * `password`, clients must AUTH (the url carries it). Returns { port, url, stop(), restart(),
- * kill(), pause(), resume() }: kill() is SIGKILL (a crash), restart() starts it again on the
- * same port, pause() is SIGSTOP (Redis hangs: connections stay open, nothing is answered, for
- * as long as the test wants, unlike CLIENT PAUSE, which cannot be lifted early) and resume()
- * SIGCONT.
+ * `password`, clients must AUTH (the url carries it); with `persist`, the append-only file on
+ * as deploy/cluster.sh runs it (--appendonly yes --appendfsync everysec --save ""). Returns
+ * { port, url, stop(), restart(), kill(), pause(), resume() }: kill() is SIGKILL (a crash),
+ * restart() starts it again on the same port in the same directory, after a SIGKILL unless
+ * told another signal (restart("SIGTERM"): a clean shutdown), pause() is SIGSTOP (Redis
+ * hangs: connections stay open, nothing is answered, for as long as the test wants, unlike
+ * CLIENT PAUSE, which cannot be lifted early) and resume() SIGCONT.
  */
-export async function startRedis(extraArgs = [], { password } = {}) {
+export async function startRedis(extraArgs = [], { password, persist = false } = {}) {
   if (password) extraArgs = [...extraArgs, "--requirepass", password];
   const dir = mkdtempSync(path.join(os.tmpdir(), "chatcluster-redis-"));
   let child = null;
@@ -619,7 +621,8 @@ export async function startRedis(extraArgs = [], { password } = {}) {
     for (let attempt = 0; attempt < 5; attempt++) {
       if (!port || (attempt > 0 && !restarting)) port = await freePort();
       const c = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "",
-        "--appendonly", "no", "--dir", dir, ...extraArgs], { stdio: ["ignore", "pipe", "pipe"] });
+        ...(persist ? ["--appendonly", "yes", "--appendfsync", "everysec"] : ["--appendonly", "no"]),
+        "--dir", dir, ...extraArgs], { stdio: ["ignore", "pipe", "pipe"] });
       live.add(c);
       let out = "";
       c.stdout.on("data", (d) => (out += d));
@@ -671,8 +674,8 @@ export async function startRedis(extraArgs = [], { password } = {}) {
       if (paused) child.kill("SIGCONT");
       paused = false;
     },
-    async restart() {
-      await stopChild("SIGKILL");
+    async restart(signal = "SIGKILL") {
+      await stopChild(signal);
       restarting = true;
       await launch();
       restarting = false;
