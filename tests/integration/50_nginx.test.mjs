@@ -20,10 +20,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { io } from "socket.io-client";
-import WebSocket from "ws";
 import {
   startChatnode, startAdminnode, startRedis, startNginx, stopAll, eventually, httpRequest, freePort,
-  waitFor, sleep, withTimeout, WAIT_MS,
+  waitFor, sleep, withTimeout, wsHandshakeStatus, WAIT_MS,
 } from "./lib/harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -152,18 +151,7 @@ function nginxWorkers(pid) {
   });
 }
 
-/** Opens a WebSocket with an Origin header, from CLIENT_ADDR: resolves the status it got. */
-function wsStatus(url, origin) {
-  return withTimeout(new Promise((resolve) => {
-    const ws = new WebSocket(url, { origin, localAddress: CLIENT_ADDR });
-    ws.once("open", () => {
-      ws.close();
-      resolve(101);
-    });
-    ws.once("unexpected-response", (_req, res) => resolve(res.statusCode));
-    ws.once("error", () => resolve(0));
-  }), WAIT_MS, `WebSocket ${url} from ${origin}`);
-}
+const wsStatus = (url, origin) => wsHandshakeStatus(url, origin, { localAddress: CLIENT_ADDR });
 
 /** A TLS handshake offering `version` only (at OpenSSL security level 0, so that this client
  * does offer TLS 1.0 and 1.1): { protocol } when it completed, { error } when it was refused. */

@@ -22,8 +22,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
-import WebSocket from "ws";
-import { chatnodeBin, adminnodeBin, eventually, httpRequest, waitFor, withTimeout, WAIT_MS } from "./lib/harness.mjs";
+import { chatnodeBin, adminnodeBin, eventually, httpRequest, waitFor, withTimeout, wsHandshakeStatus, WAIT_MS } from "./lib/harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLUSTER_SH = path.resolve(here, "../../deploy/cluster.sh");
@@ -97,18 +96,7 @@ function getFrom(url, localAddress) {
   }), WAIT_MS, `GET ${url} from ${localAddress}`);
 }
 
-/** Opens a WebSocket handshake with an Origin header: resolves the status it got. */
-function wsStatus(url, origin) {
-  return withTimeout(new Promise((resolve) => {
-    const ws = new WebSocket(url, { origin });
-    ws.once("open", () => {
-      ws.close();
-      resolve(101);
-    });
-    ws.once("unexpected-response", (_req, res) => resolve(res.statusCode));
-    ws.once("error", () => resolve(0));
-  }), WAIT_MS, `WebSocket ${url} from ${origin}`);
-}
+const wsStatus = wsHandshakeStatus;
 
 /** Runs cluster.sh with `args`; resolves { code, stdout, stderr }. */
 function clusterSh(args, timeoutMs = UP_MS, moreEnv = {}) {

@@ -590,6 +590,23 @@ export function pollState(pid) {
   };
 }
 
+/**
+ * Opens a WebSocket handshake to `url` with an Origin header (and from `localAddress`, if
+ * given): resolves the status it got, 101 when it opened (then closed at once), 0 when no HTTP
+ * answer came.
+ */
+export function wsHandshakeStatus(url, origin, { localAddress } = {}) {
+  return withTimeout(new Promise((resolve) => {
+    const ws = new WebSocket(url, { origin, ...(localAddress ? { localAddress } : {}) });
+    ws.once("open", () => {
+      ws.close();
+      resolve(101);
+    });
+    ws.once("unexpected-response", (_req, res) => resolve(res.statusCode));
+    ws.once("error", () => resolve(0));
+  }), WAIT_MS, `WebSocket ${url} from ${origin}`);
+}
+
 /** A TCP port that was free a moment ago (for servers that cannot bind port 0 and report it). */
 export function freePort() {
   return new Promise((resolve, reject) => {
