@@ -1,7 +1,8 @@
 // Cluster settings of README.md's tables, through Redis: a non-default --redis-key and
 // --control-prefix given to both binaries (a broadcast crosses nodes, adminnode lists the
-// nodes and reaches their sockets, everything lives under those prefixes and nothing under the
-// defaults, where an adminnode with the defaults sees no node); --advertise (the address in
+// nodes, reaches their sockets, reads and adds to a room's history, everything lives under
+// those prefixes and nothing under the defaults, where an adminnode with the defaults sees no
+// node); --advertise (the address in
 // the heartbeat and in adminnode's registry); the pair's stream of private messages
 // (P:chat:dm:<a>:<b>, one stream for both directions, see proto/chat_store.h); --history-size
 // (the room's stream capped near it) and --history-page with the messages in Redis.
@@ -94,13 +95,18 @@ describe("cluster settings through Redis", { timeout: 120_000 }, () => {
     const emitted = waitFor(bob, "notice");
     assert.equal((await api(admin, "POST", "/users/guest%3Abob/emit", { event: "notice", args: ["from the API"] })).status, 202);
     assert.deepEqual(await emitted, ["from the API"]);
+    // a room message from adminnode is stored in the same stream as the nodes' ones
+    const announced = waitFor(bob, "message");
+    const posted = await api(admin, "POST", "/rooms/lobby/messages", { text: "from adminnode", from: "ops" });
+    assert.equal(posted.status, 201, JSON.stringify(posted.body));
+    assert.equal((await announced)[0].text, "from adminnode");
     const history = await api(admin, "GET", "/rooms/lobby/history");
-    assert.deepEqual(history.body.messages.map((m) => m.id), [sent.id]);
+    assert.deepEqual(history.body.messages.map((m) => m.id), [sent.id, posted.body.id]);
 
     // everything is under the given prefixes, nothing under the defaults
     assert.equal((await rc.keys(`${PREFIX}:node:*`)).length, 2);
     assert.deepEqual(await rc.keys("chatcluster:*"), []);
-    assert.equal(await rc.xLen(`${REDIS_KEY}:chat:room:lobby`), 1);
+    assert.equal(await rc.xLen(`${REDIS_KEY}:chat:room:lobby`), 2);
     assert.deepEqual(await rc.keys("socket.io*"), []);
     const channels = await rc.sendCommand(["PUBSUB", "CHANNELS"]);
     assert.ok(channels.some((c) => c.startsWith(`${REDIS_KEY}#/#`)), JSON.stringify(channels));
