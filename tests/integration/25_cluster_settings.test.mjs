@@ -120,7 +120,10 @@ describe("cluster settings through Redis", { timeout: 120_000 }, () => {
   });
 
   it("--advertise is the address the heartbeat and adminnode's registry show", async () => {
-    const list = (await api(admin, "GET", "/nodes")).body.nodes;
+    const list = await eventually(async () => {
+      const nodes = (await api(admin, "GET", "/nodes")).body.nodes;
+      return nodes.length === 2 && nodes;
+    }, WAIT_MS, "both nodes listed by adminnode");
     const one = list.find((n) => n.tag === `n${n1.port}`);
     const two = list.find((n) => n.tag === `n${n2.port}`);
     assert.equal(one.address, ADVERTISED);
