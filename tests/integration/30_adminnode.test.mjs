@@ -301,7 +301,9 @@ describe("adminnode without Redis", { timeout: 120_000 }, () => {
 });
 
 describe("adminnode with Redis", { timeout: 120_000 }, () => {
-  const TIMEOUT_MS = 800; // --requests-timeout
+  // --requests-timeout: long enough for a test to see the node asleep while requests are
+  // still deferred, since after the timeout has answered them the node is idle anyway
+  const TIMEOUT_MS = 4000;
   let redis, node;
   before(async () => {
     redis = await startRedis();
@@ -347,11 +349,14 @@ describe("adminnode with Redis", { timeout: 120_000 }, () => {
   });
 
   it("answers a deferred request at --requests-timeout when Redis hangs, without spinning", async () => {
+    await connectedAgain(); // a request made while Redis is not yet connected is not deferred
     redis.pause();
     try {
-      const pending = httpRequest(`${node.url}/healthz`);
+      let answered = false;
+      const pending = httpRequest(`${node.url}/healthz`).finally(() => (answered = true));
       await eventually(async () => gauge(await metrics(node), "adminnode_http_requests_deferred") === 1, WAIT_MS, "the request to be deferred");
       await assertIdle(node, "with a deferred request");
+      assert.equal(answered, false, "adminnode was seen asleep only after the timeout had answered the request");
       const res = await pending; // while Redis still hangs: only the timeout can have answered it
       assert.equal(res.status, 200);
       const j = JSON.parse(res.body);
@@ -366,6 +371,7 @@ describe("adminnode with Redis", { timeout: 120_000 }, () => {
   });
 
   it("survives clients that leave while their request is suspended", async () => {
+    await connectedAgain(); // a request made while Redis is not yet connected is not deferred
     redis.pause();
     try {
       const clients = Array.from({ length: 20 }, () => {
@@ -376,6 +382,8 @@ describe("adminnode with Redis", { timeout: 120_000 }, () => {
       for (const c of clients) c.ac.abort(new Error("client left"));
       for (const c of clients) assert.equal((await c.result).message, "client left");
       await assertIdle(node, "with suspended requests whose clients left");
+      assert.equal(gauge(await metrics(node), "adminnode_http_requests_deferred"), 20,
+        "adminnode was seen asleep only after the timeout had answered the requests");
     } finally {
       redis.resume();
     }
