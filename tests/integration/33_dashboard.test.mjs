@@ -84,7 +84,10 @@ describe("the admin dashboard in Chromium", { timeout: 120_000 }, () => {
   });
 
   it("drains and undrains a node from its row and from the form, and disconnects a user with the form", async () => {
-    const nodes = JSON.parse((await httpRequest(`${admin.url}/api/v1/nodes`, { headers: { authorization: `Bearer ${KEY}` } })).body).nodes;
+    const nodes = await eventually(async () => {
+      const list = JSON.parse((await httpRequest(`${admin.url}/api/v1/nodes`, { headers: { authorization: `Bearer ${KEY}` } })).body).nodes;
+      return list.length === 2 && list;
+    }, WAIT_MS, "both nodes listed by adminnode");
     const idOf = (n) => nodes.find((x) => x.tag === `n${n.port}`).id;
     const [id1, id2] = [idOf(node), idOf(node2)];
     const stateOf = async (id) =>
