@@ -209,7 +209,7 @@ describe("adminnode's node registry and nodes endpoints", { timeout: 120_000 }, 
     // the same rules with a fake clock); here the order and the lower bounds are checked, which
     // hold however slowly this machine runs: never down before 3 intervals without a heartbeat,
     // never forgotten before FORGET more, and no heartbeat from a killed process.
-    const id = byTag(await nodes(), n2).id;
+    const id = (await eventually(async () => byTag(await nodes(), n2), WAIT_MS, "n2 listed by adminnode")).id;
     // last_seen is adminnode's loop clock turned into epoch time when it answers, so two
     // answers about the same heartbeat may differ by a few ms; heartbeats are INTERVAL apart
     const JITTER = INTERVAL / 4;
