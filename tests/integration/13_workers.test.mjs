@@ -7,31 +7,16 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, readlinkSync, renameSync, existsSync, rmSync } from "node:fs";
 import { isDeepStrictEqual } from "node:util";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { io } from "socket.io-client";
-import { chatnodeBin, freePort, eventually, httpRequest, waitFor, WAIT_MS } from "./lib/harness.mjs";
+import { chatnodeBin, eventually, httpRequest, waitFor, WAIT_MS } from "./lib/harness.mjs";
+import { freeRange } from "./lib/spawned.mjs";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "chatnode-workers-"));
 const started = [];
 const workerPids = new Set();
 
-const portFree = (port) => new Promise((resolve) => {
-  const s = net.createServer().once("error", () => resolve(false)).listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
-});
-
-/** A first port p such that p..p+n-1 were free a moment ago. */
-async function freeRange(n) {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const base = await freePort();
-    if (base + n > 65535) continue;
-    let ok = true;
-    for (let i = 1; i < n && ok; i++) ok = await portFree(base + i);
-    if (ok) return base;
-  }
-  throw new Error("no free port range");
-}
 
 function startSupervisor(args) {
   const child = spawn(chatnodeBin(), args, { stdio: ["ignore", "ignore", "pipe"] });
