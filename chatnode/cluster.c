@@ -1,4 +1,4 @@
-/* The cluster adapter over Redis (see cluster.h and shared/spec/redis-adapter-protocol.md).
+/* The cluster adapter over Redis (see cluster.h and docs/protocols.md).
  * Broadcasts go out as msgpack [uid, packet, opts] on K#N# or K#N#<room>#; requests from other
  * servers arrive on K-request#N# and are answered on K-response#N#. In interest mode (the
  * default) a node subscribes to a room's channel only while the room has local members, so

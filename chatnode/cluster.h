@@ -1,5 +1,5 @@
 /* The cluster adapter: shares broadcasts and room operations with the other servers on one
- * Redis, in the wire format of @socket.io/redis-adapter 8.x (see shared/spec), so chatnodes,
+ * Redis, in the wire format of @socket.io/redis-adapter 8.x (see docs/protocols.md), so chatnodes,
  * Node.js socket.io servers and @socket.io/redis-emitter interoperate. Without --redis no
  * cluster exists and sio works alone. */
 #ifndef CC_CLUSTER_H
