@@ -35,6 +35,9 @@ typedef struct {
     control_t *control;
     drain_t *drain;
     int stopping;
+    int app_ready; /* the app's init succeeded (or it has none): its destroy is due */
+    int serving;   /* server_start succeeded: server_stop is due */
+    int signals;   /* the signal handles are open */
     const app_module_t *app;
     void *app_state;
     uv_signal_t sigint, sigterm, sighup;
@@ -70,22 +73,24 @@ static void stop_now(chatnode_t *cn)
 {
     if (cn->stopping) return;
     cn->stopping = 1;
-    uv_close((uv_handle_t *)&cn->sigint, NULL);
-    uv_close((uv_handle_t *)&cn->sigterm, NULL);
-    uv_close((uv_handle_t *)&cn->sighup, NULL);
+    if (cn->signals) {
+        uv_close((uv_handle_t *)&cn->sigint, NULL);
+        uv_close((uv_handle_t *)&cn->sigterm, NULL);
+        uv_close((uv_handle_t *)&cn->sighup, NULL);
+    }
     control_stop(cn->control);
     cn->control = NULL;
     cluster_stop(cn->cluster);
     cn->cluster = NULL;
     drain_free(cn->drain);
     cn->drain = NULL;
-    server_stop(&cn->srv);
+    if (cn->serving) server_stop(&cn->srv);
     if (cn->sio) {
         sio_server_free(cn->sio);
         cn->sio = NULL;
     }
-    if (cn->app->destroy) cn->app->destroy(cn->app_state);
-    log_info("stopped serving", NULL);
+    if (cn->app_ready && cn->app->destroy) cn->app->destroy(cn->app_state);
+    if (cn->signals) log_info("stopped serving", NULL);
 }
 
 static void on_drained(void *ud)
@@ -152,54 +157,56 @@ static void usage_apps(FILE *out)
         fprintf(out, "  %-28s %s\n", app_modules[i]->name, app_modules[i]->description);
 }
 
-int main(int argc, char **argv)
+/* Sets up the node on loop: the app, the server, and with --redis the cluster adapter and the
+ * control traffic. Returns 0, or -1 (logged) with what was set up left for stop_now. */
+static int start(chatnode_t *cn, uv_loop_t *loop, const chatnode_config_t *cfg)
 {
-    chatnode_config_t cfg;
-    memset(&cfg, 0, sizeof cfg);
+    eio_handler_t handler;
+    cn->srv.loop = loop;
+    cn->srv.cfg = cfg;
+    if (cn->app->eio_message) {
+        eio_app = cn->app;
+        handler = (eio_handler_t){
+            .open = eio_app_open, .message = eio_app_message, .close = eio_app_close};
+        cn->app_ready = 1;
+    } else {
+        cn->sio = sio_server_new(&cn->srv, cn->app, NULL);
+        if (cn->app->init && cn->app->init(&cn->srv, cn->sio, &cn->app_state) < 0) {
+            log_error("app init failed", "app=%s", cn->app->name);
+            return -1;
+        }
+        cn->app_ready = 1;
+        sio_server_set_app_state(cn->sio, cn->app_state);
+        handler = sio_server_handler(cn->sio);
+    }
+    if (server_start(&cn->srv, loop, cfg, &handler) < 0) return -1;
+    cn->serving = 1;
+    cn->drain = drain_new(&cn->srv);
+    if (!cfg->redis[0]) return 0;
     char err[512];
-    int rc = cfg_load(&chatnode_config_table, &cfg, argc, argv, err, sizeof err);
-    if (rc == CFG_HELP) {
-        cfg_usage(&chatnode_config_table, stdout);
-        usage_apps(stdout);
-        cfg_free(&chatnode_config_table, &cfg);
-        return 0;
+    if (!cn->sio) {
+        log_error("--redis needs a Socket.IO app", "app=%s", cn->app->name);
+        return -1;
     }
-    if (rc == CFG_VERSION) {
-        printf("chatnode %s\n", CHATCLUSTER_VERSION);
-        cfg_free(&chatnode_config_table, &cfg);
-        return 0;
+    if (cluster_start(&cn->cluster, &cn->srv, cn->sio, cfg, err, sizeof err) < 0) {
+        log_error("cannot start the cluster adapter", "error=\"%s\"", err);
+        return -1;
     }
-    if (rc != CFG_OK || check_config(&cfg) < 0) {
-        if (rc != CFG_OK) fprintf(stderr, "chatnode: %s\n", err);
-        cfg_free(&chatnode_config_table, &cfg);
-        return 2;
-    }
-    if (cfg.log_file[0] && log_open(cfg.log_file) < 0) {
-        fprintf(stderr, "chatnode: cannot open --log-file %s: %s\n", cfg.log_file, strerror(errno));
-        cfg_free(&chatnode_config_table, &cfg);
-        return 2;
-    }
-    if (cfg.workers > 0) {
-        if (cfg.port == 0) {
-            fprintf(stderr, "chatnode: --workers needs a --port (workers use PORT..PORT+N-1)\n");
-            cfg_free(&chatnode_config_table, &cfg);
-            log_close();
-            return 2;
-        }
-        int status = supervisor_run(&cfg);
-        if (status != SUPERVISOR_WORKER) {
-            cfg_free(&chatnode_config_table, &cfg);
-            log_close();
-            return status;
-        }
-    }
+    cn->srv.health = health;
+    cn->srv.health_ctx = cn->cluster;
+    control_start(&cn->control, &cn->srv, cn->sio, cn->cluster, cn->drain);
+    return 0;
+}
 
+/* Runs one node until it stops. Returns the exit status: 0, 1 (it could not start, or did not
+ * close cleanly) or 2 (an unknown app). */
+static int run_node(const chatnode_config_t *cfg)
+{
     chatnode_t cn;
     memset(&cn, 0, sizeof cn);
-    cn.app = app_find(cfg.app);
+    cn.app = app_find(cfg->app);
     if (!cn.app) {
-        fprintf(stderr, "chatnode: unknown app \"%s\" (see --help)\n", cfg.app);
-        cfg_free(&chatnode_config_table, &cfg);
+        fprintf(stderr, "chatnode: unknown app \"%s\" (see --help)\n", cfg->app);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -212,72 +219,64 @@ int main(int argc, char **argv)
 
     uv_loop_t loop;
     uv_loop_init(&loop);
-    eio_handler_t handler;
-    if (cn.app->eio_message) {
-        eio_app = cn.app;
-        handler = (eio_handler_t){
-            .open = eio_app_open, .message = eio_app_message, .close = eio_app_close};
+    int status = 0;
+    if (start(&cn, &loop, cfg) < 0) {
+        status = 1;
+        stop_now(&cn);
+    } else {
+        uv_signal_init(&loop, &cn.sigint);
+        uv_signal_init(&loop, &cn.sigterm);
+        uv_signal_init(&loop, &cn.sighup);
+        cn.sigint.data = cn.sigterm.data = cn.sighup.data = &cn;
+        cn.signals = 1;
+        uv_signal_start(&cn.sigint, on_signal, SIGINT);
+        uv_signal_start(&cn.sigterm, on_signal, SIGTERM);
+        uv_signal_start(&cn.sighup, on_sighup, SIGHUP);
+        log_info("listening", "host=%s port=%d path=%s app=%s tag=%s version=%s", cfg->host,
+                 cn.srv.port, cfg->path, cn.app->name, cn.srv.tag, CHATCLUSTER_VERSION);
     }
-    cn.srv.loop = &loop;
-    cn.srv.cfg = &cfg;
-    if (!cn.app->eio_message) {
-        cn.sio = sio_server_new(&cn.srv, cn.app, NULL);
-        if (cn.app->init && cn.app->init(&cn.srv, cn.sio, &cn.app_state) < 0) {
-            log_error("app init failed", "app=%s", cn.app->name);
-            sio_server_free(cn.sio);
-            uv_run(&loop, UV_RUN_DEFAULT);
-            uv_loop_close(&loop);
-            cfg_free(&chatnode_config_table, &cfg);
-            return 1;
-        }
-        sio_server_set_app_state(cn.sio, cn.app_state);
-        handler = sio_server_handler(cn.sio);
-    }
-    rc = server_start(&cn.srv, &loop, &cfg, &handler);
-    if (rc == 0) cn.drain = drain_new(&cn.srv);
-    if (rc == 0 && cfg.redis[0]) {
-        if (!cn.sio) {
-            log_error("--redis needs a Socket.IO app", "app=%s", cn.app->name);
-            rc = -1;
-        } else if (cluster_start(&cn.cluster, &cn.srv, cn.sio, &cfg, err, sizeof err) < 0) {
-            log_error("cannot start the cluster adapter", "error=\"%s\"", err);
-            rc = -1;
-        } else {
-            cn.srv.health = health;
-            cn.srv.health_ctx = cn.cluster;
-            control_start(&cn.control, &cn.srv, cn.sio, cn.cluster, cn.drain);
-        }
-        if (rc < 0) server_stop(&cn.srv);
-    }
-    if (rc < 0) {
-        drain_free(cn.drain);
-        if (cn.sio) sio_server_free(cn.sio);
-        if (cn.app->destroy) cn.app->destroy(cn.app_state);
-        uv_run(&loop, UV_RUN_DEFAULT);
-        server_finish(&cn.srv);
-        uv_run(&loop, UV_RUN_DEFAULT);
-        uv_loop_close(&loop);
-        cfg_free(&chatnode_config_table, &cfg);
-        return 1;
-    }
-    uv_signal_init(&loop, &cn.sigint);
-    uv_signal_init(&loop, &cn.sigterm);
-    cn.sigint.data = cn.sigterm.data = &cn;
-    uv_signal_start(&cn.sigint, on_signal, SIGINT);
-    uv_signal_start(&cn.sigterm, on_signal, SIGTERM);
-    uv_signal_init(&loop, &cn.sighup);
-    cn.sighup.data = &cn;
-    uv_signal_start(&cn.sighup, on_sighup, SIGHUP);
-    log_info("listening", "host=%s port=%d path=%s app=%s tag=%s version=%s", cfg.host, cn.srv.port,
-             cfg.path, cn.app->name, cn.srv.tag, CHATCLUSTER_VERSION);
-
+    /* one way out: the loop runs until every handle is closed, then lws lets go */
     uv_run(&loop, UV_RUN_DEFAULT);
     server_finish(&cn.srv);
     uv_run(&loop, UV_RUN_DEFAULT);
-    rc = uv_loop_close(&loop);
-    if (rc) log_warn("loop closed with open handles", "error=%s", uv_strerror(rc));
-    log_info("stopped", NULL);
+    int rc = uv_loop_close(&loop);
+    if (rc) {
+        log_warn("loop closed with open handles", "error=%s", uv_strerror(rc));
+        status = 1;
+    }
+    if (!status) log_info("stopped", NULL);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    chatnode_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    char err[512];
+    int status;
+    int rc = cfg_load(&chatnode_config_table, &cfg, argc, argv, err, sizeof err);
+    if (rc == CFG_HELP) {
+        cfg_usage(&chatnode_config_table, stdout);
+        usage_apps(stdout);
+        status = 0;
+    } else if (rc == CFG_VERSION) {
+        printf("chatnode %s\n", CHATCLUSTER_VERSION);
+        status = 0;
+    } else if (rc != CFG_OK || check_config(&cfg) < 0) {
+        if (rc != CFG_OK) fprintf(stderr, "chatnode: %s\n", err);
+        status = 2;
+    } else if (cfg.log_file[0] && log_open(cfg.log_file) < 0) {
+        fprintf(stderr, "chatnode: cannot open --log-file %s: %s\n", cfg.log_file, strerror(errno));
+        status = 2;
+    } else if (cfg.workers > 0 && cfg.port == 0) {
+        fprintf(stderr, "chatnode: --workers needs a --port (workers use PORT..PORT+N-1)\n");
+        status = 2;
+    } else if (cfg.workers > 0 && (status = supervisor_run(&cfg)) != SUPERVISOR_WORKER) {
+        /* the supervisor has run, and its workers with it */
+    } else {
+        status = run_node(&cfg);
+    }
     cfg_free(&chatnode_config_table, &cfg);
     log_close();
-    return rc ? 1 : 0;
+    return status;
 }
