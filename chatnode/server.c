@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <errno.h>
 #include <string.h>
+#include <netdb.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -836,6 +838,30 @@ static void own_close(server_t *srv)
     client_cidrs_free(&srv->trusted);
 }
 
+/* Is host:port free to listen on? libwebsockets 4.1 logs a port in use and then runs on with
+ * no listener (or, told to fail, with a context it cannot destroy cleanly), so the bind is
+ * tried here first. Unknown hosts and interface names are left for lws to judge. */
+static int can_listen(const char *host, long long port)
+{
+    if (port == 0) return 1;
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
+    hints.ai_family = host && strchr(host, ':') ? AF_INET6 : AF_INET;
+    char service[24];
+    snprintf(service, sizeof service, "%lld", port);
+    struct addrinfo *ai;
+    if (getaddrinfo(host && *host ? host : NULL, service, &hints, &ai) != 0) return 1;
+    int ok = 1;
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno == EADDRINUSE) ok = 0;
+        close(fd);
+    }
+    freeaddrinfo(ai);
+    return ok;
+}
+
 int server_start(server_t *srv, uv_loop_t *loop, const chatnode_config_t *cfg,
                  const eio_handler_t *handler)
 {
@@ -846,6 +872,11 @@ int server_start(server_t *srv, uv_loop_t *loop, const chatnode_config_t *cfg,
     uv_timeval64_t now;
     uv_gettimeofday(&now);
     srv->started_epoch_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_usec / 1000;
+    if (!can_listen(cfg->host, cfg->port)) {
+        log_error("cannot listen", "host=%s port=%lld error=\"%s\"", cfg->host, cfg->port,
+                  strerror(EADDRINUSE));
+        return -1;
+    }
     if (own_init(srv)) return -1;
     if (eio_init(srv)) {
         log_error("cannot start timers", NULL);

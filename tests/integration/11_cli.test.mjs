@@ -66,4 +66,22 @@ describe("chatnode command line", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("a port already in use is an error: exit status 1 and a message, not a node that does not listen", async () => {
+    const srv = await startChatnode(["--host", "127.0.0.1"]);
+    try {
+      for (const host of ["127.0.0.1", "0.0.0.0"]) {
+        const r = run(["--port", String(srv.port), "--host", host, "--allow-anonymous"]);
+        assert.equal(r.error, undefined, `it did not exit (${host}): ${r.error?.message}`);
+        assert.equal(r.status, 1, r.stderr);
+        assert.match(r.stderr, /msg="cannot listen" host=\S+ port=\d+/);
+        assert.doesNotMatch(r.stderr, /msg=listening/);
+        assert.doesNotMatch(r.stderr, /Sanitizer|runtime error/, "and it stops cleanly");
+      }
+      // the node that holds the port goes on serving
+      assert.equal((await httpRequest(`${srv.url}/healthz`)).status, 200);
+    } finally {
+      await srv.stop();
+    }
+  });
 });
