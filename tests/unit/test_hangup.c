@@ -41,6 +41,33 @@ static void run_until(uv_loop_t *loop, void *conn)
     assert_int_equal(count(conn), 1);
 }
 
+/* Each test gets a loop and a set on it; teardown closes the set and checks that the loop
+ * ends with no handle left. */
+typedef struct {
+    uv_loop_t loop;
+    hangup_t h;
+} fixture_t;
+
+static fixture_t fx;
+
+static int setup(void **state)
+{
+    nseen = 0;
+    uv_loop_init(&fx.loop);
+    assert_int_equal(hangup_init(&fx.h, &fx.loop, on_hangup, &nseen), 0);
+    *state = &fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    hangup_close(&fx.h);
+    uv_run(&fx.loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&fx.loop), 0);
+    return 0;
+}
+
 static void pair(int sv[2])
 {
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
@@ -48,45 +75,37 @@ static void pair(int sv[2])
 
 static void test_fin_once_data_never(void **state)
 {
-    (void)state;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    hangup_t h;
-    nseen = 0;
-    assert_int_equal(hangup_init(&h, &loop, on_hangup, &nseen), 0);
+    fixture_t *f = *state;
     int a[2], m[2];
     pair(a);
     pair(m);
     char conn_a, marker;
-    assert_int_equal(hangup_watch(&h, a[0], &conn_a), 0);
-    assert_int_equal(hangup_watch(&h, m[0], &marker), 0);
-    assert_int_equal(h.watched, 2);
+    assert_int_equal(hangup_watch(&f->h, a[0], &conn_a), 0);
+    assert_int_equal(hangup_watch(&f->h, m[0], &marker), 0);
+    assert_int_equal(f->h.watched, 2);
 
     /* the client sends bytes (a request behind its GET): not news */
     assert_int_equal(write(a[1], "GET / HTTP/1.1\r\n\r\n", 18), 18);
     close(m[1]);
-    run_until(&loop, &marker);
+    run_until(&f->loop, &marker);
     assert_int_equal(count(&conn_a), 0);
 
     /* the client closes: reported once, and only once however long the loop runs */
     shutdown(a[1], SHUT_WR);
-    run_until(&loop, &conn_a);
+    run_until(&f->loop, &conn_a);
     int b[2];
     pair(b);
     char marker2;
-    assert_int_equal(hangup_watch(&h, b[0], &marker2), 0);
+    assert_int_equal(hangup_watch(&f->h, b[0], &marker2), 0);
     close(b[1]);
-    run_until(&loop, &marker2);
+    run_until(&f->loop, &marker2);
     assert_int_equal(count(&conn_a), 1);
     assert_int_equal(count(&marker), 1);
 
-    hangup_unwatch(&h, a[0]);
-    hangup_unwatch(&h, m[0]);
-    hangup_unwatch(&h, b[0]);
-    assert_int_equal(h.watched, 0);
-    hangup_close(&h);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    hangup_unwatch(&f->h, a[0]);
+    hangup_unwatch(&f->h, m[0]);
+    hangup_unwatch(&f->h, b[0]);
+    assert_int_equal(f->h.watched, 0);
     close(a[0]);
     close(a[1]);
     close(m[0]);
@@ -95,78 +114,55 @@ static void test_fin_once_data_never(void **state)
 
 static void test_unwatched_reports_nothing(void **state)
 {
-    (void)state;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    hangup_t h;
-    nseen = 0;
-    assert_int_equal(hangup_init(&h, &loop, on_hangup, &nseen), 0);
+    fixture_t *f = *state;
     int a[2], m[2];
     pair(a);
     pair(m);
     char conn_a, marker;
-    assert_int_equal(hangup_watch(&h, a[0], &conn_a), 0);
-    assert_int_equal(hangup_watch(&h, m[0], &marker), 0);
-    hangup_unwatch(&h, a[0]); /* answered: read again by its owner */
+    assert_int_equal(hangup_watch(&f->h, a[0], &conn_a), 0);
+    assert_int_equal(hangup_watch(&f->h, m[0], &marker), 0);
+    hangup_unwatch(&f->h, a[0]); /* answered: read again by its owner */
     close(a[1]);
     close(m[1]);
-    run_until(&loop, &marker);
+    run_until(&f->loop, &marker);
     assert_int_equal(count(&conn_a), 0);
-    hangup_unwatch(&h, m[0]);
-    hangup_close(&h);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    hangup_unwatch(&f->h, m[0]);
     close(a[0]);
     close(m[0]);
 }
 
 static void test_more_than_one_batch(void **state)
 {
-    (void)state;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    hangup_t h;
-    nseen = 0;
-    assert_int_equal(hangup_init(&h, &loop, on_hangup, &nseen), 0);
+    fixture_t *f = *state;
     enum { N = 150 };
     int s[N][2];
     char conns[N];
     for (int i = 0; i < N; i++) {
         pair(s[i]);
-        assert_int_equal(hangup_watch(&h, s[i][0], &conns[i]), 0);
+        assert_int_equal(hangup_watch(&f->h, s[i][0], &conns[i]), 0);
     }
     for (int i = 0; i < N; i++) close(s[i][1]);
-    for (int t = 0; t < 1000 && nseen < N; t++) uv_run(&loop, UV_RUN_ONCE);
+    for (int t = 0; t < 1000 && nseen < N; t++) uv_run(&f->loop, UV_RUN_ONCE);
     assert_int_equal(nseen, N);
     for (int i = 0; i < N; i++) assert_int_equal(count(&conns[i]), 1);
     for (int i = 0; i < N; i++) {
-        hangup_unwatch(&h, s[i][0]);
+        hangup_unwatch(&f->h, s[i][0]);
         close(s[i][0]);
     }
-    hangup_close(&h);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
 }
 
 static void test_after_close(void **state)
 {
-    (void)state;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    hangup_t h;
-    nseen = 0;
-    assert_int_equal(hangup_init(&h, &loop, on_hangup, &nseen), 0);
+    fixture_t *f = *state;
     int a[2];
     pair(a);
     char conn_a;
-    assert_int_equal(hangup_watch(&h, a[0], &conn_a), 0);
-    assert_int_equal(hangup_watch(&h, -1, &conn_a), -1);
-    hangup_close(&h);
-    assert_int_equal(hangup_watch(&h, a[0], &conn_a), -1);
-    hangup_unwatch(&h, a[0]); /* harmless once closed */
-    hangup_close(&h);         /* so is a second close */
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_int_equal(hangup_watch(&f->h, a[0], &conn_a), 0);
+    assert_int_equal(hangup_watch(&f->h, -1, &conn_a), -1);
+    hangup_close(&f->h);
+    assert_int_equal(hangup_watch(&f->h, a[0], &conn_a), -1);
+    hangup_unwatch(&f->h, a[0]); /* harmless once closed */
+    hangup_close(&f->h);         /* so is a second close (teardown makes a third) */
     close(a[0]);
     close(a[1]);
     assert_int_equal(nseen, 0);
@@ -175,10 +171,10 @@ static void test_after_close(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fin_once_data_never),
-        cmocka_unit_test(test_unwatched_reports_nothing),
-        cmocka_unit_test(test_more_than_one_batch),
-        cmocka_unit_test(test_after_close),
+        cmocka_unit_test_setup_teardown(test_fin_once_data_never, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unwatched_reports_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_more_than_one_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_after_close, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
