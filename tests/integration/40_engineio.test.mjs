@@ -325,7 +325,8 @@ describe("Engine.IO v4 conformance (eio-echo)", { timeout: 120_000 }, () => {
         assert.equal(got, "", "nothing is answered before the GET has something to send (a node that spun until its next ping answers the ping)");
         // a message answers the GET (the echo), then the request behind it is read and answered
         assert.equal((await c.post("4hello")).status, 200);
-        await eventually(() => (got.match(/HTTP\/1\.1 200/g) || []).length === 2, WAIT_MS, "both answers");
+        // both answers whole: the second ends with its JSON body
+        await eventually(() => (got.match(/HTTP\/1\.1 200/g) || []).length === 2 && /\r\n\r\n\{[^]*\}$/.test(got), WAIT_MS, "both answers");
         const [first, second] = got.split(/(?=HTTP\/1\.1 )/);
         assert.match(first, /\r\n\r\n4hello$/, "the GET is answered first, with the echo");
         assert.match(second, /"status":"ok"/, "then the pipelined /healthz");
