@@ -604,5 +604,11 @@ async function stop(signal) {
   log("info", "stopped");
   process.exit(0);
 }
+// While stopping, a closing socket's handlers may still publish (the adapter's own calls, not
+// ours to catch) after the Redis clients quit: those rejections are expected, nothing else is.
+process.on("unhandledRejection", (err) => {
+  if (stopping && err?.name === "ClientClosedError") return;
+  throw err;
+});
 process.on("SIGTERM", () => stop("SIGTERM"));
 process.on("SIGINT", () => stop("SIGINT"));
