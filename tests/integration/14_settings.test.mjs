@@ -3,7 +3,7 @@
 // lines are written, as a flag and as CHATNODE_LOG_LEVEL), the chat's --history-page (messages
 // sent with a join, and the history event's default page) and --history-size (messages kept per
 // room), and CHATNODE_JWT_SECRET (tokens are verified with it).
-// Exercises chatnode/eio_session.c (upgrade deadline), proto/log.c, chatnode/main.c (SIGHUP),
+// Exercises chatnode/eio_session.c (upgrade deadline), proto/runtime/log.c, chatnode/main.c (SIGHUP),
 // chatnode/app_chat.c (history, in-memory store, tokens).
 import { describe, it, after } from "node:test";
 import assert from "node:assert/strict";

@@ -3,7 +3,7 @@
 // subscriptions keep a node's traffic to the rooms it hosts while pattern mode hears every
 // room, and Redis restarting never stops local delivery. What a node heard is counted between
 // two markers that one node publishes, so nothing waits for a quiet period.
-// Exercises chatnode/cluster.c, proto/bus.c and proto/adapter_msg.c.
+// Exercises chatnode/cluster.c, proto/runtime/bus.c and proto/adapter_msg.c.
 import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { startChatnode, startRedis, stopAll, eventually, httpRequest, WAIT_MS } from "./lib/harness.mjs";

@@ -2,7 +2,7 @@
 // keep-alive connection is closed after it, one in use is not), an IPv6 --host (::1), and the
 // Redis state and reconnects in /metrics (the counter rises once Redis is back after a restart).
 // Exercises adminnode/http.c (MHD's connection timeout), http_conn.c (the idle deadline),
-// main.c (--host), api_system.c (/metrics) and proto/bus.c (reconnects).
+// main.c (--host), api_system.c (/metrics) and proto/runtime/bus.c (reconnects).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";

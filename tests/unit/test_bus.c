@@ -1,4 +1,4 @@
-/* Tests for proto/bus.c and proto/redis_url.c against a real redis-server started on free
+/* Tests for proto/runtime/bus.c and proto/runtime/redis_url.c against a real redis-server started on free
  * ports in a temporary directory (stopped in teardown, and killed with this process if it
  * dies): URLs, pub/sub, patterns, the unsubscribe race, reconnect with the publish queue,
  * AUTH (password, ACL user, wrong password), SELECT, close while down or from a callback. */

@@ -1,4 +1,4 @@
-/* Unit tests for proto/config.c: defaults, config file, environment and flags in that order
+/* Unit tests for proto/runtime/config.c: defaults, config file, environment and flags in that order
  * of precedence, flag syntaxes, bounds and syntax errors, --help/--version, generated usage. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests for cfg_load_text (proto/config.c): a config file's text read from a buffer, as
+/* Unit tests for cfg_load_text (proto/runtime/config.c): a config file's text read from a buffer, as
  * cfg_load reads a file. A line is read whole however long it is (its tail never becomes a
  * setting of its own), a NUL byte is refused, and the lines before a bad one stay applied. */
 #include <setjmp.h>

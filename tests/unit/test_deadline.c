@@ -1,4 +1,4 @@
-/* Unit tests for chatnode/deadline.c: entries expire in order, removal and re-adding, a
+/* Unit tests for proto/runtime/deadline.c: entries expire in order, removal and re-adding, a
  * removed head does not fire, closing drops what is queued. Runs a real libuv loop. */
 #include <setjmp.h>
 #include <stdarg.h>
