@@ -181,47 +181,12 @@ static void test_openapi(void **state)
     assert_non_null(strstr(err, "not documented"));
 }
 
-static void test_emit_check(void **state)
-{
-    (void)state;
-    char buf[160];
-    struct {
-        const char *body;
-        int ok;
-    } cases[] = {
-        {"{\"event\":\"e\",\"args\":[]}", 1},
-        {"{\"namespace\":\"/chat\",\"event\":\"e\",\"args\":[1,{}],\"rooms\":[\"a\"],"
-         "\"except\":[\"b\"],\"volatile\":true}",
-         1},
-        {"[]", 0},
-        {"{\"args\":[]}", 0},
-        {"{\"event\":\"e\"}", 0},
-        {"{\"event\":\"\",\"args\":[]}", 0},
-        {"{\"event\":1,\"args\":[]}", 0},
-        {"{\"event\":\"e\",\"args\":{}}", 0},
-        {"{\"event\":\"e\",\"args\":[],\"namespace\":\"chat\"}", 0},
-        {"{\"event\":\"e\",\"args\":[],\"rooms\":\"a\"}", 0},
-        {"{\"event\":\"e\",\"args\":[],\"rooms\":[\"\"]}", 0},
-        {"{\"event\":\"e\",\"args\":[],\"except\":[1]}", 0},
-        {"{\"event\":\"e\",\"args\":[],\"volatile\":1}", 0},
-        {"{\"event\":\"e\",\"args\":[],\"extra\":1}", 0},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        json_t *j = json_loads(cases[i].body, 0, NULL);
-        assert_non_null(j);
-        const char *why = api_emit_check(j, buf, sizeof buf);
-        if ((why == NULL) != cases[i].ok) fail_msg("%s: %s", cases[i].body, why ? why : "ok");
-        json_decref(j);
-    }
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_literal),    cmocka_unit_test(test_params),
-        cmocka_unit_test(test_methods),    cmocka_unit_test(test_decode),
-        cmocka_unit_test(test_patterns),   cmocka_unit_test(test_openapi),
-        cmocka_unit_test(test_emit_check),
+        cmocka_unit_test(test_literal),  cmocka_unit_test(test_params),
+        cmocka_unit_test(test_methods),  cmocka_unit_test(test_decode),
+        cmocka_unit_test(test_patterns), cmocka_unit_test(test_openapi),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
