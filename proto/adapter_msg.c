@@ -7,7 +7,7 @@
 #include "adapter_msg.h"
 
 #include "alloc.h"
-#include "json_text.h"
+#include "jtext.h"
 
 #include <msgpack.h>
 
@@ -496,7 +496,7 @@ static void conv_string(conv_t *c, const uint8_t *s, size_t n)
 {
     size_t len;
     const char *t = utf8_clean(s, n, &c->tmp, &len);
-    json_append_string(&c->out, t, len);
+    jtext_append_string(&c->out, t, len);
 }
 
 typedef struct {
@@ -606,7 +606,7 @@ static int conv_map(conv_t *c, rd_t *r, uint64_t count, int depth)
         if (e[k].drop || is_undefined_at(e[k].v, r->end)) continue;
         if (!first) sbuf_append_char(&c->out, ',');
         first = 0;
-        json_append_string(&c->out, e[k].k, e[k].klen);
+        jtext_append_string(&c->out, e[k].k, e[k].klen);
         sbuf_append_char(&c->out, ':');
         rd_t vr = {e[k].v, r->end};
         if ((rc = conv_value(c, &vr, depth + 1))) goto out;
@@ -786,7 +786,7 @@ static size_t enc_decode_string(enc_t *e, const char *s, size_t n)
         free(e->scratch);
         e->scratch = xmalloc(e->scap);
     }
-    long len = json_string_decode(s, n, e->scratch, e->scap);
+    long len = jtext_string_decode(s, n, e->scratch, e->scap);
     return len < 0 ? 0 : (size_t)len;
 }
 
@@ -847,7 +847,7 @@ static int enc_object(enc_t *e, const char **pp, const char *end)
         int which = 0;
         if (klen <= 64) {
             char name[64];
-            long n = json_string_decode(k, klen, name, sizeof name);
+            long n = jtext_string_decode(k, klen, name, sizeof name);
             if (n == 12 && !memcmp(name, "_placeholder", 12)) which = 1;
             if (n == 3 && !memcmp(name, "num", 3)) which = 2;
         }
@@ -899,16 +899,16 @@ static int enc_value(enc_t *e, const char **pp, const char *end)
     case '{': return enc_object(e, pp, end);
     case '[': {
         uint32_t count = 0;
-        json_array_iter_t it;
+        jtext_iter_t it;
         const char *close = jskip(p, end);
-        json_array_iter_init(&it, p, (size_t)(close - p));
+        jtext_iter_init(&it, p, (size_t)(close - p));
         const char *el;
         size_t elen;
-        json_kind_t kind;
-        while (json_array_next(&it, &el, &elen, &kind)) count++;
+        jtext_kind_t kind;
+        while (jtext_array_next(&it, &el, &elen, &kind)) count++;
         msgpack_pack_array(&e->pk, count);
-        json_array_iter_init(&it, p, (size_t)(close - p));
-        while (json_array_next(&it, &el, &elen, &kind)) {
+        jtext_iter_init(&it, p, (size_t)(close - p));
+        while (jtext_array_next(&it, &el, &elen, &kind)) {
             const char *q = el;
             int rc = enc_value(e, &q, el + elen);
             if (rc) return rc;
@@ -938,14 +938,14 @@ static int enc_value(enc_t *e, const char **pp, const char *end)
     return 0;
 }
 
-/* Packs the JSON value json[0..len) into pk's buffer; want_kind JT_INVALID: any kind. */
+/* Packs the JSON value json[0..len) into pk's buffer; want_kind JTEXT_INVALID: any kind. */
 static int enc_json(msgpack_packer *pk, const char *json, size_t len, const sio_attachment_t *att,
-                    unsigned natt, json_kind_t want_kind)
+                    unsigned natt, jtext_kind_t want_kind)
 {
     if (!json) return AMSG_EJSON;
-    json_kind_t kind = json_validate(json, len);
-    if (kind == JT_INVALID) return AMSG_EJSON;
-    if (want_kind != JT_INVALID && kind != want_kind) return AMSG_ESHAPE;
+    jtext_kind_t kind = jtext_validate(json, len);
+    if (kind == JTEXT_INVALID) return AMSG_EJSON;
+    if (want_kind != JTEXT_INVALID && kind != want_kind) return AMSG_ESHAPE;
     enc_t e = {*pk, att, natt, NULL, 0};
     const char *end = json + len;
     const char *p = jws(json, end);
@@ -968,7 +968,7 @@ int amsg_value_encode(sbuf_t *out, const char *json, size_t len, const sio_attac
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, sbuf_write);
     size_t start = out->len;
-    int rc = enc_json(&pk, json, len, att, natt, JT_INVALID);
+    int rc = enc_json(&pk, json, len, att, natt, JTEXT_INVALID);
     if (rc) truncate_to(out, start);
     return rc;
 }
@@ -1255,7 +1255,7 @@ static int pack_packet(msgpack_packer *pk, const amsg_broadcast_t *b)
     PACK_LIT(pk, "type");
     msgpack_pack_int(pk, b->type);
     PACK_LIT(pk, "data");
-    int rc = enc_json(pk, b->data.json, b->data.json_len, b->data.att, b->data.natt, JT_ARRAY);
+    int rc = enc_json(pk, b->data.json, b->data.json_len, b->data.att, b->data.natt, JTEXT_ARRAY);
     if (rc) return rc;
     PACK_LIT(pk, "nsp");
     if (b->nsp.s)
@@ -1379,7 +1379,8 @@ int amsg_ack_encode(sbuf_t *out, const amsg_ack_t *a)
     pack_str(&pk, a->request_id.s ? a->request_id.s : "", a->request_id.len);
     if (a->arg.json) {
         PACK_LIT(&pk, "packet");
-        int rc = enc_json(&pk, a->arg.json, a->arg.json_len, a->arg.att, a->arg.natt, JT_INVALID);
+        int rc =
+            enc_json(&pk, a->arg.json, a->arg.json_len, a->arg.att, a->arg.natt, JTEXT_INVALID);
         if (rc) {
             truncate_to(out, start);
             return rc;

@@ -20,7 +20,7 @@ enum {
     AMSG_ETRAILING = -2,    /* bytes after the single msgpack value */
     AMSG_EDEPTH = -3,       /* nesting deeper than AMSG_MAX_DEPTH */
     AMSG_EKEY = -4,         /* map key that is neither a string nor an integer */
-    AMSG_EJSON = -5,        /* invalid JSON text (or nested deeper than JT_MAX_DEPTH) */
+    AMSG_EJSON = -5,        /* invalid JSON text (or nested deeper than JTEXT_MAX_DEPTH) */
     AMSG_EPLACEHOLDER = -6, /* "_placeholder": true object whose num is no attachment index */
     AMSG_ESHAPE = -7,       /* well-formed value, wrong shape for the message */
 };

@@ -2,7 +2,7 @@
  * decode again to the same thing, and re-encode to the same bytes; a decoded value's JSON
  * must be valid with exactly one placeholder per attachment. */
 #include "adapter_msg.h"
-#include "json_text.h"
+#include "jtext.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +46,7 @@ static void check_json(const amsg_value_t *v)
         return;
     }
     if (v->json[v->json_len] != 0) abort();
-    if (json_validate(v->json, v->json_len) == JT_INVALID) abort();
+    if (jtext_validate(v->json, v->json_len) == JTEXT_INVALID) abort();
     if (sio_placeholders_check(v->json, v->json_len, v->natt) != (int)v->natt) abort();
 }
 
