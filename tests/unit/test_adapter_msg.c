@@ -61,8 +61,8 @@ static void check_decode(const char *hex, const char *json, unsigned natt)
 {
     size_t n;
     uint8_t *b = unhex(hex, &n);
-    amsg_value_t v;
-    int rc = amsg_value_decode(b, n, &v);
+    mpjson_value_t v;
+    int rc = mpjson_decode(b, n, &v);
     if (rc) fail_msg("%s: %s", hex, amsg_strerror(rc));
     if (json)
         assert_string_equal(v.json, json);
@@ -70,7 +70,7 @@ static void check_decode(const char *hex, const char *json, unsigned natt)
         assert_null(v.json);
     if (json) assert_int_equal(v.json_len, strlen(json));
     assert_int_equal(v.natt, natt);
-    amsg_value_free(&v);
+    mpjson_value_free(&v);
     free(b);
 }
 
@@ -78,9 +78,9 @@ static void check_decode_err(const char *hex, int want)
 {
     size_t n;
     uint8_t *b = unhex(hex, &n);
-    amsg_value_t v;
+    mpjson_value_t v;
     memset(&v, 0x5a, sizeof v);
-    int rc = amsg_value_decode(b, n, &v);
+    int rc = mpjson_decode(b, n, &v);
     if (rc != want) fail_msg("%s: got %d (%s), want %d", hex, rc, amsg_strerror(rc), want);
     free(b);
 }
@@ -89,7 +89,7 @@ static void check_decode_err(const char *hex, int want)
 static void check_encode(const char *json, const char *hex)
 {
     sbuf_t b = SBUF_INIT;
-    int rc = amsg_value_encode(&b, json, strlen(json), NULL, 0);
+    int rc = mpjson_encode(&b, json, strlen(json), NULL, 0);
     if (rc) fail_msg("%s: %s", json, amsg_strerror(rc));
     assert_hex(&b, hex);
     sbuf_free(&b);
@@ -205,7 +205,7 @@ static void test_emitter_message(void **state)
 
     /* The data array encodes back to notepack's bytes. */
     sbuf_t out = SBUF_INIT;
-    assert_int_equal(amsg_value_encode(&out, data, strlen(data), NULL, 0), 0);
+    assert_int_equal(mpjson_encode(&out, data, strlen(data), NULL, 0), 0);
     assert_hex(&out, EMITTER_DATA_HEX);
     sbuf_free(&out);
     amsg_broadcast_free(&m);
@@ -563,7 +563,7 @@ static void test_encode_values(void **state)
     sbuf_t b = SBUF_INIT;
     const char *j = "[{\"_placeholder\":true,\"num\":1},{\"num\":0,\"_placeholder\":true},"
                     "{\"_placeholder\":false,\"num\":0}]";
-    assert_int_equal(amsg_value_encode(&b, j, strlen(j), att, 2), 0);
+    assert_int_equal(mpjson_encode(&b, j, strlen(j), att, 2), 0);
     assert_hex(&b, "93 c400 c4020102 82 ac\"_placeholder\" c2 a3\"num\" 00");
     sbuf_free(&b);
 }
@@ -573,7 +573,7 @@ static void check_encode_err(const char *json, unsigned natt, int want)
     sio_attachment_t att[2] = {{(uint8_t *)"a", 1}, {(uint8_t *)"b", 1}};
     sbuf_t b = SBUF_INIT;
     sbuf_append_str(&b, "keep");
-    int rc = amsg_value_encode(&b, json, strlen(json), att, natt);
+    int rc = mpjson_encode(&b, json, strlen(json), att, natt);
     if (rc != want) fail_msg("%s: got %d (%s), want %d", json, rc, amsg_strerror(rc), want);
     assert_string_equal(b.data, "keep");
     assert_int_equal(b.len, 4);
@@ -599,7 +599,7 @@ static void test_encode_errors(void **state)
     deep[130] = 0;
     check_encode_err(deep, 0, AMSG_EJSON);
     sbuf_t b = SBUF_INIT;
-    assert_int_equal(amsg_value_encode(&b, deep + 1, 128, NULL, 0), 0);
+    assert_int_equal(mpjson_encode(&b, deep + 1, 128, NULL, 0), 0);
     sbuf_free(&b);
 }
 
@@ -644,12 +644,12 @@ static void test_legacy_ext(void **state)
 
     size_t n;
     uint8_t *b = unhex("93 c40161 d40500 c40162", &n);
-    amsg_value_t v;
-    assert_int_equal(amsg_value_decode(b, n, &v), 0);
+    mpjson_value_t v;
+    assert_int_equal(mpjson_decode(b, n, &v), 0);
     assert_int_equal(v.natt, 3); /* numbered in order */
     assert_memory_equal(v.att[1].data, "\x00", 1);
     assert_memory_equal(v.att[2].data, "b", 1);
-    amsg_value_free(&v);
+    mpjson_value_free(&v);
     free(b);
 }
 
@@ -693,9 +693,9 @@ static void check_nested(int n, const char *tail_hex, int want)
     uint8_t *b = malloc((size_t)n + tn);
     memset(b, 0x91, (size_t)n);
     memcpy(b + n, tail, tn);
-    amsg_value_t v;
-    assert_int_equal(amsg_value_decode(b, (size_t)n + tn, &v), want);
-    if (!want) amsg_value_free(&v);
+    mpjson_value_t v;
+    assert_int_equal(mpjson_decode(b, (size_t)n + tn, &v), want);
+    if (!want) mpjson_value_free(&v);
     free(b);
     free(tail);
 }
@@ -731,13 +731,13 @@ static void test_malformed(void **state)
 static void test_deep_maps(void **state)
 {
     uint8_t buf[200];
-    amsg_value_t v;
+    mpjson_value_t v;
     for (int k = 0; k < 65; k++) memcpy(buf + 2 * k, "\x81\x00", 2);
     buf[128] = 0xc0;
-    assert_int_equal(amsg_value_decode(buf, 129, &v), 0); /* 64 maps */
-    amsg_value_free(&v);
+    assert_int_equal(mpjson_decode(buf, 129, &v), 0); /* 64 maps */
+    mpjson_value_free(&v);
     memcpy(buf + 128, "\x81\x00\xc0", 3);
-    assert_int_equal(amsg_value_decode(buf, 131, &v), AMSG_EDEPTH); /* 65 */
+    assert_int_equal(mpjson_decode(buf, 131, &v), AMSG_EDEPTH); /* 65 */
     /* a broadcast's data array nests from 0 like any value */
     sbuf_t b = SBUF_INIT;
     char json[140];
