@@ -15,15 +15,16 @@
 #define AMSG_MAX_DEPTH MPJSON_MAX_DEPTH /* msgpack nesting deeper than this is AMSG_EDEPTH */
 #define AMSG_UNSET     (-1)
 
-/* Error codes (negative); amsg_strerror() names them. */
+/* Error codes (negative); amsg_strerror() names them. All but AMSG_ESHAPE are the value
+ * layer's (msgpack_json.h says what each means). */
 enum {
-    AMSG_EMSGPACK = -1,     /* malformed or truncated msgpack (incl. a bad Timestamp length) */
-    AMSG_ETRAILING = -2,    /* bytes after the single msgpack value */
-    AMSG_EDEPTH = -3,       /* nesting deeper than AMSG_MAX_DEPTH */
-    AMSG_EKEY = -4,         /* map key that is neither a string nor an integer */
-    AMSG_EJSON = -5,        /* invalid JSON text (or nested deeper than JTEXT_MAX_DEPTH) */
-    AMSG_EPLACEHOLDER = -6, /* "_placeholder": true object whose num is no attachment index */
-    AMSG_ESHAPE = -7,       /* well-formed value, wrong shape for the message */
+    AMSG_EMSGPACK = MPJSON_EMSGPACK,
+    AMSG_ETRAILING = MPJSON_ETRAILING,
+    AMSG_EDEPTH = MPJSON_EDEPTH,
+    AMSG_EKEY = MPJSON_EKEY,
+    AMSG_EJSON = MPJSON_EJSON,
+    AMSG_EPLACEHOLDER = MPJSON_EPLACEHOLDER,
+    AMSG_ESHAPE = -7, /* well-formed value, wrong shape for the message */
 };
 
 const char *amsg_strerror(int err);

@@ -3,7 +3,8 @@
  * jansson refuses is only a number jansson cannot hold or a lone surrogate escape). Valid text
  * is then walked to every depth: the elements of each array, and the members of each object
  * (read with the array iterator over a copy whose braces and colons become brackets and
- * commas), must each validate alone with the kind the iterator gave, lie in order with only
+ * commas, and with the object walker over the original, which must agree), must each
+ * validate alone with the kind the iterator gave, lie in order with only
  * whitespace and separators between them, and every string (keys too) must decode,
  * re-encode with jtext_append_string, and decode again to the same bytes. */
 #include "jtext.h"
@@ -67,8 +68,20 @@ static void walk_container(const char *s, size_t len, int object, int depth)
     size_t elen, k = 0;
     jtext_kind_t ek;
     const char *prev = c + 1;
+    /* the object walker sees the same members in the original text */
+    jtext_iter_t oit;
+    const char *mk = NULL, *mv = NULL;
+    size_t mklen = 0, mvlen = 0;
+    jtext_kind_t mkind = JTEXT_INVALID;
+    jtext_iter_init(&oit, s, len);
     jtext_iter_init(&it, c, len);
     while (jtext_array_next(&it, &e, &elen, &ek)) {
+        if (object && k % 2 == 0) {
+            if (!jtext_object_next(&oit, &mk, &mklen, &mv, &mvlen, &mkind)) abort();
+            if (mk != s + (e - c) || mklen != elen) abort();
+        } else if (object && (mv != s + (e - c) || mvlen != elen || mkind != ek)) {
+            abort();
+        }
         if (e < prev || e + elen > c + len - 1 || elen == 0) abort();
         /* between elements, in the original: a comma, or a member's colon */
         check_gap(s + (prev - c), (size_t)(e - prev), k == 0 ? 0 : object && k % 2 ? ':' : ',');
@@ -89,6 +102,7 @@ static void walk_container(const char *s, size_t len, int object, int depth)
         k++;
     }
     if (object && k % 2) abort(); /* every key has its value */
+    if (object && jtext_object_next(&oit, &mk, &mklen, &mv, &mvlen, &mkind)) abort();
     /* after the last element, only whitespace before the closing bracket */
     check_gap(s + (prev - c), (size_t)(c + len - 1 - prev), 0);
     free(c);

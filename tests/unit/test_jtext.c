@@ -1,5 +1,5 @@
-/* Unit tests for proto/jtext.c: RFC 8259 validation, array iteration, string decoding,
- * and string encoding compared with what JSON.stringify writes. */
+/* Unit tests for proto/jtext.c: RFC 8259 validation, value skipping, array and object walks,
+ * string decoding, and string encoding compared with what JSON.stringify writes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -274,6 +274,108 @@ static void test_array_iter_not_array(void **state)
     assert_int_equal(jtext_array_next(&it, &e, &elen, &k), 0);
 }
 
+static void check_skip(const char *text, size_t want)
+{
+    const char *end = text + strlen(text);
+    assert_int_equal((size_t)(jtext_skip(text, end) - text), want);
+}
+
+static void test_skip(void **state)
+{
+    (void)state;
+    check_skip("\"a\\\"b\" rest", 6);
+    check_skip("[1,[2,\"]\"],{\"}\":3}] x", 19);
+    check_skip("{\"a\":{\"b\":[]}},2", 14);
+    check_skip("-1.5e3 ,", 6);
+    check_skip("true]", 4);
+    check_skip("null}", 4);
+    check_skip("", 0);
+    /* unvalidated, truncated text stays in bounds */
+    check_skip("[\"abc", 5);
+    check_skip("\"ab\\", 4);
+    const char *ws = " \t\r\nx";
+    assert_ptr_equal(jtext_skip_ws(ws, ws + 5), ws + 4);
+    assert_ptr_equal(jtext_skip_ws(ws, ws + 2), ws + 2);
+}
+
+static void test_object_iter(void **state)
+{
+    (void)state;
+    static const char obj[] = " { \"a\" : 1 ,\"b\\u0063\":{\"x\":[1,2]},\"\":\"}\" } ";
+    jtext_iter_t it;
+    const char *k, *v;
+    size_t klen, vlen;
+    jtext_kind_t kind;
+    assert_int_equal(jtext_validate(obj, sizeof obj - 1), JTEXT_OBJECT);
+    jtext_iter_init(&it, obj, sizeof obj - 1);
+    assert_int_equal(jtext_object_next(&it, &k, &klen, &v, &vlen, &kind), 1);
+    assert_int_equal(klen, 3);
+    assert_memory_equal(k, "\"a\"", 3);
+    assert_int_equal(vlen, 1);
+    assert_memory_equal(v, "1", 1);
+    assert_int_equal(kind, JTEXT_NUMBER);
+    assert_int_equal(jtext_object_next(&it, &k, &klen, &v, &vlen, &kind), 1);
+    assert_true(jtext_string_is(k, klen, "bc"));
+    assert_int_equal(vlen, 11);
+    assert_memory_equal(v, "{\"x\":[1,2]}", 11);
+    assert_int_equal(kind, JTEXT_OBJECT);
+    assert_int_equal(jtext_object_next(&it, &k, &klen, &v, &vlen, &kind), 1);
+    assert_int_equal(klen, 2);
+    assert_int_equal(vlen, 3);
+    assert_int_equal(kind, JTEXT_STRING);
+    assert_int_equal(jtext_object_next(&it, &k, &klen, &v, &vlen, &kind), 0);
+    assert_int_equal(jtext_object_next(&it, &k, &klen, &v, &vlen, &kind), 0);
+    jtext_iter_init(&it, "{ }", 3);
+    assert_int_equal(jtext_object_next(&it, &k, &klen, &v, &vlen, &kind), 0);
+    jtext_iter_init(&it, "\"{}\"", 4);
+    assert_int_equal(jtext_object_next(&it, &k, &klen, &v, &vlen, &kind), 0);
+}
+
+static void check_rest(const char *arr, int steps, const char *want)
+{
+    jtext_iter_t it;
+    const char *e, *rest;
+    size_t elen, rlen;
+    jtext_kind_t kind;
+    jtext_iter_init(&it, arr, strlen(arr));
+    for (int i = 0; i < steps; i++) jtext_array_next(&it, &e, &elen, &kind);
+    jtext_iter_rest(&it, &rest, &rlen);
+    assert_int_equal(rlen, strlen(want));
+    assert_memory_equal(rest, want, rlen);
+    assert_true(rest >= arr && rest + rlen <= arr + strlen(arr));
+}
+
+static void test_iter_rest(void **state)
+{
+    (void)state;
+    check_rest("[1, 2, 3 ]", 0, "1, 2, 3");
+    check_rest("[1, 2, 3 ]", 1, "2, 3");
+    check_rest(" [ \"ev\" ,{\"a\":[1]}\n,\"x\"\t] ", 1, "{\"a\":[1]}\n,\"x\"");
+    check_rest("[1, 2, 3 ]", 3, "");
+    check_rest("[1, 2, 3 ]", 4, "");
+    check_rest("[\"only\"]", 1, "");
+    check_rest("[]", 0, "");
+    check_rest(" [ ] ", 0, "");
+    check_rest(" [ ] ", 1, "");
+}
+
+static void test_string_is(void **state)
+{
+    (void)state;
+    assert_true(jtext_string_is("\"num\"", 5, "num"));
+    assert_true(jtext_string_is("\"\\u006eum\"", 10, "num"));
+    assert_true(jtext_string_is("\"\"", 2, ""));
+    assert_false(jtext_string_is("\"nu\"", 4, "num"));
+    assert_false(jtext_string_is("\"numb\"", 6, "num"));
+    assert_false(jtext_string_is("\"\\n\"", 4, "\\n"));
+    assert_true(jtext_string_is("\"\\n\"", 4, "\n"));
+    /* every character escaped: longer than the 64 bytes of any plain name literal */
+    static const char esc[] = "\"\\u005f\\u0070\\u006c\\u0061\\u0063\\u0065\\u0068\\u006f"
+                              "\\u006c\\u0064\\u0065\\u0072\"";
+    assert_true(sizeof esc - 1 > 64);
+    assert_true(jtext_string_is(esc, sizeof esc - 1, "_placeholder"));
+}
+
 static void check_decode(const char *lit, const char *want, size_t wlen)
 {
     char out[64];
@@ -410,6 +512,10 @@ int main(void)
         cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_array_iter),
         cmocka_unit_test(test_array_iter_not_array),
+        cmocka_unit_test(test_skip),
+        cmocka_unit_test(test_object_iter),
+        cmocka_unit_test(test_iter_rest),
+        cmocka_unit_test(test_string_is),
         cmocka_unit_test(test_string_decode),
         cmocka_unit_test(test_string_decode_capacity),
         cmocka_unit_test(test_append_string),
