@@ -15,7 +15,6 @@
 #include "app.h"
 #include "chat_store.h"
 #include "cluster.h"
-#include "json_text.h"
 #include "log.h"
 #include "sio.h"
 #include "strmap.h"

@@ -24,7 +24,7 @@
 #include "app.h"
 #include "chatnode_config.h"
 #include "cluster.h"
-#include "json_text.h"
+#include "jtext.h"
 #include "sio.h"
 
 #include "server.h"
@@ -40,15 +40,15 @@
 
 /* The idx-th argument's text and kind, from the comma-separated argument text. */
 static int nth_arg(const sio_event_t *ev, unsigned idx, sbuf_t *tmp, const char **v, size_t *vlen,
-                   json_kind_t *kind)
+                   jtext_kind_t *kind)
 {
     sbuf_reset(tmp);
     sbuf_append_char(tmp, '[');
     sbuf_append(tmp, ev->args, ev->args_len);
     sbuf_append_char(tmp, ']');
-    json_array_iter_t it;
-    json_array_iter_init(&it, tmp->data, tmp->len);
-    for (unsigned i = 0; json_array_next(&it, v, vlen, kind); i++)
+    jtext_iter_t it;
+    jtext_iter_init(&it, tmp->data, tmp->len);
+    for (unsigned i = 0; jtext_array_next(&it, v, vlen, kind); i++)
         if (i == idx) return 0;
     return -1;
 }
@@ -59,10 +59,10 @@ static long string_arg(const sio_event_t *ev, unsigned idx, char *out, size_t ca
     sbuf_t tmp = SBUF_INIT;
     const char *v;
     size_t vlen;
-    json_kind_t kind;
+    jtext_kind_t kind;
     long n = -1;
-    if (nth_arg(ev, idx, &tmp, &v, &vlen, &kind) == 0 && kind == JT_STRING)
-        n = json_string_decode(v, vlen, out, cap);
+    if (nth_arg(ev, idx, &tmp, &v, &vlen, &kind) == 0 && kind == JTEXT_STRING)
+        n = jtext_string_decode(v, vlen, out, cap);
     sbuf_free(&tmp);
     return n;
 }
@@ -73,7 +73,7 @@ static void args_from(const sio_event_t *ev, unsigned idx, const char **rest, si
     sbuf_t tmp = SBUF_INIT;
     const char *v = NULL;
     size_t vlen = 0;
-    json_kind_t kind;
+    jtext_kind_t kind;
     *rest = ev->args + ev->args_len;
     *rest_len = 0;
     if (nth_arg(ev, idx, &tmp, &v, &vlen, &kind) == 0) {
@@ -105,7 +105,7 @@ static void broadcast(sio_socket_t *s, const sio_event_t *ev)
     sbuf_t tmp = SBUF_INIT;
     const char *t;
     size_t tlen;
-    json_kind_t kind;
+    jtext_kind_t kind;
     if (nth_arg(ev, 0, &tmp, &t, &tlen, &kind) < 0) {
         sbuf_free(&tmp);
         return;
@@ -193,7 +193,7 @@ static json_t *target_arg(const sio_event_t *ev, str_t *rooms, size_t *nrooms, s
     sbuf_t tmp = SBUF_INIT;
     const char *t;
     size_t tlen;
-    json_kind_t kind;
+    jtext_kind_t kind;
     json_t *target = NULL;
     *nrooms = *nexcept = 0;
     if (nth_arg(ev, 0, &tmp, &t, &tlen, &kind) == 0)
@@ -262,8 +262,8 @@ static int cluster_event(sio_socket_t *s, const sio_event_t *ev)
         sbuf_t tmp = SBUF_INIT;
         const char *v;
         size_t vlen;
-        json_kind_t kind;
-        int close = nth_arg(ev, 1, &tmp, &v, &vlen, &kind) == 0 && kind == JT_TRUE;
+        jtext_kind_t kind;
+        int close = nth_arg(ev, 1, &tmp, &v, &vlen, &kind) == 0 && kind == JTEXT_TRUE;
         sbuf_free(&tmp);
         json_t *t = target_arg(ev, rooms, &nrooms, except, &nexcept, NULL);
         char id[32];
@@ -336,7 +336,7 @@ static void echo_event(sio_socket_t *s, const sio_event_t *ev)
 static int echo_server_event(sio_nsp_t *nsp, const sio_event_t *ev, sbuf_t *reply)
 {
     sbuf_t both = SBUF_INIT, data = SBUF_INIT;
-    json_append_string(&both, ev->name, ev->name_len);
+    jtext_append_string(&both, ev->name, ev->name_len);
     if (ev->args_len) sbuf_append_char(&both, ',');
     sbuf_append(&both, ev->args, ev->args_len);
     sbuf_append_str(&data, "[\"server-event\",");

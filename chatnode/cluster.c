@@ -7,7 +7,7 @@
 #include "adapter_msg.h"
 #include "alloc.h"
 #include "bus.h"
-#include "json_text.h"
+#include "jtext.h"
 #include "log.h"
 #include "sid.h"
 #include "strmap.h"
@@ -431,13 +431,13 @@ typedef struct {
  * does): its text in *first (NULL when the ack had none), kept in arr. */
 static void first_ack_arg(const sio_event_t *ack, sbuf_t *arr, const char **first, size_t *len)
 {
-    json_array_iter_t it;
-    json_kind_t kind;
+    jtext_iter_t it;
+    jtext_kind_t kind;
     sbuf_append_char(arr, '[');
     sbuf_append(arr, ack->args, ack->args_len);
     sbuf_append_char(arr, ']');
-    json_array_iter_init(&it, arr->data, arr->len);
-    if (!json_array_next(&it, first, len, &kind)) {
+    jtext_iter_init(&it, arr->data, arr->len);
+    if (!jtext_array_next(&it, first, len, &kind)) {
         *first = NULL;
         *len = 0;
     }

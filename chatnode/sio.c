@@ -6,7 +6,7 @@
 #include "alloc.h"
 #include "eio_session.h"
 #include "frame.h"
-#include "json_text.h"
+#include "jtext.h"
 #include "log.h"
 #include "room.h"
 #include "sid.h"
@@ -127,7 +127,7 @@ static void data_build(sbuf_t *data, const char *event, size_t event_len, const 
 {
     sbuf_append_char(data, '[');
     if (event) {
-        json_append_string(data, event, event_len);
+        jtext_append_string(data, event, event_len);
         if (args_len) sbuf_append_char(data, ',');
     }
     sbuf_append(data, args, args_len);
@@ -648,65 +648,40 @@ static void on_connect(sio_conn_t *c, const sio_packet_t *p)
     if (app->connected) app->connected(s, auth, auth_len);
 }
 
-/* Splits a validated JSON array into its first element and the text of the rest. */
+/* Splits a validated JSON array into its first element (*first NULL and *first_kind
+ * JTEXT_INVALID when it is empty) and the text of the rest. */
 static void split_args(const char *arr, size_t len, const char **first, size_t *first_len,
-                       json_kind_t *first_kind, const char **rest, size_t *rest_len)
+                       jtext_kind_t *first_kind, const char **rest, size_t *rest_len)
 {
-    const char *end = arr + len;
-    while (end > arr && end[-1] != ']') end--;
-    end--; /* at ']' */
-    json_array_iter_t it;
-    json_array_iter_init(&it, arr, len);
-    const char *e;
-    size_t elen;
-    json_kind_t kind;
-    const char *p = arr;
-    while (p < end && *p != '[') p++;
-    p++;
-    *first = NULL;
-    *first_len = 0;
-    *first_kind = JT_INVALID;
-    if (first && json_array_next(&it, &e, &elen, &kind)) {
-        *first = e;
-        *first_len = elen;
-        *first_kind = kind;
-        p = e + elen;
-        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
-        if (p < end && *p == ',') p++;
+    jtext_iter_t it;
+    jtext_iter_init(&it, arr, len);
+    if (!jtext_array_next(&it, first, first_len, first_kind)) {
+        *first = NULL;
+        *first_len = 0;
+        *first_kind = JTEXT_INVALID;
     }
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
-    const char *q = end;
-    while (q > p && (q[-1] == ' ' || q[-1] == '\t' || q[-1] == '\n' || q[-1] == '\r')) q--;
-    *rest = p;
-    *rest_len = (size_t)(q - p);
+    jtext_iter_rest(&it, rest, rest_len);
 }
 
 /* The whole array content as an argument list (for acks). */
 static void inner_args(const char *arr, size_t len, const char **rest, size_t *rest_len)
 {
-    const char *p = arr, *end = arr + len;
-    while (p < end && *p != '[') p++;
-    p++;
-    while (end > p && end[-1] != ']') end--;
-    end--;
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
-    while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
-        end--;
-    *rest = p;
-    *rest_len = (size_t)(end - p);
+    jtext_iter_t it;
+    jtext_iter_init(&it, arr, len);
+    jtext_iter_rest(&it, rest, rest_len);
 }
 
 int sio_event_from_array(const char *arr, size_t len, char *name, size_t cap, sio_event_t *ev)
 {
-    if (json_validate(arr, len) != JT_ARRAY) return -1;
+    if (jtext_validate(arr, len) != JTEXT_ARRAY) return -1;
     const char *first;
     size_t first_len;
-    json_kind_t kind;
+    jtext_kind_t kind;
     memset(ev, 0, sizeof *ev);
     ev->ack_id = -1;
     split_args(arr, len, &first, &first_len, &kind, &ev->args, &ev->args_len);
-    if (kind == JT_STRING && first_len + 1 <= cap) {
-        long n = json_string_decode(first, first_len, name, cap);
+    if (kind == JTEXT_STRING && first_len + 1 <= cap) {
+        long n = jtext_string_decode(first, first_len, name, cap);
         if (n >= 0) {
             ev->name = name;
             ev->name_len = (size_t)n;
@@ -721,13 +696,13 @@ static void on_event(sio_conn_t *c, sio_socket_t *s, const sio_packet_t *p,
     sio_event_t ev = {.att = att, .natt = natt, .ack_id = p->id};
     const char *first;
     size_t first_len;
-    json_kind_t kind;
+    jtext_kind_t kind;
     split_args(p->data, p->data_len, &first, &first_len, &kind, &ev.args, &ev.args_len);
     char small[256], *name = NULL;
-    if (kind == JT_STRING) {
+    if (kind == JTEXT_STRING) {
         size_t cap = first_len + 1;
         name = cap <= sizeof small ? small : xmalloc(cap);
-        long n = json_string_decode(first, first_len, name, cap);
+        long n = jtext_string_decode(first, first_len, name, cap);
         if (n < 0) {
             if (name != small) free(name);
             conn_fail(c, "bad event name", 0);

@@ -1,28 +1,30 @@
 /* msgpack codec of the Socket.IO Redis adapter messages (@socket.io/redis-adapter 8.x and
  * @socket.io/redis-emitter 5.x, encoded by notepack.io 3.x): broadcast messages, BROADCAST
- * requests and BROADCAST_ACK responses, and the conversion of msgpack values to and from the
- * JSON text + binary attachments that chatnode keeps Socket.IO payloads in. Pure: no I/O. */
+ * requests and BROADCAST_ACK responses. Their Socket.IO payloads are converted to and from
+ * JSON text + binary attachments by msgpack_json.h. Pure: no I/O. */
 #ifndef CC_ADAPTER_MSG_H
 #define CC_ADAPTER_MSG_H
 
+#include "msgpack_json.h"
 #include "sbuf.h"
 #include "sio_packet.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define AMSG_MAX_DEPTH 64 /* msgpack nesting deeper than this is AMSG_EDEPTH */
+#define AMSG_MAX_DEPTH MPJSON_MAX_DEPTH /* msgpack nesting deeper than this is AMSG_EDEPTH */
 #define AMSG_UNSET     (-1)
 
-/* Error codes (negative); amsg_strerror() names them. */
+/* Error codes (negative); amsg_strerror() names them. All but AMSG_ESHAPE are the value
+ * layer's (msgpack_json.h says what each means). */
 enum {
-    AMSG_EMSGPACK = -1,     /* malformed or truncated msgpack (incl. a bad Timestamp length) */
-    AMSG_ETRAILING = -2,    /* bytes after the single msgpack value */
-    AMSG_EDEPTH = -3,       /* nesting deeper than AMSG_MAX_DEPTH */
-    AMSG_EKEY = -4,         /* map key that is neither a string nor an integer */
-    AMSG_EJSON = -5,        /* invalid JSON text (or nested deeper than JT_MAX_DEPTH) */
-    AMSG_EPLACEHOLDER = -6, /* "_placeholder": true object whose num is no attachment index */
-    AMSG_ESHAPE = -7,       /* well-formed value, wrong shape for the message */
+    AMSG_EMSGPACK = MPJSON_EMSGPACK,
+    AMSG_ETRAILING = MPJSON_ETRAILING,
+    AMSG_EDEPTH = MPJSON_EDEPTH,
+    AMSG_EKEY = MPJSON_EKEY,
+    AMSG_EJSON = MPJSON_EJSON,
+    AMSG_EPLACEHOLDER = MPJSON_EPLACEHOLDER,
+    AMSG_ESHAPE = -7, /* well-formed value, wrong shape for the message */
 };
 
 const char *amsg_strerror(int err);
@@ -34,41 +36,6 @@ typedef struct {
     const char *s;
     size_t len;
 } amsg_str_t;
-
-/* A value as JSON text plus the binary attachments its placeholders
- * {"_placeholder":true,"num":N} refer to (N = index into att). */
-typedef struct {
-    const char *json; /* NUL-terminated; NULL for JavaScript's undefined (no value) */
-    size_t json_len;
-    sio_attachment_t *att; /* array of natt entries */
-    unsigned natt;
-} amsg_value_t;
-
-/* Frees what a decoder put in v; v is then empty. Zeroed v: no-op. */
-void amsg_value_free(amsg_value_t *v);
-
-/* msgpack -> JSON: converts the single msgpack value in buf[0..len) as Node's notepack decode
- * followed by socket.io's JSON.stringify would see it: str -> string (invalid UTF-8 replaced),
- * integers -> exact decimal, floats -> JavaScript's String(number) (NaN, Infinity -> null),
- * nil -> null, map -> object with string or integer keys (in JavaScript's own key order:
- * array-index keys ascending first, then the others as inserted; a repeated key keeps its
- * first place and last value; "__proto__" keys and undefined values are dropped), bin and
- * ext type 0 (ext 8/16/32) -> a placeholder with the bytes as the next attachment,
- * Timestamp (ext -1) and the legacy Date (d7 00) -> Date.toJSON() text (null when out of
- * Date's range), legacy undefined (d4 00 xx) -> null in arrays, any other ext -> [type, bin].
- * Returns 0 with out owning its memory (out->json NULL when the value is the legacy undefined),
- * or a negative AMSG_E* code (out untouched). */
-int amsg_value_decode(const uint8_t *buf, size_t len, amsg_value_t *out);
-
-/* JSON -> msgpack: appends to out the msgpack that notepack.io writes for the JavaScript value
- * JSON.parse(json) gives, with placeholders {"_placeholder":true,"num":N} (N plain digits,
- * N < natt) written as bin with att[N]'s bytes. Strings -> str; an integer literal that fits
- * int64/uint64 -> the smallest int form (exact); any other number -> its double, written in
- * the smallest int form when integral and within [-2^63, 2^64) (as notepack does), else
- * float64 (notepack would wrap such integers modulo 2^64; we keep their value). Object keys
- * in text order. Returns 0, or AMSG_EJSON / AMSG_EPLACEHOLDER with out unchanged. */
-int amsg_value_encode(sbuf_t *out, const char *json, size_t len, const sio_attachment_t *att,
-                      unsigned natt);
 
 /* Broadcast flags; each field AMSG_UNSET when absent. Booleans are 0/1 (JavaScript
  * truthiness of what was sent), timeout is whole milliseconds (>= 0). Unknown flags are
@@ -87,7 +54,7 @@ typedef struct {
     int type;              /* SIO_EVENT (what Node writes) or SIO_BINARY_EVENT (older peers) */
     amsg_str_t nsp;        /* "/" when the packet names none */
     int64_t id;            /* the packet's ack id, or -1 when absent (always, from Node) */
-    amsg_value_t data;     /* the JSON array [event, ...args] with its attachments */
+    mpjson_value_t data;   /* the JSON array [event, ...args] with its attachments */
     amsg_str_t *rooms;     /* nrooms entries; none = every socket of the namespace */
     size_t nrooms;
     amsg_str_t *except; /* nexcept entries */
@@ -123,7 +90,7 @@ void amsg_broadcast_free(amsg_broadcast_t *b);
 /* The BROADCAST_ACK response (type 9): {type: 9, requestId, packet: the first ack argument}. */
 typedef struct {
     amsg_str_t request_id;
-    amsg_value_t arg; /* arg.json NULL: the client acked with no argument (packet absent) */
+    mpjson_value_t arg; /* arg.json NULL: the client acked with no argument (packet absent) */
 } amsg_ack_t;
 
 /* Decodes a BROADCAST_ACK map. Returns 0 with out owning its memory (free with

@@ -3,7 +3,8 @@
  * placeholder checks of its reconstructPacket. */
 #include "sio_packet.h"
 #include "alloc.h"
-#include "json_text.h"
+#include "jtext.h"
+#include "utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -43,43 +44,18 @@ static inline int is_binary_type(sio_type_t t)
 }
 
 /* A namespace is kept as a string key and echoed back to peers, so it must be valid UTF-8
- * without control characters (no real client sends either). */
-static int nsp_valid(const unsigned char *s, size_t n)
+ * without ASCII control characters (no real client sends either). */
+static int nsp_valid(const char *s, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            if (c < 0x20 || c == 0x7f) return 0;
-            i++;
-            continue;
-        }
-        size_t k;
-        unsigned char lo = 0x80, hi = 0xbf;
-        if (c >= 0xc2 && c <= 0xdf)
-            k = 1;
-        else if (c >= 0xe0 && c <= 0xef) {
-            k = 2;
-            if (c == 0xe0) lo = 0xa0;
-            if (c == 0xed) hi = 0x9f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            k = 3;
-            if (c == 0xf0) lo = 0x90;
-            if (c == 0xf4) hi = 0x8f;
-        } else
-            return 0;
-        if (n - i <= k || s[i + 1] < lo || s[i + 1] > hi) return 0;
-        for (size_t j = 2; j <= k; j++)
-            if ((s[i + j] & 0xc0) != 0x80) return 0;
-        i += k + 1;
-    }
-    return 1;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) return 0;
+    return utf8_valid(s, n);
 }
 
 static int is_reserved_event(const char *str, size_t len)
 {
     char name[16];
-    long n = json_string_decode(str, len, name, sizeof name);
+    long n = jtext_string_decode(str, len, name, sizeof name);
     if (n < 0) return 0; /* longer than every reserved name */
     for (size_t i = 0; i < sizeof reserved_events / sizeof *reserved_events; i++)
         if (strlen(reserved_events[i]) == (size_t)n && memcmp(name, reserved_events[i], n) == 0)
@@ -92,25 +68,25 @@ static int is_reserved_event(const char *str, size_t len)
 static int check_payload(const sio_packet_t *p)
 {
     if (!p->data) return p->type == SIO_CONNECT || p->type == SIO_DISCONNECT ? 0 : SIO_EPAYLOAD;
-    json_kind_t kind = json_validate(p->data, p->data_len);
-    if (kind == JT_INVALID) return SIO_EJSON;
+    jtext_kind_t kind = jtext_validate(p->data, p->data_len);
+    if (kind == JTEXT_INVALID) return SIO_EJSON;
     switch (p->type) {
-    case SIO_CONNECT: return kind == JT_OBJECT ? 0 : SIO_EPAYLOAD;
+    case SIO_CONNECT: return kind == JTEXT_OBJECT ? 0 : SIO_EPAYLOAD;
     case SIO_DISCONNECT: return SIO_EPAYLOAD;
-    case SIO_CONNECT_ERROR: return kind == JT_OBJECT || kind == JT_STRING ? 0 : SIO_EPAYLOAD;
+    case SIO_CONNECT_ERROR: return kind == JTEXT_OBJECT || kind == JTEXT_STRING ? 0 : SIO_EPAYLOAD;
     case SIO_ACK:
-    case SIO_BINARY_ACK: return kind == JT_ARRAY ? 0 : SIO_EPAYLOAD;
+    case SIO_BINARY_ACK: return kind == JTEXT_ARRAY ? 0 : SIO_EPAYLOAD;
     case SIO_EVENT:
     case SIO_BINARY_EVENT: {
-        if (kind != JT_ARRAY) return SIO_EPAYLOAD;
-        json_array_iter_t it;
+        if (kind != JTEXT_ARRAY) return SIO_EPAYLOAD;
+        jtext_iter_t it;
         const char *e;
         size_t elen;
-        json_kind_t ek;
-        json_array_iter_init(&it, p->data, p->data_len);
-        if (!json_array_next(&it, &e, &elen, &ek)) return SIO_EPAYLOAD;
-        if (ek == JT_NUMBER) return 0;
-        if (ek == JT_STRING && !is_reserved_event(e, elen)) return 0;
+        jtext_kind_t ek;
+        jtext_iter_init(&it, p->data, p->data_len);
+        if (!jtext_array_next(&it, &e, &elen, &ek)) return SIO_EPAYLOAD;
+        if (ek == JTEXT_NUMBER) return 0;
+        if (ek == JTEXT_STRING && !is_reserved_event(e, elen)) return 0;
         return SIO_EPAYLOAD;
     }
     }
@@ -139,7 +115,7 @@ int sio_packet_decode(const char *s, size_t len, sio_packet_t *out)
     if (i < len && s[i] == '/') {
         const char *comma = memchr(s + i, ',', len - i);
         size_t nend = comma ? (size_t)(comma - s) : len;
-        if (!nsp_valid((const unsigned char *)s + i, nend - i)) return SIO_ENAMESPACE;
+        if (!nsp_valid(s + i, nend - i)) return SIO_ENAMESPACE;
         p.nsp = s + i;
         p.nsp_len = nend - i;
         i = comma ? nend + 1 : len;
@@ -197,9 +173,20 @@ void sio_packet_encode(sbuf_t *out, const sio_packet_t *p)
     if (p->data) sbuf_append(out, p->data, p->data_len);
 }
 
+int sio_placeholder_num(const char *num, size_t len, unsigned nattach)
+{
+    if (!num || len == 0 || len > 10) return SIO_EPLACEHOLDER;
+    unsigned long long x = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (!is_digit(num[i])) return SIO_EPLACEHOLDER;
+        x = x * 10 + (unsigned)(num[i] - '0');
+    }
+    return x < nattach ? (int)x : SIO_EPLACEHOLDER;
+}
+
 /* Placeholder walk over validated JSON, following reconstructPacket: an object whose
  * "_placeholder" is true is replaced whole (its other members are not visited); any other
- * array or object is searched. Recursion is bounded by JT_MAX_DEPTH, which the text was
+ * array or object is searched. Recursion is bounded by JTEXT_MAX_DEPTH, which the text was
  * validated against. Duplicate keys: the last "_placeholder" and "num" win, as in JSON.parse;
  * members shadowed by a later duplicate key are still searched (JSON.parse would drop them,
  * JSON.stringify never writes them). */
@@ -208,53 +195,15 @@ typedef struct {
     unsigned nattach;
 } walk_t;
 
-static void walk_ws(walk_t *w)
-{
-    while (w->p < w->end && (*w->p == ' ' || *w->p == '\t' || *w->p == '\n' || *w->p == '\r'))
-        w->p++;
-}
-
-/* Skips a string literal at w->p (validated text). */
-static void walk_string(walk_t *w)
-{
-    for (w->p++; w->p < w->end; w->p++) {
-        if (*w->p == '\\')
-            w->p++;
-        else if (*w->p == '"') {
-            w->p++;
-            return;
-        }
-    }
-    w->p = w->end;
-}
-
-/* num must be a non-negative integer written in plain digits, below the attachment count. */
-static int num_valid(const char *v, size_t n, unsigned nattach)
-{
-    if (n == 0 || n > 10) return 0;
-    unsigned long long x = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!is_digit(v[i])) return 0;
-        x = x * 10 + (unsigned)(v[i] - '0');
-    }
-    return x < nattach;
-}
-
 /* Returns the number of placeholders in the value at w->p, or SIO_EPLACEHOLDER; always
  * leaves w->p after the value. */
 static int walk_value(walk_t *w)
 {
-    walk_ws(w);
+    w->p = jtext_skip_ws(w->p, w->end);
     if (w->p >= w->end) return 0;
     char c = *w->p;
-    if (c == '"') {
-        walk_string(w);
-        return 0;
-    }
     if (c != '[' && c != '{') {
-        while (w->p < w->end && *w->p != ',' && *w->p != ']' && *w->p != '}' && *w->p != ' ' &&
-               *w->p != '\t' && *w->p != '\n' && *w->p != '\r')
-            w->p++;
+        w->p = jtext_skip(w->p, w->end);
         return 0;
     }
     char close = c == '[' ? ']' : '}';
@@ -263,7 +212,7 @@ static int walk_value(walk_t *w)
     size_t num_len = 0;
     w->p++;
     for (;;) {
-        walk_ws(w);
+        w->p = jtext_skip_ws(w->p, w->end);
         if (w->p >= w->end) break;
         if (*w->p == close) {
             w->p++;
@@ -276,16 +225,15 @@ static int walk_value(walk_t *w)
         int key = 0; /* 1: "_placeholder", 2: "num" */
         if (c == '{') {
             const char *k = w->p;
-            walk_string(w);
-            char name[16];
-            long n = json_string_decode(k, (size_t)(w->p - k), name, sizeof name);
-            if (n == 12 && memcmp(name, "_placeholder", 12) == 0)
+            w->p = jtext_skip(w->p, w->end);
+            size_t klen = (size_t)(w->p - k);
+            if (jtext_string_is(k, klen, "_placeholder"))
                 key = 1;
-            else if (n == 3 && memcmp(name, "num", 3) == 0)
+            else if (jtext_string_is(k, klen, "num"))
                 key = 2;
-            walk_ws(w);
+            w->p = jtext_skip_ws(w->p, w->end);
             if (w->p < w->end && *w->p == ':') w->p++;
-            walk_ws(w);
+            w->p = jtext_skip_ws(w->p, w->end);
         }
         const char *v = w->p;
         int r = walk_value(w);
@@ -299,13 +247,14 @@ static int walk_value(walk_t *w)
         else
             total += r;
     }
-    if (placeholder) return num && num_valid(num, num_len, w->nattach) ? 1 : SIO_EPLACEHOLDER;
+    if (placeholder)
+        return sio_placeholder_num(num, num_len, w->nattach) >= 0 ? 1 : SIO_EPLACEHOLDER;
     return err ? SIO_EPLACEHOLDER : total;
 }
 
 int sio_placeholders_check(const char *json, size_t len, unsigned nattach)
 {
-    if (json_validate(json, len) == JT_INVALID) return SIO_EJSON;
+    if (jtext_validate(json, len) == JTEXT_INVALID) return SIO_EJSON;
     walk_t w = {json, json + len, nattach};
     return walk_value(&w);
 }

@@ -102,4 +102,9 @@ void sio_binary_free(sio_binary_t *bp);
  * non-negative integer) below nattach, or SIO_EJSON when json is not valid JSON. */
 int sio_placeholders_check(const char *json, size_t len, unsigned nattach);
 
+/* The attachment index a placeholder's "num" member names: num[0..len) must be plain digits
+ * (a non-negative integer, as reconstructPacket indexes with it) below nattach (at most
+ * INT_MAX). Returns the index, or SIO_EPLACEHOLDER (num NULL: the member is missing). */
+int sio_placeholder_num(const char *num, size_t len, unsigned nattach);
+
 #endif

@@ -2,12 +2,12 @@
  * decode again to the same thing, and re-encode to the same bytes; a decoded value's JSON
  * must be valid with exactly one placeholder per attachment. */
 #include "adapter_msg.h"
-#include "json_text.h"
+#include "jtext.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static int same_value(const amsg_value_t *a, const amsg_value_t *b)
+static int same_value(const mpjson_value_t *a, const mpjson_value_t *b)
 {
     if (!a->json != !b->json || a->json_len != b->json_len || a->natt != b->natt) return 0;
     if (a->json && memcmp(a->json, b->json, a->json_len)) return 0;
@@ -39,34 +39,34 @@ static int same_broadcast(const amsg_broadcast_t *a, const amsg_broadcast_t *b)
            !memcmp(&a->flags, &b->flags, sizeof a->flags);
 }
 
-static void check_json(const amsg_value_t *v)
+static void check_json(const mpjson_value_t *v)
 {
     if (!v->json) {
         if (v->natt) abort();
         return;
     }
     if (v->json[v->json_len] != 0) abort();
-    if (json_validate(v->json, v->json_len) == JT_INVALID) abort();
+    if (jtext_validate(v->json, v->json_len) == JTEXT_INVALID) abort();
     if (sio_placeholders_check(v->json, v->json_len, v->natt) != (int)v->natt) abort();
 }
 
 static void fuzz_value(const uint8_t *data, size_t size)
 {
-    amsg_value_t v, w;
-    if (amsg_value_decode(data, size, &v)) return;
+    mpjson_value_t v, w;
+    if (mpjson_decode(data, size, &v)) return;
     check_json(&v);
     if (v.json) {
         sbuf_t b1 = SBUF_INIT, b2 = SBUF_INIT;
-        if (amsg_value_encode(&b1, v.json, v.json_len, v.att, v.natt)) abort();
-        if (amsg_value_decode((const uint8_t *)b1.data, b1.len, &w)) abort();
+        if (mpjson_encode(&b1, v.json, v.json_len, v.att, v.natt)) abort();
+        if (mpjson_decode((const uint8_t *)b1.data, b1.len, &w)) abort();
         if (!same_value(&v, &w)) abort();
-        if (amsg_value_encode(&b2, w.json, w.json_len, w.att, w.natt)) abort();
+        if (mpjson_encode(&b2, w.json, w.json_len, w.att, w.natt)) abort();
         if (b1.len != b2.len || memcmp(b1.data, b2.data, b1.len)) abort();
-        amsg_value_free(&w);
+        mpjson_value_free(&w);
         sbuf_free(&b1);
         sbuf_free(&b2);
     }
-    amsg_value_free(&v);
+    mpjson_value_free(&v);
 }
 
 typedef int (*bdec_t)(const uint8_t *, size_t, amsg_broadcast_t *);
@@ -123,11 +123,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The same bytes as JSON text, encoded with two attachments. */
     static const sio_attachment_t att[2] = {{(uint8_t *)"\x00\x01", 2}, {(uint8_t *)"", 0}};
     sbuf_t b = SBUF_INIT;
-    if (amsg_value_encode(&b, (const char *)data, size, att, 2) == 0) {
-        amsg_value_t v;
-        if (amsg_value_decode((const uint8_t *)b.data, b.len, &v)) abort();
+    if (mpjson_encode(&b, (const char *)data, size, att, 2) == 0) {
+        mpjson_value_t v;
+        if (mpjson_decode((const uint8_t *)b.data, b.len, &v)) abort();
         check_json(&v);
-        amsg_value_free(&v);
+        mpjson_value_free(&v);
     } else if (b.len) {
         abort();
     }

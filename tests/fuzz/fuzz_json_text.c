@@ -1,12 +1,13 @@
-/* libFuzzer driver: json_validate, compared with jansson (what jansson reads, the scanner
- * accepts with the same kind, unless nested past JT_MAX_DEPTH; what the scanner accepts and
+/* libFuzzer driver: jtext_validate, compared with jansson (what jansson reads, the scanner
+ * accepts with the same kind, unless nested past JTEXT_MAX_DEPTH; what the scanner accepts and
  * jansson refuses is only a number jansson cannot hold or a lone surrogate escape). Valid text
  * is then walked to every depth: the elements of each array, and the members of each object
  * (read with the array iterator over a copy whose braces and colons become brackets and
- * commas), must each validate alone with the kind the iterator gave, lie in order with only
+ * commas, and with the object walker over the original, which must agree), must each
+ * validate alone with the kind the iterator gave, lie in order with only
  * whitespace and separators between them, and every string (keys too) must decode,
- * re-encode with json_append_string, and decode again to the same bytes. */
-#include "json_text.h"
+ * re-encode with jtext_append_string, and decode again to the same bytes. */
+#include "jtext.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -15,16 +16,16 @@
 static void check_string(const char *lit, size_t len)
 {
     char *out = malloc(len + 1), *again = malloc(len * 2 + 16);
-    long n = json_string_decode(lit, len, out, len + 1); /* decoding never grows text */
+    long n = jtext_string_decode(lit, len, out, len + 1); /* decoding never grows text */
     if (n < 0) abort();
     sbuf_t b = SBUF_INIT;
-    json_append_string(&b, out, (size_t)n);
+    jtext_append_string(&b, out, (size_t)n);
     /* Decoded text is valid UTF-8 (lone surrogates became U+FFFD): it encodes to valid JSON. */
-    if (json_validate(b.data, b.len) != JT_STRING) abort();
-    long m = json_string_decode(b.data, b.len, again, len * 2 + 16);
+    if (jtext_validate(b.data, b.len) != JTEXT_STRING) abort();
+    long m = jtext_string_decode(b.data, b.len, again, len * 2 + 16);
     if (m != n || memcmp(again, out, (size_t)n) != 0) abort();
     /* one byte too small a buffer is refused, not cut */
-    if (json_string_decode(lit, len, out, (size_t)n) != -1) abort();
+    if (jtext_string_decode(lit, len, out, (size_t)n) != -1) abort();
     sbuf_free(&b);
     free(out);
     free(again);
@@ -47,7 +48,7 @@ static void check_gap(const char *s, size_t n, char sep)
     if (sep && !seen) abort();
 }
 
-static void walk(const char *s, size_t len, json_kind_t kind, int depth);
+static void walk(const char *s, size_t len, jtext_kind_t kind, int depth);
 
 /* Walks a valid array or object s[0..len) (no surrounding whitespace). An object is read in a
  * copy with '{' '}' as '[' ']' and each member's ':' as ','; keys come at even positions. */
@@ -62,20 +63,32 @@ static void walk_container(const char *s, size_t len, int object, int depth)
     } else if (c[0] != '[' || c[len - 1] != ']') {
         abort();
     }
-    json_array_iter_t it;
+    jtext_iter_t it;
     const char *e;
     size_t elen, k = 0;
-    json_kind_t ek;
+    jtext_kind_t ek;
     const char *prev = c + 1;
-    json_array_iter_init(&it, c, len);
-    while (json_array_next(&it, &e, &elen, &ek)) {
+    /* the object walker sees the same members in the original text */
+    jtext_iter_t oit;
+    const char *mk = NULL, *mv = NULL;
+    size_t mklen = 0, mvlen = 0;
+    jtext_kind_t mkind = JTEXT_INVALID;
+    jtext_iter_init(&oit, s, len);
+    jtext_iter_init(&it, c, len);
+    while (jtext_array_next(&it, &e, &elen, &ek)) {
+        if (object && k % 2 == 0) {
+            if (!jtext_object_next(&oit, &mk, &mklen, &mv, &mvlen, &mkind)) abort();
+            if (mk != s + (e - c) || mklen != elen) abort();
+        } else if (object && (mv != s + (e - c) || mvlen != elen || mkind != ek)) {
+            abort();
+        }
         if (e < prev || e + elen > c + len - 1 || elen == 0) abort();
         /* between elements, in the original: a comma, or a member's colon */
         check_gap(s + (prev - c), (size_t)(e - prev), k == 0 ? 0 : object && k % 2 ? ':' : ',');
-        if (json_validate(e, elen) != ek) abort();
+        if (jtext_validate(e, elen) != ek) abort();
         int key = object && k % 2 == 0;
         if (key) {
-            if (ek != JT_STRING) abort();
+            if (ek != JTEXT_STRING) abort();
             /* the colon after it becomes a comma, so the iterator moves on to the value */
             const char *colon = e + elen;
             while (colon < c + len && is_ws(*colon)) colon++;
@@ -89,31 +102,33 @@ static void walk_container(const char *s, size_t len, int object, int depth)
         k++;
     }
     if (object && k % 2) abort(); /* every key has its value */
+    if (object && jtext_object_next(&oit, &mk, &mklen, &mv, &mvlen, &mkind)) abort();
     /* after the last element, only whitespace before the closing bracket */
     check_gap(s + (prev - c), (size_t)(c + len - 1 - prev), 0);
     free(c);
 }
 
-static void walk(const char *s, size_t len, json_kind_t kind, int depth)
+static void walk(const char *s, size_t len, jtext_kind_t kind, int depth)
 {
-    if (depth > JT_MAX_DEPTH) abort(); /* the scanner allows no deeper */
-    if (kind == JT_STRING) check_string(s, len);
-    if (kind == JT_ARRAY || kind == JT_OBJECT) walk_container(s, len, kind == JT_OBJECT, depth);
+    if (depth > JTEXT_MAX_DEPTH) abort(); /* the scanner allows no deeper */
+    if (kind == JTEXT_STRING) check_string(s, len);
+    if (kind == JTEXT_ARRAY || kind == JTEXT_OBJECT)
+        walk_container(s, len, kind == JTEXT_OBJECT, depth);
 }
 
-static json_kind_t kind_of(const json_t *v)
+static jtext_kind_t kind_of(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return JT_OBJECT;
-    case JSON_ARRAY: return JT_ARRAY;
-    case JSON_STRING: return JT_STRING;
+    case JSON_OBJECT: return JTEXT_OBJECT;
+    case JSON_ARRAY: return JTEXT_ARRAY;
+    case JSON_STRING: return JTEXT_STRING;
     case JSON_INTEGER:
-    case JSON_REAL: return JT_NUMBER;
-    case JSON_TRUE: return JT_TRUE;
-    case JSON_FALSE: return JT_FALSE;
-    case JSON_NULL: return JT_NULL;
+    case JSON_REAL: return JTEXT_NUMBER;
+    case JSON_TRUE: return JTEXT_TRUE;
+    case JSON_FALSE: return JTEXT_FALSE;
+    case JSON_NULL: return JTEXT_NULL;
     }
-    return JT_INVALID;
+    return JTEXT_INVALID;
 }
 
 /* Nesting of containers: 0 for a scalar. */
@@ -136,7 +151,7 @@ static int nesting(const json_t *v)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data;
-    json_kind_t kind = json_validate(s, size);
+    jtext_kind_t kind = jtext_validate(s, size);
 
     json_error_t err;
     json_t *j = json_loadb(s, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
@@ -144,14 +159,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * JSON does; client text is validated before jansson sees it (sio_packet), and adminnode
      * refuses a body with a NUL */
     int raw_nul = memchr(s, '\0', size) != NULL;
-    if (j && nesting(j) <= JT_MAX_DEPTH && kind != kind_of(j) && !(raw_nul && kind == JT_INVALID))
+    if (j && nesting(j) <= JTEXT_MAX_DEPTH && kind != kind_of(j) &&
+        !(raw_nul && kind == JTEXT_INVALID))
         abort();
-    if (!j && kind != JT_INVALID && json_error_code(&err) != json_error_numeric_overflow &&
+    if (!j && kind != JTEXT_INVALID && json_error_code(&err) != json_error_numeric_overflow &&
         !strstr(err.text, "invalid Unicode") && !strstr(err.text, "NUL byte in object key"))
         abort();
     json_decref(j);
 
-    if (kind == JT_INVALID) return 0;
+    if (kind == JTEXT_INVALID) return 0;
     /* the value without its surrounding whitespace */
     while (is_ws(*s)) s++, size--;
     while (is_ws(s[size - 1])) size--;

@@ -609,6 +609,21 @@ static void test_too_many_attachments(void **state)
     ERR("61001-[]", SIO_EATTACHMENTS);
 }
 
+static void test_placeholder_num(void **state)
+{
+    (void)state;
+    assert_int_equal(sio_placeholder_num("0", 1, 1), 0);
+    assert_int_equal(sio_placeholder_num("12", 2, 13), 12);
+    assert_int_equal(sio_placeholder_num("12", 2, 12), SIO_EPLACEHOLDER);
+    assert_int_equal(sio_placeholder_num(NULL, 0, 5), SIO_EPLACEHOLDER);
+    assert_int_equal(sio_placeholder_num("", 0, 5), SIO_EPLACEHOLDER);
+    assert_int_equal(sio_placeholder_num("-1", 2, 5), SIO_EPLACEHOLDER);
+    assert_int_equal(sio_placeholder_num("1.0", 3, 5), SIO_EPLACEHOLDER);
+    assert_int_equal(sio_placeholder_num("\"1\"", 3, 5), SIO_EPLACEHOLDER);
+    assert_int_equal(sio_placeholder_num("01", 2, 5), 1);
+    assert_int_equal(sio_placeholder_num("00000000001", 11, 5), SIO_EPLACEHOLDER);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -633,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_binary_good_placeholders),
         cmocka_unit_test(test_placeholders_check),
         cmocka_unit_test(test_too_many_attachments),
+        cmocka_unit_test(test_placeholder_num),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
-/* Strict JSON text scanner (see json_text.h): an iterative validator with an explicit
- * container stack, element spans over validated arrays, string decoding, and string
+/* Strict JSON text scanner (see jtext.h): an iterative validator with an explicit container
+ * stack, value skipping and member walks over validated text, string decoding, and string
  * encoding byte-compatible with JavaScript's JSON.stringify. */
-#include "json_text.h"
+#include "jtext.h"
+#include "utf8.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -11,7 +12,7 @@ static inline int is_ws(unsigned char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static inline const char *skip_ws(const char *p, const char *end)
+const char *jtext_skip_ws(const char *p, const char *end)
 {
     while (p < end && is_ws((unsigned char)*p)) p++;
     return p;
@@ -57,23 +58,10 @@ static const char *scan_string(const char *p, const char *end)
             return NULL;
         } else if (c < 0x80) {
             s++;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            if (e - s < 2 || (s[1] & 0xc0) != 0x80) return NULL;
-            s += 2;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            if (e - s < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80) return NULL;
-            if (c == 0xe0 && s[1] < 0xa0) return NULL;  /* overlong */
-            if (c == 0xed && s[1] >= 0xa0) return NULL; /* surrogate */
-            s += 3;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            if (e - s < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-                (s[3] & 0xc0) != 0x80)
-                return NULL;
-            if (c == 0xf0 && s[1] < 0x90) return NULL;  /* overlong */
-            if (c == 0xf4 && s[1] >= 0x90) return NULL; /* past U+10FFFF */
-            s += 4;
         } else {
-            return NULL; /* continuation byte, 0xc0/0xc1, 0xf5.. */
+            size_t m = utf8_seq(s, (size_t)(e - s), NULL);
+            if (!m) return NULL;
+            s += m;
         }
     }
     return NULL;
@@ -112,78 +100,77 @@ static const char *scan_literal(const char *p, const char *end, const char *lit,
 }
 
 /* Scans one scalar (string, number, literal) at p; *kind gets its kind. NULL if malformed. */
-static const char *scan_scalar(const char *p, const char *end, json_kind_t *kind)
+static const char *scan_scalar(const char *p, const char *end, jtext_kind_t *kind)
 {
     switch (*p) {
-    case '"': *kind = JT_STRING; return scan_string(p, end);
-    case 't': *kind = JT_TRUE; return scan_literal(p, end, "true", 4);
-    case 'f': *kind = JT_FALSE; return scan_literal(p, end, "false", 5);
-    case 'n': *kind = JT_NULL; return scan_literal(p, end, "null", 4);
-    default: *kind = JT_NUMBER; return scan_number(p, end);
+    case '"': *kind = JTEXT_STRING; return scan_string(p, end);
+    case 't': *kind = JTEXT_TRUE; return scan_literal(p, end, "true", 4);
+    case 'f': *kind = JTEXT_FALSE; return scan_literal(p, end, "false", 5);
+    case 'n': *kind = JTEXT_NULL; return scan_literal(p, end, "null", 4);
+    default: *kind = JTEXT_NUMBER; return scan_number(p, end);
     }
 }
 
-json_kind_t json_validate(const char *s, size_t len)
+jtext_kind_t jtext_validate(const char *s, size_t len)
 {
     const char *p = s, *end = s + len;
-    char stack[JT_MAX_DEPTH]; /* '{' or '[' per open container */
+    char stack[JTEXT_MAX_DEPTH]; /* '{' or '[' per open container */
     int depth = 0;
-    json_kind_t top = JT_INVALID;
+    jtext_kind_t top = JTEXT_INVALID;
 
-    p = skip_ws(p, end);
+    p = jtext_skip_ws(p, end);
     for (;;) {
         /* Expect a value at p. */
-        if (p >= end) return JT_INVALID;
-        json_kind_t kind;
+        if (p >= end) return JTEXT_INVALID;
+        jtext_kind_t kind;
         if (*p == '{' || *p == '[') {
-            if (depth == JT_MAX_DEPTH) return JT_INVALID;
-            kind = *p == '{' ? JT_OBJECT : JT_ARRAY;
-            if (top == JT_INVALID) top = kind;
+            if (depth == JTEXT_MAX_DEPTH) return JTEXT_INVALID;
+            kind = *p == '{' ? JTEXT_OBJECT : JTEXT_ARRAY;
+            if (top == JTEXT_INVALID) top = kind;
             stack[depth++] = *p++;
-            p = skip_ws(p, end);
-            if (p >= end) return JT_INVALID;
-            if (*p == (kind == JT_OBJECT ? '}' : ']')) {
+            p = jtext_skip_ws(p, end);
+            if (p >= end) return JTEXT_INVALID;
+            if (*p == (kind == JTEXT_OBJECT ? '}' : ']')) {
                 depth--;
                 p++;
                 goto after_value;
             }
-            if (kind == JT_OBJECT) goto object_key;
+            if (kind == JTEXT_OBJECT) goto object_key;
             continue;
         }
         p = scan_scalar(p, end, &kind);
-        if (!p) return JT_INVALID;
-        if (top == JT_INVALID) top = kind;
+        if (!p) return JTEXT_INVALID;
+        if (top == JTEXT_INVALID) top = kind;
 
     after_value:
         /* A value just ended: close containers or move to the next element/member. */
         for (;;) {
-            p = skip_ws(p, end);
-            if (depth == 0) return p == end ? top : JT_INVALID;
-            if (p >= end) return JT_INVALID;
+            p = jtext_skip_ws(p, end);
+            if (depth == 0) return p == end ? top : JTEXT_INVALID;
+            if (p >= end) return JTEXT_INVALID;
             char open = stack[depth - 1];
             if (*p == ',') {
-                p = skip_ws(p + 1, end);
+                p = jtext_skip_ws(p + 1, end);
                 if (open == '{') goto object_key;
                 break;
             }
-            if (*p != (open == '{' ? '}' : ']')) return JT_INVALID;
+            if (*p != (open == '{' ? '}' : ']')) return JTEXT_INVALID;
             depth--;
             p++;
         }
         continue;
 
     object_key:
-        if (p >= end || *p != '"') return JT_INVALID;
+        if (p >= end || *p != '"') return JTEXT_INVALID;
         p = scan_string(p, end);
-        if (!p) return JT_INVALID;
-        p = skip_ws(p, end);
-        if (p >= end || *p != ':') return JT_INVALID;
-        p = skip_ws(p + 1, end);
+        if (!p) return JTEXT_INVALID;
+        p = jtext_skip_ws(p, end);
+        if (p >= end || *p != ':') return JTEXT_INVALID;
+        p = jtext_skip_ws(p + 1, end);
     }
 }
 
-/* Skips one value of validated text (any text: it never reads past end). */
-static const char *skip_value(const char *p, const char *end)
+const char *jtext_skip(const char *p, const char *end)
 {
     if (p >= end) return p;
     if (*p == '"') {
@@ -200,7 +187,7 @@ static const char *skip_value(const char *p, const char *end)
         while (p < end) {
             char c = *p;
             if (c == '"') {
-                p = skip_value(p, end);
+                p = jtext_skip(p, end);
                 continue;
             }
             if (c == '{' || c == '[')
@@ -215,49 +202,90 @@ static const char *skip_value(const char *p, const char *end)
     return p;
 }
 
-static json_kind_t kind_of(char c)
+static jtext_kind_t kind_of(char c)
 {
     switch (c) {
-    case '{': return JT_OBJECT;
-    case '[': return JT_ARRAY;
-    case '"': return JT_STRING;
-    case 't': return JT_TRUE;
-    case 'f': return JT_FALSE;
-    case 'n': return JT_NULL;
-    default: return JT_NUMBER;
+    case '{': return JTEXT_OBJECT;
+    case '[': return JTEXT_ARRAY;
+    case '"': return JTEXT_STRING;
+    case 't': return JTEXT_TRUE;
+    case 'f': return JTEXT_FALSE;
+    case 'n': return JTEXT_NULL;
+    default: return JTEXT_NUMBER;
     }
 }
 
-void json_array_iter_init(json_array_iter_t *it, const char *arr, size_t len)
+void jtext_iter_init(jtext_iter_t *it, const char *text, size_t len)
 {
-    const char *end = arr + len;
-    const char *p = skip_ws(arr, end);
-    it->p = p < end && *p == '[' ? p + 1 : end;
+    const char *end = text + len;
+    const char *p = jtext_skip_ws(text, end);
+    it->p = p < end && (*p == '[' || *p == '{') ? p + 1 : end;
     it->end = end;
     it->started = 0;
 }
 
-int json_array_next(json_array_iter_t *it, const char **elem, size_t *elen, json_kind_t *kind)
+/* Moves to the next member's start: past the comma after the previous one. NULL when the
+ * container is done (the walk then stays at its end). */
+static const char *iter_step(jtext_iter_t *it)
 {
-    const char *p = skip_ws(it->p, it->end);
+    const char *p = jtext_skip_ws(it->p, it->end);
     if (it->started) {
         if (p >= it->end || *p != ',') {
             it->p = it->end;
-            return 0;
+            return NULL;
         }
-        p = skip_ws(p + 1, it->end);
+        p = jtext_skip_ws(p + 1, it->end);
     }
-    if (p >= it->end || *p == ']') {
+    if (p >= it->end || *p == ']' || *p == '}') {
         it->p = it->end;
-        return 0;
+        return NULL;
     }
-    const char *q = skip_value(p, it->end);
+    return p;
+}
+
+int jtext_array_next(jtext_iter_t *it, const char **elem, size_t *elen, jtext_kind_t *kind)
+{
+    const char *p = iter_step(it);
+    if (!p) return 0;
+    const char *q = jtext_skip(p, it->end);
     *elem = p;
     *elen = (size_t)(q - p);
     *kind = kind_of(*p);
     it->p = q;
     it->started = 1;
     return 1;
+}
+
+int jtext_object_next(jtext_iter_t *it, const char **key, size_t *klen, const char **val,
+                      size_t *vlen, jtext_kind_t *kind)
+{
+    const char *p = iter_step(it);
+    if (!p) return 0;
+    const char *q = jtext_skip(p, it->end);
+    *key = p;
+    *klen = (size_t)(q - p);
+    p = jtext_skip_ws(q, it->end);
+    if (p < it->end && *p == ':') p++;
+    p = jtext_skip_ws(p, it->end);
+    q = jtext_skip(p, it->end);
+    *val = p;
+    *vlen = (size_t)(q - p);
+    *kind = p < it->end ? kind_of(*p) : JTEXT_INVALID;
+    it->p = q;
+    it->started = 1;
+    return 1;
+}
+
+void jtext_iter_rest(const jtext_iter_t *it, const char **rest, size_t *rest_len)
+{
+    const char *p = jtext_skip_ws(it->p, it->end);
+    if (it->started && p < it->end && *p == ',') p = jtext_skip_ws(p + 1, it->end);
+    const char *q = it->end;
+    while (q > p && is_ws((unsigned char)q[-1])) q--;
+    if (q > p && (q[-1] == ']' || q[-1] == '}')) q--;
+    while (q > p && is_ws((unsigned char)q[-1])) q--;
+    *rest = p;
+    *rest_len = (size_t)(q - p);
 }
 
 static size_t put_utf8(char *o, uint32_t cp)
@@ -296,7 +324,7 @@ static long hex4(const char *s)
     return v;
 }
 
-long json_string_decode(const char *s, size_t len, char *out, size_t cap)
+long jtext_string_decode(const char *s, size_t len, char *out, size_t cap)
 {
     if (len < 2 || s[0] != '"' || s[len - 1] != '"' || cap == 0) return -1;
     const char *p = s + 1, *end = s + len - 1;
@@ -366,7 +394,14 @@ static const char esc_tab[256] = {
     [0x1e] = 'u', [0x1f] = 'u', ['"'] = '"',  ['\\'] = '\\',
 };
 
-void json_append_string(sbuf_t *out, const char *s, size_t len)
+int jtext_string_is(const char *s, size_t len, const char *name)
+{
+    char buf[64];
+    long n = jtext_string_decode(s, len, buf, sizeof buf);
+    return n >= 0 && (size_t)n == strlen(name) && memcmp(buf, name, (size_t)n) == 0;
+}
+
+void jtext_append_string(sbuf_t *out, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     sbuf_reserve(out, len + 2);

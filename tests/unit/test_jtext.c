@@ -1,34 +1,34 @@
-/* Unit tests for proto/json_text.c: RFC 8259 validation, array iteration, string decoding,
- * and string encoding compared with what JSON.stringify writes. */
+/* Unit tests for proto/jtext.c: RFC 8259 validation, value skipping, array and object walks,
+ * string decoding, and string encoding compared with what JSON.stringify writes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "json_text.h"
+#include "jtext.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#define KIND(lit) json_validate(lit, sizeof(lit) - 1)
+#define KIND(lit) jtext_validate(lit, sizeof(lit) - 1)
 
 static void test_valid_kinds(void **state)
 {
     (void)state;
-    assert_int_equal(KIND("{}"), JT_OBJECT);
-    assert_int_equal(KIND("[]"), JT_ARRAY);
-    assert_int_equal(KIND("\"\""), JT_STRING);
-    assert_int_equal(KIND("0"), JT_NUMBER);
-    assert_int_equal(KIND("true"), JT_TRUE);
-    assert_int_equal(KIND("false"), JT_FALSE);
-    assert_int_equal(KIND("null"), JT_NULL);
-    assert_int_equal(KIND(" \t\r\n{ } \n"), JT_OBJECT);
-    assert_int_equal(KIND("[ ]"), JT_ARRAY);
-    assert_int_equal(KIND("{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"}}"), JT_OBJECT);
-    assert_int_equal(KIND("[\"message\",1,\"2\",{\"3\":[true]}]"), JT_ARRAY);
-    assert_int_equal(KIND("{ \"a\" : [ 1 , 2 ] , \"b\" : { } }"), JT_OBJECT);
-    assert_int_equal(KIND("[[],[[]],{}]"), JT_ARRAY);
+    assert_int_equal(KIND("{}"), JTEXT_OBJECT);
+    assert_int_equal(KIND("[]"), JTEXT_ARRAY);
+    assert_int_equal(KIND("\"\""), JTEXT_STRING);
+    assert_int_equal(KIND("0"), JTEXT_NUMBER);
+    assert_int_equal(KIND("true"), JTEXT_TRUE);
+    assert_int_equal(KIND("false"), JTEXT_FALSE);
+    assert_int_equal(KIND("null"), JTEXT_NULL);
+    assert_int_equal(KIND(" \t\r\n{ } \n"), JTEXT_OBJECT);
+    assert_int_equal(KIND("[ ]"), JTEXT_ARRAY);
+    assert_int_equal(KIND("{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"}}"), JTEXT_OBJECT);
+    assert_int_equal(KIND("[\"message\",1,\"2\",{\"3\":[true]}]"), JTEXT_ARRAY);
+    assert_int_equal(KIND("{ \"a\" : [ 1 , 2 ] , \"b\" : { } }"), JTEXT_OBJECT);
+    assert_int_equal(KIND("[[],[[]],{}]"), JTEXT_ARRAY);
 }
 
 static void test_valid_numbers(void **state)
@@ -45,7 +45,7 @@ static void test_valid_numbers(void **state)
         "1e400",   "123456789012345678901234567890",
     };
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
-        if (json_validate(ok[i], strlen(ok[i])) != JT_NUMBER) fail_msg("rejected %s", ok[i]);
+        if (jtext_validate(ok[i], strlen(ok[i])) != JTEXT_NUMBER) fail_msg("rejected %s", ok[i]);
 }
 
 static void test_invalid_numbers(void **state)
@@ -57,7 +57,8 @@ static void test_invalid_numbers(void **state)
         "Infinity", "-Infinity", "1_000", "1,5", "- 1",  "1 2", "\xef\xbc\x91",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        if (json_validate(bad[i], strlen(bad[i])) != JT_INVALID) fail_msg("accepted %s", bad[i]);
+        if (jtext_validate(bad[i], strlen(bad[i])) != JTEXT_INVALID)
+            fail_msg("accepted %s", bad[i]);
 }
 
 static void test_invalid_structure(void **state)
@@ -104,8 +105,9 @@ static void test_invalid_structure(void **state)
         "abc[\"message-with-ack\",1,\"2\",{\"3\":[false]}]",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        if (json_validate(bad[i], strlen(bad[i])) != JT_INVALID) fail_msg("accepted %s", bad[i]);
-    assert_int_equal(json_validate("[]\0", 3), JT_INVALID);
+        if (jtext_validate(bad[i], strlen(bad[i])) != JTEXT_INVALID)
+            fail_msg("accepted %s", bad[i]);
+    assert_int_equal(jtext_validate("[]\0", 3), JTEXT_INVALID);
 }
 
 static void test_strings(void **state)
@@ -128,7 +130,7 @@ static void test_strings(void **state)
         "\"\x7f\"",             /* DEL is not a control character for JSON */
     };
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
-        if (json_validate(ok[i], strlen(ok[i])) != JT_STRING) fail_msg("rejected %s", ok[i]);
+        if (jtext_validate(ok[i], strlen(ok[i])) != JTEXT_STRING) fail_msg("rejected %s", ok[i]);
 }
 
 static void test_invalid_strings(void **state)
@@ -172,11 +174,11 @@ static void test_invalid_strings(void **state)
         "\"\xf0\x9f\x28\x80\"",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        if (json_validate(bad[i], strlen(bad[i])) != JT_INVALID)
+        if (jtext_validate(bad[i], strlen(bad[i])) != JTEXT_INVALID)
             fail_msg("accepted bad string #%zu", i);
-    assert_int_equal(json_validate("\"a\0b\"", 5), JT_INVALID);
+    assert_int_equal(jtext_validate("\"a\0b\"", 5), JTEXT_INVALID);
     /* Truncation inside a multi-byte sequence right at the end of the buffer. */
-    assert_int_equal(json_validate("\"\xe2\x82\xac\"", 3), JT_INVALID);
+    assert_int_equal(jtext_validate("\"\xe2\x82\xac\"", 3), JTEXT_INVALID);
 }
 
 static void nest(char *buf, int depth, char open, char close)
@@ -188,47 +190,47 @@ static void nest(char *buf, int depth, char open, char close)
 static void test_depth_limit(void **state)
 {
     (void)state;
-    char buf[8 * JT_MAX_DEPTH + 8];
-    nest(buf, JT_MAX_DEPTH, '[', ']');
-    assert_int_equal(json_validate(buf, 2 * JT_MAX_DEPTH), JT_ARRAY);
-    nest(buf, JT_MAX_DEPTH + 1, '[', ']');
-    assert_int_equal(json_validate(buf, 2 * JT_MAX_DEPTH + 2), JT_INVALID);
+    char buf[8 * JTEXT_MAX_DEPTH + 8];
+    nest(buf, JTEXT_MAX_DEPTH, '[', ']');
+    assert_int_equal(jtext_validate(buf, 2 * JTEXT_MAX_DEPTH), JTEXT_ARRAY);
+    nest(buf, JTEXT_MAX_DEPTH + 1, '[', ']');
+    assert_int_equal(jtext_validate(buf, 2 * JTEXT_MAX_DEPTH + 2), JTEXT_INVALID);
 
     /* Mixed objects and arrays: {"a":{"a":...[]...}} */
     size_t n = 0;
-    for (int i = 0; i < JT_MAX_DEPTH - 1; i++) n += (size_t)sprintf(buf + n, "{\"a\":");
+    for (int i = 0; i < JTEXT_MAX_DEPTH - 1; i++) n += (size_t)sprintf(buf + n, "{\"a\":");
     buf[n++] = '[';
     buf[n++] = ']';
-    for (int i = 0; i < JT_MAX_DEPTH - 1; i++) buf[n++] = '}';
-    assert_int_equal(json_validate(buf, n), JT_OBJECT);
+    for (int i = 0; i < JTEXT_MAX_DEPTH - 1; i++) buf[n++] = '}';
+    assert_int_equal(jtext_validate(buf, n), JTEXT_OBJECT);
 
     /* Very deep input is rejected, not recursed into. */
     static char deep[200000];
     memset(deep, '[', sizeof deep);
-    assert_int_equal(json_validate(deep, sizeof deep), JT_INVALID);
+    assert_int_equal(jtext_validate(deep, sizeof deep), JTEXT_INVALID);
 }
 
 typedef struct {
     const char *text;
-    json_kind_t kind;
+    jtext_kind_t kind;
 } span_t;
 
 static void check_iter(const char *arr, const span_t *want, size_t n)
 {
-    json_array_iter_t it;
+    jtext_iter_t it;
     const char *e;
     size_t elen;
-    json_kind_t k;
-    assert_int_equal(json_validate(arr, strlen(arr)), JT_ARRAY);
-    json_array_iter_init(&it, arr, strlen(arr));
+    jtext_kind_t k;
+    assert_int_equal(jtext_validate(arr, strlen(arr)), JTEXT_ARRAY);
+    jtext_iter_init(&it, arr, strlen(arr));
     for (size_t i = 0; i < n; i++) {
-        assert_int_equal(json_array_next(&it, &e, &elen, &k), 1);
+        assert_int_equal(jtext_array_next(&it, &e, &elen, &k), 1);
         assert_int_equal(elen, strlen(want[i].text));
         assert_memory_equal(e, want[i].text, elen);
         assert_int_equal(k, want[i].kind);
     }
-    assert_int_equal(json_array_next(&it, &e, &elen, &k), 0);
-    assert_int_equal(json_array_next(&it, &e, &elen, &k), 0);
+    assert_int_equal(jtext_array_next(&it, &e, &elen, &k), 0);
+    assert_int_equal(jtext_array_next(&it, &e, &elen, &k), 0);
 }
 
 static void test_array_iter(void **state)
@@ -236,46 +238,149 @@ static void test_array_iter(void **state)
     (void)state;
     check_iter("[]", NULL, 0);
     check_iter(" [ ] ", NULL, 0);
-    const span_t a[] = {{"\"foo\"", JT_STRING}};
+    const span_t a[] = {{"\"foo\"", JTEXT_STRING}};
     check_iter("[\"foo\"]", a, 1);
     const span_t b[] = {
-        {"\"message\"", JT_STRING},   {"1", JT_NUMBER},
-        {"\"2\"", JT_STRING},         {"{\"3\":[true]}", JT_OBJECT},
-        {"-1.5e3", JT_NUMBER},        {"true", JT_TRUE},
-        {"false", JT_FALSE},          {"null", JT_NULL},
-        {"[1,[2,\"]\"]]", JT_ARRAY},  {"\"a\\\"],b\"", JT_STRING},
-        {"{\"}\":\"{\"}", JT_OBJECT},
+        {"\"message\"", JTEXT_STRING},   {"1", JTEXT_NUMBER},
+        {"\"2\"", JTEXT_STRING},         {"{\"3\":[true]}", JTEXT_OBJECT},
+        {"-1.5e3", JTEXT_NUMBER},        {"true", JTEXT_TRUE},
+        {"false", JTEXT_FALSE},          {"null", JTEXT_NULL},
+        {"[1,[2,\"]\"]]", JTEXT_ARRAY},  {"\"a\\\"],b\"", JTEXT_STRING},
+        {"{\"}\":\"{\"}", JTEXT_OBJECT},
     };
     check_iter(" [ \"message\" , 1,\"2\",{\"3\":[true]},\n-1.5e3,true,false,null,"
                "[1,[2,\"]\"]],\"a\\\"],b\",{\"}\":\"{\"} ]\t",
                b, sizeof b / sizeof *b);
-    const span_t c[] = {{"\"baz\"", JT_STRING}, {"{\"_placeholder\":true,\"num\":0}", JT_OBJECT}};
+    const span_t c[] = {{"\"baz\"", JTEXT_STRING},
+                        {"{\"_placeholder\":true,\"num\":0}", JTEXT_OBJECT}};
     check_iter("[\"baz\",{\"_placeholder\":true,\"num\":0}]", c, 2);
 }
 
 static void test_array_iter_not_array(void **state)
 {
     (void)state;
-    json_array_iter_t it;
+    jtext_iter_t it;
     const char *e;
     size_t elen;
-    json_kind_t k;
-    json_array_iter_init(&it, "{}", 2);
-    assert_int_equal(json_array_next(&it, &e, &elen, &k), 0);
-    json_array_iter_init(&it, "", 0);
-    assert_int_equal(json_array_next(&it, &e, &elen, &k), 0);
+    jtext_kind_t k;
+    jtext_iter_init(&it, "{}", 2);
+    assert_int_equal(jtext_array_next(&it, &e, &elen, &k), 0);
+    jtext_iter_init(&it, "", 0);
+    assert_int_equal(jtext_array_next(&it, &e, &elen, &k), 0);
     /* Unvalidated, truncated text stays in bounds. */
-    json_array_iter_init(&it, "[\"abc", 5);
-    assert_int_equal(json_array_next(&it, &e, &elen, &k), 1);
+    jtext_iter_init(&it, "[\"abc", 5);
+    assert_int_equal(jtext_array_next(&it, &e, &elen, &k), 1);
     assert_int_equal(elen, 4);
-    assert_int_equal(json_array_next(&it, &e, &elen, &k), 0);
+    assert_int_equal(jtext_array_next(&it, &e, &elen, &k), 0);
+}
+
+static void check_skip(const char *text, size_t want)
+{
+    const char *end = text + strlen(text);
+    assert_int_equal((size_t)(jtext_skip(text, end) - text), want);
+}
+
+static void test_skip(void **state)
+{
+    (void)state;
+    check_skip("\"a\\\"b\" rest", 6);
+    check_skip("[1,[2,\"]\"],{\"}\":3}] x", 19);
+    check_skip("{\"a\":{\"b\":[]}},2", 14);
+    check_skip("-1.5e3 ,", 6);
+    check_skip("true]", 4);
+    check_skip("null}", 4);
+    check_skip("", 0);
+    /* unvalidated, truncated text stays in bounds */
+    check_skip("[\"abc", 5);
+    check_skip("\"ab\\", 4);
+    const char *ws = " \t\r\nx";
+    assert_ptr_equal(jtext_skip_ws(ws, ws + 5), ws + 4);
+    assert_ptr_equal(jtext_skip_ws(ws, ws + 2), ws + 2);
+}
+
+static void test_object_iter(void **state)
+{
+    (void)state;
+    static const char obj[] = " { \"a\" : 1 ,\"b\\u0063\":{\"x\":[1,2]},\"\":\"}\" } ";
+    jtext_iter_t it;
+    const char *k, *v;
+    size_t klen, vlen;
+    jtext_kind_t kind;
+    assert_int_equal(jtext_validate(obj, sizeof obj - 1), JTEXT_OBJECT);
+    jtext_iter_init(&it, obj, sizeof obj - 1);
+    assert_int_equal(jtext_object_next(&it, &k, &klen, &v, &vlen, &kind), 1);
+    assert_int_equal(klen, 3);
+    assert_memory_equal(k, "\"a\"", 3);
+    assert_int_equal(vlen, 1);
+    assert_memory_equal(v, "1", 1);
+    assert_int_equal(kind, JTEXT_NUMBER);
+    assert_int_equal(jtext_object_next(&it, &k, &klen, &v, &vlen, &kind), 1);
+    assert_true(jtext_string_is(k, klen, "bc"));
+    assert_int_equal(vlen, 11);
+    assert_memory_equal(v, "{\"x\":[1,2]}", 11);
+    assert_int_equal(kind, JTEXT_OBJECT);
+    assert_int_equal(jtext_object_next(&it, &k, &klen, &v, &vlen, &kind), 1);
+    assert_int_equal(klen, 2);
+    assert_int_equal(vlen, 3);
+    assert_int_equal(kind, JTEXT_STRING);
+    assert_int_equal(jtext_object_next(&it, &k, &klen, &v, &vlen, &kind), 0);
+    assert_int_equal(jtext_object_next(&it, &k, &klen, &v, &vlen, &kind), 0);
+    jtext_iter_init(&it, "{ }", 3);
+    assert_int_equal(jtext_object_next(&it, &k, &klen, &v, &vlen, &kind), 0);
+    jtext_iter_init(&it, "\"{}\"", 4);
+    assert_int_equal(jtext_object_next(&it, &k, &klen, &v, &vlen, &kind), 0);
+}
+
+static void check_rest(const char *arr, int steps, const char *want)
+{
+    jtext_iter_t it;
+    const char *e, *rest;
+    size_t elen, rlen;
+    jtext_kind_t kind;
+    jtext_iter_init(&it, arr, strlen(arr));
+    for (int i = 0; i < steps; i++) jtext_array_next(&it, &e, &elen, &kind);
+    jtext_iter_rest(&it, &rest, &rlen);
+    assert_int_equal(rlen, strlen(want));
+    assert_memory_equal(rest, want, rlen);
+    assert_true(rest >= arr && rest + rlen <= arr + strlen(arr));
+}
+
+static void test_iter_rest(void **state)
+{
+    (void)state;
+    check_rest("[1, 2, 3 ]", 0, "1, 2, 3");
+    check_rest("[1, 2, 3 ]", 1, "2, 3");
+    check_rest(" [ \"ev\" ,{\"a\":[1]}\n,\"x\"\t] ", 1, "{\"a\":[1]}\n,\"x\"");
+    check_rest("[1, 2, 3 ]", 3, "");
+    check_rest("[1, 2, 3 ]", 4, "");
+    check_rest("[\"only\"]", 1, "");
+    check_rest("[]", 0, "");
+    check_rest(" [ ] ", 0, "");
+    check_rest(" [ ] ", 1, "");
+}
+
+static void test_string_is(void **state)
+{
+    (void)state;
+    assert_true(jtext_string_is("\"num\"", 5, "num"));
+    assert_true(jtext_string_is("\"\\u006eum\"", 10, "num"));
+    assert_true(jtext_string_is("\"\"", 2, ""));
+    assert_false(jtext_string_is("\"nu\"", 4, "num"));
+    assert_false(jtext_string_is("\"numb\"", 6, "num"));
+    assert_false(jtext_string_is("\"\\n\"", 4, "\\n"));
+    assert_true(jtext_string_is("\"\\n\"", 4, "\n"));
+    /* every character escaped: longer than the 64 bytes of any plain name literal */
+    static const char esc[] = "\"\\u005f\\u0070\\u006c\\u0061\\u0063\\u0065\\u0068\\u006f"
+                              "\\u006c\\u0064\\u0065\\u0072\"";
+    assert_true(sizeof esc - 1 > 64);
+    assert_true(jtext_string_is(esc, sizeof esc - 1, "_placeholder"));
 }
 
 static void check_decode(const char *lit, const char *want, size_t wlen)
 {
     char out[64];
-    assert_int_equal(json_validate(lit, strlen(lit)), JT_STRING);
-    long n = json_string_decode(lit, strlen(lit), out, sizeof out);
+    assert_int_equal(jtext_validate(lit, strlen(lit)), JTEXT_STRING);
+    long n = jtext_string_decode(lit, strlen(lit), out, sizeof out);
     assert_int_equal(n, (long)wlen);
     assert_memory_equal(out, want, wlen);
     assert_int_equal(out[n], '\0');
@@ -311,31 +416,31 @@ static void test_string_decode_capacity(void **state)
 {
     (void)state;
     char out[8];
-    assert_int_equal(json_string_decode("\"abcdefg\"", 9, out, 8), 7);
-    assert_int_equal(json_string_decode("\"abcdefgh\"", 10, out, 8), -1);
-    assert_int_equal(json_string_decode("\"abcdef\\n\"", 10, out, 8), 7);
-    assert_int_equal(json_string_decode("\"abcdefg\\n\"", 11, out, 8), -1);
-    assert_int_equal(json_string_decode("\"abcd\\u20ac\"", 12, out, 8), 7);
-    assert_int_equal(json_string_decode("\"abcde\\u20ac\"", 13, out, 8), -1);
-    assert_int_equal(json_string_decode("\"\"", 2, out, 1), 0);
-    assert_int_equal(json_string_decode("\"\"", 2, out, 0), -1);
-    assert_int_equal(json_string_decode("\"a\"", 3, out, 1), -1);
+    assert_int_equal(jtext_string_decode("\"abcdefg\"", 9, out, 8), 7);
+    assert_int_equal(jtext_string_decode("\"abcdefgh\"", 10, out, 8), -1);
+    assert_int_equal(jtext_string_decode("\"abcdef\\n\"", 10, out, 8), 7);
+    assert_int_equal(jtext_string_decode("\"abcdefg\\n\"", 11, out, 8), -1);
+    assert_int_equal(jtext_string_decode("\"abcd\\u20ac\"", 12, out, 8), 7);
+    assert_int_equal(jtext_string_decode("\"abcde\\u20ac\"", 13, out, 8), -1);
+    assert_int_equal(jtext_string_decode("\"\"", 2, out, 1), 0);
+    assert_int_equal(jtext_string_decode("\"\"", 2, out, 0), -1);
+    assert_int_equal(jtext_string_decode("\"a\"", 3, out, 1), -1);
     /* Not a string literal. */
-    assert_int_equal(json_string_decode("abc", 3, out, 8), -1);
-    assert_int_equal(json_string_decode("\"", 1, out, 8), -1);
-    assert_int_equal(json_string_decode("\"\\\"", 3, out, 8), -1);
+    assert_int_equal(jtext_string_decode("abc", 3, out, 8), -1);
+    assert_int_equal(jtext_string_decode("\"", 1, out, 8), -1);
+    assert_int_equal(jtext_string_decode("\"\\\"", 3, out, 8), -1);
 }
 
 static void check_encode(const char *in, size_t len, const char *want)
 {
     sbuf_t b = SBUF_INIT;
-    json_append_string(&b, in, len);
+    jtext_append_string(&b, in, len);
     assert_string_equal(b.data, want);
     assert_int_equal(b.len, strlen(want));
     /* What we write is valid JSON and decodes back to the input. */
-    assert_int_equal(json_validate(b.data, b.len), JT_STRING);
+    assert_int_equal(jtext_validate(b.data, b.len), JTEXT_STRING);
     char out[128];
-    assert_int_equal(json_string_decode(b.data, b.len, out, sizeof out), (long)len);
+    assert_int_equal(jtext_string_decode(b.data, b.len, out, sizeof out), (long)len);
     assert_memory_equal(out, in, len);
     sbuf_free(&b);
 }
@@ -383,14 +488,14 @@ static void test_append_string_appends(void **state)
     (void)state;
     sbuf_t b = SBUF_INIT;
     sbuf_append_str(&b, "[");
-    json_append_string(&b, "a", 1);
+    jtext_append_string(&b, "a", 1);
     sbuf_append_char(&b, ',');
-    json_append_string(&b, "b\n", 2);
+    jtext_append_string(&b, "b\n", 2);
     sbuf_append_char(&b, ']');
     assert_string_equal(b.data, "[\"a\",\"b\\n\"]");
     /* Invalid UTF-8 is copied as is, like every other non-ASCII byte. */
     sbuf_reset(&b);
-    json_append_string(&b, "\xff\xc0", 2);
+    jtext_append_string(&b, "\xff\xc0", 2);
     assert_string_equal(b.data, "\"\xff\xc0\"");
     sbuf_free(&b);
 }
@@ -407,6 +512,10 @@ int main(void)
         cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_array_iter),
         cmocka_unit_test(test_array_iter_not_array),
+        cmocka_unit_test(test_skip),
+        cmocka_unit_test(test_object_iter),
+        cmocka_unit_test(test_iter_rest),
+        cmocka_unit_test(test_string_is),
         cmocka_unit_test(test_string_decode),
         cmocka_unit_test(test_string_decode_capacity),
         cmocka_unit_test(test_append_string),
