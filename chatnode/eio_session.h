@@ -62,8 +62,7 @@ typedef struct {
 
 /* Creates the server on loop, with no session and its deadline queues started. handler is
  * copied; mem (the node's memory budget, where sessions count what they hold) and limits (the
- * per-address session counts) are borrowed and must outlive it. Returns NULL on a libuv error
- * (nothing is left to close). */
+ * per-address session counts) are borrowed and must outlive it. Never fails. */
 eio_server_t *eio_server_new(uv_loop_t *loop, const chatnode_config_t *cfg,
                              const eio_handler_t *handler, mem_budget_t *mem, addr_limit_t *limits);
 /* Sets the node tag that starts every session id from now on (copied, up to 31 bytes). */

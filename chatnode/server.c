@@ -263,7 +263,10 @@ static int has_body(struct lws *wsi, long long len)
 
 /* ---- client addresses and per-address limits ---- */
 
-void server_client_addr(server_t *srv, struct lws *wsi, client_addr_t *out)
+/* The client address of the request on wsi: the TCP peer, or, when the peer is one of
+ * --trusted-proxies, the client its X-Forwarded-For names (see client_addr.h). Needs the
+ * request headers. */
+static void client_addr_of(server_t *srv, struct lws *wsi, client_addr_t *out)
 {
     client_addr_t peer;
     struct sockaddr_storage ss;
@@ -285,7 +288,7 @@ void server_client_addr(server_t *srv, struct lws *wsi, client_addr_t *out)
 static int admit(server_t *srv, struct lws *wsi, client_addr_t *addr, const char **why,
                  unsigned *retry)
 {
-    server_client_addr(srv, wsi, addr);
+    client_addr_of(srv, wsi, addr);
     addr_verdict_t v = addr_limit_admit(&srv->limits, addr, uv_now(srv->loop), retry);
     if (v == ADDR_OK) return 0;
     *why = v == ADDR_TOO_MANY_SESSIONS ? "Too many sessions from this address"
@@ -558,7 +561,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         eio_query_t q;
         client_addr_t addr;
         parse_query(wsi, &q);
-        server_client_addr(server_of(wsi), wsi, &addr);
+        client_addr_of(server_of(wsi), wsi, &addr);
         return eio_on_ws_open(server_of(wsi)->eio, wsi, &q, &addr);
     }
     case LWS_CALLBACK_RECEIVE: return eio_on_ws_receive(wsi, in, len);

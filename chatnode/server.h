@@ -76,9 +76,4 @@ void server_set_health(server_t *srv, void (*health)(void *ctx, sbuf_t *json), v
 void server_mem_add(server_t *srv, size_t n);
 void server_mem_sub(server_t *srv, size_t n);
 
-/* The client address of the request on wsi: the TCP peer, or, when the peer is one of
- * --trusted-proxies, the client its X-Forwarded-For names (see client_addr.h). Needs the
- * request headers. */
-void server_client_addr(server_t *srv, struct lws *wsi, client_addr_t *out);
-
 #endif
