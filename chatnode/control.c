@@ -67,7 +67,7 @@ void control_heartbeat_json(control_t *ctl, sbuf_t *json)
 {
     server_t *srv = ctl->srv;
     size_t polling, websocket, rooms = 0;
-    eio_count(srv, &polling, &websocket);
+    eio_count(server_eio(srv), &polling, &websocket);
     sio_foreach_nsp(ctl->sio, count_rooms, &rooms);
     char address[300];
     if (srv->cfg->advertise && *srv->cfg->advertise)
@@ -81,8 +81,9 @@ void control_heartbeat_json(control_t *ctl, sbuf_t *json)
         (json_int_t)srv->started_epoch_ms, "connections", "polling", (json_int_t)polling,
         "websocket", (json_int_t)websocket, "sockets", "rooms", (json_int_t)rooms,
         "events_in_per_s", ctl->events_in_per_s, "events_out_per_s", ctl->events_out_per_s,
-        "bytes_in", (json_int_t)srv->bytes_in, "bytes_out", (json_int_t)srv->bytes_out, "rss",
-        (json_int_t)rss_bytes(), "draining", srv->draining);
+        "bytes_in", (json_int_t)eio_server_bytes_in(server_eio(srv)), "bytes_out",
+        (json_int_t)eio_server_bytes_out(server_eio(srv)), "rss", (json_int_t)rss_bytes(),
+        "draining", drain_active(ctl->drain));
     sio_foreach_nsp(ctl->sio, count_nsp, doc);
     sbuf_t bus = SBUF_INIT;
     cluster_health(ctl->cluster, &bus); /* ,"bus":{...} */
@@ -109,12 +110,14 @@ static void on_heartbeat(uv_timer_t *t)
     uint64_t now = uv_now(srv->loop);
     if (ctl->last_ms && now > ctl->last_ms) {
         double secs = (double)(now - ctl->last_ms) / 1000.0;
-        ctl->events_in_per_s = (double)(srv->events_in - ctl->last_events_in) / secs;
-        ctl->events_out_per_s = (double)(srv->events_out - ctl->last_events_out) / secs;
+        ctl->events_in_per_s =
+            (double)(sio_server_events_in(ctl->sio) - ctl->last_events_in) / secs;
+        ctl->events_out_per_s =
+            (double)(sio_server_events_out(ctl->sio) - ctl->last_events_out) / secs;
     }
     ctl->last_ms = now;
-    ctl->last_events_in = srv->events_in;
-    ctl->last_events_out = srv->events_out;
+    ctl->last_events_in = sio_server_events_in(ctl->sio);
+    ctl->last_events_out = sio_server_events_out(ctl->sio);
 
     sbuf_t hb = SBUF_INIT, ch = SBUF_INIT, key = SBUF_INIT;
     control_heartbeat_json(ctl, &hb);
@@ -176,7 +179,7 @@ static void on_command(void *ud, const char *channel, size_t len, const char *pa
     if (cmd != CONTROL_CMD_UNKNOWN) set_draining(ctl, cmd == CONTROL_CMD_DRAIN);
     sbuf_t text = SBUF_INIT, ch = SBUF_INIT;
     if (control_reply_text(id, cluster_uid(ctl->cluster), cmd != CONTROL_CMD_UNKNOWN,
-                           ctl->srv->draining, &text) == 0) {
+                           drain_active(ctl->drain), &text) == 0) {
         sbuf_printf(&ch, "%s:reply", prefix(ctl));
         cluster_publish(ctl->cluster, ch.data, ch.len, text.data, text.len);
     }

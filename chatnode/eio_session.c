@@ -7,15 +7,34 @@
 #include "alloc.h"
 #include "log.h"
 #include "sid.h"
+#include "strmap.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+struct eio_server {
+    uv_loop_t *loop;
+    const chatnode_config_t *cfg;
+    eio_handler_t handler;
+    mem_budget_t *mem;    /* borrowed */
+    addr_limit_t *limits; /* borrowed */
+    char tag[32];         /* session ids start with it */
+    strmap_t sessions;    /* sid -> eio_session_t */
+    dl_queue_t ping_q, pong_q, upgrade_q, close_q, kill_q;
+    uint64_t started_ms;       /* loop time at start */
+    uint64_t started_epoch_ms; /* wall clock at start */
+    uint64_t sessions_opened;
+    uint64_t bytes_in, bytes_out; /* Engine.IO payload bytes, all transports */
+    int draining;                 /* refusing new sessions */
+    int closed;                   /* eio_server_close ran */
+};
 
 typedef enum { S_OPEN = 0, S_CLOSING, S_CLOSED } state_t;
 typedef enum { UP_NONE = 0, UP_PROBING, UP_PROBED } upgrade_t;
 
 struct eio_session {
-    server_t *srv;
+    eio_server_t *es;
     uint8_t transport;       /* eio_transport_t */
     uint8_t state;           /* state_t */
     uint8_t upgrade;         /* upgrade_t */
@@ -36,7 +55,7 @@ struct eio_session {
     uint32_t qhead, qlen;
     uint32_t qbytes;    /* what the queue costs (frame_cost), bounded by --max-queue */
     uint32_t opened_s;  /* when the handshake was made: seconds since the server started */
-    client_addr_t addr; /* the client's address (server_client_addr) */
+    client_addr_t addr; /* the client's address (from the transport) */
     dl_node_t hb;       /* heartbeat: in ping_q (next ping) or pong_q (waiting for a pong) */
     struct aux *aux;    /* owned: in upgrade_q while probing, close_q while closing; else NULL */
     void *upper;
@@ -92,7 +111,7 @@ const char *eio_session_id(const eio_session_t *s)
 
 uint64_t eio_session_issued_ms(const eio_session_t *s)
 {
-    return s->srv->started_epoch_ms + (uint64_t)s->opened_s * 1000;
+    return s->es->started_epoch_ms + (uint64_t)s->opened_s * 1000;
 }
 
 const char *eio_session_address(const eio_session_t *s, char *buf, size_t len)
@@ -141,7 +160,7 @@ static void q_push(eio_session_t *s, frame_t *f)
     s->qlen++;
     uint32_t c = cost32(f);
     s->qbytes = s->qbytes > UINT32_MAX - c ? UINT32_MAX : s->qbytes + c;
-    server_mem_add(s->srv, c);
+    mem_budget_add(s->es->mem, c);
 }
 
 static frame_t *q_peek(const eio_session_t *s)
@@ -156,7 +175,7 @@ static frame_t *q_pop(eio_session_t *s)
     s->qhead = (s->qhead + 1) & ((1u << s->qcap_log2) - 1);
     uint32_t c = cost32(f);
     s->qbytes = s->qbytes > c ? s->qbytes - c : 0;
-    server_mem_sub(s->srv, c);
+    mem_budget_sub(s->es->mem, c);
     s->head_sent = 0;
     if (--s->qlen == 0) {
         /* An idle session keeps no queue memory. */
@@ -181,7 +200,7 @@ static sbuf_t *rx_take(eio_session_t *s)
 {
     sbuf_t *b = s->rx;
     s->rx = NULL;
-    if (b) server_mem_sub(s->srv, b->cap);
+    if (b) mem_budget_sub(s->es->mem, b->cap);
     return b;
 }
 
@@ -198,7 +217,7 @@ static void rx_append(eio_session_t *s, const void *data, size_t len)
     if (!s->rx) s->rx = xcalloc(1, sizeof *s->rx);
     size_t before = s->rx->cap;
     sbuf_append(s->rx, data, len);
-    if (s->rx->cap > before) server_mem_add(s->srv, s->rx->cap - before);
+    if (s->rx->cap > before) mem_budget_add(s->es->mem, s->rx->cap - before);
 }
 
 static void session_free(eio_session_t *s)
@@ -231,7 +250,7 @@ static void detach_ws(struct lws *wsi, int close_it, int kill)
     if (!wsi) return;
     lws_set_opaque_user_data(wsi, NULL);
     if (kill)
-        server_kill(wsi);
+        conn_kill_wsi(wsi);
     else if (close_it)
         lws_callback_on_writable(wsi);
 }
@@ -255,8 +274,8 @@ static void answer_get(eio_session_t *s, frame_t *last)
         eio_payload_append(&payload, &p);
     }
     c->session = NULL;
-    s->srv->bytes_out += payload.len;
-    server_reply(wsi, c, 200, NULL, payload.data, payload.len);
+    s->es->bytes_out += payload.len;
+    conn_reply(wsi, c, 200, NULL, payload.data, payload.len);
     sbuf_free(&payload);
 }
 
@@ -265,18 +284,18 @@ static void answer_get(eio_session_t *s, frame_t *last)
 static void destroy(eio_session_t *s, const char *reason, frame_t *get_answer)
 {
     if (s->state == S_CLOSED) return;
-    server_t *srv = s->srv;
+    eio_server_t *es = s->es;
     int was_open = s->state == S_OPEN;
     s->state = S_CLOSED;
-    strmap_del(&srv->sessions, s->sid, strlen(s->sid));
-    dl_remove(&srv->ping_q, &s->hb);
-    dl_remove(&srv->pong_q, &s->hb);
+    strmap_del(&es->sessions, s->sid, strlen(s->sid));
+    dl_remove(&es->ping_q, &s->hb);
+    dl_remove(&es->pong_q, &s->hb);
     aux_stop(s);
-    dl_remove(&srv->kill_q, &s->hb);
+    dl_remove(&es->kill_q, &s->hb);
     s->ping_out = 0;
-    addr_limit_closed(&srv->limits, &s->addr, uv_now(srv->loop));
+    addr_limit_closed(es->limits, &s->addr, uv_now(es->loop));
     log_debug("session closed", "sid=%s reason=\"%s\"", s->sid, reason);
-    if (was_open && s->upper && srv->handler.close) srv->handler.close(s->upper, reason);
+    if (was_open && s->upper && es->handler.close) es->handler.close(s->upper, reason);
     s->upper = NULL;
     if (s->get) {
         q_clear(s);
@@ -289,7 +308,7 @@ static void destroy(eio_session_t *s, const char *reason, frame_t *get_answer)
         if (c) {
             c->session = NULL;
             conn_drop_body(c);
-            server_reply_eio_error(s->post, c, EIO_ERR_UNKNOWN_SID);
+            eio_reply_error(s->post, c, EIO_ERR_UNKNOWN_SID);
         }
         s->post = NULL;
     }
@@ -315,14 +334,14 @@ static void flush(eio_session_t *s)
  * walking a room that the session's sockets are in: on the next loop turn. */
 static void doom(eio_session_t *s)
 {
-    server_t *srv = s->srv;
+    eio_server_t *es = s->es;
     log_info("session dropped", "sid=%s reason=\"send queue over %lld bytes\"", s->sid,
-             srv->cfg->max_queue);
+             es->cfg->max_queue);
     s->doomed = 1;
     q_clear(s);
-    dl_remove(&srv->ping_q, &s->hb);
-    dl_remove(&srv->pong_q, &s->hb);
-    dl_add(&srv->kill_q, &s->hb);
+    dl_remove(&es->ping_q, &s->hb);
+    dl_remove(&es->pong_q, &s->hb);
+    dl_add(&es->kill_q, &s->hb);
 }
 
 size_t eio_session_held(const eio_session_t *s)
@@ -332,14 +351,14 @@ size_t eio_session_held(const eio_session_t *s)
     if (s->rx) n += s->rx->cap;
     conn_t *c = conn_of(s->post);
     if (c && c->session == s && c->body) n += c->body->cap;
-    if (s->upper && s->srv->handler.held) n += s->srv->handler.held(s->upper);
+    if (s->upper && s->es->handler.held) n += s->es->handler.held(s->upper);
     return n;
 }
 
 void eio_drop(eio_session_t *s, const char *reason)
 {
     if (s->state == S_CLOSED || s->doomed) return;
-    server_t *srv = s->srv;
+    eio_server_t *es = s->es;
     log_info("session dropped", "sid=%s reason=\"%s\" held=%zu", s->sid, reason,
              eio_session_held(s));
     s->doomed = 1;
@@ -350,9 +369,9 @@ void eio_drop(eio_session_t *s, const char *reason)
     rx_drop(s);
     conn_t *c = conn_of(s->post);
     if (c && c->session == s) conn_drop_body(c);
-    dl_remove(&srv->ping_q, &s->hb);
-    dl_remove(&srv->pong_q, &s->hb);
-    dl_add(&srv->kill_q, &s->hb);
+    dl_remove(&es->ping_q, &s->hb);
+    dl_remove(&es->pong_q, &s->hb);
+    dl_add(&es->kill_q, &s->hb);
 }
 
 int eio_ready(const eio_session_t *s)
@@ -364,7 +383,7 @@ int eio_ready(const eio_session_t *s)
 /* Writes one frame on a session's WebSocket. */
 static int ws_write(eio_session_t *s, struct lws *wsi, frame_t *f)
 {
-    s->srv->bytes_out += f->len;
+    s->es->bytes_out += f->len;
     return lws_write(wsi, frame_body(f), f->len, f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) < 0
                ? -1
                : 0;
@@ -379,7 +398,7 @@ void eio_send(eio_session_t *s, frame_t *f)
      * meanwhile wait in the queue. */
     if (s->transport == EIO_TR_WEBSOCKET && s->ws && !s->qlen && !lws_partial_buffered(s->ws)) {
         if (ws_write(s, s->ws, f) < 0) {
-            server_kill(s->ws);
+            conn_kill_wsi(s->ws);
             return;
         }
         if (!lws_partial_buffered(s->ws)) return;
@@ -390,7 +409,7 @@ void eio_send(eio_session_t *s, frame_t *f)
         return;
     }
     q_push(s, f);
-    if (s->qbytes > (uint64_t)s->srv->cfg->max_queue)
+    if (s->qbytes > (uint64_t)s->es->cfg->max_queue)
         doom(s);
     else
         flush(s);
@@ -399,13 +418,13 @@ void eio_send(eio_session_t *s, frame_t *f)
 void eio_close(eio_session_t *s, const char *reason)
 {
     if (s->state != S_OPEN) return;
-    server_t *srv = s->srv;
+    eio_server_t *es = s->es;
     hold(s);
-    if (s->upper && srv->handler.close) srv->handler.close(s->upper, reason);
+    if (s->upper && es->handler.close) es->handler.close(s->upper, reason);
     s->upper = NULL;
     s->state = S_CLOSING;
-    dl_remove(&srv->ping_q, &s->hb);
-    dl_remove(&srv->pong_q, &s->hb);
+    dl_remove(&es->ping_q, &s->hb);
+    dl_remove(&es->pong_q, &s->hb);
     if (s->probe) {
         detach_ws(s->probe, 1, 0);
         s->probe = NULL;
@@ -415,7 +434,7 @@ void eio_close(eio_session_t *s, const char *reason)
         /* Flush what is queued, then close the WebSocket (eio_on_ws_writable). */
         if (s->ws) {
             lws_callback_on_writable(s->ws);
-            aux_start(s, &srv->close_q);
+            aux_start(s, &es->close_q);
         } else {
             destroy(s, reason, f_close);
         }
@@ -425,7 +444,7 @@ void eio_close(eio_session_t *s, const char *reason)
     } else {
         /* Keep the queued packets and the close packet for the next GET, for a while. */
         q_push(s, f_close);
-        aux_start(s, &srv->close_q);
+        aux_start(s, &es->close_q);
     }
     release(s);
 }
@@ -444,9 +463,9 @@ static eio_session_t *from_aux(dl_node_t *n)
 
 static void on_ping_due(dl_queue_t *q, dl_node_t *n)
 {
-    server_t *srv = q->data;
+    eio_server_t *es = q->data;
     eio_session_t *s = from_hb(n);
-    dl_add(&srv->pong_q, &s->hb);
+    dl_add(&es->pong_q, &s->hb);
     s->ping_out = 1;
     eio_send(s, f_ping);
 }
@@ -483,44 +502,52 @@ static void on_close_timeout(dl_queue_t *q, dl_node_t *n)
     destroy(s, "server close", f_close);
 }
 
-int eio_init(server_t *srv)
+eio_server_t *eio_server_new(uv_loop_t *loop, const chatnode_config_t *cfg,
+                             const eio_handler_t *handler, mem_budget_t *mem, addr_limit_t *limits)
 {
-    const chatnode_config_t *cfg = srv->cfg;
-    int rc;
-    if ((rc = dl_init(&srv->ping_q, srv->loop, (uint64_t)cfg->ping_interval, on_ping_due, srv)) ||
-        (rc =
-             dl_init(&srv->pong_q, srv->loop, (uint64_t)cfg->ping_timeout, on_pong_timeout, srv)) ||
-        (rc = dl_init(&srv->upgrade_q, srv->loop, (uint64_t)cfg->upgrade_timeout,
-                      on_upgrade_timeout, srv)) ||
-        (rc = dl_init(&srv->close_q, srv->loop, (uint64_t)cfg->ping_timeout, on_close_timeout,
-                      srv)) ||
-        (rc = dl_init(&srv->kill_q, srv->loop, 0, on_doomed, srv)) ||
-        (rc = dl_init(&srv->idle_q, srv->loop, (uint64_t)cfg->keepalive_timeout,
-                      server_idle_expired, srv)))
-        return rc;
+    eio_server_t *es = xcalloc(1, sizeof *es);
+    es->loop = loop;
+    es->cfg = cfg;
+    es->handler = *handler;
+    es->mem = mem;
+    es->limits = limits;
+    es->started_ms = uv_now(loop);
+    uv_timeval64_t now;
+    uv_gettimeofday(&now);
+    es->started_epoch_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_usec / 1000;
+    /* libuv timers do not fail to initialise */
+    dl_init(&es->ping_q, loop, (uint64_t)cfg->ping_interval, on_ping_due, es);
+    dl_init(&es->pong_q, loop, (uint64_t)cfg->ping_timeout, on_pong_timeout, es);
+    dl_init(&es->upgrade_q, loop, (uint64_t)cfg->upgrade_timeout, on_upgrade_timeout, es);
+    dl_init(&es->close_q, loop, (uint64_t)cfg->ping_timeout, on_close_timeout, es);
+    dl_init(&es->kill_q, loop, 0, on_doomed, es);
     if (!f_ping) {
         f_ping = frame_new_text(EIO_PING, NULL, 0);
         f_close = frame_new_text(EIO_CLOSE, NULL, 0);
         f_noop = frame_new_text(EIO_NOOP, NULL, 0);
         f_pong_probe = frame_new_text(EIO_PONG, "probe", 5);
     }
-    return 0;
+    return es;
 }
 
-void eio_shutdown(server_t *srv)
+void eio_server_set_tag(eio_server_t *es, const char *tag)
 {
-    const char *key;
-    size_t klen;
+    snprintf(es->tag, sizeof es->tag, "%s", tag);
+}
+
+void eio_server_close(eio_server_t *es)
+{
+    if (es->closed) return;
+    es->closed = 1;
     void *v;
-    for (size_t i = 0; strmap_next(&srv->sessions, &i, &key, &klen, &v);)
+    for (size_t i = 0; strmap_next(&es->sessions, &i, NULL, NULL, &v);)
         destroy(v, "server shutting down", f_close);
-    strmap_free(&srv->sessions);
-    dl_close(&srv->ping_q, NULL);
-    dl_close(&srv->pong_q, NULL);
-    dl_close(&srv->upgrade_q, NULL);
-    dl_close(&srv->close_q, NULL);
-    dl_close(&srv->kill_q, NULL);
-    dl_close(&srv->idle_q, NULL);
+    strmap_free(&es->sessions);
+    dl_close(&es->ping_q, NULL);
+    dl_close(&es->pong_q, NULL);
+    dl_close(&es->upgrade_q, NULL);
+    dl_close(&es->close_q, NULL);
+    dl_close(&es->kill_q, NULL);
     frame_unref(f_ping);
     frame_unref(f_close);
     frame_unref(f_noop);
@@ -528,32 +555,83 @@ void eio_shutdown(server_t *srv)
     f_ping = f_close = f_noop = f_pong_probe = NULL;
 }
 
-size_t eio_close_some(server_t *srv, size_t max, const char *reason)
+void eio_server_free(eio_server_t *es)
+{
+    free(es);
+}
+
+void eio_server_set_draining(eio_server_t *es, int on)
+{
+    es->draining = on;
+}
+
+int eio_server_draining(const eio_server_t *es)
+{
+    return es->draining;
+}
+
+size_t eio_server_session_count(const eio_server_t *es)
+{
+    return es->sessions.count;
+}
+
+uint64_t eio_server_sessions_opened(const eio_server_t *es)
+{
+    return es->sessions_opened;
+}
+
+uint64_t eio_server_bytes_in(const eio_server_t *es)
+{
+    return es->bytes_in;
+}
+
+uint64_t eio_server_bytes_out(const eio_server_t *es)
+{
+    return es->bytes_out;
+}
+
+int eio_server_next(const eio_server_t *es, size_t *iter, eio_session_t **out)
+{
+    void *v;
+    if (!strmap_next(&es->sessions, iter, NULL, NULL, &v)) return 0;
+    *out = v;
+    return 1;
+}
+
+void eio_reply_error(struct lws *wsi, conn_t *c, int code)
+{
+    char body[128];
+    int n = snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", code,
+                     eio_error_message(code));
+    conn_reply(wsi, c, code == EIO_ERR_FORBIDDEN ? 403 : 400, "application/json", body, (size_t)n);
+}
+
+size_t eio_close_some(eio_server_t *es, size_t max, const char *reason)
 {
     eio_session_t **pick = xmalloc((max ? max : 1) * sizeof *pick);
     size_t n = 0;
     void *v;
-    for (size_t i = 0; n < max && strmap_next(&srv->sessions, &i, NULL, NULL, &v);)
+    for (size_t i = 0; n < max && strmap_next(&es->sessions, &i, NULL, NULL, &v);)
         if (((eio_session_t *)v)->state == S_OPEN) pick[n++] = v;
     for (size_t i = 0; i < n; i++) eio_close(pick[i], reason);
     free(pick);
     return n;
 }
 
-size_t eio_count_open(const server_t *srv)
+size_t eio_count_open(const eio_server_t *es)
 {
     size_t n = 0;
     void *v;
-    for (size_t i = 0; strmap_next(&srv->sessions, &i, NULL, NULL, &v);)
+    for (size_t i = 0; strmap_next(&es->sessions, &i, NULL, NULL, &v);)
         if (((eio_session_t *)v)->state == S_OPEN) n++;
     return n;
 }
 
-void eio_count(const server_t *srv, size_t *polling, size_t *websocket)
+void eio_count(const eio_server_t *es, size_t *polling, size_t *websocket)
 {
     size_t p = 0, w = 0;
     void *v;
-    for (size_t i = 0; strmap_next(&srv->sessions, &i, NULL, NULL, &v);) {
+    for (size_t i = 0; strmap_next(&es->sessions, &i, NULL, NULL, &v);) {
         if (((eio_session_t *)v)->transport == EIO_TR_WEBSOCKET)
             w++;
         else
@@ -565,33 +643,33 @@ void eio_count(const server_t *srv, size_t *polling, size_t *websocket)
 
 /* ---- handshake ---- */
 
-static eio_session_t *session_new(server_t *srv, eio_transport_t transport,
+static eio_session_t *session_new(eio_server_t *es, eio_transport_t transport,
                                   const client_addr_t *addr)
 {
     char sid[SID_MAX];
-    do sid_generate(sid, sizeof sid, srv->tag);
-    while (strmap_get(&srv->sessions, sid, strlen(sid)));
+    do sid_generate(sid, sizeof sid, es->tag);
+    while (strmap_get(&es->sessions, sid, strlen(sid)));
     size_t n = strlen(sid) + 1;
     eio_session_t *s = xcalloc(1, sizeof *s + n);
     memcpy(s->sid, sid, n);
-    s->srv = srv;
+    s->es = es;
     s->transport = (uint8_t)transport;
     s->addr = *addr;
-    addr_limit_opened(&srv->limits, addr);
-    strmap_put(&srv->sessions, s->sid, strlen(s->sid), s);
-    srv->sessions_opened++;
-    s->opened_s = (uint32_t)((uv_now(srv->loop) - srv->started_ms) / 1000);
+    addr_limit_opened(es->limits, addr);
+    strmap_put(&es->sessions, s->sid, strlen(s->sid), s);
+    es->sessions_opened++;
+    s->opened_s = (uint32_t)((uv_now(es->loop) - es->started_ms) / 1000);
     return s;
 }
 
-static frame_t *open_frame(const server_t *srv, const eio_session_t *s)
+static frame_t *open_frame(const eio_server_t *es, const eio_session_t *s)
 {
     sbuf_t b = SBUF_INIT;
     sbuf_printf(&b,
                 "{\"sid\":\"%s\",\"upgrades\":[%s],\"pingInterval\":%lld,\"pingTimeout\":%lld,"
                 "\"maxPayload\":%lld}",
                 s->sid, s->transport == EIO_TR_POLLING ? "\"websocket\"" : "",
-                srv->cfg->ping_interval, srv->cfg->ping_timeout, srv->cfg->max_payload);
+                es->cfg->ping_interval, es->cfg->ping_timeout, es->cfg->max_payload);
     frame_t *f = frame_new_text(EIO_OPEN, b.data, b.len);
     sbuf_free(&b);
     return f;
@@ -600,17 +678,17 @@ static frame_t *open_frame(const server_t *srv, const eio_session_t *s)
 /* Sends the open packet, starts the heartbeat and tells the upper layer. */
 static void session_open(eio_session_t *s)
 {
-    server_t *srv = s->srv;
-    frame_t *f = open_frame(srv, s);
+    eio_server_t *es = s->es;
+    frame_t *f = open_frame(es, s);
     q_push(s, f);
     frame_unref(f);
-    dl_add(&srv->ping_q, &s->hb);
+    dl_add(&es->ping_q, &s->hb);
     char addr[CLIENT_ADDR_TEXT];
     log_debug("session opened", "sid=%s transport=%s address=%s", s->sid,
               s->transport == EIO_TR_WEBSOCKET ? "websocket" : "polling",
               client_addr_format(&s->addr, addr, sizeof addr));
     hold(s);
-    if (srv->handler.open) s->upper = srv->handler.open(srv->handler.ctx, s);
+    if (es->handler.open) s->upper = es->handler.open(es->handler.ctx, s);
     if (release(s)) flush(s);
 }
 
@@ -619,7 +697,7 @@ static void session_open(eio_session_t *s)
 /* Handles one packet from the client's transport. Returns 0, or -1 if the session ended. */
 static int on_packet(eio_session_t *s, const eio_packet_t *p)
 {
-    server_t *srv = s->srv;
+    eio_server_t *es = s->es;
     if (s->state != S_OPEN || s->doomed) return 0;
     switch (p->type) {
     case EIO_PONG:
@@ -627,13 +705,13 @@ static int on_packet(eio_session_t *s, const eio_packet_t *p)
          * a client that reads nothing alive. */
         if (!s->ping_out) return 0;
         s->ping_out = 0;
-        dl_remove(&srv->pong_q, &s->hb);
-        dl_add(&srv->ping_q, &s->hb);
+        dl_remove(&es->pong_q, &s->hb);
+        dl_add(&es->ping_q, &s->hb);
         return 0;
     case EIO_PING: destroy(s, "invalid heartbeat direction", f_close); return -1;
     case EIO_CLOSE: destroy(s, "transport close", f_noop); return -1;
     case EIO_MESSAGE:
-        if (s->upper && srv->handler.message) srv->handler.message(s->upper, p);
+        if (s->upper && es->handler.message) es->handler.message(s->upper, p);
         return s->state == S_OPEN ? 0 : -1;
     default: return 0; /* open, upgrade and noop carry nothing for us */
     }
@@ -641,53 +719,53 @@ static int on_packet(eio_session_t *s, const eio_packet_t *p)
 
 /* ---- polling ---- */
 
-static eio_session_t *find(server_t *srv, const char *sid)
+static eio_session_t *find(const eio_server_t *es, const char *sid)
 {
-    return strmap_get(&srv->sessions, sid, strlen(sid));
+    return strmap_get(&es->sessions, sid, strlen(sid));
 }
 
 /* The polling session a request with a sid is for. A request that cannot use it (unknown
  * sid, a session on WebSocket, a second GET or POST at once) is answered 400 here, and an
  * overlap also ends the session; returns NULL then. */
-static eio_session_t *polling_session(server_t *srv, struct lws *wsi, conn_t *c,
+static eio_session_t *polling_session(eio_server_t *es, struct lws *wsi, conn_t *c,
                                       const eio_query_t *q, int is_post)
 {
-    eio_session_t *s = find(srv, q->sid);
+    eio_session_t *s = find(es, q->sid);
     if (!s) {
-        server_reply_eio_error(wsi, c, EIO_ERR_UNKNOWN_SID);
+        eio_reply_error(wsi, c, EIO_ERR_UNKNOWN_SID);
         return NULL;
     }
     if (s->transport != EIO_TR_POLLING) {
-        server_reply_eio_error(wsi, c, EIO_ERR_BAD_REQUEST);
+        eio_reply_error(wsi, c, EIO_ERR_BAD_REQUEST);
         return NULL;
     }
     if (is_post ? s->post != NULL : s->get != NULL) {
         /* Overlapping requests: a pending GET is answered with a close packet. */
-        server_reply_eio_error(wsi, c, EIO_ERR_BAD_REQUEST);
+        eio_reply_error(wsi, c, EIO_ERR_BAD_REQUEST);
         destroy(s, is_post ? "overlapping post" : "overlapping poll", f_close);
         return NULL;
     }
     return s;
 }
 
-void eio_on_poll_get(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_t *q,
+void eio_on_poll_get(eio_server_t *es, struct lws *wsi, conn_t *c, const eio_query_t *q,
                      const client_addr_t *addr)
 {
     eio_session_t *s;
     if (!q->sid[0]) {
-        s = session_new(srv, EIO_TR_POLLING, addr);
+        s = session_new(es, EIO_TR_POLLING, addr);
         s->get = wsi;
         c->session = s;
         c->kind = CONN_POLL_GET;
         session_open(s);
         return;
     }
-    if (!(s = polling_session(srv, wsi, c, q, 0))) return;
+    if (!(s = polling_session(es, wsi, c, q, 0))) return;
     s->get = wsi;
     c->session = s;
     c->kind = CONN_POLL_GET;
     lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-    server_release_headers(wsi, c); /* it may be held until the next ping */
+    conn_release_headers(wsi, c); /* it may be held until the next ping */
     if (s->state == S_CLOSING) {
         /* The queue ends with the close packet: deliver it and finish. */
         answer_get(s, NULL);
@@ -696,22 +774,22 @@ void eio_on_poll_get(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_
         answer_get(s, f_noop); /* the client is moving to WebSocket: release it */
     } else {
         flush(s);
-        if (s->get == wsi) server_hold(wsi, c); /* nothing to send yet */
+        if (s->get == wsi) conn_park(wsi, c); /* nothing to send yet */
     }
 }
 
-void eio_on_poll_post(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_t *q,
+void eio_on_poll_post(eio_server_t *es, struct lws *wsi, conn_t *c, const eio_query_t *q,
                       long long content_length)
 {
     eio_session_t *s;
     c->close_after = 1; /* error replies to a POST do not wait for its body */
     if (!q->sid[0]) {
-        server_reply_eio_error(wsi, c, EIO_ERR_BAD_HANDSHAKE_METHOD);
+        eio_reply_error(wsi, c, EIO_ERR_BAD_HANDSHAKE_METHOD);
         return;
     }
-    if (!(s = polling_session(srv, wsi, c, q, 1))) return;
-    if (content_length > srv->cfg->max_payload) {
-        server_reply(wsi, c, 413, NULL, "Payload Too Large", 17);
+    if (!(s = polling_session(es, wsi, c, q, 1))) return;
+    if (content_length > es->cfg->max_payload) {
+        conn_reply(wsi, c, 413, NULL, "Payload Too Large", 17);
         destroy(s, "payload too large", f_close);
         return;
     }
@@ -726,17 +804,17 @@ int eio_on_post_body(struct lws *wsi, conn_t *c, const void *in, size_t len)
     eio_session_t *s = c->session;
     if (c->kind != CONN_POLL_POST || !s) return 0; /* already answered: discard */
     if (s->doomed) return 0;                       /* answered when it ends: discard */
-    if (conn_body_len(c) + len > (size_t)s->srv->cfg->max_payload) {
+    if (conn_body_len(c) + len > (size_t)s->es->cfg->max_payload) {
         s->post = NULL;
         c->session = NULL;
         conn_drop_body(c);
         c->close_after = 1;
-        server_reply(wsi, c, 413, NULL, "Payload Too Large", 17);
+        conn_reply(wsi, c, 413, NULL, "Payload Too Large", 17);
         destroy(s, "payload too large", f_close);
         return 0;
     }
     conn_body_append(c, in, len);
-    s->srv->bytes_in += len;
+    s->es->bytes_in += len;
     return 0;
 }
 
@@ -763,10 +841,10 @@ int eio_on_post_done(struct lws *wsi, conn_t *c)
     if (rc < 0) {
         log_debug("bad polling payload", "sid=%s error=\"%s\"", s->sid, eio_strerror(rc));
         c->close_after = 1;
-        server_reply_eio_error(wsi, c, EIO_ERR_BAD_REQUEST);
+        eio_reply_error(wsi, c, EIO_ERR_BAD_REQUEST);
         destroy(s, "parse error", f_close);
     } else {
-        server_reply(wsi, c, 200, "text/html", "ok", 2);
+        conn_reply(wsi, c, 200, "text/html", "ok", 2);
     }
     release(s);
     sbuf_free(&body);
@@ -789,7 +867,7 @@ void eio_on_http_closed(struct lws *wsi, conn_t *c)
 
 /* ---- WebSocket ---- */
 
-int eio_ws_filter(server_t *srv, const eio_query_t *q, int *err)
+int eio_ws_filter(const eio_server_t *es, const eio_query_t *q, int *err)
 {
     eio_session_t *s = NULL;
     if (!q->eio_ok)
@@ -798,24 +876,25 @@ int eio_ws_filter(server_t *srv, const eio_query_t *q, int *err)
         *err = EIO_ERR_TRANSPORT_UNKNOWN;
     else if (!q->sid[0])
         return 0;
-    else if (!(s = find(srv, q->sid)))
+    else if (!(s = find(es, q->sid)))
         *err = EIO_ERR_UNKNOWN_SID;
     else
         return 0; /* an upgraded or upgrading session: accepted, then closed at once */
     return -1;
 }
 
-int eio_on_ws_open(server_t *srv, struct lws *wsi, const eio_query_t *q, const client_addr_t *addr)
+int eio_on_ws_open(eio_server_t *es, struct lws *wsi, const eio_query_t *q,
+                   const client_addr_t *addr)
 {
     eio_session_t *s;
     if (!q->sid[0]) {
-        s = session_new(srv, EIO_TR_WEBSOCKET, addr);
+        s = session_new(es, EIO_TR_WEBSOCKET, addr);
         s->ws = wsi;
         lws_set_opaque_user_data(wsi, s);
         session_open(s);
         return 0;
     }
-    s = find(srv, q->sid);
+    s = find(es, q->sid);
     if (!s || s->state != S_OPEN || s->transport != EIO_TR_POLLING || s->probe) {
         /* A second WebSocket for a session that has one, as the reference server does:
          * accepted, then closed. It stays detached; eio_on_ws_writable closes it. */
@@ -825,7 +904,7 @@ int eio_on_ws_open(server_t *srv, struct lws *wsi, const eio_query_t *q, const c
     s->probe = wsi;
     s->upgrade = UP_PROBING;
     lws_set_opaque_user_data(wsi, s);
-    aux_start(s, &srv->upgrade_q);
+    aux_start(s, &es->upgrade_q);
     return 0;
 }
 
@@ -900,10 +979,10 @@ int eio_on_ws_receive(struct lws *wsi, const void *in, size_t len)
     eio_session_t *s = ws_session(wsi);
     if (!s) return -1;
     if (s->doomed) return 0; /* closed at once on the next loop turn */
-    s->srv->bytes_in += len;
+    s->es->bytes_in += len;
     int binary = lws_frame_is_binary(wsi);
     int first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
-    size_t max = (size_t)s->srv->cfg->max_payload;
+    size_t max = (size_t)s->es->cfg->max_payload;
     if (first && final && !s->rx) {
         if (len > max) goto too_big;
         return on_ws_message(wsi, s, in, len, binary);

@@ -1,13 +1,40 @@
 /* Engine.IO v4 sessions: handshake, the polling and WebSocket transports, the upgrade from
- * one to the other, heartbeat, and the outgoing packet queue. The lws glue in server.c calls
- * the eio_on_* entry points; the layer above sends with eio_send() and eio_close(). */
+ * one to the other, heartbeat, and the outgoing packet queue, all owned by one Engine.IO
+ * server object. The lws glue in server.c calls the eio_on_* entry points; the layer above
+ * gets each session's packets through its eio_handler_t and sends with eio_send() and
+ * eio_close(). Below, this layer answers HTTP requests through conn.h. */
 #ifndef CC_EIO_SESSION_H
 #define CC_EIO_SESSION_H
 
+#include "addr_limit.h"
+#include "chatnode_config.h"
+#include "client_addr.h"
+#include "conn.h"
+#include "eio_packet.h"
 #include "frame.h"
-#include "server.h"
+#include "mem_budget.h"
 
 #include <libwebsockets.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct eio_session eio_session_t;
+typedef struct eio_server eio_server_t;
+
+/* Callbacks from the Engine.IO layer to the layer above it (Socket.IO, or an app that works
+ * on Engine.IO messages directly). */
+typedef struct {
+    /* A session completed its handshake; returns the upper layer's state for it. */
+    void *(*open)(void *ctx, eio_session_t *s);
+    /* A message packet arrived (text or binary); p borrows the request's bytes. */
+    void (*message)(void *upper, const eio_packet_t *p);
+    /* The session is gone; the upper layer frees its state. Sending is no longer possible. */
+    void (*close)(void *upper, const char *reason);
+    void *ctx;
+    /* Optional: bytes the upper layer holds for the session (counted in the memory budget
+     * itself), so that the greediest sessions are found. */
+    size_t (*held)(void *upper);
+} eio_handler_t;
 
 /* Node's Engine.IO error codes, sent as {"code":N,"message":"..."} with HTTP 400. */
 enum {
@@ -31,17 +58,46 @@ typedef struct {
     char sid[64]; /* empty when absent */
 } eio_query_t;
 
-/* Sets up the server's deadline queues and shared frames; returns 0 or a libuv error. */
-int eio_init(server_t *srv);
-/* Closes every session (reason "server shutting down") and the queues. */
-void eio_shutdown(server_t *srv);
+/* ---- the Engine.IO server: its sessions, their deadlines and its counters ---- */
+
+/* Creates the server on loop, with no session and its deadline queues started. handler is
+ * copied; mem (the node's memory budget, where sessions count what they hold) and limits (the
+ * per-address session counts) are borrowed and must outlive it. Never fails. */
+eio_server_t *eio_server_new(uv_loop_t *loop, const chatnode_config_t *cfg,
+                             const eio_handler_t *handler, mem_budget_t *mem, addr_limit_t *limits);
+/* Sets the node tag that starts every session id from now on (copied, up to 31 bytes). */
+void eio_server_set_tag(eio_server_t *es, const char *tag);
+/* Closes every session (reason "server shutting down") and the queues (the loop finishes
+ * closing them). The object stays readable, with no session, until eio_server_free. Once is
+ * enough: a second call does nothing. */
+void eio_server_close(eio_server_t *es);
+/* Frees the object after eio_server_close, once the loop has run. NULL is a no-op. */
+void eio_server_free(eio_server_t *es);
+
+/* Refusing new sessions (on) or not: the transport asks before a handshake. See drain.h. */
+void eio_server_set_draining(eio_server_t *es, int on);
+int eio_server_draining(const eio_server_t *es);
+/* Sessions in the map, closing ones included. */
+size_t eio_server_session_count(const eio_server_t *es);
+/* Sessions opened since the start. */
+uint64_t eio_server_sessions_opened(const eio_server_t *es);
+/* Engine.IO payload bytes received from and sent to clients, all transports. */
+uint64_t eio_server_bytes_in(const eio_server_t *es);
+uint64_t eio_server_bytes_out(const eio_server_t *es);
+/* Walks the sessions: *iter starts at 0; returns 1 with *out set, or 0 at the end. The walk
+ * must not close sessions (eio_drop is fine). */
+int eio_server_next(const eio_server_t *es, size_t *iter, eio_session_t **out);
+
+/* An Engine.IO error reply on c: 400 (403 for EIO_ERR_FORBIDDEN) with Node's JSON body
+ * {"code":..,"message":..}. */
+void eio_reply_error(struct lws *wsi, conn_t *c, int code);
 
 /* Polling GET/POST on the Engine.IO path (query already parsed and EIO/transport checked). A
  * GET without sid is a handshake, already admitted by the per-address limits: addr is its
  * client's address (NULL for a GET with a sid). */
-void eio_on_poll_get(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_t *q,
+void eio_on_poll_get(eio_server_t *es, struct lws *wsi, conn_t *c, const eio_query_t *q,
                      const client_addr_t *addr);
-void eio_on_poll_post(server_t *srv, struct lws *wsi, conn_t *c, const eio_query_t *q,
+void eio_on_poll_post(eio_server_t *es, struct lws *wsi, conn_t *c, const eio_query_t *q,
                       long long content_length);
 /* A chunk of a POST body, and its end. Return -1 when lws should close the connection. */
 int eio_on_post_body(struct lws *wsi, conn_t *c, const void *in, size_t len);
@@ -52,11 +108,12 @@ void eio_on_http_closed(struct lws *wsi, conn_t *c);
 /* WebSocket: should this upgrade be accepted? Returns 0 yes, or -1 with an EIO_ERR_* code in
  * *err (bad query, unknown sid). An upgrade for a session that already has a WebSocket is
  * accepted here and closed once established, as the reference server does. */
-int eio_ws_filter(server_t *srv, const eio_query_t *q, int *err);
+int eio_ws_filter(const eio_server_t *es, const eio_query_t *q, int *err);
 /* WebSocket established, data received (a frame or a piece of one: messages are reassembled
  * up to --max-payload), writable, closed. Return -1 to have lws close wsi. A WebSocket's
  * lws opaque user data is its session (NULL once detached). */
-int eio_on_ws_open(server_t *srv, struct lws *wsi, const eio_query_t *q, const client_addr_t *addr);
+int eio_on_ws_open(eio_server_t *es, struct lws *wsi, const eio_query_t *q,
+                   const client_addr_t *addr);
 int eio_on_ws_receive(struct lws *wsi, const void *in, size_t len);
 int eio_on_ws_writable(struct lws *wsi);
 void eio_on_ws_closed(struct lws *wsi);
@@ -88,10 +145,10 @@ void eio_drop(eio_session_t *s, const char *reason);
 eio_transport_t eio_session_transport(const eio_session_t *s);
 /* Closes up to max open sessions from the server side (a transport close: clients reconnect,
  * elsewhere when this node refuses new sessions). Returns how many. */
-size_t eio_close_some(server_t *srv, size_t max, const char *reason);
+size_t eio_close_some(eio_server_t *es, size_t max, const char *reason);
 /* Number of sessions still open (not closing). */
-size_t eio_count_open(const server_t *srv);
+size_t eio_count_open(const eio_server_t *es);
 /* Number of open sessions by transport. */
-void eio_count(const server_t *srv, size_t *polling, size_t *websocket);
+void eio_count(const eio_server_t *es, size_t *polling, size_t *websocket);
 
 #endif

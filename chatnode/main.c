@@ -103,9 +103,9 @@ static void on_drained(void *ud)
 static void on_signal(uv_signal_t *h, int signum)
 {
     chatnode_t *cn = h->data;
-    if (signum == SIGTERM && !cn->srv.draining && cn->drain) {
+    if (signum == SIGTERM && cn->drain && !drain_active(cn->drain)) {
         log_info("stopping after draining", "signal=SIGTERM sessions=%zu timeout_ms=%lld",
-                 cn->srv.sessions.count, cn->srv.cfg->drain_timeout);
+                 eio_server_session_count(server_eio(&cn->srv)), cn->srv.cfg->drain_timeout);
         drain_then(cn->drain, (uint64_t)cn->srv.cfg->drain_timeout, on_drained, cn);
         return;
     }
@@ -162,8 +162,7 @@ static void usage_apps(FILE *out)
 static int start(chatnode_t *cn, uv_loop_t *loop, const chatnode_config_t *cfg)
 {
     eio_handler_t handler;
-    cn->srv.loop = loop;
-    cn->srv.cfg = cfg;
+    server_init(&cn->srv, loop, cfg);
     if (cn->app->eio_message) {
         eio_app = cn->app;
         handler = (eio_handler_t){
@@ -179,9 +178,9 @@ static int start(chatnode_t *cn, uv_loop_t *loop, const chatnode_config_t *cfg)
         sio_server_set_app_state(cn->sio, cn->app_state);
         handler = sio_server_handler(cn->sio);
     }
-    if (server_start(&cn->srv, loop, cfg, &handler) < 0) return -1;
+    if (server_start(&cn->srv, &handler) < 0) return -1;
     cn->serving = 1;
-    cn->drain = drain_new(&cn->srv);
+    cn->drain = drain_new(loop, cfg, server_eio(&cn->srv));
     if (!cfg->redis[0]) return 0;
     char err[512];
     if (!cn->sio) {
@@ -192,8 +191,7 @@ static int start(chatnode_t *cn, uv_loop_t *loop, const chatnode_config_t *cfg)
         log_error("cannot start the cluster adapter", "error=\"%s\"", err);
         return -1;
     }
-    cn->srv.health = health;
-    cn->srv.health_ctx = cn->cluster;
+    server_set_health(&cn->srv, health, cn->cluster);
     control_start(&cn->control, &cn->srv, cn->sio, cn->cluster, cn->drain);
     return 0;
 }

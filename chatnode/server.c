@@ -1,12 +1,10 @@
 /* libwebsockets glue: one context on the process's libuv loop, one protocol handling both
- * HTTP (polling, /healthz, CORS preflight) and WebSocket connections, routed to eio_session. */
+ * HTTP (polling, /healthz, CORS preflight) and WebSocket connections, routed to eio_session;
+ * the connections' deadlines and the memory budget's drop. */
 #include "server.h"
 #include "alloc.h"
-#include "eio_session.h"
 #include "log.h"
-#include "mem_budget.h"
 #include "origin.h"
-#include "sid.h"
 #include "static_files.h"
 
 #include <stdio.h>
@@ -16,9 +14,6 @@
 #include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 
 /* What a WebSocket message may grow to is bounded by --max-payload; lws hands it to us in
  * pieces of this size, which is also all the per-connection receive buffer lws allocates. */
@@ -31,9 +26,10 @@
 #define LINGER_MAX_BYTES (4u << 20)
 #define LINGER_MS        5000
 
+/* The lws context's user data is the connections' shared part, the server's first member. */
 static server_t *server_of(struct lws *wsi)
 {
-    return lws_context_user(lws_get_context(wsi));
+    return (server_t *)((char *)lws_context_user(lws_get_context(wsi)) - offsetof(server_t, conns));
 }
 
 /* ---- query and headers ---- */
@@ -76,12 +72,6 @@ static int add_header(struct lws *wsi, const char *name, const char *value, size
                                        (const unsigned char *)value, (int)len, p, end);
 }
 
-static int header(struct lws *wsi, enum lws_token_indexes tok, char *buf, int len)
-{
-    if (lws_hdr_total_length(wsi, tok) <= 0) return -1;
-    return lws_hdr_copy(wsi, buf, len, tok);
-}
-
 /* Adds the CORS response headers for this request, if CORS is configured and the origin is
  * allowed. Returns 1 when headers were added. */
 static int add_cors(server_t *srv, struct lws *wsi, conn_t *c, unsigned char **p,
@@ -95,7 +85,7 @@ static int add_cors(server_t *srv, struct lws *wsi, conn_t *c, unsigned char **p
         has_origin = c->origin != NULL;
         if (has_origin) snprintf(origin, sizeof origin, "%s", c->origin);
     } else {
-        has_origin = header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin) > 0;
+        has_origin = conn_header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin) > 0;
     }
     int wildcard = strcmp(list, "*") == 0;
     const char *allow;
@@ -112,122 +102,6 @@ static int add_cors(server_t *srv, struct lws *wsi, conn_t *c, unsigned char **p
     return bad ? -1 : 1;
 }
 
-/* ---- connection state ---- */
-
-void conn_body_append(conn_t *c, const void *data, size_t len)
-{
-    if (!c->body) c->body = xcalloc(1, sizeof *c->body);
-    size_t before = c->body->cap;
-    sbuf_append(c->body, data, len);
-    if (c->body->cap > before) server_mem_add(server_of(c->wsi), c->body->cap - before);
-}
-
-size_t conn_body_len(const conn_t *c)
-{
-    return c->body ? c->body->len : 0;
-}
-
-sbuf_t *conn_take_body(conn_t *c)
-{
-    sbuf_t *b = c->body;
-    c->body = NULL;
-    if (b) server_mem_sub(server_of(c->wsi), b->cap);
-    return b;
-}
-
-void conn_drop_body(conn_t *c)
-{
-    sbuf_t *b = conn_take_body(c);
-    if (!b) return;
-    sbuf_free(b);
-    free(b);
-}
-
-/* ---- replies ---- */
-
-static void conn_kill(conn_t *c);
-
-/* Ends server_hold: the connection is read again (a request behind the GET, or its end). */
-static void unhold(server_t *srv, struct lws *wsi, conn_t *c, int read_again)
-{
-    if (!c->held) return;
-    c->held = 0;
-    hangup_unwatch(&srv->hangup, lws_get_socket_fd(wsi));
-    if (read_again) lws_rx_flow_control(wsi, 1);
-}
-
-void server_hold(struct lws *wsi, conn_t *c)
-{
-    server_t *srv = server_of(wsi);
-    if (c->held) return;
-    c->held = 1;
-    lws_rx_flow_control(wsi, 0);
-    /* without the watch (no memory for it) the close is noticed at the next write, the ping */
-    if (hangup_watch(&srv->hangup, lws_get_socket_fd(wsi), c) < 0)
-        log_warn("cannot watch a held GET", "error=\"%s\"", strerror(errno));
-}
-
-/* The client closed or reset a held GET's connection. */
-static void on_hangup(void *ud, void *conn)
-{
-    server_t *srv = ud;
-    conn_t *c = conn;
-    if (!c->held) return;
-    unhold(srv, c->wsi, c, 0);
-    log_debug("poll connection closed by the client", NULL);
-    conn_kill(c); /* its session ends with it (eio_on_http_closed) */
-}
-
-void server_reply(struct lws *wsi, conn_t *c, unsigned status, const char *content_type,
-                  const char *body, size_t len)
-{
-    unhold(server_of(wsi), wsi, c, 1);
-    free(c->reply);
-    c->reply = xmalloc(LWS_PRE + len + 1);
-    if (len) memcpy(c->reply + LWS_PRE, body, len);
-    c->reply_len = (uint32_t)len;
-    c->status = (uint16_t)status;
-    c->content_type = content_type;
-    c->kind = CONN_REPLY;
-    lws_callback_on_writable(wsi);
-}
-
-void server_reply_head(struct lws *wsi, conn_t *c, unsigned status, const char *content_type,
-                       size_t len)
-{
-    server_reply(wsi, c, status, content_type, NULL, 0);
-    c->reply_len = (uint32_t)len;
-    c->head_only = 1;
-}
-
-void server_reply_eio_error(struct lws *wsi, conn_t *c, int code)
-{
-    char body[128];
-    int n = snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", code,
-                     eio_error_message(code));
-    server_reply(wsi, c, code == EIO_ERR_FORBIDDEN ? 403 : 400, "application/json", body,
-                 (size_t)n);
-}
-
-/* Did the client ask for the connection to end with this request? */
-static int client_wants_close(struct lws *wsi)
-{
-    char v[64];
-    if (header(wsi, WSI_TOKEN_CONNECTION, v, sizeof v) <= 0) return 0;
-    for (char *p = v; *p; p++) *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-    return strstr(v, "close") != NULL;
-}
-
-void server_release_headers(struct lws *wsi, conn_t *c)
-{
-    if (c->headers_gone) return;
-    char origin[512];
-    if (header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin) > 0) c->origin = xstrdup(origin);
-    if (client_wants_close(wsi)) c->close_after = 1;
-    c->headers_gone = 1;
-    lws_http_headers_detach(wsi);
-}
-
 /* ---- connection deadlines and lingering ---- */
 
 static conn_t *conn_of_node(dl_node_t *node)
@@ -235,36 +109,11 @@ static conn_t *conn_of_node(dl_node_t *node)
     return (conn_t *)((char *)node - offsetof(conn_t, idle));
 }
 
-void server_kill(struct lws *wsi)
+/* idle_q's expiry: closes the connection. */
+static void idle_expired(dl_queue_t *q, dl_node_t *node)
 {
-    server_t *srv = server_of(wsi);
-    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-    /* lws looks at its timeouts after its own events only: wake it once for all the kills of
-     * this loop turn */
-    if (!srv->kill_wake) {
-        srv->kill_wake = 1;
-        lws_cancel_service(srv->lws);
-    }
-}
-
-/* Closes the connection at once, dropping whatever lws still holds for it. lws restarts its
- * timeout with every piece of a body it reads, so the connection also refuses what comes
- * until it is closed. */
-static void conn_kill(conn_t *c)
-{
-    c->killed = 1;
-    server_kill(c->wsi);
-}
-
-void server_idle_expired(dl_queue_t *q, dl_node_t *node)
-{
-    conn_t *c = conn_of_node(node);
-    server_t *srv = q->data;
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE, LWS_TO_KILL_ASYNC);
-    if (!srv->kill_wake) {
-        srv->kill_wake = 1;
-        lws_cancel_service(srv->lws);
-    }
+    (void)q;
+    conn_expire_idle(conn_of_node(node));
 }
 
 /* body_q, linger_q and flush_q: a body not sent whole within --body-timeout, a lingering
@@ -329,12 +178,12 @@ static int write_reply(server_t *srv, struct lws *wsi, conn_t *c)
     if (c->kind == CONN_FLUSHING) {
         /* lws calls back only once it has written all it held */
         dl_remove(&srv->flush_q, &c->idle);
-        server_mem_sub(srv, flushing_bytes(c));
+        mem_budget_sub(&srv->mem, flushing_bytes(c));
         return reply_done(srv, wsi, c);
     }
     if (c->kind != CONN_REPLY || !c->reply) return 0;
     /* Say so when the connection ends here, or a keep-alive client may reuse it. */
-    if (client_wants_close(wsi)) c->close_after = 1;
+    if (conn_wants_close(wsi)) c->close_after = 1;
     /* an answer before the request's body was read ends the connection (after lingering) */
     if (c->has_body && !c->body_done) c->close_after = 1;
     unsigned char hdr[LWS_PRE + 2048], *start = hdr + LWS_PRE, *p = start,
@@ -344,7 +193,7 @@ static int write_reply(server_t *srv, struct lws *wsi, conn_t *c)
     int bad = add_cors(srv, wsi, c, &p, end) < 0;
     if (c->status == 204) {
         char reqh[512];
-        int n = header(wsi, WSI_TOKEN_HTTP_AC_REQUEST_HEADERS, reqh, sizeof reqh);
+        int n = conn_header(wsi, WSI_TOKEN_HTTP_AC_REQUEST_HEADERS, reqh, sizeof reqh);
         bad |= add_header(wsi, "access-control-allow-methods:", "GET,HEAD,PUT,PATCH,POST,DELETE",
                           30, &p, end);
         if (n > 0)
@@ -375,7 +224,7 @@ static int write_reply(server_t *srv, struct lws *wsi, conn_t *c)
         /* The client does not take the reply as fast as it comes: lws keeps the rest. Count
          * it until written, and give the client --keepalive-timeout to take it. */
         c->kind = CONN_FLUSHING;
-        server_mem_add(srv, flushing_bytes(c));
+        mem_budget_add(&srv->mem, flushing_bytes(c));
         dl_add(&srv->flush_q, &c->idle);
         lws_callback_on_writable(wsi);
         return 0;
@@ -399,7 +248,7 @@ static int method_of(struct lws *wsi)
 static long long content_length(struct lws *wsi)
 {
     char cl[32];
-    return header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof cl) > 0 ? atoll(cl) : -1;
+    return conn_header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof cl) > 0 ? atoll(cl) : -1;
 }
 
 /* Will lws read a body after this request's head? It does for a Content-Length above 0, and
@@ -414,7 +263,10 @@ static int has_body(struct lws *wsi, long long len)
 
 /* ---- client addresses and per-address limits ---- */
 
-void server_client_addr(server_t *srv, struct lws *wsi, client_addr_t *out)
+/* The client address of the request on wsi: the TCP peer, or, when the peer is one of
+ * --trusted-proxies, the client its X-Forwarded-For names (see client_addr.h). Needs the
+ * request headers. */
+static void client_addr_of(server_t *srv, struct lws *wsi, client_addr_t *out)
 {
     client_addr_t peer;
     struct sockaddr_storage ss;
@@ -436,7 +288,7 @@ void server_client_addr(server_t *srv, struct lws *wsi, client_addr_t *out)
 static int admit(server_t *srv, struct lws *wsi, client_addr_t *addr, const char **why,
                  unsigned *retry)
 {
-    server_client_addr(srv, wsi, addr);
+    client_addr_of(srv, wsi, addr);
     addr_verdict_t v = addr_limit_admit(&srv->limits, addr, uv_now(srv->loop), retry);
     if (v == ADDR_OK) return 0;
     *why = v == ADDR_TOO_MANY_SESSIONS ? "Too many sessions from this address"
@@ -454,7 +306,7 @@ static void reply_limited(struct lws *wsi, conn_t *c, const char *why, unsigned 
     char body[160];
     int n =
         snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", EIO_ERR_BAD_REQUEST, why);
-    server_reply(wsi, c, 429, "application/json", body, (size_t)n);
+    conn_reply(wsi, c, 429, "application/json", body, (size_t)n);
     c->retry_after = (uint8_t)(retry > 255 ? 255 : retry ? retry : 1);
 }
 
@@ -472,19 +324,20 @@ static void reply_healthz(server_t *srv, struct lws *wsi, conn_t *c)
     sbuf_t body = SBUF_INIT;
     uint64_t up = (uv_now(srv->loop) - srv->started_ms) / 1000;
     size_t polling, websocket;
-    eio_count(srv, &polling, &websocket);
+    eio_count(srv->eio, &polling, &websocket);
     sbuf_printf(&body,
                 "{\"status\":\"%s\",\"connections\":%zu,\"polling\":%zu,\"websocket\":%zu,"
                 "\"uptime_s\":%llu,\"draining\":%s,\"memory_queued\":%zu,"
                 "\"memory_queued_peak\":%zu,\"memory_budget\":%lld,\"memory_dropped\":%llu,"
                 "\"handshakes_refused\":%llu,\"client_addresses\":%zu",
-                srv->stopping ? "stopping" : "ok", srv->sessions.count, polling, websocket,
-                (unsigned long long)up, srv->draining ? "true" : "false", srv->mem_queued,
-                srv->mem_peak, srv->cfg->max_memory_queued, (unsigned long long)srv->mem_dropped,
+                srv->stopping ? "stopping" : "ok", eio_server_session_count(srv->eio), polling,
+                websocket, (unsigned long long)up, eio_server_draining(srv->eio) ? "true" : "false",
+                mem_budget_queued(&srv->mem), mem_budget_peak(&srv->mem),
+                srv->cfg->max_memory_queued, (unsigned long long)mem_budget_dropped(&srv->mem),
                 (unsigned long long)srv->handshakes_refused, addr_limit_count(&srv->limits));
     if (srv->health) srv->health(srv->health_ctx, &body);
     sbuf_append_char(&body, '}');
-    server_reply(wsi, c, srv->stopping ? 503 : 200, "application/json", body.data, body.len);
+    conn_reply(wsi, c, srv->stopping ? 503 : 200, "application/json", body.data, body.len);
     sbuf_free(&body);
 }
 
@@ -505,31 +358,30 @@ static int on_http(server_t *srv, struct lws *wsi, conn_t *c, const char *uri)
         if (srv->cfg->static_dir && *srv->cfg->static_dir && strcmp(uri, "/healthz") != 0)
             static_files_serve(wsi, c, srv->cfg->static_dir, uri);
         else
-            server_reply(wsi, c, 404, NULL, "Not Found", 9);
+            conn_reply(wsi, c, 404, NULL, "Not Found", 9);
         return 0;
     }
     if (method == M_OPTIONS && srv->cfg->cors_origin && *srv->cfg->cors_origin) {
-        server_reply(wsi, c, 204, NULL, NULL, 0);
+        conn_reply(wsi, c, 204, NULL, NULL, 0);
         return 0;
     }
     eio_query_t q;
     parse_query(wsi, &q);
     if (!q.eio_ok) {
         c->close_after = method == M_POST;
-        server_reply_eio_error(wsi, c, EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION);
+        eio_reply_error(wsi, c, EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION);
         return 0;
     }
     if (!q.transport_ok || q.transport != EIO_TR_POLLING) {
         /* A websocket transport without an Upgrade header is not a valid request either. */
         c->close_after = method == M_POST;
-        server_reply_eio_error(wsi, c,
-                               q.transport_ok ? EIO_ERR_BAD_REQUEST : EIO_ERR_TRANSPORT_UNKNOWN);
+        eio_reply_error(wsi, c, q.transport_ok ? EIO_ERR_BAD_REQUEST : EIO_ERR_TRANSPORT_UNKNOWN);
         return 0;
     }
-    if (srv->stopping || (srv->draining && !q.sid[0])) {
+    if (srv->stopping || (eio_server_draining(srv->eio) && !q.sid[0])) {
         /* stopping, or draining: no new sessions here; existing ones go on until closed */
-        server_reply(wsi, c, 503, "application/json",
-                     "{\"code\":3,\"message\":\"Server draining\"}", 38);
+        conn_reply(wsi, c, 503, "application/json", "{\"code\":3,\"message\":\"Server draining\"}",
+                   38);
         c->close_after = 1;
         return 0;
     }
@@ -543,16 +395,15 @@ static int on_http(server_t *srv, struct lws *wsi, conn_t *c, const char *uri)
             if (admit(srv, wsi, &addr, &why, &retry) < 0)
                 reply_limited(wsi, c, why, retry);
             else
-                eio_on_poll_get(srv, wsi, c, &q, &addr);
+                eio_on_poll_get(srv->eio, wsi, c, &q, &addr);
         } else {
-            eio_on_poll_get(srv, wsi, c, &q, NULL);
+            eio_on_poll_get(srv->eio, wsi, c, &q, NULL);
         }
         break;
-    case M_POST: eio_on_poll_post(srv, wsi, c, &q, clen); break;
+    case M_POST: eio_on_poll_post(srv->eio, wsi, c, &q, clen); break;
     default:
         c->close_after = 1;
-        server_reply_eio_error(wsi, c,
-                               q.sid[0] ? EIO_ERR_BAD_REQUEST : EIO_ERR_BAD_HANDSHAKE_METHOD);
+        eio_reply_error(wsi, c, q.sid[0] ? EIO_ERR_BAD_REQUEST : EIO_ERR_BAD_HANDSHAKE_METHOD);
         break;
     }
     return 0;
@@ -588,29 +439,32 @@ static int ws_origin_ok(server_t *srv, struct lws *wsi)
     char origin[512], host[512];
     int n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
     if (n <= 0) return 1;
-    if (header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin) <= 0) return 0; /* too long */
+    if (conn_header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin) <= 0) return 0; /* too long */
     const char *list = srv->cfg->cors_origin;
     if (list && *list) return origin_allowed(list, origin);
-    return header(wsi, WSI_TOKEN_HOST, host, sizeof host) > 0 && origin_same_host(origin, host);
+    return conn_header(wsi, WSI_TOKEN_HOST, host, sizeof host) > 0 &&
+           origin_same_host(origin, host);
 }
 
 static int ws_filter(server_t *srv, struct lws *wsi)
 {
     char uri[512];
-    if (header(wsi, WSI_TOKEN_GET_URI, uri, sizeof uri) <= 0 || !path_matches(srv, uri)) return -1;
+    if (conn_header(wsi, WSI_TOKEN_GET_URI, uri, sizeof uri) <= 0 || !path_matches(srv, uri))
+        return -1;
     if (srv->stopping) return -1;
     /* RFC 6455 is version 13; lws would take any other version as 13. */
     char version[8];
-    if (header(wsi, WSI_TOKEN_VERSION, version, sizeof version) <= 0 || strcmp(version, "13") != 0)
+    if (conn_header(wsi, WSI_TOKEN_VERSION, version, sizeof version) <= 0 ||
+        strcmp(version, "13") != 0)
         return -1;
     eio_query_t q;
     parse_query(wsi, &q);
     int err;
     /* no new sessions while draining: the same 503 as a polling handshake, which a proxy can
      * retry on another node */
-    if (srv->draining && !q.sid[0])
+    if (eio_server_draining(srv->eio) && !q.sid[0])
         return refuse_upgrade(wsi, 503, EIO_ERR_BAD_REQUEST, "Server draining", 0);
-    if (eio_ws_filter(srv, &q, &err) < 0) {
+    if (eio_ws_filter(srv->eio, &q, &err) < 0) {
         log_debug("websocket refused", "error=\"%s\"", eio_error_message(err));
         /* Refused upgrades get the same 400 and JSON body as refused polling requests. */
         return refuse_upgrade(wsi, 400, err, eio_error_message(err), 0);
@@ -641,9 +495,9 @@ static conn_t *http_conn(struct lws *wsi)
 /* Releases what the connection's last request left behind. */
 static void conn_reset(server_t *srv, conn_t *c)
 {
-    unhold(srv, c->wsi, c, 0);         /* closing, or already answered */
+    conn_unpark(c->wsi, c, 0);         /* closing, or already answered */
     dl_remove(&srv->idle_q, &c->idle); /* whichever queue it is in */
-    if (c->kind == CONN_FLUSHING) server_mem_sub(srv, flushing_bytes(c));
+    if (c->kind == CONN_FLUSHING) mem_budget_sub(&srv->mem, flushing_bytes(c));
     c->kind = CONN_NONE;
     free(c->origin);
     c->origin = NULL;
@@ -707,13 +561,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         eio_query_t q;
         client_addr_t addr;
         parse_query(wsi, &q);
-        server_client_addr(server_of(wsi), wsi, &addr);
-        return eio_on_ws_open(server_of(wsi), wsi, &q, &addr);
+        client_addr_of(server_of(wsi), wsi, &addr);
+        return eio_on_ws_open(server_of(wsi)->eio, wsi, &q, &addr);
     }
     case LWS_CALLBACK_RECEIVE: return eio_on_ws_receive(wsi, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE: return eio_on_ws_writable(wsi);
     case LWS_CALLBACK_CLOSED: eio_on_ws_closed(wsi); return 0;
-    case LWS_CALLBACK_EVENT_WAIT_CANCELLED: server_of(wsi)->kill_wake = 0; return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED: conn_shared_woken(&server_of(wsi)->conns); return 0;
     default: return 0;
     }
 }
@@ -722,29 +576,19 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 enum { HOLD_SESSION, HOLD_REPLY };
 
-/* On the loop turn after the total passed the budget's high-water mark: drops the greediest
- * sessions and unread replies until the total is back under the low-water mark. A moment later
- * (once the dropped sessions are gone) it hands the freed memory back to the system: the allocator
- * keeps what was freed in the middle of its heap, and the budget is about the node's RSS. */
-static void mem_check(uv_timer_t *t)
+/* The budget's drop (mem_budget_shed_cb): the greediest sessions and unread replies go until
+ * need bytes are on their way out. Returns how many went. */
+static size_t mem_shed(void *ud, size_t need)
 {
-    server_t *srv = t->data;
-    size_t budget = (size_t)srv->cfg->max_memory_queued;
-    if (srv->mem_trim) {
-        srv->mem_trim = 0;
-#ifdef __GLIBC__
-        malloc_trim(0);
-#endif
-    }
-    if (srv->stopping || srv->mem_queued <= mem_budget_high_water(budget)) return;
-    size_t need = srv->mem_queued - mem_budget_low_water(budget), n = 0, cap = 16;
+    server_t *srv = ud;
+    size_t n = 0, cap = 16;
     mem_holder_t *h = xmalloc(cap * sizeof *h);
-    void *v;
-    for (size_t i = 0; strmap_next(&srv->sessions, &i, NULL, NULL, &v);) {
-        size_t held = eio_session_held(v);
+    eio_session_t *s;
+    for (size_t i = 0; eio_server_next(srv->eio, &i, &s);) {
+        size_t held = eio_session_held(s);
         if (!held) continue;
         if (n == cap) h = xrealloc(h, (cap *= 2) * sizeof *h);
-        h[n++] = (mem_holder_t){held, v, HOLD_SESSION};
+        h[n++] = (mem_holder_t){held, s, HOLD_SESSION};
     }
     for (dl_node_t *d = srv->flush_q.head.next; d != &srv->flush_q.head; d = d->next) {
         if (n == cap) h = xrealloc(h, (cap *= 2) * sizeof *h);
@@ -761,27 +605,20 @@ static void mem_check(uv_timer_t *t)
             conn_kill(c);
         }
     }
-    srv->mem_dropped += k;
     log_warn("memory budget exceeded", "queued=%zu budget=%zu dropped=%zu releasing=%zu",
-             srv->mem_queued, budget, k, freed);
+             mem_budget_queued(&srv->mem), (size_t)srv->cfg->max_memory_queued, k, freed);
     free(h);
-    /* after the dropped sessions' last loop turn (kill_q runs first: it is due sooner) */
-    srv->mem_trim = 1;
-    uv_timer_start(&srv->mem_timer, mem_check, 1, 0);
+    return k;
 }
 
 void server_mem_add(server_t *srv, size_t n)
 {
-    srv->mem_queued += n;
-    if (srv->mem_queued > srv->mem_peak) srv->mem_peak = srv->mem_queued;
-    if (srv->mem_queued > mem_budget_high_water((size_t)srv->cfg->max_memory_queued) &&
-        !srv->stopping && !uv_is_active((uv_handle_t *)&srv->mem_timer))
-        uv_timer_start(&srv->mem_timer, mem_check, 0, 0);
+    mem_budget_add(&srv->mem, n);
 }
 
 void server_mem_sub(server_t *srv, size_t n)
 {
-    srv->mem_queued = n <= srv->mem_queued ? srv->mem_queued - n : 0;
+    mem_budget_sub(&srv->mem, n);
 }
 
 static const struct lws_protocols protocols[] = {
@@ -801,8 +638,8 @@ static void lws_log(int level, const char *line)
 }
 
 /* Sets up what the server owns besides sessions and the lws context: the trusted proxies,
- * the per-address limits, the connection queues and the memory budget's timer. Returns 0, or
- * -1 (logged; nothing is left to close). */
+ * the per-address limits, the connection queues and the memory budget. Returns 0, or -1
+ * (logged; nothing is left to close). */
 static int own_init(server_t *srv)
 {
     const chatnode_config_t *cfg = srv->cfg;
@@ -811,30 +648,31 @@ static int own_init(server_t *srv)
         log_error("bad --trusted-proxies", "error=\"%s\"", err);
         return -1;
     }
-    if (uv_timer_init(srv->loop, &srv->mem_timer) ||
+    if (mem_budget_init(&srv->mem, srv->loop, (size_t)cfg->max_memory_queued, mem_shed, srv) ||
         addr_limit_init(&srv->limits, srv->loop, cfg->max_sessions_per_ip, cfg->handshake_rate,
                         cfg->handshake_burst) ||
+        dl_init(&srv->idle_q, srv->loop, (uint64_t)cfg->keepalive_timeout, idle_expired, srv) ||
         dl_init(&srv->body_q, srv->loop, (uint64_t)cfg->body_timeout, conn_expired, srv) ||
         dl_init(&srv->linger_q, srv->loop, LINGER_MS, conn_expired, srv) ||
         dl_init(&srv->flush_q, srv->loop, (uint64_t)cfg->keepalive_timeout, conn_expired, srv) ||
-        hangup_init(&srv->hangup, srv->loop, on_hangup, srv)) {
+        conn_shared_init(&srv->conns, srv->loop, &srv->mem)) {
         log_error("cannot start timers", NULL); /* libuv timers do not fail to initialise */
         client_cidrs_free(&srv->trusted);
         return -1;
     }
-    srv->mem_timer.data = srv;
     return 0;
 }
 
 /* Closes what own_init set up (the loop then finishes closing the handles). */
 static void own_close(server_t *srv)
 {
-    uv_close((uv_handle_t *)&srv->mem_timer, NULL);
+    mem_budget_close(&srv->mem);
     addr_limit_close(&srv->limits);
+    dl_close(&srv->idle_q, NULL);
     dl_close(&srv->body_q, NULL);
     dl_close(&srv->linger_q, NULL);
     dl_close(&srv->flush_q, NULL);
-    hangup_close(&srv->hangup);
+    conn_shared_close(&srv->conns);
     client_cidrs_free(&srv->trusted);
 }
 
@@ -862,12 +700,16 @@ static int can_listen(const char *host, long long port)
     return ok;
 }
 
-int server_start(server_t *srv, uv_loop_t *loop, const chatnode_config_t *cfg,
-                 const eio_handler_t *handler)
+void server_init(server_t *srv, uv_loop_t *loop, const chatnode_config_t *cfg)
 {
     srv->loop = loop;
     srv->cfg = cfg;
-    srv->handler = *handler;
+}
+
+int server_start(server_t *srv, const eio_handler_t *handler)
+{
+    uv_loop_t *loop = srv->loop;
+    const chatnode_config_t *cfg = srv->cfg;
     srv->started_ms = uv_now(loop);
     uv_timeval64_t now;
     uv_gettimeofday(&now);
@@ -878,11 +720,7 @@ int server_start(server_t *srv, uv_loop_t *loop, const chatnode_config_t *cfg,
         return -1;
     }
     if (own_init(srv)) return -1;
-    if (eio_init(srv)) {
-        log_error("cannot start timers", NULL);
-        own_close(srv);
-        return -1;
-    }
+    srv->eio = eio_server_new(loop, cfg, handler, &srv->mem, &srv->limits);
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
     struct lws_context_creation_info info;
@@ -896,7 +734,7 @@ int server_start(server_t *srv, uv_loop_t *loop, const chatnode_config_t *cfg,
     if (cfg->host && strchr(cfg->host, ':'))
         info.options &= ~(uint64_t)LWS_SERVER_OPTION_DISABLE_IPV6;
     info.foreign_loops = foreign_loops;
-    info.user = srv;
+    info.user = &srv->conns;
     info.pcontext = &srv->lws;
     info.timeout_secs = 20;
     /* lws's own keep-alive timeout covers the moment between a reply and the idle_q */
@@ -912,7 +750,7 @@ int server_start(server_t *srv, uv_loop_t *loop, const chatnode_config_t *cfg,
     srv->lws = lws_create_context(&info);
     if (!srv->lws) {
         log_error("cannot listen", "host=%s port=%lld", cfg->host, cfg->port);
-        eio_shutdown(srv);
+        eio_server_close(srv->eio); /* freed by server_finish */
         own_close(srv);
         return -1;
     }
@@ -922,6 +760,7 @@ int server_start(server_t *srv, uv_loop_t *loop, const chatnode_config_t *cfg,
         snprintf(srv->tag, sizeof srv->tag, "%s", cfg->node_tag);
     else
         snprintf(srv->tag, sizeof srv->tag, "n%d", srv->port);
+    eio_server_set_tag(srv->eio, srv->tag);
     return 0;
 }
 
@@ -929,13 +768,27 @@ void server_stop(server_t *srv)
 {
     if (srv->stopping) return;
     srv->stopping = 1;
-    eio_shutdown(srv); /* sessions first: they leave the per-address counts */
+    mem_budget_close(&srv->mem); /* everything goes now: no drop */
+    eio_server_close(srv->eio);  /* sessions first: they leave the per-address counts */
     own_close(srv);
     if (srv->lws) lws_context_destroy(srv->lws);
+}
+
+eio_server_t *server_eio(const server_t *srv)
+{
+    return srv->eio;
+}
+
+void server_set_health(server_t *srv, void (*health)(void *ctx, sbuf_t *json), void *ctx)
+{
+    srv->health = health;
+    srv->health_ctx = ctx;
 }
 
 void server_finish(server_t *srv)
 {
     /* With a foreign loop, lws frees the context in steps; each call advances one. */
     for (int i = 0; srv->lws && i < 4; i++) lws_context_destroy(srv->lws);
+    eio_server_free(srv->eio); /* its queues are closed now */
+    srv->eio = NULL;
 }

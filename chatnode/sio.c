@@ -71,7 +71,8 @@ struct sio_server {
     strmap_t nsps; /* name -> sio_nsp_t */
     dl_queue_t connect_q;
     size_t nsockets;
-    sio_cluster_t cluster; /* all NULL when running alone */
+    uint64_t events_in, events_out; /* Socket.IO packets received from and sent to clients */
+    sio_cluster_t cluster;          /* all NULL when running alone */
 };
 
 /* ---- small helpers ---- */
@@ -105,6 +106,16 @@ void sio_socket_set_data(sio_socket_t *s, void *data)
 size_t sio_socket_count(const sio_server_t *sio)
 {
     return sio->nsockets;
+}
+
+uint64_t sio_server_events_in(const sio_server_t *sio)
+{
+    return sio->events_in;
+}
+
+uint64_t sio_server_events_out(const sio_server_t *sio)
+{
+    return sio->events_out;
 }
 
 static sio_socket_t *socket_of_member(room_member_t *m)
@@ -177,7 +188,7 @@ static void frames_free(packet_frames_t *pf)
 static void frames_send(sio_conn_t *c, const packet_frames_t *pf)
 {
     if (!c->eio) return;
-    c->sio->srv->events_out++;
+    c->sio->events_out++;
     eio_send(c->eio, pf->text);
     for (unsigned i = 0; i < pf->natt; i++) eio_send(c->eio, pf->att[i]);
 }
@@ -711,7 +722,7 @@ static void on_event(sio_conn_t *c, sio_socket_t *s, const sio_packet_t *p,
         ev.name = name;
         ev.name_len = (size_t)n;
     }
-    c->sio->srv->events_in++;
+    c->sio->events_in++;
     c->sio->app->event(s, &ev);
     if (name && name != small) free(name);
 }

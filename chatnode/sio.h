@@ -133,5 +133,8 @@ void sio_close_connection(sio_socket_t *s);
 
 /* Number of connected sockets, all namespaces. */
 size_t sio_socket_count(const sio_server_t *sio);
+/* Since the start: events received from clients, and Socket.IO packets sent to them. */
+uint64_t sio_server_events_in(const sio_server_t *sio);
+uint64_t sio_server_events_out(const sio_server_t *sio);
 
 #endif

@@ -75,9 +75,9 @@ static int is_head(struct lws *wsi)
 static void reply_text(struct lws *wsi, conn_t *c, int head, unsigned status, const char *text)
 {
     if (head)
-        server_reply_head(wsi, c, status, NULL, strlen(text));
+        conn_reply_head(wsi, c, status, NULL, strlen(text));
     else
-        server_reply(wsi, c, status, NULL, text, strlen(text));
+        conn_reply(wsi, c, status, NULL, text, strlen(text));
 }
 
 /* Did the path hold a NUL (%00)? lws decodes it into the URI and counts the bytes after it, so
@@ -113,7 +113,7 @@ void static_files_serve(struct lws *wsi, conn_t *c, const char *root, const char
         /* A body may follow other methods; the connection ends with the answer. */
         c->close_after = 1;
         c->revalidate = 1;
-        server_reply(wsi, c, 405, NULL, "Method Not Allowed", 18);
+        conn_reply(wsi, c, 405, NULL, "Method Not Allowed", 18);
         return;
     }
     c->revalidate = 1;
@@ -160,16 +160,16 @@ void static_files_serve(struct lws *wsi, conn_t *c, const char *root, const char
     size_t size = (size_t)st.st_size;
     if (head) {
         close(fd);
-        server_reply_head(wsi, c, 200, type, size);
+        conn_reply_head(wsi, c, 200, type, size);
         return;
     }
     char *body = read_all(fd, size);
     close(fd);
     if (!body) {
         log_warn("static file unreadable", "path=\"%s\"", real);
-        server_reply(wsi, c, 500, NULL, "Cannot read file", 16);
+        conn_reply(wsi, c, 500, NULL, "Cannot read file", 16);
         return;
     }
-    server_reply(wsi, c, 200, type, body, size);
+    conn_reply(wsi, c, 200, type, body, size);
     free(body);
 }

@@ -3,7 +3,7 @@
 #ifndef CC_STATIC_FILES_H
 #define CC_STATIC_FILES_H
 
-#include "server.h"
+#include "conn.h"
 
 #include <stddef.h>
 
