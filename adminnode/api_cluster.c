@@ -669,7 +669,7 @@ void api_room_message(api_request_t *req)
     }
     /* the limits are the cluster's once the registry has loaded: until then the request
      * waits, then comes here again */
-    if (!api_nodes_ready(req)) return;
+    if (!api_need_bus(req) || !api_nodes_ready(req)) return;
     bus_t *bus = an->bus;
     msg_t *m = xcalloc(1, sizeof *m);
     m->req = req;
