@@ -50,11 +50,14 @@ static const cfg_opt_t opts[] = {
     OPT("heartbeat-interval", CFG_INT, "1000", 10, 3600000, heartbeat_interval, "MS",
         "the chatnodes' --heartbeat-interval: a node is down after 3 intervals without one"),
     OPT("history-size", CFG_INT, "1000", 1, 10000000, history_size, "N",
-        "the chatnodes' --history-size: messages kept per room"),
+        "messages kept per room when a system message is stored, only while no live chatnode "
+        "announces its --history-size in its heartbeat (then the smallest of theirs)"),
     OPT("history-ttl", CFG_INT, "2592000", 1, 315360000, history_ttl, "S",
-        "the chatnodes' --history-ttl: a room's messages expire this long after its last one"),
+        "a room's messages expire this long after a system message, only while no live "
+        "chatnode announces its --history-ttl in its heartbeat (then the longest of theirs)"),
     OPT("max-text", CFG_INT, "4096", 1, 1048576, max_text, "BYTES",
-        "the chatnodes' --max-text: longest system message text"),
+        "longest system message text, only while no live chatnode announces its --max-text in "
+        "its heartbeat (then the smallest of theirs)"),
     OPT("forget-after", CFG_INT, "60000", 0, 86400000, forget_after, "MS",
         "how long a down node stays listed before it is forgotten"),
 };

@@ -65,6 +65,10 @@ void api_emit(api_request_t *req);    /* api_emit.c */
 void api_nodes_start(adminnode_t *an);
 /* Stops the registry (call after bus_close): requests still waiting on it are released. */
 void api_nodes_stop(adminnode_t *an);
+/* Returns the registry when it can answer req now. Otherwise req is answered (503 without
+ * Redis) or waits for the registry's first load from Redis (504 after --requests-timeout),
+ * then runs its handler again; NULL is returned. */
+registry_t *api_nodes_ready(api_request_t *req);
 void api_nodes_list(api_request_t *req);   /* GET /api/v1/nodes */
 void api_node_get(api_request_t *req);     /* GET /api/v1/nodes/{id} */
 void api_node_drain(api_request_t *req);   /* POST /api/v1/nodes/{id}/drain */

@@ -611,6 +611,19 @@ void api_room_history(api_request_t *req)
  * a token's sub is the operator's to issue). */
 #define SYSTEM_ID "system"
 
+/* The limits a system message obeys: the live chatnodes' (reg_chat_limits), or adminnode's
+ * own --history-size, --history-ttl and --max-text while no live chatnode announced any. */
+static chat_store_limits_t chat_limits(const adminnode_t *an)
+{
+    chat_store_limits_t l = {
+        .history_size = an->cfg->history_size,
+        .history_ttl = an->cfg->history_ttl,
+        .max_text = an->cfg->max_text,
+    };
+    if (an->registry) reg_chat_limits(registry_nodes(an->registry), &l);
+    return l;
+}
+
 static void on_stored(void *ud, int status, const redisReply *r)
 {
     msg_t *m = ud;
@@ -643,18 +656,21 @@ void api_room_message(api_request_t *req)
     json_t *body = api_body(req);
     json_t *text = json_object_get(body, "text"), *from = json_object_get(body, "from");
     const char *room = api_param(req, "room");
+    chat_store_limits_t limits = chat_limits(an);
     if (!json_is_string(text) || json_string_length(text) == 0 ||
-        json_string_length(text) > (size_t)an->cfg->max_text ||
+        json_string_length(text) > (size_t)limits.max_text ||
         (from && (!json_is_string(from) ||
                   chat_check_name(json_string_value(from), json_string_length(from)) != 0))) {
         api_respond_error(req, 400, "bad_request",
                           "the body must be {\"text\": \"1-%lld bytes\", \"from\"?: \"a name of "
                           "1-64 characters\"}",
-                          an->cfg->max_text);
+                          limits.max_text);
         return;
     }
-    bus_t *bus = api_need_bus(req);
-    if (!bus) return;
+    /* the limits are the cluster's once the registry has loaded: until then the request
+     * waits, then comes here again */
+    if (!api_need_bus(req) || !api_nodes_ready(req)) return;
+    bus_t *bus = an->bus;
     msg_t *m = xcalloc(1, sizeof *m);
     m->req = req;
     m->room = xstrdup(room);
@@ -665,8 +681,8 @@ void api_room_message(api_request_t *req)
     chat_store_msg_t msg = {
         .stream = key.data,
         .stream_len = key.len,
-        .maxlen = an->cfg->history_size,
-        .ttl = an->cfg->history_ttl,
+        .maxlen = limits.history_size,
+        .ttl = limits.history_ttl,
         .from = SYSTEM_ID,
         .from_len = sizeof SYSTEM_ID - 1,
         .name = m->from_name,

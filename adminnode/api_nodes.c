@@ -1,8 +1,10 @@
 /* The nodes endpoints: GET /api/v1/nodes and /api/v1/nodes/{id} from the registry, and
  * POST /api/v1/nodes/{id}/drain and /undrain, published on P:command:<id> and answered when
  * the node's reply comes on P:reply. A request that comes before the registry's first load
- * from Redis waits for it, so a restarted adminnode answers with the whole cluster. */
+ * from Redis waits for it (api_nodes_ready), so a restarted adminnode answers with the whole
+ * cluster. */
 #include "api.h"
+#include "control_msg.h"
 #include "sbuf.h"
 
 #include <stdlib.h>
@@ -19,10 +21,9 @@ void api_nodes_start(adminnode_t *an)
     an->registry = registry_new(an->loop, an->bus, &o);
     if (!an->bus) return;
     sbuf_t ch = SBUF_INIT;
-    sbuf_printf(&ch, "%s:heartbeat", cfg->control_prefix);
+    control_msg_heartbeat_channel(&ch, cfg->control_prefix);
     adminnode_listen(an, ch.data, registry_on_heartbeat, an->registry);
-    sbuf_reset(&ch);
-    sbuf_printf(&ch, "%s:reply", cfg->control_prefix);
+    control_msg_reply_channel(&ch, cfg->control_prefix);
     adminnode_listen(an, ch.data, registry_on_reply, an->registry);
     sbuf_free(&ch);
 }
@@ -34,7 +35,8 @@ void api_nodes_stop(adminnode_t *an)
 }
 
 /* --requests-timeout passed while the request waited on the registry: for its first load, or
- * for a node's reply. */
+ * for a node's reply; or, for a request that waited for the load and then for Redis (a
+ * system message), for Redis. */
 static void on_timeout(api_request_t *req)
 {
     adminnode_t *an = api_app(req);
@@ -45,6 +47,9 @@ static void on_timeout(api_request_t *req)
         else
             api_respond_error(req, 504, "timeout", "the node registry did not load within %lld ms",
                               an->cfg->requests_timeout);
+    } else if (!api_param(req, "id")) {
+        api_respond_error(req, 504, "timeout", "the cluster did not answer within %lld ms",
+                          an->cfg->requests_timeout);
     } else {
         api_respond_error(req, 504, "timeout", "node %s did not answer within %lld ms",
                           api_param(req, "id"), an->cfg->requests_timeout);
@@ -60,9 +65,7 @@ static void on_loaded(void *ud, int status)
     api_request_unref(req);
 }
 
-/* Returns the registry when it can answer now. Otherwise the request is answered (503
- * without Redis) or waits for the first load, and NULL is returned. */
-static registry_t *ready(api_request_t *req)
+registry_t *api_nodes_ready(api_request_t *req)
 {
     adminnode_t *an = api_app(req);
     if (!an->bus) {
@@ -84,7 +87,7 @@ static void not_found(api_request_t *req, const char *id)
 
 void api_nodes_list(api_request_t *req)
 {
-    registry_t *reg = ready(req);
+    registry_t *reg = api_nodes_ready(req);
     if (!reg) return;
     size_t n;
     const reg_node_t **all = reg_sorted(registry_nodes(reg), &n);
@@ -97,7 +100,7 @@ void api_nodes_list(api_request_t *req)
 
 void api_node_get(api_request_t *req)
 {
-    registry_t *reg = ready(req);
+    registry_t *reg = api_nodes_ready(req);
     if (!reg) return;
     const char *id = api_param(req, "id");
     const reg_node_t *n = reg_get(registry_nodes(reg), id);
@@ -107,25 +110,24 @@ void api_node_get(api_request_t *req)
         api_respond_json(req, 200, reg_node_json(n, registry_epoch_offset(reg)));
 }
 
-static void on_reply(void *ud, int status, const json_t *reply)
+static void on_reply(void *ud, int status, const control_msg_reply_t *reply)
 {
     api_request_t *req = ud;
     if (status == 0) {
-        const char *node = json_string_value(json_object_get(reply, "node"));
-        if (!node) node = api_param(req, "id");
-        if (json_is_true(json_object_get(reply, "ok")))
-            api_respond_json(req, 200,
-                             json_pack("{s:b,s:s,s:b}", "ok", 1, "node", node, "draining",
-                                       json_is_true(json_object_get(reply, "draining"))));
+        const char *node = reply->node ? reply->node : api_param(req, "id");
+        if (reply->ok)
+            api_respond_json(
+                req, 200,
+                json_pack("{s:b,s:s,s:b}", "ok", 1, "node", node, "draining", reply->draining));
         else
             api_respond_error(req, 502, "command_failed", "node %s refused the command", node);
     }
     api_request_unref(req);
 }
 
-static void command(api_request_t *req, const char *type)
+static void command(api_request_t *req, control_msg_cmd_t cmd)
 {
-    registry_t *reg = ready(req);
+    registry_t *reg = api_nodes_ready(req);
     if (!reg) return;
     const char *id = api_param(req, "id");
     if (!reg_get(registry_nodes(reg), id)) {
@@ -133,7 +135,7 @@ static void command(api_request_t *req, const char *type)
         return;
     }
     api_defer(req, on_timeout);
-    int rc = registry_command(reg, id, type, on_reply, req);
+    int rc = registry_command(reg, id, cmd, on_reply, req);
     if (rc < 0) {
         if (rc == REG_EUNKNOWN)
             not_found(req, id);
@@ -147,10 +149,10 @@ static void command(api_request_t *req, const char *type)
 
 void api_node_drain(api_request_t *req)
 {
-    command(req, "drain");
+    command(req, CONTROL_MSG_CMD_DRAIN);
 }
 
 void api_node_undrain(api_request_t *req)
 {
-    command(req, "undrain");
+    command(req, CONTROL_MSG_CMD_UNDRAIN);
 }

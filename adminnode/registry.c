@@ -55,8 +55,7 @@ static uint64_t down_after(const reg_t *r)
 static int state_at(const reg_t *r, const reg_node_t *n, uint64_t now)
 {
     uint64_t age = now > n->last_seen ? now - n->last_seen : 0;
-    if (age < down_after(r))
-        return json_is_true(json_object_get(n->hb, "draining")) ? REG_DRAINING : REG_UP;
+    if (age < down_after(r)) return control_msg_heartbeat_draining(n->hb) ? REG_DRAINING : REG_UP;
     if (age < down_after(r) + r->forget_after_ms) return REG_DOWN;
     return -1;
 }
@@ -86,25 +85,21 @@ static void set_state(reg_t *r, reg_node_t *n, int to)
 
 int reg_id_valid(const char *id, size_t len)
 {
-    if (len == 0 || len > REG_MAX_ID) return 0;
-    for (size_t i = 0; i < len; i++)
-        if (id[i] <= 0x20 || id[i] >= 0x7f) return 0;
-    return 1;
+    return control_msg_id_valid(id, len);
+}
+
+/* Keeps what n's heartbeat (just set) says about the chat. */
+static void take_chat(reg_node_t *n)
+{
+    n->has_chat = control_msg_heartbeat_chat(n->hb, &n->chat) == 0;
 }
 
 const reg_node_t *reg_heartbeat(reg_t *r, const char *json, size_t len, uint64_t now, uint64_t age)
 {
-    json_t *hb = json_loadb(json, len, 0, NULL);
-    json_t *v = json_object_get(hb, "v"), *type = json_object_get(hb, "type");
-    json_t *idj = json_object_get(hb, "id");
-    if (!json_is_integer(v) || json_integer_value(v) != 1 || !json_is_string(type) ||
-        strcmp(json_string_value(type), "heartbeat") != 0 || !json_is_string(idj) ||
-        !reg_id_valid(json_string_value(idj), json_string_length(idj))) {
-        json_decref(hb);
-        return NULL;
-    }
-    const char *id = json_string_value(idj);
-    size_t idlen = json_string_length(idj);
+    json_t *hb = control_msg_heartbeat_parse(json, len);
+    if (!hb) return NULL;
+    size_t idlen;
+    const char *id = control_msg_heartbeat_id(hb, &idlen);
     uint64_t sent = age < now ? now - age : 0;
     reg_node_t *n = strmap_get(&r->nodes, id, idlen);
     if (n && sent < n->last_seen) { /* an older document than the one kept */
@@ -123,6 +118,7 @@ const reg_node_t *reg_heartbeat(reg_t *r, const char *json, size_t len, uint64_t
         n = xcalloc(1, sizeof *n);
         n->id = xstrndup(id, idlen);
         n->hb = hb;
+        take_chat(n);
         n->last_seen = sent;
         int st = state_at(r, n, now);
         if (st < 0) { /* already past forgetting (an old entry loaded from Redis) */
@@ -137,6 +133,7 @@ const reg_node_t *reg_heartbeat(reg_t *r, const char *json, size_t len, uint64_t
     }
     json_decref(n->hb);
     n->hb = hb;
+    take_chat(n);
     n->last_seen = sent;
     int st = state_at(r, n, now);
     set_state(r, n, st);
@@ -190,6 +187,24 @@ const reg_node_t **reg_sorted(const reg_t *r, size_t *n)
     return all;
 }
 
+size_t reg_chat_limits(const reg_t *r, chat_store_limits_t *out)
+{
+    size_t count = 0;
+    chat_store_limits_t l = {0, 0, 0};
+    void *v;
+    for (size_t i = 0; strmap_next(&r->nodes, &i, NULL, NULL, &v);) {
+        const reg_node_t *n = v;
+        if (n->state == REG_DOWN || !n->has_chat) continue;
+        if (count == 0 || n->chat.history_size < l.history_size)
+            l.history_size = n->chat.history_size;
+        if (count == 0 || n->chat.history_ttl > l.history_ttl) l.history_ttl = n->chat.history_ttl;
+        if (count == 0 || n->chat.max_text < l.max_text) l.max_text = n->chat.max_text;
+        count++;
+    }
+    if (count) *out = l;
+    return count;
+}
+
 json_t *reg_node_json(const reg_node_t *n, int64_t epoch_offset)
 {
     static const char *const head[] = {"tag", "address"};
@@ -206,8 +221,7 @@ json_t *reg_node_json(const reg_node_t *n, int64_t epoch_offset)
     json_object_set_new(o, "last_seen", json_integer((json_int_t)n->last_seen + epoch_offset));
     for (size_t i = 0; i < sizeof figures / sizeof figures[0]; i++)
         if ((v = json_object_get(n->hb, figures[i])) != NULL) json_object_set(o, figures[i], v);
-    json_object_set_new(o, "draining",
-                        json_boolean(json_is_true(json_object_get(n->hb, "draining"))));
+    json_object_set_new(o, "draining", json_boolean(control_msg_heartbeat_draining(n->hb)));
     return o;
 }
 
@@ -376,14 +390,13 @@ void registry_on_reply(void *ud, const char *channel, size_t len, const char *pa
     (void)len;
     registry_t *reg = ud;
     if (reg->stopped) return;
-    json_t *reply = json_loadb(payload, plen, 0, NULL);
-    const char *type = json_string_value(json_object_get(reply, "type"));
-    const char *id = json_string_value(json_object_get(reply, "id"));
-    if (type && id && strcmp(type, "reply") == 0) {
+    control_msg_reply_t r;
+    json_t *reply = control_msg_reply_parse(payload, plen, &r);
+    if (reply) {
         for (waiter_t *w = reg->waiters; w; w = w->next) {
-            if (!w->reply || strcmp(w->cmd_id, id) != 0) continue;
+            if (!w->reply || strcmp(w->cmd_id, r.id) != 0) continue;
             unlink_waiter(reg, w);
-            w->reply(w->ud, 0, reply);
+            w->reply(w->ud, 0, &r);
             free(w);
             break;
         }
@@ -424,12 +437,11 @@ static void load_done_maybe(registry_t *reg)
     }
 }
 
-/* Age of a P:node:<id> entry from its remaining time to live: chatnodes store it with
- * EX max(5, 10 * interval / 1000) seconds at every heartbeat. */
+/* Age of a P:node:<id> entry from its remaining time to live: chatnodes store it for
+ * control_msg_node_ttl seconds at every heartbeat. */
 static uint64_t entry_age(const registry_t *reg, long long pttl)
 {
-    long long secs = (long long)(reg->reg.interval_ms * 10 / 1000);
-    long long full = (secs < 5 ? 5 : secs) * 1000;
+    long long full = control_msg_node_ttl((long long)reg->reg.interval_ms) * 1000;
     if (pttl < 0 || pttl >= full) return 0;
     return (uint64_t)(full - pttl);
 }
@@ -539,7 +551,7 @@ static void on_scan(void *ud, int status, const struct redisReply *r)
 static void scan(registry_t *reg, const char *cursor, size_t clen)
 {
     sbuf_t match = SBUF_INIT;
-    sbuf_printf(&match, "%s:node:*", reg->prefix);
+    control_msg_node_pattern(&match, reg->prefix);
     const char *argv[] = {"SCAN", cursor, "MATCH", match.data, "COUNT", "100"};
     size_t lens[] = {4, clen, 5, match.len, 5, 3};
     scan_t *s = xmalloc(sizeof *s);
@@ -591,7 +603,8 @@ void registry_when_loaded(registry_t *reg, reg_ready_cb cb, void *ud)
     add_waiter(reg, w);
 }
 
-int registry_command(registry_t *reg, const char *node, const char *type, reg_reply_cb cb, void *ud)
+int registry_command(registry_t *reg, const char *node, control_msg_cmd_t cmd, reg_reply_cb cb,
+                     void *ud)
 {
     if (reg->stopped || !reg->bus || bus_state(reg->bus, BUS_CONN_CMD) != BUS_CONNECTED)
         return REG_ENOBUS;
@@ -600,18 +613,15 @@ int registry_command(registry_t *reg, const char *node, const char *type, reg_re
     w->ud = ud;
     w->reply = cb;
     snprintf(w->cmd_id, sizeof w->cmd_id, "adm-%016llx-%u", reg->nonce, ++reg->seq);
-    json_t *cmd = json_pack("{s:i,s:s,s:s}", "v", 1, "type", type, "id", w->cmd_id);
-    char *text = cmd ? json_dumps(cmd, JSON_COMPACT) : NULL;
-    json_decref(cmd);
-    if (!text) { /* type is not text: nothing to send */
+    sbuf_t text = SBUF_INIT, ch = SBUF_INIT;
+    if (control_msg_command_text(cmd, w->cmd_id, &text) < 0) { /* nothing to send */
         free(w);
         return REG_EINVAL;
     }
-    sbuf_t ch = SBUF_INIT;
-    sbuf_printf(&ch, "%s:command:%s", reg->prefix, node);
-    int rc = bus_publish(reg->bus, ch.data, ch.len, text, strlen(text));
+    control_msg_command_channel(&ch, reg->prefix, node);
+    int rc = bus_publish(reg->bus, ch.data, ch.len, text.data, text.len);
     sbuf_free(&ch);
-    free(text);
+    sbuf_free(&text);
     if (rc < 0) {
         free(w);
         return REG_ENOBUS;

@@ -1,12 +1,15 @@
 /* The node registry of adminnode: which chatnodes the cluster has and whether each is up,
- * draining or down, from their heartbeats on P:heartbeat and their P:node:<id> keys; and the
- * commands sent to one node (P:command:<id>) whose answers come back on P:reply.
+ * draining or down, from their heartbeats on P:heartbeat and their P:node:<id> keys, and the
+ * chat limits the live ones announce; and the commands sent to one node (P:command:<id>) whose
+ * answers come back on P:reply. Names and documents are proto/control_msg.h's.
  * reg_* is the state machine alone: time comes in as arguments, so tests drive it with a fake
  * clock. registry_* ties it to the loop (one timer), Redis and the requests waiting on it. */
 #ifndef CC_REGISTRY_H
 #define CC_REGISTRY_H
 
 #include "bus.h"
+#include "chat_store.h"
+#include "control_msg.h"
 #include "strmap.h"
 
 #include <jansson.h>
@@ -19,10 +22,9 @@
 /* Nodes kept at most; heartbeats of further ids are ignored (and logged once). */
 #define REG_MAX_NODES 10000
 /* Longest node id accepted (chatnodes send 6 characters). */
-#define REG_MAX_ID 64
+#define REG_MAX_ID CONTROL_MSG_MAX_ID
 
-/* 1 when id[0..len) can name a node (and a Redis channel): 1..REG_MAX_ID printable ASCII
- * characters, no spaces; else 0. */
+/* 1 when id[0..len) can name a node (and a Redis channel): control_msg_id_valid. */
 int reg_id_valid(const char *id, size_t len);
 
 typedef enum { REG_UP = 0, REG_DRAINING = 1, REG_DOWN = 2 } reg_state_t;
@@ -36,6 +38,8 @@ typedef struct {
     json_t *hb;         /* the last heartbeat (owned) */
     uint64_t last_seen; /* clock time (ms) the last heartbeat was sent */
     reg_state_t state;
+    int has_chat;             /* the last heartbeat announced chat limits: */
+    chat_store_limits_t chat; /* these */
 } reg_node_t;
 
 /* What changed: from is -1 for a new node, to is -1 for a forgotten one (freed after the
@@ -79,6 +83,13 @@ size_t reg_size(const reg_t *r);
  * borrowed pointers, valid until the next call that changes r. */
 const reg_node_t **reg_sorted(const reg_t *r, size_t *n);
 
+/* The chat limits of the cluster: of the nodes up or draining whose last heartbeat announced
+ * chat limits, the smallest history size, the longest history ttl and the smallest max text
+ * (a stored message is then one every such node would have taken, trimmed as the strictest
+ * trims it, and never made to expire sooner than a node would keep it). Returns how many nodes
+ * announced limits; with 0, *out is unchanged. */
+size_t reg_chat_limits(const reg_t *r, chat_store_limits_t *out);
+
 /* The node as the API shows it: {id, tag, address, state, last_seen, pid, version, started,
  * connections, sockets, rooms, events_in_per_s, events_out_per_s, bytes_in, bytes_out, rss,
  * draining}. epoch_offset turns clock times into ms since the epoch. Returns a new object. */
@@ -93,9 +104,9 @@ typedef struct registry registry_t;
 #define REG_EUNKNOWN (-3) /* no such node */
 #define REG_EINVAL   (-4) /* the command cannot be encoded */
 
-/* A command's answer: status 0 and the reply ({v, type:"reply", id, node, ok, draining},
- * borrowed for the call), or REG_ECLOSED with NULL. */
-typedef void (*reg_reply_cb)(void *ud, int status, const json_t *reply);
+/* A command's answer: status 0 and the reply (borrowed for the call), or REG_ECLOSED with
+ * NULL. */
+typedef void (*reg_reply_cb)(void *ud, int status, const control_msg_reply_t *reply);
 /* The first load from Redis is done (status 0), or the registry stopped (REG_ECLOSED). */
 typedef void (*reg_ready_cb)(void *ud, int status);
 
@@ -132,10 +143,11 @@ int registry_loaded(const registry_t *reg);
 /* Calls cb(ud, 0) once the first load is done (at once, inside this call, if it is). */
 void registry_when_loaded(registry_t *reg, reg_ready_cb cb, void *ud);
 
-/* Sends {"v":1,"type":type,"id":<fresh command id>} to the node and calls cb once its reply
- * comes. Returns 0, REG_EUNKNOWN for a node not in the registry, REG_EINVAL for a type that is
- * not text, or REG_ENOBUS without a connected Redis (cb then never fires). */
-int registry_command(registry_t *reg, const char *node, const char *type, reg_reply_cb cb,
+/* Sends the command cmd (control_msg_command_text, with a fresh command id) to the node and
+ * calls cb once its reply comes. Returns 0, REG_EUNKNOWN for a node not in the registry,
+ * REG_EINVAL for a command that cannot be encoded (CONTROL_MSG_CMD_UNKNOWN), or REG_ENOBUS
+ * without a connected Redis (cb then never fires). */
+int registry_command(registry_t *reg, const char *node, control_msg_cmd_t cmd, reg_reply_cb cb,
                      void *ud);
 
 /* Forgets every waiting command and load waiter of ud: their callbacks never fire. Returns

@@ -1,6 +1,7 @@
 /* Heartbeats, the registry entry and drain commands (see control.h). */
 #include "control.h"
 #include "alloc.h"
+#include "control_msg.h"
 #include "eio_session.h"
 #include "log.h"
 
@@ -9,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define CONTROL_VERSION 1
 
 struct control {
     server_t *srv;
@@ -40,14 +39,12 @@ static long long rss_bytes(void)
 
 static void count_nsp(sio_nsp_t *nsp, void *arg)
 {
-    size_t len, rooms = 0;
+    size_t len;
     const char *name = sio_nsp_name(nsp, &len);
     sio_socket_t **all;
     size_t n = sio_select(nsp, NULL, 0, NULL, 0, &all);
     free(all);
-    json_t *sockets = json_object_get(arg, "sockets");
-    json_object_set_new(sockets, name, json_integer((json_int_t)n));
-    (void)rooms;
+    json_object_set_new(arg, name, json_integer((json_int_t)n));
 }
 
 static void add_room_count(const char *room, size_t len, size_t members, void *arg)
@@ -63,6 +60,18 @@ static void count_rooms(sio_nsp_t *nsp, void *arg)
     sio_nsp_rooms(nsp, add_room_count, arg);
 }
 
+/* The chat limits this node announces in its heartbeats: 1 with *out set when it runs the
+ * chat app, else 0. The one place that knows where the chat's settings live. */
+static int chat_limits(const control_t *ctl, chat_store_limits_t *out)
+{
+    const chatnode_config_t *cfg = ctl->srv->cfg;
+    if (!cfg->app || strcmp(cfg->app, "chat") != 0) return 0;
+    out->history_size = cfg->history_size;
+    out->history_ttl = cfg->history_ttl;
+    out->max_text = cfg->max_text;
+    return 1;
+}
+
 void control_heartbeat_json(control_t *ctl, sbuf_t *json)
 {
     server_t *srv = ctl->srv;
@@ -74,26 +83,37 @@ void control_heartbeat_json(control_t *ctl, sbuf_t *json)
         snprintf(address, sizeof address, "%s", srv->cfg->advertise);
     else
         snprintf(address, sizeof address, "%s:%d", srv->cfg->host, srv->port);
-    json_t *doc = json_pack(
-        "{s:i,s:s,s:s,s:s,s:s,s:i,s:s,s:I,s:{s:I,s:I},s:{},s:I,s:f,s:f,s:I,s:I,s:I,s:b}", "v",
-        CONTROL_VERSION, "type", "heartbeat", "id", cluster_uid(ctl->cluster), "tag", srv->tag,
-        "address", address, "pid", (int)getpid(), "version", CHATCLUSTER_VERSION, "started",
-        (json_int_t)srv->started_epoch_ms, "connections", "polling", (json_int_t)polling,
-        "websocket", (json_int_t)websocket, "sockets", "rooms", (json_int_t)rooms,
-        "events_in_per_s", ctl->events_in_per_s, "events_out_per_s", ctl->events_out_per_s,
-        "bytes_in", (json_int_t)eio_server_bytes_in(server_eio(srv)), "bytes_out",
-        (json_int_t)eio_server_bytes_out(server_eio(srv)), "rss", (json_int_t)rss_bytes(),
-        "draining", drain_active(ctl->drain));
-    sio_foreach_nsp(ctl->sio, count_nsp, doc);
+    json_t *sockets = json_object();
+    sio_foreach_nsp(ctl->sio, count_nsp, sockets);
     sbuf_t bus = SBUF_INIT;
     cluster_health(ctl->cluster, &bus); /* ,"bus":{...} */
     json_t *b = bus.len > 7 ? json_loadb(bus.data + 7, bus.len - 7, 0, NULL) : NULL;
-    if (b) json_object_set_new(doc, "bus", b);
     sbuf_free(&bus);
-    char *text = json_dumps(doc, JSON_COMPACT);
-    sbuf_append_str(json, text);
-    free(text);
-    json_decref(doc);
+    chat_store_limits_t chat;
+    control_msg_heartbeat_t hb = {
+        .id = cluster_uid(ctl->cluster),
+        .tag = srv->tag,
+        .address = address,
+        .version = CHATCLUSTER_VERSION,
+        .pid = (long long)getpid(),
+        .started = (long long)srv->started_epoch_ms,
+        .polling = polling,
+        .websocket = websocket,
+        .sockets = sockets,
+        .rooms = rooms,
+        .events_in_per_s = ctl->events_in_per_s,
+        .events_out_per_s = ctl->events_out_per_s,
+        .bytes_in = (unsigned long long)eio_server_bytes_in(server_eio(srv)),
+        .bytes_out = (unsigned long long)eio_server_bytes_out(server_eio(srv)),
+        .rss = rss_bytes(),
+        .draining = drain_active(ctl->drain),
+        .bus = b,
+        .chat = chat_limits(ctl, &chat) ? &chat : NULL,
+    };
+    if (control_msg_heartbeat_text(&hb, json) < 0)
+        log_warn("heartbeat not encoded", "detail=\"a string of it is not UTF-8\"");
+    json_decref(sockets);
+    json_decref(b);
 }
 
 static void ignore_reply(void *ud, int status, const struct redisReply *r)
@@ -121,16 +141,17 @@ static void on_heartbeat(uv_timer_t *t)
 
     sbuf_t hb = SBUF_INIT, ch = SBUF_INIT, key = SBUF_INIT;
     control_heartbeat_json(ctl, &hb);
-    sbuf_printf(&ch, "%s:heartbeat", prefix(ctl));
+    if (hb.len == 0) goto out;
+    control_msg_heartbeat_channel(&ch, prefix(ctl));
     cluster_publish(ctl->cluster, ch.data, ch.len, hb.data, hb.len);
     /* the registry entry outlives a few missed heartbeats, then goes by itself */
-    sbuf_printf(&key, "%s:node:%s", prefix(ctl), cluster_uid(ctl->cluster));
+    control_msg_node_key(&key, prefix(ctl), cluster_uid(ctl->cluster));
     char ttl[24];
-    long long secs = srv->cfg->heartbeat_interval * 10 / 1000;
-    snprintf(ttl, sizeof ttl, "%lld", secs < 5 ? 5 : secs);
+    snprintf(ttl, sizeof ttl, "%lld", control_msg_node_ttl(srv->cfg->heartbeat_interval));
     const char *argv[] = {"SET", key.data, hb.data, "EX", ttl};
     size_t lens[] = {3, key.len, hb.len, 2, strlen(ttl)};
     cluster_command(ctl->cluster, 5, argv, lens, ignore_reply, NULL);
+out:
     sbuf_free(&hb);
     sbuf_free(&ch);
     sbuf_free(&key);
@@ -142,32 +163,6 @@ static void set_draining(control_t *ctl, int on)
     on_heartbeat(&ctl->heartbeat); /* tell the cluster at once */
 }
 
-control_cmd_t control_command_parse(const char *payload, size_t len, json_t **id)
-{
-    json_t *cmd = json_loadb(payload, len, 0, NULL);
-    const char *type = json_string_value(json_object_get(cmd, "type"));
-    control_cmd_t what = CONTROL_CMD_UNKNOWN;
-    if (type && strcmp(type, "drain") == 0)
-        what = CONTROL_CMD_DRAIN;
-    else if (type && strcmp(type, "undrain") == 0)
-        what = CONTROL_CMD_UNDRAIN;
-    *id = json_incref(json_object_get(cmd, "id"));
-    json_decref(cmd);
-    return what;
-}
-
-int control_reply_text(const json_t *id, const char *node, int ok, int draining, sbuf_t *out)
-{
-    json_t *reply = json_pack("{s:i,s:s,s:O?,s:s,s:b,s:b}", "v", CONTROL_VERSION, "type", "reply",
-                              "id", (json_t *)id, "node", node, "ok", ok, "draining", draining);
-    char *text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
-    json_decref(reply);
-    if (!text) return -1;
-    sbuf_append_str(out, text);
-    free(text);
-    return 0;
-}
-
 /* A command on <P>:command:<id> or <P>:command:all; answered on <P>:reply. */
 static void on_command(void *ud, const char *channel, size_t len, const char *payload, size_t plen)
 {
@@ -175,12 +170,12 @@ static void on_command(void *ud, const char *channel, size_t len, const char *pa
     (void)len;
     control_t *ctl = ud;
     json_t *id;
-    control_cmd_t cmd = control_command_parse(payload, plen, &id);
-    if (cmd != CONTROL_CMD_UNKNOWN) set_draining(ctl, cmd == CONTROL_CMD_DRAIN);
+    control_msg_cmd_t cmd = control_msg_command_parse(payload, plen, &id);
+    if (cmd != CONTROL_MSG_CMD_UNKNOWN) set_draining(ctl, cmd == CONTROL_MSG_CMD_DRAIN);
     sbuf_t text = SBUF_INIT, ch = SBUF_INIT;
-    if (control_reply_text(id, cluster_uid(ctl->cluster), cmd != CONTROL_CMD_UNKNOWN,
-                           drain_active(ctl->drain), &text) == 0) {
-        sbuf_printf(&ch, "%s:reply", prefix(ctl));
+    if (control_msg_reply_text(id, cluster_uid(ctl->cluster), cmd != CONTROL_MSG_CMD_UNKNOWN,
+                               drain_active(ctl->drain), &text) == 0) {
+        control_msg_reply_channel(&ch, prefix(ctl));
         cluster_publish(ctl->cluster, ch.data, ch.len, text.data, text.len);
     }
     sbuf_free(&ch);
@@ -199,10 +194,9 @@ int control_start(control_t **out, server_t *srv, sio_server_t *sio, cluster_t *
     ctl->heartbeat.data = ctl;
     uv_timer_start(&ctl->heartbeat, on_heartbeat, 0, (uint64_t)srv->cfg->heartbeat_interval);
     sbuf_t ch = SBUF_INIT;
-    sbuf_printf(&ch, "%s:command:%s", prefix(ctl), cluster_uid(c));
+    control_msg_command_channel(&ch, prefix(ctl), cluster_uid(c));
     cluster_listen(c, ch.data, ch.len, on_command, ctl);
-    sbuf_reset(&ch);
-    sbuf_printf(&ch, "%s:command:all", prefix(ctl));
+    control_msg_command_channel(&ch, prefix(ctl), NULL);
     cluster_listen(c, ch.data, ch.len, on_command, ctl);
     sbuf_free(&ch);
     *out = ctl;

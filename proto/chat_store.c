@@ -128,6 +128,13 @@ void chat_key_dedupe(sbuf_t *b, const char *prefix, const char *stream, size_t s
     chat_key_part(b, cid, cid_len);
 }
 
+int chat_store_limits_valid(const chat_store_limits_t *l)
+{
+    return l->history_size >= 1 && l->history_size <= CHAT_STORE_HISTORY_SIZE_MAX &&
+           l->history_ttl >= 1 && l->history_ttl <= CHAT_STORE_HISTORY_TTL_MAX &&
+           l->max_text >= 1 && l->max_text <= CHAT_STORE_MAX_TEXT_MAX;
+}
+
 /* ---- storing and reading messages ---- */
 
 static const char store_lua[] =

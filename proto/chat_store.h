@@ -69,6 +69,24 @@ void chat_key_dm(sbuf_t *b, const char *prefix, const char *a, size_t alen, cons
 void chat_key_dedupe(sbuf_t *b, const char *prefix, const char *stream, size_t stream_len,
                      const char *user, size_t user_len, const char *cid, size_t cid_len);
 
+/* ---- the limits of the storage ----
+ * Every writer of a stream applies the same three: the chatnodes take them from their
+ * settings (--history-size, --history-ttl, --max-text) and announce them in their heartbeats;
+ * adminnode takes the live chatnodes' for its system messages. */
+typedef struct {
+    long long history_size; /* messages kept per stream, about (MAXLEN ~) */
+    long long history_ttl;  /* seconds a stream lives after its last message */
+    long long max_text;     /* longest message text, bytes */
+} chat_store_limits_t;
+
+/* The bounds of each limit (the settings' bounds): 1 up to these. */
+#define CHAT_STORE_HISTORY_SIZE_MAX 10000000LL
+#define CHAT_STORE_HISTORY_TTL_MAX  315360000LL
+#define CHAT_STORE_MAX_TEXT_MAX     1048576LL
+
+/* 1 when every limit of l is within its bounds, else 0. */
+int chat_store_limits_valid(const chat_store_limits_t *l);
+
 /* ---- storing a message ----
  * One EVAL stores a message once: a client-chosen id (its dedupe key) maps to the stream id it
  * was first stored under, so a retry gets that id back instead of a second copy. The stream is

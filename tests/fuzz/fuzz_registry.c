@@ -42,6 +42,10 @@ static void check_node(const reg_t *r, const reg_node_t *n, uint64_t now, int ti
         strcmp(json_string_value(id), n->id) != 0 ||
         strcmp(json_string_value(json_object_get(n->hb, "type")), "heartbeat") != 0)
         abort();
+    chat_store_limits_t l;
+    if (n->has_chat != (control_msg_heartbeat_chat(n->hb, &l) == 0) ||
+        (n->has_chat && !chat_store_limits_valid(&n->chat)))
+        abort();
     if (timed) {
         uint64_t age = now > n->last_seen ? now - n->last_seen : 0;
         uint64_t down = REG_MISSED_HEARTBEATS * r->interval_ms;
@@ -72,6 +76,12 @@ static void check_all(const reg_t *r, const model_t *m, uint64_t now, int timed)
         total += reg_count(r, (reg_state_t)s);
     }
     if (total != reg_size(r) || m->size != reg_size(r)) abort();
+    /* the cluster's chat limits are some node's each, and within bounds */
+    chat_store_limits_t l = {0, 0, 0};
+    size_t announced = reg_chat_limits(r, &l);
+    if (announced > reg_size(r) - reg_count(r, REG_DOWN) ||
+        (announced && !chat_store_limits_valid(&l)) || (!announced && l.max_text != 0))
+        abort();
     size_t n;
     const reg_node_t **all = reg_sorted(r, &n);
     if (n != reg_size(r) || (!all) != (n == 0)) abort();
@@ -95,7 +105,7 @@ static int usable(const char *text, size_t len)
     return ok;
 }
 
-static void ignore_reply(void *ud, int status, const json_t *reply)
+static void ignore_reply(void *ud, int status, const control_msg_reply_t *reply)
 {
     (void)ud;
     (void)status;
@@ -119,7 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     registry_options_t o = {"fz", 1000, 5000};
     registry_t *reg = registry_new(&loop, NULL, &o);
     if (!registry_loaded(reg) ||
-        registry_command(reg, "x", "drain", ignore_reply, NULL) != REG_ENOBUS)
+        registry_command(reg, "x", CONTROL_MSG_CMD_DRAIN, ignore_reply, NULL) != REG_ENOBUS)
         abort();
 
     const char *p = (const char *)data + 2, *end = (const char *)data + size;

@@ -283,6 +283,82 @@ static void test_many_nodes(void **st)
     reg_free(&r);
 }
 
+/* A heartbeat with a "chat" member (text, inserted as it is). */
+static const reg_node_t *beat_chat(reg_t *r, const char *id, const char *chat, uint64_t now)
+{
+    char hb[512];
+    snprintf(hb, sizeof hb, "{\"v\":1,\"type\":\"heartbeat\",\"id\":\"%s\",\"draining\":false%s%s}",
+             id, chat ? ",\"chat\":" : "", chat ? chat : "");
+    return reg_heartbeat(r, hb, strlen(hb), now, 0);
+}
+
+static void test_chat_limits(void **st)
+{
+    (void)st;
+    reg_t r;
+    reg_init(&r, IV, FORGET);
+    chat_store_limits_t l = {7, 8, 9};
+    /* no node: nothing announced, l unchanged */
+    assert_int_equal(reg_chat_limits(&r, &l), 0);
+    assert_int_equal(l.history_size, 7);
+    assert_int_equal(l.history_ttl, 8);
+    assert_int_equal(l.max_text, 9);
+
+    /* a node without chat limits (another app), and ones with limits out of bounds, count for
+     * nothing */
+    const reg_node_t *n = beat_chat(&r, "echo", NULL, 0);
+    assert_non_null(n);
+    assert_false(n->has_chat);
+    beat_chat(&r, "bad1", "{\"history_size\":0,\"history_ttl\":10,\"max_text\":10}", 0);
+    beat_chat(&r, "bad2", "{\"history_size\":10,\"history_ttl\":10,\"max_text\":2000000}", 0);
+    beat_chat(&r, "bad3", "{\"history_size\":10,\"history_ttl\":\"10\",\"max_text\":10}", 0);
+    beat_chat(&r, "bad4", "{\"history_size\":10,\"history_ttl\":10}", 0);
+    beat_chat(&r, "bad5", "[10,10,10]", 0);
+    assert_int_equal(reg_size(&r), 6);
+    assert_int_equal(reg_chat_limits(&r, &l), 0);
+    assert_int_equal(l.max_text, 9);
+
+    /* one node: its limits */
+    n = beat_chat(&r, "a", "{\"history_size\":100,\"history_ttl\":60,\"max_text\":4096}", 0);
+    assert_true(n->has_chat);
+    assert_int_equal(n->chat.history_size, 100);
+    assert_int_equal(reg_chat_limits(&r, &l), 1);
+    assert_int_equal(l.history_size, 100);
+    assert_int_equal(l.history_ttl, 60);
+    assert_int_equal(l.max_text, 4096);
+
+    /* two: the smallest size and text, the longest ttl, whichever node each comes from */
+    beat_chat(&r, "b", "{\"history_size\":1000,\"history_ttl\":30,\"max_text\":16}", 10);
+    assert_int_equal(reg_chat_limits(&r, &l), 2);
+    assert_int_equal(l.history_size, 100);
+    assert_int_equal(l.history_ttl, 60);
+    assert_int_equal(l.max_text, 16);
+
+    /* a draining node still counts */
+    const char *drain = "{\"v\":1,\"type\":\"heartbeat\",\"id\":\"b\",\"draining\":true,"
+                        "\"chat\":{\"history_size\":1000,\"history_ttl\":30,\"max_text\":16}}";
+    assert_non_null(reg_heartbeat(&r, drain, strlen(drain), 20, 0));
+    assert_int_equal(reg_count(&r, REG_DRAINING), 1);
+    assert_int_equal(reg_chat_limits(&r, &l), 2);
+    assert_int_equal(l.max_text, 16);
+
+    /* a down node does not: a keeps beating, b stops */
+    for (uint64_t t = IV; t <= 4 * IV; t += IV)
+        beat_chat(&r, "a", "{\"history_size\":100,\"history_ttl\":60,\"max_text\":4096}", t);
+    reg_tick(&r, 4 * IV);
+    assert_int_equal(state_of(&r, "b"), REG_DOWN);
+    assert_int_equal(reg_chat_limits(&r, &l), 1);
+    assert_int_equal(l.max_text, 4096);
+
+    /* a heartbeat without limits takes them back */
+    beat_chat(&r, "a", NULL, 4 * IV + 1);
+    assert_false(reg_get(&r, "a")->has_chat);
+    l.max_text = 9;
+    assert_int_equal(reg_chat_limits(&r, &l), 0);
+    assert_int_equal(l.max_text, 9);
+    reg_free(&r);
+}
+
 static int ready_status = 99;
 static void on_ready(void *ud, int status)
 {
@@ -304,7 +380,7 @@ static void test_running_without_redis(void **st)
     const char *hb = "{\"v\":1,\"type\":\"heartbeat\",\"id\":\"x1\",\"draining\":false}";
     registry_on_heartbeat(reg, "cc:heartbeat", 12, hb, strlen(hb));
     assert_int_equal(reg_count(registry_nodes(reg), REG_UP), 1);
-    assert_int_equal(registry_command(reg, "x1", "drain", NULL, NULL), REG_ENOBUS);
+    assert_int_equal(registry_command(reg, "x1", CONTROL_MSG_CMD_DRAIN, NULL, NULL), REG_ENOBUS);
     int64_t off = registry_epoch_offset(reg);
     assert_true(off > 1600000000000LL);
     /* the timer marks it down after 3 intervals of the loop's clock */
@@ -326,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_aged_entries),      cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_sorted_and_json),   cmocka_unit_test(test_changes_reported),
         cmocka_unit_test(test_many_nodes),        cmocka_unit_test(test_running_without_redis),
+        cmocka_unit_test(test_chat_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
