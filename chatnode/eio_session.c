@@ -37,7 +37,7 @@ struct eio_session {
     uint32_t qbytes;    /* what the queue costs (frame_cost), bounded by --max-queue */
     uint32_t opened_s;  /* when the handshake was made: seconds since the server started */
     client_addr_t addr; /* the client's address (server_client_addr) */
-    dl_node_t hb;       /* heartbeat: in ping_q (next ping) or pong_q (waiting for a pong) */
+    deadline_node_t hb; /* heartbeat: in ping_q (next ping) or pong_q (waiting for a pong) */
     struct aux *aux;    /* owned: in upgrade_q while probing, close_q while closing; else NULL */
     void *upper;
     sbuf_t *rx; /* owned: a fragmented WebSocket message being reassembled, or NULL */
@@ -49,25 +49,25 @@ static frame_t *f_ping, *f_close, *f_noop, *f_pong_probe;
 /* A session's second deadline, needed only while it upgrades or closes (rare and short), so
  * it is allocated then and an idle session does not carry it. */
 typedef struct aux {
-    dl_node_t node; /* first: a queue entry is its aux */
+    deadline_node_t node; /* first: a queue entry is its aux */
     eio_session_t *s;
 } aux_t;
 
 /* Puts s in q (upgrade_q or close_q), replacing any deadline it had there. */
-static void aux_start(eio_session_t *s, dl_queue_t *q)
+static void aux_start(eio_session_t *s, deadline_queue_t *q)
 {
     if (!s->aux) {
         s->aux = xcalloc(1, sizeof *s->aux);
         s->aux->s = s;
     }
-    dl_add(q, &s->aux->node);
+    deadline_queue_add(q, &s->aux->node);
 }
 
 /* Ends s's upgrade or close deadline, if any. */
 static void aux_stop(eio_session_t *s)
 {
     if (!s->aux) return;
-    dl_remove(NULL, &s->aux->node);
+    deadline_queue_remove(NULL, &s->aux->node);
     free(s->aux);
     s->aux = NULL;
 }
@@ -269,10 +269,10 @@ static void destroy(eio_session_t *s, const char *reason, frame_t *get_answer)
     int was_open = s->state == S_OPEN;
     s->state = S_CLOSED;
     strmap_del(&srv->sessions, s->sid, strlen(s->sid));
-    dl_remove(&srv->ping_q, &s->hb);
-    dl_remove(&srv->pong_q, &s->hb);
+    deadline_queue_remove(&srv->ping_q, &s->hb);
+    deadline_queue_remove(&srv->pong_q, &s->hb);
     aux_stop(s);
-    dl_remove(&srv->kill_q, &s->hb);
+    deadline_queue_remove(&srv->kill_q, &s->hb);
     s->ping_out = 0;
     addr_limit_closed(&srv->limits, &s->addr, uv_now(srv->loop));
     log_debug("session closed", "sid=%s reason=\"%s\"", s->sid, reason);
@@ -320,9 +320,9 @@ static void doom(eio_session_t *s)
              srv->cfg->max_queue);
     s->doomed = 1;
     q_clear(s);
-    dl_remove(&srv->ping_q, &s->hb);
-    dl_remove(&srv->pong_q, &s->hb);
-    dl_add(&srv->kill_q, &s->hb);
+    deadline_queue_remove(&srv->ping_q, &s->hb);
+    deadline_queue_remove(&srv->pong_q, &s->hb);
+    deadline_queue_add(&srv->kill_q, &s->hb);
 }
 
 size_t eio_session_held(const eio_session_t *s)
@@ -350,9 +350,9 @@ void eio_drop(eio_session_t *s, const char *reason)
     rx_drop(s);
     conn_t *c = conn_of(s->post);
     if (c && c->session == s) conn_drop_body(c);
-    dl_remove(&srv->ping_q, &s->hb);
-    dl_remove(&srv->pong_q, &s->hb);
-    dl_add(&srv->kill_q, &s->hb);
+    deadline_queue_remove(&srv->ping_q, &s->hb);
+    deadline_queue_remove(&srv->pong_q, &s->hb);
+    deadline_queue_add(&srv->kill_q, &s->hb);
 }
 
 int eio_ready(const eio_session_t *s)
@@ -404,8 +404,8 @@ void eio_close(eio_session_t *s, const char *reason)
     if (s->upper && srv->handler.close) srv->handler.close(s->upper, reason);
     s->upper = NULL;
     s->state = S_CLOSING;
-    dl_remove(&srv->ping_q, &s->hb);
-    dl_remove(&srv->pong_q, &s->hb);
+    deadline_queue_remove(&srv->ping_q, &s->hb);
+    deadline_queue_remove(&srv->pong_q, &s->hb);
     if (s->probe) {
         detach_ws(s->probe, 1, 0);
         s->probe = NULL;
@@ -432,32 +432,32 @@ void eio_close(eio_session_t *s, const char *reason)
 
 /* ---- timers ---- */
 
-static eio_session_t *from_hb(dl_node_t *n)
+static eio_session_t *from_hb(deadline_node_t *n)
 {
     return (eio_session_t *)((char *)n - offsetof(eio_session_t, hb));
 }
 
-static eio_session_t *from_aux(dl_node_t *n)
+static eio_session_t *from_aux(deadline_node_t *n)
 {
     return ((aux_t *)n)->s;
 }
 
-static void on_ping_due(dl_queue_t *q, dl_node_t *n)
+static void on_ping_due(deadline_queue_t *q, deadline_node_t *n)
 {
     server_t *srv = q->data;
     eio_session_t *s = from_hb(n);
-    dl_add(&srv->pong_q, &s->hb);
+    deadline_queue_add(&srv->pong_q, &s->hb);
     s->ping_out = 1;
     eio_send(s, f_ping);
 }
 
-static void on_pong_timeout(dl_queue_t *q, dl_node_t *n)
+static void on_pong_timeout(deadline_queue_t *q, deadline_node_t *n)
 {
     (void)q;
     destroy(from_hb(n), "ping timeout", f_close);
 }
 
-static void on_upgrade_timeout(dl_queue_t *q, dl_node_t *n)
+static void on_upgrade_timeout(deadline_queue_t *q, deadline_node_t *n)
 {
     (void)q;
     eio_session_t *s = from_aux(n);
@@ -469,14 +469,14 @@ static void on_upgrade_timeout(dl_queue_t *q, dl_node_t *n)
     flush(s);
 }
 
-static void on_doomed(dl_queue_t *q, dl_node_t *n)
+static void on_doomed(deadline_queue_t *q, deadline_node_t *n)
 {
     (void)q;
     eio_session_t *s = from_hb(n);
     destroy(s, s->evicted ? "server memory budget" : "send queue full", f_close);
 }
 
-static void on_close_timeout(dl_queue_t *q, dl_node_t *n)
+static void on_close_timeout(deadline_queue_t *q, deadline_node_t *n)
 {
     (void)q;
     eio_session_t *s = from_aux(n);
@@ -487,16 +487,17 @@ int eio_init(server_t *srv)
 {
     const chatnode_config_t *cfg = srv->cfg;
     int rc;
-    if ((rc = dl_init(&srv->ping_q, srv->loop, (uint64_t)cfg->ping_interval, on_ping_due, srv)) ||
-        (rc =
-             dl_init(&srv->pong_q, srv->loop, (uint64_t)cfg->ping_timeout, on_pong_timeout, srv)) ||
-        (rc = dl_init(&srv->upgrade_q, srv->loop, (uint64_t)cfg->upgrade_timeout,
-                      on_upgrade_timeout, srv)) ||
-        (rc = dl_init(&srv->close_q, srv->loop, (uint64_t)cfg->ping_timeout, on_close_timeout,
-                      srv)) ||
-        (rc = dl_init(&srv->kill_q, srv->loop, 0, on_doomed, srv)) ||
-        (rc = dl_init(&srv->idle_q, srv->loop, (uint64_t)cfg->keepalive_timeout,
-                      server_idle_expired, srv)))
+    if ((rc = deadline_queue_init(&srv->ping_q, srv->loop, (uint64_t)cfg->ping_interval,
+                                  on_ping_due, srv)) ||
+        (rc = deadline_queue_init(&srv->pong_q, srv->loop, (uint64_t)cfg->ping_timeout,
+                                  on_pong_timeout, srv)) ||
+        (rc = deadline_queue_init(&srv->upgrade_q, srv->loop, (uint64_t)cfg->upgrade_timeout,
+                                  on_upgrade_timeout, srv)) ||
+        (rc = deadline_queue_init(&srv->close_q, srv->loop, (uint64_t)cfg->ping_timeout,
+                                  on_close_timeout, srv)) ||
+        (rc = deadline_queue_init(&srv->kill_q, srv->loop, 0, on_doomed, srv)) ||
+        (rc = deadline_queue_init(&srv->idle_q, srv->loop, (uint64_t)cfg->keepalive_timeout,
+                                  server_idle_expired, srv)))
         return rc;
     if (!f_ping) {
         f_ping = frame_new_text(EIO_PING, NULL, 0);
@@ -515,12 +516,12 @@ void eio_shutdown(server_t *srv)
     for (size_t i = 0; strmap_next(&srv->sessions, &i, &key, &klen, &v);)
         destroy(v, "server shutting down", f_close);
     strmap_free(&srv->sessions);
-    dl_close(&srv->ping_q, NULL);
-    dl_close(&srv->pong_q, NULL);
-    dl_close(&srv->upgrade_q, NULL);
-    dl_close(&srv->close_q, NULL);
-    dl_close(&srv->kill_q, NULL);
-    dl_close(&srv->idle_q, NULL);
+    deadline_queue_close(&srv->ping_q, NULL);
+    deadline_queue_close(&srv->pong_q, NULL);
+    deadline_queue_close(&srv->upgrade_q, NULL);
+    deadline_queue_close(&srv->close_q, NULL);
+    deadline_queue_close(&srv->kill_q, NULL);
+    deadline_queue_close(&srv->idle_q, NULL);
     frame_unref(f_ping);
     frame_unref(f_close);
     frame_unref(f_noop);
@@ -604,7 +605,7 @@ static void session_open(eio_session_t *s)
     frame_t *f = open_frame(srv, s);
     q_push(s, f);
     frame_unref(f);
-    dl_add(&srv->ping_q, &s->hb);
+    deadline_queue_add(&srv->ping_q, &s->hb);
     char addr[CLIENT_ADDR_TEXT];
     log_debug("session opened", "sid=%s transport=%s address=%s", s->sid,
               s->transport == EIO_TR_WEBSOCKET ? "websocket" : "polling",
@@ -627,8 +628,8 @@ static int on_packet(eio_session_t *s, const eio_packet_t *p)
          * a client that reads nothing alive. */
         if (!s->ping_out) return 0;
         s->ping_out = 0;
-        dl_remove(&srv->pong_q, &s->hb);
-        dl_add(&srv->ping_q, &s->hb);
+        deadline_queue_remove(&srv->pong_q, &s->hb);
+        deadline_queue_add(&srv->ping_q, &s->hb);
         return 0;
     case EIO_PING: destroy(s, "invalid heartbeat direction", f_close); return -1;
     case EIO_CLOSE: destroy(s, "transport close", f_noop); return -1;

@@ -230,7 +230,7 @@ void server_release_headers(struct lws *wsi, conn_t *c)
 
 /* ---- connection deadlines and lingering ---- */
 
-static conn_t *conn_of_node(dl_node_t *node)
+static conn_t *conn_of_node(deadline_node_t *node)
 {
     return (conn_t *)((char *)node - offsetof(conn_t, idle));
 }
@@ -256,7 +256,7 @@ static void conn_kill(conn_t *c)
     server_kill(c->wsi);
 }
 
-void server_idle_expired(dl_queue_t *q, dl_node_t *node)
+void server_idle_expired(deadline_queue_t *q, deadline_node_t *node)
 {
     conn_t *c = conn_of_node(node);
     server_t *srv = q->data;
@@ -269,14 +269,16 @@ void server_idle_expired(dl_queue_t *q, dl_node_t *node)
 
 /* body_q, linger_q and flush_q: a body not sent whole within --body-timeout, a lingering
  * connection whose time is up, a reply the client did not take within --keepalive-timeout. */
-static void conn_expired(dl_queue_t *q, dl_node_t *node)
+static void conn_expired(deadline_queue_t *q, deadline_node_t *node)
 {
     server_t *srv = q->data;
     conn_t *c = conn_of_node(node);
     if (q == &srv->body_q)
-        log_debug("request body too slow", "timeout_ms=%llu", (unsigned long long)q->delay_ms);
+        log_debug("request body too slow", "timeout_ms=%llu",
+                  (unsigned long long)deadline_queue_delay_ms(q));
     if (q == &srv->flush_q)
-        log_debug("reply not taken", "timeout_ms=%llu", (unsigned long long)q->delay_ms);
+        log_debug("reply not taken", "timeout_ms=%llu",
+                  (unsigned long long)deadline_queue_delay_ms(q));
     conn_kill(c);
 }
 
@@ -287,7 +289,7 @@ static int linger_start(server_t *srv, struct lws *wsi, conn_t *c)
 {
     c->kind = CONN_LINGER;
     c->drain_left = LINGER_MAX_BYTES;
-    dl_add(&srv->linger_q, &c->idle);
+    deadline_queue_add(&srv->linger_q, &c->idle);
     /* nothing more comes from us: the client sees the end of the answer */
     shutdown(lws_get_socket_fd(wsi), SHUT_WR);
     return 0;
@@ -313,7 +315,7 @@ static int reply_done(server_t *srv, struct lws *wsi, conn_t *c)
     if (lws_http_transaction_completed(wsi)) return -1;
     /* the idle timeout is ours (idle_q), not lws's */
     lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-    dl_add(&srv->idle_q, &c->idle);
+    deadline_queue_add(&srv->idle_q, &c->idle);
     return 0;
 }
 
@@ -328,7 +330,7 @@ static int write_reply(server_t *srv, struct lws *wsi, conn_t *c)
 {
     if (c->kind == CONN_FLUSHING) {
         /* lws calls back only once it has written all it held */
-        dl_remove(&srv->flush_q, &c->idle);
+        deadline_queue_remove(&srv->flush_q, &c->idle);
         server_mem_sub(srv, flushing_bytes(c));
         return reply_done(srv, wsi, c);
     }
@@ -376,7 +378,7 @@ static int write_reply(server_t *srv, struct lws *wsi, conn_t *c)
          * it until written, and give the client --keepalive-timeout to take it. */
         c->kind = CONN_FLUSHING;
         server_mem_add(srv, flushing_bytes(c));
-        dl_add(&srv->flush_q, &c->idle);
+        deadline_queue_add(&srv->flush_q, &c->idle);
         lws_callback_on_writable(wsi);
         return 0;
     }
@@ -496,7 +498,7 @@ static int on_http(server_t *srv, struct lws *wsi, conn_t *c, const char *uri)
     c->wsi = wsi;
     /* the whole body has --body-timeout: lws's own timeout restarts with every piece */
     c->has_body = has_body(wsi, clen) != 0;
-    if (c->has_body) dl_add(&srv->body_q, &c->idle);
+    if (c->has_body) deadline_queue_add(&srv->body_q, &c->idle);
     if (strcmp(uri, "/healthz") == 0 && method == M_GET) {
         reply_healthz(srv, wsi, c);
         return 0;
@@ -641,8 +643,8 @@ static conn_t *http_conn(struct lws *wsi)
 /* Releases what the connection's last request left behind. */
 static void conn_reset(server_t *srv, conn_t *c)
 {
-    unhold(srv, c->wsi, c, 0);         /* closing, or already answered */
-    dl_remove(&srv->idle_q, &c->idle); /* whichever queue it is in */
+    unhold(srv, c->wsi, c, 0);                     /* closing, or already answered */
+    deadline_queue_remove(&srv->idle_q, &c->idle); /* whichever queue it is in */
     if (c->kind == CONN_FLUSHING) server_mem_sub(srv, flushing_bytes(c));
     c->kind = CONN_NONE;
     free(c->origin);
@@ -675,7 +677,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             conn_reset(server_of(wsi), c);
         } else {
             c = xmalloc(sizeof *c);
-            c->idle = (dl_node_t){0};
+            c->idle = (deadline_node_t){0};
             c->kind = CONN_NONE;
             lws_set_opaque_user_data(wsi, c);
         }
@@ -693,7 +695,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         c->body_done = 1;
         if (c->kind == CONN_LINGER) return -1; /* all of it read after the answer: close */
         /* body_q holds it until now (flush_q once its reply is being written) */
-        if (c->has_body && c->kind != CONN_FLUSHING) dl_remove(&server_of(wsi)->body_q, &c->idle);
+        if (c->has_body && c->kind != CONN_FLUSHING)
+            deadline_queue_remove(&server_of(wsi)->body_q, &c->idle);
         return eio_on_post_done(wsi, c);
     case LWS_CALLBACK_HTTP_WRITEABLE:
         c = http_conn(wsi);
@@ -746,7 +749,8 @@ static void mem_check(uv_timer_t *t)
         if (n == cap) h = xrealloc(h, (cap *= 2) * sizeof *h);
         h[n++] = (mem_holder_t){held, v, HOLD_SESSION};
     }
-    for (dl_node_t *d = srv->flush_q.head.next; d != &srv->flush_q.head; d = d->next) {
+    for (deadline_node_t *d = deadline_list_first(&srv->flush_q.list); d;
+         d = deadline_list_next(&srv->flush_q.list, d)) {
         if (n == cap) h = xrealloc(h, (cap *= 2) * sizeof *h);
         h[n++] = (mem_holder_t){flushing_bytes(conn_of_node(d)), conn_of_node(d), HOLD_REPLY};
     }
@@ -757,7 +761,7 @@ static void mem_check(uv_timer_t *t)
             eio_drop(h[i].item, "memory budget");
         } else {
             conn_t *c = h[i].item;
-            dl_remove(&srv->flush_q, &c->idle); /* its bytes count until it is closed */
+            deadline_queue_remove(&srv->flush_q, &c->idle); /* its bytes count until it is closed */
             conn_kill(c);
         }
     }
@@ -814,9 +818,11 @@ static int own_init(server_t *srv)
     if (uv_timer_init(srv->loop, &srv->mem_timer) ||
         addr_limit_init(&srv->limits, srv->loop, cfg->max_sessions_per_ip, cfg->handshake_rate,
                         cfg->handshake_burst) ||
-        dl_init(&srv->body_q, srv->loop, (uint64_t)cfg->body_timeout, conn_expired, srv) ||
-        dl_init(&srv->linger_q, srv->loop, LINGER_MS, conn_expired, srv) ||
-        dl_init(&srv->flush_q, srv->loop, (uint64_t)cfg->keepalive_timeout, conn_expired, srv) ||
+        deadline_queue_init(&srv->body_q, srv->loop, (uint64_t)cfg->body_timeout, conn_expired,
+                            srv) ||
+        deadline_queue_init(&srv->linger_q, srv->loop, LINGER_MS, conn_expired, srv) ||
+        deadline_queue_init(&srv->flush_q, srv->loop, (uint64_t)cfg->keepalive_timeout,
+                            conn_expired, srv) ||
         hangup_init(&srv->hangup, srv->loop, on_hangup, srv)) {
         log_error("cannot start timers", NULL); /* libuv timers do not fail to initialise */
         client_cidrs_free(&srv->trusted);
@@ -831,9 +837,9 @@ static void own_close(server_t *srv)
 {
     uv_close((uv_handle_t *)&srv->mem_timer, NULL);
     addr_limit_close(&srv->limits);
-    dl_close(&srv->body_q, NULL);
-    dl_close(&srv->linger_q, NULL);
-    dl_close(&srv->flush_q, NULL);
+    deadline_queue_close(&srv->body_q, NULL);
+    deadline_queue_close(&srv->linger_q, NULL);
+    deadline_queue_close(&srv->flush_q, NULL);
     hangup_close(&srv->hangup);
     client_cidrs_free(&srv->trusted);
 }

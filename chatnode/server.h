@@ -52,7 +52,7 @@ typedef struct conn {
     /* In at most one of the server's connection queues: idle_q between requests, body_q while
      * the request's body is read, flush_q while lws writes the reply, linger_q while the
      * connection lingers. */
-    dl_node_t idle;
+    deadline_node_t idle;
     eio_session_t *session; /* NULL when detached */
     char *reply;            /* owned; LWS_PRE bytes of headroom before the body */
     const char *content_type;
@@ -93,14 +93,14 @@ typedef struct server {
     int port;
     char tag[32];
     strmap_t sessions; /* sid -> eio_session_t */
-    dl_queue_t ping_q, pong_q, upgrade_q, close_q, kill_q;
+    deadline_queue_t ping_q, pong_q, upgrade_q, close_q, kill_q;
     /* Keep-alive connections between requests. libwebsockets would time them out through its
      * sorted timeout list, whose insertion walks every entry: answering N polling clients at
      * once (a broadcast, a heartbeat round) then costs O(N^2). Equal delays make a FIFO. */
-    dl_queue_t idle_q;
+    deadline_queue_t idle_q;
     /* Connections reading a request body (a deadline for the whole body, --body-timeout),
      * lingering after an early answer, and holding a reply the client does not take. */
-    dl_queue_t body_q, linger_q, flush_q;
+    deadline_queue_t body_q, linger_q, flush_q;
     client_cidrs_t trusted; /* --trusted-proxies */
     addr_limit_t limits;    /* --max-sessions-per-ip, --handshake-rate, --handshake-burst */
     /* Bytes clients make the node hold (queued output, messages and bodies being received,
@@ -127,7 +127,7 @@ typedef struct server {
 } server_t;
 
 /* idle_q's expiry: closes the connection. */
-void server_idle_expired(dl_queue_t *q, dl_node_t *node);
+void server_idle_expired(deadline_queue_t *q, deadline_node_t *node);
 
 /* The node-wide count of bytes held for clients: n more, or n fewer. Nearing
  * --max-memory-queued drops the greediest holders on the next loop turn (never in the middle
