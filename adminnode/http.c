@@ -584,6 +584,8 @@ static void begin(api_request_t *r)
             api_respond(r, 200, ctype, body, len);
         else if (rc == 400)
             api_respond_error(r, 400, "bad_request", "malformed path");
+        else if (rc == 500)
+            api_respond_error(r, 500, "internal", "cannot read file");
         else
             api_respond_error(r, 404, "not_found", "no such file");
         return;
