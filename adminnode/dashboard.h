@@ -1,5 +1,6 @@
-/* The dashboard's files: the --static directory served for GET and HEAD outside /api/, each
- * file read whole, its path confined to the directory (realpath), hidden names refused. */
+/* The dashboard's files: the --static directory served through libmicrohttpd for GET and HEAD
+ * outside /api/, each file read whole, its path confined to the directory (static_file.h),
+ * hidden names refused (static_path.h). */
 #ifndef CC_DASHBOARD_H
 #define CC_DASHBOARD_H
 
@@ -10,7 +11,7 @@
 /* Reads the file that path (the raw request path, percent-encoded) names under root, "/" and
  * ".../" meaning index.html. Returns 0 with *body (malloc'ed, caller frees), *len and *ctype (a
  * static string); 404 for a missing, hidden, non-regular, outside or too large file, 400 for a
- * malformed path. */
+ * malformed path, 500 for a file that could not be read whole. */
 int dashboard_read(const char *root, const char *path, char **body, size_t *len,
                    const char **ctype);
 

@@ -8,6 +8,7 @@
 #include "http.h"
 #include "alloc.h"
 #include "dashboard.h"
+#include "deadline.h"
 #include "http_conn.h"
 #include "http_linger.h"
 #include "log.h"
@@ -40,13 +41,12 @@ struct http_server {
     struct MHD_Daemon *mhd;
     int port;
     uv_poll_t poll;
-    uv_timer_t mhd_timer;      /* MHD_get_timeout */
-    uv_timer_t deadline_timer; /* the oldest deferred request's deadline */
+    uv_timer_t mhd_timer; /* MHD_get_timeout */
     int handles_open;
     int stopping;
     void (*done)(void *ud);
     void *done_ud;
-    api_request_t *deferred_head, *deferred_tail; /* in deadline order (one timeout for all) */
+    deadline_queue_t deferred_q; /* the deferred requests (--requests-timeout for all) */
     size_t in_flight, deferred;
     route_stats_t *stats; /* one per route, then "static" and "unmatched" */
     size_t nstats;
@@ -90,8 +90,7 @@ struct api_request {
     int suspended;
     int in_list;
     api_timeout_fn on_timeout;
-    uint64_t deadline;
-    api_request_t *prev, *next;
+    deadline_node_t deadline; /* in deferred_q */
     uint64_t started;
 };
 
@@ -145,15 +144,7 @@ int api_request_done(const api_request_t *req)
 static void list_remove(http_server_t *s, api_request_t *r)
 {
     if (!r->in_list) return;
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        s->deferred_head = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    else
-        s->deferred_tail = r->prev;
-    r->prev = r->next = NULL;
+    deadline_queue_remove(&s->deferred_q, &r->deadline);
     r->in_list = 0;
     s->deferred--;
 }
@@ -387,34 +378,23 @@ void api_respond_error(api_request_t *req, int status, const char *code, const c
 
 /* ---- deferral ---- */
 
-static void arm_deadline(http_server_t *s);
-
-static void on_deadline(uv_timer_t *t)
+static api_request_t *request_of(deadline_node_t *n)
 {
-    http_server_t *s = t->data;
-    uint64_t now = uv_now(s->loop);
-    while (s->deferred_head && s->deferred_head->deadline <= now) {
-        api_request_t *r = s->deferred_head;
-        list_remove(s, r);
-        api_request_ref(r);
-        if (r->on_timeout) r->on_timeout(r);
-        if (!api_request_done(r))
-            api_respond_error(r, 504, "timeout", "the cluster did not answer within %llu ms",
-                              (unsigned long long)s->opt.requests_timeout_ms);
-        api_request_unref(r);
-    }
-    arm_deadline(s);
+    return (api_request_t *)((char *)n - offsetof(api_request_t, deadline));
 }
 
-static void arm_deadline(http_server_t *s)
+static void on_deadline(deadline_queue_t *q, deadline_node_t *n)
 {
-    if (s->stopping) return;
-    if (!s->deferred_head) {
-        uv_timer_stop(&s->deadline_timer);
-        return;
-    }
-    uint64_t now = uv_now(s->loop), d = s->deferred_head->deadline;
-    uv_timer_start(&s->deadline_timer, on_deadline, d > now ? d - now : 0, 0);
+    http_server_t *s = q->data;
+    api_request_t *r = request_of(n);
+    r->in_list = 0; /* the queue unlinked it */
+    s->deferred--;
+    api_request_ref(r);
+    if (r->on_timeout) r->on_timeout(r);
+    if (!api_request_done(r))
+        api_respond_error(r, 504, "timeout", "the cluster did not answer within %llu ms",
+                          (unsigned long long)s->opt.requests_timeout_ms);
+    api_request_unref(r);
 }
 
 void api_defer(api_request_t *req, api_timeout_fn on_timeout)
@@ -423,17 +403,9 @@ void api_defer(api_request_t *req, api_timeout_fn on_timeout)
     api_request_ref(req);
     if (api_request_done(req) || req->in_list) return;
     req->on_timeout = on_timeout;
-    req->deadline = uv_now(s->loop) + s->opt.requests_timeout_ms;
-    req->prev = s->deferred_tail;
-    req->next = NULL;
-    if (s->deferred_tail)
-        s->deferred_tail->next = req;
-    else
-        s->deferred_head = req;
-    s->deferred_tail = req;
+    deadline_queue_add(&s->deferred_q, &req->deadline);
     req->in_list = 1;
     s->deferred++;
-    if (s->deferred_head == req) arm_deadline(s);
 }
 
 /* ---- accessors ---- */
@@ -612,6 +584,8 @@ static void begin(api_request_t *r)
             api_respond(r, 200, ctype, body, len);
         else if (rc == 400)
             api_respond_error(r, 400, "bad_request", "malformed path");
+        else if (rc == 500)
+            api_respond_error(r, 500, "internal", "cannot read file");
         else
             api_respond_error(r, 404, "not_found", "no such file");
         return;
@@ -869,8 +843,8 @@ int http_start(http_server_t **out, uv_loop_t *loop, const http_options_t *o, ch
     s->port = port ? port->port : o->port;
     uv_poll_init(loop, &s->poll, efd->epoll_fd);
     uv_timer_init(loop, &s->mhd_timer);
-    uv_timer_init(loop, &s->deadline_timer);
-    s->poll.data = s->mhd_timer.data = s->deadline_timer.data = s;
+    deadline_queue_init(&s->deferred_q, loop, s->opt.requests_timeout_ms, on_deadline, s);
+    s->poll.data = s->mhd_timer.data = s;
     s->handles_open = 5; /* the three handles, the connections' timer, the lingerer */
     uv_poll_start(&s->poll, UV_READABLE, on_poll);
     schedule(s);
@@ -900,6 +874,12 @@ static void on_handle_closed(uv_handle_t *h)
     part_closed(h->data);
 }
 
+static void on_deferred_closed(uv_handle_t *h)
+{
+    deadline_queue_t *q = h->data;
+    part_closed(q->data);
+}
+
 static void on_part_closed(void *ud)
 {
     part_closed(ud);
@@ -909,13 +889,14 @@ void http_stop(http_server_t *s, void (*done)(void *ud), void *ud)
 {
     s->done = done;
     s->done_ud = ud;
-    while (s->deferred_head)
-        api_respond_error(s->deferred_head, 503, "shutting_down", "adminnode is stopping");
+    deadline_node_t *n;
+    while ((n = deadline_list_first(&s->deferred_q.list)) != NULL)
+        api_respond_error(request_of(n), 503, "shutting_down", "adminnode is stopping");
     s->stopping = 1;
     /* The poll handle goes before MHD closes the epoll fd it watches. */
     uv_close((uv_handle_t *)&s->poll, on_handle_closed);
     uv_close((uv_handle_t *)&s->mhd_timer, on_handle_closed);
-    uv_close((uv_handle_t *)&s->deadline_timer, on_handle_closed);
+    deadline_queue_close(&s->deferred_q, on_deferred_closed);
     /* no cut and no lingering while MHD closes every connection */
     http_conns_stop(s->conns);
     MHD_stop_daemon(s->mhd);

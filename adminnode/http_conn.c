@@ -1,7 +1,7 @@
 /* Connections and their head, body and idle deadlines (see http_conn.h). */
 #include "http_conn.h"
 #include "alloc.h"
-#include "http_deadline.h"
+#include "deadline.h"
 #include "log.h"
 #include "strmap.h"
 
@@ -20,7 +20,7 @@ typedef struct {
 } peer_t;
 
 struct http_conn {
-    hdl_node_t node; /* first: a list entry is its connection */
+    deadline_node_t node; /* first: a list entry is its connection */
     http_conns_t *cs;
     int fd;
     int phase; /* hc_phase_t, or HC_NONE */
@@ -31,7 +31,7 @@ struct http_conn {
 struct http_conns {
     uv_loop_t *loop;
     uv_timer_t timer;
-    hdl_list_t lists[HC_NPHASES];
+    deadline_list_t lists[HC_NPHASES];
     http_conns_options_t opt;
     size_t open;
     uint64_t started;
@@ -50,7 +50,7 @@ static void arm(http_conns_t *cs)
     if (cs->stopped) return;
     uint64_t due = UINT64_MAX, now = uv_now(cs->loop);
     for (int p = 0; p < HC_NPHASES; p++) {
-        uint64_t d = hdl_next_due(&cs->lists[p]);
+        uint64_t d = deadline_list_next_due(&cs->lists[p]);
         if (d < due) due = d;
     }
     if (due == UINT64_MAX)
@@ -65,8 +65,8 @@ static void on_timer(uv_timer_t *t)
     uint64_t now = uv_now(cs->loop);
     size_t cut = 0;
     for (int p = 0; p < HC_NPHASES; p++) {
-        hdl_node_t *n;
-        while ((n = hdl_pop_due(&cs->lists[p], now)) != NULL) {
+        deadline_node_t *n;
+        while ((n = deadline_list_pop_due(&cs->lists[p], now)) != NULL) {
             http_conn_t *c = (http_conn_t *)n;
             c->phase = HC_NONE;
             cs->cut[p]++;
@@ -86,7 +86,7 @@ http_conns_t *http_conns_new(uv_loop_t *loop, const http_conns_options_t *o)
     http_conns_t *cs = xcalloc(1, sizeof *cs);
     cs->loop = loop;
     cs->opt = *o;
-    for (int p = 0; p < HC_NPHASES; p++) hdl_init(&cs->lists[p], o->delay_ms[p]);
+    for (int p = 0; p < HC_NPHASES; p++) deadline_list_init(&cs->lists[p], o->delay_ms[p]);
     uv_timer_init(loop, &cs->timer);
     cs->timer.data = cs;
     return cs;
@@ -98,14 +98,14 @@ void http_conn_phase(http_conn_t *c, int phase)
     http_conns_t *cs = c->cs;
     int was_head = 0;
     if (c->phase != HC_NONE) {
-        was_head = cs->lists[c->phase].head == &c->node;
-        hdl_remove(&cs->lists[c->phase], &c->node);
+        was_head = deadline_list_first(&cs->lists[c->phase]) == &c->node;
+        deadline_node_remove(&c->node);
     }
     c->phase = phase;
     int now_head = 0;
     if (phase != HC_NONE) {
-        hdl_add(&cs->lists[phase], &c->node, uv_now(cs->loop));
-        now_head = cs->lists[phase].head == &c->node;
+        deadline_list_add(&cs->lists[phase], &c->node, uv_now(cs->loop));
+        now_head = deadline_list_first(&cs->lists[phase]) == &c->node;
     }
     /* The timer follows the heads: it changes only when a head left or a list was empty. */
     if (was_head || now_head) arm(cs);
@@ -179,7 +179,7 @@ void http_conns_notify(void *cls, struct MHD_Connection *conn, void **socket_con
     if (!c) return;
     *socket_context = NULL;
     if (c->phase != HC_NONE) {
-        hdl_remove(&cs->lists[c->phase], &c->node);
+        deadline_node_remove(&c->node);
         c->phase = HC_NONE;
     }
     cs->open--;

@@ -2,7 +2,7 @@
  * socket lingers the same max_ms) driven by one timer. */
 #include "http_linger.h"
 #include "alloc.h"
-#include "http_deadline.h"
+#include "deadline.h"
 #include "log.h"
 
 #include <errno.h>
@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 typedef struct {
-    hdl_node_t node; /* first: the list links to it */
+    deadline_node_t node; /* first: the list links to it */
     uv_poll_t poll;
     http_linger_t *l;
     int fd;
@@ -22,7 +22,8 @@ typedef struct {
 struct http_linger {
     uv_loop_t *loop;
     uv_timer_t timer;
-    hdl_list_t list;
+    deadline_list_t list;
+    size_t lingering; /* sockets in list */
     size_t max_bytes, max_sockets;
     size_t open; /* sockets not yet closed (lingering or closing) */
     uint64_t total;
@@ -55,7 +56,10 @@ static void arm(http_linger_t *l);
 
 static void end_sock(lsock_t *s)
 {
-    if (s->in_list) hdl_remove(&s->l->list, &s->node);
+    if (s->in_list) {
+        deadline_node_remove(&s->node);
+        s->l->lingering--;
+    }
     s->in_list = 0;
     uv_close((uv_handle_t *)&s->poll, on_sock_closed);
     arm(s->l);
@@ -64,10 +68,11 @@ static void end_sock(lsock_t *s)
 static void on_timer(uv_timer_t *t)
 {
     http_linger_t *l = t->data;
-    hdl_node_t *n;
-    while ((n = hdl_pop_due(&l->list, uv_now(l->loop))) != NULL) {
+    deadline_node_t *n;
+    while ((n = deadline_list_pop_due(&l->list, uv_now(l->loop))) != NULL) {
         lsock_t *s = (lsock_t *)n;
         s->in_list = 0;
+        l->lingering--;
         log_debug("lingering close timed out", "dropped=%zu", s->dropped);
         uv_close((uv_handle_t *)&s->poll, on_sock_closed);
     }
@@ -77,7 +82,7 @@ static void on_timer(uv_timer_t *t)
 static void arm(http_linger_t *l)
 {
     if (l->closing) return;
-    uint64_t due = hdl_next_due(&l->list), now = uv_now(l->loop);
+    uint64_t due = deadline_list_next_due(&l->list), now = uv_now(l->loop);
     if (due == UINT64_MAX)
         uv_timer_stop(&l->timer);
     else
@@ -114,7 +119,7 @@ http_linger_t *http_linger_new(uv_loop_t *loop, uint64_t max_ms, size_t max_byte
     l->loop = loop;
     l->max_bytes = max_bytes;
     l->max_sockets = max_sockets;
-    hdl_init(&l->list, max_ms);
+    deadline_list_init(&l->list, max_ms);
     uv_timer_init(loop, &l->timer);
     l->timer.data = l;
     return l;
@@ -122,7 +127,7 @@ http_linger_t *http_linger_new(uv_loop_t *loop, uint64_t max_ms, size_t max_byte
 
 int http_linger_add(http_linger_t *l, int fd)
 {
-    if (l->closing || l->list.count >= l->max_sockets) {
+    if (l->closing || l->lingering >= l->max_sockets) {
         close(fd);
         return -1;
     }
@@ -137,16 +142,17 @@ int http_linger_add(http_linger_t *l, int fd)
     s->poll.data = s;
     l->open++;
     l->total++;
-    hdl_add(&l->list, &s->node, uv_now(l->loop));
+    deadline_list_add(&l->list, &s->node, uv_now(l->loop));
     s->in_list = 1;
+    l->lingering++;
     uv_poll_start(&s->poll, UV_READABLE | UV_DISCONNECT, on_readable);
-    if (l->list.head == &s->node) arm(l);
+    if (deadline_list_first(&l->list) == &s->node) arm(l);
     return 0;
 }
 
 size_t http_linger_count(const http_linger_t *l)
 {
-    return l->list.count;
+    return l->lingering;
 }
 
 uint64_t http_linger_total(const http_linger_t *l)
@@ -167,11 +173,12 @@ void http_linger_close(http_linger_t *l, void (*done)(void *ud), void *ud)
     l->closing = 1;
     l->done = done;
     l->done_ud = ud;
-    hdl_node_t *n;
-    while ((n = l->list.head) != NULL) {
+    deadline_node_t *n;
+    while ((n = deadline_list_first(&l->list)) != NULL) {
         lsock_t *s = (lsock_t *)n;
-        hdl_remove(&l->list, n);
+        deadline_node_remove(n);
         s->in_list = 0;
+        l->lingering--;
         uv_close((uv_handle_t *)&s->poll, on_sock_closed);
     }
     uv_close((uv_handle_t *)&l->timer, on_timer_closed);

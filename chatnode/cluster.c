@@ -42,8 +42,8 @@ struct cluster {
     size_t key_len;
     int pattern_mode;
     uint64_t broadcasts_out, broadcasts_in, requests_in;
-    strmap_t requests;   /* requestId -> creq_t: requests this node made, awaiting answers */
-    dl_queue_t timeouts; /* their deadlines (--requests-timeout) */
+    strmap_t requests;         /* requestId -> creq_t: requests this node made, awaiting answers */
+    deadline_queue_t timeouts; /* their deadlines (--requests-timeout) */
     uint64_t next_request;
     strmap_t listeners; /* channel -> listener_t: other channels of ours (control traffic) */
 };
@@ -576,7 +576,7 @@ typedef struct creq {
     json_t *items;
     json_t *request; /* JSON request to publish once the server count is known */
     sbuf_t packed;   /* or its msgpack form (broadcast with acks) */
-    dl_node_t timer;
+    deadline_node_t timer;
 } creq_t;
 
 cluster_t *cluster_of(sio_server_t *sio)
@@ -600,7 +600,7 @@ static void creq_finish(creq_t *r, const char *error)
     r->done = 1;
     if (r->c) {
         strmap_del(&r->c->requests, r->id, strlen(r->id));
-        dl_remove(&r->c->timeouts, &r->timer);
+        deadline_queue_remove(&r->c->timeouts, &r->timer);
     }
     int complete =
         !error && r->answered >= r->servers && (r->type != REQ_BROADCAST || r->acks >= r->clients);
@@ -634,7 +634,7 @@ static creq_t *creq_new(cluster_t *c, int type, sio_nsp_t *nsp, cluster_result_c
     return r;
 }
 
-static void on_request_timeout(dl_queue_t *q, dl_node_t *n)
+static void on_request_timeout(deadline_queue_t *q, deadline_node_t *n)
 {
     (void)q;
     creq_finish((creq_t *)((char *)n - offsetof(creq_t, timer)), NULL);
@@ -686,7 +686,7 @@ static void creq_send(creq_t *r)
         return;
     }
     strmap_put(&c->requests, r->id, strlen(r->id), r);
-    dl_add(&c->timeouts, &r->timer);
+    deadline_queue_add(&c->timeouts, &r->timer);
     sbuf_t ch = SBUF_INIT;
     channel(&ch, c, "-request", r->nsp, NULL, 0);
     const char *argv[] = {"PUBSUB", "NUMSUB", ch.data};
@@ -803,7 +803,7 @@ void cluster_broadcast_with_ack(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms
     if (c) {
         amsg_broadcast_t b = bcast_of(c, nsp, rooms, nrooms, except, nexcept, data, len, att, natt);
         b.request_id = (amsg_str_t){r->id, strlen(r->id)};
-        b.flags.timeout = (int64_t)c->timeouts.delay_ms;
+        b.flags.timeout = (int64_t)deadline_queue_delay_ms(&c->timeouts);
         if (amsg_bcast_request_encode(&r->packed, &b) < 0) c = NULL;
         bcast_done(&b);
     }
@@ -982,7 +982,8 @@ int cluster_start(cluster_t **out, server_t *srv, sio_server_t *sio, const chatn
     c->key_len = strlen(cfg->redis_key);
     c->pattern_mode = strcmp(cfg->bus_subscribe, "pattern") == 0;
     sid_generate(c->uid, 7, NULL); /* a 6-character server uid, as Node's adapter uses */
-    dl_init(&c->timeouts, srv->loop, (uint64_t)cfg->requests_timeout, on_request_timeout, c);
+    deadline_queue_init(&c->timeouts, srv->loop, (uint64_t)cfg->requests_timeout,
+                        on_request_timeout, c);
     bus_options_t o;
     bus_options_init(&o);
     o.on_message = on_message;
@@ -1013,7 +1014,7 @@ static void closed(void *ud)
 {
     cluster_t *c = ud;
     c->timeouts.timer.data = c;
-    dl_close(&c->timeouts, (uv_close_cb)free_cluster);
+    deadline_queue_close(&c->timeouts, (uv_close_cb)free_cluster);
 }
 
 void cluster_stop(cluster_t *c)

@@ -32,7 +32,7 @@ typedef struct conn {
     /* In at most one of the transport's connection queues: idle between requests, body while
      * the request's body is read, flush while lws writes the reply, linger while the
      * connection lingers. */
-    dl_node_t idle;
+    deadline_node_t idle;
     struct eio_session *session; /* NULL when detached */
     char *reply;                 /* owned; LWS_PRE bytes of headroom before the body */
     const char *content_type;

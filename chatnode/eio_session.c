@@ -21,7 +21,7 @@ struct eio_server {
     addr_limit_t *limits; /* borrowed */
     char tag[32];         /* session ids start with it */
     strmap_t sessions;    /* sid -> eio_session_t */
-    dl_queue_t ping_q, pong_q, upgrade_q, close_q, kill_q;
+    deadline_queue_t ping_q, pong_q, upgrade_q, close_q, kill_q;
     uint64_t started_ms;       /* loop time at start */
     uint64_t started_epoch_ms; /* wall clock at start */
     uint64_t sessions_opened;
@@ -56,7 +56,7 @@ struct eio_session {
     uint32_t qbytes;    /* what the queue costs (frame_cost), bounded by --max-queue */
     uint32_t opened_s;  /* when the handshake was made: seconds since the server started */
     client_addr_t addr; /* the client's address (from the transport) */
-    dl_node_t hb;       /* heartbeat: in ping_q (next ping) or pong_q (waiting for a pong) */
+    deadline_node_t hb; /* heartbeat: in ping_q (next ping) or pong_q (waiting for a pong) */
     struct aux *aux;    /* owned: in upgrade_q while probing, close_q while closing; else NULL */
     void *upper;
     sbuf_t *rx; /* owned: a fragmented WebSocket message being reassembled, or NULL */
@@ -68,25 +68,25 @@ static frame_t *f_ping, *f_close, *f_noop, *f_pong_probe;
 /* A session's second deadline, needed only while it upgrades or closes (rare and short), so
  * it is allocated then and an idle session does not carry it. */
 typedef struct aux {
-    dl_node_t node; /* first: a queue entry is its aux */
+    deadline_node_t node; /* first: a queue entry is its aux */
     eio_session_t *s;
 } aux_t;
 
 /* Puts s in q (upgrade_q or close_q), replacing any deadline it had there. */
-static void aux_start(eio_session_t *s, dl_queue_t *q)
+static void aux_start(eio_session_t *s, deadline_queue_t *q)
 {
     if (!s->aux) {
         s->aux = xcalloc(1, sizeof *s->aux);
         s->aux->s = s;
     }
-    dl_add(q, &s->aux->node);
+    deadline_queue_add(q, &s->aux->node);
 }
 
 /* Ends s's upgrade or close deadline, if any. */
 static void aux_stop(eio_session_t *s)
 {
     if (!s->aux) return;
-    dl_remove(NULL, &s->aux->node);
+    deadline_queue_remove(NULL, &s->aux->node);
     free(s->aux);
     s->aux = NULL;
 }
@@ -288,10 +288,10 @@ static void destroy(eio_session_t *s, const char *reason, frame_t *get_answer)
     int was_open = s->state == S_OPEN;
     s->state = S_CLOSED;
     strmap_del(&es->sessions, s->sid, strlen(s->sid));
-    dl_remove(&es->ping_q, &s->hb);
-    dl_remove(&es->pong_q, &s->hb);
+    deadline_queue_remove(&es->ping_q, &s->hb);
+    deadline_queue_remove(&es->pong_q, &s->hb);
     aux_stop(s);
-    dl_remove(&es->kill_q, &s->hb);
+    deadline_queue_remove(&es->kill_q, &s->hb);
     s->ping_out = 0;
     addr_limit_closed(es->limits, &s->addr, uv_now(es->loop));
     log_debug("session closed", "sid=%s reason=\"%s\"", s->sid, reason);
@@ -339,9 +339,9 @@ static void doom(eio_session_t *s)
              es->cfg->max_queue);
     s->doomed = 1;
     q_clear(s);
-    dl_remove(&es->ping_q, &s->hb);
-    dl_remove(&es->pong_q, &s->hb);
-    dl_add(&es->kill_q, &s->hb);
+    deadline_queue_remove(&es->ping_q, &s->hb);
+    deadline_queue_remove(&es->pong_q, &s->hb);
+    deadline_queue_add(&es->kill_q, &s->hb);
 }
 
 size_t eio_session_held(const eio_session_t *s)
@@ -369,9 +369,9 @@ void eio_drop(eio_session_t *s, const char *reason)
     rx_drop(s);
     conn_t *c = conn_of(s->post);
     if (c && c->session == s) conn_drop_body(c);
-    dl_remove(&es->ping_q, &s->hb);
-    dl_remove(&es->pong_q, &s->hb);
-    dl_add(&es->kill_q, &s->hb);
+    deadline_queue_remove(&es->ping_q, &s->hb);
+    deadline_queue_remove(&es->pong_q, &s->hb);
+    deadline_queue_add(&es->kill_q, &s->hb);
 }
 
 int eio_ready(const eio_session_t *s)
@@ -423,8 +423,8 @@ void eio_close(eio_session_t *s, const char *reason)
     if (s->upper && es->handler.close) es->handler.close(s->upper, reason);
     s->upper = NULL;
     s->state = S_CLOSING;
-    dl_remove(&es->ping_q, &s->hb);
-    dl_remove(&es->pong_q, &s->hb);
+    deadline_queue_remove(&es->ping_q, &s->hb);
+    deadline_queue_remove(&es->pong_q, &s->hb);
     if (s->probe) {
         detach_ws(s->probe, 1, 0);
         s->probe = NULL;
@@ -451,32 +451,32 @@ void eio_close(eio_session_t *s, const char *reason)
 
 /* ---- timers ---- */
 
-static eio_session_t *from_hb(dl_node_t *n)
+static eio_session_t *from_hb(deadline_node_t *n)
 {
     return (eio_session_t *)((char *)n - offsetof(eio_session_t, hb));
 }
 
-static eio_session_t *from_aux(dl_node_t *n)
+static eio_session_t *from_aux(deadline_node_t *n)
 {
     return ((aux_t *)n)->s;
 }
 
-static void on_ping_due(dl_queue_t *q, dl_node_t *n)
+static void on_ping_due(deadline_queue_t *q, deadline_node_t *n)
 {
     eio_server_t *es = q->data;
     eio_session_t *s = from_hb(n);
-    dl_add(&es->pong_q, &s->hb);
+    deadline_queue_add(&es->pong_q, &s->hb);
     s->ping_out = 1;
     eio_send(s, f_ping);
 }
 
-static void on_pong_timeout(dl_queue_t *q, dl_node_t *n)
+static void on_pong_timeout(deadline_queue_t *q, deadline_node_t *n)
 {
     (void)q;
     destroy(from_hb(n), "ping timeout", f_close);
 }
 
-static void on_upgrade_timeout(dl_queue_t *q, dl_node_t *n)
+static void on_upgrade_timeout(deadline_queue_t *q, deadline_node_t *n)
 {
     (void)q;
     eio_session_t *s = from_aux(n);
@@ -488,14 +488,14 @@ static void on_upgrade_timeout(dl_queue_t *q, dl_node_t *n)
     flush(s);
 }
 
-static void on_doomed(dl_queue_t *q, dl_node_t *n)
+static void on_doomed(deadline_queue_t *q, deadline_node_t *n)
 {
     (void)q;
     eio_session_t *s = from_hb(n);
     destroy(s, s->evicted ? "server memory budget" : "send queue full", f_close);
 }
 
-static void on_close_timeout(dl_queue_t *q, dl_node_t *n)
+static void on_close_timeout(deadline_queue_t *q, deadline_node_t *n)
 {
     (void)q;
     eio_session_t *s = from_aux(n);
@@ -516,11 +516,12 @@ eio_server_t *eio_server_new(uv_loop_t *loop, const chatnode_config_t *cfg,
     uv_gettimeofday(&now);
     es->started_epoch_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_usec / 1000;
     /* libuv timers do not fail to initialise */
-    dl_init(&es->ping_q, loop, (uint64_t)cfg->ping_interval, on_ping_due, es);
-    dl_init(&es->pong_q, loop, (uint64_t)cfg->ping_timeout, on_pong_timeout, es);
-    dl_init(&es->upgrade_q, loop, (uint64_t)cfg->upgrade_timeout, on_upgrade_timeout, es);
-    dl_init(&es->close_q, loop, (uint64_t)cfg->ping_timeout, on_close_timeout, es);
-    dl_init(&es->kill_q, loop, 0, on_doomed, es);
+    deadline_queue_init(&es->ping_q, loop, (uint64_t)cfg->ping_interval, on_ping_due, es);
+    deadline_queue_init(&es->pong_q, loop, (uint64_t)cfg->ping_timeout, on_pong_timeout, es);
+    deadline_queue_init(&es->upgrade_q, loop, (uint64_t)cfg->upgrade_timeout, on_upgrade_timeout,
+                        es);
+    deadline_queue_init(&es->close_q, loop, (uint64_t)cfg->ping_timeout, on_close_timeout, es);
+    deadline_queue_init(&es->kill_q, loop, 0, on_doomed, es);
     if (!f_ping) {
         f_ping = frame_new_text(EIO_PING, NULL, 0);
         f_close = frame_new_text(EIO_CLOSE, NULL, 0);
@@ -543,11 +544,11 @@ void eio_server_close(eio_server_t *es)
     for (size_t i = 0; strmap_next(&es->sessions, &i, NULL, NULL, &v);)
         destroy(v, "server shutting down", f_close);
     strmap_free(&es->sessions);
-    dl_close(&es->ping_q, NULL);
-    dl_close(&es->pong_q, NULL);
-    dl_close(&es->upgrade_q, NULL);
-    dl_close(&es->close_q, NULL);
-    dl_close(&es->kill_q, NULL);
+    deadline_queue_close(&es->ping_q, NULL);
+    deadline_queue_close(&es->pong_q, NULL);
+    deadline_queue_close(&es->upgrade_q, NULL);
+    deadline_queue_close(&es->close_q, NULL);
+    deadline_queue_close(&es->kill_q, NULL);
     frame_unref(f_ping);
     frame_unref(f_close);
     frame_unref(f_noop);
@@ -682,7 +683,7 @@ static void session_open(eio_session_t *s)
     frame_t *f = open_frame(es, s);
     q_push(s, f);
     frame_unref(f);
-    dl_add(&es->ping_q, &s->hb);
+    deadline_queue_add(&es->ping_q, &s->hb);
     char addr[CLIENT_ADDR_TEXT];
     log_debug("session opened", "sid=%s transport=%s address=%s", s->sid,
               s->transport == EIO_TR_WEBSOCKET ? "websocket" : "polling",
@@ -705,8 +706,8 @@ static int on_packet(eio_session_t *s, const eio_packet_t *p)
          * a client that reads nothing alive. */
         if (!s->ping_out) return 0;
         s->ping_out = 0;
-        dl_remove(&es->pong_q, &s->hb);
-        dl_add(&es->ping_q, &s->hb);
+        deadline_queue_remove(&es->pong_q, &s->hb);
+        deadline_queue_add(&es->ping_q, &s->hb);
         return 0;
     case EIO_PING: destroy(s, "invalid heartbeat direction", f_close); return -1;
     case EIO_CLOSE: destroy(s, "transport close", f_noop); return -1;

@@ -104,13 +104,13 @@ static int add_cors(server_t *srv, struct lws *wsi, conn_t *c, unsigned char **p
 
 /* ---- connection deadlines and lingering ---- */
 
-static conn_t *conn_of_node(dl_node_t *node)
+static conn_t *conn_of_node(deadline_node_t *node)
 {
     return (conn_t *)((char *)node - offsetof(conn_t, idle));
 }
 
 /* idle_q's expiry: closes the connection. */
-static void idle_expired(dl_queue_t *q, dl_node_t *node)
+static void idle_expired(deadline_queue_t *q, deadline_node_t *node)
 {
     (void)q;
     conn_expire_idle(conn_of_node(node));
@@ -118,14 +118,16 @@ static void idle_expired(dl_queue_t *q, dl_node_t *node)
 
 /* body_q, linger_q and flush_q: a body not sent whole within --body-timeout, a lingering
  * connection whose time is up, a reply the client did not take within --keepalive-timeout. */
-static void conn_expired(dl_queue_t *q, dl_node_t *node)
+static void conn_expired(deadline_queue_t *q, deadline_node_t *node)
 {
     server_t *srv = q->data;
     conn_t *c = conn_of_node(node);
     if (q == &srv->body_q)
-        log_debug("request body too slow", "timeout_ms=%llu", (unsigned long long)q->delay_ms);
+        log_debug("request body too slow", "timeout_ms=%llu",
+                  (unsigned long long)deadline_queue_delay_ms(q));
     if (q == &srv->flush_q)
-        log_debug("reply not taken", "timeout_ms=%llu", (unsigned long long)q->delay_ms);
+        log_debug("reply not taken", "timeout_ms=%llu",
+                  (unsigned long long)deadline_queue_delay_ms(q));
     conn_kill(c);
 }
 
@@ -136,7 +138,7 @@ static int linger_start(server_t *srv, struct lws *wsi, conn_t *c)
 {
     c->kind = CONN_LINGER;
     c->drain_left = LINGER_MAX_BYTES;
-    dl_add(&srv->linger_q, &c->idle);
+    deadline_queue_add(&srv->linger_q, &c->idle);
     /* nothing more comes from us: the client sees the end of the answer */
     shutdown(lws_get_socket_fd(wsi), SHUT_WR);
     return 0;
@@ -162,7 +164,7 @@ static int reply_done(server_t *srv, struct lws *wsi, conn_t *c)
     if (lws_http_transaction_completed(wsi)) return -1;
     /* the idle timeout is ours (idle_q), not lws's */
     lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-    dl_add(&srv->idle_q, &c->idle);
+    deadline_queue_add(&srv->idle_q, &c->idle);
     return 0;
 }
 
@@ -177,7 +179,7 @@ static int write_reply(server_t *srv, struct lws *wsi, conn_t *c)
 {
     if (c->kind == CONN_FLUSHING) {
         /* lws calls back only once it has written all it held */
-        dl_remove(&srv->flush_q, &c->idle);
+        deadline_queue_remove(&srv->flush_q, &c->idle);
         mem_budget_sub(&srv->mem, flushing_bytes(c));
         return reply_done(srv, wsi, c);
     }
@@ -225,7 +227,7 @@ static int write_reply(server_t *srv, struct lws *wsi, conn_t *c)
          * it until written, and give the client --keepalive-timeout to take it. */
         c->kind = CONN_FLUSHING;
         mem_budget_add(&srv->mem, flushing_bytes(c));
-        dl_add(&srv->flush_q, &c->idle);
+        deadline_queue_add(&srv->flush_q, &c->idle);
         lws_callback_on_writable(wsi);
         return 0;
     }
@@ -349,7 +351,7 @@ static int on_http(server_t *srv, struct lws *wsi, conn_t *c, const char *uri)
     c->wsi = wsi;
     /* the whole body has --body-timeout: lws's own timeout restarts with every piece */
     c->has_body = has_body(wsi, clen) != 0;
-    if (c->has_body) dl_add(&srv->body_q, &c->idle);
+    if (c->has_body) deadline_queue_add(&srv->body_q, &c->idle);
     if (strcmp(uri, "/healthz") == 0 && method == M_GET) {
         reply_healthz(srv, wsi, c);
         return 0;
@@ -495,8 +497,8 @@ static conn_t *http_conn(struct lws *wsi)
 /* Releases what the connection's last request left behind. */
 static void conn_reset(server_t *srv, conn_t *c)
 {
-    conn_unpark(c->wsi, c, 0);         /* closing, or already answered */
-    dl_remove(&srv->idle_q, &c->idle); /* whichever queue it is in */
+    conn_unpark(c->wsi, c, 0);                     /* closing, or already answered */
+    deadline_queue_remove(&srv->idle_q, &c->idle); /* whichever queue it is in */
     if (c->kind == CONN_FLUSHING) mem_budget_sub(&srv->mem, flushing_bytes(c));
     c->kind = CONN_NONE;
     free(c->origin);
@@ -529,7 +531,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             conn_reset(server_of(wsi), c);
         } else {
             c = xmalloc(sizeof *c);
-            c->idle = (dl_node_t){0};
+            c->idle = (deadline_node_t){0};
             c->kind = CONN_NONE;
             lws_set_opaque_user_data(wsi, c);
         }
@@ -547,7 +549,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         c->body_done = 1;
         if (c->kind == CONN_LINGER) return -1; /* all of it read after the answer: close */
         /* body_q holds it until now (flush_q once its reply is being written) */
-        if (c->has_body && c->kind != CONN_FLUSHING) dl_remove(&server_of(wsi)->body_q, &c->idle);
+        if (c->has_body && c->kind != CONN_FLUSHING)
+            deadline_queue_remove(&server_of(wsi)->body_q, &c->idle);
         return eio_on_post_done(wsi, c);
     case LWS_CALLBACK_HTTP_WRITEABLE:
         c = http_conn(wsi);
@@ -590,7 +593,8 @@ static size_t mem_shed(void *ud, size_t need)
         if (n == cap) h = xrealloc(h, (cap *= 2) * sizeof *h);
         h[n++] = (mem_holder_t){held, s, HOLD_SESSION};
     }
-    for (dl_node_t *d = srv->flush_q.head.next; d != &srv->flush_q.head; d = d->next) {
+    for (deadline_node_t *d = deadline_list_first(&srv->flush_q.list); d;
+         d = deadline_list_next(&srv->flush_q.list, d)) {
         if (n == cap) h = xrealloc(h, (cap *= 2) * sizeof *h);
         h[n++] = (mem_holder_t){flushing_bytes(conn_of_node(d)), conn_of_node(d), HOLD_REPLY};
     }
@@ -601,7 +605,7 @@ static size_t mem_shed(void *ud, size_t need)
             eio_drop(h[i].item, "memory budget");
         } else {
             conn_t *c = h[i].item;
-            dl_remove(&srv->flush_q, &c->idle); /* its bytes count until it is closed */
+            deadline_queue_remove(&srv->flush_q, &c->idle); /* its bytes count until it is closed */
             conn_kill(c);
         }
     }
@@ -651,10 +655,13 @@ static int own_init(server_t *srv)
     if (mem_budget_init(&srv->mem, srv->loop, (size_t)cfg->max_memory_queued, mem_shed, srv) ||
         addr_limit_init(&srv->limits, srv->loop, cfg->max_sessions_per_ip, cfg->handshake_rate,
                         cfg->handshake_burst) ||
-        dl_init(&srv->idle_q, srv->loop, (uint64_t)cfg->keepalive_timeout, idle_expired, srv) ||
-        dl_init(&srv->body_q, srv->loop, (uint64_t)cfg->body_timeout, conn_expired, srv) ||
-        dl_init(&srv->linger_q, srv->loop, LINGER_MS, conn_expired, srv) ||
-        dl_init(&srv->flush_q, srv->loop, (uint64_t)cfg->keepalive_timeout, conn_expired, srv) ||
+        deadline_queue_init(&srv->idle_q, srv->loop, (uint64_t)cfg->keepalive_timeout, idle_expired,
+                            srv) ||
+        deadline_queue_init(&srv->body_q, srv->loop, (uint64_t)cfg->body_timeout, conn_expired,
+                            srv) ||
+        deadline_queue_init(&srv->linger_q, srv->loop, LINGER_MS, conn_expired, srv) ||
+        deadline_queue_init(&srv->flush_q, srv->loop, (uint64_t)cfg->keepalive_timeout,
+                            conn_expired, srv) ||
         conn_shared_init(&srv->conns, srv->loop, &srv->mem)) {
         log_error("cannot start timers", NULL); /* libuv timers do not fail to initialise */
         client_cidrs_free(&srv->trusted);
@@ -668,10 +675,10 @@ static void own_close(server_t *srv)
 {
     mem_budget_close(&srv->mem);
     addr_limit_close(&srv->limits);
-    dl_close(&srv->idle_q, NULL);
-    dl_close(&srv->body_q, NULL);
-    dl_close(&srv->linger_q, NULL);
-    dl_close(&srv->flush_q, NULL);
+    deadline_queue_close(&srv->idle_q, NULL);
+    deadline_queue_close(&srv->body_q, NULL);
+    deadline_queue_close(&srv->linger_q, NULL);
+    deadline_queue_close(&srv->flush_q, NULL);
     conn_shared_close(&srv->conns);
     client_cidrs_free(&srv->trusted);
 }

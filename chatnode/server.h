@@ -33,10 +33,10 @@ typedef struct server {
     /* Keep-alive connections between requests. libwebsockets would time them out through its
      * sorted timeout list, whose insertion walks every entry: answering N polling clients at
      * once (a broadcast, a heartbeat round) then costs O(N^2). Equal delays make a FIFO. */
-    dl_queue_t idle_q;
+    deadline_queue_t idle_q;
     /* Connections reading a request body (a deadline for the whole body, --body-timeout),
      * lingering after an early answer, and holding a reply the client does not take. */
-    dl_queue_t body_q, linger_q, flush_q;
+    deadline_queue_t body_q, linger_q, flush_q;
     client_cidrs_t trusted; /* --trusted-proxies */
     addr_limit_t limits;    /* --max-sessions-per-ip, --handshake-rate, --handshake-burst */
     /* Bytes clients make the node hold (queued output, messages and bodies being received,

@@ -61,7 +61,7 @@ struct sio_conn {
     uint8_t busy;
     uint8_t closed;
     uint32_t bin_held; /* bytes bin holds, counted in the server's memory budget */
-    dl_node_t connect_node;
+    deadline_node_t connect_node;
 };
 
 struct sio_server {
@@ -69,7 +69,7 @@ struct sio_server {
     const app_module_t *app;
     void *app_state;
     strmap_t nsps; /* name -> sio_nsp_t */
-    dl_queue_t connect_q;
+    deadline_queue_t connect_q;
     size_t nsockets;
     uint64_t events_in, events_out; /* Socket.IO packets received from and sent to clients */
     sio_cluster_t cluster;          /* all NULL when running alone */
@@ -653,7 +653,7 @@ static void on_connect(sio_conn_t *c, const sio_packet_t *p)
     s->next = c->sockets;
     c->sockets = s;
     sio->nsockets++;
-    dl_remove(&sio->connect_q, &c->connect_node);
+    deadline_queue_remove(&sio->connect_q, &c->connect_node);
     int n = snprintf(reply, sizeof reply, "{\"sid\":\"%s\"}", s->id);
     send_raw(c, SIO_CONNECT, nsp->name, nsp->len, reply, (size_t)n);
     if (app->connected) app->connected(s, auth, auth_len);
@@ -843,7 +843,7 @@ static void *h_open(void *ctx, eio_session_t *s)
     sio_conn_t *c = xcalloc(1, sizeof *c);
     c->sio = sio;
     c->eio = s;
-    dl_add(&sio->connect_q, &c->connect_node);
+    deadline_queue_add(&sio->connect_q, &c->connect_node);
     return c;
 }
 
@@ -861,17 +861,17 @@ static void h_close(void *upper, const char *reason)
     conn_hold(c);
     c->eio = NULL;
     c->closed = 1;
-    dl_remove(&c->sio->connect_q, &c->connect_node);
+    deadline_queue_remove(&c->sio->connect_q, &c->connect_node);
     while (c->sockets) socket_remove(c->sockets, reason);
     conn_release(c);
 }
 
-static sio_conn_t *conn_from_node(dl_node_t *n)
+static sio_conn_t *conn_from_node(deadline_node_t *n)
 {
     return (sio_conn_t *)((char *)n - offsetof(sio_conn_t, connect_node));
 }
 
-static void on_connect_timeout(dl_queue_t *q, dl_node_t *n)
+static void on_connect_timeout(deadline_queue_t *q, deadline_node_t *n)
 {
     (void)q;
     sio_conn_t *c = conn_from_node(n);
@@ -884,8 +884,8 @@ sio_server_t *sio_server_new(server_t *srv, const app_module_t *app, void *app_s
     sio->srv = srv;
     sio->app = app;
     sio->app_state = app_state;
-    dl_init(&sio->connect_q, srv->loop, (uint64_t)srv->cfg->connect_timeout, on_connect_timeout,
-            sio);
+    deadline_queue_init(&sio->connect_q, srv->loop, (uint64_t)srv->cfg->connect_timeout,
+                        on_connect_timeout, sio);
     for (size_t i = 0; app->namespaces && app->namespaces[i]; i++)
         nsp_get(sio, app->namespaces[i], strlen(app->namespaces[i]));
     return sio;
@@ -919,5 +919,5 @@ void sio_server_free(sio_server_t *sio)
     }
     strmap_free(&sio->nsps);
     sio->connect_q.timer.data = sio;
-    dl_close(&sio->connect_q, free_after_close);
+    deadline_queue_close(&sio->connect_q, free_after_close);
 }

@@ -1,7 +1,8 @@
-/* libFuzzer driver: chatnode's static path check (static_path_check) on any decoded request
+/* libFuzzer driver: the static path check (static_path_check) on any decoded request
  * path, with output buffers of every size. What it accepts names a file below the root: no
  * leading '/', no "." or ".." segment, no backslash, exactly the path's own text. */
-#include "static_files.h"
+#include "static_mime.h"
+#include "static_path.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -74,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(uri, 0);
 
     /* The Content-Type comes from a fixed table: a static, non-empty string. */
-    const char *type = static_content_type(uri);
+    const char *type = static_mime_type(uri);
     if (!type || !*type || strchr(type, '\n')) abort();
     free(uri);
     return 0;

@@ -1,4 +1,4 @@
-/* Unit tests for chatnode/static_files.c's static_path_check: what a decoded request path
+/* Unit tests for proto/static_path.c's static_path_check: what a decoded request path
  * names under the static root, index.html for a directory, and the refusals (not absolute,
  * "." and ".." segments, backslashes, too long for the buffer, hidden names). Pure: no I/O. */
 #include <setjmp.h>
@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "static_files.h"
+#include "static_path.h"
 
 #include <string.h>
 
