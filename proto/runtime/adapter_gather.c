@@ -39,7 +39,8 @@ struct adapter_ask {
     long expected; /* answers expected beyond one per server */
     int counted;   /* the server count is known */
     int registered;
-    int refused; /* made on a closed gatherer: ends with ADAPTER_GATHER_ECLOSED when sent */
+    int refused;   /* made on a closed gatherer: ends with ADAPTER_GATHER_ECLOSED when sent */
+    int answering; /* inside on_answer: the ask is checked after it */
     json_t *items;
     char *payload; /* owned: what to publish once the servers are counted */
     size_t payload_len;
@@ -122,7 +123,9 @@ static void on_response(void *ud, const char *channel, size_t len, const char *p
         resp.request_id ? strmap_get(&g->asks, resp.request_id, resp.request_id_len) : NULL;
     if (a) {
         adapter_gather_answer_cb fn = a->on_answer ? a->on_answer : default_answer;
+        a->answering = 1;
         if (fn(a->ud, a, &resp) == 1) a->answered++;
+        a->answering = 0;
         check(a);
     }
     adapter_response_free(&resp);
@@ -217,7 +220,7 @@ json_t *adapter_ask_items(adapter_ask_t *a)
 void adapter_ask_expect(adapter_ask_t *a, long delta)
 {
     a->expected += delta;
-    check(a);
+    if (!a->answering) check(a);
 }
 
 typedef struct {

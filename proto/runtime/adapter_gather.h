@@ -38,7 +38,8 @@ typedef struct {
 typedef void (*adapter_gather_done_cb)(void *ud, const adapter_gather_result_t *r);
 /* A response with the ask's request id (resp borrowed for the call). Returns 1 when it is one
  * server's answer, 0 when it is not (an ack, or a response that does not count). It may add to
- * the ask's items and call adapter_ask_expect; it must not finish the ask otherwise. */
+ * the ask's items and call adapter_ask_expect; the ask is checked for completion after it
+ * returns. */
 typedef int (*adapter_gather_answer_cb)(void *ud, adapter_ask_t *a, const adapter_response_t *resp);
 
 typedef struct {
