@@ -15,11 +15,8 @@
 #include "json_text.h"
 #include "log.h"
 #include "sid.h"
-#include "strmap.h"
 
-#include <hiredis/hiredis.h>
 #include <jansson.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
