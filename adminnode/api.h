@@ -6,6 +6,7 @@
 #include "adminnode_config.h"
 #include "auth.h"
 #include "bus.h"
+#include "bus_listen.h"
 #include "http.h"
 #include "http_router.h"
 #include "registry.h"
@@ -26,8 +27,8 @@ typedef struct {
     uint64_t started_ms;
     char *openapi; /* the generated document, JSON text (owned) */
     size_t openapi_len;
-    strmap_t listeners;   /* channel -> listener: who gets the messages of a subscribed channel */
-    registry_t *registry; /* nodes: the chatnodes and their states (api_nodes.c) */
+    bus_listen_t *listeners; /* who gets the messages of a subscribed channel (listen.c) */
+    registry_t *registry;    /* nodes: the chatnodes and their states (api_nodes.c) */
 } adminnode_t;
 
 /* Subscribes to channel and hands its messages to fn (channel, payload borrowed for the call).
@@ -35,6 +36,8 @@ typedef struct {
 typedef void (*adminnode_listen_cb)(void *ud, const char *channel, size_t len, const char *payload,
                                     size_t plen);
 int adminnode_listen(adminnode_t *an, const char *channel, adminnode_listen_cb fn, void *ud);
+/* The listener registry on an's bus, made at the first call; NULL without --redis. */
+bus_listen_t *adminnode_listeners(adminnode_t *an);
 /* The bus's message callback (main.c installs it). */
 void adminnode_on_message(void *ud, const char *channel, size_t len, const char *pattern,
                           const char *payload, size_t plen);

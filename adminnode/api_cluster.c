@@ -1,6 +1,8 @@
 /* The REST endpoints that act on the cluster's sockets, rooms, users and history, through the
- * redis-adapter's requests (requester.c), the emitter format (api_publish_emit) and the chat's
- * Redis streams. Their routes are in api_cluster_routes (merged into the router at start). */
+ * redis-adapter's requests (requester.c; docs/protocols.md, section 2.7), the emitter format
+ * (api_publish_emit) and the chat's Redis streams. Their routes are in api_cluster_routes
+ * (merged into the router at start). */
+#include "adapter_request.h"
 #include "alloc.h"
 #include "api.h"
 #include "api_cluster.h"
@@ -79,23 +81,25 @@ static void respond_failure(api_request_t *req, int rc, const char *what)
 }
 
 /* What a pending request needs to answer its client. */
-typedef struct {
+typedef struct ask ask_t;
+/* Answers a's client from the sockets the servers reported (socket_view's form, borrowed) and
+ * the gathering's result. */
+typedef void (*ask_answer_fn)(ask_t *a, json_t *sockets, const req_result_t *r);
+struct ask {
     api_request_t *req;
-    int kind;
-    char *target;  /* K_MEMBERS: the room; K_KICK: the user; K_DELETE: the socket id (owned) */
-    char *reason;  /* K_KICK (owned) */
+    ask_answer_fn answer;
+    char *target;  /* members: the room; kick: the user; delete: the socket id (owned) */
+    char *reason;  /* kick (owned) */
     char *nsp;     /* owned */
-    json_t *rooms; /* K_KICK: the user's room, as a JSON array */
+    json_t *rooms; /* kick: the user's room, as a JSON array */
     long offset, limit;
-} ask_t;
+};
 
-enum { K_SOCKETS, K_ROOMS, K_MEMBERS, K_USERS, K_KICK, K_DELETE };
-
-static ask_t *ask_new(api_request_t *req, int kind, const char *nsp)
+static ask_t *ask_new(api_request_t *req, ask_answer_fn answer, const char *nsp)
 {
     ask_t *a = xcalloc(1, sizeof *a);
     a->req = req;
-    a->kind = kind;
+    a->answer = answer;
     a->nsp = xstrdup(nsp);
     return a;
 }
@@ -114,7 +118,29 @@ static void ask_free(ask_t *a)
 static json_t *fetch_request(json_t *rooms)
 {
     if (!rooms) return NULL;
-    return json_pack("{s:i,s:{s:o,s:[]}}", "type", 5, "opts", "rooms", rooms, "except");
+    json_t *req = adapter_request_new(ADAPTER_REQ_REMOTE_FETCH, NULL, NULL);
+    if (adapter_request_set(req, "opts", adapter_request_opts(rooms, NULL)) < 0) {
+        json_decref(req);
+        return NULL;
+    }
+    return req;
+}
+
+/* A request that acts on the sockets in rooms (a JSON array, borrowed) and has no answer:
+ * REMOTE_JOIN or REMOTE_LEAVE of the room target, or REMOTE_DISCONNECT (close: whole
+ * connections). NULL when it cannot be made. */
+static json_t *act_request(adapter_request_type_t type, json_t *rooms, const char *target,
+                           int close)
+{
+    json_t *req = adapter_request_new(type, NULL, NULL);
+    if (adapter_request_set(req, "opts", adapter_request_opts(json_incref(rooms), NULL)) < 0 ||
+        (type == ADAPTER_REQ_REMOTE_DISCONNECT
+             ? adapter_request_set(req, "close", json_boolean(close))
+             : adapter_request_set(req, "rooms", json_pack("[s]", target))) < 0) {
+        json_decref(req);
+        return NULL;
+    }
+    return req;
 }
 
 /* A socket of a fetch answer as the API shows it (never its auth or headers), or NULL. */
@@ -141,7 +167,7 @@ static json_t *all_sockets(const req_result_t *r)
 {
     json_t *out = json_array(), *ans, *s;
     size_t i, j;
-    json_array_foreach(r->answers, i, ans)
+    json_array_foreach(r->items, i, ans)
     {
         json_array_foreach(json_object_get(ans, "sockets"), j, s)
         {
@@ -164,7 +190,7 @@ static json_t *missing_nodes(adminnode_t *an, const req_result_t *r)
         int answered = 0;
         size_t j;
         json_t *ans;
-        json_array_foreach(r->answers, j, ans)
+        json_array_foreach(r->items, j, ans)
         {
             const char *uid = json_string_value(json_object_get(ans, "uid"));
             if (uid && strcmp(uid, nodes[i]->id) == 0) answered = 1;
@@ -228,7 +254,7 @@ static json_t *users_of(json_t *sockets)
 
 static int unavailable(const ask_t *a, const req_result_t *r)
 {
-    if (r->servers == 0 && r->answered == 0 && r->error && strstr(r->error, "Redis")) {
+    if (r->servers == 0 && r->answered == 0 && r->status == ADAPTER_GATHER_ENOBUS) {
         api_respond_error(a->req, 503, "unavailable", "%s", r->error);
         return 1;
     }
@@ -267,8 +293,7 @@ static int kick(ask_t *a)
 {
     adminnode_t *an = api_app(a->req);
     json_t *args = json_pack("[{s:s}]", "reason", a->reason);
-    json_t *disc = json_pack("{s:i,s:{s:O,s:[]},s:b}", "type", 4, "opts", "rooms", a->rooms,
-                             "except", "close", 0);
+    json_t *disc = act_request(ADAPTER_REQ_REMOTE_DISCONNECT, a->rooms, NULL, 0);
     int rc =
         args && disc ? api_publish_emit(an, a->nsp, a->rooms, NULL, "kicked", args, 0) : API_EINVAL;
     json_decref(args);
@@ -280,68 +305,81 @@ static int kick(ask_t *a)
 /* Disconnects socket a->target wherever it is. Returns 0 or an API_E* code. */
 static int disconnect_socket(ask_t *a)
 {
-    json_t *req = json_pack("{s:i,s:{s:[s],s:[]},s:b}", "type", 4, "opts", "rooms", a->target,
-                            "except", "close", 1);
+    json_t *rooms = json_pack("[s]", a->target);
+    json_t *req = rooms ? act_request(ADAPTER_REQ_REMOTE_DISCONNECT, rooms, NULL, 1) : NULL;
+    json_decref(rooms);
     return requester_tell(requester(a->req), a->nsp, req);
 }
 
+static void answer_sockets(ask_t *a, json_t *sockets, const req_result_t *r)
+{
+    api_respond_json(a->req, 200, with_status(json_pack("{s:O}", "sockets", sockets), r));
+}
+
+static void answer_rooms(ask_t *a, json_t *sockets, const req_result_t *r)
+{
+    api_respond_json(a->req, 200,
+                     with_status(json_pack("{s:o}", "rooms", room_counts(sockets)), r));
+}
+
+static void answer_members(ask_t *a, json_t *sockets, const req_result_t *r)
+{
+    api_respond_json(
+        a->req, 200,
+        with_status(json_pack("{s:s,s:o,s:I}", "room", a->target, "users", users_of(sockets),
+                              "sockets", (json_int_t)json_array_size(sockets)),
+                    r));
+}
+
+static void answer_users(ask_t *a, json_t *sockets, const req_result_t *r)
+{
+    json_t *users = users_of(sockets), *page = json_array();
+    size_t total = json_array_size(users);
+    for (size_t i = (size_t)a->offset; i < total && i < (size_t)(a->offset + a->limit); i++)
+        json_array_append(page, json_array_get(users, i));
+    json_decref(users);
+    api_respond_json(
+        a->req, 200,
+        with_status(json_pack("{s:o,s:I,s:I,s:I}", "users", page, "total", (json_int_t)total,
+                              "offset", (json_int_t)a->offset, "limit", (json_int_t)a->limit),
+                    r));
+}
+
+static void answer_kick(ask_t *a, json_t *sockets, const req_result_t *r)
+{
+    int rc = kick(a);
+    if (rc < 0) {
+        respond_failure(a->req, rc, "kick");
+        return;
+    }
+    api_respond_json(a->req, 200,
+                     with_status(json_pack("{s:b,s:s,s:I}", "ok", 1, "user", a->target,
+                                           "disconnected", (json_int_t)json_array_size(sockets)),
+                                 r));
+}
+
+static void answer_delete(ask_t *a, json_t *sockets, const req_result_t *r)
+{
+    (void)r;
+    int rc;
+    if (json_array_size(sockets) == 0)
+        api_respond_error(a->req, 404, "not_found", "no socket %s on any node that answered",
+                          a->target);
+    else if ((rc = disconnect_socket(a)) < 0)
+        respond_failure(a->req, rc, "disconnect");
+    else
+        api_respond_json(a->req, 200, json_pack("{s:b,s:s}", "ok", 1, "id", a->target));
+}
+
+/* The servers answered (or some did not in time): the endpoint answers its client. */
 static void on_fetched(void *ud, const req_result_t *r)
 {
     ask_t *a = ud;
-    if (api_request_done(a->req) || unavailable(a, r)) goto out;
-    json_t *sockets = all_sockets(r);
-    int rc;
-    switch (a->kind) {
-    case K_SOCKETS:
-        api_respond_json(a->req, 200, with_status(json_pack("{s:O}", "sockets", sockets), r));
-        break;
-    case K_ROOMS:
-        api_respond_json(a->req, 200,
-                         with_status(json_pack("{s:o}", "rooms", room_counts(sockets)), r));
-        break;
-    case K_MEMBERS:
-        api_respond_json(
-            a->req, 200,
-            with_status(json_pack("{s:s,s:o,s:I}", "room", a->target, "users", users_of(sockets),
-                                  "sockets", (json_int_t)json_array_size(sockets)),
-                        r));
-        break;
-    case K_USERS: {
-        json_t *users = users_of(sockets), *page = json_array();
-        size_t total = json_array_size(users);
-        for (size_t i = (size_t)a->offset; i < total && i < (size_t)(a->offset + a->limit); i++)
-            json_array_append(page, json_array_get(users, i));
-        json_decref(users);
-        api_respond_json(
-            a->req, 200,
-            with_status(json_pack("{s:o,s:I,s:I,s:I}", "users", page, "total", (json_int_t)total,
-                                  "offset", (json_int_t)a->offset, "limit", (json_int_t)a->limit),
-                        r));
-        break;
+    if (!api_request_done(a->req) && !unavailable(a, r)) {
+        json_t *sockets = all_sockets(r);
+        a->answer(a, sockets, r);
+        json_decref(sockets);
     }
-    case K_KICK:
-        if ((rc = kick(a)) < 0) {
-            respond_failure(a->req, rc, "kick");
-            break;
-        }
-        api_respond_json(
-            a->req, 200,
-            with_status(json_pack("{s:b,s:s,s:I}", "ok", 1, "user", a->target, "disconnected",
-                                  (json_int_t)json_array_size(sockets)),
-                        r));
-        break;
-    case K_DELETE:
-        if (json_array_size(sockets) == 0)
-            api_respond_error(a->req, 404, "not_found", "no socket %s on any node that answered",
-                              a->target);
-        else if ((rc = disconnect_socket(a)) < 0)
-            respond_failure(a->req, rc, "disconnect");
-        else
-            api_respond_json(a->req, 200, json_pack("{s:b,s:s}", "ok", 1, "id", a->target));
-        break;
-    }
-    json_decref(sockets);
-out:
     api_request_unref(a->req);
     ask_free(a);
 }
@@ -378,14 +416,14 @@ void api_sockets(api_request_t *req)
     const char *nsp = namespace_of(req);
     if (!nsp || !api_need_bus(req)) return;
     const char *room = api_query(req, "room");
-    ask_fetch(ask_new(req, K_SOCKETS, nsp), room && *room ? one_room(room) : json_array());
+    ask_fetch(ask_new(req, answer_sockets, nsp), room && *room ? one_room(room) : json_array());
 }
 
 void api_rooms(api_request_t *req)
 {
     const char *nsp = namespace_of(req);
     if (!nsp || !api_need_bus(req)) return;
-    ask_fetch(ask_new(req, K_ROOMS, nsp), json_array());
+    ask_fetch(ask_new(req, answer_rooms, nsp), json_array());
 }
 
 void api_room_members(api_request_t *req)
@@ -393,7 +431,7 @@ void api_room_members(api_request_t *req)
     const char *nsp = namespace_of(req);
     if (!nsp || !api_need_bus(req)) return;
     const char *room = api_param(req, "room");
-    ask_t *a = ask_new(req, K_MEMBERS, nsp);
+    ask_t *a = ask_new(req, answer_members, nsp);
     a->target = xstrdup(room);
     ask_fetch(a, one_room(room));
 }
@@ -421,7 +459,7 @@ void api_users(api_request_t *req)
     }
     if (!api_need_bus(req)) return;
     /* the room of every socket's user is user:<id>: fetch every socket and group them */
-    ask_t *a = ask_new(req, K_USERS, nsp);
+    ask_t *a = ask_new(req, answer_users, nsp);
     a->limit = limit;
     a->offset = offset;
     ask_fetch(a, json_array());
@@ -440,7 +478,7 @@ static const char *body_user(api_request_t *req)
     return json_string_value(u);
 }
 
-static void room_op(api_request_t *req, int type)
+static void room_op(api_request_t *req, adapter_request_type_t type)
 {
     /* a user's or a socket's own room would hand its messages to someone else */
     const char *room = api_param(req, "room");
@@ -454,24 +492,23 @@ static void room_op(api_request_t *req, int type)
     const char *user = nsp ? body_user(req) : NULL;
     if (!user || !api_need_bus(req)) return;
     json_t *rooms = user_rooms(user);
-    json_t *op = rooms ? json_pack("{s:i,s:{s:o,s:[]},s:[s]}", "type", type, "opts", "rooms", rooms,
-                                   "except", "rooms", api_param(req, "room"))
-                       : NULL;
+    json_t *op = rooms ? act_request(type, rooms, api_param(req, "room"), 0) : NULL;
+    json_decref(rooms);
     int rc = requester_tell(requester(req), nsp, op);
     if (rc < 0)
-        respond_failure(req, rc, type == 2 ? "join" : "leave");
+        respond_failure(req, rc, type == ADAPTER_REQ_REMOTE_JOIN ? "join" : "leave");
     else
         api_respond_json(req, 202, json_pack("{s:b}", "ok", 1));
 }
 
 void api_room_join(api_request_t *req)
 {
-    room_op(req, 2);
+    room_op(req, ADAPTER_REQ_REMOTE_JOIN);
 }
 
 void api_room_leave(api_request_t *req)
 {
-    room_op(req, 3);
+    room_op(req, ADAPTER_REQ_REMOTE_LEAVE);
 }
 
 void api_user_emit(api_request_t *req)
@@ -517,7 +554,7 @@ void api_user_disconnect(api_request_t *req)
     }
     if (!api_need_bus(req)) return;
     const char *user = api_param(req, "user");
-    ask_t *a = ask_new(req, K_KICK, nsp);
+    ask_t *a = ask_new(req, answer_kick, nsp);
     a->target = xstrdup(user);
     a->reason = xstrdup(reason ? json_string_value(reason) : "disconnected by an administrator");
     a->rooms = user_rooms(user);
@@ -534,7 +571,7 @@ void api_socket_delete(api_request_t *req)
     const char *nsp = namespace_of(req);
     if (!nsp || !api_need_bus(req)) return;
     const char *sid = api_param(req, "sid");
-    ask_t *a = ask_new(req, K_DELETE, nsp);
+    ask_t *a = ask_new(req, answer_delete, nsp);
     a->target = xstrdup(sid);
     ask_fetch(a, one_room(sid));
 }

@@ -1,43 +1,31 @@
 /* Channel listeners: the Redis messages adminnode subscribes to (heartbeats, command replies,
- * adapter responses) each go to the part that asked for them. */
-#include "alloc.h"
+ * adapter responses) each go to the part that asked for them, through the bus's listener
+ * registry (proto/runtime/bus_listen.h). */
 #include "api.h"
 
-#include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    adminnode_listen_cb fn;
-    void *ud;
-    size_t len;
-    char channel[];
-} listener_t;
+bus_listen_t *adminnode_listeners(adminnode_t *an)
+{
+    if (!an->listeners && an->bus) an->listeners = bus_listen_new(an->bus);
+    return an->listeners;
+}
 
 int adminnode_listen(adminnode_t *an, const char *channel, adminnode_listen_cb fn, void *ud)
 {
-    if (!an->bus) return BUS_EINVAL;
-    size_t len = strlen(channel);
-    listener_t *l = xmalloc(sizeof *l + len + 1);
-    l->fn = fn;
-    l->ud = ud;
-    l->len = len;
-    memcpy(l->channel, channel, len + 1);
-    free(strmap_put(&an->listeners, l->channel, l->len, l));
-    return bus_subscribe(an->bus, channel, len);
+    bus_listen_t *l = adminnode_listeners(an);
+    return l ? bus_listen_add(l, channel, strlen(channel), fn, ud) : BUS_EINVAL;
 }
 
 void adminnode_on_message(void *ud, const char *channel, size_t len, const char *pattern,
                           const char *payload, size_t plen)
 {
     adminnode_t *an = ud;
-    if (pattern) return;
-    listener_t *l = strmap_get(&an->listeners, channel, len);
-    if (l) l->fn(l->ud, channel, len, payload, plen);
+    if (an->listeners) bus_listen_dispatch(an->listeners, channel, len, pattern, payload, plen);
 }
 
 void adminnode_listen_free(adminnode_t *an)
 {
-    void *v;
-    for (size_t i = 0; strmap_next(&an->listeners, &i, NULL, NULL, &v);) free(v);
-    strmap_free(&an->listeners);
+    bus_listen_free(an->listeners);
+    an->listeners = NULL;
 }

@@ -1,37 +1,26 @@
-/* The cluster adapter over Redis (see cluster.h and docs/protocols.md).
+/* The cluster adapter over Redis (see cluster.h and docs/protocols.md, section 2).
  * Broadcasts go out as msgpack [uid, packet, opts] on K#N# or K#N#<room>#; requests from other
- * servers arrive on K-request#N# and are answered on K-response#N#. In interest mode (the
+ * servers arrive on K-request#N# and are answered on K-response#N# (section 2.5); this node's
+ * own requests gather their answers through adapter_gather (section 2.6). In interest mode (the
  * default) a node subscribes to a room's channel only while the room has local members, so
- * traffic for rooms it does not host never reaches it; pattern mode keeps Node's K#N#*. */
+ * traffic for rooms it does not host never reaches it; pattern mode keeps Node's K#N#*
+ * (section 2.2). */
 #include "cluster.h"
+#include "adapter_gather.h"
 #include "adapter_msg.h"
+#include "adapter_request.h"
 #include "alloc.h"
 #include "bus.h"
+#include "bus_listen.h"
 #include "jtext.h"
 #include "log.h"
 #include "sid.h"
-#include "strmap.h"
 
-#include <hiredis/hiredis.h>
 #include <jansson.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-enum {
-    REQ_SOCKETS = 0,
-    REQ_ALL_ROOMS,
-    REQ_JOIN,
-    REQ_LEAVE,
-    REQ_DISCONNECT,
-    REQ_FETCH,
-    REQ_SERVER_SIDE_EMIT,
-    REQ_BROADCAST,
-    RESP_BROADCAST_CLIENT_COUNT,
-    RESP_BROADCAST_ACK
-};
 
 struct cluster {
     server_t *srv;
@@ -42,38 +31,25 @@ struct cluster {
     size_t key_len;
     int pattern_mode;
     uint64_t broadcasts_out, broadcasts_in, requests_in;
-    strmap_t requests;         /* requestId -> creq_t: requests this node made, awaiting answers */
-    deadline_queue_t timeouts; /* their deadlines (--requests-timeout) */
-    uint64_t next_request;
-    strmap_t listeners; /* channel -> listener_t: other channels of ours (control traffic) */
+    /* Listeners of the request and response channels and of control traffic. A room's
+     * broadcast channel (one per local room, socket-id rooms included) stays out of it: what
+     * no listener claims is a broadcast. */
+    bus_listen_t *listen;
+    adapter_gather_t *gather; /* the requests this node makes (--requests-timeout) */
 };
 
-typedef struct {
-    cluster_listen_cb fn;
-    void *ud;
-    size_t len;
-    char channel[];
-} listener_t;
+/* ---- channel names (section 2.1) ---- */
 
-/* ---- channel names ---- */
-
-/* K<kind>#N#[room#] where kind is "", "-request" or "-response". */
-static void channel(sbuf_t *b, const cluster_t *c, const char *kind, const sio_nsp_t *nsp,
-                    const char *room, size_t room_len)
+/* K<kind>#N#[tail#]. */
+static void channel(sbuf_t *b, const cluster_t *c, adapter_channel_t kind, const sio_nsp_t *nsp,
+                    const char *tail, size_t tail_len)
 {
     size_t nlen;
     const char *n = sio_nsp_name(nsp, &nlen);
-    sbuf_reset(b);
-    sbuf_append(b, c->key, c->key_len);
-    sbuf_append_str(b, kind);
-    sbuf_append_char(b, '#');
-    sbuf_append(b, n, nlen);
-    sbuf_append_char(b, '#');
-    if (room) {
-        sbuf_append(b, room, room_len);
-        sbuf_append_char(b, '#');
-    }
+    adapter_channel(b, c->key, c->key_len, kind, n, nlen, tail, tail_len);
 }
+
+static void on_request(void *ud, const char *ch, size_t chlen, const char *payload, size_t len);
 
 /* ---- hooks from the Socket.IO layer ---- */
 
@@ -81,13 +57,12 @@ static void on_nsp_added(void *ctx, sio_nsp_t *nsp)
 {
     cluster_t *c = ctx;
     sbuf_t ch = SBUF_INIT;
-    channel(&ch, c, "-request", nsp, NULL, 0);
-    bus_subscribe(c->bus, ch.data, ch.len);
-    channel(&ch, c, "-response", nsp, NULL, 0);
-    bus_subscribe(c->bus, ch.data, ch.len);
-    channel(&ch, c, "-response", nsp, c->uid, strlen(c->uid));
-    bus_subscribe(c->bus, ch.data, ch.len);
-    channel(&ch, c, "", nsp, NULL, 0);
+    channel(&ch, c, ADAPTER_CH_REQUEST, nsp, NULL, 0);
+    bus_listen_add(c->listen, ch.data, ch.len, on_request, c);
+    size_t nlen;
+    const char *n = sio_nsp_name(nsp, &nlen);
+    adapter_gather_listen(c->gather, n, nlen); /* K-response#N# and K-response#N#<uid># */
+    channel(&ch, c, ADAPTER_CH_BROADCAST, nsp, NULL, 0);
     if (c->pattern_mode) {
         sbuf_append_char(&ch, '*');
         bus_psubscribe(c->bus, ch.data, ch.len);
@@ -107,7 +82,7 @@ static void on_room_added(void *ctx, sio_nsp_t *nsp, const char *room, size_t le
     cluster_t *c = ctx;
     if (c->pattern_mode) return;
     sbuf_t ch = SBUF_INIT;
-    channel(&ch, c, "", nsp, room, len);
+    channel(&ch, c, ADAPTER_CH_BROADCAST, nsp, room, len);
     bus_subscribe(c->bus, ch.data, ch.len);
     sbuf_free(&ch);
 }
@@ -117,7 +92,7 @@ static void on_room_removed(void *ctx, sio_nsp_t *nsp, const char *room, size_t 
     cluster_t *c = ctx;
     if (c->pattern_mode) return;
     sbuf_t ch = SBUF_INIT;
-    channel(&ch, c, "", nsp, room, len);
+    channel(&ch, c, ADAPTER_CH_BROADCAST, nsp, room, len);
     bus_unsubscribe(c->bus, ch.data, ch.len);
     sbuf_free(&ch);
 }
@@ -172,9 +147,9 @@ static void on_publish(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nro
         log_warn("broadcast not published", "error=\"%s\"", amsg_strerror(rc));
     } else {
         if (nrooms == 1)
-            channel(&ch, c, "", nsp, rooms[0].ptr, rooms[0].len);
+            channel(&ch, c, ADAPTER_CH_BROADCAST, nsp, rooms[0].ptr, rooms[0].len);
         else
-            channel(&ch, c, "", nsp, NULL, 0);
+            channel(&ch, c, ADAPTER_CH_BROADCAST, nsp, NULL, 0);
         bus_publish(c->bus, ch.data, ch.len, msg.data, msg.len);
         c->broadcasts_out++;
     }
@@ -213,64 +188,31 @@ static void on_broadcast(cluster_t *c, const char *payload, size_t len)
     amsg_broadcast_free(&b);
 }
 
-/* ---- requests from other servers ---- */
+/* ---- requests from other servers (section 2.5) ---- */
 
-/* Rooms and except of a request's opts, borrowed from the JSON document. */
-typedef cluster_opts_t opts_t;
+/* The sockets a request selects, as sio_select takes them. */
+typedef struct {
+    str_t rooms[ADAPTER_REQ_MAX_ROOMS], except[ADAPTER_REQ_MAX_ROOMS];
+    size_t nrooms, nexcept;
+} opts_t;
 
-static size_t json_rooms(json_t *arr, str_t *out, size_t max)
+static void opts_of(opts_t *o, const str_t *rooms, size_t nrooms, const str_t *except,
+                    size_t nexcept)
 {
-    size_t n = 0, i;
-    json_t *v;
-    json_array_foreach(arr, i, v)
-    {
-        if (n < max && json_is_string(v))
-            out[n++] = (str_t){json_string_value(v), json_string_length(v)};
-    }
-    return n;
+    o->nrooms = nrooms < ADAPTER_REQ_MAX_ROOMS ? nrooms : ADAPTER_REQ_MAX_ROOMS;
+    o->nexcept = nexcept < ADAPTER_REQ_MAX_ROOMS ? nexcept : ADAPTER_REQ_MAX_ROOMS;
+    if (o->nrooms) memcpy(o->rooms, rooms, o->nrooms * sizeof *rooms);
+    if (o->nexcept) memcpy(o->except, except, o->nexcept * sizeof *except);
 }
 
-static void parse_opts(json_t *opts, opts_t *o)
+static void opts_of_request(opts_t *o, const adapter_select_t *sel)
 {
-    o->nrooms = json_rooms(json_object_get(opts, "rooms"), o->rooms, CLUSTER_REQ_MAX_ROOMS);
-    o->nexcept = json_rooms(json_object_get(opts, "except"), o->except, CLUSTER_REQ_MAX_ROOMS);
-}
-
-int cluster_request_decode(const char *payload, size_t len, cluster_request_t *out, char *err,
-                           size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    out->type = -1;
-    json_error_t jerr;
-    json_t *req = json_loadb(payload, len, 0, &jerr);
-    if (!json_is_object(req)) {
-        snprintf(err, errlen, "%s", req ? "not a JSON object" : jerr.text);
-        json_decref(req);
-        return -1;
-    }
-    out->doc = req;
-    /* Node's adapter compares the type with ===: anything but an integer is no request */
-    json_t *type = json_object_get(req, "type");
-    if (json_is_integer(type) && json_integer_value(type) >= 0 &&
-        json_integer_value(type) <= INT_MAX)
-        out->type = (int)json_integer_value(type);
-    out->uid = json_string_value(json_object_get(req, "uid"));
-    out->request_id = json_object_get(req, "requestId");
-    parse_opts(json_object_get(req, "opts"), &out->sel);
-    if (out->type == REQ_SOCKETS) /* the 7.x form names its rooms at the top level */
-        out->sel.nrooms =
-            json_rooms(json_object_get(req, "rooms"), out->sel.rooms, CLUSTER_REQ_MAX_ROOMS);
-    out->targets = json_object_get(req, "rooms");
-    out->close = json_is_true(json_object_get(req, "close"));
-    out->data = json_object_get(req, "data");
-    return 0;
-}
-
-void cluster_request_free(cluster_request_t *out)
-{
-    json_decref(out->doc);
-    memset(out, 0, sizeof *out);
-    out->type = -1;
+    o->nrooms = sel->nrooms;
+    o->nexcept = sel->nexcept;
+    for (size_t i = 0; i < sel->nrooms; i++)
+        o->rooms[i] = (str_t){sel->rooms[i].s, sel->rooms[i].len};
+    for (size_t i = 0; i < sel->nexcept; i++)
+        o->except[i] = (str_t){sel->except[i].s, sel->except[i].len};
 }
 
 static void reply(cluster_t *c, sio_nsp_t *nsp, json_t *resp)
@@ -280,7 +222,7 @@ static void reply(cluster_t *c, sio_nsp_t *nsp, json_t *resp)
     json_object_set_new(resp, "uid", json_string(c->uid));
     char *text = json_dumps(resp, JSON_COMPACT);
     sbuf_t ch = SBUF_INIT;
-    channel(&ch, c, "-response", nsp, NULL, 0);
+    channel(&ch, c, ADAPTER_CH_RESPONSE, nsp, NULL, 0);
     if (text) bus_publish(c->bus, ch.data, ch.len, text, strlen(text));
     free(text);
     sbuf_free(&ch);
@@ -411,7 +353,7 @@ static void on_server_side_emit(cluster_t *c, sio_nsp_t *nsp, json_t *data, json
             json_t *value = json_loadb(answer.data, answer.len, JSON_DECODE_ANY, NULL);
             if (value)
                 reply(c, nsp,
-                      json_pack("{s:i,s:O,s:o}", "type", REQ_SERVER_SIDE_EMIT, "requestId",
+                      json_pack("{s:i,s:O,s:o}", "type", ADAPTER_REQ_SERVER_SIDE_EMIT, "requestId",
                                 request_id, "data", value));
         }
     }
@@ -455,7 +397,7 @@ static void on_client_ack(void *ud, sio_socket_t *s, const sio_event_t *ack)
         amsg_ack_t a = {{b->request_id, strlen(b->request_id)},
                         {first, first_len, (sio_attachment_t *)ack->att, ack->natt}};
         if (amsg_ack_encode(&msg, &a) == 0) {
-            channel(&ch, b->c, "-response", b->nsp, NULL, 0);
+            channel(&ch, b->c, ADAPTER_CH_RESPONSE, b->nsp, NULL, 0);
             bus_publish(b->c->bus, ch.data, ch.len, msg.data, msg.len);
         }
         sbuf_free(&arr);
@@ -483,8 +425,8 @@ static void on_broadcast_request(cluster_t *c, sio_nsp_t *nsp, const char *paylo
         size_t n = sio_deliver_with_ack(nsp, rooms, r.nrooms, except, r.nexcept, r.data.json,
                                         r.data.json_len, r.data.att, r.data.natt, on_client_ack, b);
         b->left += n;
-        json_t *count = json_pack("{s:i,s:s,s:I}", "type", RESP_BROADCAST_CLIENT_COUNT, "requestId",
-                                  b->request_id, "clientCount", (json_int_t)n);
+        json_t *count = json_pack("{s:i,s:s,s:I}", "type", ADAPTER_RESP_BROADCAST_CLIENT_COUNT,
+                                  "requestId", b->request_id, "clientCount", (json_int_t)n);
         reply(c, nsp, count);
         on_client_ack(b, NULL, NULL); /* drops the hold */
         free(rooms);
@@ -493,90 +435,88 @@ static void on_broadcast_request(cluster_t *c, sio_nsp_t *nsp, const char *paylo
     amsg_broadcast_free(&r);
 }
 
-static void on_json_request(cluster_t *c, sio_nsp_t *nsp, const cluster_request_t *req)
+static void on_json_request(cluster_t *c, sio_nsp_t *nsp, const adapter_request_t *req)
 {
     json_t *request_id = req->request_id;
     int own = req->uid && strcmp(req->uid, c->uid) == 0;
-    const opts_t *o = &req->sel;
+    opts_t sel;
+    const opts_t *o = &sel;
+    opts_of_request(&sel, &req->sel);
     room_op_t op = {req->targets, req->close};
     switch (req->type) {
-    case REQ_SOCKETS: {
+    case ADAPTER_REQ_SOCKETS: {
         if (own || !request_id) return;
         json_t *ids = json_array();
         for_selected(nsp, o, collect_ids, ids);
         reply(c, nsp, json_pack("{s:O,s:o}", "requestId", request_id, "sockets", ids));
         return;
     }
-    case REQ_ALL_ROOMS: {
+    case ADAPTER_REQ_ALL_ROOMS: {
         if (own || !request_id) return;
         json_t *rooms = json_array();
         sio_nsp_rooms(nsp, add_nsp_room, rooms);
         reply(c, nsp, json_pack("{s:O,s:o}", "requestId", request_id, "rooms", rooms));
         return;
     }
-    case REQ_JOIN: /* our own were applied when made */
+    case ADAPTER_REQ_REMOTE_JOIN: /* our own were applied when made */
         if (!own && json_is_array(op.rooms)) for_selected(nsp, o, do_join, &op);
         return;
-    case REQ_LEAVE:
+    case ADAPTER_REQ_REMOTE_LEAVE:
         if (!own && json_is_array(op.rooms)) for_selected(nsp, o, do_leave, &op);
         return;
-    case REQ_DISCONNECT:
+    case ADAPTER_REQ_REMOTE_DISCONNECT:
         if (!own) for_selected(nsp, o, do_disconnect, &op);
         return;
-    case REQ_FETCH: {
+    case ADAPTER_REQ_REMOTE_FETCH: {
         if (own || !request_id) return;
         json_t *socks = json_array();
         for_selected(nsp, o, collect_sockets, socks);
         reply(c, nsp, json_pack("{s:O,s:o}", "requestId", request_id, "sockets", socks));
         return;
     }
-    case REQ_SERVER_SIDE_EMIT:
+    case ADAPTER_REQ_SERVER_SIDE_EMIT:
         if (!own) on_server_side_emit(c, nsp, req->data, request_id);
         return;
     default: return;
     }
 }
 
-static void on_request(cluster_t *c, const char *ch, size_t chlen, const char *payload, size_t len)
+/* A message on K-request#N# (a listener of each namespace's request channel). */
+static void on_request(void *ud, const char *ch, size_t chlen, const char *payload, size_t len)
 {
-    /* K-request#N#: the namespace sits between the prefix and the final '#'. */
-    size_t pre = c->key_len + 9;
-    if (chlen <= pre || ch[chlen - 1] != '#') return;
-    sio_nsp_t *nsp = sio_nsp_find(c->sio, ch + pre, chlen - pre - 1);
+    cluster_t *c = ud;
+    adapter_channel_t kind;
+    const char *n;
+    size_t nlen;
+    if (adapter_channel_parse(ch, chlen, c->key, c->key_len, &kind, &n, &nlen) < 0 ||
+        kind != ADAPTER_CH_REQUEST)
+        return;
+    sio_nsp_t *nsp = sio_nsp_find(c->sio, n, nlen);
     if (!nsp) return;
     c->requests_in++;
     if (len && payload[0] == '{') {
         char why[200];
-        cluster_request_t req;
-        if (cluster_request_decode(payload, len, &req, why, sizeof why) < 0)
+        adapter_request_t req;
+        if (adapter_request_decode(payload, len, &req, why, sizeof why) < 0)
             log_debug("bad request on the bus", "error=\"%s\"", why);
         else
             on_json_request(c, nsp, &req);
-        cluster_request_free(&req);
-    } else if (len && amsg_peek_type((const uint8_t *)payload, len) == REQ_BROADCAST) {
+        adapter_request_free(&req);
+    } else if (len && amsg_peek_type((const uint8_t *)payload, len) == ADAPTER_REQ_BROADCAST) {
         on_broadcast_request(c, nsp, payload, len);
     }
 }
 
-/* ---- requests this node makes ---- */
+/* ---- requests this node makes (sections 2.5 and 2.6) ---- */
 
+/* One request this node made: the ask gathering the other servers' answers, and what the
+ * caller wants back. A broadcast with acks outlives its ask while local acks are owed. */
 typedef struct creq {
-    cluster_t *c;
     int type;
-    char id[40];
-    sio_nsp_t *nsp;
     cluster_result_cb cb;
     void *ud;
-    unsigned servers, answered;
-    size_t clients, acks; /* broadcast with acks: clients announced, acks received */
-    unsigned counted;     /* broadcast with acks: servers that sent their client count */
-    unsigned refs;        /* the pending request itself, plus local acks still owed */
-    int done;
-    int counted_servers; /* the server count is known (always, when running alone) */
-    json_t *items;
-    json_t *request; /* JSON request to publish once the server count is known */
-    sbuf_t packed;   /* or its msgpack form (broadcast with acks) */
-    deadline_node_t timer;
+    adapter_ask_t *ask; /* NULL once the result is out */
+    unsigned refs;      /* the ask, plus local acks still owed */
 } creq_t;
 
 cluster_t *cluster_of(sio_server_t *sio)
@@ -586,156 +526,118 @@ cluster_t *cluster_of(sio_server_t *sio)
 
 static void creq_unref(creq_t *r)
 {
-    if (--r->refs) return;
-    json_decref(r->items);
-    json_decref(r->request);
-    sbuf_free(&r->packed);
-    free(r);
+    if (--r->refs == 0) free(r);
 }
 
-/* Reports the result (once) and forgets the request. */
-static void creq_finish(creq_t *r, const char *error)
+static void on_result(void *ud, const adapter_gather_result_t *res)
 {
-    if (r->done) return;
-    r->done = 1;
-    if (r->c) {
-        strmap_del(&r->c->requests, r->id, strlen(r->id));
-        deadline_queue_remove(&r->c->timeouts, &r->timer);
-    }
-    int complete =
-        !error && r->answered >= r->servers && (r->type != REQ_BROADCAST || r->acks >= r->clients);
-    cluster_result_t res = {complete, r->servers, r->answered, error, r->items};
-    if (!complete && !error) res.error = "timed out waiting for other servers";
-    r->cb(r->ud, &res);
+    creq_t *r = ud;
+    r->ask = NULL;
+    if (r->cb) r->cb(r->ud, res);
     creq_unref(r);
 }
 
-static void creq_check(creq_t *r)
+/* Each ALL_ROOMS answer's rooms join the list once each. */
+static void merge_rooms(json_t *items, json_t *rooms)
 {
-    if (r->done || !r->counted_servers) return; /* local acks may come before the count */
-    if (r->type == REQ_BROADCAST) {
-        if (r->counted >= r->servers && r->acks >= r->clients) creq_finish(r, NULL);
-    } else if (r->answered >= r->servers) {
-        creq_finish(r, NULL);
+    json_t *v, *have;
+    size_t i, j;
+    json_array_foreach(rooms, i, v)
+    {
+        int dup = 0;
+        json_array_foreach(items, j, have) dup |= json_equal(have, v);
+        if (!dup) json_array_append(items, v);
     }
+}
+
+/* An answer from another server, folded into the items by the request's type. */
+static int on_answer(void *ud, adapter_ask_t *a, const adapter_response_t *resp)
+{
+    creq_t *r = ud;
+    json_t *items = adapter_ask_items(a);
+    if (r->type == ADAPTER_REQ_BROADCAST) {
+        if (resp->is_ack) { /* one client's ack: its first argument */
+            json_t *v = resp->ack.arg.json ? json_loadb(resp->ack.arg.json, resp->ack.arg.json_len,
+                                                        JSON_DECODE_ANY, NULL)
+                                           : json_null();
+            if (v) json_array_append_new(items, v);
+            adapter_ask_expect(a, -1);
+            return 0;
+        }
+        if (resp->type != ADAPTER_RESP_BROADCAST_CLIENT_COUNT) return 0;
+        adapter_ask_expect(a, (long)json_integer_value(json_object_get(resp->doc, "clientCount")));
+        return 1;
+    }
+    if (!resp->doc) return 0;
+    switch (r->type) {
+    case ADAPTER_REQ_REMOTE_FETCH:
+        json_array_extend(items, json_object_get(resp->doc, "sockets"));
+        break;
+    case ADAPTER_REQ_ALL_ROOMS: merge_rooms(items, json_object_get(resp->doc, "rooms")); break;
+    case ADAPTER_REQ_SERVER_SIDE_EMIT:
+        json_array_append(items, json_object_get(resp->doc, "data"));
+        break;
+    }
+    return 1;
 }
 
 static creq_t *creq_new(cluster_t *c, int type, sio_nsp_t *nsp, cluster_result_cb cb, void *ud)
 {
     creq_t *r = xcalloc(1, sizeof *r);
-    r->c = c;
     r->type = type;
-    r->nsp = nsp;
     r->cb = cb;
     r->ud = ud;
     r->refs = 1;
-    r->items = json_array();
-    if (c) snprintf(r->id, sizeof r->id, "%s-%llu", c->uid, (unsigned long long)++c->next_request);
+    size_t nlen;
+    const char *n = sio_nsp_name(nsp, &nlen);
+    r->ask = adapter_ask_new(c ? c->gather : NULL, n, nlen, on_answer, on_result, r);
     return r;
 }
 
-static void on_request_timeout(deadline_queue_t *q, deadline_node_t *n)
+/* A JSON array of names. */
+static json_t *names_json(const str_t *v, size_t n)
 {
-    (void)q;
-    creq_finish((creq_t *)((char *)n - offsetof(creq_t, timer)), NULL);
-}
-
-typedef struct {
-    cluster_t *c;
-    char id[40];
-} numsub_t;
-
-/* The server count is known: publish the request, or finish when nobody else is there. */
-static void on_numsub(void *ud, int status, const struct redisReply *reply)
-{
-    numsub_t *q = ud;
-    creq_t *r = q->c ? strmap_get(&q->c->requests, q->id, strlen(q->id)) : NULL;
-    free(q);
-    if (!r) return;
-    long long n = 0;
-    if (status == 0 && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
-        reply->element[1]->type == REDIS_REPLY_INTEGER)
-        n = reply->element[1]->integer;
-    else {
-        creq_finish(r, "the bus is not available");
-        return;
-    }
-    r->servers = n > 1 ? (unsigned)(n - 1) : 0;
-    r->counted_servers = 1;
-    if (r->servers) {
-        sbuf_t ch = SBUF_INIT;
-        channel(&ch, r->c, "-request", r->nsp, NULL, 0);
-        if (r->request) {
-            char *text = json_dumps(r->request, JSON_COMPACT);
-            bus_publish(r->c->bus, ch.data, ch.len, text, strlen(text));
-            free(text);
-        } else {
-            bus_publish(r->c->bus, ch.data, ch.len, r->packed.data, r->packed.len);
-        }
-        sbuf_free(&ch);
-    }
-    creq_check(r);
-}
-
-/* Registers r and asks Redis how many servers will answer; the rest follows on_numsub. */
-static void creq_send(creq_t *r)
-{
-    cluster_t *c = r->c;
-    if (!c) {
-        creq_finish(r, NULL); /* running alone: the local part is the whole answer */
-        return;
-    }
-    strmap_put(&c->requests, r->id, strlen(r->id), r);
-    deadline_queue_add(&c->timeouts, &r->timer);
-    sbuf_t ch = SBUF_INIT;
-    channel(&ch, c, "-request", r->nsp, NULL, 0);
-    const char *argv[] = {"PUBSUB", "NUMSUB", ch.data};
-    size_t lens[] = {6, 6, ch.len};
-    numsub_t *q = xcalloc(1, sizeof *q);
-    q->c = c;
-    memcpy(q->id, r->id, sizeof q->id);
-    int rc = bus_command(c->bus, 3, argv, lens, on_numsub, q);
-    sbuf_free(&ch);
-    if (rc < 0) {
-        free(q);
-        creq_finish(r, "the bus is not available");
-    }
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(a, json_stringn(v[i].ptr, v[i].len));
+    return a;
 }
 
 static json_t *opts_json(const str_t *rooms, size_t nrooms, const str_t *except, size_t nexcept)
 {
-    json_t *r = json_array(), *e = json_array();
-    for (size_t i = 0; i < nrooms; i++)
-        json_array_append_new(r, json_stringn(rooms[i].ptr, rooms[i].len));
-    for (size_t i = 0; i < nexcept; i++)
-        json_array_append_new(e, json_stringn(except[i].ptr, except[i].len));
-    return json_pack("{s:o,s:o}", "rooms", r, "except", e);
+    return adapter_request_opts(names_json(rooms, nrooms), names_json(except, nexcept));
+}
+
+/* Sends req (stolen) for r, or nothing when running alone (the local part is all). */
+static void creq_send(cluster_t *c, creq_t *r, json_t *req)
+{
+    if (c)
+        adapter_ask_send_json(r->ask, req);
+    else
+        adapter_ask_send(r->ask, NULL, 0);
 }
 
 void cluster_fetch_sockets(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
                            const str_t *except, size_t nexcept, cluster_result_cb cb, void *ud)
 {
-    creq_t *r = creq_new(c, REQ_FETCH, nsp, cb, ud);
-    opts_t o = {0};
-    o.nrooms = nrooms < 64 ? nrooms : 64;
-    o.nexcept = nexcept < 64 ? nexcept : 64;
-    memcpy(o.rooms, rooms, o.nrooms * sizeof *rooms);
-    memcpy(o.except, except, o.nexcept * sizeof *except);
-    for_selected(nsp, &o, collect_sockets, r->items);
-    if (c)
-        r->request = json_pack("{s:s,s:s,s:i,s:o}", "uid", c->uid, "requestId", r->id, "type",
-                               REQ_FETCH, "opts", opts_json(rooms, nrooms, except, nexcept));
-    creq_send(r);
+    creq_t *r = creq_new(c, ADAPTER_REQ_REMOTE_FETCH, nsp, cb, ud);
+    opts_t o;
+    opts_of(&o, rooms, nrooms, except, nexcept);
+    for_selected(nsp, &o, collect_sockets, adapter_ask_items(r->ask));
+    json_t *req = NULL;
+    if (c) {
+        req = adapter_request_new(ADAPTER_REQ_REMOTE_FETCH, c->uid, adapter_ask_id(r->ask));
+        adapter_request_set(req, "opts", opts_json(rooms, nrooms, except, nexcept));
+    }
+    creq_send(c, r, req);
 }
 
 void cluster_all_rooms(cluster_t *c, sio_nsp_t *nsp, cluster_result_cb cb, void *ud)
 {
-    creq_t *r = creq_new(c, REQ_ALL_ROOMS, nsp, cb, ud);
-    sio_nsp_rooms(nsp, add_nsp_room, r->items);
-    if (c)
-        r->request =
-            json_pack("{s:s,s:s,s:i}", "uid", c->uid, "requestId", r->id, "type", REQ_ALL_ROOMS);
-    creq_send(r);
+    creq_t *r = creq_new(c, ADAPTER_REQ_ALL_ROOMS, nsp, cb, ud);
+    sio_nsp_rooms(nsp, add_nsp_room, adapter_ask_items(r->ask));
+    creq_send(c, r,
+              c ? adapter_request_new(ADAPTER_REQ_ALL_ROOMS, c->uid, adapter_ask_id(r->ask))
+                : NULL);
 }
 
 void cluster_server_side_emit(cluster_t *c, sio_nsp_t *nsp, const char *data, size_t len,
@@ -744,28 +646,34 @@ void cluster_server_side_emit(cluster_t *c, sio_nsp_t *nsp, const char *data, si
     json_t *arr = json_loadb(data, len, 0, NULL);
     if (!c || !json_is_array(arr)) {
         json_decref(arr);
-        if (cb) {
-            creq_t *r = creq_new(NULL, REQ_SERVER_SIDE_EMIT, nsp, cb, ud);
-            creq_finish(r, c ? "data is not a JSON array" : NULL);
+        if (cb) { /* alone: nothing to ask, complete; bad data: nothing asked */
+            cluster_result_t res = {!c,
+                                    0,
+                                    0,
+                                    c ? ADAPTER_GATHER_EENCODE : 0,
+                                    c ? "data is not a JSON array" : NULL,
+                                    json_array()};
+            cb(ud, &res);
+            json_decref(res.items);
         }
         return;
     }
     if (!cb) { /* no answers wanted: publish and forget */
-        json_t *req =
-            json_pack("{s:s,s:i,s:o}", "uid", c->uid, "type", REQ_SERVER_SIDE_EMIT, "data", arr);
-        char *text = json_dumps(req, JSON_COMPACT);
+        json_t *req = adapter_request_new(ADAPTER_REQ_SERVER_SIDE_EMIT, c->uid, NULL);
+        char *text =
+            adapter_request_set(req, "data", arr) == 0 ? json_dumps(req, JSON_COMPACT) : NULL;
         sbuf_t ch = SBUF_INIT;
-        channel(&ch, c, "-request", nsp, NULL, 0);
-        bus_publish(c->bus, ch.data, ch.len, text, strlen(text));
+        channel(&ch, c, ADAPTER_CH_REQUEST, nsp, NULL, 0);
+        if (text) bus_publish(c->bus, ch.data, ch.len, text, strlen(text));
         sbuf_free(&ch);
         free(text);
         json_decref(req);
         return;
     }
-    creq_t *r = creq_new(c, REQ_SERVER_SIDE_EMIT, nsp, cb, ud);
-    r->request = json_pack("{s:s,s:s,s:i,s:o}", "uid", c->uid, "requestId", r->id, "type",
-                           REQ_SERVER_SIDE_EMIT, "data", arr);
-    creq_send(r);
+    creq_t *r = creq_new(c, ADAPTER_REQ_SERVER_SIDE_EMIT, nsp, cb, ud);
+    json_t *req = adapter_request_new(ADAPTER_REQ_SERVER_SIDE_EMIT, c->uid, adapter_ask_id(r->ask));
+    adapter_request_set(req, "data", arr);
+    creq_send(c, r, req);
 }
 
 /* A local client's ack (or its cancellation) for a broadcast with acks this node made. */
@@ -773,18 +681,17 @@ static void on_local_ack(void *ud, sio_socket_t *s, const sio_event_t *ack)
 {
     (void)s;
     creq_t *r = ud;
-    if (!r->done) {
-        r->acks++;
+    if (r->ask) {
         if (ack) {
             sbuf_t arr = SBUF_INIT;
             const char *first;
             size_t first_len;
             first_ack_arg(ack, &arr, &first, &first_len);
             json_t *v = first ? json_loadb(first, first_len, JSON_DECODE_ANY, NULL) : json_null();
-            if (v) json_array_append_new(r->items, v);
+            if (v) json_array_append_new(adapter_ask_items(r->ask), v);
             sbuf_free(&arr);
         }
-        creq_check(r);
+        adapter_ask_expect(r->ask, -1);
     }
     creq_unref(r);
 }
@@ -794,161 +701,95 @@ void cluster_broadcast_with_ack(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms
                                 const sio_attachment_t *att, unsigned natt, cluster_result_cb cb,
                                 void *ud)
 {
-    creq_t *r = creq_new(c, REQ_BROADCAST, nsp, cb, ud);
+    creq_t *r = creq_new(c, ADAPTER_REQ_BROADCAST, nsp, cb, ud);
     r->refs++; /* held while local deliveries are made */
     size_t n = sio_deliver_with_ack(nsp, rooms, nrooms, except, nexcept, data, len, att, natt,
                                     on_local_ack, r);
     r->refs += (unsigned)n;
-    r->clients += n;
+    adapter_ask_expect(r->ask, (long)n); /* not sent yet: this cannot finish it */
+    sbuf_t packed = SBUF_INIT;
+    int encoded = 0;
     if (c) {
         amsg_broadcast_t b = bcast_of(c, nsp, rooms, nrooms, except, nexcept, data, len, att, natt);
-        b.request_id = (amsg_str_t){r->id, strlen(r->id)};
-        b.flags.timeout = (int64_t)deadline_queue_delay_ms(&c->timeouts);
-        if (amsg_bcast_request_encode(&r->packed, &b) < 0) c = NULL;
+        const char *id = adapter_ask_id(r->ask);
+        b.request_id = (amsg_str_t){id, strlen(id)};
+        b.flags.timeout = (int64_t)adapter_gather_timeout(c->gather);
+        encoded = amsg_bcast_request_encode(&packed, &b) == 0;
         bcast_done(&b);
     }
-    if (c) {
-        creq_send(r);
-    } else {
-        /* Alone (or the packet could not be encoded): the local acks are all there is; they
-         * finish it when they have all come, or their sockets went away. */
-        r->c = NULL;
-        r->counted_servers = 1;
-        creq_check(r);
-    }
+    /* Alone (or the packet could not be encoded): the local acks are all there is; they
+     * finish it when they have all come, or their sockets went away. */
+    adapter_ask_send(r->ask, encoded ? packed.data : NULL, packed.len);
+    sbuf_free(&packed);
     creq_unref(r);
 }
 
 /* JOIN, LEAVE, DISCONNECT: applied here, and published for everyone else. */
-static void room_request(cluster_t *c, sio_nsp_t *nsp, int type, const str_t *rooms, size_t nrooms,
-                         const str_t *except, size_t nexcept, const str_t *targets, size_t ntargets,
-                         int close)
+static void room_request(cluster_t *c, sio_nsp_t *nsp, adapter_request_type_t type,
+                         const str_t *rooms, size_t nrooms, const str_t *except, size_t nexcept,
+                         const str_t *targets, size_t ntargets, int close)
 {
-    json_t *req =
-        json_pack("{s:i,s:o}", "type", type, "opts", opts_json(rooms, nrooms, except, nexcept));
-    json_t *t = json_array();
-    for (size_t i = 0; i < ntargets; i++)
-        json_array_append_new(t, json_stringn(targets[i].ptr, targets[i].len));
-    json_object_set_new(req, type == REQ_DISCONNECT ? "close" : "rooms",
-                        type == REQ_DISCONNECT ? json_boolean(close) : t);
-    if (type == REQ_DISCONNECT) json_decref(t);
-    if (c) json_object_set_new(req, "uid", json_string(c->uid));
-    opts_t o = {0};
-    parse_opts(json_object_get(req, "opts"), &o);
-    room_op_t op = {json_object_get(req, "rooms"), close};
+    json_t *req = adapter_request_new(type, NULL, NULL);
+    adapter_request_set(req, "opts", opts_json(rooms, nrooms, except, nexcept));
+    json_t *t = names_json(targets, ntargets);
+    if (type == ADAPTER_REQ_REMOTE_DISCONNECT) {
+        adapter_request_set(req, "close", json_boolean(close));
+        json_decref(t);
+        t = NULL;
+    } else {
+        adapter_request_set(req, "rooms", json_incref(t));
+    }
+    if (c) adapter_request_set(req, "uid", json_string(c->uid));
+    opts_t o;
+    opts_of(&o, rooms, nrooms, except, nexcept);
+    room_op_t op = {t, close};
     for_selected(nsp, &o,
-                 type == REQ_JOIN    ? do_join
-                 : type == REQ_LEAVE ? do_leave
-                                     : do_disconnect,
+                 type == ADAPTER_REQ_REMOTE_JOIN    ? do_join
+                 : type == ADAPTER_REQ_REMOTE_LEAVE ? do_leave
+                                                    : do_disconnect,
                  &op);
     if (c) {
         char *text = json_dumps(req, JSON_COMPACT);
         sbuf_t ch = SBUF_INIT;
-        channel(&ch, c, "-request", nsp, NULL, 0);
-        bus_publish(c->bus, ch.data, ch.len, text, strlen(text));
+        channel(&ch, c, ADAPTER_CH_REQUEST, nsp, NULL, 0);
+        if (text) bus_publish(c->bus, ch.data, ch.len, text, strlen(text));
         sbuf_free(&ch);
         free(text);
     }
+    json_decref(t);
     json_decref(req);
 }
 
 void cluster_join(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
                   const str_t *except, size_t nexcept, const str_t *targets, size_t ntargets)
 {
-    room_request(c, nsp, REQ_JOIN, rooms, nrooms, except, nexcept, targets, ntargets, 0);
+    room_request(c, nsp, ADAPTER_REQ_REMOTE_JOIN, rooms, nrooms, except, nexcept, targets, ntargets,
+                 0);
 }
 
 void cluster_leave(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
                    const str_t *except, size_t nexcept, const str_t *targets, size_t ntargets)
 {
-    room_request(c, nsp, REQ_LEAVE, rooms, nrooms, except, nexcept, targets, ntargets, 0);
+    room_request(c, nsp, ADAPTER_REQ_REMOTE_LEAVE, rooms, nrooms, except, nexcept, targets,
+                 ntargets, 0);
 }
 
 void cluster_disconnect(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
                         const str_t *except, size_t nexcept, int close)
 {
-    room_request(c, nsp, REQ_DISCONNECT, rooms, nrooms, except, nexcept, NULL, 0, close);
-}
-
-/* An answer to one of our requests, from the shared or our own response channel. */
-static void on_response(cluster_t *c, const char *payload, size_t len)
-{
-    if (len && payload[0] != '{') {
-        amsg_ack_t a;
-        if (amsg_peek_type((const uint8_t *)payload, len) != RESP_BROADCAST_ACK ||
-            amsg_ack_decode((const uint8_t *)payload, len, &a) < 0)
-            return;
-        creq_t *r = strmap_get(&c->requests, a.request_id.s, a.request_id.len);
-        if (r && r->type == REQ_BROADCAST) {
-            r->acks++;
-            json_t *v = a.arg.json ? json_loadb(a.arg.json, a.arg.json_len, JSON_DECODE_ANY, NULL)
-                                   : json_null();
-            if (v) json_array_append_new(r->items, v);
-            creq_check(r);
-        }
-        amsg_ack_free(&a);
-        return;
-    }
-    json_t *resp = json_loadb(payload, len, 0, NULL);
-    const char *id = json_string_value(json_object_get(resp, "requestId"));
-    creq_t *r = id ? strmap_get(&c->requests, id, strlen(id)) : NULL;
-    if (r) {
-        json_t *v;
-        size_t i;
-        switch (r->type) {
-        case REQ_FETCH:
-            json_array_extend(r->items, json_object_get(resp, "sockets"));
-            r->answered++;
-            break;
-        case REQ_ALL_ROOMS:
-            json_array_foreach(json_object_get(resp, "rooms"), i, v)
-            {
-                size_t j;
-                json_t *have;
-                int dup = 0;
-                json_array_foreach(r->items, j, have) dup |= json_equal(have, v);
-                if (!dup) json_array_append(r->items, v);
-            }
-            r->answered++;
-            break;
-        case REQ_SERVER_SIDE_EMIT:
-            json_array_append(r->items, json_object_get(resp, "data"));
-            r->answered++;
-            break;
-        case REQ_BROADCAST:
-            if (json_integer_value(json_object_get(resp, "type")) == RESP_BROADCAST_CLIENT_COUNT) {
-                r->clients += (size_t)json_integer_value(json_object_get(resp, "clientCount"));
-                r->counted++;
-                r->answered++;
-            }
-            break;
-        }
-        creq_check(r);
-    }
-    json_decref(resp);
+    room_request(c, nsp, ADAPTER_REQ_REMOTE_DISCONNECT, rooms, nrooms, except, nexcept, NULL, 0,
+                 close);
 }
 
 /* ---- the bus ---- */
 
-static int has_prefix(const char *s, size_t len, const cluster_t *c, const char *kind)
-{
-    size_t k = strlen(kind);
-    return len > c->key_len + k && memcmp(s, c->key, c->key_len) == 0 &&
-           memcmp(s + c->key_len, kind, k) == 0;
-}
-
+/* Requests, responses and control traffic go to their listeners; everything else on the
+ * bus is a broadcast (K#N#, a room's channel, or the pattern K#N#*). */
 static void on_message(void *ud, const char *ch, size_t chlen, const char *pattern,
                        const char *payload, size_t len)
 {
     cluster_t *c = ud;
-    listener_t *l = pattern ? NULL : strmap_get(&c->listeners, ch, chlen);
-    if (l)
-        l->fn(l->ud, ch, chlen, payload, len);
-    else if (!pattern && has_prefix(ch, chlen, c, "-request#"))
-        on_request(c, ch, chlen, payload, len);
-    else if (!pattern && has_prefix(ch, chlen, c, "-response#"))
-        on_response(c, payload, len);
-    else
+    if (bus_listen_dispatch(c->listen, ch, chlen, pattern, payload, len) == 0)
         on_broadcast(c, payload, len);
 }
 
@@ -963,6 +804,11 @@ static void on_state(void *ud, bus_conn_t conn, bus_state_t state, int err)
     } else if (state == BUS_DISCONNECTED && err)
         log_warn("bus disconnected", "connection=%s error=\"%s\"",
                  conn == BUS_CONN_CMD ? "command" : "subscriber", bus_strerror(err));
+}
+
+static void free_cluster(void *ud)
+{
+    free(ud);
 }
 
 int cluster_start(cluster_t **out, server_t *srv, sio_server_t *sio, const chatnode_config_t *cfg,
@@ -982,8 +828,6 @@ int cluster_start(cluster_t **out, server_t *srv, sio_server_t *sio, const chatn
     c->key_len = strlen(cfg->redis_key);
     c->pattern_mode = strcmp(cfg->bus_subscribe, "pattern") == 0;
     sid_generate(c->uid, 7, NULL); /* a 6-character server uid, as Node's adapter uses */
-    deadline_queue_init(&c->timeouts, srv->loop, (uint64_t)cfg->requests_timeout,
-                        on_request_timeout, c);
     bus_options_t o;
     bus_options_init(&o);
     o.on_message = on_message;
@@ -996,6 +840,25 @@ int cluster_start(cluster_t **out, server_t *srv, sio_server_t *sio, const chatn
         free(c);
         return -1;
     }
+    c->listen = bus_listen_new(c->bus);
+    /* a chatnode subscribes to K-request#N# itself: NUMSUB counts it (section 2.6) */
+    adapter_gather_options_t go = {
+        .loop = srv->loop,
+        .bus = c->bus,
+        .listen = c->listen,
+        .key = c->key,
+        .uid = c->uid,
+        .timeout_ms = (uint64_t)cfg->requests_timeout,
+        .self_subscribed = 1,
+        .own_response_channel = 1,
+    };
+    rc = adapter_gather_new(&c->gather, &go);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot start the cluster requests: %s", uv_strerror(rc));
+        bus_listen_free(c->listen);
+        bus_close(c->bus, free_cluster, c);
+        return -1;
+    }
     sio_cluster_t hooks = {on_nsp_added, on_room_added, on_room_removed, on_publish, c};
     sio_server_set_cluster(sio, &hooks);
     sio_foreach_nsp(sio, on_nsp_each, c);
@@ -1005,44 +868,20 @@ int cluster_start(cluster_t **out, server_t *srv, sio_server_t *sio, const chatn
     return 0;
 }
 
-static void free_cluster(uv_handle_t *h)
-{
-    free(h->data);
-}
-
-static void closed(void *ud)
-{
-    cluster_t *c = ud;
-    c->timeouts.timer.data = c;
-    deadline_queue_close(&c->timeouts, (uv_close_cb)free_cluster);
-}
-
 void cluster_stop(cluster_t *c)
 {
     if (!c) return;
     sio_cluster_t none = {0};
     sio_server_set_cluster(c->sio, &none);
     /* Pending requests end now, partial. */
-    void *v;
-    for (size_t i = 0; strmap_next(&c->requests, &i, NULL, NULL, &v);) {
-        creq_t *r = v;
-        creq_finish(r, "shutting down");
-    }
-    strmap_free(&c->requests);
-    for (size_t i = 0; strmap_next(&c->listeners, &i, NULL, NULL, &v);) free(v);
-    strmap_free(&c->listeners);
-    bus_close(c->bus, closed, c);
+    adapter_gather_close(c->gather);
+    bus_listen_free(c->listen);
+    bus_close(c->bus, free_cluster, c);
 }
 
 int cluster_listen(cluster_t *c, const char *channel, size_t len, cluster_listen_cb fn, void *ud)
 {
-    listener_t *l = xmalloc(sizeof *l + len);
-    l->fn = fn;
-    l->ud = ud;
-    l->len = len;
-    memcpy(l->channel, channel, len);
-    free(strmap_put(&c->listeners, l->channel, l->len, l));
-    return bus_subscribe(c->bus, channel, len);
+    return bus_listen_add(c->listen, channel, len, fn, ud);
 }
 
 int cluster_publish(cluster_t *c, const char *channel, size_t len, const char *payload, size_t plen)

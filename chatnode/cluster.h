@@ -8,6 +8,8 @@
 #include "chatnode_config.h"
 
 #include <jansson.h>
+#include "adapter_gather.h"
+#include "bus_listen.h"
 #include "sbuf.h"
 #include "server.h"
 #include "sio.h"
@@ -27,17 +29,13 @@ void cluster_stop(cluster_t *c);
 /* The adapter attached to sio, or NULL when the node runs alone. */
 cluster_t *cluster_of(sio_server_t *sio);
 
-/* ---- requests this node makes across the cluster ----
+/* ---- requests this node makes across the cluster (docs/protocols.md, 2.5 and 2.6) ----
  * Each runs its local part at once and asks the other servers on Redis; cb runs exactly once,
  * after every server answered or --requests-timeout passed (perhaps before the call returns,
- * when there is nothing to wait for: running alone, or Redis unreachable). c may be NULL. */
-typedef struct {
-    int complete;      /* every other server answered in time */
-    unsigned servers;  /* other servers asked (PUBSUB NUMSUB of the request channel, minus us) */
-    unsigned answered; /* of those, how many answered */
-    const char *error; /* why the result is partial, or NULL */
-    json_t *items;     /* borrowed during the callback; its content depends on the request */
-} cluster_result_t;
+ * when there is nothing to wait for: running alone, or Redis unreachable). c may be NULL.
+ * servers counts the other servers (PUBSUB NUMSUB of the request channel, minus us); items
+ * (borrowed during the callback) depends on the request. */
+typedef adapter_gather_result_t cluster_result_t;
 typedef void (*cluster_result_cb)(void *ud, const cluster_result_t *r);
 
 /* items: [{id, handshake, rooms, data}] of the sockets in rooms (all when none) minus except. */
@@ -63,41 +61,9 @@ void cluster_leave(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nroo
 void cluster_disconnect(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
                         const str_t *except, size_t nexcept, int close);
 
-/* ---- requests of other servers ----
- * A JSON request on K-request#N# as this node reads it: what it asks (the adapter's request
- * types, 7.x SOCKETS included) and which sockets it selects. */
-#define CLUSTER_REQ_MAX_ROOMS 64 /* rooms, and except, read from one request */
-
-/* The sockets a request selects: those in rooms (all when none) minus those in except; the
- * first CLUSTER_REQ_MAX_ROOMS strings of each list, other elements skipped. */
-typedef struct {
-    str_t rooms[CLUSTER_REQ_MAX_ROOMS], except[CLUSTER_REQ_MAX_ROOMS];
-    size_t nrooms, nexcept;
-} cluster_opts_t;
-
-typedef struct {
-    json_t *doc;        /* owned: the request object; everything below borrows from it */
-    int type;           /* "type", or -1 when it is not an integer in 0..INT_MAX */
-    const char *uid;    /* "uid" when a string, else NULL */
-    json_t *request_id; /* "requestId", any JSON value, or NULL */
-    cluster_opts_t sel; /* opts.rooms and opts.except; for SOCKETS (type 0) the top-level rooms */
-    json_t *targets;    /* "rooms" (the rooms a join or leave names), any JSON value, or NULL */
-    int close;          /* "close" is true (a disconnect closes whole connections) */
-    json_t *data;       /* "data" (a server-side emit's [event, ...args]), or NULL */
-} cluster_request_t;
-
-/* Decodes a JSON request payload (len bytes). Returns 0 with *out filled (free it with
- * cluster_request_free), or -1 when payload is not a JSON object, with the reason in err
- * (errlen bytes) and *out empty. Pure. */
-int cluster_request_decode(const char *payload, size_t len, cluster_request_t *out, char *err,
-                           size_t errlen);
-/* Releases what out owns; an empty or zeroed out is fine. */
-void cluster_request_free(cluster_request_t *out);
-
 /* Control traffic of our own, on channels outside the adapter's: fn gets every message of the
  * channel (subscribed again after a reconnect). Returns 0 or a bus error. */
-typedef void (*cluster_listen_cb)(void *ud, const char *channel, size_t len, const char *payload,
-                                  size_t plen);
+typedef bus_listen_cb cluster_listen_cb;
 int cluster_listen(cluster_t *c, const char *channel, size_t len, cluster_listen_cb fn, void *ud);
 /* Publishes on any channel (queued while Redis is down, within the bus's limits). */
 int cluster_publish(cluster_t *c, const char *channel, size_t len, const char *payload,
