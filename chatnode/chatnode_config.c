@@ -84,9 +84,6 @@ static const cfg_opt_t opts[] = {
         "append logs to PATH instead of stderr (SIGHUP reopens it)"),
     OPT("requests-timeout", CFG_INT, "5000", 10, 600000, requests_timeout, "MS",
         "how long a cluster-wide request waits for the other servers' answers"),
-    OPT("echo-test-events", CFG_BOOL, "false", 0, 0, echo_test_events, NULL,
-        "echo: also serve the test events (join, leave, broadcast, cluster-*, "
-        "server-disconnect)"),
 };
 
 const cfg_table_t chatnode_config_table = {

@@ -42,7 +42,6 @@ typedef struct {
     long long drain_timeout;
     long long workers;
     char *log_file;
-    int echo_test_events;
 } chatnode_config_t;
 
 extern const cfg_table_t chatnode_config_table;
