@@ -3,6 +3,8 @@
 #ifndef CC_APP_H
 #define CC_APP_H
 
+#include "chat_store.h"
+#include "config.h"
 #include "eio_packet.h"
 #include "sbuf.h"
 #include "sio_packet.h"
@@ -30,12 +32,28 @@ typedef struct {
     int64_t ack_id; /* the client wants an ack with this id (sio_ack), or -1 */
 } sio_event_t;
 
+/* An app's own settings, declared beside its code: its options are read with chatnode's in
+ * one pass (the same flags, CHATNODE_* variables, config-file keys and --help), into a zeroed
+ * struct of size bytes that the app gets at init. Option names are unique across chatnode
+ * and every app. */
+typedef struct {
+    const cfg_opt_t *opts;
+    size_t nopts;
+    size_t size;
+} app_settings_t;
+
 typedef struct app_module {
     const char *name;
     const char *description;
+    /* Optional: the app's settings. */
+    const app_settings_t *settings;
 
-    /* Optional. Called once at start with the Socket.IO server (NULL for Engine.IO apps);
-     * *state is handed back to serves(). Return 0, or -1 to abort the start. */
+    /* Optional. Called once at start with the Socket.IO server (NULL for Engine.IO apps). On
+     * entry *state is the app's settings struct (borrowed, valid until after destroy; NULL
+     * when the app declares none); the app replaces it with its own state, which it gets
+     * back in serves(), destroy() and cluster_connected(), and which the callbacks given a
+     * socket or namespace reach through sio_server_app_state(). Return 0, or -1 to abort
+     * the start. */
     int (*init)(server_t *srv, sio_server_t *sio, void **state);
     void (*destroy)(void *state);
 
@@ -69,10 +87,27 @@ typedef struct app_module {
      * lost. What the app keeps in Redis may be gone (a restarted Redis without persistence):
      * write it again. Optional. */
     void (*cluster_connected)(void *state);
+    /* The limits under which the app keeps chat history in Redis (the chat storage contract,
+     * proto/chat_store.h): announced in the node's heartbeats, so that whoever else writes
+     * to that history (adminnode's system messages) obeys them. Return 1 with *out set, or 0
+     * when the app keeps no chat history. Optional. */
+    int (*store_limits)(void *state, chat_store_limits_t *out);
 } app_module_t;
 
 /* The app modules compiled in; NULL-terminated. */
 extern const app_module_t *const app_modules[];
 const app_module_t *app_find(const char *name);
+
+/* The sections chatnode reads its settings from (cfg_load_sections): core (its table, read
+ * into core_conf) first, then one per app module that declares settings, each with a new
+ * zeroed struct: the settings of every app are read, so a flag of an app other than the one
+ * run is still valid. Returns how many, with the array in *out; app_settings_free releases
+ * it. */
+size_t app_settings_sections(const cfg_table_t *core, void *core_conf, cfg_section_t **out);
+/* The settings struct of app among sections made above, or NULL when it declares none. */
+void *app_settings_of(const cfg_section_t *sec, size_t nsec, const app_module_t *app);
+/* Releases the strings of every section (the core's included), the apps' structs and the
+ * array. NULL is a no-op. */
+void app_settings_free(cfg_section_t *sec, size_t nsec);
 
 #endif

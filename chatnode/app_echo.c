@@ -281,11 +281,25 @@ static int cluster_event(sio_socket_t *s, const sio_event_t *ev)
 
 static int test_events; /* --echo-test-events */
 
+/* The echo app's settings (app.h). */
+typedef struct {
+    int test_events;
+} echo_config_t;
+
+static const cfg_opt_t echo_opts[] = {
+    {"echo-test-events", CFG_BOOL, "false", 0, 0, offsetof(echo_config_t, test_events), NULL,
+     "echo: also serve the test events (join, leave, broadcast, cluster-*, server-disconnect)"},
+};
+
+static const app_settings_t echo_settings = {echo_opts, sizeof echo_opts / sizeof *echo_opts,
+                                             sizeof(echo_config_t)};
+
 static int echo_init(server_t *srv, sio_server_t *sio, void **state)
 {
+    (void)srv;
     (void)sio;
-    (void)state;
-    test_events = srv->cfg->echo_test_events;
+    const echo_config_t *cfg = *state;
+    test_events = cfg && cfg->test_events;
     return 0;
 }
 
@@ -364,6 +378,7 @@ static const char *const echo_namespaces[] = {"/", "/custom", NULL};
 
 const app_module_t app_echo = {
     .name = "echo",
+    .settings = &echo_settings,
     .init = echo_init,
     .namespaces = echo_namespaces,
     .description = "the Socket.IO protocol's reference behaviour",

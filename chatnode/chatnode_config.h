@@ -1,5 +1,6 @@
 /* chatnode's settings: one table (chatnode_config.c) gives flags, CHATNODE_* environment
- * variables, the config file and --help. */
+ * variables, the config file and --help. An app module's own settings are in its own table,
+ * read in the same pass (app.h). */
 #ifndef CC_CHATNODE_CONFIG_H
 #define CC_CHATNODE_CONFIG_H
 
@@ -33,21 +34,6 @@ typedef struct {
     char *bus_subscribe;
     long long requests_timeout;
     char *static_dir;
-    char *jwt_secret_file;
-    int allow_anonymous;
-    char *jwt_audience;
-    char *jwt_issuer;
-    long long jwt_leeway;
-    int jwt_allow_no_exp;
-    long long history_ttl;
-    long long max_members;
-    long long history_size;
-    long long history_page;
-    long long max_text;
-    long long rate;
-    long long burst;
-    long long max_rooms;
-    long long presence_ttl;
     char *control_prefix;
     long long heartbeat_interval;
     char *advertise;
@@ -56,7 +42,6 @@ typedef struct {
     long long drain_timeout;
     long long workers;
     char *log_file;
-    int echo_test_events;
 } chatnode_config_t;
 
 extern const cfg_table_t chatnode_config_table;

@@ -1,6 +1,7 @@
 /* Heartbeats, the registry entry and drain commands (see control.h). */
 #include "control.h"
 #include "alloc.h"
+#include "app.h"
 #include "control_msg.h"
 #include "eio_session.h"
 #include "log.h"
@@ -60,16 +61,12 @@ static void count_rooms(sio_nsp_t *nsp, void *arg)
     sio_nsp_rooms(nsp, add_room_count, arg);
 }
 
-/* The chat limits this node announces in its heartbeats: 1 with *out set when it runs the
- * chat app, else 0. The one place that knows where the chat's settings live. */
+/* The chat limits this node announces in its heartbeats: 1 with *out set when its app keeps
+ * chat history, else 0. */
 static int chat_limits(const control_t *ctl, chat_store_limits_t *out)
 {
-    const chatnode_config_t *cfg = ctl->srv->cfg;
-    if (!cfg->app || strcmp(cfg->app, "chat") != 0) return 0;
-    out->history_size = cfg->history_size;
-    out->history_ttl = cfg->history_ttl;
-    out->max_text = cfg->max_text;
-    return 1;
+    const app_module_t *app = ctl->sio ? sio_server_app(ctl->sio) : NULL;
+    return app && app->store_limits && app->store_limits(sio_server_app_state(ctl->sio), out);
 }
 
 void control_heartbeat_json(control_t *ctl, sbuf_t *json)

@@ -39,7 +39,7 @@ typedef struct {
     int serving;   /* server_start succeeded: server_stop is due */
     int signals;   /* the signal handles are open */
     const app_module_t *app;
-    void *app_state;
+    void *app_state; /* the app's settings until its init replaces them with its state */
     uv_signal_t sigint, sigterm, sighup;
 } chatnode_t;
 
@@ -198,7 +198,7 @@ static int start(chatnode_t *cn, uv_loop_t *loop, const chatnode_config_t *cfg)
 
 /* Runs one node until it stops. Returns the exit status: 0, 1 (it could not start, or did not
  * close cleanly) or 2 (an unknown app). */
-static int run_node(const chatnode_config_t *cfg)
+static int run_node(const chatnode_config_t *cfg, const cfg_section_t *settings, size_t nsettings)
 {
     chatnode_t cn;
     memset(&cn, 0, sizeof cn);
@@ -207,6 +207,7 @@ static int run_node(const chatnode_config_t *cfg)
         fprintf(stderr, "chatnode: unknown app \"%s\" (see --help)\n", cfg->app);
         return 2;
     }
+    cn.app_state = app_settings_of(settings, nsettings, cn.app);
     signal(SIGPIPE, SIG_IGN);
 #ifdef __GLIBC__
     /* Large buffers (big messages, bodies, queued frames) straight from the system and back to
@@ -252,9 +253,12 @@ int main(int argc, char **argv)
     memset(&cfg, 0, sizeof cfg);
     char err[512];
     int status;
-    int rc = cfg_load(&chatnode_config_table, &cfg, argc, argv, err, sizeof err);
+    cfg_section_t *settings; /* chatnode's own, then each app's */
+    size_t nsettings = app_settings_sections(&chatnode_config_table, &cfg, &settings);
+    int rc =
+        cfg_load_sections(&chatnode_config_table, settings, nsettings, argc, argv, err, sizeof err);
     if (rc == CFG_HELP) {
-        cfg_usage(&chatnode_config_table, stdout);
+        cfg_usage_sections(&chatnode_config_table, settings, nsettings, stdout);
         usage_apps(stdout);
         status = 0;
     } else if (rc == CFG_VERSION) {
@@ -272,9 +276,9 @@ int main(int argc, char **argv)
     } else if (cfg.workers > 0 && (status = supervisor_run(&cfg)) != SUPERVISOR_WORKER) {
         /* the supervisor has run, and its workers with it */
     } else {
-        status = run_node(&cfg);
+        status = run_node(&cfg, settings, nsettings);
     }
-    cfg_free(&chatnode_config_table, &cfg);
+    app_settings_free(settings, nsettings);
     log_close();
     return status;
 }

@@ -28,11 +28,19 @@ const char *cfg_env_name(const cfg_table_t *t, const cfg_opt_t *o, char *buf, si
     return buf;
 }
 
-static const cfg_opt_t *find(const cfg_table_t *t, const char *name, size_t len)
+/* The option called name[0..len) in any of the sections, with the struct it is read into
+ * (*conf), or NULL. */
+static const cfg_opt_t *find(const cfg_section_t *sec, size_t nsec, const char *name, size_t len,
+                             void **conf)
 {
-    for (size_t i = 0; i < t->nopts; i++)
-        if (strlen(t->opts[i].name) == len && memcmp(t->opts[i].name, name, len) == 0)
-            return &t->opts[i];
+    for (size_t s = 0; s < nsec; s++)
+        for (size_t i = 0; i < sec[s].nopts; i++) {
+            const cfg_opt_t *o = &sec[s].opts[i];
+            if (strlen(o->name) == len && memcmp(o->name, name, len) == 0) {
+                *conf = sec[s].conf;
+                return o;
+            }
+        }
     return NULL;
 }
 
@@ -90,8 +98,8 @@ static int set(const cfg_opt_t *o, void *conf, const char *v, const char *origin
 }
 
 /* One line of a config file, line[0..n) without its newline, modified in place. */
-static int load_line(const cfg_table_t *t, void *conf, char *line, size_t n, const char *origin,
-                     char *err, size_t errlen)
+static int load_line(const cfg_section_t *sec, size_t nsec, char *line, size_t n,
+                     const char *origin, char *err, size_t errlen)
 {
     if (memchr(line, '\0', n)) {
         seterr(err, errlen, "%s: NUL byte in the line", origin);
@@ -108,7 +116,8 @@ static int load_line(const cfg_table_t *t, void *conf, char *line, size_t n, con
     while (isspace((unsigned char)*val)) val++;
     size_t vlen = strlen(val);
     while (vlen && isspace((unsigned char)val[vlen - 1])) val[--vlen] = '\0';
-    const cfg_opt_t *o = find(t, p, (size_t)(key_end - p));
+    void *conf;
+    const cfg_opt_t *o = find(sec, nsec, p, (size_t)(key_end - p), &conf);
     if (!o) {
         seterr(err, errlen, "%s: unknown setting \"%.*s\"", origin, (int)(key_end - p), p);
         return CFG_ERR;
@@ -120,8 +129,8 @@ static int load_line(const cfg_table_t *t, void *conf, char *line, size_t n, con
     return set(o, conf, eq ? val : "true", origin, err, errlen);
 }
 
-int cfg_load_text(const cfg_table_t *t, void *conf, const char *text, size_t len,
-                  const char *origin, char *err, size_t errlen)
+int cfg_load_text_sections(const cfg_section_t *sec, size_t nsec, const char *text, size_t len,
+                           const char *origin, char *err, size_t errlen)
 {
     char where[512];
     char *line = NULL;
@@ -138,15 +147,23 @@ int cfg_load_text(const cfg_table_t *t, void *conf, const char *text, size_t len
         pos += n + (nl ? 1 : 0);
         lineno++;
         snprintf(where, sizeof where, "%s:%d", origin, lineno);
-        rc = load_line(t, conf, line, n, where, err, errlen);
+        rc = load_line(sec, nsec, line, n, where, err, errlen);
     }
     free(line);
     return rc;
 }
 
+int cfg_load_text(const cfg_table_t *t, void *conf, const char *text, size_t len,
+                  const char *origin, char *err, size_t errlen)
+{
+    const cfg_section_t sec = {t->opts, t->nopts, conf};
+    return cfg_load_text_sections(&sec, 1, text, len, origin, err, errlen);
+}
+
 #define CFG_MAX_FILE (1u << 20) /* a config file is small; a larger one is a mistake */
 
-static int load_file(const cfg_table_t *t, void *conf, const char *path, char *err, size_t errlen)
+static int load_file(const cfg_section_t *sec, size_t nsec, const char *path, char *err,
+                     size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -165,19 +182,22 @@ static int load_file(const cfg_table_t *t, void *conf, const char *path, char *e
         seterr(err, errlen, "config file %s is larger than %u bytes", path, CFG_MAX_FILE);
         rc = CFG_ERR;
     } else {
-        rc = cfg_load_text(t, conf, buf, len, path, err, errlen);
+        rc = cfg_load_text_sections(sec, nsec, buf, len, path, err, errlen);
     }
     free(buf);
     return rc;
 }
 
-int cfg_load(const cfg_table_t *t, void *conf, int argc, char **argv, char *err, size_t errlen)
+int cfg_load_sections(const cfg_table_t *t, const cfg_section_t *sec, size_t nsec, int argc,
+                      char **argv, char *err, size_t errlen)
 {
     char envname[128];
-    for (size_t i = 0; i < t->nopts; i++) {
-        const cfg_opt_t *o = &t->opts[i];
-        if (o->def && set(o, conf, o->def, "default", err, errlen) != CFG_OK) return CFG_ERR;
-    }
+    for (size_t s = 0; s < nsec; s++)
+        for (size_t i = 0; i < sec[s].nopts; i++) {
+            const cfg_opt_t *o = &sec[s].opts[i];
+            if (o->def && set(o, sec[s].conf, o->def, "default", err, errlen) != CFG_OK)
+                return CFG_ERR;
+        }
 
     /* --config FILE or PREFIX_CONFIG first, so the environment and flags override it. */
     const char *cfgfile = NULL;
@@ -189,13 +209,14 @@ int cfg_load(const cfg_table_t *t, void *conf, int argc, char **argv, char *err,
         else if (strncmp(argv[i], "--config=", 9) == 0)
             cfgfile = argv[i] + 9;
     }
-    if (cfgfile && *cfgfile && load_file(t, conf, cfgfile, err, errlen) != CFG_OK) return CFG_ERR;
+    if (cfgfile && *cfgfile && load_file(sec, nsec, cfgfile, err, errlen) != CFG_OK) return CFG_ERR;
 
-    for (size_t i = 0; i < t->nopts; i++) {
-        const cfg_opt_t *o = &t->opts[i];
-        const char *v = getenv(cfg_env_name(t, o, envname, sizeof envname));
-        if (v && set(o, conf, v, envname, err, errlen) != CFG_OK) return CFG_ERR;
-    }
+    for (size_t s = 0; s < nsec; s++)
+        for (size_t i = 0; i < sec[s].nopts; i++) {
+            const cfg_opt_t *o = &sec[s].opts[i];
+            const char *v = getenv(cfg_env_name(t, o, envname, sizeof envname));
+            if (v && set(o, sec[s].conf, v, envname, err, errlen) != CFG_OK) return CFG_ERR;
+        }
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -212,9 +233,10 @@ int cfg_load(const cfg_table_t *t, void *conf, int argc, char **argv, char *err,
             continue;
         }
         int negate = 0;
-        const cfg_opt_t *o = find(t, name, nlen);
+        void *conf;
+        const cfg_opt_t *o = find(sec, nsec, name, nlen, &conf);
         if (!o && nlen > 3 && memcmp(name, "no-", 3) == 0) {
-            o = find(t, name + 3, nlen - 3);
+            o = find(sec, nsec, name + 3, nlen - 3, &conf);
             negate = o && o->type == CFG_BOOL;
             if (!negate) o = NULL;
         }
@@ -238,35 +260,55 @@ int cfg_load(const cfg_table_t *t, void *conf, int argc, char **argv, char *err,
     return CFG_OK;
 }
 
-void cfg_free(const cfg_table_t *t, void *conf)
+int cfg_load(const cfg_table_t *t, void *conf, int argc, char **argv, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < t->nopts; i++) {
-        if (t->opts[i].type != CFG_STR) continue;
-        char *slot = (char *)conf + t->opts[i].offset, *s;
-        memcpy(&s, slot, sizeof s);
-        free(s);
-        s = NULL;
-        memcpy(slot, &s, sizeof s);
-    }
+    const cfg_section_t sec = {t->opts, t->nopts, conf};
+    return cfg_load_sections(t, &sec, 1, argc, argv, err, errlen);
 }
 
-void cfg_usage(const cfg_table_t *t, FILE *out)
+void cfg_free_sections(const cfg_section_t *sec, size_t nsec)
+{
+    for (size_t s = 0; s < nsec; s++)
+        for (size_t i = 0; i < sec[s].nopts; i++) {
+            if (sec[s].opts[i].type != CFG_STR) continue;
+            char *slot = (char *)sec[s].conf + sec[s].opts[i].offset, *p;
+            memcpy(&p, slot, sizeof p);
+            free(p);
+            p = NULL;
+            memcpy(slot, &p, sizeof p);
+        }
+}
+
+void cfg_free(const cfg_table_t *t, void *conf)
+{
+    const cfg_section_t sec = {t->opts, t->nopts, conf};
+    cfg_free_sections(&sec, 1);
+}
+
+void cfg_usage_sections(const cfg_table_t *t, const cfg_section_t *sec, size_t nsec, FILE *out)
 {
     char envname[128], flag[96];
     fprintf(out, "Usage: %s [OPTIONS]\n%s\n\nOptions (environment variable in brackets):\n",
             t->prog, t->summary);
-    for (size_t i = 0; i < t->nopts; i++) {
-        const cfg_opt_t *o = &t->opts[i];
-        if (o->type == CFG_BOOL)
-            snprintf(flag, sizeof flag, "--%s", o->name);
-        else
-            snprintf(flag, sizeof flag, "--%s %s", o->name, o->metavar ? o->metavar : "VALUE");
-        fprintf(out, "  %-28s %s", flag, o->help);
-        if (o->def && *o->def) fprintf(out, " (default: %s)", o->def);
-        fprintf(out, " [%s]\n", cfg_env_name(t, o, envname, sizeof envname));
-    }
+    for (size_t s = 0; s < nsec; s++)
+        for (size_t i = 0; i < sec[s].nopts; i++) {
+            const cfg_opt_t *o = &sec[s].opts[i];
+            if (o->type == CFG_BOOL)
+                snprintf(flag, sizeof flag, "--%s", o->name);
+            else
+                snprintf(flag, sizeof flag, "--%s %s", o->name, o->metavar ? o->metavar : "VALUE");
+            fprintf(out, "  %-28s %s", flag, o->help);
+            if (o->def && *o->def) fprintf(out, " (default: %s)", o->def);
+            fprintf(out, " [%s]\n", cfg_env_name(t, o, envname, sizeof envname));
+        }
     fprintf(out, "  %-28s %s [%sCONFIG]\n", "--config FILE",
             "read settings from FILE, one `name = value` per line", t->env_prefix);
     fprintf(out, "  %-28s %s\n  %-28s %s\n", "--help", "show this help and exit", "--version",
             "show the version and exit");
+}
+
+void cfg_usage(const cfg_table_t *t, FILE *out)
+{
+    const cfg_section_t sec = {t->opts, t->nopts, NULL};
+    cfg_usage_sections(t, &sec, 1, out);
 }

@@ -1,6 +1,7 @@
 /* Configuration table: one row per setting (name, type, default, bounds, help). Command-line
  * flags, environment variables and a config file are all read from the same table, and the
- * --help text is generated from it. */
+ * --help text is generated from it. A program whose modules declare their own settings reads
+ * several tables in one pass, each into its own struct (cfg_section_t). */
 #ifndef CC_CONFIG_H
 #define CC_CONFIG_H
 
@@ -28,6 +29,15 @@ typedef struct {
     size_t nopts;
 } cfg_table_t;
 
+/* A table of options and the struct they are read into: a program's own settings are one
+ * section, and each module that declares settings beside its code adds one. Option names are
+ * unique across the sections read together (the first section naming one wins). */
+typedef struct {
+    const cfg_opt_t *opts;
+    size_t nopts;
+    void *conf; /* where the options' offsets point; unused by cfg_usage_sections */
+} cfg_section_t;
+
 enum { CFG_OK = 0, CFG_HELP = 1, CFG_VERSION = 2, CFG_ERR = -1 };
 
 /* Fills conf from defaults, then the file named by --config (or PREFIX_CONFIG), then the
@@ -50,6 +60,18 @@ void cfg_free(const cfg_table_t *t, void *conf);
 
 /* Writes the generated --help text. */
 void cfg_usage(const cfg_table_t *t, FILE *out);
+
+/* The same four over several sections, sec[0..nsec), each read into its own struct: every
+ * section's defaults, then the one config file, the environment and argv, as cfg_load does.
+ * t gives the program's name, summary and environment prefix (shared by every section); t's
+ * own opts are read only when one of the sections lists them. Messages, return values and
+ * ownership are those of the single-table calls; --help lists the sections in order. */
+int cfg_load_sections(const cfg_table_t *t, const cfg_section_t *sec, size_t nsec, int argc,
+                      char **argv, char *err, size_t errlen);
+int cfg_load_text_sections(const cfg_section_t *sec, size_t nsec, const char *text, size_t len,
+                           const char *origin, char *err, size_t errlen);
+void cfg_free_sections(const cfg_section_t *sec, size_t nsec);
+void cfg_usage_sections(const cfg_table_t *t, const cfg_section_t *sec, size_t nsec, FILE *out);
 
 /* Environment variable name of an option, written into buf. */
 const char *cfg_env_name(const cfg_table_t *t, const cfg_opt_t *o, char *buf, size_t len);
