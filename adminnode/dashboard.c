@@ -15,7 +15,7 @@ int dashboard_read(const char *root, const char *path, char **body, size_t *len,
     size_t plen = strlen(path);
     if (path[0] != '/' || plen > 1024) return 400;
     char dec[1100];
-    long n = percent_decode(path, plen, dec);
+    long n = http_router_percent_decode(path, plen, dec);
     if (n < 0 || strchr(dec, '\\')) return 400;
     /* "." or ".." segments and hidden names: nothing to find here */
     char rel[PATH_MAX];

@@ -112,7 +112,7 @@ static api_request_t *request_new(http_server_t *s, struct MHD_Connection *conn,
 
 static void request_free(api_request_t *r)
 {
-    route_match_free(&r->match);
+    http_router_match_free(&r->match);
     sbuf_free(&r->body);
     json_decref(r->json);
     for (size_t i = 0; i < 2 * r->nargs; i++) free(r->args[i]);
@@ -432,7 +432,7 @@ const api_route_t *api_route(const api_request_t *req)
 
 const char *api_param(const api_request_t *req, const char *name)
 {
-    return route_param(&req->match, name);
+    return http_router_param(&req->match, name);
 }
 
 const char *api_query(api_request_t *req, const char *name)
@@ -497,8 +497,8 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
         if (*p == '+') *p = ' ';
     for (char *p = name; *p; p++)
         if (*p == '+') *p = ' ';
-    long nlen = percent_decode(name, strlen(name), name);
-    long vlen = percent_decode(val, strlen(val), val);
+    long nlen = http_router_percent_decode(name, strlen(name), name);
+    long vlen = http_router_percent_decode(val, strlen(val), val);
     const char *shown = nlen >= 0 ? quotable(name) : NULL;
     const api_route_t *rt = r->match.route;
     if (nlen < 0 || api_check_text(name, (size_t)nlen, why, sizeof why) < 0) {
@@ -507,9 +507,9 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
         snprintf(q->msg, sizeof q->msg,
                  "query parameter %s is malformed (a bad %%-escape or a NUL)",
                  shown ? shown : "(unnamed)");
-    } else if (route_check_query(rt, name, val, (size_t)vlen, why, sizeof why) < 0) {
+    } else if (http_router_check_query(rt, name, val, (size_t)vlen, why, sizeof why) < 0) {
         snprintf(q->msg, sizeof q->msg, "query parameter %s %s", shown ? shown : "(unnamed)", why);
-    } else if (route_param_check(rt, "query", name) && api_query(r, name)) {
+    } else if (http_router_param_check(rt, "query", name) && api_query(r, name)) {
         snprintf(q->msg, sizeof q->msg, "query parameter %s is given twice", name);
     } else {
         r->args = xrealloc(r->args, (r->nargs + 1) * 2 * sizeof *r->args);
@@ -537,7 +537,7 @@ static int check_params(api_request_t *r, route_result_t rr)
                           r->match.names[r->match.bad]);
         return -1;
     }
-    if (route_check_params(&r->match, &name, why, sizeof why) < 0) {
+    if (http_router_check_params(&r->match, &name, why, sizeof why) < 0) {
         api_respond_error(r, 400, "bad_request", "path parameter %s %s", name, why);
         return -1;
     }
@@ -565,7 +565,7 @@ static int announces_body(const api_request_t *r)
 static void begin(api_request_t *r)
 {
     http_server_t *s = r->srv;
-    route_result_t rr = router_match(s->opt.router, r->method, r->path, &r->match);
+    route_result_t rr = http_router_match(s->opt.router, r->method, r->path, &r->match);
     if (rr == ROUTE_FOUND || rr == ROUTE_BAD_PARAM) {
         r->stats = &s->stats[(size_t)(r->match.route - s->opt.router->routes)];
     } else if (rr == ROUTE_BAD_METHOD) {
@@ -613,7 +613,7 @@ static void begin(api_request_t *r)
         r->scope = (api_scope_t)scope;
         if (r->scope < rt->scope) {
             api_respond_error(r, 403, "forbidden", "this endpoint needs a key of scope %s",
-                              api_scope_name(rt->scope));
+                              http_router_scope_name(rt->scope));
             return;
         }
     }
@@ -782,7 +782,7 @@ int http_start(http_server_t **out, uv_loop_t *loop, const http_options_t *o, ch
         flags |= MHD_USE_IPv6;
     }
     for (size_t i = 0; i < o->router->nroutes; i++)
-        if (router_pattern_valid(o->router->routes[i].pattern) < 0) {
+        if (http_router_pattern_valid(o->router->routes[i].pattern) < 0) {
             snprintf(err, errlen, "bad route pattern %s", o->router->routes[i].pattern);
             return -1;
         }

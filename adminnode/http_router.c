@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *api_scope_name(api_scope_t s)
+const char *http_router_scope_name(api_scope_t s)
 {
     switch (s) {
     case API_SCOPE_NONE: return "none";
@@ -26,7 +26,7 @@ static int hexval(char c)
     return -1;
 }
 
-long percent_decode(const char *src, size_t n, char *dst)
+long http_router_percent_decode(const char *src, size_t n, char *dst)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
@@ -59,7 +59,7 @@ static int next_segment(const char **p, const char **seg, size_t *len)
     return 0;
 }
 
-int router_pattern_valid(const char *pattern)
+int http_router_pattern_valid(const char *pattern)
 {
     if (!pattern || pattern[0] != '/') return -1;
     if (pattern[1] == '\0') return 0;
@@ -96,7 +96,7 @@ static int match_one(const char *pattern, const char *path, route_match_t *m)
         if (plen >= 2 && pseg[0] == '{') {
             if (slen == 0) return 0;
             char *dst = m->buf + used;
-            long n = percent_decode(sseg, slen, dst);
+            long n = http_router_percent_decode(sseg, slen, dst);
             if (n < 0) {
                 if (m->bad < 0) m->bad = (int)m->nparams;
                 n = 0;
@@ -131,8 +131,8 @@ static int same_method(const char *want, const char *method)
     return strcmp(method, "HEAD") == 0 && strcmp(want, "GET") == 0;
 }
 
-route_result_t router_match(const api_router_t *r, const char *method, const char *path,
-                            route_match_t *m)
+route_result_t http_router_match(const api_router_t *r, const char *method, const char *path,
+                                 route_match_t *m)
 {
     memset(m, 0, sizeof *m);
     m->buf = xmalloc(strlen(path) + 1);
@@ -161,20 +161,20 @@ route_result_t router_match(const api_router_t *r, const char *method, const cha
     return path_seen ? ROUTE_BAD_METHOD : ROUTE_NOT_FOUND;
 }
 
-const char *route_param(const route_match_t *m, const char *name)
+const char *http_router_param(const route_match_t *m, const char *name)
 {
     for (size_t i = 0; i < m->nparams; i++)
         if (strcmp(m->names[i], name) == 0) return m->values[i];
     return NULL;
 }
 
-void route_match_free(route_match_t *m)
+void http_router_match_free(route_match_t *m)
 {
     free(m->buf);
     m->buf = NULL;
 }
 
-api_param_check_fn route_param_check(const api_route_t *rt, const char *in, const char *name)
+api_param_check_fn http_router_param_check(const api_route_t *rt, const char *in, const char *name)
 {
     for (size_t i = 0; i < API_MAX_DOCS && rt->params[i].name; i++)
         if (strcmp(rt->params[i].name, name) == 0 && strcmp(rt->params[i].in, in) == 0)
@@ -182,13 +182,13 @@ api_param_check_fn route_param_check(const api_route_t *rt, const char *in, cons
     return NULL;
 }
 
-int route_check_params(const route_match_t *m, const char **name, char *why, size_t whylen)
+int http_router_check_params(const route_match_t *m, const char **name, char *why, size_t whylen)
 {
     for (size_t i = 0; i < m->nparams; i++) {
         const char *v = m->values[i];
         size_t len = strlen(v);
         api_param_check_fn check =
-            m->route ? route_param_check(m->route, "path", m->names[i]) : NULL;
+            m->route ? http_router_param_check(m->route, "path", m->names[i]) : NULL;
         if (api_check_text(v, len, why, whylen) < 0 || (check && check(v, len, why, whylen) < 0)) {
             *name = m->names[i];
             return -1;
@@ -197,10 +197,10 @@ int route_check_params(const route_match_t *m, const char **name, char *why, siz
     return 0;
 }
 
-int route_check_query(const api_route_t *rt, const char *name, const char *value, size_t len,
-                      char *why, size_t whylen)
+int http_router_check_query(const api_route_t *rt, const char *name, const char *value, size_t len,
+                            char *why, size_t whylen)
 {
     if (api_check_text(value, len, why, whylen) < 0) return -1;
-    api_param_check_fn check = route_param_check(rt, "query", name);
+    api_param_check_fn check = http_router_param_check(rt, "query", name);
     return check && len > 0 ? check(value, len, why, whylen) : 0;
 }

@@ -12,7 +12,7 @@
 typedef enum { API_SCOPE_NONE = 0, API_SCOPE_READ = 1, API_SCOPE_ADMIN = 2 } api_scope_t;
 
 /* "none", "read" or "admin". */
-const char *api_scope_name(api_scope_t s);
+const char *http_router_scope_name(api_scope_t s);
 
 typedef struct api_request api_request_t; /* http.h */
 
@@ -85,7 +85,7 @@ typedef struct {
     char names[API_MAX_PARAMS][32];
     const char *values[API_MAX_PARAMS];
     char allow[64]; /* ROUTE_BAD_METHOD: methods the path has, "GET, POST" */
-    char *buf;      /* owned: the decoded values; free with route_match_free */
+    char *buf;      /* owned: the decoded values; free with http_router_match_free */
 } route_match_t;
 
 /* Matches method and path (the raw request path, still percent-encoded, no query) against the
@@ -93,33 +93,33 @@ typedef struct {
  * wins; a {param} segment matches one non-empty segment, whose percent-decoded value must not
  * contain a NUL or be malformed (else ROUTE_BAD_PARAM, naming it in m->bad). ROUTE_BAD_METHOD
  * when some route has the path but none the method (allow lists them; HEAD is never added).
- * Fills *m, which the caller frees with route_match_free (always, whatever the result). */
-route_result_t router_match(const api_router_t *r, const char *method, const char *path,
-                            route_match_t *m);
+ * Fills *m, which the caller frees with http_router_match_free (always, whatever the result). */
+route_result_t http_router_match(const api_router_t *r, const char *method, const char *path,
+                                 route_match_t *m);
 
 /* Value of path parameter name, or NULL (borrowed from m). */
-const char *route_param(const route_match_t *m, const char *name);
+const char *http_router_param(const route_match_t *m, const char *name);
 
-void route_match_free(route_match_t *m);
+void http_router_match_free(route_match_t *m);
 
 /* The rule of parameter name, in ("path" or "query"), documented for route rt, or NULL. */
-api_param_check_fn route_param_check(const api_route_t *rt, const char *in, const char *name);
+api_param_check_fn http_router_param_check(const api_route_t *rt, const char *in, const char *name);
 
 /* Checks every path parameter of a found route: api_check_text, then the rule documented for
  * it. Returns 0, or -1 with *name (borrowed from m) and the reason phrase in why. */
-int route_check_params(const route_match_t *m, const char **name, char *why, size_t whylen);
+int http_router_check_params(const route_match_t *m, const char **name, char *why, size_t whylen);
 
 /* Checks one query value (decoded) of route rt: api_check_text, then, when the parameter is
  * documented with a rule and value is not empty, the rule. Returns 0, or -1 with why. */
-int route_check_query(const api_route_t *rt, const char *name, const char *value, size_t len,
-                      char *why, size_t whylen);
+int http_router_check_query(const api_route_t *rt, const char *name, const char *value, size_t len,
+                            char *why, size_t whylen);
 
 /* Decodes %XX escapes of src[0..n) into dst (n + 1 bytes); '+' stays '+'. Returns the decoded
  * length, or -1 when an escape is malformed or decodes to a NUL. */
-long percent_decode(const char *src, size_t n, char *dst);
+long http_router_percent_decode(const char *src, size_t n, char *dst);
 
 /* Checks a pattern: starts with '/', {name} segments are whole segments with [a-z_]+ names,
  * each of at most 31 characters, at most API_MAX_PARAMS of them. Returns 0 or -1. */
-int router_pattern_valid(const char *pattern);
+int http_router_pattern_valid(const char *pattern);
 
 #endif

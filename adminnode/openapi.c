@@ -70,7 +70,7 @@ static json_t *operation(const api_route_t *rt, char *err, size_t errlen)
     if (rt->summary) json_object_set_new(op, "summary", json_string(rt->summary));
     if (rt->description) json_object_set_new(op, "description", json_string(rt->description));
     if (rt->tag) json_object_set_new(op, "tags", json_pack("[s]", rt->tag));
-    json_object_set_new(op, "x-required-scope", json_string(api_scope_name(rt->scope)));
+    json_object_set_new(op, "x-required-scope", json_string(http_router_scope_name(rt->scope)));
     json_object_set_new(op, "security",
                         rt->scope == API_SCOPE_NONE ? json_array()
                                                     : json_pack("[{s:[]}]", "bearerAuth"));

@@ -1,7 +1,8 @@
-/* libFuzzer driver: adminnode's router (router_match, route_param, the parameter checks),
- * percent_decode and router_pattern_valid on any request line. The outcome is compared with
- * the rule written out here: the first route whose segments match and whose method fits wins,
- * parameters are the decoded segments, and an encoded value matches back to itself. */
+/* libFuzzer driver: adminnode's router (http_router_match, http_router_param, the parameter
+ * checks), http_router_percent_decode and http_router_pattern_valid on any request line. The
+ * outcome is compared with the rule written out here: the first route whose segments match and
+ * whose method fits wins, parameters are the decoded segments, and an encoded value matches
+ * back to itself. */
 #include "api.h"
 #include "api_cluster.h"
 #include "http_router.h"
@@ -81,7 +82,8 @@ static int hexval(char c)
     return -1;
 }
 
-/* percent_decode's rule written out: -1 for a '%' without two hex digits or a NUL result. */
+/* http_router_percent_decode's rule written out: -1 for a '%' without two hex digits or a NUL
+ * result. */
 static long ref_decode(const char *s, size_t n, char *out)
 {
     size_t o = 0;
@@ -101,7 +103,7 @@ static long ref_decode(const char *s, size_t n, char *out)
 static void check_decode(const char *s, size_t n)
 {
     char *a = malloc(n + 1), *b = malloc(n + 1);
-    long rc = percent_decode(s, n, a), want = ref_decode(s, n, b);
+    long rc = http_router_percent_decode(s, n, a), want = ref_decode(s, n, b);
     if (rc != want) abort();
     if (rc >= 0) {
         if (a[rc] != '\0' || memcmp(a, b, (size_t)rc) != 0) abort();
@@ -113,7 +115,8 @@ static void check_decode(const char *s, size_t n)
             enc[3 * i + 1] = hex[(unsigned char)a[i] >> 4];
             enc[3 * i + 2] = hex[(unsigned char)a[i] & 15];
         }
-        if (percent_decode(enc, (size_t)rc * 3, again) != rc || memcmp(again, a, (size_t)rc))
+        if (http_router_percent_decode(enc, (size_t)rc * 3, again) != rc ||
+            memcmp(again, a, (size_t)rc))
             abort();
         free(enc);
         free(again);
@@ -152,7 +155,7 @@ static char *encode_path(const api_route_t *rt, const route_match_t *m)
 static void check_match(const api_router_t *r, const char *method, const char *path)
 {
     route_match_t m;
-    route_result_t rc = router_match(r, method, path, &m);
+    route_result_t rc = http_router_match(r, method, path, &m);
     size_t first = r->nroutes, any = r->nroutes;
     char allow[64] = "";
     int allow_full = 0;
@@ -196,26 +199,26 @@ static void check_match(const api_router_t *r, const char *method, const char *p
                 abort();
             }
             free(want);
-            /* route_param finds the first parameter of that name */
-            const char *v = route_param(&m, m.names[k]);
+            /* http_router_param finds the first parameter of that name */
+            const char *v = http_router_param(&m, m.names[k]);
             size_t j = 0;
             while (strcmp(m.names[j], m.names[k]) != 0) j++;
             if (v != m.values[j]) abort();
             k++;
         }
         if (k != m.nparams || m.bad != bad || (rc == ROUTE_FOUND) != (bad < 0)) abort();
-        if (route_param(&m, "no such parameter") != NULL) abort();
+        if (http_router_param(&m, "no such parameter") != NULL) abort();
 
         if (rc == ROUTE_FOUND) {
             /* the values, escaped again, lead to the same route and values */
             char *again = encode_path(rt, &m);
             route_match_t m2;
-            if (router_match(r, method, again, &m2) != ROUTE_FOUND || m2.route != rt ||
+            if (http_router_match(r, method, again, &m2) != ROUTE_FOUND || m2.route != rt ||
                 m2.nparams != m.nparams)
                 abort();
             for (size_t i = 0; i < m.nparams; i++)
                 if (strcmp(m2.values[i], m.values[i]) != 0) abort();
-            route_match_free(&m2);
+            http_router_match_free(&m2);
             free(again);
 
             /* the parameter checks: 0 exactly when each value is text and passes its rule */
@@ -225,16 +228,16 @@ static void check_match(const api_router_t *r, const char *method, const char *p
             for (size_t i = 0; i < m.nparams && !want; i++) {
                 char w[128];
                 const char *v = m.values[i];
-                api_param_check_fn f = route_param_check(rt, "path", m.names[i]);
+                api_param_check_fn f = http_router_param_check(rt, "path", m.names[i]);
                 if (api_check_text(v, strlen(v), w, sizeof w) < 0 ||
                     (f && f(v, strlen(v), w, sizeof w) < 0))
                     want = -1;
             }
-            int got = route_check_params(&m, &name, why, sizeof why);
+            int got = http_router_check_params(&m, &name, why, sizeof why);
             if (got != want || (got < 0 && (!name || !why[0]))) abort();
             for (size_t i = 0; i < m.nparams; i++) {
-                int q = route_check_query(rt, "namespace", m.values[i], strlen(m.values[i]), why,
-                                          sizeof why);
+                int q = http_router_check_query(rt, "namespace", m.values[i], strlen(m.values[i]),
+                                                why, sizeof why);
                 if (q != 0 && q != -1) abort();
             }
         }
@@ -245,18 +248,18 @@ static void check_match(const api_router_t *r, const char *method, const char *p
     } else {
         if (rc != ROUTE_NOT_FOUND || m.route || m.nparams || m.allow[0]) abort();
     }
-    route_match_free(&m);
+    http_router_match_free(&m);
     if (m.buf) abort();
 }
 
 /* A pattern the router accepts matches its own text, each {name} standing for itself. */
 static void check_pattern(const char *pattern)
 {
-    if (router_pattern_valid(pattern) < 0) return;
+    if (http_router_pattern_valid(pattern) < 0) return;
     api_route_t rt = {.method = "GET", .pattern = pattern, .handler = handler};
     api_router_t one = {&rt, 1};
     route_match_t m;
-    route_result_t rc = router_match(&one, "GET", pattern, &m);
+    route_result_t rc = http_router_match(&one, "GET", pattern, &m);
     if (rc != ROUTE_FOUND) abort();
     size_t cap = 1; /* every segment, however many: a {name} may come after the 64th */
     for (const char *c = pattern; *c; c++) cap += *c == '/';
@@ -272,11 +275,11 @@ static void check_pattern(const char *pattern)
         if (pl[i] - 2 >= sizeof name) abort();
         memcpy(name, ps[i] + 1, pl[i] - 2);
         name[pl[i] - 2] = '\0';
-        if (!route_param(&m, name)) abort();
+        if (!http_router_param(&m, name)) abort();
         k++;
     }
     if (k != m.nparams || k > API_MAX_PARAMS) abort();
-    route_match_free(&m);
+    http_router_match_free(&m);
     free(ps);
     free(pl);
 }

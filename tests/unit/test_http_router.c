@@ -31,7 +31,7 @@ static const api_router_t router = {routes, sizeof routes / sizeof routes[0]};
 
 static route_result_t match(const char *method, const char *path, route_match_t *m)
 {
-    return router_match(&router, method, path, m);
+    return http_router_match(&router, method, path, m);
 }
 
 static void test_literal(void **state)
@@ -41,18 +41,18 @@ static void test_literal(void **state)
     assert_int_equal(match("GET", "/api/v1/rooms", &m), ROUTE_FOUND);
     assert_ptr_equal(m.route, &routes[0]);
     assert_int_equal(m.nparams, 0);
-    route_match_free(&m);
+    http_router_match_free(&m);
     assert_int_equal(match("HEAD", "/api/v1/rooms", &m), ROUTE_FOUND);
-    route_match_free(&m);
+    http_router_match_free(&m);
     assert_int_equal(match("GET", "/", &m), ROUTE_FOUND);
     assert_ptr_equal(m.route, &routes[6]);
-    route_match_free(&m);
+    http_router_match_free(&m);
     const char *missing[] = {"/api/v1/room",      "/api/v1/rooms/", "/api/v1",
                              "/api/v1/roomsx",    "//api/v1/rooms", "",
                              "/api/v1/rooms/a/b", "/API/v1/rooms",  "/api/v1/nodes/x/drain/"};
     for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++) {
         if (match("GET", missing[i], &m) != ROUTE_NOT_FOUND) fail_msg("%s matched", missing[i]);
-        route_match_free(&m);
+        http_router_match_free(&m);
     }
 }
 
@@ -62,25 +62,25 @@ static void test_params(void **state)
     route_match_t m;
     assert_int_equal(match("POST", "/api/v1/rooms/lobby/messages", &m), ROUTE_FOUND);
     assert_ptr_equal(m.route, &routes[2]);
-    assert_string_equal(route_param(&m, "room"), "lobby");
-    assert_null(route_param(&m, "id"));
-    route_match_free(&m);
+    assert_string_equal(http_router_param(&m, "room"), "lobby");
+    assert_null(http_router_param(&m, "id"));
+    http_router_match_free(&m);
     /* escapes decode, '/' included, inside one segment */
     assert_int_equal(match("GET", "/api/v1/rooms/a%2Fb%20c%C3%A9", &m), ROUTE_FOUND);
-    assert_string_equal(route_param(&m, "room"), "a/b c\xc3\xa9");
-    route_match_free(&m);
+    assert_string_equal(http_router_param(&m, "room"), "a/b c\xc3\xa9");
+    http_router_match_free(&m);
     assert_int_equal(match("GET", "/api/v1/a/1/b/%7E2", &m), ROUTE_FOUND);
     assert_int_equal(m.nparams, 2);
-    assert_string_equal(route_param(&m, "x"), "1");
-    assert_string_equal(route_param(&m, "y"), "~2");
-    route_match_free(&m);
+    assert_string_equal(http_router_param(&m, "x"), "1");
+    assert_string_equal(http_router_param(&m, "y"), "~2");
+    http_router_match_free(&m);
     /* malformed escapes, NUL and empty segments do not match */
     const char *bad[] = {"/api/v1/rooms/%", "/api/v1/rooms/%4", "/api/v1/rooms/%zz",
                          "/api/v1/rooms/a%00b", "/api/v1/rooms//messages"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         route_result_t rr = match("GET", bad[i], &m);
         if (rr == ROUTE_FOUND) fail_msg("%s matched", bad[i]);
-        route_match_free(&m);
+        http_router_match_free(&m);
     }
 }
 
@@ -90,42 +90,42 @@ static void test_methods(void **state)
     route_match_t m;
     assert_int_equal(match("DELETE", "/api/v1/rooms/x/messages", &m), ROUTE_BAD_METHOD);
     assert_string_equal(m.allow, "POST, GET");
-    route_match_free(&m);
+    http_router_match_free(&m);
     assert_int_equal(match("GET", "/api/v1/nodes/n1/drain", &m), ROUTE_BAD_METHOD);
     assert_string_equal(m.allow, "POST");
-    route_match_free(&m);
+    http_router_match_free(&m);
     assert_int_equal(match("get", "/api/v1/rooms", &m), ROUTE_BAD_METHOD);
-    route_match_free(&m);
+    http_router_match_free(&m);
 }
 
 static void test_decode(void **state)
 {
     (void)state;
     char out[32];
-    assert_int_equal(percent_decode("a%41+", 5, out), 3);
+    assert_int_equal(http_router_percent_decode("a%41+", 5, out), 3);
     assert_string_equal(out, "aA+");
-    assert_int_equal(percent_decode("%", 1, out), -1);
-    assert_int_equal(percent_decode("%0", 2, out), -1);
-    assert_int_equal(percent_decode("%00", 3, out), -1);
-    assert_int_equal(percent_decode("", 0, out), 0);
+    assert_int_equal(http_router_percent_decode("%", 1, out), -1);
+    assert_int_equal(http_router_percent_decode("%0", 2, out), -1);
+    assert_int_equal(http_router_percent_decode("%00", 3, out), -1);
+    assert_int_equal(http_router_percent_decode("", 0, out), 0);
 }
 
 static void test_patterns(void **state)
 {
     (void)state;
-    assert_int_equal(router_pattern_valid("/"), 0);
-    assert_int_equal(router_pattern_valid("/a/{b}/c"), 0);
-    assert_int_equal(router_pattern_valid("a"), -1);
-    assert_int_equal(router_pattern_valid("/a//b"), -1);
-    assert_int_equal(router_pattern_valid("/a/{B}"), -1);
-    assert_int_equal(router_pattern_valid("/a/x{b}"), -1);
-    assert_int_equal(router_pattern_valid("/a/{}"), -1);
-    assert_int_equal(router_pattern_valid("/{a}/{b}/{c}/{d}/{e}"), -1);
+    assert_int_equal(http_router_pattern_valid("/"), 0);
+    assert_int_equal(http_router_pattern_valid("/a/{b}/c"), 0);
+    assert_int_equal(http_router_pattern_valid("a"), -1);
+    assert_int_equal(http_router_pattern_valid("/a//b"), -1);
+    assert_int_equal(http_router_pattern_valid("/a/{B}"), -1);
+    assert_int_equal(http_router_pattern_valid("/a/x{b}"), -1);
+    assert_int_equal(http_router_pattern_valid("/a/{}"), -1);
+    assert_int_equal(http_router_pattern_valid("/{a}/{b}/{c}/{d}/{e}"), -1);
     /* a name is kept whole or refused: 31 characters fit, 32 do not */
-    assert_int_equal(router_pattern_valid("/x/{aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}"), 0);
-    assert_int_equal(router_pattern_valid("/x/{aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}"), -1);
+    assert_int_equal(http_router_pattern_valid("/x/{aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}"), 0);
+    assert_int_equal(http_router_pattern_valid("/x/{aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}"), -1);
     for (size_t i = 0; i < api_nroutes; i++)
-        assert_int_equal(router_pattern_valid(api_routes[i].pattern), 0);
+        assert_int_equal(http_router_pattern_valid(api_routes[i].pattern), 0);
 }
 
 /* The document of the real table: every route appears with its method, scope and answers. */
@@ -152,7 +152,7 @@ static void test_openapi(void **state)
         json_t *op = json_object_get(json_object_get(paths, rt->pattern), m);
         assert_non_null(op);
         assert_string_equal(json_string_value(json_object_get(op, "x-required-scope")),
-                            api_scope_name(rt->scope));
+                            http_router_scope_name(rt->scope));
         json_t *responses = json_object_get(op, "responses");
         if (rt->scope != API_SCOPE_NONE) {
             assert_non_null(json_object_get(responses, "401"));

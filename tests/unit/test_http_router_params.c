@@ -41,7 +41,7 @@ static void path_case(const char *method, const char *path, route_result_t want_
                       const char *want_name)
 {
     route_match_t m;
-    route_result_t rr = router_match(&router, method, path, &m);
+    route_result_t rr = http_router_match(&router, method, path, &m);
     if (rr != want_rr) fail_msg("%s %s: result %d, want %d", method, path, rr, want_rr);
     if (rr == ROUTE_BAD_PARAM) {
         assert_true(m.bad >= 0 && (size_t)m.bad < m.nparams);
@@ -49,11 +49,11 @@ static void path_case(const char *method, const char *path, route_result_t want_
     } else if (rr == ROUTE_FOUND) {
         const char *name = NULL;
         char why[160] = "";
-        int rc = route_check_params(&m, &name, why, sizeof why);
+        int rc = http_router_check_params(&m, &name, why, sizeof why);
         if ((rc == 0) != ok) fail_msg("%s %s: %s", method, path, ok ? why : "accepted");
         if (rc < 0) assert_string_equal(name, want_name);
     }
-    route_match_free(&m);
+    http_router_match_free(&m);
 }
 
 static void test_path_params(void **state)
@@ -104,9 +104,9 @@ static void test_path_params(void **state)
 static const api_route_t *route_of(const char *method, const char *path)
 {
     route_match_t m;
-    assert_int_equal(router_match(&router, method, path, &m), ROUTE_FOUND);
+    assert_int_equal(http_router_match(&router, method, path, &m), ROUTE_FOUND);
     const api_route_t *rt = m.route;
-    route_match_free(&m);
+    http_router_match_free(&m);
     return rt;
 }
 
@@ -114,7 +114,7 @@ static void query_case(const api_route_t *rt, const char *name, const char *valu
                        int ok)
 {
     char why[160] = "";
-    int rc = route_check_query(rt, name, value, len, why, sizeof why);
+    int rc = http_router_check_query(rt, name, value, len, why, sizeof why);
     if ((rc == 0) != ok) fail_msg("%s %s=%.40s: %s", rt->pattern, name, value, ok ? why : "ok");
 }
 #define Q(rt, n, v, ok) query_case(rt, n, v, strlen(v), ok)
