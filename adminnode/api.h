@@ -33,16 +33,16 @@ typedef struct {
 
 /* Subscribes to channel and hands its messages to fn (channel, payload borrowed for the call).
  * Returns 0 or a bus error; without --redis, BUS_EINVAL. */
-typedef void (*adminnode_listen_cb)(void *ud, const char *channel, size_t len, const char *payload,
-                                    size_t plen);
-int adminnode_listen(adminnode_t *an, const char *channel, adminnode_listen_cb fn, void *ud);
+typedef void (*listen_cb)(void *ud, const char *channel, size_t len, const char *payload,
+                          size_t plen);
+int listen_on(adminnode_t *an, const char *channel, listen_cb fn, void *ud);
 /* The listener registry on an's bus, made at the first call; NULL without --redis. */
-bus_listen_t *adminnode_listeners(adminnode_t *an);
+bus_listen_t *listen_registry(adminnode_t *an);
 /* The bus's message callback (main.c installs it). */
-void adminnode_on_message(void *ud, const char *channel, size_t len, const char *pattern,
-                          const char *payload, size_t plen);
+void listen_dispatch(void *ud, const char *channel, size_t len, const char *pattern,
+                     const char *payload, size_t plen);
 /* Frees the listeners. */
-void adminnode_listen_free(adminnode_t *an);
+void listen_free(adminnode_t *an);
 
 /* The route table, in matching order. */
 extern const api_route_t api_routes[];

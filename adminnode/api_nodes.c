@@ -22,9 +22,9 @@ void api_nodes_start(adminnode_t *an)
     if (!an->bus) return;
     sbuf_t ch = SBUF_INIT;
     control_msg_heartbeat_channel(&ch, cfg->control_prefix);
-    adminnode_listen(an, ch.data, registry_on_heartbeat, an->registry);
+    listen_on(an, ch.data, registry_on_heartbeat, an->registry);
     control_msg_reply_channel(&ch, cfg->control_prefix);
-    adminnode_listen(an, ch.data, registry_on_reply, an->registry);
+    listen_on(an, ch.data, registry_on_reply, an->registry);
     sbuf_free(&ch);
 }
 

@@ -5,26 +5,26 @@
 
 #include <string.h>
 
-bus_listen_t *adminnode_listeners(adminnode_t *an)
+bus_listen_t *listen_registry(adminnode_t *an)
 {
     if (!an->listeners && an->bus) an->listeners = bus_listen_new(an->bus);
     return an->listeners;
 }
 
-int adminnode_listen(adminnode_t *an, const char *channel, adminnode_listen_cb fn, void *ud)
+int listen_on(adminnode_t *an, const char *channel, listen_cb fn, void *ud)
 {
-    bus_listen_t *l = adminnode_listeners(an);
+    bus_listen_t *l = listen_registry(an);
     return l ? bus_listen_add(l, channel, strlen(channel), fn, ud) : BUS_EINVAL;
 }
 
-void adminnode_on_message(void *ud, const char *channel, size_t len, const char *pattern,
-                          const char *payload, size_t plen)
+void listen_dispatch(void *ud, const char *channel, size_t len, const char *pattern,
+                     const char *payload, size_t plen)
 {
     adminnode_t *an = ud;
     if (an->listeners) bus_listen_dispatch(an->listeners, channel, len, pattern, payload, plen);
 }
 
-void adminnode_listen_free(adminnode_t *an)
+void listen_free(adminnode_t *an)
 {
     bus_listen_free(an->listeners);
     an->listeners = NULL;

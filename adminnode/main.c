@@ -51,7 +51,7 @@ static void on_signal(uv_signal_t *h, int signum)
     /* after bus_close, whose cancelled commands still reach the registry */
     api_nodes_stop(&n->an);
     api_cluster_shutdown();
-    adminnode_listen_free(&n->an);
+    listen_free(&n->an);
 }
 
 static int load_keys(adminnode_t *an, const adminnode_config_t *cfg)
@@ -167,7 +167,7 @@ static int start(node_t *n, uv_loop_t *loop, const adminnode_config_t *cfg)
         bus_options_t bo;
         bus_options_init(&bo);
         bo.on_state = on_bus_state;
-        bo.on_message = adminnode_on_message;
+        bo.on_message = listen_dispatch;
         bo.ud = an;
         int rc = bus_open(&an->bus, loop, &url, &bo);
         redis_url_free(&url);

@@ -125,7 +125,7 @@ registry_t *registry_new(uv_loop_t *loop, bus_t *bus, const registry_options_t *
  * bus_close, whose cancelled commands still reach the registry. NULL is a no-op. */
 void registry_stop(registry_t *reg);
 
-/* Listener callbacks (adminnode_listen_cb), ud is the registry. */
+/* Listener callbacks (listen_cb), ud is the registry. */
 void registry_on_heartbeat(void *ud, const char *channel, size_t len, const char *payload,
                            size_t plen);
 void registry_on_reply(void *ud, const char *channel, size_t len, const char *payload, size_t plen);

@@ -27,7 +27,7 @@ requester_t *requester_new(adminnode_t *an)
     for (int i = 0; i < 8; i++) tail[i] = alphabet[rnd[i] % 36];
     tail[8] = '\0';
     snprintf(rq->uid, sizeof rq->uid, "admin-%s", tail);
-    bus_listen_t *listen = an->bus ? adminnode_listeners(an) : NULL;
+    bus_listen_t *listen = an->bus ? listen_registry(an) : NULL;
     if (listen) {
         uint64_t wait = (uint64_t)an->cfg->requests_timeout;
         adapter_gather_options_t o = {
