@@ -49,7 +49,7 @@ extern const api_route_t api_routes[];
 extern const size_t api_nroutes;
 
 /* "connected", "disconnected" (configured, command connection not up) or "none". */
-const char *adminnode_redis_state(const adminnode_t *an);
+const char *api_redis_state(const adminnode_t *an);
 
 /* For handlers that need Redis: returns the bus when its command connection is up; otherwise
  * answers 503 {"error":{"code":"unavailable",...}} and returns NULL (the handler then just

@@ -42,7 +42,7 @@ static void on_timeout(api_request_t *req)
     adminnode_t *an = api_app(req);
     size_t waits = registry_cancel(an->registry, req);
     if (!registry_loaded(an->registry)) {
-        if (strcmp(adminnode_redis_state(an), "connected") != 0)
+        if (strcmp(api_redis_state(an), "connected") != 0)
             api_respond_error(req, 503, "unavailable", "Redis is not reachable");
         else
             api_respond_error(req, 504, "timeout", "the node registry did not load within %lld ms",

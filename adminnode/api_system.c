@@ -19,7 +19,7 @@ const char *api_strerror(int rc)
     return "unknown error";
 }
 
-const char *adminnode_redis_state(const adminnode_t *an)
+const char *api_redis_state(const adminnode_t *an)
 {
     if (!an->bus) return "none";
     return bus_state(an->bus, BUS_CONN_CMD) == BUS_CONNECTED ? "connected" : "disconnected";
@@ -75,7 +75,7 @@ static void on_ping_timeout(api_request_t *req)
 void api_healthz(api_request_t *req)
 {
     adminnode_t *an = api_app(req);
-    const char *state = adminnode_redis_state(an);
+    const char *state = api_redis_state(an);
     if (strcmp(state, "connected") != 0) {
         api_respond_json(req, 200, health_doc(an, state));
         return;
@@ -100,7 +100,7 @@ void api_metrics(api_request_t *req)
                 "# TYPE adminnode_uptime_seconds gauge\n"
                 "adminnode_uptime_seconds %llu\n",
                 (unsigned long long)((uv_now(an->loop) - an->started_ms) / 1000));
-    const char *state = adminnode_redis_state(an);
+    const char *state = api_redis_state(an);
     sbuf_append_str(&out, "# HELP adminnode_redis_state State of the Redis connection (1 for the "
                           "current one).\n"
                           "# TYPE adminnode_redis_state gauge\n");
