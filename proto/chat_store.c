@@ -118,7 +118,7 @@ void chat_key_dm(sbuf_t *b, const char *prefix, const char *a, size_t alen, cons
 void chat_key_dedupe(sbuf_t *b, const char *prefix, const char *stream, size_t stream_len,
                      const char *user, size_t user_len, const char *cid, size_t cid_len)
 {
-    /* the stream key's kind and parts after "P:chat:" name the scope */
+    /* the stream key's kind and parts after "K:chat:" name the scope */
     size_t skip = strlen(prefix) + sizeof ":chat:" - 1;
     head(b, prefix, "dedupe:");
     if (stream_len > skip) sbuf_append(b, stream + skip, stream_len - skip);

@@ -3,13 +3,14 @@
  * (the chat app) and adminnode (history, system messages, the user and room endpoints) both
  * build their keys and check their labels here, so the two can never disagree.
  *
- * Keys (P = the --redis-key prefix, each <part> escaped by chat_key_part):
- *   P:chat:room:<room>                 stream of a room's messages
- *   P:chat:dm:<a>:<b>                  stream of the private messages of users a < b (bytewise)
- *   P:chat:dedupe:<scope>:<user>:<id>  the stream id a client-chosen message id was stored
+ * Keys (K = the --redis-key prefix, the adapter's, as docs/protocols.md calls it; each <part>
+ * escaped by chat_key_part):
+ *   K:chat:room:<room>                 stream of a room's messages
+ *   K:chat:dm:<a>:<b>                  stream of the private messages of users a < b (bytewise)
+ *   K:chat:dedupe:<scope>:<user>:<id>  the stream id a client-chosen message id was stored
  *                                      under; scope is room:<room> or dm:<a>:<b>
- *   P:chat:presence:<room>             hash "<node uid>|<user id>" -> user name
- *   P:chat:alive:<node uid>            a node's liveness
+ *   K:chat:presence:<room>             hash "<node uid>|<user id>" -> user name
+ *   K:chat:alive:<node uid>            a node's liveness
  * A part never holds a raw ':' (nor '%', '{', '}'), so different tuples of parts can never
  * make the same key, and a Redis Cluster hash tag can only be one we wrote. */
 #ifndef CC_CHAT_STORE_H
