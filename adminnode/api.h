@@ -4,6 +4,7 @@
 #define CC_API_H
 
 #include "adminnode_config.h"
+#include "api_request.h"
 #include "auth.h"
 #include "bus.h"
 #include "bus_listen.h"

@@ -1,18 +1,17 @@
-/* libmicrohttpd on the libuv loop, and the request lifecycle (see http.h).
+/* libmicrohttpd on the libuv loop (see http.h), and the request's way through it: routed,
+ * checked, its body read, its handler run, its answer queued (api_request.c holds the request).
  *
  * MHD runs with MHD_USE_EPOLL and no thread: its epoll fd (listen socket, connections, and the
  * inter-thread channel MHD_resume_connection signals) is watched by one uv_poll_t, and one
- * uv_timer_t is set from MHD_get_timeout after every MHD_run. A request object lives from the
- * access handler's first call until MHD's completion notice and the last handler reference
- * are both gone, so an answer that comes after the client left finds a valid object. */
+ * uv_timer_t is set from MHD_get_timeout after every MHD_run. */
 #include "http.h"
 #include "alloc.h"
 #include "dashboard.h"
 #include "deadline.h"
 #include "http_conn.h"
 #include "http_linger.h"
+#include "http_request.h"
 #include "log.h"
-#include "utf8.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -21,14 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_HEADERS 4
-
 typedef struct {
     int status;
     uint64_t count;
 } status_count_t;
 
-typedef struct {
+typedef struct route_stats {
     const char *method; /* borrowed from the route table, or a static string */
     const char *route;
     status_count_t *counts; /* owned */
@@ -54,100 +51,6 @@ struct http_server {
     client_cidrs_t exempt; /* addresses without the per-address limit */
     http_linger_t *linger; /* sockets answered early, read and dropped before closing */
 };
-
-typedef enum {
-    RS_BODY = 0, /* collecting the body */
-    RS_HANDLER,  /* handler running or deferred */
-    RS_ANSWERED, /* answer stored, not yet queued */
-    RS_QUEUED    /* handed to MHD */
-} req_state_t;
-
-struct api_request {
-    http_server_t *srv;
-    struct MHD_Connection *conn; /* NULL once MHD completed the request */
-    int refs;
-    req_state_t state;
-    const char *method; /* MHD's, valid while conn */
-    char *path;         /* owned */
-    route_match_t match;
-    route_stats_t *stats;
-    api_scope_t scope;
-    sbuf_t body;
-    size_t body_seen; /* bytes received, kept or not */
-    int too_large;
-    json_t *json;
-    char **args;     /* owned: the decoded query, name and value in turn */
-    size_t nargs;    /* pairs */
-    http_conn_t *cx; /* its connection, until MHD completes the request */
-    /* the answer */
-    int status;
-    const char *ctype;
-    char *resp;
-    size_t resp_len;
-    char *hname[MAX_HEADERS], *hvalue[MAX_HEADERS];
-    size_t nheaders;
-    /* deferral */
-    int suspended;
-    int in_list;
-    api_timeout_fn on_timeout;
-    deadline_node_t deadline; /* in deferred_q */
-    uint64_t started;
-};
-
-/* ---- request objects ---- */
-
-static api_request_t *request_new(http_server_t *s, struct MHD_Connection *conn, const char *method,
-                                  const char *url)
-{
-    api_request_t *r = xcalloc(1, sizeof *r);
-    r->srv = s;
-    r->conn = conn;
-    r->refs = 1; /* MHD's, released on completion */
-    r->method = method;
-    r->path = xstrdup(url);
-    r->started = uv_now(s->loop);
-    s->in_flight++;
-    return r;
-}
-
-static void request_free(api_request_t *r)
-{
-    http_router_match_free(&r->match);
-    sbuf_free(&r->body);
-    json_decref(r->json);
-    for (size_t i = 0; i < 2 * r->nargs; i++) free(r->args[i]);
-    free(r->args);
-    free(r->resp);
-    for (size_t i = 0; i < r->nheaders; i++) {
-        free(r->hname[i]);
-        free(r->hvalue[i]);
-    }
-    free(r->path);
-    free(r);
-}
-
-void api_request_ref(api_request_t *req)
-{
-    req->refs++;
-}
-
-void api_request_unref(api_request_t *req)
-{
-    if (--req->refs == 0) request_free(req);
-}
-
-int api_request_done(const api_request_t *req)
-{
-    return !req->conn || req->state >= RS_ANSWERED;
-}
-
-static void list_remove(http_server_t *s, api_request_t *r)
-{
-    if (!r->in_list) return;
-    deadline_queue_remove(&s->deferred_q, &r->deadline);
-    r->in_list = 0;
-    s->deferred--;
-}
 
 /* ---- the loop side of MHD ---- */
 
@@ -269,14 +172,7 @@ void http_metrics(const http_server_t *s, sbuf_t *out)
                 http_linger_count(s->linger), (unsigned long long)http_linger_total(s->linger));
 }
 
-/* ---- answers ---- */
-
-void api_add_header(api_request_t *req, const char *name, const char *value)
-{
-    if (req->nheaders == MAX_HEADERS) return;
-    req->hname[req->nheaders] = xstrdup(name);
-    req->hvalue[req->nheaders++] = xstrdup(value);
-}
+/* ---- queueing the answer ---- */
 
 /* Hands the stored answer to MHD. Called from the access handler only. */
 static enum MHD_Result queue_answer(api_request_t *r)
@@ -292,7 +188,7 @@ static enum MHD_Result queue_answer(api_request_t *r)
         MHD_add_response_header(resp, r->hname[i], r->hvalue[i]);
     enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
-    r->state = RS_QUEUED;
+    r->state = API_REQ_QUEUED;
     count(r->srv, r->stats, r->status);
     if (log_enabled(LOG_DEBUG)) {
         char safe[128];
@@ -308,75 +204,15 @@ static enum MHD_Result queue_answer(api_request_t *r)
     return rc;
 }
 
-void api_respond(api_request_t *req, int status, const char *content_type, char *body, size_t len)
-{
-    if (api_request_done(req)) {
-        free(body);
-        return;
-    }
-    req->status = status;
-    req->ctype = content_type;
-    req->resp = body;
-    req->resp_len = body ? len : 0;
-    req->state = RS_ANSWERED;
-    http_server_t *s = req->srv;
-    list_remove(s, req);
-    if (req->suspended) {
-        /* Answered from outside the access handler: MHD calls it again once resumed, and it
-         * queues the answer there. */
-        req->suspended = 0;
-        MHD_resume_connection(req->conn);
-        if (!s->stopping) uv_timer_start(&s->mhd_timer, on_mhd_timer, 0, 0);
-    }
-}
+/* ---- deferred requests ---- */
 
-/* The last resort: an error body that needs no allocation that can fail. */
-static void respond_internal(api_request_t *req)
+static void list_remove(http_server_t *s, api_request_t *r)
 {
-    static const char body[] =
-        "{\"error\":{\"code\":\"internal\",\"message\":\"cannot make the answer\"}}";
-    api_respond(req, 500, "application/json", xmemdup(body, sizeof body - 1), sizeof body - 1);
+    if (!r->in_list) return;
+    deadline_queue_remove(&s->deferred_q, &r->deadline);
+    r->in_list = 0;
+    s->deferred--;
 }
-
-void api_respond_json(api_request_t *req, int status, json_t *doc)
-{
-    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    if (!text) {
-        log_error("cannot serialise an answer", "status=%d route=\"%s\"", status,
-                  req->match.route ? req->match.route->pattern : "");
-        api_respond_error(req, 500, "internal", "cannot serialise the answer");
-        return;
-    }
-    api_respond(req, status, "application/json", text, strlen(text));
-}
-
-void api_respond_error(api_request_t *req, int status, const char *code, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    size_t len = n < 0 ? 0 : (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1;
-    /* a message cut by the buffer ends at a character boundary */
-    for (size_t back = 1; (size_t)n >= sizeof msg && back < 4 && !utf8_valid(msg, len); back++)
-        if (utf8_valid(msg, len - back)) len -= back;
-    msg[len] = '\0';
-    json_t *doc =
-        utf8_valid(msg, len)
-            ? json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg)
-            : json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", "(unprintable)");
-    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    if (!text) {
-        respond_internal(req);
-        return;
-    }
-    api_respond(req, status, "application/json", text, strlen(text));
-}
-
-/* ---- deferral ---- */
 
 static api_request_t *request_of(deadline_node_t *n)
 {
@@ -397,59 +233,32 @@ static void on_deadline(deadline_queue_t *q, deadline_node_t *n)
     api_request_unref(r);
 }
 
-void api_defer(api_request_t *req, api_timeout_fn on_timeout)
+void http_request_defer(api_request_t *r, api_timeout_fn on_timeout)
 {
-    http_server_t *s = req->srv;
-    api_request_ref(req);
-    if (api_request_done(req) || req->in_list) return;
-    req->on_timeout = on_timeout;
-    deadline_queue_add(&s->deferred_q, &req->deadline);
-    req->in_list = 1;
+    http_server_t *s = r->srv;
+    if (r->in_list) return;
+    r->on_timeout = on_timeout;
+    deadline_queue_add(&s->deferred_q, &r->deadline);
+    r->in_list = 1;
     s->deferred++;
 }
 
-/* ---- accessors ---- */
-
-void *api_app(const api_request_t *req)
+void http_request_answered(api_request_t *r)
 {
-    return req->srv->opt.app;
+    http_server_t *s = r->srv;
+    list_remove(s, r);
+    if (r->suspended) {
+        /* Answered from outside the access handler: MHD calls it again once resumed, and it
+         * queues the answer there. */
+        r->suspended = 0;
+        MHD_resume_connection(r->conn);
+        if (!s->stopping) uv_timer_start(&s->mhd_timer, on_mhd_timer, 0, 0);
+    }
 }
 
-const char *api_method(const api_request_t *req)
+void *http_app(const http_server_t *s)
 {
-    return req->match.route ? req->match.route->method : "";
-}
-
-const char *api_path(const api_request_t *req)
-{
-    return req->path;
-}
-
-const api_route_t *api_route(const api_request_t *req)
-{
-    return req->match.route;
-}
-
-const char *api_param(const api_request_t *req, const char *name)
-{
-    return http_router_param(&req->match, name);
-}
-
-const char *api_query(api_request_t *req, const char *name)
-{
-    for (size_t i = 0; i < req->nargs; i++)
-        if (strcmp(req->args[2 * i], name) == 0) return req->args[2 * i + 1];
-    return NULL;
-}
-
-json_t *api_body(const api_request_t *req)
-{
-    return req->json;
-}
-
-api_scope_t api_caller_scope(const api_request_t *req)
-{
-    return req->scope;
+    return s->opt.app;
 }
 
 /* ---- the access handler ---- */
@@ -674,12 +483,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     api_request_t *r = *con_cls;
     (void)version;
     if (!r) {
-        r = request_new(s, conn, method, url);
+        r = api_request_new(s, conn, method, url);
+        r->started = uv_now(s->loop);
+        s->in_flight++;
         *con_cls = r;
         r->cx = http_conn_of(conn);
         http_conn_phase(r->cx, HC_BODY); /* the head is in: the body's deadline starts */
         begin(r);
-        if (r->state == RS_ANSWERED) {
+        if (r->state == API_REQ_ANSWERED) {
             /* Answered before the body was read: MHD will not read it and closes after the
              * answer, so the socket lingers to let the client read the answer. */
             if (announces_body(r)) http_conn_linger(r->cx);
@@ -692,7 +503,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         size_t n = *upload_size;
         *upload_size = 0;
         r->body_seen += n;
-        if (r->state != RS_BODY) return MHD_YES;
+        if (r->state != API_REQ_BODY) return MHD_YES;
         if (!r->too_large && r->body.len + n <= s->opt.max_body) {
             sbuf_append(&r->body, upload_data, n);
         } else {
@@ -705,12 +516,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     http_conn_phase(r->cx, HC_NONE); /* the whole request is in */
-    if (r->state == RS_BODY) {
-        r->state = RS_HANDLER;
+    if (r->state == API_REQ_BODY) {
+        r->state = API_REQ_HANDLER;
         dispatch(r);
     }
-    if (r->state == RS_ANSWERED) return queue_answer(r);
-    if (r->state == RS_HANDLER && !r->suspended) {
+    if (r->state == API_REQ_ANSWERED) return queue_answer(r);
+    if (r->state == API_REQ_HANDLER && !r->suspended) {
         if (!r->in_list) {
             /* The handler neither answered nor deferred. */
             log_error("handler did not answer", "route=\"%s\"",
@@ -732,7 +543,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)conn;
     if (!r) return;
     *con_cls = NULL;
-    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->state < RS_QUEUED)
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->state < API_REQ_QUEUED)
         log_debug("request abandoned", "code=%d", (int)toe);
     list_remove(s, r);
     /* the connection waits for its next request (or is closing, and leaves the list then) */

@@ -14,7 +14,7 @@ typedef enum { API_SCOPE_NONE = 0, API_SCOPE_READ = 1, API_SCOPE_ADMIN = 2 } api
 /* "none", "read" or "admin". */
 const char *http_router_scope_name(api_scope_t s);
 
-typedef struct api_request api_request_t; /* http.h */
+typedef struct api_request api_request_t; /* api_request.h */
 
 /* A route's handler: answers req now (api_respond*) or defers it (api_defer). */
 typedef void (*api_handler_fn)(api_request_t *req);
