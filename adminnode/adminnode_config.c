@@ -1,65 +1,64 @@
 /* The adminnode configuration table (see config.h for how it is read). */
 #include "adminnode_config.h"
 
-#include <stddef.h>
-
 #ifndef ADMINNODE_STATIC_DIR
 #define ADMINNODE_STATIC_DIR ""
 #endif
 
-#define OPT(name, type, def, min, max, field, metavar, help)                                       \
-    {                                                                                              \
-        name, type, def, min, max, offsetof(adminnode_config_t, field), metavar, help              \
-    }
-
 static const cfg_opt_t opts[] = {
-    OPT("host", CFG_STR, "0.0.0.0", 0, 0, host, "ADDR", "address to listen on"),
-    OPT("port", CFG_INT, "8080", 0, 65535, port, "PORT",
-        "TCP port to listen on (0: any free port)"),
-    OPT("redis", CFG_STR, "", 0, 0, redis, "URL",
-        "the cluster's Redis: redis://[user:password@]host:port[/db] (empty: none)"),
-    OPT("redis-key", CFG_STR, "socket.io", 0, 0, redis_key, "PREFIX",
-        "channel prefix of the Socket.IO adapter on Redis (the chatnodes' --redis-key)"),
-    OPT("control-prefix", CFG_STR, "chatcluster", 0, 0, control_prefix, "PREFIX",
-        "prefix of the cluster's control channels and keys on Redis"),
-    OPT("api-keys-file", CFG_STR, "", 0, 0, api_keys_file, "PATH",
-        "file of API keys, `<key> <scope>` per line, scope read or admin "
-        "(also or instead: ADMINNODE_API_KEYS=key:scope,...)"),
-    OPT("max-body", CFG_INT, "1048576", 64, 1073741824, max_body, "BYTES",
-        "largest request body accepted (larger: 413)"),
-    OPT("requests-timeout", CFG_INT, "5000", 10, 600000, requests_timeout, "MS",
-        "how long a request may wait for the cluster before it is answered 504"),
-    OPT("connection-timeout", CFG_INT, "60", 1, 3600, connection_timeout, "S",
-        "idle HTTP connections are closed after this many seconds without a byte"),
-    OPT("max-connections", CFG_INT, "10000", 16, 1000000, max_connections, "N",
-        "open HTTP connections, all clients together (more wait to be accepted)"),
-    OPT("max-connections-per-ip", CFG_INT, "64", 1, 1000000, max_connections_per_ip, "N",
-        "open HTTP connections from one client address (more are closed at once)"),
-    OPT("per-ip-exempt", CFG_STR, "127.0.0.1,::1", 0, 0, per_ip_exempt, "ADDRS",
-        "client addresses or CIDRs without the per-address limit, comma-separated: a reverse "
-        "proxy in front of adminnode, whose clients all share its address (empty: none)"),
-    OPT("header-timeout", CFG_INT, "10000", 100, 3600000, header_timeout, "MS",
-        "time a client has to send a whole request head, however it trickles (then the "
-        "connection is closed)"),
-    OPT("body-timeout", CFG_INT, "30000", 100, 3600000, body_timeout, "MS",
-        "time a client has to send a whole request body, however it trickles (then the "
-        "connection is closed); also how long a refused body is read and dropped"),
-    OPT("log-level", CFG_STR, "info", 0, 0, log_level, "LEVEL", "debug, info, warn or error"),
-    OPT("static", CFG_STR, ADMINNODE_STATIC_DIR, 0, 0, static_dir, "DIR",
-        "directory served at / (the dashboard; empty: none)"),
-    OPT("heartbeat-interval", CFG_INT, "1000", 10, 3600000, heartbeat_interval, "MS",
-        "the chatnodes' --heartbeat-interval: a node is down after 3 intervals without one"),
-    OPT("history-size", CFG_INT, "1000", 1, 10000000, history_size, "N",
-        "messages kept per room when a system message is stored, only while no live chatnode "
-        "announces its --history-size in its heartbeat (then the smallest of theirs)"),
-    OPT("history-ttl", CFG_INT, "2592000", 1, 315360000, history_ttl, "S",
-        "a room's messages expire this long after a system message, only while no live "
-        "chatnode announces its --history-ttl in its heartbeat (then the longest of theirs)"),
-    OPT("max-text", CFG_INT, "4096", 1, 1048576, max_text, "BYTES",
-        "longest system message text, only while no live chatnode announces its --max-text in "
-        "its heartbeat (then the smallest of theirs)"),
-    OPT("forget-after", CFG_INT, "60000", 0, 86400000, forget_after, "MS",
-        "how long a down node stays listed before it is forgotten"),
+    CFG_OPT(adminnode_config_t, "host", CFG_STR, "0.0.0.0", 0, 0, host, "ADDR",
+            "address to listen on"),
+    CFG_OPT(adminnode_config_t, "port", CFG_INT, "8080", 0, 65535, port, "PORT",
+            "TCP port to listen on (0: any free port)"),
+    CFG_OPT(adminnode_config_t, "redis", CFG_STR, "", 0, 0, redis, "URL",
+            "the cluster's Redis: redis://[user:password@]host:port[/db] (empty: none)"),
+    CFG_OPT(adminnode_config_t, "redis-key", CFG_STR, "socket.io", 0, 0, redis_key, "PREFIX",
+            "channel prefix of the Socket.IO adapter on Redis (the chatnodes' --redis-key)"),
+    CFG_OPT(adminnode_config_t, "control-prefix", CFG_STR, "chatcluster", 0, 0, control_prefix,
+            "PREFIX", "prefix of the cluster's control channels and keys on Redis"),
+    CFG_OPT(adminnode_config_t, "api-keys-file", CFG_STR, "", 0, 0, api_keys_file, "PATH",
+            "file of API keys, `<key> <scope>` per line, scope read or admin "
+            "(also or instead: ADMINNODE_API_KEYS=key:scope,...)"),
+    CFG_OPT(adminnode_config_t, "max-body", CFG_INT, "1048576", 64, 1073741824, max_body, "BYTES",
+            "largest request body accepted (larger: 413)"),
+    CFG_OPT(adminnode_config_t, "requests-timeout", CFG_INT, "5000", 10, 600000, requests_timeout,
+            "MS", "how long a request may wait for the cluster before it is answered 504"),
+    CFG_OPT(adminnode_config_t, "connection-timeout", CFG_INT, "60", 1, 3600, connection_timeout,
+            "S", "idle HTTP connections are closed after this many seconds without a byte"),
+    CFG_OPT(adminnode_config_t, "max-connections", CFG_INT, "10000", 16, 1000000, max_connections,
+            "N", "open HTTP connections, all clients together (more wait to be accepted)"),
+    CFG_OPT(adminnode_config_t, "max-connections-per-ip", CFG_INT, "64", 1, 1000000,
+            max_connections_per_ip, "N",
+            "open HTTP connections from one client address (more are closed at once)"),
+    CFG_OPT(adminnode_config_t, "per-ip-exempt", CFG_STR, "127.0.0.1,::1", 0, 0, per_ip_exempt,
+            "ADDRS",
+            "client addresses or CIDRs without the per-address limit, comma-separated: a reverse "
+            "proxy in front of adminnode, whose clients all share its address (empty: none)"),
+    CFG_OPT(adminnode_config_t, "header-timeout", CFG_INT, "10000", 100, 3600000, header_timeout,
+            "MS",
+            "time a client has to send a whole request head, however it trickles (then the "
+            "connection is closed)"),
+    CFG_OPT(adminnode_config_t, "body-timeout", CFG_INT, "30000", 100, 3600000, body_timeout, "MS",
+            "time a client has to send a whole request body, however it trickles (then the "
+            "connection is closed); also how long a refused body is read and dropped"),
+    CFG_OPT(adminnode_config_t, "log-level", CFG_STR, "info", 0, 0, log_level, "LEVEL",
+            "debug, info, warn or error"),
+    CFG_OPT(adminnode_config_t, "static", CFG_STR, ADMINNODE_STATIC_DIR, 0, 0, static_dir, "DIR",
+            "directory served at / (the dashboard; empty: none)"),
+    CFG_OPT(adminnode_config_t, "heartbeat-interval", CFG_INT, "1000", 10, 3600000,
+            heartbeat_interval, "MS",
+            "the chatnodes' --heartbeat-interval: a node is down after 3 intervals without one"),
+    CFG_OPT(adminnode_config_t, "history-size", CFG_INT, "1000", 1, 10000000, history_size, "N",
+            "messages kept per room when a system message is stored, only while no live chatnode "
+            "announces its --history-size in its heartbeat (then the smallest of theirs)"),
+    CFG_OPT(adminnode_config_t, "history-ttl", CFG_INT, "2592000", 1, 315360000, history_ttl, "S",
+            "a room's messages expire this long after a system message, only while no live "
+            "chatnode announces its --history-ttl in its heartbeat (then the longest of theirs)"),
+    CFG_OPT(adminnode_config_t, "max-text", CFG_INT, "4096", 1, 1048576, max_text, "BYTES",
+            "longest system message text, only while no live chatnode announces its --max-text in "
+            "its heartbeat (then the smallest of theirs)"),
+    CFG_OPT(adminnode_config_t, "forget-after", CFG_INT, "60000", 0, 86400000, forget_after, "MS",
+            "how long a down node stays listed before it is forgotten"),
 };
 
 const cfg_table_t adminnode_config_table = {

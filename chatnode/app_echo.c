@@ -287,8 +287,9 @@ typedef struct {
 } echo_config_t;
 
 static const cfg_opt_t echo_opts[] = {
-    {"echo-test-events", CFG_BOOL, "false", 0, 0, offsetof(echo_config_t, test_events), NULL,
-     "echo: also serve the test events (join, leave, broadcast, cluster-*, server-disconnect)"},
+    CFG_OPT(echo_config_t, "echo-test-events", CFG_BOOL, "false", 0, 0, test_events, NULL,
+            "echo: also serve the test events (join, leave, broadcast, cluster-*, "
+            "server-disconnect)"),
 };
 
 static const app_settings_t echo_settings = {echo_opts, sizeof echo_opts / sizeof *echo_opts,

@@ -21,6 +21,13 @@ typedef struct {
     const char *help;
 } cfg_opt_t;
 
+/* One row of a table: option name read into field of the struct type st, e.g.
+ *   CFG_OPT(my_config_t, "port", CFG_INT, "3000", 1, 65535, port, "PORT", "listen port") */
+#define CFG_OPT(st, name, type, def, min, max, field, metavar, help)                               \
+    {                                                                                              \
+        (name), (type), (def), (min), (max), offsetof(st, field), (metavar), (help)                \
+    }
+
 typedef struct {
     const char *prog;       /* "chatnode" */
     const char *summary;    /* one line shown at the top of --help */
