@@ -4,7 +4,8 @@
 // sent with a join, and the history event's default page) and --history-size (messages kept per
 // room), and CHATNODE_JWT_SECRET (tokens are verified with it).
 // Exercises chatnode/eio_session.c (upgrade deadline), proto/runtime/log.c, chatnode/main.c (SIGHUP),
-// chatnode/app_chat.c (history, in-memory store, tokens).
+// chatnode/chat.c (history), chat_storage_memory.c (in-memory store), chat_identity.c (tokens)
+// and chat_config.c (the chat's settings).
 import { describe, it, after } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";

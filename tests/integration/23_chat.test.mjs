@@ -4,7 +4,7 @@
 // messages, typing, history across a restart, cluster-wide presence that forgets a killed node,
 // the rate limit, and bad input answered with an error while the node keeps serving. That
 // something did not arrive is checked once a later event on the same path has arrived.
-// Exercises chatnode/app_chat.c.
+// Exercises chatnode/chat.c, chat_identity.c, chat_presence.c and chat_storage_redis.c.
 import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";

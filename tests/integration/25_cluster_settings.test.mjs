@@ -6,8 +6,8 @@
 // the heartbeat and in adminnode's registry); the pair's stream of private messages
 // (P:chat:dm:<a>:<b>, one stream for both directions, see proto/chat_store.h); --history-size
 // (the room's stream capped near it) and --history-page with the messages in Redis.
-// Exercises chatnode/cluster.c, control.c, app_chat.c, proto/chat_store.c, adminnode/registry.c
-// and api_cluster.c.
+// Exercises chatnode/cluster.c, control.c, chat.c, chat_storage_redis.c, proto/chat_store.c,
+// adminnode/registry.c and api_cluster.c.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "redis";

@@ -5,7 +5,8 @@
 // message ids that would once collide; storage that must expire; members of a room one is not
 // in; the echo app's test events off by default. Each case attacks one thing, and the nodes
 // must keep serving (and, like every node the harness stops, exit clean under ASan+UBSan).
-// Exercises chatnode/app_chat.c, app_echo.c, proto/chat_store.c and proto/utf8.c.
+// Exercises chatnode/chat.c, chat_identity.c, chat_presence.c, chat_storage_redis.c, app_echo.c,
+// proto/chat_store.c and proto/utf8.c.
 import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";

@@ -1,6 +1,6 @@
 // The Node.js peer of `chatnode --app chat`: a socket.io 4.8 server that speaks the chat app's
-// protocol as chatnode/app_chat.c does (events, arguments, acks, error codes, Redis keys), so the
-// benchmarks can drive both with one load generator. `--help` lists the flags.
+// protocol as chatnode/chat.c and its chat_*.c do (events, arguments, acks, error codes, Redis
+// keys), so the benchmarks can drive both with one load generator. `--help` lists the flags.
 //
 // Differences from chatnode: sign-in is by `auth.user` only (its --allow-anonymous; a token is
 // refused as by a chatnode without a secret), there is no chat page, drain or control traffic.
@@ -96,7 +96,7 @@ const prefix = `${cfg.redisKey}:chat:`; // K:chat:, as proto/chat_store.c's keys
 const started = Date.now();
 let stopping = false; // set on SIGTERM/SIGINT: closing sockets only delete their presence
 
-/* ---- answers and validation, as app_chat.c ---- */
+/* ---- answers and validation, as chatnode/chat.c and proto/chat_store.c ---- */
 
 const ok = (fields = {}) => ({ ...fields, ok: true });
 const fail = (code, message) => ({ error: { code, message } });
@@ -213,7 +213,8 @@ function u64(s) {
   return sign === "-" && v ? (1n << 64n) - v : v;
 }
 
-/** Stream ids compare as (ms, seq), each part read as app_chat.c's id_before reads it. */
+/** Stream ids compare as (ms, seq), each part read as chatnode/chat_storage_memory.c's id_before
+ * reads it. */
 function idBefore(a, b) {
   const part = (id) => {
     const dash = id.indexOf("-");
@@ -235,7 +236,7 @@ function memHistory(room, before, limit) {
   });
 }
 
-/** XREVRANGE reply -> messages of room, newest last (app_chat.c's entry_json). */
+/** XREVRANGE reply -> messages of room, newest last (proto/chat_store.c's chat_store_messages). */
 function messagesOf(reply, room) {
   const out = [];
   for (let i = reply.length - 1; i >= 0; i--) {
@@ -409,7 +410,7 @@ function doMessage(socket, m, arg, ack, isPrivate) {
   const dedupe = cid === null ? null : `${prefix}dedupe:${scope}:${keyPart(m.id)}:${keyPart(cid)}`;
   const to = isPrivate ? target : "";
   const from = userOf(m);
-  // deliver a fresh message first, then answer the sender (app_chat.c's stored())
+  // deliver a fresh message first, then answer the sender (chatnode/chat.c's on_stored())
   const stored = ({ fresh, id }) => {
     const ts = Number.parseInt(id, 10);
     if (fresh) {
@@ -516,15 +517,16 @@ function onConnection(socket) {
   socket.join(`user:${m.id}`);
   socket.onAny((event, ...args) => onEvent(socket, event, args));
   socket.on("error", ignore); // an event named "error" from a client must not throw
-  // chatnode alone leaves a closed socket's presence as it is (app_chat.c's chat_disconnect
-  // acts only with --redis): no "left", and the user's count in the room stays; so here.
+  // chatnode alone leaves a closed socket's presence as it is (chatnode/chat.c's
+  // chat_disconnect acts only with --redis): no "left", and the user's count in the room
+  // stays; so here.
   if (cmd) socket.on("disconnecting", () => {
     for (const room of chatRooms(socket)) presenceChange(room, m, -1, null);
   });
 }
 
 /** Redis came (back) up: this node's liveness key and its sockets' presence entries again, for a
- * Redis restarted without its data (app_chat.c's chat_cluster_connected). */
+ * Redis restarted without its data (chatnode/chat.c's chat_cluster_connected). */
 function presenceAgain() {
   refreshAlive();
   for (const socket of io.of("/").sockets.values())
