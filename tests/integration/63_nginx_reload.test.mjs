@@ -50,7 +50,7 @@ describe("nginx reloaded with a third chatnode", { timeout: 240_000 }, () => {
 
     await cluster.addNode("c");
     assert.match(readFileSync(path.join(cluster.dir, "nginx.conf"), "utf8"), /"~\^c\\\." node_c;/);
-    cluster.reload();
+    await cluster.reload();
 
     // new sessions: some reach c (it has no connections, least_conn prefers it)
     const late = [];

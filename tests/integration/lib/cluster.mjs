@@ -5,7 +5,7 @@
 // on) unless told otherwise, and record what reaches the application.
 import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,6 +17,24 @@ const GEN = path.resolve(here, "../../../deploy/nginx/gen.sh");
 export const API_KEY = "fault-test-admin-key-0123456789abcdef";
 
 export const tagOf = (sid) => String(sid).split(".")[0];
+
+/** The worker processes of an nginx master: [{ pid, title }] (the title nginx gives each). */
+function workersOf(master) {
+  const out = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid !== master) continue;
+      const title = readFileSync(`/proc/${name}/cmdline`, "utf8").replace(/\0/g, " ").trim();
+      if (/worker process/.test(title)) out.push({ pid: Number(name), title });
+    } catch {
+      // the process went away meanwhile
+    }
+  }
+  return out;
+}
 
 /**
  * Starts redis, a chatnode per tag (with `chatFlags`), adminnode and nginx. With `secure`, as
@@ -65,8 +83,21 @@ export async function startCluster({ tags = ["a", "b"], chatFlags = [], secure =
     writeConf();
     return n;
   };
-  /** `nginx -s reload`: SIGHUP to the master, which starts new workers and lets the old ones finish. */
-  c.reload = () => process.kill(c.nginx.pid, "SIGHUP");
+  /**
+   * `nginx -s reload`: SIGHUP to the master, which starts new workers and tells the old ones to
+   * finish. Resolves once a new worker runs and every old one is finishing (nginx retitles it
+   * "worker process is shutting down"): from then on new connections reach the new workers
+   * only. A connection made before that may land on an old worker, which closes it when idle.
+   */
+  c.reload = async () => {
+    const old = workersOf(c.nginx.pid);
+    process.kill(c.nginx.pid, "SIGHUP");
+    await waitUntil(() => {
+      const now = workersOf(c.nginx.pid);
+      return now.some((w) => !old.some((o) => o.pid === w.pid)) &&
+        old.every((o) => !now.some((w) => w.pid === o.pid && !/shutting down/.test(w.title)));
+    }, 20_000, "nginx's new workers in place of the old");
+  };
   /** The admin REST API through nginx: { status, json }. */
   c.api = async (method, apiPath, body) => {
     const r = await httpRequest(`${c.url}/admin/api/v1${apiPath}`, {
