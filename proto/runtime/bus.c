@@ -681,6 +681,12 @@ static void conn_start(conn_t *c)
     uv_timer_start(&c->timer, on_timer, bus->o.connect_timeout_ms, 0);
     notify(c, 0);
     if (bus->closing || c->state != BUS_CONNECTING) return;
+    if (bus->url.kind != REDIS_URL_SINGLE) {
+        set_error(bus, c, "%s URLs are not supported yet by the bus; use redis://",
+                  redis_url_scheme(bus->url.kind));
+        conn_fail(c, BUS_ECONNECT, 0);
+        return;
+    }
 
     unsigned char addr[sizeof(struct in6_addr)];
     const char *host = bus->url.host;
