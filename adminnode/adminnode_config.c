@@ -11,7 +11,9 @@ static const cfg_opt_t opts[] = {
     CFG_OPT(adminnode_config_t, "port", CFG_INT, "8080", 0, 65535, port, "PORT",
             "TCP port to listen on (0: any free port)"),
     CFG_OPT(adminnode_config_t, "redis", CFG_STR, "", 0, 0, redis, "URL",
-            "the cluster's Redis: redis://[user:password@]host:port[/db] (empty: none)"),
+            "the cluster's Redis: redis://[user:password@]host:port[/db], or "
+            "redis+sentinel://[user:password@]sentinel:port[,...]/<master-name>[/db] "
+            "(empty: none)"),
     CFG_OPT(adminnode_config_t, "redis-key", CFG_STR, "socket.io", 0, 0, redis_key, "PREFIX",
             "channel prefix of the Socket.IO adapter on Redis (the chatnodes' --redis-key)"),
     CFG_OPT(adminnode_config_t, "control-prefix", CFG_STR, "chatcluster", 0, 0, control_prefix,

@@ -133,6 +133,24 @@ void api_metrics(api_request_t *req)
                     "adminnode_redis_dropped_total %llu\n",
                     (unsigned long long)st.reconnects, (unsigned long long)st.published,
                     (unsigned long long)st.dropped);
+        const redis_url_t *u = bus_url(an->bus);
+        sbuf_printf(&out,
+                    "# HELP adminnode_redis_topology The Redis deployment of --redis (1 for the "
+                    "one in use).\n"
+                    "# TYPE adminnode_redis_topology gauge\n"
+                    "adminnode_redis_topology{topology=\"%s\"} 1\n",
+                    redis_url_kind_name(u->kind));
+        if (u->kind == REDIS_URL_SENTINEL)
+            sbuf_printf(&out,
+                        "# HELP adminnode_redis_failovers_total New primaries announced by the "
+                        "sentinels.\n"
+                        "# TYPE adminnode_redis_failovers_total counter\n"
+                        "adminnode_redis_failovers_total %llu\n"
+                        "# HELP adminnode_redis_role_refusals_total Connections dropped because "
+                        "the server a sentinel named was not the primary.\n"
+                        "# TYPE adminnode_redis_role_refusals_total counter\n"
+                        "adminnode_redis_role_refusals_total %llu\n",
+                        (unsigned long long)st.failovers, (unsigned long long)st.role_refusals);
     }
     size_t len;
     char *text = sbuf_steal(&out, &len);

@@ -59,7 +59,9 @@ static const cfg_opt_t opts[] = {
     CFG_OPT(chatnode_config_t, "log-level", CFG_STR, "info", 0, 0, log_level, "LEVEL",
             "debug, info, warn or error"),
     CFG_OPT(chatnode_config_t, "redis", CFG_STR, "", 0, 0, redis, "URL",
-            "cluster through Redis: redis://[user:password@]host:port[/db] (empty: run alone)"),
+            "cluster through Redis: redis://[user:password@]host:port[/db], or "
+            "redis+sentinel://[user:password@]sentinel:port[,...]/<master-name>[/db] "
+            "(empty: run alone)"),
     CFG_OPT(chatnode_config_t, "redis-key", CFG_STR, "socket.io", 0, 0, redis_key, "PREFIX",
             "channel prefix on Redis, as the Node.js redis-adapter's key option"),
     CFG_OPT(chatnode_config_t, "bus-subscribe", CFG_STR, "interest", 0, 0, bus_subscribe, "MODE",

@@ -909,11 +909,20 @@ void cluster_health(const cluster_t *c, sbuf_t *json)
                 ",\"bus\":{\"uid\":\"%s\",\"subscribe\":\"%s\",\"command\":\"%s\","
                 "\"subscriber\":\"%s\",\"reconnects\":%llu,\"published\":%llu,"
                 "\"received\":%llu,\"queued\":%llu,\"dropped\":%llu,\"broadcasts_in\":%llu,"
-                "\"broadcasts_out\":%llu,\"requests_in\":%llu}",
+                "\"broadcasts_out\":%llu,\"requests_in\":%llu,\"topology\":\"%s\"",
                 c->uid, c->pattern_mode ? "pattern" : "interest", bus_state_name(st.cmd.state),
                 bus_state_name(st.sub.state), (unsigned long long)st.reconnects,
                 (unsigned long long)st.published, (unsigned long long)st.received,
                 (unsigned long long)st.queued, (unsigned long long)st.dropped,
                 (unsigned long long)c->broadcasts_in, (unsigned long long)c->broadcasts_out,
-                (unsigned long long)c->requests_in);
+                (unsigned long long)c->requests_in, redis_url_kind_name(bus_url(c->bus)->kind));
+    if (bus_url(c->bus)->kind == REDIS_URL_SENTINEL) {
+        /* the primary's address: host name or IP and a port, as a sentinel gave it */
+        sbuf_append_str(json, ",\"primary\":");
+        jtext_append_string(json, st.primary, strlen(st.primary));
+        sbuf_printf(json, ",\"failovers\":%llu,\"failover_moves\":%llu,\"role_refusals\":%llu",
+                    (unsigned long long)st.failovers, (unsigned long long)st.failover_moves,
+                    (unsigned long long)st.role_refusals);
+    }
+    sbuf_append_str(json, "}");
 }

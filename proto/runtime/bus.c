@@ -4,9 +4,9 @@
  * hiredis 0.14 pub/sub rules this file works around:
  * - When an UNSUBSCRIBE reply brings the subscription count to 0, hiredis leaves subscribed
  *   mode, and a SUBSCRIBE reply pipelined behind it then trips an assert. The subscriber keeps
- *   one private sentinel channel subscribed for the life of the connection, so the count never
- *   reaches 0. Its SUBSCRIBE is sent last after a (re)connect: its reply means every wanted
- *   channel and pattern is subscribed again.
+ *   one private anchor channel (__chatcluster:bus:sentinel) subscribed for the life of the
+ *   connection, so the count never reaches 0. Its SUBSCRIBE is sent last after a (re)connect:
+ *   its reply means every wanted channel and pattern is subscribed again.
  * - An UNSUBSCRIBE reply deletes the channel's callback even when a newer SUBSCRIBE for it is
  *   already pipelined; later messages for it would be dropped. When that reply comes for a
  *   channel that is wanted again, SUBSCRIBE is sent once more (it re-registers the callback
@@ -27,13 +27,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SENTINEL     "__chatcluster:bus:sentinel"
-#define SENTINEL_LEN (sizeof SENTINEL - 1)
-#define SUB_BATCH    128 /* names per SUBSCRIBE when restoring the set */
+#define ANCHOR     "__chatcluster:bus:sentinel"
+#define ANCHOR_LEN (sizeof ANCHOR - 1)
+#define SUB_BATCH  128 /* names per SUBSCRIBE when restoring the set */
+
+/* What a connection is doing in its current attempt. With a redis+sentinel:// URL an attempt
+ * of the command or subscriber connection first asks a sentinel for the primary's address
+ * (ASK_PRIMARY), then connects there (DATA) and checks with ROLE that it is the primary. The
+ * watch connection stays on a sentinel, subscribed to +switch-master (WATCH). */
+typedef enum { PHASE_DATA = 0, PHASE_ASK_PRIMARY, PHASE_WATCH } conn_phase_t;
+
+#define CONN_WATCH 2 /* the kind of the sentinel watch connection (not a bus_conn_t) */
 
 typedef struct conn {
     struct bus *bus;
-    bus_conn_t kind;
+    int kind; /* bus_conn_t, or CONN_WATCH */
+    conn_phase_t phase;
+    char host[256]; /* where the current attempt connects */
+    int port;
+    unsigned next_seed; /* the sentinel the next attempt asks (rotates) */
     bus_state_t state;
     redisAsyncContext *ctx; /* NULL when there is none; detached before we free it */
     int ready;              /* AUTH/SELECT done on ctx */
@@ -71,6 +83,11 @@ struct bus {
     redis_url_t url;
     bus_options_t o;
     conn_t cmd, sub;
+    conn_t watch;            /* redis+sentinel://: the sentinel telling of failovers */
+    char primary[280];       /* redis+sentinel://: the primary's host:port as last learnt, or "" */
+    uint64_t failovers;      /* +switch-master announcements for our primary */
+    uint64_t failover_moves; /* connection attempts started at once on such an announcement */
+    uint64_t role_refusals;  /* connections dropped: the server named was not the primary */
     strmap_t channels, patterns; /* wanted set: name -> sub_entry_t */
     pub_item_t *qhead, *qtail;
     size_t qcount, qbytes;
@@ -80,7 +97,7 @@ struct bus {
     uint64_t rng;
     /* closing */
     int closing;
-    int handles_open; /* the two timers */
+    int handles_open; /* the three connections' timers */
     int reqs_pending; /* uv_getaddrinfo requests not yet called back */
     uv_timer_t fence; /* closed last: its close callback runs after every other close */
     bus_closed_cb done;
@@ -100,6 +117,10 @@ const char *bus_strerror(int err)
     case BUS_ESELECT: return "Redis SELECT refused";
     case BUS_ECONNECT: return "Redis connection failed";
     case BUS_ETIMEDOUT: return "Redis connection timed out";
+    case BUS_ESENTINEL: return "no sentinel gave the primary's address";
+    case BUS_EROLE: return "the server the sentinel named is not the primary";
+    case BUS_EFAILOVER: return "the primary changed (failover)";
+    case BUS_ENOTSUP: return "this Redis topology is not supported";
     case BUS_ERESOLVE: return "Redis host name did not resolve";
     default: return "unknown error";
     }
@@ -129,7 +150,24 @@ void bus_options_init(bus_options_t *o)
 
 static const char *conn_name(const conn_t *c)
 {
-    return c->kind == BUS_CONN_CMD ? "command" : "subscriber";
+    return c->kind == BUS_CONN_CMD   ? "command"
+           : c->kind == BUS_CONN_SUB ? "subscriber"
+                                     : "sentinel watch";
+}
+
+/* The URL's sentinel side (redis+sentinel://): the sentinels to ask and the primary's name. */
+static int url_sentinel(const redis_url_t *u)
+{
+    return u->kind == REDIS_URL_SENTINEL;
+}
+
+/* Points c at the next sentinel of the URL, in turn. */
+static void target_next_sentinel(conn_t *c)
+{
+    const redis_url_t *u = &c->bus->url;
+    const redis_url_addr_t *a = &u->addrs[c->next_seed++ % u->n_addrs];
+    snprintf(c->host, sizeof c->host, "%s", a->host);
+    c->port = a->port;
 }
 
 static void set_error(bus_t *bus, const conn_t *c, const char *fmt, ...)
@@ -147,7 +185,9 @@ static void set_error(bus_t *bus, const conn_t *c, const char *fmt, ...)
 static void notify(conn_t *c, int err)
 {
     bus_t *bus = c->bus;
-    if (!bus->closing && bus->o.on_state) bus->o.on_state(bus->o.ud, c->kind, c->state, err);
+    if (c->kind == CONN_WATCH) return; /* the bus's own business */
+    if (!bus->closing && bus->o.on_state)
+        bus->o.on_state(bus->o.ud, (bus_conn_t)c->kind, c->state, err);
 }
 
 static uint64_t rng_next(bus_t *bus)
@@ -352,9 +392,9 @@ static void sub_send(conn_t *c, const char *verb, const char *name, size_t len)
     redisAsyncCommandArgv(c->ctx, sub_cb, NULL, 2, argv, lens);
 }
 
-static int is_sentinel(const char *name, size_t len)
+static int is_anchor(const char *name, size_t len)
 {
-    return len == SENTINEL_LEN && memcmp(name, SENTINEL, len) == 0;
+    return len == ANCHOR_LEN && memcmp(name, ANCHOR, len) == 0;
 }
 
 static void sub_cb(redisAsyncContext *ac, void *reply, void *pd)
@@ -387,7 +427,7 @@ static void sub_cb(redisAsyncContext *ac, void *reply, void *pd)
             bus->o.on_message(bus->o.ud, b->str, b->len, a->str, r->element[3]->str,
                               r->element[3]->len);
     } else if (strcmp(k, "subscribe") == 0) {
-        if (c->state == BUS_CONNECTING && is_sentinel(a->str, a->len)) conn_connected(c);
+        if (c->state == BUS_CONNECTING && is_anchor(a->str, a->len)) conn_connected(c);
     } else if (strcmp(k, "unsubscribe") == 0) {
         /* hiredis just forgot this channel; if it is wanted again, register it once more. */
         if (strmap_get(&bus->channels, a->str, a->len) && c->ready)
@@ -445,8 +485,8 @@ static int sub_remove(bus_t *bus, strmap_t *map, const char *verb, const char *n
     if (!name) name = "";
     sub_entry_t *e = strmap_del(map, name, len);
     if (!e) return 0;
-    /* The sentinel stays subscribed whatever the caller wants. */
-    int keep = map == &bus->channels && is_sentinel(name, len);
+    /* The anchor stays subscribed whatever the caller wants. */
+    int keep = map == &bus->channels && is_anchor(name, len);
     if (!keep && bus->sub.ready && bus->sub.ctx) sub_send(&bus->sub, verb, e->name, len);
     free(e);
     return 0;
@@ -484,11 +524,110 @@ static void conn_ready(conn_t *c)
     } else {
         sub_restore(c, &bus->channels, "SUBSCRIBE");
         sub_restore(c, &bus->patterns, "PSUBSCRIBE");
-        sub_send(c, "SUBSCRIBE", SENTINEL, SENTINEL_LEN); /* its reply: CONNECTED */
+        sub_send(c, "SUBSCRIBE", ANCHOR, ANCHOR_LEN); /* its reply: CONNECTED */
     }
 }
 
-enum { HS_AUTH = 1, HS_SELECT, HS_PING };
+enum { HS_AUTH = 1, HS_SELECT, HS_PING, HS_ROLE };
+
+static void conn_dial(conn_t *c);
+static void conn_connected(conn_t *c);
+
+/* The sentinel's answer to SENTINEL get-master-addr-by-name: [host, port] of the primary, or
+ * nil for a name it does not monitor. The attempt goes on to that address. */
+static void ask_primary_cb(redisAsyncContext *ac, void *reply, void *pd)
+{
+    conn_t *c = ac->data;
+    bus_t *bus = c->bus;
+    const redisReply *r = reply;
+    if (!r) {
+        conn_lost(c, ac);
+        return;
+    }
+    if (c->ctx != ac || bus->closing) return;
+    long port = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING &&
+        r->element[0]->len > 0 && r->element[0]->len < sizeof c->host) {
+        char *end;
+        port = strtol(r->element[1]->str, &end, 10);
+        if (*end || port < 1 || port > 65535) port = 0;
+    }
+    if (!port) {
+        set_error(bus, c, "sentinel %s:%d %s", c->host, c->port,
+                  r->type == REDIS_REPLY_NIL     ? "knows no primary of that name"
+                  : r->type == REDIS_REPLY_ERROR ? r->str
+                                                 : "gave no address");
+        conn_fail(c, BUS_ESENTINEL, 1);
+        return;
+    }
+    snprintf(c->host, sizeof c->host, "%s", r->element[0]->str);
+    c->port = (int)port;
+    snprintf(bus->primary, sizeof bus->primary, "%s:%d", c->host, c->port);
+    /* Done with the sentinel: hiredis frees the context once this callback returns. */
+    c->ctx = NULL;
+    redisAsyncFree(ac);
+    c->phase = PHASE_DATA;
+    conn_dial(c);
+}
+
+/* Drops a command or subscriber connection that is not on the primary now at host:port, and
+ * starts its next attempt at once. */
+static void follow_primary(conn_t *c, const char *host, int port)
+{
+    if (c->state == BUS_DISCONNECTED) {
+        c->bus->failover_moves++;
+        uv_timer_start(&c->timer, on_timer, 0, 0);
+        return;
+    }
+    if (c->phase == PHASE_DATA && c->port == port && strcmp(c->host, host) == 0) return;
+    c->bus->failover_moves++;
+    set_error(c->bus, c, "failover: the primary is now %s:%d", host, port);
+    conn_fail(c, BUS_EFAILOVER, 1);
+    c->backoff_ms = c->bus->o.backoff_initial_ms ? c->bus->o.backoff_initial_ms : 1;
+    uv_timer_start(&c->timer, on_timer, 0, 0);
+}
+
+/* The watch connection, subscribed to +switch-master on a sentinel. The message is
+ * "<name> <old host> <old port> <new host> <new port>". */
+static void watch_cb(redisAsyncContext *ac, void *reply, void *pd)
+{
+    conn_t *c = ac->data;
+    bus_t *bus = c->bus;
+    const redisReply *r = reply;
+    if (!r) {
+        conn_lost(c, ac);
+        return;
+    }
+    if (c->ctx != ac || bus->closing) return;
+    if (r->type == REDIS_REPLY_ERROR) {
+        set_error(bus, c, "sentinel %s:%d refused SUBSCRIBE: %s", c->host, c->port, r->str);
+        conn_fail(c, BUS_ESENTINEL, 1);
+        return;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    if (strcmp(r->element[0]->str, "subscribe") == 0) {
+        if (c->state == BUS_CONNECTING) {
+            c->ready = 1;
+            conn_connected(c);
+        }
+        return;
+    }
+    if (strcmp(r->element[0]->str, "message") != 0 || r->element[2]->type != REDIS_REPLY_STRING)
+        return;
+    char name[256], old_host[256], new_host[256];
+    int old_port, new_port;
+    if (sscanf(r->element[2]->str, "%255s %255s %d %255s %d", name, old_host, &old_port, new_host,
+               &new_port) != 5 ||
+        strcmp(name, bus->url.master) != 0 || new_port < 1 || new_port > 65535)
+        return;
+    bus->failovers++;
+    snprintf(bus->primary, sizeof bus->primary, "%s:%d", new_host, new_port);
+    follow_primary(&bus->cmd, new_host, new_port);
+    follow_primary(&bus->sub, new_host, new_port);
+}
 
 static void hs_cb(redisAsyncContext *ac, void *reply, void *pd)
 {
@@ -500,8 +639,28 @@ static void hs_cb(redisAsyncContext *ac, void *reply, void *pd)
     }
     if (c->ctx != ac || c->bus->closing) return;
     int step = (int)(intptr_t)pd;
+    if (step == HS_ROLE && r->type != REDIS_REPLY_ERROR) {
+        /* ROLE: ["master", offset, replicas] on the primary; a replica or a sentinel says
+         * otherwise (a failover happened since the sentinel answered, or it lied). */
+        int primary = r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+                      r->element[0]->type == REDIS_REPLY_STRING &&
+                      strcmp(r->element[0]->str, "master") == 0;
+        if (!primary) {
+            c->bus->role_refusals++;
+            set_error(c->bus, c, "%s:%d is not the primary (ROLE says %s)", c->host, c->port,
+                      r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+                              r->element[0]->type == REDIS_REPLY_STRING
+                          ? r->element[0]->str
+                          : "something else");
+            conn_fail(c, BUS_EROLE, 1);
+            return;
+        }
+    }
     if (r->type == REDIS_REPLY_ERROR) {
-        const char *what = step == HS_AUTH ? "AUTH" : step == HS_SELECT ? "SELECT" : "PING";
+        const char *what = step == HS_AUTH     ? "AUTH"
+                           : step == HS_SELECT ? "SELECT"
+                           : step == HS_ROLE   ? "ROLE"
+                                               : "PING";
         set_error(c->bus, c, "%s refused: %s", what, r->str ? r->str : "");
         conn_fail(c,
                   step == HS_AUTH     ? BUS_EAUTH
@@ -519,14 +678,25 @@ static void on_connect(const redisAsyncContext *cac, int status)
     if (c->ctx != cac) return;
     if (status != REDIS_OK) {
         c->ctx = NULL; /* hiredis frees it after this returns */
-        set_error(c->bus, c, "connect to %s:%d failed: %s", c->bus->url.host, c->bus->url.port,
+        set_error(c->bus, c, "connect to %s%s:%d failed: %s",
+                  c->phase == PHASE_DATA ? "" : "sentinel ", c->host, c->port,
                   cac->errstr[0] ? cac->errstr : "error");
         conn_fail(c, BUS_ECONNECT, 0);
         return;
     }
-    /* AUTH and SELECT go first; nothing else is sent before their replies. */
     redisAsyncContext *ac = c->ctx;
     const redis_url_t *u = &c->bus->url;
+    if (c->phase == PHASE_ASK_PRIMARY) {
+        const char *argv[3] = {"SENTINEL", "get-master-addr-by-name", u->master};
+        redisAsyncCommandArgv(ac, ask_primary_cb, NULL, 3, argv, NULL);
+        return;
+    }
+    if (c->phase == PHASE_WATCH) {
+        const char *argv[2] = {"SUBSCRIBE", "+switch-master"};
+        redisAsyncCommandArgv(ac, watch_cb, NULL, 2, argv, NULL);
+        return;
+    }
+    /* AUTH and SELECT go first; nothing else is sent before their replies. */
     c->hs_pending = 0;
     if (u->password) {
         const char *argv[3] = {"AUTH", u->user ? u->user : u->password, u->password};
@@ -539,6 +709,12 @@ static void on_connect(const redisAsyncContext *cac, int status)
         snprintf(db, sizeof db, "%d", u->db);
         const char *argv[2] = {"SELECT", db};
         redisAsyncCommandArgv(ac, hs_cb, (void *)(intptr_t)HS_SELECT, 2, argv, NULL);
+        c->hs_pending++;
+    }
+    if (url_sentinel(u)) {
+        /* The sentinel named this server; it must still be the primary. */
+        const char *argv[1] = {"ROLE"};
+        redisAsyncCommandArgv(ac, hs_cb, (void *)(intptr_t)HS_ROLE, 1, argv, NULL);
         c->hs_pending++;
     }
     if (c->hs_pending == 0) {
@@ -608,14 +784,14 @@ static void poll_del_write(void *pd)
 static void conn_connect(conn_t *c, const char *ip)
 {
     bus_t *bus = c->bus;
-    redisAsyncContext *ac = redisAsyncConnect(ip, bus->url.port);
+    redisAsyncContext *ac = redisAsyncConnect(ip, c->port);
     if (!ac) {
         set_error(bus, c, "connect: out of memory");
         conn_fail(c, BUS_ECONNECT, 0);
         return;
     }
     if (ac->err) {
-        set_error(bus, c, "connect to %s:%d failed: %s", ip, bus->url.port, ac->errstr);
+        set_error(bus, c, "connect to %s:%d failed: %s", ip, c->port, ac->errstr);
         redisAsyncFree(ac);
         conn_fail(c, BUS_ECONNECT, 0);
         return;
@@ -665,31 +841,19 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     if (!current) return; /* that attempt timed out already */
     c->gai = NULL;
     if (status != 0 || !ip[0]) {
-        set_error(bus, c, "resolve %s: %s", bus->url.host,
-                  status ? uv_strerror(status) : "no address");
+        set_error(bus, c, "resolve %s: %s", c->host, status ? uv_strerror(status) : "no address");
         conn_fail(c, BUS_ERESOLVE, 0);
         return;
     }
     conn_connect(c, ip);
 }
 
-static void conn_start(conn_t *c)
+/* Resolves c->host (unless it is an address) and connects to it, for the current phase. */
+static void conn_dial(conn_t *c)
 {
     bus_t *bus = c->bus;
-    c->attempts++;
-    c->state = BUS_CONNECTING;
-    uv_timer_start(&c->timer, on_timer, bus->o.connect_timeout_ms, 0);
-    notify(c, 0);
-    if (bus->closing || c->state != BUS_CONNECTING) return;
-    if (bus->url.kind != REDIS_URL_SINGLE) {
-        set_error(bus, c, "%s URLs are not supported yet by the bus; use redis://",
-                  redis_url_scheme(bus->url.kind));
-        conn_fail(c, BUS_ECONNECT, 0);
-        return;
-    }
-
     unsigned char addr[sizeof(struct in6_addr)];
-    const char *host = bus->url.host;
+    const char *host = c->host;
     if (uv_inet_pton(AF_INET, host, addr) == 0 || uv_inet_pton(AF_INET6, host, addr) == 0) {
         conn_connect(c, host);
         return;
@@ -711,6 +875,29 @@ static void conn_start(conn_t *c)
     c->gai = &g->req;
 }
 
+/* Starts an attempt: where it connects first depends on the URL and the connection. */
+static void conn_start(conn_t *c)
+{
+    bus_t *bus = c->bus;
+    c->attempts++;
+    c->state = BUS_CONNECTING;
+    uv_timer_start(&c->timer, on_timer, bus->o.connect_timeout_ms, 0);
+    notify(c, 0);
+    if (bus->closing || c->state != BUS_CONNECTING) return;
+    if (c->kind == CONN_WATCH) {
+        c->phase = PHASE_WATCH;
+        target_next_sentinel(c);
+    } else if (url_sentinel(&bus->url)) {
+        c->phase = PHASE_ASK_PRIMARY;
+        target_next_sentinel(c);
+    } else {
+        c->phase = PHASE_DATA;
+        snprintf(c->host, sizeof c->host, "%s", bus->url.host);
+        c->port = bus->url.port;
+    }
+    conn_dial(c);
+}
+
 static void on_timer(uv_timer_t *t)
 {
     conn_t *c = t->data;
@@ -719,13 +906,14 @@ static void on_timer(uv_timer_t *t)
     if (c->state == BUS_DISCONNECTED) {
         conn_start(c);
     } else if (c->state == BUS_CONNECTING) {
-        set_error(bus, c, "connect to %s:%d timed out after %u ms", bus->url.host, bus->url.port,
+        set_error(bus, c, "connect to %s%s:%d timed out after %u ms",
+                  c->phase == PHASE_DATA ? "" : "sentinel ", c->host, c->port,
                   bus->o.connect_timeout_ms);
         conn_fail(c, BUS_ETIMEDOUT, 1);
     }
 }
 
-static void conn_init(bus_t *bus, conn_t *c, bus_conn_t kind)
+static void conn_init(bus_t *bus, conn_t *c, int kind)
 {
     c->bus = bus;
     c->kind = kind;
@@ -733,12 +921,16 @@ static void conn_init(bus_t *bus, conn_t *c, bus_conn_t kind)
     c->backoff_ms = bus->o.backoff_initial_ms ? bus->o.backoff_initial_ms : 1;
     uv_timer_init(bus->loop, &c->timer);
     c->timer.data = c;
-    uv_timer_start(&c->timer, on_timer, 0, 0); /* first attempt from the loop, not from here */
+    if (kind != CONN_WATCH || url_sentinel(&bus->url))
+        uv_timer_start(&c->timer, on_timer, 0, 0); /* first attempt from the loop, not here */
 }
 
 int bus_open(bus_t **out, uv_loop_t *loop, const redis_url_t *url, const bus_options_t *opts)
 {
-    if (!out || !loop || !url || !url->host || url->port < 1 || url->port > 65535 || url->db < 0)
+    if (!out || !loop || !url || url->db < 0) return BUS_EINVAL;
+    if (url->kind == REDIS_URL_CLUSTER) return BUS_ENOTSUP;
+    if (url_sentinel(url) ? url->n_addrs == 0 || !url->master
+                          : !url->host || url->port < 1 || url->port > 65535)
         return BUS_EINVAL;
     bus_t *bus = xcalloc(1, sizeof *bus);
     bus->loop = loop;
@@ -755,14 +947,20 @@ int bus_open(bus_t **out, uv_loop_t *loop, const redis_url_t *url, const bus_opt
     bus->patterns = (strmap_t)STRMAP_INIT;
     conn_init(bus, &bus->cmd, BUS_CONN_CMD);
     conn_init(bus, &bus->sub, BUS_CONN_SUB);
+    conn_init(bus, &bus->watch, CONN_WATCH);
     uv_timer_init(loop, &bus->fence);
     bus->fence.data = bus;
-    bus->handles_open = 2;
+    bus->handles_open = 3;
     *out = bus;
     return 0;
 }
 
 /* --- stats --- */
+
+const redis_url_t *bus_url(const bus_t *bus)
+{
+    return &bus->url;
+}
 
 bus_state_t bus_state(const bus_t *bus, bus_conn_t conn)
 {
@@ -786,6 +984,10 @@ void bus_stats(const bus_t *bus, bus_stats_t *st)
     st->dropped = bus->dropped;
     st->lost = bus->lost;
     memcpy(st->last_error, bus->last_error, sizeof st->last_error);
+    st->failovers = bus->failovers;
+    st->role_refusals = bus->role_refusals;
+    st->failover_moves = bus->failover_moves;
+    memcpy(st->primary, bus->primary, sizeof st->primary);
 }
 
 /* --- close --- */
@@ -836,8 +1038,8 @@ int bus_close(bus_t *bus, bus_closed_cb done, void *done_ud)
     bus->done = done;
     bus->done_ud = done_ud;
     queue_clear(bus);
-    conn_t *conns[2] = {&bus->cmd, &bus->sub};
-    for (int i = 0; i < 2; i++) {
+    conn_t *conns[3] = {&bus->cmd, &bus->sub, &bus->watch};
+    for (int i = 0; i < 3; i++) {
         conn_t *c = conns[i];
         uv_close((uv_handle_t *)&c->timer, on_timer_closed);
         if (c->gai) uv_cancel((uv_req_t *)c->gai); /* its callback still comes */

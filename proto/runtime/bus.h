@@ -1,7 +1,14 @@
 /* The Redis bus: two hiredis async connections on the process's libuv loop, one for commands
  * and PUBLISH, one for SUBSCRIBE/PSUBSCRIBE. Each reconnects on its own with capped, jittered
  * exponential backoff, runs AUTH/SELECT first on every connection, and the subscriber restores
- * the wanted channel and pattern set; publishes made while down wait in a bounded queue. */
+ * the wanted channel and pattern set; publishes made while down wait in a bounded queue.
+ *
+ * With a redis+sentinel:// URL every attempt of either connection first asks a sentinel (the
+ * URL's, in turn) for the primary's address (SENTINEL get-master-addr-by-name), connects there,
+ * and checks with ROLE that the server is the primary before using it. A third connection
+ * stays subscribed to +switch-master on a sentinel: when the primary changes, both
+ * connections move to the new one at once (docs/protocols.md, "Redis topologies"). Sentinels
+ * are reached without AUTH; the URL's user and password are the data servers'. */
 #ifndef CC_BUS_H
 #define CC_BUS_H
 
@@ -25,6 +32,10 @@ struct redisReply; /* <hiredis/hiredis.h> */
 #define BUS_ECONNECT   (-8)  /* TCP connect failed or the connection broke */
 #define BUS_ETIMEDOUT  (-9)  /* connect + AUTH/SELECT took longer than connect_timeout_ms */
 #define BUS_ERESOLVE   (-10) /* the host name did not resolve */
+#define BUS_ESENTINEL  (-11) /* no sentinel gave the primary's address (down, or name unknown) */
+#define BUS_EROLE      (-12) /* the server a sentinel named is not the primary (ROLE) */
+#define BUS_EFAILOVER  (-13) /* a sentinel announced a new primary: reconnecting there */
+#define BUS_ENOTSUP    (-14) /* bus_open: a topology this bus does not speak (redis+cluster://) */
 
 /* Returns a static description of a BUS_E* code (or "unknown error"). */
 const char *bus_strerror(int err);
@@ -89,6 +100,11 @@ typedef struct {
     uint64_t dropped;      /* publishes refused by the queue or in-flight limit */
     uint64_t lost;         /* publishes written whose connection broke before the reply */
     char last_error[160];  /* most recent connection error, "" if none */
+    /* redis+sentinel:// only */
+    uint64_t failovers;      /* +switch-master announcements for the primary's name */
+    uint64_t failover_moves; /* connections sent to the new primary at once on one */
+    uint64_t role_refusals;  /* connections dropped because the server was not the primary */
+    char primary[280];       /* the primary's host:port as last learnt from a sentinel, or "" */
 } bus_stats_t;
 
 /* Creates a bus on loop and starts connecting both connections; url is copied. Returns 0 and
@@ -120,6 +136,9 @@ int bus_publish(bus_t *bus, const char *channel, size_t channel_len, const char 
  * Do not send SUBSCRIBE-family or MONITOR commands here. */
 int bus_command(bus_t *bus, int argc, const char *const *argv, const size_t *argvlen,
                 bus_reply_cb cb, void *cb_ud);
+
+/* The URL the bus was opened with (its own copy). */
+const redis_url_t *bus_url(const bus_t *bus);
 
 /* Current state, counters and last error; copied into *st. */
 void bus_stats(const bus_t *bus, bus_stats_t *st);

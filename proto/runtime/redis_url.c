@@ -95,6 +95,15 @@ const char *redis_url_scheme(redis_url_kind_t kind)
     }
 }
 
+const char *redis_url_kind_name(redis_url_kind_t kind)
+{
+    switch (kind) {
+    case REDIS_URL_SENTINEL: return "sentinel";
+    case REDIS_URL_CLUSTER: return "cluster";
+    default: return "single";
+    }
+}
+
 /* How many of n bytes a message shows: at most max. */
 static int shown(size_t n, size_t max)
 {

@@ -51,6 +51,8 @@ void redis_url_copy(redis_url_t *dst, const redis_url_t *src);
 
 /* The scheme of kind, "redis://", "redis+sentinel://" or "redis+cluster://" (static). */
 const char *redis_url_scheme(redis_url_kind_t kind);
+/* The name of kind in health and metrics documents: "single", "sentinel" or "cluster". */
+const char *redis_url_kind_name(redis_url_kind_t kind);
 
 /* Frees the strings and empties *u; a zeroed or already freed *u is fine. */
 void redis_url_free(redis_url_t *u);
