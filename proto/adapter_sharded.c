@@ -215,13 +215,13 @@ static int decode_json(const char *s, size_t len, adapter_sharded_msg_t *out)
     static const char *const names[4] = {"type", "data", "uid", "nsp"};
     jtext_iter_t it;
     const char *k, *val;
-    size_t klen, len_;
+    size_t klen, vl;
     jtext_kind_t kind;
     jtext_iter_init(&it, s, len);
-    while (jtext_object_next(&it, &k, &klen, &val, &len_, &kind))
+    while (jtext_object_next(&it, &k, &klen, &val, &vl, &kind))
         for (int n = 0; n < 4; n++)
             if (jtext_string_is(k, klen, names[n])) {
-                v[n] = val, vlen[n] = len_, vkind[n] = kind;
+                v[n] = val, vlen[n] = vl, vkind[n] = kind;
                 break;
             }
     if (vkind[0] != JTEXT_NUMBER) return ADAPTER_SHARDED_ETYPE;

@@ -136,10 +136,11 @@ typedef struct {
  * binary (BROADCAST, FETCH_SOCKETS_RESPONSE, SERVER_SIDE_EMIT, SERVER_SIDE_EMIT_RESPONSE,
  * BROADCAST_ACK); compact JSON otherwise, with data's text copied as it is. Either way the
  * members come in the order type, data, uid, nsp, each absent one left out. data must not
- * nest deeper than JTEXT_MAX_DEPTH - 1 (it sits inside the message). Returns 0, or
- * ADAPTER_SHARDED_ETYPE (type < 0), ADAPTER_SHARDED_EBINARY (attachments on another type),
- * ADAPTER_SHARDED_ESTRING, ADAPTER_SHARDED_EJSON (data is not JSON) or
- * ADAPTER_SHARDED_EPLACEHOLDER, with out unchanged. */
+ * nest deeper than JTEXT_MAX_DEPTH - 1 (it sits inside the message), so that what is encoded
+ * decodes. Returns 0, or ADAPTER_SHARDED_ETYPE (type < 0), ADAPTER_SHARDED_EBINARY
+ * (attachments on another type), ADAPTER_SHARDED_ESTRING, ADAPTER_SHARDED_EJSON (data is not
+ * one JSON value), ADAPTER_SHARDED_EDEPTH or ADAPTER_SHARDED_EPLACEHOLDER, with out
+ * unchanged. */
 int adapter_sharded_encode(sbuf_t *out, const adapter_sharded_msg_t *m);
 
 /* Decodes a message as Node's receiver does: JSON when its first byte is '{', msgpack
