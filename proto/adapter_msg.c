@@ -62,31 +62,8 @@ static int read_str(mpjson_reader_t *r, amsg_str_t *out)
     return 0;
 }
 
-/* Finds the last value of each wanted key of the map at r, validating the whole map (its
- * values' JSON nesting counted from vdepth). pos[k] is NULL when key k is absent or its value is
- * undefined. Returns 0, AMSG_ESHAPE when r holds no map, or a reader error. */
-static int map_find(mpjson_reader_t *r, int vdepth, const char *const *names, int nnames,
-                    const uint8_t **pos)
-{
-    mpjson_item_t it;
-    int rc = mpjson_read_item(r, &it);
-    if (rc) return rc;
-    if (it.kind != MPJSON_MAP) return AMSG_ESHAPE;
-    for (int k = 0; k < nnames; k++) pos[k] = NULL;
-    for (uint64_t m = 0; m < it.u; m++) {
-        mpjson_item_t key;
-        if ((rc = mpjson_read_item(r, &key))) return rc;
-        if (key.kind != MPJSON_STR && key.kind != MPJSON_UINT && key.kind != MPJSON_INT)
-            return AMSG_EKEY;
-        const uint8_t *v = r->p;
-        if ((rc = mpjson_skip(r, vdepth))) return rc;
-        if (key.kind != MPJSON_STR) continue;
-        for (int k = 0; k < nnames; k++)
-            if (key.len == strlen(names[k]) && !memcmp(key.b, names[k], key.len))
-                pos[k] = mpjson_is_undefined(v, r->end) ? NULL : v;
-    }
-    return 0;
-}
+/* mpjson_map_find reports a value that is no map as MPJSON_EKIND: our AMSG_ESHAPE. */
+_Static_assert((int)AMSG_ESHAPE == (int)MPJSON_EKIND, "a map_find shape error is AMSG_ESHAPE");
 
 /* Whether the value at v (NULL: absent) is the unsigned integer want. */
 static int is_uint(const uint8_t *v, const uint8_t *end, uint64_t want)
@@ -113,7 +90,7 @@ static int read_flags(const uint8_t *v, const uint8_t *end, amsg_flags_t *f)
     static const char *const names[] = {"volatile", "compress", "timeout", "expectSingleResponse"};
     const uint8_t *pos[4];
     mpjson_reader_t r = {v, end};
-    int rc = map_find(&r, 0, names, 4, pos);
+    int rc = mpjson_map_find(&r, 0, names, 4, pos);
     if (rc) return rc;
     if (pos[0]) f->is_volatile = truthy(pos[0], end);
     if (pos[1]) f->compress = truthy(pos[1], end);
@@ -172,7 +149,7 @@ static int read_opts(const uint8_t *v, const uint8_t *end, amsg_broadcast_t *b)
     const uint8_t *pos[3];
     if (!v) return AMSG_ESHAPE;
     mpjson_reader_t r = {v, end};
-    int rc = map_find(&r, 0, names, 3, pos);
+    int rc = mpjson_map_find(&r, 0, names, 3, pos);
     if (rc) return rc;
     if ((rc = read_rooms(pos[0], end, &b->rooms, &b->nrooms))) return rc;
     if ((rc = read_rooms(pos[1], end, &b->except, &b->nexcept))) return rc;
@@ -185,7 +162,7 @@ static int read_packet(const uint8_t *v, const uint8_t *end, amsg_broadcast_t *b
     const uint8_t *pos[4];
     if (!v) return AMSG_ESHAPE;
     mpjson_reader_t r = {v, end};
-    int rc = map_find(&r, 0, names, 4, pos);
+    int rc = mpjson_map_find(&r, 0, names, 4, pos);
     if (rc) return rc;
     mpjson_item_t it;
     if (!pos[0] || !pos[1]) return AMSG_ESHAPE;
@@ -256,7 +233,7 @@ int amsg_bcast_request_decode(const uint8_t *buf, size_t len, amsg_broadcast_t *
     const uint8_t *pos[5];
     mpjson_reader_t r = {buf, buf + len};
     memset(out, 0, sizeof *out);
-    int rc = map_find(&r, -1, names, 5, pos); /* packet.data nests from 0 */
+    int rc = mpjson_map_find(&r, -1, names, 5, pos); /* packet.data nests from 0 */
     if (rc) return rc;
     if (r.p != r.end) return AMSG_ETRAILING;
     if (!pos[0] || !pos[1] || !is_uint(pos[2], r.end, 7)) return AMSG_ESHAPE;
@@ -386,7 +363,7 @@ int amsg_ack_decode(const uint8_t *buf, size_t len, amsg_ack_t *out)
     const uint8_t *pos[3];
     mpjson_reader_t r = {buf, buf + len};
     memset(out, 0, sizeof *out);
-    int rc = map_find(&r, 0, names, 3, pos);
+    int rc = mpjson_map_find(&r, 0, names, 3, pos);
     if (rc) return rc;
     if (r.p != r.end) return AMSG_ETRAILING;
     if (!is_uint(pos[0], r.end, 9) || !pos[1]) return AMSG_ESHAPE;
@@ -428,7 +405,7 @@ int amsg_peek_type(const uint8_t *buf, size_t len)
     static const char *const names[] = {"type"};
     const uint8_t *pos[1];
     mpjson_reader_t r = {buf, buf + len};
-    int rc = map_find(&r, 0, names, 1, pos);
+    int rc = mpjson_map_find(&r, 0, names, 1, pos);
     if (rc) return rc;
     if (r.p != r.end) return AMSG_ETRAILING;
     if (!pos[0]) return AMSG_ESHAPE;

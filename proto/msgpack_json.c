@@ -253,6 +253,29 @@ int mpjson_skip(mpjson_reader_t *r, int depth)
     return 0;
 }
 
+int mpjson_map_find(mpjson_reader_t *r, int vdepth, const char *const *names, int nnames,
+                    const uint8_t **pos)
+{
+    mpjson_item_t it;
+    int rc = mpjson_read_item(r, &it);
+    if (rc) return rc;
+    if (it.kind != MPJSON_MAP) return MPJSON_EKIND;
+    for (int k = 0; k < nnames; k++) pos[k] = NULL;
+    for (uint64_t m = 0; m < it.u; m++) {
+        mpjson_item_t key;
+        if ((rc = mpjson_read_item(r, &key))) return rc;
+        if (key.kind != MPJSON_STR && key.kind != MPJSON_UINT && key.kind != MPJSON_INT)
+            return MPJSON_EKEY;
+        const uint8_t *v = r->p;
+        if ((rc = mpjson_skip(r, vdepth))) return rc;
+        if (key.kind != MPJSON_STR) continue;
+        for (int k = 0; k < nnames; k++)
+            if (key.len == strlen(names[k]) && !memcmp(key.b, names[k], key.len))
+                pos[k] = mpjson_is_undefined(v, r->end) ? NULL : v;
+    }
+    return 0;
+}
+
 int mpjson_truthy(const mpjson_item_t *it)
 {
     switch (it->kind) {

@@ -73,6 +73,14 @@ int mpjson_read_item(mpjson_reader_t *r, mpjson_item_t *it);
  * Returns 0 or a negative MPJSON_E* code. */
 int mpjson_skip(mpjson_reader_t *r, int depth);
 
+/* Finds the last value of each of the nnames keys names[] in the map at r, validating the
+ * whole map as mpjson_skip does (its values' JSON nesting counted from vdepth) and moving past
+ * it. pos[k] gets the position of key k's value, or NULL when the key is absent or its value
+ * is the legacy undefined; integer keys match no name. Returns 0, MPJSON_EKIND when r holds
+ * no map, or another negative MPJSON_E* code. */
+int mpjson_map_find(mpjson_reader_t *r, int vdepth, const char *const *names, int nnames,
+                    const uint8_t **pos);
+
 /* 1 when the bytes at v are notepack's legacy undefined (d4 00 xx), else 0. */
 int mpjson_is_undefined(const uint8_t *v, const uint8_t *end);
 
