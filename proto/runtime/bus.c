@@ -383,6 +383,19 @@ int bus_command(bus_t *bus, int argc, const char *const *argv, const size_t *arg
 
 /* --- subscriptions --- */
 
+/* The connection a reply on ac is for, or NULL when there is nothing to do with it: a NULL
+ * reply (hiredis is freeing ac: the connection is lost), a context that is no longer the
+ * connection's, or a closing bus. */
+static conn_t *reply_conn(redisAsyncContext *ac, const redisReply *r)
+{
+    conn_t *c = ac->data;
+    if (!r) {
+        conn_lost(c, ac);
+        return NULL;
+    }
+    return c->ctx != ac || c->bus->closing ? NULL : c;
+}
+
 static void sub_cb(redisAsyncContext *ac, void *reply, void *pd);
 
 static void sub_send(conn_t *c, const char *verb, const char *name, size_t len)
@@ -399,14 +412,10 @@ static int is_anchor(const char *name, size_t len)
 
 static void sub_cb(redisAsyncContext *ac, void *reply, void *pd)
 {
-    conn_t *c = ac->data;
-    bus_t *bus = c->bus;
     const redisReply *r = reply;
-    if (!r) {
-        conn_lost(c, ac);
-        return;
-    }
-    if (c->ctx != ac || bus->closing) return;
+    conn_t *c = reply_conn(ac, r);
+    if (!c) return;
+    bus_t *bus = c->bus;
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
     for (size_t i = 0; i < r->elements; i++)
         if (r->element[i]->type != REDIS_REPLY_STRING && r->element[i]->type != REDIS_REPLY_INTEGER)
@@ -537,14 +546,10 @@ static void conn_connected(conn_t *c);
  * nil for a name it does not monitor. The attempt goes on to that address. */
 static void ask_primary_cb(redisAsyncContext *ac, void *reply, void *pd)
 {
-    conn_t *c = ac->data;
-    bus_t *bus = c->bus;
     const redisReply *r = reply;
-    if (!r) {
-        conn_lost(c, ac);
-        return;
-    }
-    if (c->ctx != ac || bus->closing) return;
+    conn_t *c = reply_conn(ac, r);
+    if (!c) return;
+    bus_t *bus = c->bus;
     long port = 0;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
         r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING &&
@@ -592,14 +597,10 @@ static void follow_primary(conn_t *c, const char *host, int port)
  * "<name> <old host> <old port> <new host> <new port>". */
 static void watch_cb(redisAsyncContext *ac, void *reply, void *pd)
 {
-    conn_t *c = ac->data;
-    bus_t *bus = c->bus;
     const redisReply *r = reply;
-    if (!r) {
-        conn_lost(c, ac);
-        return;
-    }
-    if (c->ctx != ac || bus->closing) return;
+    conn_t *c = reply_conn(ac, r);
+    if (!c) return;
+    bus_t *bus = c->bus;
     if (r->type == REDIS_REPLY_ERROR) {
         set_error(bus, c, "sentinel %s:%d refused SUBSCRIBE: %s", c->host, c->port, r->str);
         conn_fail(c, BUS_ESENTINEL, 1);
@@ -631,13 +632,9 @@ static void watch_cb(redisAsyncContext *ac, void *reply, void *pd)
 
 static void hs_cb(redisAsyncContext *ac, void *reply, void *pd)
 {
-    conn_t *c = ac->data;
     const redisReply *r = reply;
-    if (!r) {
-        conn_lost(c, ac);
-        return;
-    }
-    if (c->ctx != ac || c->bus->closing) return;
+    conn_t *c = reply_conn(ac, r);
+    if (!c) return;
     int step = (int)(intptr_t)pd;
     if (step == HS_ROLE && r->type != REDIS_REPLY_ERROR) {
         /* ROLE: ["master", offset, replicas] on the primary; a replica or a sentinel says
