@@ -15,11 +15,11 @@
 
 /* ---- lifecycle ---- */
 
-api_request_t *api_request_new(http_server_t *s, struct MHD_Connection *conn, const char *method,
-                               const char *url)
+api_request_t *api_request_new(const api_request_host_t *host, struct MHD_Connection *conn,
+                               const char *method, const char *url)
 {
     api_request_t *r = xcalloc(1, sizeof *r);
-    r->srv = s;
+    r->host = host;
     r->conn = conn;
     r->refs = 1; /* MHD's, released on completion */
     r->method = method;
@@ -78,7 +78,7 @@ void api_respond(api_request_t *req, int status, const char *content_type, char 
     req->resp = body;
     req->resp_len = body ? len : 0;
     req->state = API_REQ_ANSWERED;
-    http_request_answered(req);
+    req->host->answered(req);
 }
 
 /* The last resort: an error body that needs no allocation that can fail. */
@@ -133,14 +133,14 @@ void api_defer(api_request_t *req, api_timeout_fn on_timeout)
 {
     api_request_ref(req);
     if (api_request_done(req)) return;
-    http_request_defer(req, on_timeout);
+    req->host->defer(req, on_timeout);
 }
 
 /* ---- accessors ---- */
 
 void *api_app(const api_request_t *req)
 {
-    return http_app(req->srv);
+    return req->host->app;
 }
 
 const char *api_method(const api_request_t *req)

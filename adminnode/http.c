@@ -47,9 +47,10 @@ struct http_server {
     size_t in_flight, deferred;
     route_stats_t *stats; /* one per route, then "static" and "unmatched" */
     size_t nstats;
-    http_conns_t *conns;   /* the connections and their deadlines */
-    client_cidrs_t exempt; /* addresses without the per-address limit */
-    http_linger_t *linger; /* sockets answered early, read and dropped before closing */
+    http_conns_t *conns;     /* the connections and their deadlines */
+    client_cidrs_t exempt;   /* addresses without the per-address limit */
+    http_linger_t *linger;   /* sockets answered early, read and dropped before closing */
+    api_request_host_t host; /* what its requests ask of it */
 };
 
 /* ---- the loop side of MHD ---- */
@@ -233,7 +234,7 @@ static void on_deadline(deadline_queue_t *q, deadline_node_t *n)
     api_request_unref(r);
 }
 
-void http_request_defer(api_request_t *r, api_timeout_fn on_timeout)
+static void request_defer(api_request_t *r, api_timeout_fn on_timeout)
 {
     http_server_t *s = r->srv;
     if (r->in_list) return;
@@ -243,7 +244,7 @@ void http_request_defer(api_request_t *r, api_timeout_fn on_timeout)
     s->deferred++;
 }
 
-void http_request_answered(api_request_t *r)
+static void request_answered(api_request_t *r)
 {
     http_server_t *s = r->srv;
     list_remove(s, r);
@@ -254,11 +255,6 @@ void http_request_answered(api_request_t *r)
         MHD_resume_connection(r->conn);
         if (!s->stopping) uv_timer_start(&s->mhd_timer, on_mhd_timer, 0, 0);
     }
-}
-
-void *http_app(const http_server_t *s)
-{
-    return s->opt.app;
 }
 
 /* ---- the access handler ---- */
@@ -483,7 +479,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     api_request_t *r = *con_cls;
     (void)version;
     if (!r) {
-        r = api_request_new(s, conn, method, url);
+        r = api_request_new(&s->host, conn, method, url);
+        r->srv = s;
         r->started = uv_now(s->loop);
         s->in_flight++;
         *con_cls = r;
@@ -608,6 +605,7 @@ int http_start(http_server_t **out, uv_loop_t *loop, const http_options_t *o, ch
     http_server_t *s = xcalloc(1, sizeof *s);
     s->loop = loop;
     s->opt = *o;
+    s->host = (api_request_host_t){o->app, request_defer, request_answered};
     s->exempt = exempt;
     /* lingering sockets: a refused body's worth of bytes each, for at most --body-timeout, and
      * an eighth of --max-connections at once (more are closed at once) */

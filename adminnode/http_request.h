@@ -26,8 +26,21 @@ typedef enum {
     API_REQ_QUEUED    /* handed to MHD */
 } api_request_state_t;
 
+/* What a request asks of the server that made it, so that the request object calls the
+ * server only through this table (the server calls the request object, not the reverse). */
+typedef struct {
+    void *app; /* handed to handlers through api_app() */
+    /* Puts r in the server's queue of deferred requests with on_timeout (NULL: the 504
+     * answer), unless it is there already. */
+    void (*defer)(api_request_t *r, api_timeout_fn on_timeout);
+    /* r's answer is stored: out of the deferred queue, and its connection resumed when it
+     * was suspended, so that MHD calls the access handler again, which queues the answer. */
+    void (*answered)(api_request_t *r);
+} api_request_host_t;
+
 struct api_request {
-    http_server_t *srv;
+    const api_request_host_t *host;
+    http_server_t *srv;          /* http.c's */
     struct MHD_Connection *conn; /* NULL once MHD completed the request */
     int refs;
     api_request_state_t state;
@@ -60,22 +73,10 @@ struct api_request {
 
 /* ---- api_request.c, for http.c ---- */
 
-/* A request of server s on conn, for the access handler's first call; method is borrowed
- * (MHD's), url copied. Holds one reference, MHD's, released on completion. */
-api_request_t *api_request_new(http_server_t *s, struct MHD_Connection *conn, const char *method,
-                               const char *url);
-
-/* ---- http.c, for api_request.c ---- */
-
-/* The app of s's options (http_options_t.app). */
-void *http_app(const http_server_t *s);
-
-/* Puts r in its server's queue of deferred requests with on_timeout (NULL: the 504 answer),
- * unless it is there already. */
-void http_request_defer(api_request_t *r, api_timeout_fn on_timeout);
-
-/* r's answer is stored: takes r out of the deferred queue and, when its connection is
- * suspended, resumes it, so that MHD calls the access handler again, which queues the answer. */
-void http_request_answered(api_request_t *r);
+/* A request made by the server behind host (borrowed; it outlives the request) on conn, for
+ * the access handler's first call; method is borrowed (MHD's), url copied. Holds one
+ * reference, MHD's, released on completion. */
+api_request_t *api_request_new(const api_request_host_t *host, struct MHD_Connection *conn,
+                               const char *method, const char *url);
 
 #endif
