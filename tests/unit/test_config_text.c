@@ -1,5 +1,5 @@
-/* Unit tests for cfg_load_text (proto/runtime/config.c): a config file's text read from a buffer, as
- * cfg_load reads a file. A line is read whole however long it is (its tail never becomes a
+/* Unit tests for cfg_load_text (proto/runtime/config.c): a config file's text read from a buffer,
+ * as cfg_load reads a file. A line is read whole however long it is (its tail never becomes a
  * setting of its own), a NUL byte is refused, and the lines before a bad one stay applied. */
 #include <setjmp.h>
 #include <stdarg.h>
