@@ -920,9 +920,11 @@ void cluster_health(const cluster_t *c, sbuf_t *json)
         /* the primary's address: host name or IP and a port, as a sentinel gave it */
         sbuf_append_str(json, ",\"primary\":");
         jtext_append_string(json, st.primary, strlen(st.primary));
-        sbuf_printf(json, ",\"failovers\":%llu,\"failover_moves\":%llu,\"role_refusals\":%llu",
-                    (unsigned long long)st.failovers, (unsigned long long)st.failover_moves,
-                    (unsigned long long)st.role_refusals);
+        sbuf_printf(json,
+                    ",\"watch\":\"%s\",\"failovers\":%llu,\"failover_moves\":%llu,"
+                    "\"role_refusals\":%llu",
+                    bus_state_name(st.watch), (unsigned long long)st.failovers,
+                    (unsigned long long)st.failover_moves, (unsigned long long)st.role_refusals);
     }
     sbuf_append_str(json, "}");
 }

@@ -984,6 +984,7 @@ void bus_stats(const bus_t *bus, bus_stats_t *st)
     st->failovers = bus->failovers;
     st->role_refusals = bus->role_refusals;
     st->failover_moves = bus->failover_moves;
+    st->watch = bus->watch.state;
     memcpy(st->primary, bus->primary, sizeof st->primary);
 }
 

@@ -104,6 +104,7 @@ typedef struct {
     uint64_t failovers;      /* +switch-master announcements for the primary's name */
     uint64_t failover_moves; /* connections sent to the new primary at once on one */
     uint64_t role_refusals;  /* connections dropped because the server was not the primary */
+    bus_state_t watch;       /* the connection subscribed to +switch-master on a sentinel */
     char primary[280];       /* the primary's host:port as last learnt from a sentinel, or "" */
 } bus_stats_t;
 

@@ -9,8 +9,8 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { io } from "socket.io-client";
-import { startSentinelGroup } from "./lib/redis_topology.mjs";
-import { startChatnode, startAdminnode, stopAll, eventually, freePort, httpRequest, waitFor, WAIT_MS } from "./lib/harness.mjs";
+import { redisCli, startSentinelGroup } from "./lib/redis_topology.mjs";
+import { startChatnode, startAdminnode, startRedis, stopAll, eventually, freePort, httpRequest, waitFor, WAIT_MS } from "./lib/harness.mjs";
 
 const health = async (node) => JSON.parse((await httpRequest(`${node.url}/healthz`)).body);
 const busUp = async (node) => {
@@ -18,8 +18,14 @@ const busUp = async (node) => {
   return bus?.command === "connected" && bus?.subscriber === "connected";
 };
 
-/** A sentinel that lies: it names `replicaPort` as the primary and accepts SUBSCRIBE. */
-function lyingSentinel(replicaPort) {
+/**
+ * A sentinel we control: it names `primary.port` (change it at will) as the primary of any
+ * master name, accepts SUBSCRIBE, and announce(text) sends a +switch-master message to every
+ * connection that subscribed. Used as a sentinel that lies (naming a replica) and as one that
+ * announces a failover between two standalone servers.
+ */
+function fakeSentinel(primaryPort) {
+  const subscribers = new Set();
   const server = net.createServer((sock) => {
     let buf = "";
     sock.on("data", (d) => {
@@ -36,16 +42,35 @@ function lyingSentinel(replicaPort) {
           at += h[0].length + Number(h[1]) + 2;
         }
         buf = buf.slice(at);
-        const cmd = args.map((a) => a.toLowerCase());
+        const cmd = args.map((x) => x.toLowerCase());
+        const port = String(fake.primaryPort);
         if (cmd[0] === "sentinel" && cmd[1] === "get-master-addr-by-name")
-          sock.write(`*2\r\n$9\r\n127.0.0.1\r\n$${String(replicaPort).length}\r\n${replicaPort}\r\n`);
-        else if (cmd[0] === "subscribe") sock.write(`*3\r\n$9\r\nsubscribe\r\n$${args[1].length}\r\n${args[1]}\r\n:1\r\n`);
-        else sock.write("-ERR unknown command\r\n");
+          sock.write(`*2\r\n$9\r\n127.0.0.1\r\n$${port.length}\r\n${port}\r\n`);
+        else if (cmd[0] === "subscribe") {
+          subscribers.add(sock);
+          sock.write(`*3\r\n$9\r\nsubscribe\r\n$${args[1].length}\r\n${args[1]}\r\n:1\r\n`);
+        } else sock.write("-ERR unknown command\r\n");
       }
     });
+    sock.on("close", () => subscribers.delete(sock));
     sock.on("error", () => {});
   });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+  const fake = {
+    primaryPort,
+    subscribers,
+    announce(text) {
+      for (const sock of subscribers)
+        sock.write(`*3\r\n$7\r\nmessage\r\n$14\r\n+switch-master\r\n$${Buffer.byteLength(text)}\r\n${text}\r\n`);
+    },
+    close: () => server.close(),
+  };
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(Object.assign(fake, { port: server.address().port }))));
+}
+
+/** Connections to the Redis on port other than redis-cli's own: CLIENT LIST, one per line. */
+async function clientsOf(port) {
+  const text = await redisCli(port, "CLIENT", "LIST");
+  return text.split("\n").filter((l) => l && !/ cmd=client\|list/.test(l)).length;
 }
 
 /** A room's whole history through the chat's "history" event, oldest first. */
@@ -111,27 +136,31 @@ describe("Redis behind Sentinel", { timeout: 180_000 }, () => {
         await new Promise((r) => setTimeout(r, 50));
       }
     })();
-    await eventually(() => acked.length >= 3, WAIT_MS, "messages before the kill");
+    let killedAt, countAtPromotion;
+    try {
+      await eventually(() => acked.length >= 3, WAIT_MS, "messages before the kill");
+      // both nodes listen to the sentinels' announcements before the primary goes
+      await eventually(async () => (await health(a)).bus.watch === "connected" &&
+        (await health(b)).bus.watch === "connected", WAIT_MS, "both nodes' sentinel watch");
 
-    killed = await group.killPrimary();
-    const killedAt = Date.now();
-    let promoted;
-    await eventually(async () => (promoted = await group.primaryPort()) !== killed, 30_000, "a replica to be promoted");
-    const countAtPromotion = acked.length;
-    // without anyone touching the nodes, they move to the new primary and messages flow again
-    await eventually(async () => {
-      const [ha, hb] = [await health(a), await health(b)];
-      // failover_moves: a connection sent to the new primary on the sentinels' announcement,
-      // not only after its own reconnect delay
-      return [ha, hb].every((h) => h.bus.primary === `127.0.0.1:${promoted}` && h.bus.failovers >= 1 &&
-        h.bus.failover_moves >= 1) &&
-        (await busUp(a)) && (await busUp(b));
-    }, 30_000, "both nodes on the new primary");
-    await eventually(() => acked.length >= countAtPromotion + 5, 30_000, "messages acknowledged after the failover");
-    const last = acked[acked.length - 1];
-    await eventually(() => got.includes(last), WAIT_MS, `"${last}" at node b after the failover`);
-    stop = true;
-    await sending;
+      killed = await group.killPrimary();
+      killedAt = Date.now();
+      let promoted;
+      await eventually(async () => (promoted = await group.primaryPort()) !== killed, 30_000, "a replica to be promoted");
+      countAtPromotion = acked.length;
+      // without anyone touching the nodes, they move to the new primary and messages flow again
+      await eventually(async () => {
+        const [ha, hb] = [await health(a), await health(b)];
+        return [ha, hb].every((h) => h.bus.primary === `127.0.0.1:${promoted}` && h.bus.failovers >= 1) &&
+          (await busUp(a)) && (await busUp(b));
+      }, 60_000, "both nodes on the new primary");
+      await eventually(() => acked.length >= countAtPromotion + 5, 30_000, "messages acknowledged after the failover");
+      const last = acked[acked.length - 1];
+      await eventually(() => got.includes(last), WAIT_MS, `"${last}" at node b after the failover`);
+    } finally {
+      stop = true;
+      await sending;
+    }
     console.log(`# failover: primary killed, ${Date.now() - killedAt} ms until the test stopped; ` +
       `refused meanwhile: ${refused.length} (${[...new Set(refused)].join(", ")})`);
 
@@ -153,10 +182,10 @@ describe("Redis behind Sentinel", { timeout: 180_000 }, () => {
   it("is not stopped by a sentinel that is down or names a replica", async () => {
     const primary = await group.primaryPort();
     const replica = group.servers.find((s) => s.port !== primary && s.port !== killed); // alive
-    const liar = await lyingSentinel(replica.port);
+    const liar = await fakeSentinel(replica.port);
     const dead = await freePort(); // nothing listens there
     const real = group.url.replace(/^redis\+sentinel:\/\//, "").split("/")[0];
-    const url = `redis+sentinel://127.0.0.1:${dead},127.0.0.1:${liar.address().port},${real}/${group.name}`;
+    const url = `redis+sentinel://127.0.0.1:${dead},127.0.0.1:${liar.port},${real}/${group.name}`;
     const c = await startChatnode(["--app", "chat", "--allow-anonymous", "--redis", url]);
     try {
       await eventually(() => busUp(c), 30_000, "the node's bus to connect past the dead and the lying sentinel");
@@ -173,6 +202,32 @@ describe("Redis behind Sentinel", { timeout: 180_000 }, () => {
     } finally {
       await stopAll(c);
       liar.close();
+    }
+  });
+
+  it("moves both connections at once when a sentinel announces a new primary", async () => {
+    // two standalone servers, both primaries: only the announcement can move a node from one
+    // to the other (nothing drops its connections to the first)
+    const p1 = await startRedis(), p2 = await startRedis();
+    const fake = await fakeSentinel(p1.port);
+    const c = await startChatnode(["--app", "chat", "--allow-anonymous", "--redis", `redis+sentinel://127.0.0.1:${fake.port}/moving`]);
+    try {
+      await eventually(async () => (await busUp(c)) && (await health(c)).bus.watch === "connected", WAIT_MS,
+        "the node on the first server, its watch subscribed");
+      assert.equal((await health(c)).bus.primary, `127.0.0.1:${p1.port}`);
+      assert.ok((await clientsOf(p1.port)) >= 2, "the command and subscriber connections on the first server");
+      fake.primaryPort = p2.port;
+      fake.announce(`moving 127.0.0.1 ${p1.port} 127.0.0.1 ${p2.port}`);
+      await eventually(async () => (await clientsOf(p1.port)) === 0 && (await clientsOf(p2.port)) >= 2 &&
+        (await busUp(c)), WAIT_MS, "both connections on the second server");
+      const { bus } = await health(c);
+      assert.deepEqual([bus.primary, bus.failovers, bus.failover_moves >= 2], [`127.0.0.1:${p2.port}`, 1, true],
+        JSON.stringify(bus));
+    } finally {
+      await stopAll(c);
+      fake.close();
+      await p1.stop();
+      await p2.stop();
     }
   });
 });
