@@ -2,6 +2,7 @@
 #include "redis_url.h"
 
 #include "alloc.h"
+#include "utf8.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -271,11 +272,15 @@ int redis_url_parse(const char *url, redis_url_t *out, char *err, size_t errlen)
                           "(redis+sentinel://host:port/<master-name>)");
         p++;
         for (size_t i = 0; i < n; i++)
-            if (!master_byte(p[i]))
+            if (!master_byte(p[i])) {
+                /* quoted only when it is text, and cut at a character boundary */
+                int quote = utf8_valid(p, n);
                 return refuse(out, err, errlen,
-                              "Redis URL master name \"%.*s\" has characters not allowed "
+                              "Redis URL master name%s%.*s%s has characters not allowed "
                               "(escape them as %%XX)",
-                              shown(n, 64), p);
+                              quote ? " \"" : "", quote ? (int)utf8_prefix(p, n, 64) : 0, p,
+                              quote ? "\"" : "");
+            }
         out->master = pct_decode(p, n);
         if (!out->master)
             return refuse(out, err, errlen, "Redis URL master name has a bad %%-escape");
@@ -283,6 +288,8 @@ int redis_url_parse(const char *url, redis_url_t *out, char *err, size_t errlen)
             if (*q <= ' ' || *q == 0x7f)
                 return refuse(out, err, errlen,
                               "Redis URL master name holds a space or a control character");
+        if (!utf8_valid(out->master, strlen(out->master)))
+            return refuse(out, err, errlen, "Redis URL master name is not UTF-8 once decoded");
         if (strlen(out->master) > REDIS_URL_MASTER_MAX)
             return refuse(out, err, errlen, "Redis URL master name is longer than %d bytes",
                           REDIS_URL_MASTER_MAX);

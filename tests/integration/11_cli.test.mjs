@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startChatnode, httpRequest } from "./lib/harness.mjs";
+import { adminnodeBin, startChatnode, httpRequest } from "./lib/harness.mjs";
 
 const BIN = process.env.CHATNODE_BIN;
 const run = (args, env = {}) =>
@@ -82,6 +82,30 @@ describe("chatnode command line", () => {
       assert.equal((await httpRequest(`${srv.url}/healthz`)).status, 200);
     } finally {
       await srv.stop();
+    }
+  });
+
+  it("a --redis URL that cannot be used stops either node at start with a message, exit status 1", () => {
+    for (const [url, pattern] of [
+      ["redis+cluster://127.0.0.1:7000", /this Redis topology is not supported/],
+      ["redis+sentinel://127.0.0.1:1", /needs the master name/],
+      ["redis+sentinel://127.0.0.1:1/m%00x", /bad %-escape/],
+      ["redis+sentinel://127.0.0.1:1/m%FF", /not UTF-8 once decoded/],
+      ["redis+sentinel://127.0.0.1:1/%C3%A9t%C3%A9", null], // a UTF-8 master name, escaped: it runs
+    ]) {
+      for (const bin of [BIN, adminnodeBin()]) {
+        const r = spawnSync(bin, ["--port", "0", "--host", "127.0.0.1", "--allow-anonymous", "--redis", url].filter(
+          (a) => bin === BIN || a !== "--allow-anonymous"), { encoding: "utf8", timeout: pattern ? 10_000 : 1500 });
+        const who = `${path.basename(bin)} --redis ${url}`;
+        if (!pattern) {
+          assert.equal(r.error?.code, "ETIMEDOUT", `${who} keeps running: ${r.stderr}`);
+          continue;
+        }
+        assert.equal(r.error, undefined, `${who} did not exit: ${r.error?.message}`);
+        assert.equal(r.status, 1, `${who}: ${r.stderr}`);
+        assert.match(r.stderr, pattern, who);
+        assert.doesNotMatch(r.stderr, /Sanitizer|runtime error/, `${who} stops cleanly`);
+      }
     }
   });
 });

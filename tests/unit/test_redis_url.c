@@ -158,6 +158,10 @@ static void test_sentinel(void **state)
     assert_int_equal(u.db, 0);
     expect_addr(&u, 0, "10.0.0.1", 5000);
     redis_url_free(&u);
+    /* a UTF-8 master name, escaped */
+    assert_int_equal(redis_url_parse("redis+sentinel://h/%C3%A9t%C3%A9", &u, err, sizeof err), 0);
+    assert_string_equal(u.master, "\xc3\xa9t\xc3\xa9");
+    redis_url_free(&u);
 
     static const struct {
         const char *url, *says;
@@ -176,6 +180,13 @@ static void test_sentinel(void **state)
         {"redis+sentinel://h:1/m/1/2", "database"},
         {"redis+sentinel://h:1/m+n", "master name \"m+n\" has characters not allowed"},
         {"redis+sentinel://h:1/m%2", "master name has a bad %-escape"},
+        {"redis+sentinel://h:1/m%FFn", "master name is not UTF-8 once decoded"},
+        {"redis+sentinel://h:1/%C3", "master name is not UTF-8 once decoded"}, /* cut character */
+        {"redis+sentinel://h:1/\xc3\xa9t\xc3\xa9",
+         "master name \"\xc3\xa9t\xc3\xa9\" has characters"},
+        {"redis+sentinel://h:1/a\xff"
+         "b",
+         "master name has characters not allowed"}, /* not quoted */
         {"redis+sentinel://h:1/m%00", "bad %-escape"},
         {"redis+sentinel://h:1/m%20n", "space or a control character"},
         {"redis+sentinel://h:1/m%0A", "space or a control character"},
