@@ -1,7 +1,7 @@
 /* The rules of the API's path and query parameters (see api_params.h). */
 #include "api_params.h"
 #include "chat_store.h"
-#include "registry.h"
+#include "control_msg.h"
 #include "utf8.h"
 
 #include <stdio.h>
@@ -66,10 +66,10 @@ int api_check_sid(const char *v, size_t len, char *why, size_t whylen)
 int api_check_node_id(const char *v, size_t len, char *why, size_t whylen)
 {
     /* what may still name no node (a space) is left to the registry's 404 */
-    int ok = len > 0 && len <= REG_MAX_ID;
+    int ok = len > 0 && len <= CONTROL_MSG_MAX_ID;
     for (size_t i = 0; ok && i < len; i++) ok = v[i] >= 0x20 && v[i] < 0x7f;
     if (ok) return 0;
-    snprintf(why, whylen, "must be 1-%d printable ASCII characters", REG_MAX_ID);
+    snprintf(why, whylen, "must be 1-%d printable ASCII characters", CONTROL_MSG_MAX_ID);
     return -1;
 }
 

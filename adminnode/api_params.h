@@ -28,8 +28,8 @@ int api_check_user(const char *v, size_t len, char *why, size_t whylen);
 /* A socket id: 1..API_SID_MAX characters of A-Z a-z 0-9 _ - (what chatnode and Node's
  * socket.io make). */
 int api_check_sid(const char *v, size_t len, char *why, size_t whylen);
-/* A node id: 1..REG_MAX_ID printable ASCII characters (every id reg_id_valid accepts; the
- * others that pass, with a space, name no node). */
+/* A node id: 1..CONTROL_MSG_MAX_ID printable ASCII characters (every id control_msg_id_valid
+ * accepts; the others that pass, with a space, name no node). */
 int api_check_node_id(const char *v, size_t len, char *why, size_t whylen);
 /* A namespace: starts with '/', at most API_NSP_MAX bytes, no '#' (the bus's separator in
  * channel names), and a valid text. */

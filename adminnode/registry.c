@@ -83,11 +83,6 @@ static void set_state(reg_t *r, reg_node_t *n, int to)
     }
 }
 
-int reg_id_valid(const char *id, size_t len)
-{
-    return control_msg_id_valid(id, len);
-}
-
 /* Keeps what n's heartbeat (just set) says about the chat. */
 static void take_chat(reg_node_t *n)
 {

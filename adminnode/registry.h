@@ -21,12 +21,6 @@
 #define REG_MISSED_HEARTBEATS 3
 /* Nodes kept at most; heartbeats of further ids are ignored (and logged once). */
 #define REG_MAX_NODES 10000
-/* Longest node id accepted (chatnodes send 6 characters). */
-#define REG_MAX_ID CONTROL_MSG_MAX_ID
-
-/* 1 when id[0..len) can name a node (and a Redis channel): control_msg_id_valid. */
-int reg_id_valid(const char *id, size_t len);
-
 typedef enum { REG_UP = 0, REG_DRAINING = 1, REG_DOWN = 2 } reg_state_t;
 #define REG_NSTATES 3
 

@@ -3,7 +3,7 @@
  * here; a refusal leaves a short ASCII reason, an acceptance leaves the buffer alone. */
 #include "api_params.h"
 #include "chat_store.h"
-#include "registry.h"
+#include "control_msg.h"
 #include "utf8.h"
 
 #include <stdint.h>
@@ -58,7 +58,7 @@ static int want_sid(const char *v, size_t len)
 
 static int want_node_id(const char *v, size_t len)
 {
-    if (len < 1 || len > REG_MAX_ID) return 0;
+    if (len < 1 || len > CONTROL_MSG_MAX_ID) return 0;
     for (size_t i = 0; i < len; i++)
         if (v[i] < 0x20 || v[i] >= 0x7f) return 0;
     return 1;

@@ -19,7 +19,7 @@ typedef struct {
 static void on_change(void *ud, const reg_node_t *n, int from, int to)
 {
     model_t *m = ud;
-    if (!reg_id_valid(n->id, strlen(n->id))) abort();
+    if (!control_msg_id_valid(n->id, strlen(n->id))) abort();
     if (from == to || from < -1 || from >= REG_NSTATES || to < -1 || to >= REG_NSTATES) abort();
     if (from >= 0)
         m->counts[from]--;
@@ -36,7 +36,7 @@ static void on_change(void *ud, const reg_node_t *n, int from, int to)
  * last update until the next tick). */
 static void check_node(const reg_t *r, const reg_node_t *n, uint64_t now, int timed)
 {
-    if (!reg_id_valid(n->id, strlen(n->id)) || reg_get(r, n->id) != n) abort();
+    if (!control_msg_id_valid(n->id, strlen(n->id)) || reg_get(r, n->id) != n) abort();
     json_t *v = json_object_get(n->hb, "v"), *id = json_object_get(n->hb, "id");
     if (!json_is_integer(v) || json_integer_value(v) != 1 || !json_is_string(id) ||
         strcmp(json_string_value(id), n->id) != 0 ||
@@ -100,7 +100,7 @@ static int usable(const char *text, size_t len)
     const char *type = json_string_value(json_object_get(hb, "type"));
     int ok = json_is_integer(v) && json_integer_value(v) == 1 && type &&
              strcmp(type, "heartbeat") == 0 && json_is_string(id) &&
-             reg_id_valid(json_string_value(id), json_string_length(id));
+             control_msg_id_valid(json_string_value(id), json_string_length(id));
     json_decref(hb);
     return ok;
 }
