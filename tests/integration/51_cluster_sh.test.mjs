@@ -22,7 +22,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
-import { chatnodeBin, adminnodeBin, eventually, httpRequest, waitFor, withTimeout, wsHandshakeStatus, WAIT_MS } from "./lib/harness.mjs";
+import { chatnodeBin, adminnodeBin, eventually, freeRange, httpRequest, portFree, waitFor, withTimeout, wsHandshakeStatus, WAIT_MS } from "./lib/harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLUSTER_SH = path.resolve(here, "../../deploy/cluster.sh");
@@ -42,14 +42,6 @@ function buildDir() {
   assert.equal(path.resolve(adminnodeBin()), path.join(dir, "adminnode", "adminnode"),
     "CHATNODE_BIN and ADMINNODE_BIN must come from one build directory (cluster.sh runs it; the test does not build)");
   return dir;
-}
-
-function portFree(port, host = "127.0.0.1") {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once("error", () => resolve(false));
-    srv.listen(port, host, () => srv.close(() => resolve(true)));
-  });
 }
 
 /** Whether something accepts TCP connections at host:port. */
@@ -74,16 +66,6 @@ function childrenRunning(pid, program) {
       return false;
     }
   });
-}
-
-async function freeRange(n) {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const start = 20000 + Math.floor(Math.random() * 30000);
-    let ok = true;
-    for (let p = start; p < start + n && ok; p++) ok = await portFree(p);
-    if (ok) return start;
-  }
-  throw new Error(`no ${n} consecutive free ports found`);
 }
 
 /** GET url from a chosen local address: resolves the status. */

@@ -607,16 +607,49 @@ export function wsHandshakeStatus(url, origin, { localAddress } = {}) {
   }), WAIT_MS, `WebSocket ${url} from ${origin}`);
 }
 
+/*
+ * Servers the tests start get ports outside the kernel's ephemeral range: a port taken from
+ * inside it can be free when checked and then become the local end of some outgoing connection
+ * (tests open thousands) before the server binds it, and such a connection can hold it for the
+ * rest of the run. Below the range only listeners compete, and a listener that lost the race
+ * says so at once.
+ */
+function listenWindow() {
+  let low = 32768;
+  let high = 60999;
+  try {
+    [low, high] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+  } catch {
+    /* not Linux: the usual defaults */
+  }
+  if (low - 1 - 10000 >= 4096) return [10000, low - 1];
+  if (65535 - high >= 4096) return [high + 1, 65535];
+  return [1024, 65535];
+}
+const [WINDOW_LOW, WINDOW_HIGH] = listenWindow();
+
+export function portFree(port, host = "127.0.0.1") {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, host, () => s.close(() => resolve(true)));
+  });
+}
+
+/** A first port p such that p..p+n-1 were free a moment ago, all outside the ephemeral range. */
+export async function freeRange(n, host = "127.0.0.1") {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const base = WINDOW_LOW + Math.floor(Math.random() * (WINDOW_HIGH - WINDOW_LOW + 2 - n));
+    let ok = true;
+    for (let p = base; p < base + n && ok; p++) ok = await portFree(p, host);
+    if (ok) return base;
+  }
+  throw new Error(`no ${n} consecutive free ports in ${WINDOW_LOW}-${WINDOW_HIGH}`);
+}
+
 /** A TCP port that was free a moment ago (for servers that cannot bind port 0 and report it). */
 export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
+  return freeRange(1);
 }
 
 /**

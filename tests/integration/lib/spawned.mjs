@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import net from "node:net";
-import { eventually, freePort, httpRequest, withTimeout, WAIT_MS } from "./harness.mjs";
+import { eventually, httpRequest, withTimeout, WAIT_MS } from "./harness.mjs";
 
 const SANITIZER = /ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:/;
 
@@ -127,22 +127,4 @@ export function waitHealthy(url, proc, ms = 20_000) {
   }, ms, `${url}/healthz`, 50);
 }
 
-function portFree(port) {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once("error", () => resolve(false));
-    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
-  });
-}
-
-/** A first port p such that p..p+n-1 were free a moment ago. */
-export async function freeRange(n) {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = await freePort();
-    if (base + n > 65535) continue;
-    let ok = true;
-    for (let i = 1; i < n && ok; i++) ok = await portFree(base + i);
-    if (ok) return base;
-  }
-  throw new Error(`no ${n} consecutive free ports`);
-}
+export { freeRange } from "./harness.mjs";
