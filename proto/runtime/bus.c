@@ -16,6 +16,7 @@
 #include "bus.h"
 
 #include "alloc.h"
+#include "redis_reply.h"
 #include "strmap.h"
 
 #include <hiredis/adapters/libuv.h>
@@ -121,6 +122,8 @@ const char *bus_strerror(int err)
     case BUS_EROLE: return "the server the sentinel named is not the primary";
     case BUS_EFAILOVER: return "the primary changed (failover)";
     case BUS_ENOTSUP: return "this Redis topology is not supported";
+    case BUS_EREPLICAS: return "too few replicas acknowledged the write in time";
+    case BUS_ECLUSTER: return "the Redis Cluster did not serve the key's slot";
     case BUS_ERESOLVE: return "Redis host name did not resolve";
     default: return "unknown error";
     }
@@ -379,6 +382,111 @@ int bus_command(bus_t *bus, int argc, const char *const *argv, const size_t *arg
         return BUS_ENOTCONN;
     }
     return 0;
+}
+
+int bus_command_key(bus_t *bus, const char *key, size_t keylen, int argc, const char *const *argv,
+                    const size_t *argvlen, bus_reply_cb cb, void *cb_ud)
+{
+    (void)key;
+    (void)keylen;
+    return bus_command(bus, argc, argv, argvlen, cb, cb_ud);
+}
+
+size_t bus_shards(const bus_t *bus)
+{
+    (void)bus;
+    return 1;
+}
+
+int bus_command_shard(bus_t *bus, size_t shard, int argc, const char *const *argv,
+                      const size_t *argvlen, bus_reply_cb cb, void *cb_ud)
+{
+    if (shard != 0) return BUS_EINVAL;
+    return bus_command(bus, argc, argv, argvlen, cb, cb_ud);
+}
+
+/* A command followed by WAIT on the one command connection: the command's reply is kept
+ * until WAIT's comes. */
+typedef struct {
+    bus_reply_cb cb;
+    void *ud;
+    unsigned replicas;
+    redisReply *reply; /* the command's, copied; NULL until it came */
+    int done;          /* cb fired (the command failed: WAIT's reply is not waited for) */
+    int waiting;       /* WAIT was sent behind the command */
+} wait_req_t;
+
+static void on_waited_cmd(void *ud, int status, const redisReply *r)
+{
+    wait_req_t *w = ud;
+    if (!w->waiting) { /* WAIT could not be sent: nothing is known of the replicas */
+        w->cb(w->ud, status == 0 && r->type != REDIS_REPLY_ERROR ? BUS_EREPLICAS : status, r);
+        free(w);
+        return;
+    }
+    if (status == 0 && r->type != REDIS_REPLY_ERROR) {
+        w->reply = redis_reply_dup(r);
+        return;
+    }
+    w->done = 1;
+    w->cb(w->ud, status, r);
+}
+
+static void on_wait(void *ud, int status, const redisReply *r)
+{
+    wait_req_t *w = ud;
+    if (!w->done) {
+        if (status != 0)
+            w->cb(w->ud, status, NULL);
+        else if (r->type == REDIS_REPLY_INTEGER && r->integer >= (long long)w->replicas)
+            w->cb(w->ud, 0, w->reply);
+        else
+            w->cb(w->ud, BUS_EREPLICAS, w->reply);
+    }
+    redis_reply_free(w->reply);
+    free(w);
+}
+
+int bus_command_replicated(bus_t *bus, const char *key, size_t keylen, unsigned replicas,
+                           uint32_t timeout_ms, int argc, const char *const *argv,
+                           const size_t *argvlen, bus_reply_cb cb, void *cb_ud)
+{
+    if (replicas == 0) return bus_command_key(bus, key, keylen, argc, argv, argvlen, cb, cb_ud);
+    if (!bus || argc < 1 || !argv || !cb) return BUS_EINVAL;
+    wait_req_t *w = xcalloc(1, sizeof *w);
+    w->cb = cb;
+    w->ud = cb_ud;
+    w->replicas = replicas;
+    int rc = bus_command(bus, argc, argv, argvlen, on_waited_cmd, w);
+    if (rc < 0) {
+        free(w);
+        return rc;
+    }
+    char n[16], t[16];
+    snprintf(n, sizeof n, "%u", replicas);
+    snprintf(t, sizeof t, "%u", timeout_ms);
+    const char *wargv[] = {"WAIT", n, t};
+    w->waiting = bus_command(bus, 3, wargv, NULL, on_wait, w) == 0;
+    return 0;
+}
+
+int bus_ssubscribe(bus_t *bus, const char *channel, size_t len)
+{
+    (void)bus, (void)channel, (void)len;
+    return BUS_ENOTSUP;
+}
+
+int bus_sunsubscribe(bus_t *bus, const char *channel, size_t len)
+{
+    (void)bus, (void)channel, (void)len;
+    return BUS_ENOTSUP;
+}
+
+int bus_spublish(bus_t *bus, const char *channel, size_t channel_len, const char *payload,
+                 size_t payload_len)
+{
+    (void)bus, (void)channel, (void)channel_len, (void)payload, (void)payload_len;
+    return BUS_ENOTSUP;
 }
 
 /* --- subscriptions --- */

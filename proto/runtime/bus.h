@@ -35,7 +35,11 @@ struct redisReply; /* <hiredis/hiredis.h> */
 #define BUS_ESENTINEL  (-11) /* no sentinel gave the primary's address (down, or name unknown) */
 #define BUS_EROLE      (-12) /* the server a sentinel named is not the primary (ROLE) */
 #define BUS_EFAILOVER  (-13) /* a sentinel announced a new primary: reconnecting there */
-#define BUS_ENOTSUP    (-14) /* bus_open: a topology this bus does not speak (redis+cluster://) */
+#define BUS_ENOTSUP    (-14) /* a topology or command this bus does not speak with these options */
+#define BUS_EREPLICAS  (-15) /* WAIT: fewer replicas than asked acknowledged the write in time */
+#define BUS_ECLUSTER                                                                               \
+    (-16) /* Redis Cluster: no slot map yet, the slot has no owner, or the                         \
+             cluster kept redirecting or answering CLUSTERDOWN/TRYAGAIN */
 
 /* Returns a static description of a BUS_E* code (or "unknown error"). */
 const char *bus_strerror(int err);
@@ -79,6 +83,9 @@ typedef struct {
     size_t queue_max_msgs;       /* publishes kept while the command connection is down (10000) */
     size_t queue_max_bytes;      /* their channel+payload bytes (16 MiB) */
     size_t inflight_max_bytes;   /* sent publishes awaiting Redis's reply (64 MiB; 0 = no cap) */
+    int sharded; /* 1: sharded pub/sub is wanted (bus_ssubscribe, bus_spublish); always on with
+                    a redis+cluster:// URL; with redis:// the server must be Redis 7 or later;
+                    refused (BUS_ENOTSUP) with redis+sentinel:// */
 } bus_options_t;
 
 /* Fills *o with the defaults above and no callbacks. */
@@ -137,6 +144,41 @@ int bus_publish(bus_t *bus, const char *channel, size_t channel_len, const char 
  * Do not send SUBSCRIBE-family or MONITOR commands here. */
 int bus_command(bus_t *bus, int argc, const char *const *argv, const size_t *argvlen,
                 bus_reply_cb cb, void *cb_ud);
+
+/* The same for a command about key (binary-safe, keylen bytes): on Redis Cluster it goes to the
+ * primary owning the key's slot, following MOVED and ASK redirects and retrying for a while
+ * on TRYAGAIN and CLUSTERDOWN (the command was not run); status BUS_ECLUSTER when that did not
+ * succeed. Elsewhere it is bus_command. A command with several keys names any one of them;
+ * they must share a slot (hash tags). */
+int bus_command_key(bus_t *bus, const char *key, size_t keylen, int argc, const char *const *argv,
+                    const size_t *argvlen, bus_reply_cb cb, void *cb_ud);
+
+/* bus_command_key, then WAIT replicas timeout_ms on the same connection right behind it, so
+ * that the write is known to be on that many replicas. cb fires once: status 0 with the
+ * command's reply when it was an error reply, or when at least replicas acknowledged;
+ * BUS_EREPLICAS with the command's reply (it ran) when fewer did within timeout_ms; or a
+ * negative status and NULL as bus_command says. replicas 0 is bus_command_key. */
+int bus_command_replicated(bus_t *bus, const char *key, size_t keylen, unsigned replicas,
+                           uint32_t timeout_ms, int argc, const char *const *argv,
+                           const size_t *argvlen, bus_reply_cb cb, void *cb_ud);
+
+/* Commands that are about one server, not a key (SCAN, PUBSUB NUMSUB, INFO): on Redis Cluster
+ * the primaries are numbered 0..bus_shards()-1 in the current slot map (0 while no map is
+ * known); elsewhere there is one. bus_command_shard sends to primary shard; BUS_EINVAL when
+ * shard is out of range. A caller that walks every shard (a SCAN) starts again when the
+ * count changes. */
+size_t bus_shards(const bus_t *bus);
+int bus_command_shard(bus_t *bus, size_t shard, int argc, const char *const *argv,
+                      const size_t *argvlen, bus_reply_cb cb, void *cb_ud);
+
+/* Sharded pub/sub (Redis 7): SSUBSCRIBE / SUNSUBSCRIBE / SPUBLISH, each channel on the primary
+ * owning its slot. The wanted set is kept and restored as for bus_subscribe, also when a slot
+ * moves to another shard; messages come to on_message with pattern NULL. BUS_ENOTSUP unless
+ * the bus was opened with sharded set. */
+int bus_ssubscribe(bus_t *bus, const char *channel, size_t len);
+int bus_sunsubscribe(bus_t *bus, const char *channel, size_t len);
+int bus_spublish(bus_t *bus, const char *channel, size_t channel_len, const char *payload,
+                 size_t payload_len);
 
 /* The URL the bus was opened with (its own copy). */
 const redis_url_t *bus_url(const bus_t *bus);
