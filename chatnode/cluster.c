@@ -900,6 +900,23 @@ int cluster_command(cluster_t *c, int argc, const char *const *argv, const size_
     return bus_command(c->bus, argc, argv, lens, cb, ud);
 }
 
+int cluster_command_key(cluster_t *c, const char *key, size_t keylen, int argc,
+                        const char *const *argv, const size_t *lens,
+                        void (*cb)(void *ud, int status, const struct redisReply *reply), void *ud)
+{
+    return bus_command_key(c->bus, key, keylen, argc, argv, lens, cb, ud);
+}
+
+int cluster_command_replicated(cluster_t *c, const char *key, size_t keylen, unsigned replicas,
+                               uint32_t timeout_ms, int argc, const char *const *argv,
+                               const size_t *lens,
+                               void (*cb)(void *ud, int status, const struct redisReply *reply),
+                               void *ud)
+{
+    return bus_command_replicated(c->bus, key, keylen, replicas, timeout_ms, argc, argv, lens, cb,
+                                  ud);
+}
+
 void cluster_health(const cluster_t *c, sbuf_t *json)
 {
     if (!c) return;

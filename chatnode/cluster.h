@@ -78,6 +78,19 @@ const char *cluster_uid(const cluster_t *c);
 int cluster_command(cluster_t *c, int argc, const char *const *argv, const size_t *lens,
                     void (*cb)(void *ud, int status, const struct redisReply *reply), void *ud);
 
+/* The same for a command about key (on Redis Cluster it goes to the primary owning the key's
+ * slot; a command with several keys names one, and they share a slot). */
+int cluster_command_key(cluster_t *c, const char *key, size_t keylen, int argc,
+                        const char *const *argv, const size_t *lens,
+                        void (*cb)(void *ud, int status, const struct redisReply *reply), void *ud);
+/* cluster_command_key, then WAIT replicas timeout_ms behind it (bus_command_replicated): a
+ * write that fewer replicas acknowledged in time comes back with status BUS_EREPLICAS. */
+int cluster_command_replicated(cluster_t *c, const char *key, size_t keylen, unsigned replicas,
+                               uint32_t timeout_ms, int argc, const char *const *argv,
+                               const size_t *lens,
+                               void (*cb)(void *ud, int status, const struct redisReply *reply),
+                               void *ud);
+
 /* Appends the cluster's state to a JSON object being written (a leading comma, then
  * "bus":{...}). */
 void cluster_health(const cluster_t *c, sbuf_t *json);
