@@ -216,6 +216,16 @@ static redis_cluster_map_t *map_new(void)
     return m;
 }
 
+redis_cluster_map_t *redis_cluster_map_single(const char *host, int port)
+{
+    if (!host || port < 1 || port > 65535) return NULL;
+    redis_cluster_map_t *m = map_new();
+    node_ref_t n = {.host = host, .host_len = strlen(host), .port = port};
+    size_t idx = shard_for(m, &n);
+    assign(m, 0, REDIS_CLUSTER_SLOTS - 1, idx);
+    return m;
+}
+
 void redis_cluster_map_free(redis_cluster_map_t *m)
 {
     if (!m) return;

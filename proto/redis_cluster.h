@@ -102,6 +102,10 @@ int redis_cluster_map_from_shards(redis_cluster_map_t **out, const struct redisR
 int redis_cluster_map_from_slots(redis_cluster_map_t **out, const struct redisReply *r,
                                  const char *origin_host, char *err, size_t errlen);
 
+/* The map of one server that is not a cluster: every slot belongs to host:port (copied). NULL
+ * when port is out of range or host is NULL. */
+redis_cluster_map_t *redis_cluster_map_single(const char *host, int port);
+
 /* Frees m and every string it holds; NULL is a no-op. */
 void redis_cluster_map_free(redis_cluster_map_t *m);
 

@@ -16,6 +16,7 @@
 #include "bus.h"
 
 #include "alloc.h"
+#include "bus_cluster.h"
 #include "redis_reply.h"
 #include "strmap.h"
 
@@ -82,6 +83,10 @@ typedef struct {
 struct bus {
     uv_loop_t *loop;
     redis_url_t url;
+    busc_t *cl; /* not NULL: the bus on its own connections (bus_cluster.h) does the work */
+    bus_closed_cb cl_done;
+    void *cl_done_ud;
+    char addr[300]; /* the redis:// server's host:port */
     bus_options_t o;
     conn_t cmd, sub;
     conn_t watch;            /* redis+sentinel://: the sentinel telling of failovers */
@@ -318,6 +323,7 @@ int bus_publish(bus_t *bus, const char *channel, size_t channel_len, const char 
                 size_t payload_len)
 {
     if (!bus || (!channel && channel_len) || (!payload && payload_len)) return BUS_EINVAL;
+    if (bus->cl) return busc_publish(bus->cl, 0, channel, channel_len, payload, payload_len);
     if (bus->closing) return BUS_ECLOSED;
     if (!channel) channel = "";
     if (!payload) payload = "";
@@ -371,6 +377,7 @@ int bus_command(bus_t *bus, int argc, const char *const *argv, const size_t *arg
                 bus_reply_cb cb, void *cb_ud)
 {
     if (!bus || argc < 1 || !argv || !cb) return BUS_EINVAL;
+    if (bus->cl) return busc_command(bus->cl, NULL, 0, -1, 0, 0, argc, argv, argvlen, cb, cb_ud);
     if (bus->closing) return BUS_ECLOSED;
     if (bus->cmd.state != BUS_CONNECTED || !bus->cmd.ctx) return BUS_ENOTCONN;
     cmd_req_t *req = xmalloc(sizeof *req);
@@ -387,20 +394,29 @@ int bus_command(bus_t *bus, int argc, const char *const *argv, const size_t *arg
 int bus_command_key(bus_t *bus, const char *key, size_t keylen, int argc, const char *const *argv,
                     const size_t *argvlen, bus_reply_cb cb, void *cb_ud)
 {
-    (void)key;
-    (void)keylen;
+    if (bus && bus->cl && argc >= 1 && argv && cb && (key || !keylen))
+        return busc_command(bus->cl, key ? key : "", keylen, -1, 0, 0, argc, argv, argvlen, cb,
+                            cb_ud);
     return bus_command(bus, argc, argv, argvlen, cb, cb_ud);
 }
 
 size_t bus_shards(const bus_t *bus)
 {
-    (void)bus;
-    return 1;
+    return bus->cl ? busc_shards(bus->cl) : 1;
+}
+
+const char *bus_shard_addr(const bus_t *bus, size_t shard)
+{
+    if (bus->cl) return busc_shard_addr(bus->cl, shard);
+    if (shard != 0) return NULL;
+    return url_sentinel(&bus->url) ? (bus->primary[0] ? bus->primary : NULL) : bus->addr;
 }
 
 int bus_command_shard(bus_t *bus, size_t shard, int argc, const char *const *argv,
                       const size_t *argvlen, bus_reply_cb cb, void *cb_ud)
 {
+    if (bus && bus->cl && argc >= 1 && argv && cb)
+        return busc_command(bus->cl, NULL, 0, (long)shard, 0, 0, argc, argv, argvlen, cb, cb_ud);
     if (shard != 0) return BUS_EINVAL;
     return bus_command(bus, argc, argv, argvlen, cb, cb_ud);
 }
@@ -452,7 +468,10 @@ int bus_command_replicated(bus_t *bus, const char *key, size_t keylen, unsigned 
                            const size_t *argvlen, bus_reply_cb cb, void *cb_ud)
 {
     if (replicas == 0) return bus_command_key(bus, key, keylen, argc, argv, argvlen, cb, cb_ud);
-    if (!bus || argc < 1 || !argv || !cb) return BUS_EINVAL;
+    if (!bus || argc < 1 || !argv || !cb || (!key && keylen)) return BUS_EINVAL;
+    if (bus->cl)
+        return busc_command(bus->cl, key ? key : "", keylen, -1, replicas, timeout_ms, argc, argv,
+                            argvlen, cb, cb_ud);
     wait_req_t *w = xcalloc(1, sizeof *w);
     w->cb = cb;
     w->ud = cb_ud;
@@ -472,21 +491,22 @@ int bus_command_replicated(bus_t *bus, const char *key, size_t keylen, unsigned 
 
 int bus_ssubscribe(bus_t *bus, const char *channel, size_t len)
 {
-    (void)bus, (void)channel, (void)len;
-    return BUS_ENOTSUP;
+    if (!bus) return BUS_EINVAL;
+    return bus->cl ? busc_subscribe(bus->cl, BUSC_SHARD, channel, len) : BUS_ENOTSUP;
 }
 
 int bus_sunsubscribe(bus_t *bus, const char *channel, size_t len)
 {
-    (void)bus, (void)channel, (void)len;
-    return BUS_ENOTSUP;
+    if (!bus) return BUS_EINVAL;
+    return bus->cl ? busc_unsubscribe(bus->cl, BUSC_SHARD, channel, len) : BUS_ENOTSUP;
 }
 
 int bus_spublish(bus_t *bus, const char *channel, size_t channel_len, const char *payload,
                  size_t payload_len)
 {
-    (void)bus, (void)channel, (void)channel_len, (void)payload, (void)payload_len;
-    return BUS_ENOTSUP;
+    if (!bus) return BUS_EINVAL;
+    return bus->cl ? busc_publish(bus->cl, 1, channel, channel_len, payload, payload_len)
+                   : BUS_ENOTSUP;
 }
 
 /* --- subscriptions --- */
@@ -611,21 +631,25 @@ static int sub_remove(bus_t *bus, strmap_t *map, const char *verb, const char *n
 
 int bus_subscribe(bus_t *bus, const char *channel, size_t len)
 {
+    if (bus && bus->cl) return busc_subscribe(bus->cl, BUSC_CHANNEL, channel, len);
     return sub_add(bus, bus ? &bus->channels : NULL, "SUBSCRIBE", channel, len);
 }
 
 int bus_unsubscribe(bus_t *bus, const char *channel, size_t len)
 {
+    if (bus && bus->cl) return busc_unsubscribe(bus->cl, BUSC_CHANNEL, channel, len);
     return sub_remove(bus, bus ? &bus->channels : NULL, "UNSUBSCRIBE", channel, len);
 }
 
 int bus_psubscribe(bus_t *bus, const char *pattern, size_t len)
 {
+    if (bus && bus->cl) return busc_subscribe(bus->cl, BUSC_PATTERN, pattern, len);
     return sub_add(bus, bus ? &bus->patterns : NULL, "PSUBSCRIBE", pattern, len);
 }
 
 int bus_punsubscribe(bus_t *bus, const char *pattern, size_t len)
 {
+    if (bus && bus->cl) return busc_unsubscribe(bus->cl, BUSC_PATTERN, pattern, len);
     return sub_remove(bus, bus ? &bus->patterns : NULL, "PUNSUBSCRIBE", pattern, len);
 }
 
@@ -1030,10 +1054,38 @@ static void conn_init(bus_t *bus, conn_t *c, int kind)
         uv_timer_start(&c->timer, on_timer, 0, 0); /* first attempt from the loop, not here */
 }
 
+/* The bus on its own connections (bus_cluster.h): Redis Cluster, or sharded pub/sub. */
+static int open_own(bus_t **out, uv_loop_t *loop, const redis_url_t *url, const bus_options_t *opts)
+{
+    if (url_sentinel(url)) return BUS_ENOTSUP;
+    if (url->kind == REDIS_URL_CLUSTER ? url->n_addrs == 0 || url->db != 0
+                                       : !url->host || url->port < 1 || url->port > 65535)
+        return BUS_EINVAL;
+    bus_t *bus = xcalloc(1, sizeof *bus);
+    bus->loop = loop;
+    redis_url_copy(&bus->url, url);
+    if (opts)
+        bus->o = *opts;
+    else
+        bus_options_init(&bus->o);
+    if (bus->o.jitter_pct > 100) bus->o.jitter_pct = 100;
+    if (bus->o.backoff_max_ms < bus->o.backoff_initial_ms)
+        bus->o.backoff_max_ms = bus->o.backoff_initial_ms;
+    int rc = busc_open(&bus->cl, loop, &bus->url, &bus->o);
+    if (rc < 0) {
+        redis_url_free(&bus->url);
+        free(bus);
+        return rc;
+    }
+    *out = bus;
+    return 0;
+}
+
 int bus_open(bus_t **out, uv_loop_t *loop, const redis_url_t *url, const bus_options_t *opts)
 {
     if (!out || !loop || !url || url->db < 0) return BUS_EINVAL;
-    if (url->kind == REDIS_URL_CLUSTER) return BUS_ENOTSUP;
+    if (url->kind == REDIS_URL_CLUSTER || (opts && opts->sharded))
+        return open_own(out, loop, url, opts);
     if (url_sentinel(url) ? url->n_addrs == 0 || !url->master
                           : !url->host || url->port < 1 || url->port > 65535)
         return BUS_EINVAL;
@@ -1048,6 +1100,9 @@ int bus_open(bus_t **out, uv_loop_t *loop, const redis_url_t *url, const bus_opt
     if (bus->o.backoff_max_ms < bus->o.backoff_initial_ms)
         bus->o.backoff_max_ms = bus->o.backoff_initial_ms;
     bus->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)bus) | 1;
+    if (!url_sentinel(url))
+        snprintf(bus->addr, sizeof bus->addr, strchr(url->host, ':') ? "[%s]:%d" : "%s:%d",
+                 url->host, url->port);
     bus->channels = (strmap_t)STRMAP_INIT;
     bus->patterns = (strmap_t)STRMAP_INIT;
     conn_init(bus, &bus->cmd, BUS_CONN_CMD);
@@ -1069,11 +1124,16 @@ const redis_url_t *bus_url(const bus_t *bus)
 
 bus_state_t bus_state(const bus_t *bus, bus_conn_t conn)
 {
+    if (bus->cl) return busc_state(bus->cl, conn);
     return conn == BUS_CONN_CMD ? bus->cmd.state : bus->sub.state;
 }
 
 void bus_stats(const bus_t *bus, bus_stats_t *st)
 {
+    if (bus->cl) {
+        busc_stats(bus->cl, st);
+        return;
+    }
     memset(st, 0, sizeof *st);
     st->cmd.state = bus->cmd.state;
     st->cmd.attempts = bus->cmd.attempts;
@@ -1136,10 +1196,26 @@ static void on_timer_closed(uv_handle_t *h)
     maybe_finish_close(c->bus);
 }
 
+static void on_cl_closed(void *ud)
+{
+    bus_t *bus = ud;
+    bus_closed_cb done = bus->cl_done;
+    void *done_ud = bus->cl_done_ud;
+    redis_url_free(&bus->url);
+    free(bus);
+    if (done) done(done_ud);
+}
+
 int bus_close(bus_t *bus, bus_closed_cb done, void *done_ud)
 {
     if (!bus) return BUS_EINVAL;
     if (bus->closing) return BUS_ECLOSED;
+    if (bus->cl) {
+        bus->closing = 1;
+        bus->cl_done = done;
+        bus->cl_done_ud = done_ud;
+        return busc_close(bus->cl, on_cl_closed, bus);
+    }
     bus->closing = 1;
     bus->done = done;
     bus->done_ud = done_ud;

@@ -113,6 +113,11 @@ typedef struct {
     uint64_t role_refusals;  /* connections dropped because the server was not the primary */
     bus_state_t watch;       /* the connection subscribed to +switch-master on a sentinel */
     char primary[280];       /* the primary's host:port as last learnt from a sentinel, or "" */
+    /* redis+cluster:// (and sharded pub/sub on one server) */
+    unsigned shards;        /* primaries in the slot map (1 on one server) */
+    uint64_t map_refreshes; /* slot maps read */
+    uint64_t moved, asked;  /* MOVED and ASK redirects followed */
+    uint64_t retried;       /* commands sent again after TRYAGAIN, CLUSTERDOWN and the like */
 } bus_stats_t;
 
 /* Creates a bus on loop and starts connecting both connections; url is copied. Returns 0 and
@@ -168,6 +173,8 @@ int bus_command_replicated(bus_t *bus, const char *key, size_t keylen, unsigned 
  * shard is out of range. A caller that walks every shard (a SCAN) starts again when the
  * count changes. */
 size_t bus_shards(const bus_t *bus);
+/* "host:port" of primary shard (borrowed until the bus changes: copy it), or NULL. */
+const char *bus_shard_addr(const bus_t *bus, size_t shard);
 int bus_command_shard(bus_t *bus, size_t shard, int argc, const char *const *argv,
                       const size_t *argvlen, bus_reply_cb cb, void *cb_ud);
 
