@@ -59,6 +59,10 @@ static const cfg_opt_t opts[] = {
     CFG_OPT(adminnode_config_t, "max-text", CFG_INT, "4096", 1, 1048576, max_text, "BYTES",
             "longest system message text, only while no live chatnode announces its --max-text in "
             "its heartbeat (then the smallest of theirs)"),
+    CFG_OPT(adminnode_config_t, "store-replicas", CFG_INT, "0", 0, 16, store_replicas, "N",
+            "a system message is answered 201 once N replicas have it (WAIT); else 503"),
+    CFG_OPT(adminnode_config_t, "store-replicas-timeout", CFG_INT, "1000", 1, 60000,
+            store_replicas_timeout, "MS", "how long a system message waits for --store-replicas"),
     CFG_OPT(adminnode_config_t, "forget-after", CFG_INT, "60000", 0, 86400000, forget_after, "MS",
             "how long a down node stays listed before it is forgotten"),
 };

@@ -23,6 +23,8 @@ typedef struct {
     long long history_size;
     long long history_ttl; /* s */
     long long max_text;
+    long long store_replicas;         /* replicas a system message must reach (WAIT) */
+    long long store_replicas_timeout; /* ms */
     char *log_level;
     char *static_dir;
     long long heartbeat_interval; /* the chatnodes' --heartbeat-interval, ms */

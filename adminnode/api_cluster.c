@@ -636,7 +636,7 @@ void api_room_history(api_request_t *req)
     const char *argv[] = {"XREVRANGE", key.data, end.data, "-", "COUNT", count};
     size_t lens[] = {9, key.len, end.len, 1, 5, strlen(count)};
     api_defer(req, NULL);
-    if (bus_command(bus, 6, argv, lens, on_history, m) < 0) {
+    if (bus_command_key(bus, key.data, key.len, 6, argv, lens, on_history, m) < 0) {
         api_respond_error(req, 503, "unavailable", "Redis is not available");
         msg_free(m);
     }
@@ -665,7 +665,10 @@ static void on_stored(void *ud, int status, const redisReply *r)
 {
     msg_t *m = ud;
     char id[64];
-    if (status != 0 || chat_store_reply(r, id, sizeof id) < 0) {
+    /* BUS_EREPLICAS: stored on the primary, which may yet lose it; sent all the same, as a
+     * chatnode does, and answered 503 */
+    int confirmed = status != BUS_EREPLICAS;
+    if ((status != 0 && confirmed) || chat_store_reply(r, id, sizeof id) < 0) {
         if (!api_request_done(m->req))
             api_respond_error(m->req, 503, "unavailable", "the message could not be stored");
         msg_free(m);
@@ -679,7 +682,12 @@ static void on_stored(void *ud, int status, const redisReply *r)
     int rc = msg && rooms ? api_publish_emit(an, "/", rooms, NULL, "message", msg, 0) : API_EINVAL;
     json_decref(rooms);
     json_decref(msg);
-    if (!api_request_done(m->req) && rc < 0) /* stored (history has it), not sent live */
+    if (!api_request_done(m->req) && !confirmed)
+        api_respond_error(m->req, 503, "unavailable",
+                          "stored as %s, but fewer than %lld replicas acknowledged it in time: "
+                          "a failover of the Redis primary may lose it",
+                          id, an->cfg->store_replicas);
+    else if (!api_request_done(m->req) && rc < 0) /* stored (history has it), not sent live */
         api_respond_error(m->req, 500, "internal", "stored as %s but not delivered: %s", id,
                           api_strerror(rc));
     else if (!api_request_done(m->req))
@@ -730,7 +738,9 @@ void api_room_message(api_request_t *req)
     chat_store_cmd_t cmd;
     chat_store_cmd(&cmd, &msg);
     api_defer(req, NULL);
-    if (bus_command(bus, CHAT_STORE_ARGC, cmd.argv, cmd.lens, on_stored, m) < 0) {
+    if (bus_command_replicated(bus, key.data, key.len, (unsigned)an->cfg->store_replicas,
+                               (uint32_t)an->cfg->store_replicas_timeout, CHAT_STORE_ARGC, cmd.argv,
+                               cmd.lens, on_stored, m) < 0) {
         api_respond_error(req, 503, "unavailable", "Redis is not available");
         msg_free(m);
     }

@@ -240,7 +240,7 @@ struct registry {
     int loaded, stopped, timer_closed;
     unsigned load_gen;   /* the current load; older answers do not count for it */
     size_t load_pending; /* commands of the current load not answered yet */
-    int scan_done;       /* the current load's SCAN reached cursor 0 */
+    int scan_done;       /* the current load's SCAN reached cursor 0 on every shard */
     size_t outstanding;  /* bus commands whose callback has not fired yet */
     waiter_t *waiters;   /* doubly linked */
     unsigned long long nonce;
@@ -476,11 +476,13 @@ static void on_pttl(void *ud, int status, const struct redisReply *r)
     maybe_free(reg);
 }
 
-static int redis_send(registry_t *reg, int argc, const char *const *argv, const size_t *lens,
-                      bus_reply_cb cb, void *ud)
+/* Sends a command about key (keylen bytes), or, key NULL, a command to primary shard. */
+static int redis_send(registry_t *reg, const char *key, size_t keylen, size_t shard, int argc,
+                      const char *const *argv, const size_t *lens, bus_reply_cb cb, void *ud)
 {
     if (!reg->bus || reg->stopped) return BUS_ECLOSED;
-    int rc = bus_command(reg->bus, argc, argv, lens, cb, ud);
+    int rc = key ? bus_command_key(reg->bus, key, keylen, argc, argv, lens, cb, ud)
+                 : bus_command_shard(reg->bus, shard, argc, argv, lens, cb, ud);
     if (rc == 0) reg->outstanding++;
     return rc;
 }
@@ -495,28 +497,43 @@ static void load_key(registry_t *reg, const char *key, size_t klen)
     reg->load_pending++;
     const char *get[] = {"GET", key};
     size_t get_lens[] = {3, klen};
-    if (redis_send(reg, 2, get, get_lens, on_get, k) < 0) k->refs--;
+    if (redis_send(reg, key, klen, 0, 2, get, get_lens, on_get, k) < 0) k->refs--;
     const char *pttl[] = {"PTTL", key};
     size_t pttl_lens[] = {4, klen};
-    if (redis_send(reg, 2, pttl, pttl_lens, on_pttl, k) < 0) k->refs--;
+    if (redis_send(reg, key, klen, 0, 2, pttl, pttl_lens, on_pttl, k) < 0) k->refs--;
     if (k->refs == 0) {
         k->refs = 1;
         key_loaded(k);
     }
 }
 
-static void scan(registry_t *reg, const char *cursor, size_t clen);
+/* The keys are spread over the primaries on Redis Cluster: a load SCANs each shard in turn,
+ * each from cursor 0, and is done when the last one is. */
+static void scan(registry_t *reg, size_t shard, size_t shards, const char *cursor, size_t clen);
 
 typedef struct {
     registry_t *reg;
     unsigned gen;
+    size_t shard, shards; /* the shard scanned, of how many when the load began */
 } scan_t;
+
+/* Starts a load: a new generation, from the first shard. */
+static void load(registry_t *reg)
+{
+    reg->load_gen++;
+    reg->load_pending = 0;
+    reg->scan_done = 0;
+    size_t shards = bus_shards(reg->bus);
+    if (shards == 0) return; /* no slot map yet: the next connection tries again */
+    scan(reg, 0, shards, "0", 1);
+}
 
 static void on_scan(void *ud, int status, const struct redisReply *r)
 {
     scan_t *s = ud;
     registry_t *reg = s->reg;
     unsigned gen = s->gen;
+    size_t shard = s->shard, shards = s->shards;
     free(s);
     reg->outstanding--;
     if (gen != reg->load_gen || reg->stopped) {
@@ -535,15 +552,21 @@ static void on_scan(void *ud, int status, const struct redisReply *r)
     for (size_t i = 0; i < keys->elements; i++)
         if (keys->element[i]->type == REDIS_REPLY_STRING)
             load_key(reg, keys->element[i]->str, keys->element[i]->len);
+    if (bus_shards(reg->bus) != shards) { /* the cluster changed under the walk */
+        load(reg);
+        return;
+    }
     const struct redisReply *cursor = r->element[0];
-    if (cursor->len == 1 && cursor->str[0] == '0')
-        reg->scan_done = 1;
+    if (!(cursor->len == 1 && cursor->str[0] == '0'))
+        scan(reg, shard, shards, cursor->str, cursor->len);
+    else if (shard + 1 < shards)
+        scan(reg, shard + 1, shards, "0", 1);
     else
-        scan(reg, cursor->str, cursor->len);
+        reg->scan_done = 1;
     load_done_maybe(reg);
 }
 
-static void scan(registry_t *reg, const char *cursor, size_t clen)
+static void scan(registry_t *reg, size_t shard, size_t shards, const char *cursor, size_t clen)
 {
     sbuf_t match = SBUF_INIT;
     control_msg_node_pattern(&match, reg->prefix);
@@ -552,8 +575,10 @@ static void scan(registry_t *reg, const char *cursor, size_t clen)
     scan_t *s = xmalloc(sizeof *s);
     s->reg = reg;
     s->gen = reg->load_gen;
+    s->shard = shard;
+    s->shards = shards;
     reg->load_pending++;
-    if (redis_send(reg, 6, argv, lens, on_scan, s) < 0) {
+    if (redis_send(reg, NULL, 0, shard, 6, argv, lens, on_scan, s) < 0) {
         reg->load_pending--;
         free(s);
     }
@@ -563,10 +588,7 @@ static void scan(registry_t *reg, const char *cursor, size_t clen)
 void registry_redis_state(registry_t *reg, bus_conn_t conn, bus_state_t state)
 {
     if (!reg || reg->stopped || conn != BUS_CONN_CMD || state != BUS_CONNECTED) return;
-    reg->load_gen++;
-    reg->load_pending = 0;
-    reg->scan_done = 0;
-    scan(reg, "0", 1);
+    load(reg);
 }
 
 /* ---- what handlers ask ---- */

@@ -124,7 +124,9 @@ void registry_on_heartbeat(void *ud, const char *channel, size_t len, const char
                            size_t plen);
 void registry_on_reply(void *ud, const char *channel, size_t len, const char *payload, size_t plen);
 /* A connection of the bus changed state: when the command connection comes up (at start and
- * after every reconnect) the registry loads the P:node:* keys (SCAN, then GET and PTTL). */
+ * after every reconnect) the registry loads the P:node:* keys (SCAN of every shard, one
+ * after the other and again from the first when their number changes meanwhile, then GET and
+ * PTTL of each key). */
 void registry_redis_state(registry_t *reg, bus_conn_t conn, bus_state_t state);
 
 /* The nodes (borrowed). Ask it who is up with reg_count(.., REG_UP), reg_get, reg_sorted. */

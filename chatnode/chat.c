@@ -378,8 +378,10 @@ static void store_free(store_t *st)
 }
 
 /* The message is stored under id (fresh: just now; else a retry of one stored before):
- * deliver it if fresh, then answer the sender. id NULL: it could not be stored. */
-static void on_stored(void *ud, const char *id, int fresh)
+ * deliver it if fresh, then answer the sender. id NULL: it could not be stored. Not
+ * confirmed (stored, not yet on the replicas --store-replicas asks for): it is delivered
+ * now, as its retry will not be, and the sender gets the error that makes it send again. */
+static void on_stored(void *ud, const char *id, int fresh, int confirmed)
 {
     store_t *st = ud;
     wait_t *w = st->w;
@@ -410,7 +412,10 @@ static void on_stored(void *ud, const char *id, int fresh)
         }
         json_decref(msg);
     }
-    if (s) ack_ok_with(s, w->ack_id, json_pack("{s:s,s:I}", "id", id, "ts", ts));
+    if (s && !confirmed)
+        ack_err(s, w->ack_id, "internal", "the message could not be stored; send it again");
+    else if (s)
+        ack_ok_with(s, w->ack_id, json_pack("{s:s,s:I}", "id", id, "ts", ts));
     wait_free(w);
     store_free(st);
 }
@@ -733,7 +738,10 @@ static int chat_init(server_t *srv, sio_server_t *sio, void **state)
     ch->core = srv->cfg;
     ch->cfg = cfg;
     chat_storage_limits_t limits = {cfg->history_size, cfg->history_ttl};
-    ch->storage = shared ? chat_storage_redis_new(sio, &limits) : chat_storage_memory_new(&limits);
+    chat_storage_replicas_t replicas = {(unsigned)cfg->store_replicas,
+                                        (uint32_t)cfg->store_replicas_timeout};
+    ch->storage =
+        shared ? chat_storage_redis_new(sio, &limits, &replicas) : chat_storage_memory_new(&limits);
     chat_presence_init(&ch->presence, sio, srv->cfg->redis_key, cfg->presence_ttl, shared);
     uv_timer_init(srv->loop, &ch->tick);
     ch->tick.data = ch;

@@ -33,6 +33,11 @@ static const cfg_opt_t opts[] = {
             "chat: most users a join or members answer lists"),
     CFG_OPT(chat_config_t, "presence-ttl", CFG_INT, "30", 2, 3600, presence_ttl, "S",
             "chat: seconds a node's presence entries outlive it"),
+    CFG_OPT(chat_config_t, "store-replicas", CFG_INT, "0", 0, 16, store_replicas, "N",
+            "chat: a message is acknowledged once N replicas have it (WAIT); else a retryable "
+            "error"),
+    CFG_OPT(chat_config_t, "store-replicas-timeout", CFG_INT, "1000", 1, 60000,
+            store_replicas_timeout, "MS", "chat: how long a message waits for --store-replicas"),
 };
 
 const app_settings_t chat_config_settings = {

@@ -22,6 +22,8 @@ typedef struct {
     long long max_rooms;
     long long max_members;
     long long presence_ttl; /* s */
+    long long store_replicas;
+    long long store_replicas_timeout; /* ms */
 } chat_config_t;
 
 /* The options, their struct's size: app_chat's settings. */

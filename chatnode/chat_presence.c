@@ -90,7 +90,7 @@ void chat_presence_refresh(chat_presence_t *p)
     snprintf(ttl, sizeof ttl, "%lld", p->ttl);
     const char *argv[] = {"SET", k.data, "1", "EX", ttl};
     size_t lens[] = {3, k.len, 1, 2, strlen(ttl)};
-    cluster_command(c, 5, argv, lens, ignore_reply, NULL);
+    cluster_command_key(c, k.data, k.len, 5, argv, lens, ignore_reply, NULL);
     sbuf_free(&k);
 }
 
@@ -106,11 +106,11 @@ static void entry(chat_presence_t *p, const char *room, size_t rlen, const char 
     if (present) {
         const char *argv[] = {"HSET", k.data, field.data, user_name};
         size_t lens[] = {4, k.len, field.len, strlen(user_name)};
-        cluster_command(c, 4, argv, lens, ignore_reply, NULL);
+        cluster_command_key(c, k.data, k.len, 4, argv, lens, ignore_reply, NULL);
     } else {
         const char *argv[] = {"HDEL", k.data, field.data};
         size_t lens[] = {4, k.len, field.len};
-        cluster_command(c, 3, argv, lens, ignore_reply, NULL);
+        cluster_command_key(c, k.data, k.len, 3, argv, lens, ignore_reply, NULL);
     }
     sbuf_free(&k);
     sbuf_free(&field);
@@ -168,7 +168,7 @@ static void presence_prune(presence_req_t *q, cluster_t *c, json_t *dead)
         argv[2 + i] = json_string_value(json_array_get(dead, i));
         lens[2 + i] = json_string_length(json_array_get(dead, i));
     }
-    cluster_command(c, (int)(2 + n), argv, lens, ignore_reply, NULL);
+    cluster_command_key(c, q->key.data, q->key.len, (int)(2 + n), argv, lens, ignore_reply, NULL);
     free(argv);
     free(lens);
 }
@@ -234,7 +234,10 @@ static void presence_check_nodes(presence_req_t *q)
         args[3 + i] = keys[i].data;
         lens[3 + i] = keys[i].len;
     }
-    if (cluster_command(c, (int)(3 + n), args, lens, on_alive, q) < 0) presence_done(q, NULL);
+    /* every liveness key is of one slot (chat_key_alive's hash tag): one EVAL asks them all */
+    if (cluster_command_key(c, keys[0].data, keys[0].len, (int)(3 + n), args, lens, on_alive, q) <
+        0)
+        presence_done(q, NULL);
     for (size_t i = 0; i < n; i++) sbuf_free(&keys[i]);
     free(keys);
     free(args);
@@ -303,7 +306,9 @@ static void presence_scan(presence_req_t *q)
     snprintf(count, sizeof count, "%d", PRESENCE_SCAN_COUNT);
     const char *argv[] = {"HSCAN", q->key.data, q->cursor, "COUNT", count};
     size_t lens[] = {5, q->key.len, strlen(q->cursor), 5, strlen(count)};
-    if (!c || cluster_command(c, 5, argv, lens, on_presence_reply, q) < 0) presence_done(q, NULL);
+    if (!c ||
+        cluster_command_key(c, q->key.data, q->key.len, 5, argv, lens, on_presence_reply, q) < 0)
+        presence_done(q, NULL);
 }
 
 /* Alone: the entries are this node's sockets in the room. */
@@ -352,7 +357,9 @@ void chat_presence_read(chat_presence_t *p, const char *room, size_t rlen, size_
     cluster_t *c = cluster(p);
     const char *argv[] = {"HGETALL", q->key.data};
     size_t lens[] = {7, q->key.len};
-    if (!c || cluster_command(c, 2, argv, lens, on_presence_reply, q) < 0) presence_done(q, NULL);
+    if (!c ||
+        cluster_command_key(c, q->key.data, q->key.len, 2, argv, lens, on_presence_reply, q) < 0)
+        presence_done(q, NULL);
 }
 
 json_t *chat_presence_users(json_t *live, size_t max)

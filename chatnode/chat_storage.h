@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* A message to store. Every pointer is borrowed for the call. */
 typedef struct {
@@ -23,8 +24,12 @@ typedef struct {
 } chat_storage_msg_t;
 
 /* A message is stored under id (borrowed for the call): fresh 1 when stored now, 0 when it
- * was stored before under the same client id; id NULL when it could not be stored. */
-typedef void (*chat_storage_stored_cb)(void *ud, const char *id, int fresh);
+ * was stored before under the same client id; id NULL when it could not be stored. confirmed
+ * is 1, or 0 when the message is on the Redis primary but fewer replicas than asked
+ * acknowledged it in time (chat_storage_replicas_t): it may yet be lost with the primary, so
+ * the sender must not be told it is stored; its retry under the same client id gets id
+ * back (fresh 0), confirmed once the replicas have caught up. */
+typedef void (*chat_storage_stored_cb)(void *ud, const char *id, int fresh, int confirmed);
 
 /* A history page: messages (a JSON array, borrowed for the call, oldest first), or NULL when
  * the storage could not be read. */
@@ -57,10 +62,18 @@ typedef struct {
     long long size, ttl;
 } chat_storage_limits_t;
 
+/* --store-replicas and --store-replicas-timeout (ms): with count > 0 a message counts as
+ * stored only once WAIT saw count replicas acknowledge it within timeout_ms. */
+typedef struct {
+    unsigned count;
+    uint32_t timeout_ms;
+} chat_storage_replicas_t;
+
 /* The Redis backend, on the cluster attached to sio (cluster_of: looked up at each call, so
  * it may start after this; while there is none the calls fail with
  * CHAT_STORAGE_EUNAVAILABLE). Never fails. */
-chat_storage_t *chat_storage_redis_new(sio_server_t *sio, const chat_storage_limits_t *limits);
+chat_storage_t *chat_storage_redis_new(sio_server_t *sio, const chat_storage_limits_t *limits,
+                                       const chat_storage_replicas_t *replicas);
 
 /* The in-memory backend, for a node running alone. Besides the limits above it keeps at most
  * CHAT_STORAGE_MEMORY_STREAMS streams (the least recently written go first) and

@@ -123,7 +123,7 @@ static int memory_store(chat_storage_t *ops, const chat_storage_msg_t *m, chat_s
     prune_at(mem, ms);
     mem_id_t *seen = m->dedupe ? strmap_get(&mem->dedupe, m->dedupe, m->dedupe_len) : NULL;
     if (seen) {
-        cb(ud, seen->id, 0);
+        cb(ud, seen->id, 0, 1);
         return 0;
     }
     if (ms <= mem->last_ms)
@@ -164,7 +164,7 @@ static int memory_store(chat_storage_t *ops, const chat_storage_msg_t *m, chat_s
         mem->ids_tail = d;
     }
     prune_at(mem, str->last_ms);
-    cb(ud, id, 1);
+    cb(ud, id, 1, 1);
     return 0;
 }
 

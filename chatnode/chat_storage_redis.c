@@ -1,10 +1,13 @@
 /* The chat's Redis storage backend (see chat_storage.h): a message is stored by the EVAL of
- * chat_store.h (stream, cap, expiry and dedupe in one step), a history page is an XREVRANGE
- * of the stream, and Redis expires what is old by itself. */
+ * chat_store.h (stream, cap, expiry and dedupe in one step, sent to the stream key's slot and
+ * followed by WAIT when replicas are asked for), a history page is an XREVRANGE of the stream,
+ * and Redis expires what is old by itself. */
 #include "alloc.h"
+#include "bus.h"
 #include "chat_storage.h"
 #include "chat_store.h"
 #include "cluster.h"
+#include "log.h"
 #include "sbuf.h"
 
 #include <hiredis/hiredis.h>
@@ -15,6 +18,7 @@
 typedef struct {
     chat_storage_t ops; /* first: the interface's pointer is this struct's */
     chat_storage_limits_t limits;
+    chat_storage_replicas_t replicas;
     sio_server_t *sio;
 } redis_t;
 
@@ -31,8 +35,13 @@ static void on_stored(void *ud, int status, const redisReply *r)
 {
     request_t *q = ud;
     char id[64];
-    int fresh = status == 0 ? chat_store_reply(r, id, sizeof id) : -1;
-    q->stored(q->ud, fresh < 0 ? NULL : id, fresh < 0 ? 0 : fresh);
+    /* BUS_EREPLICAS: the script ran on the primary (its reply is here), WAIT saw too few
+     * replicas acknowledge it */
+    int confirmed = status != BUS_EREPLICAS;
+    int fresh = status == 0 || !confirmed ? chat_store_reply(r, id, sizeof id) : -1;
+    if (!confirmed)
+        log_debug("chat message not acknowledged by the replicas in time", "stored=%d", fresh >= 0);
+    q->stored(q->ud, fresh < 0 ? NULL : id, fresh < 0 ? 0 : fresh, confirmed);
     free(q);
 }
 
@@ -63,7 +72,9 @@ static int redis_store(chat_storage_t *ops, const chat_storage_msg_t *m, chat_st
     request_t *q = xcalloc(1, sizeof *q);
     q->stored = cb;
     q->ud = ud;
-    if (cluster_command(c, CHAT_STORE_ARGC, cmd.argv, cmd.lens, on_stored, q) < 0) {
+    if (cluster_command_replicated(c, m->stream, m->stream_len, rs->replicas.count,
+                                   rs->replicas.timeout_ms, CHAT_STORE_ARGC, cmd.argv, cmd.lens,
+                                   on_stored, q) < 0) {
         free(q);
         return CHAT_STORAGE_EUNAVAILABLE;
     }
@@ -101,7 +112,7 @@ static int redis_page(chat_storage_t *ops, const char *stream, size_t stream_len
     q->ud = ud;
     q->room = room ? xstrdup(room) : NULL;
     int rc = 0;
-    if (cluster_command(c, 6, argv, lens, on_page, q) < 0) {
+    if (cluster_command_key(c, stream, stream_len, 6, argv, lens, on_page, q) < 0) {
         free(q->room);
         free(q);
         rc = CHAT_STORAGE_EUNAVAILABLE;
@@ -120,12 +131,14 @@ static void redis_free(chat_storage_t *ops)
     free(ops);
 }
 
-chat_storage_t *chat_storage_redis_new(sio_server_t *sio, const chat_storage_limits_t *limits)
+chat_storage_t *chat_storage_redis_new(sio_server_t *sio, const chat_storage_limits_t *limits,
+                                       const chat_storage_replicas_t *replicas)
 {
     redis_t *rs = xcalloc(1, sizeof *rs);
     rs->ops = (chat_storage_t){
         .store = redis_store, .page = redis_page, .prune = redis_prune, .free = redis_free};
     rs->limits = *limits;
+    rs->replicas = *replicas;
     rs->sio = sio;
     return &rs->ops;
 }

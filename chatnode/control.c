@@ -147,7 +147,7 @@ static void on_heartbeat(uv_timer_t *t)
     snprintf(ttl, sizeof ttl, "%lld", control_msg_node_ttl(srv->cfg->heartbeat_interval));
     const char *argv[] = {"SET", key.data, hb.data, "EX", ttl};
     size_t lens[] = {3, key.len, hb.len, 2, strlen(ttl)};
-    cluster_command(ctl->cluster, 5, argv, lens, ignore_reply, NULL);
+    cluster_command_key(ctl->cluster, key.data, key.len, 5, argv, lens, ignore_reply, NULL);
 out:
     sbuf_free(&hb);
     sbuf_free(&ch);

@@ -72,18 +72,42 @@ void chat_key_part(sbuf_t *b, const char *s, size_t len)
     sbuf_append(b, s + run, len - run);
 }
 
-static void head(sbuf_t *b, const char *prefix, const char *kind)
+/* Appends the prefix with '%', '{' and '}' escaped: the first '{' of a key is then always
+ * the hash tag this file wrote. ':' stays, so a prefix without those three is kept as it is. */
+static void prefix_part(sbuf_t *b, const char *prefix)
+{
+    size_t run = 0, len = strlen(prefix);
+    for (size_t i = 0; i < len; i++) {
+        const char *esc;
+        switch (prefix[i]) {
+        case '%': esc = "%25"; break;
+        case '{': esc = "%7B"; break;
+        case '}': esc = "%7D"; break;
+        default: continue;
+        }
+        sbuf_append(b, prefix + run, i - run);
+        sbuf_append(b, esc, 3);
+        run = i + 1;
+    }
+    sbuf_append(b, prefix + run, len - run);
+}
+
+/* Resets b to "K:chat:" and kind; returns the length of "K:chat:". */
+static size_t head(sbuf_t *b, const char *prefix, const char *kind)
 {
     sbuf_reset(b);
-    sbuf_append_str(b, prefix);
+    prefix_part(b, prefix);
     sbuf_append_str(b, ":chat:");
+    size_t n = b->len;
     sbuf_append_str(b, kind);
+    return n;
 }
 
 void chat_key_room(sbuf_t *b, const char *prefix, const char *room, size_t len)
 {
-    head(b, prefix, "room:");
+    head(b, prefix, "{room:");
     chat_key_part(b, room, len);
+    sbuf_append_char(b, '}');
 }
 
 void chat_key_presence(sbuf_t *b, const char *prefix, const char *room, size_t len)
@@ -94,7 +118,7 @@ void chat_key_presence(sbuf_t *b, const char *prefix, const char *room, size_t l
 
 void chat_key_alive(sbuf_t *b, const char *prefix, const char *node_uid)
 {
-    head(b, prefix, "alive:");
+    head(b, prefix, "{alive}:");
     chat_key_part(b, node_uid, strlen(node_uid));
 }
 
@@ -109,18 +133,19 @@ void chat_key_dm(sbuf_t *b, const char *prefix, const char *a, size_t alen, cons
         size_t tl = alen;
         alen = clen, clen = tl;
     }
-    head(b, prefix, "dm:");
+    head(b, prefix, "{dm:");
     chat_key_part(b, a, alen);
     sbuf_append_char(b, ':');
     chat_key_part(b, c, clen);
+    sbuf_append_char(b, '}');
 }
 
 void chat_key_dedupe(sbuf_t *b, const char *prefix, const char *stream, size_t stream_len,
                      const char *user, size_t user_len, const char *cid, size_t cid_len)
 {
-    /* the stream key's kind and parts after "K:chat:" name the scope */
-    size_t skip = strlen(prefix) + sizeof ":chat:" - 1;
-    head(b, prefix, "dedupe:");
+    /* the stream key after "K:chat:" is its hash tag, {room:<room>} or {dm:<a>:<b>}: the
+     * scope, and the slot the store script needs both keys in */
+    size_t skip = head(b, prefix, "dedupe:");
     if (stream_len > skip) sbuf_append(b, stream + skip, stream_len - skip);
     sbuf_append_char(b, ':');
     chat_key_part(b, user, user_len);
@@ -137,13 +162,15 @@ int chat_store_limits_valid(const chat_store_limits_t *l)
 
 /* ---- storing and reading messages ---- */
 
+/* Without a dedupe key KEYS[2] is the stream key again: every key a command declares must
+ * be of one slot on Redis Cluster, and "" is a key of slot 0. */
 static const char store_lua[] =
-    "if KEYS[2] ~= '' then local e = redis.call('GET', KEYS[2]) "
+    "if KEYS[2] ~= KEYS[1] then local e = redis.call('GET', KEYS[2]) "
     "if e then return {0, e} end end "
     "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', "
     "'from', ARGV[2], 'name', ARGV[3], 'text', ARGV[4], 'to', ARGV[5]) "
     "redis.call('EXPIRE', KEYS[1], ARGV[6]) "
-    "if KEYS[2] ~= '' then redis.call('SET', KEYS[2], id, 'EX', "
+    "if KEYS[2] ~= KEYS[1] then redis.call('SET', KEYS[2], id, 'EX', "
     "math.min(86400, tonumber(ARGV[6]))) end "
     "return {1, id}";
 
@@ -152,14 +179,14 @@ void chat_store_cmd(chat_store_cmd_t *cmd, const chat_store_msg_t *m)
     snprintf(cmd->maxlen, sizeof cmd->maxlen, "%lld", m->maxlen);
     snprintf(cmd->ttl, sizeof cmd->ttl, "%lld", m->ttl);
     const char *argv[CHAT_STORE_ARGC] = {
-        "EVAL",      store_lua, "2",     m->stream, m->dedupe ? m->dedupe : "",
+        "EVAL",      store_lua, "2",     m->stream, m->dedupe ? m->dedupe : m->stream,
         cmd->maxlen, m->from,   m->name, m->text,   m->to ? m->to : "",
         cmd->ttl};
     size_t lens[CHAT_STORE_ARGC] = {4,
                                     sizeof store_lua - 1,
                                     1,
                                     m->stream_len,
-                                    m->dedupe ? m->dedupe_len : 0,
+                                    m->dedupe ? m->dedupe_len : m->stream_len,
                                     strlen(cmd->maxlen),
                                     m->from_len,
                                     m->name_len,

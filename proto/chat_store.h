@@ -3,16 +3,19 @@
  * (the chat app) and adminnode (history, system messages, the user and room endpoints) both
  * build their keys and check their labels here, so the two can never disagree.
  *
- * Keys (K = the --redis-key prefix, the adapter's, as docs/protocols.md calls it; each <part>
- * escaped by chat_key_part):
- *   K:chat:room:<room>                 stream of a room's messages
- *   K:chat:dm:<a>:<b>                  stream of the private messages of users a < b (bytewise)
- *   K:chat:dedupe:<scope>:<user>:<id>  the stream id a client-chosen message id was stored
- *                                      under; scope is room:<room> or dm:<a>:<b>
- *   K:chat:presence:<room>             hash "<node uid>|<user id>" -> user name
- *   K:chat:alive:<node uid>            a node's liveness
+ * Keys (K = the --redis-key prefix, the adapter's, as docs/protocols.md calls it, with '%', '{'
+ * and '}' escaped as in parts; each <part> escaped by chat_key_part):
+ *   K:chat:{room:<room>}                     stream of a room's messages
+ *   K:chat:{dm:<a>:<b>}                      stream of the private messages of users a < b
+ *                                            (bytewise)
+ *   K:chat:dedupe:<scope>:<user>:<id>        the stream id a client-chosen message id was
+ *                                            stored under; scope is the stream's {...} part
+ *   K:chat:presence:<room>                   hash "<node uid>|<user id>" -> user name
+ *   K:chat:{alive}:<node uid>                a node's liveness
  * A part never holds a raw ':' (nor '%', '{', '}'), so different tuples of parts can never
- * make the same key, and a Redis Cluster hash tag can only be one we wrote. */
+ * make the same key, and the only Redis Cluster hash tags are the {...} above: a stream and
+ * its dedupe keys share a slot (the store script touches both), and so do all liveness keys
+ * (one EVAL checks several). The layout is the same on every topology. */
 #ifndef CC_CHAT_STORE_H
 #define CC_CHAT_STORE_H
 
@@ -66,7 +69,8 @@ void chat_key_alive(sbuf_t *b, const char *prefix, const char *node_uid);
 /* The stream of users a and b's private messages (order does not matter). */
 void chat_key_dm(sbuf_t *b, const char *prefix, const char *a, size_t alen, const char *c,
                  size_t clen);
-/* The dedupe key of client id cid sent by user into stream (a key made above). */
+/* The dedupe key of client id cid sent by user into stream (a key made above): of the
+ * stream's slot. */
 void chat_key_dedupe(sbuf_t *b, const char *prefix, const char *stream, size_t stream_len,
                      const char *user, size_t user_len, const char *cid, size_t cid_len);
 
@@ -93,7 +97,8 @@ int chat_store_limits_valid(const chat_store_limits_t *l);
  * was first stored under, so a retry gets that id back instead of a second copy. The stream is
  * capped near maxlen entries and expires ttl seconds after its last message; a dedupe key
  * lives a day, or ttl when that is shorter. Entry fields: from, name, text, to ("" for room
- * messages). */
+ * messages). The EVAL declares two keys, the stream and its dedupe key (the stream again when
+ * there is none), so it is sent to the stream key's slot. */
 typedef struct {
     const char *stream, *dedupe; /* keys; dedupe NULL: none */
     size_t stream_len, dedupe_len;

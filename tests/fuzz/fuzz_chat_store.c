@@ -1,9 +1,11 @@
 /* libFuzzer driver: the chat's store contract (chat_store.c). Keys: a part never holds a raw
  * ':' '%' '{' '}', unescapes to its text, and different texts make different parts and keys;
- * a private stream's key does not depend on the order of the pair. Labels and ids follow their
+ * a private stream's key does not depend on the order of the pair; a stream and its dedupe
+ * keys share a slot, and so do all liveness keys. Labels and ids follow their
  * rules. Replies: the same bytes read as Redis replies (RESP, through hiredis's reader) become
  * a stored id or messages only when they have the script's and the stream's shape. */
 #include "chat_store.h"
+#include "redis_cluster.h"
 #include "utf8.h"
 
 #include <hiredis/hiredis.h>
@@ -51,9 +53,9 @@ static int same(const sbuf_t *a, const sbuf_t *b)
     return a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
 }
 
-/* key must be head followed by the parts given, joined with ':'. */
+/* key must be head followed by the parts given, joined with ':', and tail. */
 static void expect_key(const sbuf_t *key, const char *head, const sbuf_t *p1, const sbuf_t *p2,
-                       const sbuf_t *p3)
+                       const sbuf_t *p3, const char *tail)
 {
     sbuf_t want = SBUF_INIT;
     sbuf_append_str(&want, head);
@@ -62,6 +64,7 @@ static void expect_key(const sbuf_t *key, const char *head, const sbuf_t *p1, co
         if (i) sbuf_append_char(&want, ':');
         sbuf_append(&want, parts[i]->data, parts[i]->len);
     }
+    sbuf_append_str(&want, tail);
     if (!same(key, &want)) abort();
     sbuf_free(&want);
 }
@@ -75,9 +78,9 @@ static void check_keys(const char *a, size_t alen, const char *b, size_t blen)
     if (same(&pa, &pb) != equal) abort(); /* different texts, different parts */
 
     chat_key_room(&k1, "P", a, alen);
-    expect_key(&k1, "P:chat:room:", &pa, NULL, NULL);
+    expect_key(&k1, "P:chat:{room:", &pa, NULL, NULL, "}");
     chat_key_presence(&k2, "P", a, alen);
-    expect_key(&k2, "P:chat:presence:", &pa, NULL, NULL);
+    expect_key(&k2, "P:chat:presence:", &pa, NULL, NULL, "");
 
     /* the pair's stream: one key whatever the order, smaller id first */
     chat_key_dm(&k1, "P", a, alen, b, blen);
@@ -86,21 +89,24 @@ static void check_keys(const char *a, size_t alen, const char *b, size_t blen)
     size_t n = alen < blen ? alen : blen;
     int cmp = memcmp(a, b, n);
     int a_first = cmp < 0 || (cmp == 0 && alen <= blen);
-    expect_key(&k1, "P:chat:dm:", a_first ? &pa : &pb, a_first ? &pb : &pa, NULL);
+    expect_key(&k1, "P:chat:{dm:", a_first ? &pa : &pb, a_first ? &pb : &pa, NULL, "}");
 
     /* dedupe keys of a room's and a pair's streams: scope, user, client id */
     sbuf_t stream = SBUF_INIT, sp = SBUF_INIT;
     chat_key_room(&stream, "P", b, blen);
     chat_key_dedupe(&k1, "P", stream.data, stream.len, a, alen, b, blen);
-    sbuf_append_str(&sp, "room:");
+    sbuf_append_str(&sp, "{room:");
     sbuf_append(&sp, pb.data, pb.len);
-    expect_key(&k1, "P:chat:dedupe:", &sp, &pa, &pb);
+    sbuf_append_char(&sp, '}');
+    expect_key(&k1, "P:chat:dedupe:", &sp, &pa, &pb, "");
+    /* the store script declares both: one slot */
+    if (redis_cluster_slot(k1.data, k1.len) != redis_cluster_slot(stream.data, stream.len)) abort();
     chat_key_dm(&stream, "P", a, alen, b, blen);
     chat_key_dedupe(&k2, "P", stream.data, stream.len, b, blen, a, alen);
     sbuf_reset(&sp);
-    sbuf_append_str(&sp, "dm:");
-    sbuf_append(&sp, stream.data + strlen("P:chat:dm:"), stream.len - strlen("P:chat:dm:"));
-    expect_key(&k2, "P:chat:dedupe:", &sp, &pb, &pa);
+    sbuf_append(&sp, stream.data + strlen("P:chat:"), stream.len - strlen("P:chat:"));
+    expect_key(&k2, "P:chat:dedupe:", &sp, &pb, &pa, "");
+    if (redis_cluster_slot(k2.data, k2.len) != redis_cluster_slot(stream.data, stream.len)) abort();
     if (!equal && same(&k1, &k2)) abort();
 
     char *cstr = malloc(alen + 1); /* a node uid is a C string */
@@ -108,7 +114,9 @@ static void check_keys(const char *a, size_t alen, const char *b, size_t blen)
     cstr[alen] = '\0';
     chat_key_alive(&k1, "P", cstr);
     part(&pa, cstr, strlen(cstr));
-    expect_key(&k1, "P:chat:alive:", &pa, NULL, NULL);
+    expect_key(&k1, "P:chat:{alive}:", &pa, NULL, NULL, "");
+    /* every node's liveness key is of one slot (one EVAL reads several) */
+    if (redis_cluster_slot(k1.data, k1.len) != redis_cluster_slot("alive", 5)) abort();
     free(cstr);
     sbuf_free(&stream);
     sbuf_free(&sp);
@@ -216,8 +224,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                             .text_len = n - split};
     chat_store_cmd_t cmd;
     chat_store_cmd(&cmd, &msg);
-    if (cmd.argv[3] != s || cmd.lens[3] != split || cmd.lens[4] != 0 || cmd.lens[9] != 0 ||
-        strcmp(cmd.argv[10], "-7") != 0 || cmd.lens[10] != 2)
+    /* no dedupe key: the stream is declared twice, never "" (a key of slot 0) */
+    if (cmd.argv[3] != s || cmd.lens[3] != split || cmd.argv[4] != s || cmd.lens[4] != split ||
+        cmd.lens[9] != 0 || strcmp(cmd.argv[10], "-7") != 0 || cmd.lens[10] != 2)
         abort();
 
     /* the bytes as replies from Redis */

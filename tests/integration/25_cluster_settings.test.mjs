@@ -4,7 +4,7 @@
 // those prefixes and nothing under the defaults, where an adminnode with the defaults sees no
 // node); --advertise (the address in
 // the heartbeat and in adminnode's registry); the pair's stream of private messages
-// (P:chat:dm:<a>:<b>, one stream for both directions, see proto/chat_store.h); --history-size
+// (P:chat:{dm:<a>:<b>}, one stream for both directions, see proto/chat_store.h); --history-size
 // (the room's stream capped near it) and --history-page with the messages in Redis.
 // Exercises chatnode/cluster.c, control.c, chat.c, chat_storage_redis.c, proto/chat_store.c,
 // adminnode/registry.c and api_cluster.c.
@@ -106,7 +106,7 @@ describe("cluster settings through Redis", { timeout: 120_000 }, () => {
     // everything is under the given prefixes, nothing under the defaults
     assert.equal((await rc.keys(`${PREFIX}:node:*`)).length, 2);
     assert.deepEqual(await rc.keys("chatcluster:*"), []);
-    assert.equal(await rc.xLen(`${REDIS_KEY}:chat:room:lobby`), 2);
+    assert.equal(await rc.xLen(`${REDIS_KEY}:chat:{room:lobby}`), 2);
     assert.deepEqual(await rc.keys("socket.io*"), []);
     const channels = await rc.sendCommand(["PUBSUB", "CHANNELS"]);
     assert.ok(channels.some((c) => c.startsWith(`${REDIS_KEY}#/#`)), JSON.stringify(channels));
@@ -144,7 +144,7 @@ describe("cluster settings through Redis", { timeout: 120_000 }, () => {
     }
   });
 
-  it("private messages: both directions of a pair's conversation in one stream, P:chat:dm:<a>:<b>", async () => {
+  it("private messages: both directions of a pair's conversation in one stream, P:chat:{dm:<a>:<b>}", async () => {
     const carol = await user(n1, "carol");
     const dave = await user(n2, "dave");
     const toDave = waitFor(dave, "private");
@@ -157,8 +157,8 @@ describe("cluster settings through Redis", { timeout: 120_000 }, () => {
     assert.equal((await toCarol)[0].text, "hello carol");
 
     // user ids in key order (bytewise), each part escaped (guest:carol -> guest%3Acarol)
-    const key = `${REDIS_KEY}:chat:dm:guest%3Acarol:guest%3Adave`;
-    assert.deepEqual(await rc.keys(`${REDIS_KEY}:chat:dm:*`), [key], "one stream for the pair");
+    const key = `${REDIS_KEY}:chat:{dm:guest%3Acarol:guest%3Adave}`;
+    assert.deepEqual(await rc.keys(`${REDIS_KEY}:chat:{dm:*`), [key], "one stream for the pair");
     const entries = await rc.xRange(key, "-", "+");
     assert.deepEqual(entries.map((e) => e.id), [one.id, two.id]);
     assert.deepEqual(entries.map((e) => [e.message.from, e.message.to, e.message.text]), [
@@ -184,9 +184,9 @@ describe("cluster settings through Redis", { timeout: 120_000 }, () => {
     }
     // Redis trims a stream by whole nodes of entries (MAXLEN ~): "near" is at most one node
     // (stream-node-max-entries, 100 by default) over
-    const len = await rc.xLen(`${REDIS_KEY}:chat:room:capped`);
+    const len = await rc.xLen(`${REDIS_KEY}:chat:{room:capped}`);
     assert.ok(len >= SIZE && len <= SIZE + 100, `the stream holds ${len} of ${SENT} messages (--history-size ${SIZE})`);
-    const newest = await rc.xRevRange(`${REDIS_KEY}:chat:room:capped`, "+", "-", { COUNT: SIZE });
+    const newest = await rc.xRevRange(`${REDIS_KEY}:chat:{room:capped}`, "+", "-", { COUNT: SIZE });
     assert.deepEqual(newest.map((e) => e.id).reverse(), ids.slice(-SIZE), "the newest are kept");
 
     const fred = await user(n3, "fred");

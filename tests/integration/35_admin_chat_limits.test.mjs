@@ -78,13 +78,13 @@ describe("adminnode's system messages and the chatnodes' chat limits", { timeout
     const bob = await user(n2, "bob");
     await bob.emitWithAck("join", { room: "chat" });
     for (let i = 0; i < 30; i++) assert.ok((await bob.emitWithAck("message", { room: "chat", text: `m${i}` })).id);
-    const own = await rc.xLen("socket.io:chat:room:chat");
+    const own = await rc.xLen("socket.io:chat:{room:chat}");
     assert.ok(own < 15, `the chatnodes trim their streams (XLEN ${own})`);
 
     for (let i = 0; i < 30; i++) assert.equal((await post("news", `s${i}`)).status, 201);
-    const sys = await rc.xLen("socket.io:chat:room:news");
+    const sys = await rc.xLen("socket.io:chat:{room:news}");
     assert.ok(sys < 15, `system messages are trimmed as the chatnodes' (XLEN ${sys} after 30)`);
-    const ttl = await rc.ttl("socket.io:chat:room:news");
+    const ttl = await rc.ttl("socket.io:chat:{room:news}");
     assert.ok(ttl > 0 && ttl <= 100, `the stream expires after the chatnodes' --history-ttl (TTL ${ttl})`);
   });
 
@@ -93,6 +93,6 @@ describe("adminnode's system messages and the chatnodes' chat limits", { timeout
     await eventually(async () => (await upNodes()) === 0, WAIT_MS, "both chatnodes down");
     assert.equal((await post("later", "z".repeat(17))).status, 201, "adminnode's default --max-text is 4096");
     for (let i = 0; i < 19; i++) assert.equal((await post("later", `t${i}`)).status, 201);
-    assert.equal(await rc.xLen("socket.io:chat:room:later"), 20, "adminnode's default --history-size is 1000");
+    assert.equal(await rc.xLen("socket.io:chat:{room:later}"), 20, "adminnode's default --history-size is 1000");
   });
 });

@@ -242,13 +242,13 @@ describe("hostile clients at the chat layer (cluster.sh's configuration)", { tim
     await call(s, "join", { room: "ttl-room" });
     await call(s, "message", { room: "ttl-room", text: "x" });
     const keys = await rc.keys("socket.io:chat:*");
-    const dm = keys.filter((k) => k.startsWith("socket.io:chat:dm:"));
-    assert.ok(dm.includes("socket.io:chat:dm:guest%3Anobody%3Ahere:guest%3Attl"), JSON.stringify(dm));
-    for (const k of ["socket.io:chat:dm:guest%3Anobody%3Ahere:guest%3Attl", "socket.io:chat:room:ttl-room"]) {
+    const dm = keys.filter((k) => k.startsWith("socket.io:chat:{dm:"));
+    assert.ok(dm.includes("socket.io:chat:{dm:guest%3Anobody%3Ahere:guest%3Attl}"), JSON.stringify(dm));
+    for (const k of ["socket.io:chat:{dm:guest%3Anobody%3Ahere:guest%3Attl}", "socket.io:chat:{room:ttl-room}"]) {
       const ttl = await rc.ttl(k);
       assert.ok(ttl > 0 && ttl <= 30 * 86400, `${k}: ttl ${ttl}`);
     }
-    const dedupe = keys.filter((k) => k.startsWith("socket.io:chat:dedupe:dm:"));
+    const dedupe = keys.filter((k) => k.startsWith("socket.io:chat:dedupe:{dm:"));
     assert.equal(dedupe.length, 1, JSON.stringify(dedupe));
     const ttl = await rc.ttl(dedupe[0]);
     assert.ok(ttl > 0 && ttl <= 86400, `dedupe ttl ${ttl}`);
@@ -311,8 +311,8 @@ describe("hostile clients at the chat layer (cluster.sh's configuration)", { tim
     assert.equal((await c.api("POST", `/rooms/${s.id}/join`, { user: "guest:refused" })).status, 400);
     assert.equal((await c.api("POST", "/rooms/x/messages", { text: "t".repeat(4097) })).status, 400);
     // "a:b" and "a%3Ab" are different rooms with different streams
-    assert.equal((await rc.xLen("socket.io:chat:room:a%3Ab")), 1);
-    assert.equal((await rc.xLen("socket.io:chat:room:a%253Ab")), 1);
+    assert.equal((await rc.xLen("socket.io:chat:{room:a%3Ab}")), 1);
+    assert.equal((await rc.xLen("socket.io:chat:{room:a%253Ab}")), 1);
     const t = await online({ user: "refused" }); // a fresh rate limit bucket
     for (const room of ["r".repeat(129), E.repeat(129), "r".repeat(128) + E, "", "a\u0000", "a\u202Eb", "user:x", "\u0007", t.id]) {
       const j = await call(t, "join", { room });

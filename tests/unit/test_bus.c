@@ -1,7 +1,8 @@
 /* Tests for proto/runtime/bus.c against a real redis-server started on free ports in a
  * temporary directory (stopped in teardown, and killed with this process if it dies): pub/sub,
  * patterns, the unsubscribe race, reconnect with the publish queue, AUTH (password, ACL user, wrong
- * password), SELECT, close while down or from a callback. */
+ * password), SELECT, close while down or from a callback, commands followed by WAIT with and
+ * without a replica. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,8 +35,9 @@ typedef struct {
     char dir[64];
 } srv_t;
 
-static srv_t shared; /* for the tests that need no special server */
-static srv_t own;    /* started by one test, stopped by the per-test teardown */
+static srv_t shared;      /* for the tests that need no special server */
+static srv_t own;         /* started by one test, stopped by the per-test teardown */
+static srv_t own_replica; /* a replica of own, the same */
 
 static int free_port(void)
 {
@@ -240,6 +242,7 @@ static int teardown(void **state)
     int rc = uv_loop_close(&fx->loop);
     free(fx);
     fx = NULL;
+    srv_cleanup(&own_replica);
     srv_cleanup(&own);
     return rc == 0 ? 0 : -1;
 }
@@ -253,6 +256,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     srv_cleanup(&shared);
+    srv_cleanup(&own_replica);
     srv_cleanup(&own);
     return 0;
 }
@@ -778,6 +782,87 @@ static void test_close_from_callback(void **state)
     /* teardown runs the loop until the bus's handles are closed and freed */
 }
 
+/* Runs bus_command_replicated and waits for its callback (left in fx->reply_*). */
+static void replicated(const char *key, unsigned replicas, uint32_t timeout_ms, int argc,
+                       const char *const *argv)
+{
+    int before = fx->replies;
+    assert_int_equal(bus_command_replicated(fx->bus, key, strlen(key), replicas, timeout_ms, argc,
+                                            argv, NULL, on_reply, fx),
+                     0);
+    WAIT(fx->replies > before, 3000);
+    assert_int_equal(fx->replies, before + 1);
+}
+
+/* A write no replica acknowledges: BUS_EREPLICAS, with the command's own reply (it ran). */
+static void test_replicated_without_replica(void **state)
+{
+    assert_int_equal(srv_start(&own, NULL), 0);
+    open_bus_port(own.port, NULL, NULL, NULL);
+    WAIT(UP(), 3000);
+    const char *set[3] = {"SET", "bus:w", "1"};
+    replicated("bus:w", 1, 50, 3, set);
+    assert_int_equal(fx->reply_status, BUS_EREPLICAS);
+    assert_int_equal(fx->reply_type, REDIS_REPLY_STATUS);
+    assert_string_equal(fx->reply_text, "OK");
+    const char *get[2] = {"GET", "bus:w"};
+    command(2, get, NULL);
+    assert_string_equal(fx->reply_text, "1"); /* stored on the primary all the same */
+    /* 0 replicas is bus_command_key: no WAIT */
+    replicated("bus:w", 0, 50, 3, set);
+    assert_int_equal(fx->reply_status, 0);
+    assert_string_equal(fx->reply_text, "OK");
+}
+
+/* An error reply of the command comes back at once, status 0: nothing was written, so its
+ * WAIT is not waited for. That WAIT has timeout 0 (Redis: forever) and no replica exists,
+ * so a callback that waited for it would never fire; bus_close ends it in teardown. */
+static void test_replicated_error_reply(void **state)
+{
+    assert_int_equal(srv_start(&own, NULL), 0);
+    open_bus_port(own.port, NULL, NULL, NULL);
+    WAIT(UP(), 3000);
+    const char *push[3] = {"RPUSH", "bus:list", "x"};
+    command(3, push, NULL);
+    const char *set[4] = {"SETRANGE", "bus:list", "0", "y"}; /* a string command on a list */
+    replicated("bus:list", 1, 0, 4, set);
+    assert_int_equal(fx->reply_status, 0);
+    assert_int_equal(fx->reply_type, REDIS_REPLY_ERROR);
+    assert_non_null(strstr(fx->reply_text, "WRONGTYPE"));
+}
+
+/* With a replica attached the same write is acknowledged: status 0 and the command's reply. */
+static void test_replicated_with_replica(void **state)
+{
+    assert_int_equal(srv_start(&own, NULL), 0);
+    char port[16];
+    snprintf(port, sizeof port, "%d", own.port);
+    const char *extra[] = {"--replicaof", "127.0.0.1", port, NULL};
+    assert_int_equal(srv_start(&own_replica, extra), 0);
+    redisContext *c = sync_connect(own.port);
+    assert_non_null(c);
+    int online = 0;
+    for (int i = 0; i < 500 && !online; i++) { /* up to 5 s */
+        redisReply *r = redisCommand(c, "INFO replication");
+        online = r && r->type == REDIS_REPLY_STRING && strstr(r->str, "slave0:") &&
+                 strstr(r->str, "state=online");
+        freeReplyObject(r);
+        if (!online) usleep(10000);
+    }
+    redisFree(c);
+    assert_true(online);
+    open_bus_port(own.port, NULL, NULL, NULL);
+    WAIT(UP(), 3000);
+    const char *set[3] = {"SET", "bus:w", "2"};
+    replicated("bus:w", 1, 2000, 3, set);
+    assert_int_equal(fx->reply_status, 0);
+    assert_string_equal(fx->reply_text, "OK");
+    /* more replicas than there are: too few acknowledged */
+    replicated("bus:w", 2, 50, 3, set);
+    assert_int_equal(fx->reply_status, BUS_EREPLICAS);
+    assert_string_equal(fx->reply_text, "OK");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -795,6 +880,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostname, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_while_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_from_callback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replicated_without_replica, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replicated_error_reply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replicated_with_replica, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

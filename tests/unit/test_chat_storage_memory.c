@@ -18,9 +18,10 @@ typedef struct {
     int fresh, calls;
 } stored_t;
 
-static void on_stored(void *ud, const char *id, int fresh)
+static void on_stored(void *ud, const char *id, int fresh, int confirmed)
 {
     stored_t *s = ud;
+    assert_int_equal(confirmed, 1); /* memory has no replicas to wait for */
     snprintf(s->id, sizeof s->id, "%s", id ? id : "");
     s->fresh = fresh;
     s->calls++;

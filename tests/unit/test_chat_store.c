@@ -1,5 +1,6 @@
 /* Unit tests for proto/chat_store.c: the label rules of names, user ids and rooms at their
- * limits, and keys that stay distinct whatever separators their parts hold. */
+ * limits, keys that stay distinct whatever separators their parts hold, and keys that share a
+ * slot where one command touches them together. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,7 @@
 #include <cmocka.h>
 
 #include "chat_store.h"
+#include "redis_cluster.h"
 #include "utf8.h"
 
 #include <string.h>
@@ -73,13 +75,16 @@ static void test_key_parts(void **state)
     (void)state;
     sbuf_t b = SBUF_INIT;
     chat_key_room(&b, "K", S("lobby"));
-    assert_string_equal(b.data, "K:chat:room:lobby"); /* plain names keep their keys */
+    assert_string_equal(b.data, "K:chat:{room:lobby}"); /* plain names stay readable */
     chat_key_room(&b, "K", S("a:b%c{d}"));
-    assert_string_equal(b.data, "K:chat:room:a%3Ab%25c%7Bd%7D");
+    assert_string_equal(b.data, "K:chat:{room:a%3Ab%25c%7Bd%7D}");
     chat_key_presence(&b, "K", S("x:y"));
     assert_string_equal(b.data, "K:chat:presence:x%3Ay");
     chat_key_alive(&b, "K", "uid1");
-    assert_string_equal(b.data, "K:chat:alive:uid1");
+    assert_string_equal(b.data, "K:chat:{alive}:uid1");
+    /* a prefix's braces and '%' are escaped too (its ':' are not), so the tag is ours */
+    chat_key_room(&b, "a:b{c}%", S("r"));
+    assert_string_equal(b.data, "a:b%7Bc%7D%25:chat:{room:r}");
     sbuf_free(&b);
 }
 
@@ -89,7 +94,7 @@ static void test_dm_keys(void **state)
     sbuf_t a = SBUF_INIT, b = SBUF_INIT;
     chat_key_dm(&a, "K", S("bob"), S("alice"));
     chat_key_dm(&b, "K", S("alice"), S("bob"));
-    assert_string_equal(a.data, "K:chat:dm:alice:bob");
+    assert_string_equal(a.data, "K:chat:{dm:alice:bob}");
     assert_string_equal(a.data, b.data);
     /* ("x:y", "z") and ("x", "y:z") were one key when parts were joined with ':' as they are */
     chat_key_dm(&a, "K", S("x:y"), S("z"));
@@ -97,7 +102,9 @@ static void test_dm_keys(void **state)
     assert_string_not_equal(a.data, b.data);
     /* a prefix of the other sorts first */
     chat_key_dm(&a, "K", S("ab"), S("a"));
-    assert_string_equal(a.data, "K:chat:dm:a:ab");
+    assert_string_equal(a.data, "K:chat:{dm:a:ab}");
+    chat_key_dm(&a, "K", S("guest:a}b"), S("guest:{c%"));
+    assert_string_equal(a.data, "K:chat:{dm:guest%3Aa%7Db:guest%3A%7Bc%25}");
     sbuf_free(&a);
     sbuf_free(&b);
 }
@@ -108,7 +115,7 @@ static void test_dedupe_keys(void **state)
     sbuf_t s = SBUF_INIT, d1 = SBUF_INIT, d2 = SBUF_INIT;
     chat_key_room(&s, "K", S("r"));
     chat_key_dedupe(&d1, "K", s.data, s.len, S("guest:mallory"), S("x"));
-    assert_string_equal(d1.data, "K:chat:dedupe:room:r:guest%3Amallory:x");
+    assert_string_equal(d1.data, "K:chat:dedupe:{room:r}:guest%3Amallory:x");
     /* the planting attack: user "a" with id "b:c" against user "a:b" with id "c" */
     chat_key_dedupe(&d1, "K", s.data, s.len, S("a"), S("b:c"));
     chat_key_dedupe(&d2, "K", s.data, s.len, S("a:b"), S("c"));
@@ -122,19 +129,76 @@ static void test_dedupe_keys(void **state)
     /* a room stream and a conversation stream never share a dedupe key */
     chat_key_dm(&s, "K", S("a"), S("b"));
     chat_key_dedupe(&d1, "K", s.data, s.len, S("a"), S("c"));
-    assert_string_equal(d1.data, "K:chat:dedupe:dm:a:b:a:c");
+    assert_string_equal(d1.data, "K:chat:dedupe:{dm:a:b}:a:c");
+    /* with an escaped prefix the scope is still the whole tag */
+    chat_key_room(&s, "p{", S("r"));
+    chat_key_dedupe(&d1, "p{", s.data, s.len, S("u"), S("1"));
+    assert_string_equal(d1.data, "p%7B:chat:dedupe:{room:r}:u:1");
     sbuf_free(&s);
     sbuf_free(&d1);
     sbuf_free(&d2);
 }
 
+/* The slot of the key in b. */
+static unsigned slot_of(const sbuf_t *b)
+{
+    return redis_cluster_slot(b->data, b->len);
+}
+
+/* A stream and every dedupe key of it are of one slot (the store EVAL declares both), for
+ * rooms and conversations whatever their names hold; the streams themselves spread. */
+static void test_key_slots(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"lobby", "a:b",   "{x}",  "}{",       "%7B",
+                                        "r%:{}", "{{}}:", "news", "guest:u{", "z"};
+    static const char *const prefixes[] = {"socket.io", "K", "a{b}", "}{:%"};
+    const size_t nn = sizeof names / sizeof names[0];
+    sbuf_t s = SBUF_INIT, d = SBUF_INIT;
+    unsigned first = 0, spread = 0;
+    for (size_t p = 0; p < sizeof prefixes / sizeof prefixes[0]; p++) {
+        const char *k = prefixes[p];
+        for (size_t i = 0; i < nn; i++) {
+            chat_key_room(&s, k, names[i], strlen(names[i]));
+            unsigned slot = slot_of(&s);
+            if (i == 0) first = slot;
+            spread |= slot != first;
+            for (size_t u = 0; u < nn; u++) {
+                chat_key_dedupe(&d, k, s.data, s.len, names[u], strlen(names[u]), S("c-1:2"));
+                assert_int_equal(slot_of(&d), slot);
+            }
+            for (size_t j = 0; j < nn; j++) {
+                chat_key_dm(&s, k, names[i], strlen(names[i]), names[j], strlen(names[j]));
+                slot = slot_of(&s);
+                chat_key_dedupe(&d, k, s.data, s.len, names[j], strlen(names[j]), S("x"));
+                assert_int_equal(slot_of(&d), slot);
+                chat_key_dedupe(&d, k, s.data, s.len, names[i], strlen(names[i]), S("y.z"));
+                assert_int_equal(slot_of(&d), slot);
+            }
+        }
+    }
+    assert_true(spread); /* not every key under one tag */
+    /* every node's liveness key is of one slot, whatever the uid and the prefix */
+    chat_key_alive(&s, "socket.io", "Bm_cHL");
+    unsigned alive = slot_of(&s);
+    for (size_t i = 0; i < nn; i++) {
+        chat_key_alive(&d, "socket.io", names[i]);
+        assert_int_equal(slot_of(&d), alive);
+    }
+    assert_int_equal(alive, redis_cluster_slot(S("alive")));
+    chat_key_alive(&d, "a{b}", "n1");
+    assert_int_equal(slot_of(&d), alive);
+    sbuf_free(&s);
+    sbuf_free(&d);
+}
+
 static void test_store_cmd(void **state)
 {
     (void)state;
-    chat_store_msg_t m = {.stream = "K:chat:room:r",
-                          .stream_len = 13,
-                          .dedupe = "K:chat:dedupe:room:r:u:1",
-                          .dedupe_len = 24,
+    chat_store_msg_t m = {.stream = "K:chat:{room:r}",
+                          .stream_len = 15,
+                          .dedupe = "K:chat:dedupe:{room:r}:u:1",
+                          .dedupe_len = 26,
                           .maxlen = 1000,
                           .ttl = 2592000,
                           .from = "u",
@@ -148,8 +212,8 @@ static void test_store_cmd(void **state)
     /* EVAL script 2 stream dedupe | maxlen from name text to ttl */
     assert_string_equal(c.argv[0], "EVAL");
     assert_string_equal(c.argv[2], "2");
-    assert_string_equal(c.argv[3], "K:chat:room:r");
-    assert_string_equal(c.argv[4], "K:chat:dedupe:room:r:u:1");
+    assert_string_equal(c.argv[3], "K:chat:{room:r}");
+    assert_string_equal(c.argv[4], "K:chat:dedupe:{room:r}:u:1");
     assert_string_equal(c.argv[5], "1000");
     assert_string_equal(c.argv[9], ""); /* a room message has no recipient */
     assert_string_equal(c.argv[10], "2592000");
@@ -162,7 +226,9 @@ static void test_store_cmd(void **state)
     m.to = "v";
     m.to_len = 1;
     chat_store_cmd(&c, &m);
-    assert_int_equal(c.lens[4], 0);
+    /* no dedupe key: the stream again, so both declared keys are of its slot */
+    assert_string_equal(c.argv[4], "K:chat:{room:r}");
+    assert_int_equal(c.lens[4], 15);
     assert_string_equal(c.argv[9], "v");
 }
 
@@ -189,7 +255,8 @@ int main(void)
         cmocka_unit_test(test_names),      cmocka_unit_test(test_rooms),
         cmocka_unit_test(test_client_ids), cmocka_unit_test(test_key_parts),
         cmocka_unit_test(test_dm_keys),    cmocka_unit_test(test_dedupe_keys),
-        cmocka_unit_test(test_store_cmd),  cmocka_unit_test(test_stream_ids),
+        cmocka_unit_test(test_key_slots),  cmocka_unit_test(test_store_cmd),
+        cmocka_unit_test(test_stream_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

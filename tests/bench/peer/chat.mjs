@@ -92,7 +92,9 @@ function log(level, msg, fields = {}) {
 }
 
 const cfg = parseFlags(process.argv.slice(2));
-const prefix = `${cfg.redisKey}:chat:`; // K:chat:, as proto/chat_store.c's keys
+// K:chat:, as proto/chat_store.c's keys: the prefix's '%', '{' and '}' escaped, so that the
+// only hash tags are the {...} written below
+const prefix = `${cfg.redisKey.replace(/[%{}]/g, (c) => ({ "%": "%25", "{": "%7B", "}": "%7D" })[c])}:chat:`;
 const started = Date.now();
 let stopping = false; // set on SIGTERM/SIGINT: closing sockets only delete their presence
 
@@ -153,12 +155,12 @@ const userOf = (m) => ({ id: m.id, name: m.name });
 // first stored under, so a retry gets that id back instead of a second entry; the stream
 // expires --history-ttl after its last message.
 const STORE_LUA =
-  "if KEYS[2] ~= '' then local e = redis.call('GET', KEYS[2]) " +
+  "if KEYS[2] ~= KEYS[1] then local e = redis.call('GET', KEYS[2]) " +
   "if e then return {0, e} end end " +
   "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', " +
   "'from', ARGV[2], 'name', ARGV[3], 'text', ARGV[4], 'to', ARGV[5]) " +
   "redis.call('EXPIRE', KEYS[1], ARGV[6]) " +
-  "if KEYS[2] ~= '' then redis.call('SET', KEYS[2], id, 'EX', " +
+  "if KEYS[2] ~= KEYS[1] then redis.call('SET', KEYS[2], id, 'EX', " +
   "math.min(86400, tonumber(ARGV[6]))) end " +
   "return {1, id}";
 const ALIVE_LUA = "local r = {} for i, k in ipairs(KEYS) do r[i] = redis.call('EXISTS', k) end return r";
@@ -225,7 +227,7 @@ function idBefore(a, b) {
 }
 
 function memHistory(room, before, limit) {
-  const st = mem.streams.get(`${prefix}room:${keyPart(room)}`);
+  const st = mem.streams.get(`${prefix}{room:${keyPart(room)}}`);
   const entries = st && Date.now() - st.last < cfg.historyTtl * 1000 ? st.entries : [];
   let end = entries.length;
   if (before !== null) while (end > 0 && !idBefore(entries[end - 1][0], before)) end--;
@@ -260,12 +262,12 @@ function messagesOf(reply, room) {
  * cannot answer. */
 async function readHistory(room, before, limit) {
   if (!cmd) return memHistory(room, before, limit);
-  const reply = await cmd.sendCommand(["XREVRANGE", `${prefix}room:${keyPart(room)}`,
+  const reply = await cmd.sendCommand(["XREVRANGE", `${prefix}{room:${keyPart(room)}}`,
     before === null ? "+" : `(${before}`, "-", "COUNT", String(limit)]);
   return messagesOf(reply, room);
 }
 
-/* ---- presence: K:chat:presence:<room> hash "<node uid>|<user>" -> name, K:chat:alive:<uid> ---- */
+/* ---- presence: K:chat:presence:<room> hash "<node uid>|<user>" -> name, K:chat:{alive}:<uid> ---- */
 
 const localCounts = new Map(); // "<room>\n<user>" -> this node's sockets of user in room
 let nodeUid = "local";
@@ -282,7 +284,7 @@ const ignore = () => {};
 
 function refreshAlive() {
   if (!cmd?.isReady) return;
-  cmd.sendCommand(["SET", `${prefix}alive:${keyPart(nodeUid)}`, "1", "EX", String(cfg.presenceTtl)]).catch(ignore);
+  cmd.sendCommand(["SET", `${prefix}{alive}:${keyPart(nodeUid)}`, "1", "EX", String(cfg.presenceTtl)]).catch(ignore);
 }
 
 function presenceEntry(room, user, present) {
@@ -318,7 +320,7 @@ function readPresence(room) {
     if (!entries.length) return entries;
     const nodes = [...new Set(entries.map(([node]) => node))]; // one EXISTS per node, not per entry
     const alive = await cmd.sendCommand(["EVAL", ALIVE_LUA, String(nodes.length),
-      ...nodes.map((node) => `${prefix}alive:${keyPart(node)}`)]);
+      ...nodes.map((node) => `${prefix}{alive}:${keyPart(node)}`)]);
     const up = new Set(nodes.filter((node, i) => node === nodeUid || alive[i] !== 0));
     return entries.filter(([node]) => up.has(node));
   })().catch(() => null);
@@ -402,11 +404,12 @@ function doMessage(socket, m, arg, ack, isPrivate) {
     return ack(fail("bad_request", "id must be up to 64 of A-Z a-z 0-9 _ - . :"));
   if (!isPrivate && !socket.rooms.has(target)) return ack(fail("not_found", "join the room first"));
   // the keys of proto/chat_store.c: a stream per room, and per pair of users (the smaller id
-  // bytewise first); every part escaped, so no two tuples share a key
+  // bytewise first); every part escaped, so no two tuples share a key; the scope is the
+  // stream's hash tag, so the stream and its dedupe keys share a slot
   let scope;
-  if (!isPrivate) scope = `room:${keyPart(target)}`;
-  else if (Buffer.compare(Buffer.from(m.id), Buffer.from(target)) < 0) scope = `dm:${keyPart(m.id)}:${keyPart(target)}`;
-  else scope = `dm:${keyPart(target)}:${keyPart(m.id)}`;
+  if (!isPrivate) scope = `{room:${keyPart(target)}}`;
+  else if (Buffer.compare(Buffer.from(m.id), Buffer.from(target)) < 0) scope = `{dm:${keyPart(m.id)}:${keyPart(target)}}`;
+  else scope = `{dm:${keyPart(target)}:${keyPart(m.id)}}`;
   const dedupe = cid === null ? null : `${prefix}dedupe:${scope}:${keyPart(m.id)}:${keyPart(cid)}`;
   const to = isPrivate ? target : "";
   const from = userOf(m);
@@ -422,7 +425,7 @@ function doMessage(socket, m, arg, ack, isPrivate) {
   };
   if (!cmd) return stored(memStore(prefix + scope, dedupe, from, text, to));
   if (!cmd.isReady) return ack(fail("internal", "storage is unavailable; send it again"));
-  cmd.sendCommand(["EVAL", STORE_LUA, "2", prefix + scope, dedupe ?? "", String(cfg.historySize),
+  cmd.sendCommand(["EVAL", STORE_LUA, "2", prefix + scope, dedupe ?? prefix + scope, String(cfg.historySize),
     m.id, m.name, text, to, String(cfg.historyTtl)]).then((r) => {
     if (!Array.isArray(r) || r.length !== 2 || typeof r[0] !== "number" || typeof r[1] !== "string")
       throw new Error("unexpected reply");
