@@ -1,19 +1,48 @@
 // The Node.js peer for cluster tests: a socket.io 4.8 server with @socket.io/redis-adapter 8.x
 // on a given Redis, serving the same echo events as `chatnode --app echo`, in the test process.
+// adapter "classic" is createAdapter (PUBLISH/PSUBSCRIBE, the `key` prefix) on a redis:// URL;
+// "sharded" is createShardedAdapter (SPUBLISH/SSUBSCRIBE, `key` as its channelPrefix) on a
+// redis:// URL (Redis 7) or, over node-redis's cluster client, on a
+// redis+cluster://[user:password@]host:port[,host:port...] URL.
 import { createServer } from "node:http";
 import { Server } from "socket.io";
-import { createAdapter } from "@socket.io/redis-adapter";
-import { createClient } from "redis";
+import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
+import { createClient, createCluster } from "redis";
 
-export async function startNodePeer({ redisUrl, key = "socket.io", requestsTimeout = 5000 }) {
-  const pub = createClient({ url: redisUrl });
+/** A connected node-redis client for url: a cluster client for redis+cluster://. */
+async function redisClient(url) {
+  const m = /^redis\+cluster:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?#]+)\/?$/.exec(url);
+  let client;
+  if (m) {
+    const defaults = {};
+    if (m[1]) defaults.username = decodeURIComponent(m[1]);
+    if (m[2] !== undefined) defaults.password = decodeURIComponent(m[2]);
+    client = createCluster({ rootNodes: m[3].split(",").map((seed) => ({ url: `redis://${seed}` })), defaults });
+  } else {
+    client = createClient({ url });
+  }
+  client.on("error", () => {});
+  await client.connect();
+  return client;
+}
+
+/**
+ * Starts the peer; resolves with { io, port, url, close() }. subscriptionMode ("static",
+ * "dynamic" or "dynamic-private") is for the sharded adapter; requestsTimeout for the classic.
+ */
+export async function startNodePeer({ redisUrl, key = "socket.io", requestsTimeout = 5000, adapter = "classic",
+  subscriptionMode = "dynamic" }) {
+  if (adapter !== "classic" && adapter !== "sharded") throw new Error(`unknown adapter ${adapter}`);
+  if (adapter === "classic" && redisUrl.startsWith("redis+cluster:")) throw new Error("the classic adapter needs a redis:// URL");
+  const pub = await redisClient(redisUrl);
   const sub = pub.duplicate();
-  pub.on("error", () => {});
   sub.on("error", () => {});
-  await Promise.all([pub.connect(), sub.connect()]);
+  await sub.connect();
   const http = createServer();
   const io = new Server(http, {
-    adapter: createAdapter(pub, sub, { key, requestsTimeout }),
+    adapter: adapter === "sharded"
+      ? createShardedAdapter(pub, sub, { channelPrefix: key, subscriptionMode })
+      : createAdapter(pub, sub, { key, requestsTimeout }),
     pingInterval: 5000,
     pingTimeout: 5000,
   });
