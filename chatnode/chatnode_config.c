@@ -66,6 +66,13 @@ static const cfg_opt_t opts[] = {
             "channel prefix on Redis, as the Node.js redis-adapter's key option"),
     CFG_OPT(chatnode_config_t, "bus-subscribe", CFG_STR, "interest", 0, 0, bus_subscribe, "MODE",
             "interest: subscribe only to rooms with local members; pattern: K#N#* as Node does"),
+    CFG_OPT(chatnode_config_t, "bus-format", CFG_STR, "", 0, 0, bus_format, "FORMAT",
+            "classic (PUBLISH, as createAdapter) or sharded (SPUBLISH, as createShardedAdapter; "
+            "Redis 7); default: sharded on redis+cluster://, else classic"),
+    CFG_OPT(chatnode_config_t, "subscription-mode", CFG_STR, "dynamic", 0, 0, subscription_mode,
+            "MODE",
+            "sharded format: static (namespace channels only), dynamic (plus a channel per room "
+            "with local members) or dynamic-private (socket-id rooms too), as Node's option"),
     CFG_OPT(chatnode_config_t, "static", CFG_STR, CHATNODE_STATIC_DIR, 0, 0, static_dir, "DIR",
             "directory served at / (the chat page; empty: none)"),
     CFG_OPT(chatnode_config_t, "control-prefix", CFG_STR, "chatcluster", 0, 0, control_prefix,

@@ -32,6 +32,8 @@ typedef struct {
     char *redis;
     char *redis_key;
     char *bus_subscribe;
+    char *bus_format;        /* "", "classic" or "sharded" */
+    char *subscription_mode; /* the sharded format's subscriptionMode */
     long long requests_timeout;
     char *static_dir;
     char *control_prefix;

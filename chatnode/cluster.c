@@ -9,6 +9,8 @@
 #include "adapter_gather.h"
 #include "adapter_msg.h"
 #include "adapter_request.h"
+#include "adapter_sharded.h"
+#include "adapter_sharded_classic.h"
 #include "alloc.h"
 #include "bus.h"
 #include "bus_listen.h"
@@ -26,10 +28,12 @@ struct cluster {
     server_t *srv;
     sio_server_t *sio;
     bus_t *bus;
-    char uid[8];
+    char uid[24]; /* 6 characters (classic), 16 hex digits (sharded), as Node's adapters */
     const char *key;
     size_t key_len;
     int pattern_mode;
+    int sharded; /* the sharded format (section 2.8) */
+    adapter_sharded_mode_t mode;
     uint64_t broadcasts_out, broadcasts_in, requests_in;
     /* Listeners of the request and response channels and of control traffic. A room's
      * broadcast channel (one per local room, socket-id rooms included) stays out of it: what
@@ -49,7 +53,25 @@ static void channel(sbuf_t *b, const cluster_t *c, adapter_channel_t kind, const
     adapter_channel(b, c->key, c->key_len, kind, n, nlen, tail, tail_len);
 }
 
+/* K#N#[tail#], the sharded format's channels. */
+static void sh_channel(sbuf_t *b, const cluster_t *c, const sio_nsp_t *nsp, const char *tail,
+                       size_t tail_len)
+{
+    size_t nlen;
+    const char *n = sio_nsp_name(nsp, &nlen);
+    adapter_sharded_channel(b, (amsg_str_t){c->key, c->key_len}, (amsg_str_t){n, nlen},
+                            (amsg_str_t){tail, tail_len});
+}
+
+static amsg_str_t nsp_str(const sio_nsp_t *nsp)
+{
+    size_t nlen;
+    const char *n = sio_nsp_name(nsp, &nlen);
+    return (amsg_str_t){n, nlen};
+}
+
 static void on_request(void *ud, const char *ch, size_t chlen, const char *payload, size_t len);
+static void publish_request(cluster_t *c, sio_nsp_t *nsp, const json_t *req);
 
 /* ---- hooks from the Socket.IO layer ---- */
 
@@ -57,6 +79,14 @@ static void on_nsp_added(void *ctx, sio_nsp_t *nsp)
 {
     cluster_t *c = ctx;
     sbuf_t ch = SBUF_INIT;
+    if (c->sharded) { /* the namespace channel, and this server's private one */
+        sh_channel(&ch, c, nsp, NULL, 0);
+        bus_ssubscribe(c->bus, ch.data, ch.len);
+        sh_channel(&ch, c, nsp, c->uid, strlen(c->uid));
+        bus_ssubscribe(c->bus, ch.data, ch.len);
+        sbuf_free(&ch);
+        return;
+    }
     channel(&ch, c, ADAPTER_CH_REQUEST, nsp, NULL, 0);
     bus_listen_add(c->listen, ch.data, ch.len, on_request, c);
     size_t nlen;
@@ -77,11 +107,26 @@ static void on_nsp_each(sio_nsp_t *nsp, void *ctx)
     on_nsp_added(ctx, nsp);
 }
 
+/* Whether the sharded format keeps a channel for room: not in static mode, and in dynamic mode
+ * not for the id of a socket connected here. */
+static int sh_room_channel(const cluster_t *c, sio_nsp_t *nsp, const char *room, size_t len)
+{
+    return adapter_sharded_subscribes_room(c->mode, sio_socket_find(nsp, room, len) != NULL);
+}
+
 static void on_room_added(void *ctx, sio_nsp_t *nsp, const char *room, size_t len)
 {
     cluster_t *c = ctx;
     if (c->pattern_mode) return;
     sbuf_t ch = SBUF_INIT;
+    if (c->sharded) {
+        if (sh_room_channel(c, nsp, room, len)) {
+            sh_channel(&ch, c, nsp, room, len);
+            bus_ssubscribe(c->bus, ch.data, ch.len);
+        }
+        sbuf_free(&ch);
+        return;
+    }
     channel(&ch, c, ADAPTER_CH_BROADCAST, nsp, room, len);
     bus_subscribe(c->bus, ch.data, ch.len);
     sbuf_free(&ch);
@@ -92,6 +137,14 @@ static void on_room_removed(void *ctx, sio_nsp_t *nsp, const char *room, size_t 
     cluster_t *c = ctx;
     if (c->pattern_mode) return;
     sbuf_t ch = SBUF_INIT;
+    if (c->sharded) { /* a channel never subscribed is not wanted: unsubscribing it is a no-op */
+        if (sh_room_channel(c, nsp, room, len)) {
+            sh_channel(&ch, c, nsp, room, len);
+            bus_sunsubscribe(c->bus, ch.data, ch.len);
+        }
+        sbuf_free(&ch);
+        return;
+    }
     channel(&ch, c, ADAPTER_CH_BROADCAST, nsp, room, len);
     bus_unsubscribe(c->bus, ch.data, ch.len);
     sbuf_free(&ch);
@@ -142,6 +195,24 @@ static void on_publish(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nro
         bcast_of(c, nsp, rooms, nrooms, except, nexcept, data, data_len, att, natt);
     if (flags & SIO_VOLATILE) b.flags.is_volatile = 1;
     sbuf_t msg = SBUF_INIT, ch = SBUF_INIT;
+    if (c->sharded) {
+        int rc = adapter_sharded_broadcast_write(&msg, &b);
+        if (rc < 0) {
+            log_warn("broadcast not published", "error=\"%s\"", adapter_sharded_strerror(rc));
+        } else {
+            if (adapter_sharded_publish_to_room(c->mode, ADAPTER_SHARDED_BROADCAST, 0, b.rooms,
+                                                b.nrooms))
+                sh_channel(&ch, c, nsp, rooms[0].ptr, rooms[0].len);
+            else
+                sh_channel(&ch, c, nsp, NULL, 0);
+            bus_spublish(c->bus, ch.data, ch.len, msg.data, msg.len);
+            c->broadcasts_out++;
+        }
+        bcast_done(&b);
+        sbuf_free(&msg);
+        sbuf_free(&ch);
+        return;
+    }
     int rc = amsg_broadcast_encode(&msg, &b);
     if (rc < 0) {
         log_warn("broadcast not published", "error=\"%s\"", amsg_strerror(rc));
@@ -167,14 +238,8 @@ static str_t *strs_of(const amsg_str_t *v, size_t n)
     return out;
 }
 
-static void on_broadcast(cluster_t *c, const char *payload, size_t len)
+static void deliver(cluster_t *c, amsg_broadcast_t b)
 {
-    amsg_broadcast_t b;
-    int rc = amsg_broadcast_decode((const uint8_t *)payload, len, &b);
-    if (rc < 0) {
-        log_debug("bad broadcast on the bus", "error=\"%s\"", amsg_strerror(rc));
-        return;
-    }
     sio_nsp_t *nsp;
     if (!(b.uid.len == strlen(c->uid) && memcmp(b.uid.s, c->uid, b.uid.len) == 0) &&
         (nsp = sio_nsp_find(c->sio, b.nsp.s, b.nsp.len)) && b.data.json) {
@@ -185,6 +250,17 @@ static void on_broadcast(cluster_t *c, const char *payload, size_t len)
         free(rooms);
         free(except);
     }
+}
+
+static void on_broadcast(cluster_t *c, const char *payload, size_t len)
+{
+    amsg_broadcast_t b;
+    int rc = amsg_broadcast_decode((const uint8_t *)payload, len, &b);
+    if (rc < 0) {
+        log_debug("bad broadcast on the bus", "error=\"%s\"", amsg_strerror(rc));
+        return;
+    }
+    deliver(c, b);
     amsg_broadcast_free(&b);
 }
 
@@ -215,8 +291,41 @@ static void opts_of_request(opts_t *o, const adapter_select_t *sel)
         o->except[i] = (str_t){sel->except[i].s, sel->except[i].len};
 }
 
-static void reply(cluster_t *c, sio_nsp_t *nsp, json_t *resp)
+/* A response in the sharded format, on the requester's private channel K#N#<uid>#: the
+ * classic response's one value goes in as the member the sharded type names. */
+static void sh_reply(cluster_t *c, sio_nsp_t *nsp, json_t *resp, const char *requester)
 {
+    int type;
+    const char *member, *from;
+    if (json_object_get(resp, "sockets"))
+        type = ADAPTER_SHARDED_FETCH_SOCKETS_RESPONSE, member = "sockets", from = "sockets";
+    else if (json_integer_value(json_object_get(resp, "type")) ==
+             ADAPTER_RESP_BROADCAST_CLIENT_COUNT)
+        type = ADAPTER_SHARDED_BROADCAST_CLIENT_COUNT, member = "clientCount", from = "clientCount";
+    else
+        type = ADAPTER_SHARDED_SERVER_SIDE_EMIT_RESPONSE, member = "packet", from = "data";
+    const char *rid = json_string_value(json_object_get(resp, "requestId"));
+    char *text = json_dumps(json_object_get(resp, from), JSON_COMPACT | JSON_ENCODE_ANY);
+    sbuf_t msg = SBUF_INIT, ch = SBUF_INIT;
+    mpjson_value_t v = {text, text ? strlen(text) : 0, NULL, 0};
+    if (rid && requester &&
+        adapter_sharded_response_write(&msg, type, rid, member, &v,
+                                       (amsg_str_t){c->uid, strlen(c->uid)}, nsp_str(nsp)) == 0) {
+        sh_channel(&ch, c, nsp, requester, strlen(requester));
+        bus_spublish(c->bus, ch.data, ch.len, msg.data, msg.len);
+    }
+    free(text);
+    sbuf_free(&msg);
+    sbuf_free(&ch);
+    json_decref(resp);
+}
+
+static void reply(cluster_t *c, sio_nsp_t *nsp, json_t *resp, const char *requester)
+{
+    if (c->sharded) {
+        sh_reply(c, nsp, resp, requester);
+        return;
+    }
     /* Who answered (Node's adapter ignores the extra member): lets a requester such as the
      * admin API say which node did not answer. */
     json_object_set_new(resp, "uid", json_string(c->uid));
@@ -339,7 +448,8 @@ static void collect_sockets(sio_socket_t *s, void *arg)
 }
 
 /* A server-side emit from another server: the app may answer it. */
-static void on_server_side_emit(cluster_t *c, sio_nsp_t *nsp, json_t *data, json_t *request_id)
+static void on_server_side_emit(cluster_t *c, sio_nsp_t *nsp, json_t *data, json_t *request_id,
+                                const char *requester)
 {
     const app_module_t *app = sio_server_app(c->sio);
     if (!app->server_event || !json_is_array(data)) return;
@@ -354,7 +464,8 @@ static void on_server_side_emit(cluster_t *c, sio_nsp_t *nsp, json_t *data, json
             if (value)
                 reply(c, nsp,
                       json_pack("{s:i,s:O,s:o}", "type", ADAPTER_REQ_SERVER_SIDE_EMIT, "requestId",
-                                request_id, "data", value));
+                                request_id, "data", value),
+                      requester);
         }
     }
     sbuf_free(&answer);
@@ -366,7 +477,8 @@ typedef struct {
     cluster_t *c;
     sio_nsp_t *nsp;
     char *request_id;
-    size_t left; /* acks still to come or be cancelled */
+    char *requester; /* its uid (the sharded format answers on its private channel) */
+    size_t left;     /* acks still to come or be cancelled */
 } bcast_acks_t;
 
 /* The first argument of an ack, the one a broadcast with acks reports (as Node's adapter
@@ -396,7 +508,15 @@ static void on_client_ack(void *ud, sio_socket_t *s, const sio_event_t *ack)
         first_ack_arg(ack, &arr, &first, &first_len);
         amsg_ack_t a = {{b->request_id, strlen(b->request_id)},
                         {first, first_len, (sio_attachment_t *)ack->att, ack->natt}};
-        if (amsg_ack_encode(&msg, &a) == 0) {
+        if (b->c->sharded) {
+            if (b->requester &&
+                adapter_sharded_response_write(
+                    &msg, ADAPTER_SHARDED_BROADCAST_ACK, b->request_id, "packet", &a.arg,
+                    (amsg_str_t){b->c->uid, strlen(b->c->uid)}, nsp_str(b->nsp)) == 0) {
+                sh_channel(&ch, b->c, b->nsp, b->requester, strlen(b->requester));
+                bus_spublish(b->c->bus, ch.data, ch.len, msg.data, msg.len);
+            }
+        } else if (amsg_ack_encode(&msg, &a) == 0) {
             channel(&ch, b->c, ADAPTER_CH_RESPONSE, b->nsp, NULL, 0);
             bus_publish(b->c->bus, ch.data, ch.len, msg.data, msg.len);
         }
@@ -406,14 +526,16 @@ static void on_client_ack(void *ud, sio_socket_t *s, const sio_event_t *ack)
     }
     if (--b->left == 0) {
         free(b->request_id);
+        free(b->requester);
         free(b);
     }
 }
 
-static void on_broadcast_request(cluster_t *c, sio_nsp_t *nsp, const char *payload, size_t len)
+/* A broadcast with acks from another server: delivered here, the client count and then each
+ * ack answered to the requester. */
+static void broadcast_with_acks(cluster_t *c, sio_nsp_t *nsp, const amsg_broadcast_t *rp)
 {
-    amsg_broadcast_t r;
-    if (amsg_bcast_request_decode((const uint8_t *)payload, len, &r) < 0) return;
+    amsg_broadcast_t r = *rp;
     if (!(r.uid.len == strlen(c->uid) && memcmp(r.uid.s, c->uid, r.uid.len) == 0) && r.data.json &&
         r.request_id.s) {
         str_t *rooms = strs_of(r.rooms, r.nrooms), *except = strs_of(r.except, r.nexcept);
@@ -421,17 +543,25 @@ static void on_broadcast_request(cluster_t *c, sio_nsp_t *nsp, const char *paylo
         b->c = c;
         b->nsp = nsp;
         b->request_id = xstrndup(r.request_id.s, r.request_id.len);
+        b->requester = r.uid.s ? xstrndup(r.uid.s, r.uid.len) : NULL;
         b->left = 1; /* held until the count is out */
         size_t n = sio_deliver_with_ack(nsp, rooms, r.nrooms, except, r.nexcept, r.data.json,
                                         r.data.json_len, r.data.att, r.data.natt, on_client_ack, b);
         b->left += n;
         json_t *count = json_pack("{s:i,s:s,s:I}", "type", ADAPTER_RESP_BROADCAST_CLIENT_COUNT,
                                   "requestId", b->request_id, "clientCount", (json_int_t)n);
-        reply(c, nsp, count);
+        reply(c, nsp, count, b->requester);
         on_client_ack(b, NULL, NULL); /* drops the hold */
         free(rooms);
         free(except);
     }
+}
+
+static void on_broadcast_request(cluster_t *c, sio_nsp_t *nsp, const char *payload, size_t len)
+{
+    amsg_broadcast_t r;
+    if (amsg_bcast_request_decode((const uint8_t *)payload, len, &r) < 0) return;
+    broadcast_with_acks(c, nsp, &r);
     amsg_broadcast_free(&r);
 }
 
@@ -448,14 +578,14 @@ static void on_json_request(cluster_t *c, sio_nsp_t *nsp, const adapter_request_
         if (own || !request_id) return;
         json_t *ids = json_array();
         for_selected(nsp, o, collect_ids, ids);
-        reply(c, nsp, json_pack("{s:O,s:o}", "requestId", request_id, "sockets", ids));
+        reply(c, nsp, json_pack("{s:O,s:o}", "requestId", request_id, "sockets", ids), req->uid);
         return;
     }
     case ADAPTER_REQ_ALL_ROOMS: {
         if (own || !request_id) return;
         json_t *rooms = json_array();
         sio_nsp_rooms(nsp, add_nsp_room, rooms);
-        reply(c, nsp, json_pack("{s:O,s:o}", "requestId", request_id, "rooms", rooms));
+        reply(c, nsp, json_pack("{s:O,s:o}", "requestId", request_id, "rooms", rooms), req->uid);
         return;
     }
     case ADAPTER_REQ_REMOTE_JOIN: /* our own were applied when made */
@@ -471,11 +601,11 @@ static void on_json_request(cluster_t *c, sio_nsp_t *nsp, const adapter_request_
         if (own || !request_id) return;
         json_t *socks = json_array();
         for_selected(nsp, o, collect_sockets, socks);
-        reply(c, nsp, json_pack("{s:O,s:o}", "requestId", request_id, "sockets", socks));
+        reply(c, nsp, json_pack("{s:O,s:o}", "requestId", request_id, "sockets", socks), req->uid);
         return;
     }
     case ADAPTER_REQ_SERVER_SIDE_EMIT:
-        if (!own) on_server_side_emit(c, nsp, req->data, request_id);
+        if (!own) on_server_side_emit(c, nsp, req->data, request_id, req->uid);
         return;
     default: return;
     }
@@ -573,7 +703,15 @@ static int on_answer(void *ud, adapter_ask_t *a, const adapter_response_t *resp)
     case ADAPTER_REQ_REMOTE_FETCH:
         json_array_extend(items, json_object_get(resp->doc, "sockets"));
         break;
-    case ADAPTER_REQ_ALL_ROOMS: merge_rooms(items, json_object_get(resp->doc, "rooms")); break;
+    case ADAPTER_REQ_ALL_ROOMS: { /* the sharded format answers with the sockets */
+        json_t *sockets = json_object_get(resp->doc, "sockets"), *s;
+        size_t i;
+        if (sockets)
+            json_array_foreach(sockets, i, s) merge_rooms(items, json_object_get(s, "rooms"));
+        else
+            merge_rooms(items, json_object_get(resp->doc, "rooms"));
+        break;
+    }
     case ADAPTER_REQ_SERVER_SIDE_EMIT:
         json_array_append(items, json_object_get(resp->doc, "data"));
         break;
@@ -660,13 +798,7 @@ void cluster_server_side_emit(cluster_t *c, sio_nsp_t *nsp, const char *data, si
     }
     if (!cb) { /* no answers wanted: publish and forget */
         json_t *req = adapter_request_new(ADAPTER_REQ_SERVER_SIDE_EMIT, c->uid, NULL);
-        char *text =
-            adapter_request_set(req, "data", arr) == 0 ? json_dumps(req, JSON_COMPACT) : NULL;
-        sbuf_t ch = SBUF_INIT;
-        channel(&ch, c, ADAPTER_CH_REQUEST, nsp, NULL, 0);
-        if (text) bus_publish(c->bus, ch.data, ch.len, text, strlen(text));
-        sbuf_free(&ch);
-        free(text);
+        if (adapter_request_set(req, "data", arr) == 0) publish_request(c, nsp, req);
         json_decref(req);
         return;
     }
@@ -714,7 +846,8 @@ void cluster_broadcast_with_ack(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms
         const char *id = adapter_ask_id(r->ask);
         b.request_id = (amsg_str_t){id, strlen(id)};
         b.flags.timeout = (int64_t)adapter_gather_timeout(c->gather);
-        encoded = amsg_bcast_request_encode(&packed, &b) == 0;
+        encoded = (c->sharded ? adapter_sharded_broadcast_write(&packed, &b)
+                              : amsg_bcast_request_encode(&packed, &b)) == 0;
         bcast_done(&b);
     }
     /* Alone (or the packet could not be encoded): the local acks are all there is; they
@@ -748,14 +881,7 @@ static void room_request(cluster_t *c, sio_nsp_t *nsp, adapter_request_type_t ty
                  : type == ADAPTER_REQ_REMOTE_LEAVE ? do_leave
                                                     : do_disconnect,
                  &op);
-    if (c) {
-        char *text = json_dumps(req, JSON_COMPACT);
-        sbuf_t ch = SBUF_INIT;
-        channel(&ch, c, ADAPTER_CH_REQUEST, nsp, NULL, 0);
-        if (text) bus_publish(c->bus, ch.data, ch.len, text, strlen(text));
-        sbuf_free(&ch);
-        free(text);
-    }
+    if (c) publish_request(c, nsp, req);
     json_decref(t);
     json_decref(req);
 }
@@ -781,6 +907,73 @@ void cluster_disconnect(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t
                  close);
 }
 
+/* ---- the sharded format (section 2.8) ---- */
+
+/* A message on one of the sharded channels: requests and broadcasts from other servers, and
+ * responses to this one's requests (on its private channel, or anywhere: Node answers only
+ * there, and hands any response to its requests whatever the channel). */
+static void on_sharded(cluster_t *c, const char *payload, size_t len)
+{
+    adapter_sharded_msg_t m;
+    int rc = adapter_sharded_decode((const uint8_t *)payload, len, &m);
+    if (rc < 0) {
+        log_debug("bad message on the bus", "error=\"%s\"", adapter_sharded_strerror(rc));
+        return;
+    }
+    sio_nsp_t *nsp = m.nsp.s ? sio_nsp_find(c->sio, m.nsp.s, m.nsp.len) : NULL;
+    int own = m.uid.s && m.uid.len == strlen(c->uid) && memcmp(m.uid.s, c->uid, m.uid.len) == 0;
+    if (!nsp || own) {
+        adapter_sharded_msg_free(&m);
+        return;
+    }
+    if (adapter_sharded_is_response(m.type)) {
+        adapter_response_t resp;
+        if (adapter_sharded_response_read(&m, &resp) == 0) adapter_gather_feed(c->gather, &resp);
+        adapter_response_free(&resp);
+    } else if (m.type == ADAPTER_SHARDED_BROADCAST) {
+        amsg_broadcast_t b;
+        if (adapter_sharded_broadcast_read(&m, &b) == 0) {
+            if (b.request_id.s) {
+                c->requests_in++;
+                broadcast_with_acks(c, nsp, &b);
+            } else {
+                deliver(c, b);
+            }
+            amsg_broadcast_free(&b);
+        }
+    } else {
+        adapter_request_t req;
+        if (adapter_sharded_request_read(&m, &req) == 0) {
+            c->requests_in++;
+            on_json_request(c, nsp, &req);
+        }
+        adapter_request_free(&req);
+    }
+    adapter_sharded_msg_free(&m);
+}
+
+/* Publishes a request that awaits no answer (a classic request document, borrowed) in the
+ * bus's format. */
+static void publish_request(cluster_t *c, sio_nsp_t *nsp, const json_t *req)
+{
+    sbuf_t ch = SBUF_INIT;
+    if (c->sharded) {
+        sbuf_t msg = SBUF_INIT;
+        if (adapter_sharded_request_write(&msg, req, (amsg_str_t){c->uid, strlen(c->uid)},
+                                          nsp_str(nsp)) == 0) {
+            sh_channel(&ch, c, nsp, NULL, 0);
+            bus_spublish(c->bus, ch.data, ch.len, msg.data, msg.len);
+        }
+        sbuf_free(&msg);
+    } else {
+        char *text = json_dumps(req, JSON_COMPACT);
+        channel(&ch, c, ADAPTER_CH_REQUEST, nsp, NULL, 0);
+        if (text) bus_publish(c->bus, ch.data, ch.len, text, strlen(text));
+        free(text);
+    }
+    sbuf_free(&ch);
+}
+
 /* ---- the bus ---- */
 
 /* Requests, responses and control traffic go to their listeners; everything else on the
@@ -789,7 +982,10 @@ static void on_message(void *ud, const char *ch, size_t chlen, const char *patte
                        const char *payload, size_t len)
 {
     cluster_t *c = ud;
-    if (bus_listen_dispatch(c->listen, ch, chlen, pattern, payload, len) == 0)
+    if (bus_listen_dispatch(c->listen, ch, chlen, pattern, payload, len) != 0) return;
+    if (c->sharded)
+        on_sharded(c, payload, len);
+    else
         on_broadcast(c, payload, len);
 }
 
@@ -821,15 +1017,43 @@ int cluster_start(cluster_t **out, server_t *srv, sio_server_t *sio, const chatn
         redis_url_free(&url);
         return -1;
     }
+    int sharded = url.kind == REDIS_URL_CLUSTER;
+    if (cfg->bus_format[0]) {
+        if (strcmp(cfg->bus_format, "classic") != 0 && strcmp(cfg->bus_format, "sharded") != 0) {
+            snprintf(err, errlen, "--bus-format must be classic or sharded");
+            redis_url_free(&url);
+            return -1;
+        }
+        sharded = strcmp(cfg->bus_format, "sharded") == 0;
+    }
+    adapter_sharded_mode_t mode;
+    if (adapter_sharded_mode_parse(cfg->subscription_mode, &mode) < 0) {
+        snprintf(err, errlen, "--subscription-mode must be static, dynamic or dynamic-private");
+        redis_url_free(&url);
+        return -1;
+    }
+    if (sharded && url.kind == REDIS_URL_SENTINEL) {
+        snprintf(err, errlen,
+                 "--bus-format sharded needs redis:// (Redis 7) or redis+cluster://, not "
+                 "redis+sentinel://");
+        redis_url_free(&url);
+        return -1;
+    }
     cluster_t *c = xcalloc(1, sizeof *c);
     c->srv = srv;
     c->sio = sio;
     c->key = cfg->redis_key;
     c->key_len = strlen(cfg->redis_key);
-    c->pattern_mode = strcmp(cfg->bus_subscribe, "pattern") == 0;
-    sid_generate(c->uid, 7, NULL); /* a 6-character server uid, as Node's adapter uses */
+    c->pattern_mode = !sharded && strcmp(cfg->bus_subscribe, "pattern") == 0;
+    c->sharded = sharded;
+    c->mode = mode;
+    if (sharded) /* 16 hex digits, as Node's ClusterAdapter */
+        sid_hex(c->uid, 16);
+    else
+        sid_generate(c->uid, 7, NULL); /* a 6-character server uid, as Node's adapter uses */
     bus_options_t o;
     bus_options_init(&o);
+    o.sharded = sharded;
     o.on_message = on_message;
     o.on_state = on_state;
     o.ud = c;
@@ -851,6 +1075,7 @@ int cluster_start(cluster_t **out, server_t *srv, sio_server_t *sio, const chatn
         .timeout_ms = (uint64_t)cfg->requests_timeout,
         .self_subscribed = 1,
         .own_response_channel = 1,
+        .sharded = sharded,
     };
     rc = adapter_gather_new(&c->gather, &go);
     if (rc < 0) {
@@ -862,8 +1087,12 @@ int cluster_start(cluster_t **out, server_t *srv, sio_server_t *sio, const chatn
     sio_cluster_t hooks = {on_nsp_added, on_room_added, on_room_removed, on_publish, c};
     sio_server_set_cluster(sio, &hooks);
     sio_foreach_nsp(sio, on_nsp_each, c);
-    log_info("cluster adapter started", "uid=%s key=%s subscribe=%s", c->uid, c->key,
-             c->pattern_mode ? "pattern" : "interest");
+    if (sharded)
+        log_info("cluster adapter started", "uid=%s key=%s format=sharded subscription=%s", c->uid,
+                 c->key, adapter_sharded_mode_name(c->mode));
+    else
+        log_info("cluster adapter started", "uid=%s key=%s format=classic subscribe=%s", c->uid,
+                 c->key, c->pattern_mode ? "pattern" : "interest");
     *out = c;
     return 0;
 }
@@ -927,12 +1156,29 @@ void cluster_health(const cluster_t *c, sbuf_t *json)
                 "\"subscriber\":\"%s\",\"reconnects\":%llu,\"published\":%llu,"
                 "\"received\":%llu,\"queued\":%llu,\"dropped\":%llu,\"broadcasts_in\":%llu,"
                 "\"broadcasts_out\":%llu,\"requests_in\":%llu,\"topology\":\"%s\"",
-                c->uid, c->pattern_mode ? "pattern" : "interest", bus_state_name(st.cmd.state),
-                bus_state_name(st.sub.state), (unsigned long long)st.reconnects,
-                (unsigned long long)st.published, (unsigned long long)st.received,
-                (unsigned long long)st.queued, (unsigned long long)st.dropped,
-                (unsigned long long)c->broadcasts_in, (unsigned long long)c->broadcasts_out,
-                (unsigned long long)c->requests_in, redis_url_kind_name(bus_url(c->bus)->kind));
+                c->uid,
+                c->sharded        ? adapter_sharded_mode_name(c->mode)
+                : c->pattern_mode ? "pattern"
+                                  : "interest",
+                bus_state_name(st.cmd.state), bus_state_name(st.sub.state),
+                (unsigned long long)st.reconnects, (unsigned long long)st.published,
+                (unsigned long long)st.received, (unsigned long long)st.queued,
+                (unsigned long long)st.dropped, (unsigned long long)c->broadcasts_in,
+                (unsigned long long)c->broadcasts_out, (unsigned long long)c->requests_in,
+                redis_url_kind_name(bus_url(c->bus)->kind));
+    sbuf_printf(json, ",\"format\":\"%s\"", c->sharded ? "sharded" : "classic");
+    if (bus_url(c->bus)->kind == REDIS_URL_CLUSTER || c->sharded) {
+        /* the primaries of the slot map, and how the map was kept */
+        sbuf_append_str(json, ",\"primaries\":[");
+        for (size_t i = 0; i < bus_shards(c->bus); i++) {
+            const char *a = bus_shard_addr(c->bus, i);
+            if (i) sbuf_append_char(json, ',');
+            jtext_append_string(json, a ? a : "", a ? strlen(a) : 0);
+        }
+        sbuf_printf(json, "],\"map_refreshes\":%llu,\"moved\":%llu,\"asked\":%llu,\"retried\":%llu",
+                    (unsigned long long)st.map_refreshes, (unsigned long long)st.moved,
+                    (unsigned long long)st.asked, (unsigned long long)st.retried);
+    }
     if (bus_url(c->bus)->kind == REDIS_URL_SENTINEL) {
         /* the primary's address: host name or IP and a port, as a sentinel gave it */
         sbuf_append_str(json, ",\"primary\":");

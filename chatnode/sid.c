@@ -32,6 +32,13 @@ void sid_generate(char *out, size_t cap, const char *tag)
     out[n] = '\0';
 }
 
+void sid_hex(char *out, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) out[i] = hex[random_byte() & 15];
+    out[n] = '\0';
+}
+
 int sid_valid_tag(const char *tag)
 {
     size_t len = strlen(tag);

@@ -10,6 +10,8 @@
 
 /* Writes "<tag>.<20 random url-safe characters>" (or just the random part when tag is empty). */
 void sid_generate(char *out, size_t cap, const char *tag);
+/* Writes n random lowercase hex digits and a NUL (out holds n + 1 bytes). */
+void sid_hex(char *out, size_t n);
 /* Checks a node tag: 1 to 32 characters of [A-Za-z0-9-]. Returns 0 or -1. */
 int sid_valid_tag(const char *tag);
 

@@ -2,6 +2,7 @@
  * section 2.6). Every ask of a gatherer waits the same delay, so one deadline queue (one libuv
  * timer) serves them all. */
 #include "adapter_gather.h"
+#include "adapter_sharded_classic.h"
 #include "alloc.h"
 #include "deadline.h"
 #include "sbuf.h"
@@ -18,7 +19,7 @@ struct adapter_gather {
     char *key;
     size_t key_len;
     char uid[32];
-    int self_subscribed, own_response_channel;
+    int self_subscribed, own_response_channel, sharded;
     uint64_t next_id;
     strmap_t asks;      /* request id -> adapter_ask_t: sent, awaiting answers */
     strmap_t listening; /* namespaces whose response channels are listened to (key: owned copy) */
@@ -119,16 +120,22 @@ static void on_response(void *ud, const char *channel, size_t len, const char *p
     adapter_gather_t *g = ud;
     adapter_response_t resp;
     if (g->closed || adapter_response_parse(payload, plen, &resp) < 0) return;
+    adapter_gather_feed(g, &resp);
+    adapter_response_free(&resp);
+}
+
+void adapter_gather_feed(adapter_gather_t *g, const adapter_response_t *resp)
+{
+    if (g->closed) return;
     adapter_ask_t *a =
-        resp.request_id ? strmap_get(&g->asks, resp.request_id, resp.request_id_len) : NULL;
+        resp->request_id ? strmap_get(&g->asks, resp->request_id, resp->request_id_len) : NULL;
     if (a) {
         adapter_gather_answer_cb fn = a->on_answer ? a->on_answer : default_answer;
         a->answering = 1;
-        if (fn(a->ud, a, &resp) == 1) a->answered++;
+        if (fn(a->ud, a, resp) == 1) a->answered++;
         a->answering = 0;
         check(a);
     }
-    adapter_response_free(&resp);
 }
 
 int adapter_gather_new(adapter_gather_t **out, const adapter_gather_options_t *o)
@@ -146,6 +153,7 @@ int adapter_gather_new(adapter_gather_t **out, const adapter_gather_options_t *o
     snprintf(g->uid, sizeof g->uid, "%s", o->uid);
     g->self_subscribed = o->self_subscribed;
     g->own_response_channel = o->own_response_channel;
+    g->sharded = o->sharded;
     g->refs = 1;
     *out = g;
     return 0;
@@ -173,7 +181,7 @@ uint64_t adapter_gather_timeout(const adapter_gather_t *g)
 
 int adapter_gather_listen(adapter_gather_t *g, const char *nsp, size_t nsp_len)
 {
-    if (strmap_get(&g->listening, nsp, nsp_len)) return 0;
+    if (g->sharded || strmap_get(&g->listening, nsp, nsp_len)) return 0;
     sbuf_t ch = SBUF_INIT;
     adapter_channel(&ch, g->key, g->key_len, ADAPTER_CH_RESPONSE, nsp, nsp_len, NULL, 0);
     int rc = bus_listen_add(g->listen, ch.data, ch.len, on_response, g);
@@ -228,6 +236,16 @@ typedef struct {
     char id[ADAPTER_REQUEST_ID_MAX];
 } numsub_t;
 
+/* Where requests of a's namespace go: K-request#N#, or K#N# in the sharded format. */
+static void request_channel(sbuf_t *ch, const adapter_gather_t *g, const adapter_ask_t *a)
+{
+    if (g->sharded)
+        adapter_sharded_channel(ch, (amsg_str_t){g->key, g->key_len},
+                                (amsg_str_t){a->nsp, a->nsp_len}, (amsg_str_t){NULL, 0});
+    else
+        adapter_channel(ch, g->key, g->key_len, ADAPTER_CH_REQUEST, a->nsp, a->nsp_len, NULL, 0);
+}
+
 /* The server count is known: publish the request, or finish when no server is there. */
 static void on_numsub(void *ud, int status, const redisReply *reply)
 {
@@ -245,9 +263,9 @@ static void on_numsub(void *ud, int status, const redisReply *reply)
             a->servers = n > 0 ? (unsigned)n : 0;
             a->counted = 1;
             sbuf_t ch = SBUF_INIT;
-            adapter_channel(&ch, g->key, g->key_len, ADAPTER_CH_REQUEST, a->nsp, a->nsp_len, NULL,
-                            0);
-            if (a->servers && bus_publish(g->bus, ch.data, ch.len, a->payload, a->payload_len) < 0)
+            request_channel(&ch, g, a);
+            if (a->servers && (g->sharded ? bus_spublish : bus_publish)(
+                                  g->bus, ch.data, ch.len, a->payload, a->payload_len) < 0)
                 finish(a, ADAPTER_GATHER_ENOBUS);
             else
                 check(a);
@@ -276,13 +294,15 @@ void adapter_ask_send(adapter_ask_t *a, const char *payload, size_t len)
     a->registered = 1;
     deadline_queue_add(&g->deadlines, &a->deadline);
     sbuf_t ch = SBUF_INIT;
-    adapter_channel(&ch, g->key, g->key_len, ADAPTER_CH_REQUEST, a->nsp, a->nsp_len, NULL, 0);
-    const char *argv[] = {"PUBSUB", "NUMSUB", ch.data};
-    size_t lens[] = {6, 6, ch.len};
+    request_channel(&ch, g, a);
+    /* SHARDNUMSUB counts the subscribers of the node asked: the channel's own primary, where
+     * every server subscribes it */
+    const char *argv[] = {"PUBSUB", g->sharded ? "SHARDNUMSUB" : "NUMSUB", ch.data};
+    size_t lens[] = {6, g->sharded ? 11 : 6, ch.len};
     numsub_t *q = xcalloc(1, sizeof *q);
     q->g = g;
     memcpy(q->id, a->id, sizeof q->id);
-    int rc = bus_command(g->bus, 3, argv, lens, on_numsub, q);
+    int rc = bus_command_key(g->bus, ch.data, ch.len, 3, argv, lens, on_numsub, q);
     sbuf_free(&ch);
     if (rc < 0) {
         free(q);
@@ -294,6 +314,20 @@ void adapter_ask_send(adapter_ask_t *a, const char *payload, size_t len)
 
 void adapter_ask_send_json(adapter_ask_t *a, json_t *req)
 {
+    if (a->g && a->g->sharded) {
+        sbuf_t msg = SBUF_INIT;
+        int rc = req ? adapter_sharded_request_write(&msg, req,
+                                                     (amsg_str_t){a->g->uid, strlen(a->g->uid)},
+                                                     (amsg_str_t){a->nsp, a->nsp_len})
+                     : -1;
+        json_decref(req);
+        if (rc < 0)
+            finish(a, ADAPTER_GATHER_EENCODE);
+        else
+            adapter_ask_send(a, msg.data, msg.len);
+        sbuf_free(&msg);
+        return;
+    }
     char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
     if (!text) {

@@ -55,6 +55,11 @@ typedef struct {
     /* Also listen on K-response#N#<uid>#, where Node's publishOnSpecificResponseChannel
      * answers. */
     int own_response_channel;
+    /* The sharded format (section 2.8): servers are counted with PUBSUB SHARDNUMSUB of the
+     * namespace channel K#N#, requests go there with SPUBLISH (JSON requests written as the
+     * sharded messages they stand for), and no response channel is listened to: the node's
+     * handler of its private channel K#N#<uid># hands each response to adapter_gather_feed. */
+    int sharded;
 } adapter_gather_options_t;
 
 /* Creates a gatherer. Returns 0 and *out (closed with adapter_gather_close), or a negative
@@ -65,6 +70,10 @@ int adapter_gather_new(adapter_gather_t **out, const adapter_gather_options_t *o
  * answered or cancelled. Its response listeners stay in the registry (the bus may be closed
  * already): free the registry after. NULL is a no-op. */
 void adapter_gather_close(adapter_gather_t *g);
+/* A response that came (the sharded format's, read into the classic form): counted for the
+ * ask with its request id, if any. */
+void adapter_gather_feed(adapter_gather_t *g, const adapter_response_t *resp);
+
 /* The delay asks wait (options.timeout_ms). */
 uint64_t adapter_gather_timeout(const adapter_gather_t *g);
 

@@ -69,7 +69,7 @@ static void test_bus_down(void **state)
     assert_int_equal(bus_open(&bus, &loop, &url, &bo), 0);
     redis_url_free(&url);
     bus_listen_t *l = bus_listen_new(bus);
-    adapter_gather_options_t o = {&loop, bus, l, "socket.io", "admin-test", 1000, 0, 0};
+    adapter_gather_options_t o = {&loop, bus, l, "socket.io", "admin-test", 1000, 0, 0, 0};
     adapter_gather_t *g;
     assert_int_equal(adapter_gather_new(&g, &o), 0);
     assert_int_equal(adapter_gather_timeout(g), 1000);
