@@ -12,10 +12,18 @@ static const cfg_opt_t opts[] = {
             "TCP port to listen on (0: any free port)"),
     CFG_OPT(adminnode_config_t, "redis", CFG_STR, "", 0, 0, redis, "URL",
             "the cluster's Redis: redis://[user:password@]host:port[/db], or "
-            "redis+sentinel://[user:password@]sentinel:port[,...]/<master-name>[/db] "
+            "redis+sentinel://[user:password@]sentinel:port[,...]/<master-name>[/db], or "
+            "redis+cluster://[user:password@]host:port[,host:port...] "
             "(empty: none)"),
     CFG_OPT(adminnode_config_t, "redis-key", CFG_STR, "socket.io", 0, 0, redis_key, "PREFIX",
             "channel prefix of the Socket.IO adapter on Redis (the chatnodes' --redis-key)"),
+    CFG_OPT(adminnode_config_t, "bus-format", CFG_STR, "", 0, 0, bus_format, "FORMAT",
+            "the chatnodes' --bus-format: classic or sharded (default: sharded on "
+            "redis+cluster://, else classic)"),
+    CFG_OPT(adminnode_config_t, "subscription-mode", CFG_STR, "dynamic", 0, 0, subscription_mode,
+            "MODE",
+            "the chatnodes' --subscription-mode (sharded format): where emits to one "
+            "room are published"),
     CFG_OPT(adminnode_config_t, "control-prefix", CFG_STR, "chatcluster", 0, 0, control_prefix,
             "PREFIX", "prefix of the cluster's control channels and keys on Redis"),
     CFG_OPT(adminnode_config_t, "api-keys-file", CFG_STR, "", 0, 0, api_keys_file, "PATH",

@@ -10,6 +10,8 @@ typedef struct {
     long long port;
     char *redis;
     char *redis_key;
+    char *bus_format;        /* "", "classic" or "sharded" */
+    char *subscription_mode; /* the sharded format's subscriptionMode */
     char *control_prefix;
     char *api_keys_file;
     long long max_body;

@@ -22,7 +22,9 @@ typedef struct {
     const adminnode_config_t *cfg;
     const char *version;
     http_server_t *http;
-    bus_t *bus; /* NULL without --redis */
+    bus_t *bus;  /* NULL without --redis */
+    int sharded; /* the bus speaks the sharded adapter's format */
+    int mode;    /* then its adapter_sharded_mode_t */
     auth_t auth;
     api_router_t router;
     uint64_t started_ms;

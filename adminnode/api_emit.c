@@ -3,6 +3,7 @@
  * K#N#<room>#), so chatnodes and Node.js socket.io servers on the same Redis all deliver it. */
 #include "adapter_msg.h"
 #include "alloc.h"
+#include "adapter_sharded_classic.h"
 #include "api.h"
 #include "api_params.h"
 #include "sbuf.h"
@@ -156,6 +157,24 @@ int api_publish_emit(adminnode_t *an, const char *nsp, json_t *rooms, json_t *ex
     b.rooms = strs(rooms, &b.nrooms);
     b.except = strs(except, &b.nexcept);
     sbuf_t msg = SBUF_INIT, ch = SBUF_INIT;
+    if (an->sharded) { /* as a sharded adapter's broadcast (docs/protocols.md, section 2.8) */
+        int rc = adapter_sharded_broadcast_write(&msg, &b) == 0 ? 0 : API_EENCODE;
+        if (rc == 0 && !an->bus) rc = API_ENOBUS;
+        if (rc == 0) {
+            const char *key = an->cfg->redis_key;
+            int to_room = adapter_sharded_publish_to_room(
+                (adapter_sharded_mode_t)an->mode, ADAPTER_SHARDED_BROADCAST, 0, b.rooms, b.nrooms);
+            adapter_sharded_channel(&ch, (amsg_str_t){key, strlen(key)}, b.nsp,
+                                    to_room ? b.rooms[0] : (amsg_str_t){NULL, 0});
+            if (bus_spublish(an->bus, ch.data, ch.len, msg.data, msg.len) < 0) rc = API_ENOBUS;
+        }
+        free(b.rooms);
+        free(b.except);
+        free(text);
+        sbuf_free(&msg);
+        sbuf_free(&ch);
+        return rc;
+    }
     int rc = amsg_broadcast_encode(&msg, &b) == 0 ? 0 : API_EENCODE;
     if (rc == 0 && !an->bus) rc = API_ENOBUS;
     if (rc == 0) {

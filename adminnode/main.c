@@ -3,6 +3,7 @@
  * SIGTERM (every handle closed, all memory freed). */
 #include "adminnode_config.h"
 #include "api.h"
+#include "adapter_sharded.h"
 #include "alloc.h"
 #include "api_cluster.h"
 #include "log.h"
@@ -142,6 +143,20 @@ static int start(node_t *n, uv_loop_t *loop, const adminnode_config_t *cfg)
         fprintf(stderr, "adminnode: --redis: %s\n", err);
         return -1;
     }
+    adapter_sharded_mode_t mode;
+    if (cfg->redis[0] &&
+        bus_format_parse(cfg->bus_format, &url, &an->sharded, err, sizeof err) < 0) {
+        fprintf(stderr, "adminnode: %s\n", err);
+        redis_url_free(&url);
+        return -1;
+    }
+    if (adapter_sharded_mode_parse(cfg->subscription_mode, &mode) < 0) {
+        fprintf(stderr, "adminnode: --subscription-mode must be static, dynamic or "
+                        "dynamic-private\n");
+        redis_url_free(&url);
+        return -1;
+    }
+    an->mode = (int)mode;
     http_options_t ho = {
         .host = cfg->host,
         .port = (int)cfg->port,
@@ -169,6 +184,7 @@ static int start(node_t *n, uv_loop_t *loop, const adminnode_config_t *cfg)
         bo.on_state = on_bus_state;
         bo.on_message = listen_dispatch;
         bo.ud = an;
+        bo.sharded = an->sharded;
         int rc = bus_open(&an->bus, loop, &url, &bo);
         redis_url_free(&url);
         if (rc < 0) {

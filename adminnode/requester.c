@@ -1,6 +1,7 @@
 /* adminnode's cluster requests (see requester.h). */
 #include "requester.h"
 #include "adapter_request.h"
+#include "adapter_sharded_classic.h"
 #include "alloc.h"
 #include "api_params.h"
 #include "sbuf.h"
@@ -14,6 +15,36 @@ struct requester {
     char uid[24];
     adapter_gather_t *gather; /* NULL without Redis */
 };
+
+/* K#N#, or K#N#<uid># with uid: the sharded format's channels. */
+static void sh_channel(sbuf_t *ch, const requester_t *rq, const char *nsp, const char *uid)
+{
+    const char *key = rq->an->cfg->redis_key;
+    adapter_sharded_channel(ch, (amsg_str_t){key, strlen(key)}, (amsg_str_t){nsp, strlen(nsp)},
+                            (amsg_str_t){uid, uid ? strlen(uid) : 0});
+}
+
+/* A message on this requester's private channel: a response to one of its asks. */
+static void on_private(void *ud, const char *channel, size_t len, const char *payload, size_t plen)
+{
+    (void)channel;
+    (void)len;
+    requester_t *rq = ud;
+    adapter_sharded_msg_t m;
+    if (!rq->gather || adapter_sharded_decode((const uint8_t *)payload, plen, &m) < 0) return;
+    adapter_response_t resp;
+    if (adapter_sharded_response_read(&m, &resp) == 0) adapter_gather_feed(rq->gather, &resp);
+    adapter_response_free(&resp);
+    adapter_sharded_msg_free(&m);
+}
+
+static void listen_private(requester_t *rq, const char *nsp)
+{
+    sbuf_t ch = SBUF_INIT;
+    sh_channel(&ch, rq, nsp, rq->uid);
+    bus_listen_sadd(listen_registry(rq->an), ch.data, ch.len, on_private, rq);
+    sbuf_free(&ch);
+}
 
 requester_t *requester_new(adminnode_t *an)
 {
@@ -39,8 +70,12 @@ requester_t *requester_new(adminnode_t *an)
             .timeout_ms = wait - wait / 4, /* answer before the HTTP layer gives up (504) */
             .self_subscribed = 0,
             .own_response_channel = 0,
+            .sharded = an->sharded,
         };
         if (adapter_gather_new(&rq->gather, &o) < 0) rq->gather = NULL;
+        /* the default namespace's answers channel is listened to from the start, so that the
+         * first ask does not race its own subscription */
+        if (rq->gather && an->sharded) listen_private(rq, "/");
     }
     return rq;
 }
@@ -87,6 +122,7 @@ int requester_ask(requester_t *rq, const char *nsp, json_t *request, req_cb cb, 
         json_decref(r.items);
         return 0;
     }
+    if (rq->an->sharded) listen_private(rq, nsp);
     adapter_ask_t *a = adapter_ask_new(rq->gather, nsp, strlen(nsp), NULL, cb, ud);
     if (adapter_request_set(request, "uid", json_string(rq->uid)) < 0 ||
         adapter_request_set(request, "requestId", json_string(adapter_ask_id(a))) < 0) {
@@ -99,6 +135,24 @@ int requester_ask(requester_t *rq, const char *nsp, json_t *request, req_cb cb, 
 
 int requester_tell(requester_t *rq, const char *nsp, json_t *request)
 {
+    if (rq && rq->an->sharded) {
+        sbuf_t msg = SBUF_INIT, ch = SBUF_INIT;
+        int rc = nsp_ok(nsp) && requester_check(request, 1) == 0 &&
+                         adapter_sharded_request_write(&msg, request,
+                                                       (amsg_str_t){rq->uid, strlen(rq->uid)},
+                                                       (amsg_str_t){nsp, strlen(nsp)}) == 0
+                     ? 0
+                     : API_EINVAL;
+        json_decref(request);
+        if (rc == 0) {
+            sh_channel(&ch, rq, nsp, NULL);
+            if (!rq->an->bus || bus_spublish(rq->an->bus, ch.data, ch.len, msg.data, msg.len) < 0)
+                rc = API_ENOBUS;
+        }
+        sbuf_free(&msg);
+        sbuf_free(&ch);
+        return rc;
+    }
     char *text = NULL;
     if (rq && nsp_ok(nsp) && requester_check(request, 1) == 0 &&
         adapter_request_set(request, "uid", json_string(rq->uid)) == 0)

@@ -60,7 +60,8 @@ static const cfg_opt_t opts[] = {
             "debug, info, warn or error"),
     CFG_OPT(chatnode_config_t, "redis", CFG_STR, "", 0, 0, redis, "URL",
             "cluster through Redis: redis://[user:password@]host:port[/db], or "
-            "redis+sentinel://[user:password@]sentinel:port[,...]/<master-name>[/db] "
+            "redis+sentinel://[user:password@]sentinel:port[,...]/<master-name>[/db], or "
+            "redis+cluster://[user:password@]host:port[,host:port...] "
             "(empty: run alone)"),
     CFG_OPT(chatnode_config_t, "redis-key", CFG_STR, "socket.io", 0, 0, redis_key, "PREFIX",
             "channel prefix on Redis, as the Node.js redis-adapter's key option"),

@@ -1017,25 +1017,14 @@ int cluster_start(cluster_t **out, server_t *srv, sio_server_t *sio, const chatn
         redis_url_free(&url);
         return -1;
     }
-    int sharded = url.kind == REDIS_URL_CLUSTER;
-    if (cfg->bus_format[0]) {
-        if (strcmp(cfg->bus_format, "classic") != 0 && strcmp(cfg->bus_format, "sharded") != 0) {
-            snprintf(err, errlen, "--bus-format must be classic or sharded");
-            redis_url_free(&url);
-            return -1;
-        }
-        sharded = strcmp(cfg->bus_format, "sharded") == 0;
+    int sharded;
+    if (bus_format_parse(cfg->bus_format, &url, &sharded, err, errlen) < 0) {
+        redis_url_free(&url);
+        return -1;
     }
     adapter_sharded_mode_t mode;
     if (adapter_sharded_mode_parse(cfg->subscription_mode, &mode) < 0) {
         snprintf(err, errlen, "--subscription-mode must be static, dynamic or dynamic-private");
-        redis_url_free(&url);
-        return -1;
-    }
-    if (sharded && url.kind == REDIS_URL_SENTINEL) {
-        snprintf(err, errlen,
-                 "--bus-format sharded needs redis:// (Redis 7) or redis+cluster://, not "
-                 "redis+sentinel://");
         redis_url_free(&url);
         return -1;
     }

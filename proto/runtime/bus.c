@@ -144,6 +144,26 @@ const char *bus_state_name(bus_state_t s)
     return "unknown";
 }
 
+int bus_format_parse(const char *format, const redis_url_t *url, int *sharded, char *err,
+                     size_t errlen)
+{
+    if (!format || !format[0])
+        *sharded = url->kind == REDIS_URL_CLUSTER;
+    else if (strcmp(format, "classic") == 0 || strcmp(format, "sharded") == 0)
+        *sharded = strcmp(format, "sharded") == 0;
+    else {
+        snprintf(err, errlen, "--bus-format must be classic or sharded");
+        return -1;
+    }
+    if (*sharded && url->kind == REDIS_URL_SENTINEL) {
+        snprintf(err, errlen,
+                 "--bus-format sharded needs redis:// (Redis 7) or redis+cluster://, not "
+                 "redis+sentinel://");
+        return -1;
+    }
+    return 0;
+}
+
 void bus_options_init(bus_options_t *o)
 {
     memset(o, 0, sizeof *o);

@@ -88,6 +88,13 @@ typedef struct {
                     refused (BUS_ENOTSUP) with redis+sentinel:// */
 } bus_options_t;
 
+/* The bus format a node's --bus-format asks for on url: "classic" or "sharded", or "" for the
+ * default (sharded on redis+cluster://, classic otherwise). Returns 0 with *sharded set, or -1
+ * with a one-line reason in err: an unknown format, or sharded on redis+sentinel:// (sharded
+ * pub/sub is spoken on connections of the bus's own, which do not follow sentinels). */
+int bus_format_parse(const char *format, const redis_url_t *url, int *sharded, char *err,
+                     size_t errlen);
+
 /* Fills *o with the defaults above and no callbacks. */
 void bus_options_init(bus_options_t *o);
 

@@ -53,7 +53,20 @@ void bus_listen_free(bus_listen_t *l)
     free(l);
 }
 
-static int add(bus_listen_t *l, strmap_t *m, int pattern, const char *name, size_t len,
+enum { KIND_CHANNEL, KIND_PATTERN, KIND_SHARD };
+
+static int subscribe(bus_listen_t *l, int kind, const char *name, size_t len, int on)
+{
+    switch (kind) {
+    case KIND_PATTERN:
+        return on ? bus_psubscribe(l->bus, name, len) : bus_punsubscribe(l->bus, name, len);
+    case KIND_SHARD:
+        return on ? bus_ssubscribe(l->bus, name, len) : bus_sunsubscribe(l->bus, name, len);
+    default: return on ? bus_subscribe(l->bus, name, len) : bus_unsubscribe(l->bus, name, len);
+    }
+}
+
+static int add(bus_listen_t *l, strmap_t *m, int kind, const char *name, size_t len,
                bus_listen_cb fn, void *ud)
 {
     if (!fn) return BUS_EINVAL;
@@ -63,7 +76,7 @@ static int add(bus_listen_t *l, strmap_t *m, int pattern, const char *name, size
             if (e->v[i].fn == fn && e->v[i].ud == ud) return 0;
     }
     if (!e || e->live == 0) {
-        int rc = pattern ? bus_psubscribe(l->bus, name, len) : bus_subscribe(l->bus, name, len);
+        int rc = subscribe(l, kind, name, len, 1);
         if (rc < 0) return rc;
     }
     if (!e) {
@@ -95,7 +108,7 @@ static void sweep_entry(strmap_t *m, entry_t *e)
     }
 }
 
-static int del(bus_listen_t *l, strmap_t *m, int pattern, const char *name, size_t len,
+static int del(bus_listen_t *l, strmap_t *m, int kind, const char *name, size_t len,
                bus_listen_cb fn, void *ud)
 {
     entry_t *e = strmap_get(m, name, len);
@@ -105,8 +118,7 @@ static int del(bus_listen_t *l, strmap_t *m, int pattern, const char *name, size
     if (i == e->n) return 0;
     e->v[i].fn = NULL;
     int rc = 0;
-    if (--e->live == 0)
-        rc = pattern ? bus_punsubscribe(l->bus, name, len) : bus_unsubscribe(l->bus, name, len);
+    if (--e->live == 0) rc = subscribe(l, kind, name, len, 0);
     if (l->depth)
         l->dirty = 1;
     else
@@ -116,22 +128,32 @@ static int del(bus_listen_t *l, strmap_t *m, int pattern, const char *name, size
 
 int bus_listen_add(bus_listen_t *l, const char *channel, size_t len, bus_listen_cb fn, void *ud)
 {
-    return add(l, &l->channels, 0, channel, len, fn, ud);
+    return add(l, &l->channels, KIND_CHANNEL, channel, len, fn, ud);
 }
 
 int bus_listen_remove(bus_listen_t *l, const char *channel, size_t len, bus_listen_cb fn, void *ud)
 {
-    return del(l, &l->channels, 0, channel, len, fn, ud);
+    return del(l, &l->channels, KIND_CHANNEL, channel, len, fn, ud);
+}
+
+int bus_listen_sadd(bus_listen_t *l, const char *channel, size_t len, bus_listen_cb fn, void *ud)
+{
+    return add(l, &l->channels, KIND_SHARD, channel, len, fn, ud);
+}
+
+int bus_listen_sremove(bus_listen_t *l, const char *channel, size_t len, bus_listen_cb fn, void *ud)
+{
+    return del(l, &l->channels, KIND_SHARD, channel, len, fn, ud);
 }
 
 int bus_listen_padd(bus_listen_t *l, const char *pattern, size_t len, bus_listen_cb fn, void *ud)
 {
-    return add(l, &l->patterns, 1, pattern, len, fn, ud);
+    return add(l, &l->patterns, KIND_PATTERN, pattern, len, fn, ud);
 }
 
 int bus_listen_premove(bus_listen_t *l, const char *pattern, size_t len, bus_listen_cb fn, void *ud)
 {
-    return del(l, &l->patterns, 1, pattern, len, fn, ud);
+    return del(l, &l->patterns, KIND_PATTERN, pattern, len, fn, ud);
 }
 
 static void sweep(strmap_t *m)

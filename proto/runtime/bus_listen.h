@@ -37,6 +37,11 @@ int bus_listen_padd(bus_listen_t *l, const char *pattern, size_t len, bus_listen
 int bus_listen_premove(bus_listen_t *l, const char *pattern, size_t len, bus_listen_cb fn,
                        void *ud);
 
+/* The same for shard channels (SSUBSCRIBE, SUNSUBSCRIBE). They share the channels' names:
+ * a name is listened to either way, not both. */
+int bus_listen_sadd(bus_listen_t *l, const char *channel, size_t len, bus_listen_cb fn, void *ud);
+int bus_listen_sremove(bus_listen_t *l, const char *channel, size_t len, bus_listen_cb fn,
+                       void *ud);
 /* Hands a message of the bus (bus_message_cb's arguments) to the listeners of its channel,
  * or of its pattern when pattern is not NULL, in the order they were added. Returns how many
  * listeners got it: 0 when none listens (the caller may handle it itself). */
