@@ -86,17 +86,22 @@ describe("chatnode command line", () => {
   });
 
   it("a --redis URL that cannot be used stops either node at start with a message, exit status 1", () => {
-    for (const [url, pattern] of [
-      ["redis+cluster://127.0.0.1:7000", /this Redis topology is not supported/],
+    for (const [url, pattern, extra = []] of [
+      ["redis+cluster://127.0.0.1:1", null], // no cluster there: it runs, retrying
+      ["redis://127.0.0.1:1", /--bus-format must be classic or sharded/, ["--bus-format", "fast"]],
+      ["redis+sentinel://127.0.0.1:1/m", /--bus-format sharded needs redis:\/\/ \(Redis 7\) or redis\+cluster:\/\//,
+        ["--bus-format", "sharded"]],
+      ["redis://127.0.0.1:1", /--subscription-mode must be static, dynamic or dynamic-private/,
+        ["--subscription-mode", "Dynamic"]],
       ["redis+sentinel://127.0.0.1:1", /needs the master name/],
       ["redis+sentinel://127.0.0.1:1/m%00x", /bad %-escape/],
       ["redis+sentinel://127.0.0.1:1/m%FF", /not UTF-8 once decoded/],
       ["redis+sentinel://127.0.0.1:1/%C3%A9t%C3%A9", null], // a UTF-8 master name, escaped: it runs
     ]) {
       for (const bin of [BIN, adminnodeBin()]) {
-        const r = spawnSync(bin, ["--port", "0", "--host", "127.0.0.1", "--allow-anonymous", "--redis", url].filter(
+        const r = spawnSync(bin, ["--port", "0", "--host", "127.0.0.1", "--allow-anonymous", "--redis", url, ...extra].filter(
           (a) => bin === BIN || a !== "--allow-anonymous"), { encoding: "utf8", timeout: pattern ? 10_000 : 1500 });
-        const who = `${path.basename(bin)} --redis ${url}`;
+        const who = `${path.basename(bin)} --redis ${url} ${extra.join(" ")}`;
         if (!pattern) {
           assert.equal(r.error?.code, "ETIMEDOUT", `${who} keeps running: ${r.stderr}`);
           continue;
