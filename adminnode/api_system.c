@@ -151,6 +151,31 @@ void api_metrics(api_request_t *req)
                         "# TYPE adminnode_redis_role_refusals_total counter\n"
                         "adminnode_redis_role_refusals_total %llu\n",
                         (unsigned long long)st.failovers, (unsigned long long)st.role_refusals);
+        if (u->kind == REDIS_URL_CLUSTER || an->sharded) {
+            sbuf_printf(&out,
+                        "# HELP adminnode_redis_primary The primaries of the slot map (1 each).\n"
+                        "# TYPE adminnode_redis_primary gauge\n");
+            for (size_t i = 0; i < bus_shards(an->bus); i++) {
+                const char *addr = bus_shard_addr(an->bus, i);
+                if (addr) sbuf_printf(&out, "adminnode_redis_primary{addr=\"%s\"} 1\n", addr);
+            }
+            sbuf_printf(&out,
+                        "# HELP adminnode_redis_redirects_total Commands sent again to the node "
+                        "a MOVED or ASK named.\n"
+                        "# TYPE adminnode_redis_redirects_total counter\n"
+                        "adminnode_redis_redirects_total{kind=\"moved\"} %llu\n"
+                        "adminnode_redis_redirects_total{kind=\"ask\"} %llu\n"
+                        "# HELP adminnode_redis_retries_total Commands sent again after "
+                        "TRYAGAIN, CLUSTERDOWN and the like.\n"
+                        "# TYPE adminnode_redis_retries_total counter\n"
+                        "adminnode_redis_retries_total %llu\n"
+                        "# HELP adminnode_redis_map_refreshes_total Slot maps read from the "
+                        "cluster.\n"
+                        "# TYPE adminnode_redis_map_refreshes_total counter\n"
+                        "adminnode_redis_map_refreshes_total %llu\n",
+                        (unsigned long long)st.moved, (unsigned long long)st.asked,
+                        (unsigned long long)st.retried, (unsigned long long)st.map_refreshes);
+        }
     }
     size_t len;
     char *text = sbuf_steal(&out, &len);
