@@ -200,12 +200,17 @@ int adapter_sharded_response_read(const adapter_sharded_msg_t *m, adapter_respon
 
 /* ---- writing ---- */
 
+/* A new reference to v when it is an array, else a new empty array. */
+static json_t *array_or_empty(json_t *v)
+{
+    return json_is_array(v) ? json_incref(v) : json_array();
+}
+
 /* {"rooms":[...],"except":[...],"flags":{}} from a classic opts object (or none). */
 static json_t *opts_of(const json_t *o)
 {
-    json_t *rooms = json_object_get(o, "rooms"), *except = json_object_get(o, "except");
-    return json_pack("{s:O,s:O,s:{}}", "rooms", json_is_array(rooms) ? rooms : json_array(),
-                     "except", json_is_array(except) ? except : json_array(), "flags");
+    return json_pack("{s:o,s:o,s:{}}", "rooms", array_or_empty(json_object_get(o, "rooms")),
+                     "except", array_or_empty(json_object_get(o, "except")), "flags");
 }
 
 static int encode_doc(sbuf_t *out, int type, json_t *data, amsg_str_t uid, amsg_str_t nsp)
@@ -230,10 +235,7 @@ int adapter_sharded_request_write(sbuf_t *out, const json_t *req, amsg_str_t uid
     int type;
     switch (json_integer_value(t)) {
     case ADAPTER_REQ_SOCKETS: { /* its rooms are top-level */
-        json_t *o =
-            json_pack("{s:O}", "rooms",
-                      json_is_array(json_object_get(req, "rooms")) ? json_object_get(req, "rooms")
-                                                                   : json_array());
+        json_t *o = json_pack("{s:o}", "rooms", array_or_empty(json_object_get(req, "rooms")));
         data = json_pack("{s:o}", "opts", opts_of(o));
         json_decref(o);
         type = ADAPTER_SHARDED_FETCH_SOCKETS;
@@ -247,9 +249,8 @@ int adapter_sharded_request_write(sbuf_t *out, const json_t *req, amsg_str_t uid
         break;
     case ADAPTER_REQ_REMOTE_JOIN:
     case ADAPTER_REQ_REMOTE_LEAVE: {
-        json_t *rooms = json_object_get(req, "rooms");
-        data = json_pack("{s:o,s:O}", "opts", opts_of(opts), "rooms",
-                         json_is_array(rooms) ? rooms : json_array());
+        data = json_pack("{s:o,s:o}", "opts", opts_of(opts), "rooms",
+                         array_or_empty(json_object_get(req, "rooms")));
         type = json_integer_value(t) == ADAPTER_REQ_REMOTE_JOIN ? ADAPTER_SHARDED_SOCKETS_JOIN
                                                                 : ADAPTER_SHARDED_SOCKETS_LEAVE;
         break;
