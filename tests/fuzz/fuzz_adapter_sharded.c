@@ -1,8 +1,10 @@
 /* libFuzzer driver: adapter_sharded on arbitrary bytes. A message that decodes must re-encode
  * (unless it carries binary in a type sent as JSON), decode again to the same message, and
  * re-encode to the same bytes; its data must be valid JSON with one placeholder per
- * attachment. The same bytes read as a channel name must be rebuilt exactly. */
+ * attachment. Read into the classic forms, a request or broadcast must be written back as a
+ * message of the same type. The same bytes read as a channel name must be rebuilt exactly. */
 #include "adapter_sharded.h"
+#include "adapter_sharded_classic.h"
 #include "jtext.h"
 #include "utf8.h"
 
@@ -31,6 +33,42 @@ static void check_str(const amsg_str_t *s)
     if (s->s && (s->s[s->len] != 0 || !utf8_valid(s->s, s->len))) abort();
 }
 
+/* The classic forms of a decoded message. */
+static void fuzz_classic(const adapter_sharded_msg_t *m)
+{
+    const amsg_str_t uid = {"u", 1}, nsp = {"/", 1};
+    adapter_sharded_msg_t back;
+    adapter_request_t req;
+    if (adapter_sharded_request_read(m, &req) == 0) {
+        sbuf_t out = SBUF_INIT;
+        if (adapter_sharded_request_write(&out, req.doc, uid, nsp) == 0) {
+            if (adapter_sharded_decode((const uint8_t *)out.data, out.len, &back)) abort();
+            if (back.type != m->type) abort();
+            adapter_sharded_msg_free(&back);
+        } else if (m->type != ADAPTER_SHARDED_SERVER_SIDE_EMIT) {
+            abort(); /* only an emit whose packet is no array is refused */
+        }
+        sbuf_free(&out);
+    } else if (req.doc) {
+        abort();
+    }
+    adapter_request_free(&req);
+    amsg_broadcast_t b;
+    if (adapter_sharded_broadcast_read(m, &b) == 0) {
+        sbuf_t out = SBUF_INIT;
+        if (adapter_sharded_broadcast_write(&out, &b) == 0) {
+            if (adapter_sharded_decode((const uint8_t *)out.data, out.len, &back)) abort();
+            if (back.type != ADAPTER_SHARDED_BROADCAST) abort();
+            adapter_sharded_msg_free(&back);
+        }
+        sbuf_free(&out);
+        amsg_broadcast_free(&b);
+    }
+    adapter_response_t resp;
+    if (adapter_sharded_response_read(m, &resp) == 0 && !resp.request_id) abort();
+    adapter_response_free(&resp);
+}
+
 static void fuzz_message(const uint8_t *data, size_t size)
 {
     adapter_sharded_msg_t m, n;
@@ -51,6 +89,7 @@ static void fuzz_message(const uint8_t *data, size_t size)
     } else if (m.data.natt) {
         abort();
     }
+    fuzz_classic(&m);
     sbuf_t b1 = SBUF_INIT, b2 = SBUF_INIT;
     rc = adapter_sharded_encode(&b1, &m);
     if (rc == ADAPTER_SHARDED_EBINARY && m.data.natt) {
