@@ -303,7 +303,7 @@ static void csub_open(busc_t *b)
 
 static void conn_failed(busc_t *b, rconn_t *c, int err, uint32_t *backoff, uint64_t *retry_at)
 {
-    set_error(b, rconn_addr(c), rconn_error(c)[0] ? rconn_error(c) : bus_strerror(err));
+    set_error(b, rconn_addr(c), rconn_error(c)[0] ? rconn_error(c) : "connection lost");
     *retry_at = now_ms(b) + next_backoff(b, backoff);
 }
 
