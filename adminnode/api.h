@@ -90,6 +90,9 @@ const char *api_strerror(int rc);
 /* Flags of api_publish_emit. */
 #define API_EMIT_VOLATILE 0x1 /* the emitter's volatile flag */
 #define API_EMIT_EVERYONE 0x2 /* an empty rooms list means every socket of the namespace */
+/* In the sharded format, on the namespace's channel whatever the rooms: the channel of the
+ * requests (requester_tell), so a request published after it comes after it at every node. */
+#define API_EMIT_NSP_CHANNEL 0x4
 
 /* Publishes event(...args) to the sockets of nsp in rooms minus those in except, in the
  * emitter's format. rooms and except are JSON arrays of non-empty names (except may be NULL).

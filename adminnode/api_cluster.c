@@ -287,15 +287,18 @@ static json_t *room_counts(json_t *sockets)
     return rooms;
 }
 
-/* Kicks the user of a: its sockets are told why, then disconnected, in that order on Redis.
- * Returns 0 or an API_E* code (nothing sent when the first step fails). */
+/* Kicks the user of a: its sockets are told why, then disconnected, in that order on Redis
+ * (in the sharded format both on the namespace's channel: on two shards' channels the
+ * disconnect could overtake the event). Returns 0 or an API_E* code (nothing sent when the
+ * first step fails). */
 static int kick(ask_t *a)
 {
     adminnode_t *an = api_app(a->req);
     json_t *args = json_pack("[{s:s}]", "reason", a->reason);
     json_t *disc = act_request(ADAPTER_REQ_REMOTE_DISCONNECT, a->rooms, NULL, 0);
-    int rc =
-        args && disc ? api_publish_emit(an, a->nsp, a->rooms, NULL, "kicked", args, 0) : API_EINVAL;
+    int rc = args && disc ? api_publish_emit(an, a->nsp, a->rooms, NULL, "kicked", args,
+                                             API_EMIT_NSP_CHANNEL)
+                          : API_EINVAL;
     json_decref(args);
     if (rc == 0) return requester_tell(requester(a->req), a->nsp, disc);
     json_decref(disc);

@@ -162,8 +162,10 @@ int api_publish_emit(adminnode_t *an, const char *nsp, json_t *rooms, json_t *ex
         if (rc == 0 && !an->bus) rc = API_ENOBUS;
         if (rc == 0) {
             const char *key = an->cfg->redis_key;
-            int to_room = adapter_sharded_publish_to_room(
-                (adapter_sharded_mode_t)an->mode, ADAPTER_SHARDED_BROADCAST, 0, b.rooms, b.nrooms);
+            int to_room =
+                !(flags & API_EMIT_NSP_CHANNEL) &&
+                adapter_sharded_publish_to_room((adapter_sharded_mode_t)an->mode,
+                                                ADAPTER_SHARDED_BROADCAST, 0, b.rooms, b.nrooms);
             adapter_sharded_channel(&ch, (amsg_str_t){key, strlen(key)}, b.nsp,
                                     to_room ? b.rooms[0] : (amsg_str_t){NULL, 0});
             if (bus_spublish(an->bus, ch.data, ch.len, msg.data, msg.len) < 0) rc = API_ENOBUS;

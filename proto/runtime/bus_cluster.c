@@ -869,7 +869,10 @@ int busc_publish(busc_t *b, int sharded, const char *channel, size_t clen, const
     size_t lens[3] = {sharded ? 8 : 7, clen, plen};
     creq_t *q = req_new(b, 3, argv, lens);
     q->has_slot = 1;
-    q->slot = redis_cluster_slot(channel, clen);
+    /* SPUBLISH goes to the shard that owns the channel. A classic PUBLISH reaches every node
+     * from any node, so all of them leave through one primary, slot 0's: one connection keeps
+     * them in the order of the calls (a node's heartbeat before its reply, as on one server). */
+    q->slot = sharded ? redis_cluster_slot(channel, clen) : 0;
     q->bytes = bytes;
     node_t *n = route(q);
     rconn_t *c = n ? node_cmd(n) : NULL;

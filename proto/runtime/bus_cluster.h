@@ -8,8 +8,9 @@
  * CLUSTERDOWN or a lost connection, and every 30 seconds. Each primary gets a command
  * connection; each primary owning wanted shard channels gets a subscriber connection for
  * them; one more subscriber connection, on any primary, carries SUBSCRIBE and PSUBSCRIBE
- * (classic messages reach every node of a cluster). On one server every slot is that
- * server's. */
+ * (classic messages reach every node of a cluster). Classic PUBLISHes all go to the primary
+ * of slot 0, so they keep their order; SPUBLISH goes to the channel's shard. On one server
+ * every slot is that server's. */
 #ifndef CC_BUS_CLUSTER_H
 #define CC_BUS_CLUSTER_H
 

@@ -15,8 +15,14 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** redis-cli -p port args...: the reply as text (one line per element). */
 export async function redisCli(port, ...args) {
+  return cliAs(undefined, port, ...args);
+}
+
+/** redis-cli as redisCli, signed in with `password` when one is given (REDISCLI_AUTH). */
+async function cliAs(password, port, ...args) {
+  const env = password === undefined ? process.env : { ...process.env, REDISCLI_AUTH: password };
   const { stdout } = await run("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args.map(String)],
-    { timeout: 5000 });
+    { timeout: 5000, env });
   return stdout.trim();
 }
 
@@ -138,24 +144,28 @@ export async function startSentinelGroup({ replicas = 2, sentinels: nSentinels =
 
 /**
  * A Redis Cluster of `primaries` primaries with `replicasPer` replicas each (redis-cli
- * --cluster create), cluster-node-timeout `nodeTimeoutMs`. Resolves once every node reports
- * cluster_state:ok and knows every other node. Returns { url (redis+cluster://), servers,
- * ports, keySlot(key), primaryOfSlot(slot) (its port), stop() }.
+ * --cluster create), cluster-node-timeout `nodeTimeoutMs`; with `password`, every node asks
+ * for it (requirepass) and gives it to its primary (masterauth). Resolves once every node
+ * reports cluster_state:ok and knows every other node. Returns { url (redis+cluster://, with
+ * the password), servers, ports, cli(port, ...args) (redisCli signed in), keySlot(key),
+ * primaryOfSlot(slot) (its port), stop() }.
  */
-export async function startRedisCluster({ primaries = 3, replicasPer = 1, nodeTimeoutMs = 1000 } = {}) {
+export async function startRedisCluster({ primaries = 3, replicasPer = 1, nodeTimeoutMs = 1000, password } = {}) {
   const n = primaries * (1 + replicasPer);
   const servers = [];
-  const cluster = { servers };
+  const cli = (port, ...args) => cliAs(password, port, ...args);
+  const cluster = { servers, cli };
   cluster.stop = () => Promise.all(servers.map((s) => s.stop()));
   try {
     for (let i = 0; i < n; i++)
       servers.push(await startRedis(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-        "--cluster-node-timeout", String(nodeTimeoutMs)]));
+        "--cluster-node-timeout", String(nodeTimeoutMs), ...(password ? ["--masterauth", password] : [])], { password }));
     await run("redis-cli", ["--cluster", "create", ...servers.map((s) => `127.0.0.1:${s.port}`),
-      "--cluster-replicas", String(replicasPer), "--cluster-yes"], { timeout: 30_000 });
+      "--cluster-replicas", String(replicasPer), "--cluster-yes"],
+    { timeout: 30_000, env: password === undefined ? process.env : { ...process.env, REDISCLI_AUTH: password } });
     await until(async () => {
       for (const s of servers) {
-        const info = await redisCli(s.port, "CLUSTER", "INFO");
+        const info = await cli(s.port, "CLUSTER", "INFO");
         if (!/cluster_state:ok/.test(info) || !new RegExp(`cluster_known_nodes:${n}\\b`).test(info)) return false;
       }
       return true;
@@ -165,14 +175,14 @@ export async function startRedisCluster({ primaries = 3, replicasPer = 1, nodeTi
     throw err;
   }
   cluster.ports = servers.map((s) => s.port);
-  cluster.url = `redis+cluster://${cluster.ports.map((p) => `127.0.0.1:${p}`).join(",")}`;
-  cluster.keySlot = async (key) => Number(await redisCli(servers[0].port, "CLUSTER", "KEYSLOT", key));
+  cluster.url = `redis+cluster://${password ? `:${encodeURIComponent(password)}@` : ""}${cluster.ports.map((p) => `127.0.0.1:${p}`).join(",")}`;
+  cluster.keySlot = async (key) => Number(await cli(servers[0].port, "CLUSTER", "KEYSLOT", key));
   /** The port of the primary that serves `slot` now, as the first live node sees it. */
   cluster.primaryOfSlot = async (slot) => {
     for (const s of servers) {
       let text;
       try {
-        text = await redisCli(s.port, "CLUSTER", "NODES");
+        text = await cli(s.port, "CLUSTER", "NODES");
       } catch {
         continue;
       }
