@@ -28,6 +28,11 @@ static requester_t *requester(api_request_t *req)
     return rq;
 }
 
+void api_cluster_start(adminnode_t *an)
+{
+    if (!rq) rq = requester_new(an);
+}
+
 void api_cluster_shutdown(void)
 {
     requester_free(rq);

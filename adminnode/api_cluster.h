@@ -24,5 +24,8 @@ void api_user_disconnect(api_request_t *req);
 
 /* Ends the pending cluster requests (their clients get their answers) and frees the state. */
 void api_cluster_shutdown(void);
+/* Makes the requester at start, once the bus is open: in the sharded format it subscribes its
+ * answers channel then, so the first request does not race that subscription. */
+void api_cluster_start(adminnode_t *an);
 
 #endif

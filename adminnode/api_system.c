@@ -22,7 +22,12 @@ const char *api_strerror(int rc)
 const char *api_redis_state(const adminnode_t *an)
 {
     if (!an->bus) return "none";
-    return bus_state(an->bus, BUS_CONN_CMD) == BUS_CONNECTED ? "connected" : "disconnected";
+    /* both connections: the subscriber carries the answers to cluster-wide requests (on a
+     * cluster, its subscriptions are all in place only then) */
+    return bus_state(an->bus, BUS_CONN_CMD) == BUS_CONNECTED &&
+                   bus_state(an->bus, BUS_CONN_SUB) == BUS_CONNECTED
+               ? "connected"
+               : "disconnected";
 }
 
 bus_t *api_need_bus(api_request_t *req)

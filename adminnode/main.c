@@ -195,6 +195,7 @@ static int start(node_t *n, uv_loop_t *loop, const adminnode_config_t *cfg)
         }
     }
     api_nodes_start(an);
+    api_cluster_start(an);
     return 0;
 }
 
