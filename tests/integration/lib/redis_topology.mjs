@@ -140,7 +140,7 @@ export async function startSentinelGroup({ replicas = 2, sentinels: nSentinels =
  * A Redis Cluster of `primaries` primaries with `replicasPer` replicas each (redis-cli
  * --cluster create), cluster-node-timeout `nodeTimeoutMs`. Resolves once every node reports
  * cluster_state:ok and knows every other node. Returns { url (redis+cluster://), servers,
- * ports, keySlot(key), primaryOfSlot(slot) (its port), stop() }.
+ * ports, keySlot(key), primaryOfSlot(slot) (its port), addReplica(primaryPort), stop() }.
  */
 export async function startRedisCluster({ primaries = 3, replicasPer = 1, nodeTimeoutMs = 1000 } = {}) {
   const n = primaries * (1 + replicasPer);
@@ -186,6 +186,30 @@ export async function startRedisCluster({ primaries = 3, replicasPer = 1, nodeTi
       }
     }
     throw new Error(`no live node knows who serves slot ${slot}`);
+  };
+  /**
+   * One more node, a replica of the primary on primaryPort (redis-cli --cluster add-node
+   * --cluster-slave): resolves once that primary has all its replicas online and every node
+   * knows the new one. Its port is added to ports (the url keeps its seeds).
+   */
+  cluster.addReplica = async (primaryPort) => {
+    const server = await startRedis(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+      "--cluster-node-timeout", String(nodeTimeoutMs)]);
+    servers.push(server);
+    cluster.ports.push(server.port);
+    const id = await redisCli(primaryPort, "CLUSTER", "MYID");
+    const wanted = Number(/connected_slaves:(\d+)/.exec(await redisCli(primaryPort, "INFO", "replication"))[1]) + 1;
+    await run("redis-cli", ["--cluster", "add-node", `127.0.0.1:${server.port}`, `127.0.0.1:${primaryPort}`,
+      "--cluster-slave", "--cluster-master-id", id], { timeout: 30_000 });
+    await until(async () => {
+      const info = await redisCli(primaryPort, "INFO", "replication");
+      if ((info.match(/^slave\d+:.*state=online/gm) ?? []).length !== wanted) return false;
+      for (const s of servers) {
+        if (!new RegExp(`cluster_known_nodes:${servers.length}\\b`).test(await redisCli(s.port, "CLUSTER", "INFO"))) return false;
+      }
+      return true;
+    }, 30_000, `the new replica of 127.0.0.1:${primaryPort} online and known`);
+    return server;
   };
   return cluster;
 }
