@@ -148,7 +148,7 @@ export async function startSentinelGroup({ replicas = 2, sentinels: nSentinels =
  * for it (requirepass) and gives it to its primary (masterauth). Resolves once every node
  * reports cluster_state:ok and knows every other node. Returns { url (redis+cluster://, with
  * the password), servers, ports, cli(port, ...args) (redisCli signed in), keySlot(key),
- * primaryOfSlot(slot) (its port), stop() }.
+ * primaryOfSlot(slot) (its port), addReplica(primaryPort), stop() }.
  */
 export async function startRedisCluster({ primaries = 3, replicasPer = 1, nodeTimeoutMs = 1000, password } = {}) {
   const n = primaries * (1 + replicasPer);
@@ -196,6 +196,31 @@ export async function startRedisCluster({ primaries = 3, replicasPer = 1, nodeTi
       }
     }
     throw new Error(`no live node knows who serves slot ${slot}`);
+  };
+  /**
+   * One more node, a replica of the primary on primaryPort (redis-cli --cluster add-node
+   * --cluster-slave): resolves once that primary has all its replicas online and every node
+   * knows the new one. Its port is added to ports (the url keeps its seeds).
+   */
+  cluster.addReplica = async (primaryPort) => {
+    const server = await startRedis(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+      "--cluster-node-timeout", String(nodeTimeoutMs), ...(password ? ["--masterauth", password] : [])], { password });
+    servers.push(server);
+    cluster.ports.push(server.port);
+    const id = await cli(primaryPort, "CLUSTER", "MYID");
+    const wanted = Number(/connected_slaves:(\d+)/.exec(await cli(primaryPort, "INFO", "replication"))[1]) + 1;
+    await run("redis-cli", ["--cluster", "add-node", `127.0.0.1:${server.port}`, `127.0.0.1:${primaryPort}`,
+      "--cluster-slave", "--cluster-master-id", id],
+    { timeout: 30_000, env: password === undefined ? process.env : { ...process.env, REDISCLI_AUTH: password } });
+    await until(async () => {
+      const info = await cli(primaryPort, "INFO", "replication");
+      if ((info.match(/^slave\d+:.*state=online/gm) ?? []).length !== wanted) return false;
+      for (const s of servers) {
+        if (!new RegExp(`cluster_known_nodes:${servers.length}\\b`).test(await cli(s.port, "CLUSTER", "INFO"))) return false;
+      }
+      return true;
+    }, 30_000, `the new replica of 127.0.0.1:${primaryPort} online and known`);
+    return server;
   };
   return cluster;
 }
