@@ -41,7 +41,8 @@ typedef struct {
 
 typedef struct {
     bus_t *bus;
-    int closed; /* times its done callback fired */
+    int close_in_message; /* on_message calls bus_close */
+    int closed;           /* times its done callback fired */
     bus_state_t st[2];
     msg_t msgs[64];
     int nmsgs;
@@ -91,6 +92,8 @@ static void on_tick(uv_timer_t *t)
 {
 }
 
+static void on_closed(void *ud);
+
 static void on_message(void *ud, const char *ch, size_t clen, const char *pattern,
                        const char *payload, size_t plen)
 {
@@ -101,6 +104,11 @@ static void on_message(void *ud, const char *ch, size_t clen, const char *patter
         snprintf(m->payload, sizeof m->payload, "%.*s", (int)(plen < 63 ? plen : 63), payload);
     }
     p->nmsgs++;
+    if (p->close_in_message) {
+        p->close_in_message = 0;
+        assert_int_equal(bus_close(p->bus, on_closed, p), 0);
+        assert_int_equal(bus_spublish(p->bus, "x", 1, "y", 1), BUS_ECLOSED);
+    }
 }
 
 static void on_state(void *ud, bus_conn_t conn, bus_state_t state, int err)
@@ -715,6 +723,14 @@ static void test_ask(void **state)
     bus_stats(fx->a.bus, &st2);
     assert_int_equal(st2.asked, st.asked);
     assert_int_equal(st2.moved, 0);
+    /* both keys in one command: TRYAGAIN while the slot migrates, retried for a while, then
+     * BUS_ECLUSTER */
+    const char *mget[3] = {"MGET", here, gone};
+    key_cmd(&fx->a, here, 3, mget);
+    assert_int_equal(fx->r.status, BUS_ECLUSTER);
+    assert_int_equal(fx->r.type, 0);
+    bus_stats(fx->a.bus, &st2);
+    assert_true(st2.retried >= 1);
     /* teardown makes the slot stable again */
 }
 
@@ -874,8 +890,20 @@ static void test_close_in_flight(void **state)
     assert_int_equal(bus_subscribe(fx->a.bus, "closing", 7), 0);
     WAIT(UP(&fx->a), 5000);
     int n = 0;
+    const char *here = "{close}here";
+    unsigned slot = redis_cluster_slot(here, strlen(here));
+    int owner = topo_ref.owner[slot];
+    const char *set_here[3] = {"SET", here, "v"};
+    key_cmd(&fx->a, here, 3, set_here);
+    assert_string_equal(fx->r.text, "OK");
+    migration_start(slot, owner, other_primary(&topo_ref, owner));
+
+    /* the other two primaries: commands blocked on the server until the close */
     char keys[3][32];
-    for (int i = 0; i < 3; i++) { /* blocked on the server until the close */
+    int other = 0;
+    for (int i = 0; i < 3; i++) {
+        if (p[i] == owner) continue;
+        other = p[i];
         name_on(&topo_ref, p[i], "blpop:", keys[i], sizeof keys[i]);
         const char *argv[3] = {"BLPOP", keys[i], "5"};
         assert_int_equal(bus_command_key(fx->a.bus, keys[i], strlen(keys[i]), 3, argv, NULL,
@@ -883,11 +911,24 @@ static void test_close_in_flight(void **state)
                          0);
     }
     /* a write whose WAIT cannot be satisfied (no 5 replicas) and waits forever */
-    const char *set[3] = {"SET", "{w}", "x"};
-    assert_int_equal(
-        bus_command_replicated(fx->a.bus, "{w}", 3, 5, 0, 3, set, NULL, on_reply, &fx->many[n++]),
-        0);
+    char wkey[32];
+    name_on(&topo_ref, other, "wait:", wkey, sizeof wkey);
+    const char *set[3] = {"SET", wkey, "x"};
+    assert_int_equal(bus_command_replicated(fx->a.bus, wkey, strlen(wkey), 5, 0, 3, set, NULL,
+                                            on_reply, &fx->many[n++]),
+                     0);
     pause_ms(50); /* all of them reach the servers */
+
+    /* a command waiting in the retry list: TRYAGAIN while its slot migrates; the loop does not
+     * run again before the close, so it is still waiting there */
+    const char *mget[3] = {"MGET", here, "{close}gone"};
+    assert_int_equal(
+        bus_command_key(fx->a.bus, here, strlen(here), 3, mget, NULL, on_reply, &fx->many[n++]), 0);
+    bus_stats_t st;
+    WAIT((bus_stats(fx->a.bus, &st), st.retried >= 1), 3000);
+    assert_true(st.retried >= 1);
+
+    /* written, or queued behind a blocked command, and not answered yet */
     for (int i = 0; i < 10; i++) {
         char key[16];
         snprintf(key, sizeof key, "get:%d", i);
@@ -911,6 +952,59 @@ static void test_close_in_flight(void **state)
         assert_int_equal(fx->many[i].status, BUS_ECLOSED);
         assert_int_equal(fx->many[i].type, 0); /* no reply */
     }
+}
+
+static void close_in_reply(void *ud, int status, const struct redisReply *r)
+{
+    on_reply(ud, status, r);
+    assert_int_equal(bus_close(fx->a.bus, on_closed, &fx->a), 0);
+}
+
+/* bus_close from inside a reply callback, with other commands pending, and from inside
+ * on_message for a shard channel. */
+static void test_close_from_callbacks(void **state)
+{
+    int p[NODES];
+    assert_int_equal(primaries(&topo_ref, p), 3);
+    cluster_open(&fx->a);
+    WAIT(UP(&fx->a), 5000);
+    char key[32];
+    name_on(&topo_ref, p[0], "blpop:", key, sizeof key);
+    const char *blpop[3] = {"BLPOP", key, "5"};
+    assert_int_equal(
+        bus_command_key(fx->a.bus, key, strlen(key), 3, blpop, NULL, on_reply, &fx->many[0]), 0);
+    const char *ping[1] = {"PING"}; /* to another primary: its reply comes first */
+    long other = shard_of(&fx->a, p[1]);
+    assert_true(other >= 0);
+    assert_int_equal(
+        bus_command_shard(fx->a.bus, (size_t)other, 1, ping, NULL, close_in_reply, &fx->many[1]),
+        0);
+    WAIT(fx->a.closed > 0, 3000);
+    fx->a.bus = NULL;
+    assert_int_equal(fx->a.closed, 1);
+    assert_int_equal(fx->many[1].n, 1);
+    assert_int_equal(fx->many[1].status, 0);
+    assert_string_equal(fx->many[1].text, "PONG");
+    assert_int_equal(fx->many[0].n, 1);
+    assert_int_equal(fx->many[0].status, BUS_ECLOSED);
+
+    fx->a.closed = 0;
+    cluster_open(&fx->a);
+    cluster_open(&fx->b);
+    char ch[32];
+    name_on(&topo_ref, p[2], "bye:", ch, sizeof ch);
+    assert_int_equal(bus_ssubscribe(fx->a.bus, ch, strlen(ch)), 0);
+    assert_int_equal(bus_ssubscribe(fx->a.bus, "bye:other", 9), 0);
+    WAIT(UP(&fx->a) && UP(&fx->b), 5000);
+    assert_true(UP(&fx->a));
+    fx->a.close_in_message = 1;
+    assert_int_equal(bus_spublish(fx->b.bus, ch, strlen(ch), "now", 3), 0);
+    assert_int_equal(bus_spublish(fx->b.bus, ch, strlen(ch), "later", 5), 0);
+    WAIT(fx->a.closed > 0, 3000);
+    fx->a.bus = NULL;
+    assert_int_equal(fx->a.closed, 1);
+    pause_ms(50);
+    assert_int_equal(fx->a.nmsgs, 1); /* nothing after the close */
 }
 
 /* SIGKILL of a primary: commands for its slots fail or succeed, never hang, until its replica
@@ -1050,6 +1144,21 @@ static void test_sharded_single(void **state)
     bus_stats(fx->a.bus, &st);
     assert_int_equal(st.shards, 1);
     assert_int_equal(st.received, 2);
+
+    /* The server restarts: the shard subscription is restored. */
+    redis_srv_stop(&single);
+    WAIT(!UP(&fx->a), 3000);
+    assert_false(UP(&fx->a));
+    assert_int_equal(redis_srv_start(&single, NULL), 0);
+    WAIT(UP(&fx->a) && UP(&fx->b), 5000);
+    assert_true(UP(&fx->a));
+    assert_int_equal(shardnumsub(single.port, "{x}s2"), 1);
+    assert_int_equal(shardnumsub(single.port, "s1"), 0);
+    assert_int_equal(bus_spublish(fx->b.bus, "{x}s2", 5, "again", 5), 0);
+    WAIT(fx->a.nmsgs >= 3, 3000);
+    assert_int_equal(count_msg(&fx->a, "{x}s2", "again"), 1);
+    bus_stats(fx->a.bus, &st);
+    assert_true(st.reconnects >= 1);
 }
 
 int main(void)
@@ -1063,6 +1172,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shard_channel_slot_moves, setup_cluster, teardown),
         cmocka_unit_test_setup_teardown(test_replicated, setup_cluster, teardown),
         cmocka_unit_test_setup_teardown(test_close_in_flight, setup_cluster, teardown),
+        cmocka_unit_test_setup_teardown(test_close_from_callbacks, setup_cluster, teardown),
         cmocka_unit_test_setup_teardown(test_failover, setup_cluster, teardown),
         cmocka_unit_test_setup_teardown(test_sharded_single, setup, teardown),
     };
