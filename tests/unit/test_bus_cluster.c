@@ -1145,6 +1145,22 @@ static void test_sharded_single(void **state)
     assert_int_equal(st.shards, 1);
     assert_int_equal(st.received, 2);
 
+    /* SUNSUBSCRIBE then SSUBSCRIBE before the first reply: the answer to the first is not a
+     * sign that the server dropped the channel; it stays subscribed, and a later
+     * SUNSUBSCRIBE still reaches the server. */
+    assert_int_equal(bus_ssubscribe(fx->a.bus, "flip", 4), 0);
+    wait_shardnumsub(single.port, "flip", 1);
+    WAIT(UP(&fx->a), 3000);
+    assert_int_equal(bus_sunsubscribe(fx->a.bus, "flip", 4), 0);
+    assert_int_equal(bus_ssubscribe(fx->a.bus, "flip", 4), 0);
+    pause_ms(100); /* both answers read */
+    assert_int_equal(shardnumsub(single.port, "flip"), 1);
+    WAIT(UP(&fx->a), 3000);
+    assert_true(UP(&fx->a));
+    assert_int_equal(bus_state(fx->a.bus, BUS_CONN_SUB), BUS_CONNECTED);
+    assert_int_equal(bus_sunsubscribe(fx->a.bus, "flip", 4), 0);
+    wait_shardnumsub(single.port, "flip", 0);
+
     /* The server restarts: the shard subscription is restored. */
     redis_srv_stop(&single);
     WAIT(!UP(&fx->a), 3000);
