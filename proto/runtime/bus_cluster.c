@@ -578,8 +578,16 @@ static void on_push(void *ud, rconn_t *c, const redisReply *r)
                                 r->element[2]->len);
         } else if (str_eq(kind, "sunsubscribe")) {
             want_t *w = strmap_get(&b->want[BUSC_SHARD], ch->str, ch->len);
-            if (w && w->on == x->node) { /* not asked for: its slot moved */
-                w->on = NULL;
+            if (w && w->on == x->node) {
+                /* A channel still wanted: either its slot moved (the server dropped it), or
+                 * this answers an SUNSUBSCRIBE sent before the channel was wanted again.
+                 * Subscribing here again tells them apart: a node that lost the slot
+                 * answers MOVED (the error branch above places the channel anew), and
+                 * otherwise the channel simply stays subscribed here. */
+                ssub_send(c, "SSUBSCRIBE", w->name, w->len);
+                x->node->ssub_synced = 0;
+                send_ping(c);
+                update_state(b, 0);
                 request_refresh(b);
             }
         }

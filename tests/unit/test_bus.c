@@ -1,8 +1,8 @@
 /* Tests for proto/runtime/bus.c against a real redis-server started on free ports in a
- * temporary directory (stopped in teardown, and killed with this process if it dies): pub/sub,
- * patterns, the unsubscribe race, reconnect with the publish queue, AUTH (password, ACL user, wrong
- * password), SELECT, close while down or from a callback, commands followed by WAIT with and
- * without a replica. */
+ * temporary directory (redis_srv.h: stopped in teardown, and killed with this process if it
+ * dies): pub/sub, patterns, the unsubscribe race, reconnect with the publish queue, AUTH
+ * (password, ACL user, wrong password), SELECT, close while down or from a callback, commands
+ * followed by WAIT with and without a replica. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,135 +10,22 @@
 #include <cmocka.h>
 
 #include "bus.h"
+#include "redis_srv.h"
 #include "redis_url.h"
 
 #include <hiredis/hiredis.h>
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /* --- redis-server processes --- */
 
-typedef struct {
-    pid_t pid;
-    int port;
-    char dir[64];
-} srv_t;
-
-static srv_t shared;      /* for the tests that need no special server */
-static srv_t own;         /* started by one test, stopped by the per-test teardown */
-static srv_t own_replica; /* a replica of own, the same */
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        if (fd >= 0) close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static redisContext *sync_connect(int port)
-{
-    struct timeval tv = {1, 0};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-    if (c && c->err) {
-        redisFree(c);
-        return NULL;
-    }
-    if (c) redisSetTimeout(c, tv);
-    return c;
-}
-
-static void srv_stop(srv_t *s)
-{
-    if (s->pid > 0) {
-        kill(s->pid, SIGKILL);
-        waitpid(s->pid, NULL, 0);
-        s->pid = 0;
-    }
-}
-
-static void srv_cleanup(srv_t *s)
-{
-    srv_stop(s);
-    if (s->dir[0]) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", s->dir);
-        s->dir[0] = '\0';
-    }
-}
-
-/* Starts redis-server on s->port (or a free port when 0) with extra "--name", "value" pairs;
- * returns 0 once it answers. */
-static int srv_start(srv_t *s, const char *const *extra)
-{
-    if (!s->dir[0]) {
-        snprintf(s->dir, sizeof s->dir, "/tmp/test_bus.XXXXXX");
-        if (!mkdtemp(s->dir)) return -1;
-    }
-    int fixed = s->port != 0;
-    for (int attempt = 0; attempt < 5; attempt++) {
-        if (!fixed) s->port = free_port();
-        char port[16];
-        snprintf(port, sizeof port, "%d", s->port);
-        const char *argv[32] = {
-            "redis-server", "--port", port,    "--bind", "127.0.0.1 -::1", "--save", "",
-            "--appendonly", "no",     "--dir", s->dir};
-        int n = 11;
-        for (int i = 0; extra && extra[i] && n < 30; i++) argv[n++] = extra[i];
-        argv[n] = NULL;
-        pid_t pid = fork();
-        if (pid < 0) return -1;
-        if (pid == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test, even on a crash */
-            int fd = open("/dev/null", O_WRONLY);
-            dup2(fd, 1);
-            dup2(fd, 2);
-            execvp("redis-server", (char *const *)argv);
-            _exit(127);
-        }
-        s->pid = pid;
-        for (int i = 0; i < 300; i++) { /* up to 3 s */
-            int status;
-            if (waitpid(pid, &status, WNOHANG) == pid) {
-                s->pid = 0; /* exited: port taken? */
-                break;
-            }
-            redisContext *c = sync_connect(s->port);
-            if (c) {
-                redisReply *r = redisCommand(c, "PING");
-                int ok = r != NULL;
-                freeReplyObject(r);
-                redisFree(c);
-                if (ok) return 0;
-            }
-            usleep(10000);
-        }
-        srv_stop(s);
-        if (fixed) usleep(100000);
-    }
-    return -1;
-}
+static redis_srv_t shared;      /* for the tests that need no special server */
+static redis_srv_t own;         /* started by one test, stopped by the per-test teardown */
+static redis_srv_t own_replica; /* a replica of own, the same */
 
 /* --- loop fixture --- */
 
@@ -242,22 +129,22 @@ static int teardown(void **state)
     int rc = uv_loop_close(&fx->loop);
     free(fx);
     fx = NULL;
-    srv_cleanup(&own_replica);
-    srv_cleanup(&own);
+    redis_srv_cleanup(&own_replica);
+    redis_srv_cleanup(&own);
     return rc == 0 ? 0 : -1;
 }
 
 static int group_setup(void **state)
 {
     signal(SIGPIPE, SIG_IGN);
-    return srv_start(&shared, NULL);
+    return redis_srv_start(&shared, NULL);
 }
 
 static int group_teardown(void **state)
 {
-    srv_cleanup(&shared);
-    srv_cleanup(&own_replica);
-    srv_cleanup(&own);
+    redis_srv_cleanup(&shared);
+    redis_srv_cleanup(&own_replica);
+    redis_srv_cleanup(&own);
     return 0;
 }
 
@@ -515,7 +402,7 @@ static void test_command(void **state)
 
 static void test_command_when_down(void **state)
 {
-    int port = free_port(); /* nothing listens there */
+    int port = redis_srv_free_port(); /* nothing listens there */
     bus_options_t o;
     bus_options_init(&o);
     o.backoff_initial_ms = 10;
@@ -537,7 +424,7 @@ static void test_command_when_down(void **state)
 
 static void test_reconnect_and_queue(void **state)
 {
-    assert_int_equal(srv_start(&own, NULL), 0);
+    assert_int_equal(redis_srv_start(&own, NULL), 0);
     bus_options_t o;
     bus_options_init(&o);
     o.backoff_initial_ms = 10;
@@ -549,7 +436,7 @@ static void test_reconnect_and_queue(void **state)
     WAIT(UP(), 3000);
     assert_true(UP());
 
-    srv_stop(&own);
+    redis_srv_stop(&own);
     WAIT(fx->st[0] != BUS_CONNECTED && fx->st[1] != BUS_CONNECTED, 2000);
     assert_int_not_equal(fx->st[0], BUS_CONNECTED);
     assert_int_not_equal(fx->st[1], BUS_CONNECTED);
@@ -569,8 +456,8 @@ static void test_reconnect_and_queue(void **state)
 
     /* Restart on the same port while the loop is paused, so an observer is subscribed before
      * the bus can reconnect and flush its queue. */
-    assert_int_equal(srv_start(&own, NULL), 0);
-    redisContext *obs = sync_connect(own.port);
+    assert_int_equal(redis_srv_start(&own, NULL), 0);
+    redisContext *obs = redis_srv_connect(own.port);
     assert_non_null(obs);
     redisReply *r = redisCommand(obs, "SUBSCRIBE rc");
     assert_non_null(r);
@@ -613,7 +500,7 @@ static void test_reconnect_and_queue(void **state)
 static void test_auth_password(void **state)
 {
     static const char *const extra[] = {"--requirepass", "s3cret", NULL};
-    assert_int_equal(srv_start(&own, extra), 0);
+    assert_int_equal(redis_srv_start(&own, extra), 0);
 
     /* Wrong password: an error state, retried, never a crash. */
     bus_options_t o;
@@ -648,8 +535,8 @@ static void test_auth_password(void **state)
 
 static void test_auth_acl_user(void **state)
 {
-    assert_int_equal(srv_start(&own, NULL), 0);
-    redisContext *c = sync_connect(own.port);
+    assert_int_equal(redis_srv_start(&own, NULL), 0);
+    redisContext *c = redis_srv_connect(own.port);
     assert_non_null(c);
     redisReply *r = redisCommand(c, "ACL SETUSER alice on >w0nder ~* &* +@all");
     assert_non_null(r);
@@ -700,7 +587,7 @@ static void test_select(void **state)
 
     const char *set[3] = {"SET", "bus:selected", "three"};
     command(3, set, NULL);
-    redisContext *c = sync_connect(shared.port);
+    redisContext *c = redis_srv_connect(shared.port);
     assert_non_null(c);
     redisReply *r = redisCommand(c, "GET bus:selected");
     assert_int_equal(r->type, REDIS_REPLY_NIL); /* not in db 0 */
@@ -727,7 +614,7 @@ static void test_hostname(void **state)
 
 static void test_close_while_down(void **state)
 {
-    int port = free_port();
+    int port = redis_srv_free_port();
     bus_options_t o;
     bus_options_init(&o);
     o.backoff_initial_ms = 5;
@@ -797,7 +684,7 @@ static void replicated(const char *key, unsigned replicas, uint32_t timeout_ms, 
 /* A write no replica acknowledges: BUS_EREPLICAS, with the command's own reply (it ran). */
 static void test_replicated_without_replica(void **state)
 {
-    assert_int_equal(srv_start(&own, NULL), 0);
+    assert_int_equal(redis_srv_start(&own, NULL), 0);
     open_bus_port(own.port, NULL, NULL, NULL);
     WAIT(UP(), 3000);
     const char *set[3] = {"SET", "bus:w", "1"};
@@ -819,7 +706,7 @@ static void test_replicated_without_replica(void **state)
  * so a callback that waited for it would never fire; bus_close ends it in teardown. */
 static void test_replicated_error_reply(void **state)
 {
-    assert_int_equal(srv_start(&own, NULL), 0);
+    assert_int_equal(redis_srv_start(&own, NULL), 0);
     open_bus_port(own.port, NULL, NULL, NULL);
     WAIT(UP(), 3000);
     const char *push[3] = {"RPUSH", "bus:list", "x"};
@@ -834,12 +721,12 @@ static void test_replicated_error_reply(void **state)
 /* With a replica attached the same write is acknowledged: status 0 and the command's reply. */
 static void test_replicated_with_replica(void **state)
 {
-    assert_int_equal(srv_start(&own, NULL), 0);
+    assert_int_equal(redis_srv_start(&own, NULL), 0);
     char port[16];
     snprintf(port, sizeof port, "%d", own.port);
     const char *extra[] = {"--replicaof", "127.0.0.1", port, NULL};
-    assert_int_equal(srv_start(&own_replica, extra), 0);
-    redisContext *c = sync_connect(own.port);
+    assert_int_equal(redis_srv_start(&own_replica, extra), 0);
+    redisContext *c = redis_srv_connect(own.port);
     assert_non_null(c);
     int online = 0;
     for (int i = 0; i < 500 && !online; i++) { /* up to 5 s */
