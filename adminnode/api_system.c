@@ -177,9 +177,14 @@ void api_metrics(api_request_t *req)
                         "# HELP adminnode_redis_map_refreshes_total Slot maps read from the "
                         "cluster.\n"
                         "# TYPE adminnode_redis_map_refreshes_total counter\n"
-                        "adminnode_redis_map_refreshes_total %llu\n",
+                        "adminnode_redis_map_refreshes_total %llu\n"
+                        "# HELP adminnode_redis_failovers_total Primaries replaced in the slot "
+                        "map.\n"
+                        "# TYPE adminnode_redis_failovers_total counter\n"
+                        "adminnode_redis_failovers_total %llu\n",
                         (unsigned long long)st.moved, (unsigned long long)st.asked,
-                        (unsigned long long)st.retried, (unsigned long long)st.map_refreshes);
+                        (unsigned long long)st.retried, (unsigned long long)st.map_refreshes,
+                        (unsigned long long)st.failovers);
         }
     }
     size_t len;

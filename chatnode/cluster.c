@@ -1164,9 +1164,12 @@ void cluster_health(const cluster_t *c, sbuf_t *json)
             if (i) sbuf_append_char(json, ',');
             jtext_append_string(json, a ? a : "", a ? strlen(a) : 0);
         }
-        sbuf_printf(json, "],\"map_refreshes\":%llu,\"moved\":%llu,\"asked\":%llu,\"retried\":%llu",
+        sbuf_printf(json,
+                    "],\"map_refreshes\":%llu,\"moved\":%llu,\"asked\":%llu,\"retried\":%llu,"
+                    "\"failovers\":%llu",
                     (unsigned long long)st.map_refreshes, (unsigned long long)st.moved,
-                    (unsigned long long)st.asked, (unsigned long long)st.retried);
+                    (unsigned long long)st.asked, (unsigned long long)st.retried,
+                    (unsigned long long)st.failovers);
     }
     if (bus_url(c->bus)->kind == REDIS_URL_SENTINEL) {
         /* the primary's address: host name or IP and a port, as a sentinel gave it */

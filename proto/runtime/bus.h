@@ -115,7 +115,8 @@ typedef struct {
     uint64_t lost;         /* publishes written whose connection broke before the reply */
     char last_error[160];  /* most recent connection error, "" if none */
     /* redis+sentinel:// only */
-    uint64_t failovers;      /* +switch-master announcements for the primary's name */
+    uint64_t failovers;      /* +switch-master announcements for the primary's name; on a
+                                cluster, primaries of a map gone from the next one */
     uint64_t failover_moves; /* connections sent to the new primary at once on one */
     uint64_t role_refusals;  /* connections dropped because the server was not the primary */
     bus_state_t watch;       /* the connection subscribed to +switch-master on a sentinel */

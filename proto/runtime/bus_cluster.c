@@ -102,7 +102,7 @@ struct busc {
     /* stats */
     uint64_t attempts[2], connects[2];
     uint64_t reconnects, published, received, dropped, lost;
-    uint64_t refreshes, moved, asked, retried;
+    uint64_t refreshes, moved, asked, retried, failovers;
     char last_error[160];
     uint64_t rng;
     /* close */
@@ -353,6 +353,18 @@ static void on_conn_event(void *ud, rconn_t *c, int err)
 
 static void apply_map(busc_t *b, redis_cluster_map_t *m)
 {
+    /* a primary of the old map whose slots another node serves now: a failover (or a
+     * rebalance that emptied it) */
+    if (b->map)
+        for (size_t i = 0; i < redis_cluster_map_shard_count(b->map); i++) {
+            const redis_cluster_node_t *old = &redis_cluster_map_shard(b->map, i)->nodes[0];
+            int still = 0;
+            for (size_t j = 0; j < redis_cluster_map_shard_count(m) && !still; j++) {
+                const redis_cluster_node_t *p = &redis_cluster_map_shard(m, j)->nodes[0];
+                still = p->port == old->port && strcmp(p->host, old->host) == 0;
+            }
+            if (!still) b->failovers++;
+        }
     redis_cluster_map_free(b->map);
     b->map = m;
     b->refreshes++;
@@ -857,6 +869,8 @@ int busc_command(busc_t *b, const char *key, size_t keylen, long shard, unsigned
     rconn_t *c = n ? node_cmd(n) : NULL;
     if (!c || !rconn_ready(c) || attempt(q, c) < 0) {
         req_free(q);
+        /* the slot's primary is not reachable now: perhaps it is no primary any more */
+        if (b->cluster) request_refresh(b);
         return BUS_ENOTCONN;
     }
     return 0;
@@ -1135,6 +1149,7 @@ void busc_stats(const busc_t *b, bus_stats_t *st)
     st->moved = b->moved;
     st->asked = b->asked;
     st->retried = b->retried;
+    st->failovers = b->failovers;
 }
 
 static void on_timer_closed(uv_handle_t *h)

@@ -211,13 +211,15 @@ describe("chat through a Redis Cluster failover (--store-replicas 1)", { timeout
     const acked = ["hello", ...annSends.acked, ...bobSends.acked];
     assert.deepEqual(acked.filter((t) => !stored.includes(t)), [], "acknowledged but not in the history");
 
-    // both nodes route to the promoted replica and no longer to the killed primary
+    // both nodes route to the promoted replica and no longer to the killed primary, and count
+    // the failover they saw
     await eventually(async () => {
       for (const node of [a, b]) {
-        const { primaries } = (await health(node)).bus;
+        const { primaries, failovers } = (await health(node)).bus;
         if (!primaries.includes(`127.0.0.1:${promoted}`) || primaries.includes(`127.0.0.1:${victim}`)) return false;
+        if (!(failovers >= 1)) return false;
       }
       return true;
-    }, 30_000, `both nodes' primaries to hold 127.0.0.1:${promoted}, not 127.0.0.1:${victim}`);
+    }, 30_000, `both nodes' primaries to hold 127.0.0.1:${promoted}, not 127.0.0.1:${victim}, and a failover counted`);
   });
 });
