@@ -530,7 +530,8 @@ cmd_up() {
   ((base >= 1 && last_port <= 65535)) || die "ports $base-$last_port are out of range (CHATCLUSTER_PORT)"
 
   build_all
-  if ((workers > 0)) && ! "$bindir/chatnode/chatnode" --help 2>&1 | grep -q -- '--workers'; then
+  # the whole help text is read (grep -q would stop early, and pipefail count chatnode's SIGPIPE)
+  if ((workers > 0)) && ! grep -q -- '--workers' <<<"$("$bindir/chatnode/chatnode" --help 2>&1)"; then
     die "--workers: this chatnode has no --workers option yet (chatnode --help does not list it)"
   fi
 
