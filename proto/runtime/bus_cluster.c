@@ -28,6 +28,7 @@ typedef struct node {
     rconn_t *cmd;        /* command connection, or NULL */
     rconn_t *ssub;       /* subscriber connection for the shard channels it owns, or NULL */
     int ssub_synced;     /* the PING sent behind its subscriptions was answered */
+    size_t owned;        /* wanted shard channels placed on it (want_t.on) */
     int in_map;          /* a primary of the current map */
     uint64_t retry_at;   /* no new connection before (ms, loop time) */
     uint32_t backoff_ms; /* next delay after a failure */
@@ -82,6 +83,7 @@ struct busc {
     rconn_t *csub;    /* classic subscriber */
     node_t *csub_node;
     int csub_synced;
+    size_t unplaced; /* wanted shard channels placed on no node */
     uint64_t csub_retry_at;
     uint32_t csub_backoff;
     /* refresh */
@@ -489,26 +491,45 @@ static void request_refresh(busc_t *b)
 
 /* --- wanted sets --- */
 
+/* Records that w is placed on n (NULL: on no node), keeping the counts the state and the
+ * timer read. */
+static void set_on(busc_t *b, want_t *w, node_t *n)
+{
+    if (w->on)
+        w->on->owned--;
+    else
+        b->unplaced--;
+    w->on = n;
+    if (n)
+        n->owned++;
+    else
+        b->unplaced++;
+}
+
+/* Places w on the primary that owns its slot now, moving its subscription there. */
+static void place_one(busc_t *b, want_t *w)
+{
+    const redis_cluster_node_t *p = redis_cluster_map_primary(b->map, w->slot);
+    node_t *owner = p ? node_get(b, p->host, p->port) : NULL;
+    if (w->on == owner && owner && owner->ssub) return;
+    if (w->on && w->on != owner && w->on->ssub && rconn_ready(w->on->ssub))
+        ssub_send(w->on->ssub, "SUNSUBSCRIBE", w->name, w->len);
+    set_on(b, w, owner);
+    if (!owner) return;
+    if (owner->ssub)
+        ssub_send(owner->ssub, "SSUBSCRIBE", w->name, w->len);
+    else
+        node_ssub(owner); /* subscribes every channel placed on it */
+}
+
+/* Places every wanted shard channel: after a new map, or to reopen a lost subscriber. */
 static void place_shard_channels(busc_t *b)
 {
     if (!b->map) return;
     const char *k;
     size_t kl, i = 0;
     void *v;
-    while (strmap_next(&b->want[BUSC_SHARD], &i, &k, &kl, &v)) {
-        want_t *w = v;
-        const redis_cluster_node_t *p = redis_cluster_map_primary(b->map, w->slot);
-        node_t *owner = p ? node_get(b, p->host, p->port) : NULL;
-        if (w->on == owner && owner && owner->ssub) continue;
-        if (w->on && w->on != owner && w->on->ssub && rconn_ready(w->on->ssub))
-            ssub_send(w->on->ssub, "SUNSUBSCRIBE", w->name, w->len);
-        w->on = owner;
-        if (!owner) continue;
-        if (owner->ssub)
-            ssub_send(owner->ssub, "SSUBSCRIBE", w->name, w->len);
-        else
-            node_ssub(owner); /* subscribes every channel placed on it */
-    }
+    while (strmap_next(&b->want[BUSC_SHARD], &i, &k, &kl, &v)) place_one(b, v);
 }
 
 int busc_subscribe(busc_t *b, busc_kind_t kind, const char *name, size_t len)
@@ -522,7 +543,8 @@ int busc_subscribe(busc_t *b, busc_kind_t kind, const char *name, size_t len)
     w->slot = redis_cluster_slot(name, len);
     strmap_put(&b->want[kind], w->name, len, w);
     if (kind == BUSC_SHARD) {
-        place_shard_channels(b);
+        b->unplaced++;
+        if (b->map) place_one(b, w);
     } else if (b->csub) {
         ssub_send(b->csub, kind == BUSC_CHANNEL ? "SUBSCRIBE" : "PSUBSCRIBE", w->name, len);
     }
@@ -537,6 +559,10 @@ int busc_unsubscribe(busc_t *b, busc_kind_t kind, const char *name, size_t len)
     if (!w) return 0;
     if (kind == BUSC_SHARD) {
         if (w->on && w->on->ssub) ssub_send(w->on->ssub, "SUNSUBSCRIBE", w->name, len);
+        if (w->on)
+            w->on->owned--;
+        else
+            b->unplaced--;
     } else if (b->csub) {
         ssub_send(b->csub, kind == BUSC_CHANNEL ? "UNSUBSCRIBE" : "PUNSUBSCRIBE", w->name, len);
     }
@@ -564,7 +590,7 @@ static void on_push(void *ud, rconn_t *c, const redisReply *r)
             size_t kl, i = 0;
             void *v;
             while (strmap_next(&b->want[BUSC_SHARD], &i, &k, &kl, &v))
-                if (((want_t *)v)->slot == rd.slot) ((want_t *)v)->on = NULL;
+                if (((want_t *)v)->slot == rd.slot) set_on(b, v, NULL);
         }
         request_refresh(b);
         return;
@@ -958,11 +984,13 @@ static void on_timer(uv_timer_t *t)
         now - b->last_refresh >= REFRESH_MIN_GAP_MS)
         refresh_start(b);
     if (b->map) {
+        int placing = b->unplaced > 0; /* or a node lost the subscriber of its channels */
         for (size_t i = 0; i < b->n_nodes; i++) {
             node_t *n = b->nodes[i];
             if (n->in_map) node_cmd(n);
+            if (n->owned && !n->ssub) placing = 1;
         }
-        place_shard_channels(b);
+        if (placing) place_shard_channels(b);
         csub_open(b);
         flush_publishes(b);
     }
@@ -1008,16 +1036,7 @@ static void schedule(busc_t *b)
         for (size_t i = 0; i < b->n_nodes; i++) {
             node_t *n = b->nodes[i];
             if (n->in_map && !n->cmd) DUE(n->retry_at);
-            if (!n->ssub) {
-                const char *k;
-                size_t kl, j = 0;
-                void *v;
-                while (strmap_next(&b->want[BUSC_SHARD], &j, &k, &kl, &v))
-                    if (((want_t *)v)->on == n || !((want_t *)v)->on) {
-                        DUE(n->retry_at);
-                        break;
-                    }
-            }
+            if (!n->ssub && (n->owned || b->unplaced)) DUE(n->retry_at);
         }
         if (!b->csub) DUE(b->csub_retry_at);
         if (b->pub_head) DUE(now + 100); /* queued publishes: look for their route again */
@@ -1045,13 +1064,10 @@ static bus_state_t compute_state(const busc_t *b, bus_conn_t which)
             if (!rconn_ready(n->cmd)) all = 0;
         }
     } else {
-        if (!rconn_ready(b->csub) || !b->csub_synced) all = 0;
-        const char *k;
-        size_t kl, i = 0;
-        void *v;
-        while (strmap_next(&b->want[BUSC_SHARD], &i, &k, &kl, &v)) {
-            const want_t *w = v;
-            if (!w->on || !rconn_ready(w->on->ssub) || !w->on->ssub_synced) all = 0;
+        if (!rconn_ready(b->csub) || !b->csub_synced || b->unplaced) all = 0;
+        for (size_t i = 0; i < b->n_nodes; i++) {
+            const node_t *n = b->nodes[i];
+            if (n->owned && (!rconn_ready(n->ssub) || !n->ssub_synced)) all = 0;
         }
     }
     return all ? BUS_CONNECTED : BUS_CONNECTING; /* what is down is being retried */
