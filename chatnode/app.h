@@ -69,12 +69,23 @@ typedef struct app_module {
     int (*connect)(sio_socket_t *s, const char *auth, size_t auth_len, sbuf_t *error);
     /* After the CONNECT answer went out. Optional. */
     void (*connected)(sio_socket_t *s, const char *auth, size_t auth_len);
+    /* Connection-state recovery (docs/recovery.md). Whose session a CONNECT makes, from its
+     * auth (the chat: the user id): a session is restored only for a CONNECT of the same
+     * owner. Writes nothing for "anyone holding the session's pid"; returns 0, or -1 when
+     * auth names nobody (the session is then neither restored nor kept). Optional: without
+     * it every session is anyone's. */
+    int (*session_owner)(sio_server_t *sio, const char *auth, size_t auth_len, sbuf_t *owner);
+    /* A session came back on a new connection: same id, rooms and socket data, missed packets
+     * sent; connect and connected are not called for it. Optional. */
+    void (*recovered)(sio_socket_t *s, const char *auth, size_t auth_len);
     /* An EVENT or BINARY_EVENT. */
     void (*event)(sio_socket_t *s, const sio_event_t *ev);
     /* The client acked an emit made with sio_emit_with_ack(.., tag). Optional. */
     void (*ack)(sio_socket_t *s, uint64_t tag, const sio_event_t *ack);
     /* The socket is going (client or server disconnect, transport closed): still in its rooms
-     * during the call, freed after it. Optional. */
+     * during the call, freed after it. With recovery on, a socket whose connection went for a
+     * reason that keeps its session is told only once the session is over: its window passed
+     * without it coming back (reason: the connection's), or it came back elsewhere. Optional. */
     void (*disconnect)(sio_socket_t *s, const char *reason);
     /* The socket's data as a JSON object, for fetch-sockets answers (Node's socket.data);
      * write nothing for {}. Optional. */

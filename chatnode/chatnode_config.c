@@ -23,6 +23,14 @@ static const cfg_opt_t opts[] = {
             "BYTES", "largest message or polling request body accepted"),
     CFG_OPT(chatnode_config_t, "connect-timeout", CFG_INT, "45000", 1, 3600000, connect_timeout,
             "MS", "time a session has to connect to a namespace before it is closed"),
+    CFG_OPT(chatnode_config_t, "recovery-window", CFG_INT, "120000", 0, 86400000, recovery_window,
+            "MS",
+            "connection-state recovery: how long a dropped client's session (id, rooms, data, "
+            "missed packets) is kept for it to come back (0: off)"),
+    CFG_OPT(chatnode_config_t, "recovery-max-packets", CFG_INT, "1000", 1, 1000000,
+            recovery_max_packets, "N",
+            "connection-state recovery: most missed packets one restore sends; a client that "
+            "missed more gets a new session"),
     CFG_OPT(chatnode_config_t, "upgrade-timeout", CFG_INT, "10000", 1, 3600000, upgrade_timeout,
             "MS", "time a transport upgrade has to complete before it is cancelled"),
     CFG_OPT(chatnode_config_t, "keepalive-timeout", CFG_INT, "60000", 100, 3600000,

@@ -15,6 +15,8 @@ typedef struct {
     long long ping_timeout;
     long long max_payload;
     long long connect_timeout;
+    long long recovery_window;      /* ms a session is kept for recovery; 0: off */
+    long long recovery_max_packets; /* most packets one restore sends */
     long long upgrade_timeout;
     long long keepalive_timeout;
     long long max_queue;

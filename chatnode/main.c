@@ -65,7 +65,9 @@ static void eio_app_close(void *upper, const char *reason)
 
 static void health(void *ctx, sbuf_t *json)
 {
-    cluster_health(ctx, json);
+    chatnode_t *cn = ctx;
+    if (cn->sio) sio_recovery_health(cn->sio, json);
+    if (cn->cluster) cluster_health(cn->cluster, json);
 }
 
 /* Stops everything: the loop then ends once every handle is closed. */
@@ -170,6 +172,7 @@ static int start(chatnode_t *cn, uv_loop_t *loop, const chatnode_config_t *cfg)
         cn->app_ready = 1;
     } else {
         cn->sio = sio_server_new(&cn->srv, cn->app, NULL);
+        server_set_health(&cn->srv, health, cn);
         if (cn->app->init && cn->app->init(&cn->srv, cn->sio, &cn->app_state) < 0) {
             log_error("app init failed", "app=%s", cn->app->name);
             return -1;
@@ -191,7 +194,6 @@ static int start(chatnode_t *cn, uv_loop_t *loop, const chatnode_config_t *cfg)
         log_error("cannot start the cluster adapter", "error=\"%s\"", err);
         return -1;
     }
-    server_set_health(&cn->srv, health, cn->cluster);
     control_start(&cn->control, &cn->srv, cn->sio, cn->cluster, cn->drain);
     return 0;
 }

@@ -41,7 +41,7 @@ int room_join(room_index_t *ix, room_member_t *m, const char *name, size_t len)
         m->rooms = xrealloc(m->rooms, m->cap * sizeof *m->rooms);
     }
     r->members[r->n] = (room_slot_t){m, m->nrooms};
-    m->rooms[m->nrooms] = (room_membership_t){r, r->n};
+    m->rooms[m->nrooms] = (room_membership_t){r, r->n, 0};
     r->n++;
     m->nrooms++;
     return 1;

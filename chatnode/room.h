@@ -19,7 +19,8 @@ typedef struct {
 
 typedef struct room_membership {
     room_t *room;
-    uint32_t pos; /* index in room->members */
+    uint32_t pos;   /* index in room->members */
+    uint64_t stamp; /* the caller's: when the member joined (0 unless set) */
 } room_membership_t;
 
 typedef struct {
@@ -38,7 +39,8 @@ typedef struct {
     strmap_t rooms; /* name -> room_t */
 } room_index_t;
 
-/* Adds m to room name; returns 1 if added, 0 if it was already there. */
+/* Adds m to room name; returns 1 if added (the new membership is then m->rooms[m->nrooms - 1]),
+ * 0 if it was already there. */
 int room_join(room_index_t *ix, room_member_t *m, const char *name, size_t len);
 /* Removes m from room name; returns 1 if removed, 0 if it was not there. Empty rooms go. */
 int room_leave(room_index_t *ix, room_member_t *m, const char *name, size_t len);

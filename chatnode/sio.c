@@ -4,6 +4,7 @@
  * is closed; any malformed packet closes its session and nothing else. */
 #include "sio.h"
 #include "alloc.h"
+#include "sio_internal.h"
 #include "eio_session.h"
 #include "frame.h"
 #include "jtext.h"
@@ -13,67 +14,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct sio_conn sio_conn_t;
-
-struct sio_nsp {
-    char *name;
-    size_t len;
-    sio_server_t *sio;
-    strmap_t sockets; /* id -> sio_socket_t */
-    room_index_t rooms;
-    uint32_t gen; /* broadcast generation, for de-duplicating recipients */
-};
-
-/* Emits that wait for the client's ack (rare, so kept out of line). A client that never acks
- * cannot make the list grow past SIO_MAX_PENDING_ACKS: the oldest is then forgotten. */
-#define SIO_MAX_PENDING_ACKS 1024
-
-typedef struct {
-    uint32_t id;
-    uint64_t tag;  /* for the app's ack callback */
-    sio_ack_cb cb; /* or, when set, this callback (cluster broadcasts with acks) */
-    void *ud;
-} pending_ack_t;
-
-typedef struct {
-    uint32_t n, cap;
-    pending_ack_t item[];
-} pending_acks_t;
-
-struct sio_socket {
-    char id[SID_RANDOM_LEN + 1];
-    sio_nsp_t *nsp;
-    sio_conn_t *conn;
-    sio_socket_t *next; /* in conn->sockets */
-    room_member_t rm;
-    pending_acks_t *acks; /* owned, or NULL */
-    void *data;
-    uint32_t mark;     /* broadcast generation that last reached this socket */
-    uint32_t next_ack; /* id of the next server-to-client ack */
-};
-
-struct sio_conn {
-    sio_server_t *sio;
-    eio_session_t *eio; /* NULL once the session is gone */
-    sio_socket_t *sockets;
-    sio_binary_t *bin; /* a binary packet waiting for its attachments, or NULL */
-    uint8_t busy;
-    uint8_t closed;
-    uint32_t bin_held; /* bytes bin holds, counted in the server's memory budget */
-    deadline_node_t connect_node;
-};
-
-struct sio_server {
-    server_t *srv;
-    const app_module_t *app;
-    void *app_state;
-    strmap_t nsps; /* name -> sio_nsp_t */
-    deadline_queue_t connect_q;
-    size_t nsockets;
-    uint64_t events_in, events_out; /* Socket.IO packets received from and sent to clients */
-    sio_cluster_t cluster;          /* all NULL when running alone */
-};
 
 /* ---- small helpers ---- */
 
@@ -125,13 +65,6 @@ static sio_socket_t *socket_of_member(room_member_t *m)
 
 /* ---- encoding ---- */
 
-/* The frames of one packet: the text packet, then one binary frame per attachment. */
-typedef struct {
-    frame_t *text;
-    frame_t **att;
-    unsigned natt;
-} packet_frames_t;
-
 /* Builds the JSON array [event, args...] (event NULL: [args...]). */
 static void data_build(sbuf_t *data, const char *event, size_t event_len, const char *args,
                        size_t args_len)
@@ -145,10 +78,9 @@ static void data_build(sbuf_t *data, const char *event, size_t event_len, const 
     sbuf_append_char(data, ']');
 }
 
-/* Encodes one packet whose payload is the JSON array data, once, into shareable frames. */
-static void frames_from_data(packet_frames_t *pf, const sio_nsp_t *nsp, sio_type_t type, int64_t id,
-                             const char *data, size_t data_len, const sio_attachment_t *att,
-                             unsigned natt)
+void sio_frames_from_data(packet_frames_t *pf, const sio_nsp_t *nsp, sio_type_t type, int64_t id,
+                          const char *data, size_t data_len, const sio_attachment_t *att,
+                          unsigned natt)
 {
     sbuf_t pkt = SBUF_INIT;
     sio_packet_t p = {
@@ -174,18 +106,18 @@ static void frames_build(packet_frames_t *pf, const sio_nsp_t *nsp, sio_type_t t
 {
     sbuf_t data = SBUF_INIT;
     data_build(&data, event, event_len, args, args_len);
-    frames_from_data(pf, nsp, type, id, data.data, data.len, att, natt);
+    sio_frames_from_data(pf, nsp, type, id, data.data, data.len, att, natt);
     sbuf_free(&data);
 }
 
-static void frames_free(packet_frames_t *pf)
+void sio_frames_free(packet_frames_t *pf)
 {
     frame_unref(pf->text);
     for (unsigned i = 0; i < pf->natt; i++) frame_unref(pf->att[i]);
     free(pf->att);
 }
 
-static void frames_send(sio_conn_t *c, const packet_frames_t *pf)
+void sio_frames_send(sio_conn_t *c, const packet_frames_t *pf)
 {
     if (!c->eio) return;
     c->sio->events_out++;
@@ -196,12 +128,11 @@ static void frames_send(sio_conn_t *c, const packet_frames_t *pf)
 /* A volatile packet is dropped for a client that is not ready to take it right now. */
 static void frames_send_volatile(sio_conn_t *c, const packet_frames_t *pf)
 {
-    if (c->eio && eio_ready(c->eio)) frames_send(c, pf);
+    if (c->eio && eio_ready(c->eio)) sio_frames_send(c, pf);
 }
 
-/* Sends a packet whose data is a JSON value (or none) rather than an argument list. */
-static void send_raw(sio_conn_t *c, sio_type_t type, const char *nsp, size_t nsp_len,
-                     const char *data, size_t data_len)
+void sio_send_raw(sio_conn_t *c, sio_type_t type, const char *nsp, size_t nsp_len, const char *data,
+                  size_t data_len)
 {
     if (!c->eio) return;
     sbuf_t pkt = SBUF_INIT;
@@ -215,13 +146,27 @@ static void send_raw(sio_conn_t *c, sio_type_t type, const char *nsp, size_t nsp
 
 /* ---- emitting ---- */
 
+/* Whether the packets of nsp carry recovery offsets. */
+static int rec_on(const sio_nsp_t *nsp)
+{
+    return nsp->sio->rec_window != 0;
+}
+
 void sio_emit(sio_socket_t *s, const char *event, size_t event_len, const char *args,
               size_t args_len, const sio_attachment_t *att, unsigned natt)
 {
+    if (rec_on(s->nsp)) { /* logged, as a broadcast to the socket's own room */
+        sbuf_t data = SBUF_INIT;
+        data_build(&data, event, event_len, args, args_len);
+        str_t room = {s->id, strlen(s->id)};
+        sio_rec_publish(s->nsp, &room, 1, NULL, 0, data.data, data.len, att, natt);
+        sbuf_free(&data);
+        return;
+    }
     packet_frames_t pf;
     frames_build(&pf, s->nsp, SIO_EVENT, -1, event, event_len, args, args_len, att, natt);
-    frames_send(s->conn, &pf);
-    frames_free(&pf);
+    sio_frames_send(s->conn, &pf);
+    sio_frames_free(&pf);
 }
 
 /* Records an ack the client owes; returns its id. When the list is full the oldest is
@@ -269,8 +214,8 @@ void sio_emit_with_ack(sio_socket_t *s, uint64_t tag, const char *event, size_t 
     uint32_t id = ack_expect(s, tag, NULL, NULL);
     packet_frames_t pf;
     frames_build(&pf, s->nsp, SIO_EVENT, id, event, event_len, args, args_len, att, natt);
-    frames_send(s->conn, &pf);
-    frames_free(&pf);
+    sio_frames_send(s->conn, &pf);
+    sio_frames_free(&pf);
 }
 
 void sio_ack(sio_socket_t *s, int64_t ack_id, const char *args, size_t args_len,
@@ -279,8 +224,8 @@ void sio_ack(sio_socket_t *s, int64_t ack_id, const char *args, size_t args_len,
     if (ack_id < 0) return;
     packet_frames_t pf;
     frames_build(&pf, s->nsp, SIO_ACK, ack_id, NULL, 0, args, args_len, att, natt);
-    frames_send(s->conn, &pf);
-    frames_free(&pf);
+    sio_frames_send(s->conn, &pf);
+    sio_frames_free(&pf);
 }
 
 /* Calls fn for every socket in room name of nsp (a socket id counts as a room). */
@@ -300,6 +245,7 @@ typedef struct {
     uint32_t gen;
     const packet_frames_t *pf;
     int is_volatile;
+    rec_offset_t offset; /* a logged packet's, else 0 */
     size_t count;
 } bcast_t;
 
@@ -311,23 +257,26 @@ static void mark_excluded(sio_socket_t *s, void *arg)
 static void deliver(sio_socket_t *s, void *arg)
 {
     bcast_t *b = arg;
-    if (s->mark == b->gen) return;
+    if (s->mark == b->gen || s->state != SOCK_CONNECTED) return;
     s->mark = b->gen;
+    if (b->offset) {
+        if (s->cursor >= b->offset) return; /* it has it (replayed to it already) */
+        s->cursor = b->offset;
+    }
     if (b->is_volatile)
         frames_send_volatile(s->conn, b->pf);
     else
-        frames_send(s->conn, b->pf);
+        sio_frames_send(s->conn, b->pf);
     b->count++;
 }
 
-size_t sio_deliver(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
-                   size_t nexcept, const char *data, size_t data_len, const sio_attachment_t *att,
-                   unsigned natt, unsigned flags)
+/* Sends the encoded packet pf to the sockets of nsp in rooms minus except. */
+static size_t deliver_frames(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
+                             size_t nexcept, const packet_frames_t *pf, unsigned flags,
+                             rec_offset_t offset)
 {
-    packet_frames_t pf;
-    frames_from_data(&pf, nsp, SIO_EVENT, -1, data, data_len, att, natt);
     if (++nsp->gen == 0) nsp->gen = 1;
-    bcast_t b = {nsp->gen, &pf, (flags & SIO_VOLATILE) != 0, 0};
+    bcast_t b = {nsp->gen, pf, (flags & SIO_VOLATILE) != 0, offset, 0};
     for (size_t i = 0; i < nexcept; i++) visit_room(nsp, &except[i], mark_excluded, &b);
     if (nrooms == 0) {
         void *v;
@@ -335,8 +284,47 @@ size_t sio_deliver(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_
     } else {
         for (size_t i = 0; i < nrooms; i++) visit_room(nsp, &rooms[i], deliver, &b);
     }
-    frames_free(&pf);
     return b.count;
+}
+
+size_t sio_deliver(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
+                   size_t nexcept, const char *data, size_t data_len, const sio_attachment_t *att,
+                   unsigned natt, unsigned flags)
+{
+    if (rec_on(nsp) && !(flags & SIO_VOLATILE))
+        return sio_rec_publish(nsp, rooms, nrooms, except, nexcept, data, data_len, att, natt);
+    packet_frames_t pf;
+    sbuf_t with = SBUF_INIT;
+    /* not logged: with recovery on it still ends with an offset, the last one handled here
+     * (every logged packet up to it reached its sockets), so a client never takes a last
+     * string argument of the app's for its cursor */
+    if (rec_on(nsp) && rec_offset_append_to_array(&with, data, data_len, nsp->last) == 0) {
+        data = with.data;
+        data_len = with.len;
+    }
+    sio_frames_from_data(&pf, nsp, SIO_EVENT, -1, data, data_len, att, natt);
+    size_t n = deliver_frames(nsp, rooms, nrooms, except, nexcept, &pf, flags, 0);
+    sio_frames_free(&pf);
+    sbuf_free(&with);
+    return n;
+}
+
+size_t sio_deliver_logged(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
+                          size_t nexcept, const char *data, size_t data_len,
+                          const sio_attachment_t *att, unsigned natt, rec_offset_t offset)
+{
+    packet_frames_t pf;
+    sbuf_t with = SBUF_INIT;
+    if (offset <= nsp->last || rec_offset_append_to_array(&with, data, data_len, offset) < 0) {
+        sbuf_free(&with);
+        return 0; /* handled already (or not an array) */
+    }
+    sio_frames_from_data(&pf, nsp, SIO_EVENT, -1, with.data, with.len, att, natt);
+    size_t n = deliver_frames(nsp, rooms, nrooms, except, nexcept, &pf, 0, offset);
+    nsp->last = offset;
+    sio_frames_free(&pf);
+    sbuf_free(&with);
+    return n;
 }
 
 typedef struct {
@@ -348,7 +336,7 @@ typedef struct {
 static void select_add(sio_socket_t *s, void *arg)
 {
     select_t *sel = arg;
-    if (s->mark == sel->gen) return;
+    if (s->mark == sel->gen || s->state != SOCK_CONNECTED) return;
     s->mark = sel->gen;
     if (sel->n == sel->cap) {
         sel->cap = sel->cap ? sel->cap * 2 : 16;
@@ -362,7 +350,7 @@ size_t sio_select(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t
 {
     if (++nsp->gen == 0) nsp->gen = 1;
     select_t sel = {nsp->gen, NULL, 0, 0};
-    bcast_t mark = {nsp->gen, NULL, 0, 0};
+    bcast_t mark = {nsp->gen, NULL, 0, 0, 0};
     for (size_t i = 0; i < nexcept; i++) visit_room(nsp, &except[i], mark_excluded, &mark);
     if (nrooms == 0) {
         void *v;
@@ -444,9 +432,9 @@ size_t sio_deliver_with_ack(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, c
         /* each client gets its own ack id, so each gets its own encoding */
         uint32_t id = ack_expect(sel[i], 0, cb, ud);
         packet_frames_t pf;
-        frames_from_data(&pf, nsp, SIO_EVENT, id, data, data_len, att, natt);
-        frames_send(sel[i]->conn, &pf);
-        frames_free(&pf);
+        sio_frames_from_data(&pf, nsp, SIO_EVENT, id, data, data_len, att, natt);
+        sio_frames_send(sel[i]->conn, &pf);
+        sio_frames_free(&pf);
     }
     free(sel);
     return n;
@@ -473,6 +461,7 @@ int sio_join(sio_socket_t *s, const char *room, size_t len)
     sio_nsp_t *nsp = s->nsp;
     int fresh = room_find(&nsp->rooms, room, len) == NULL;
     int added = room_join(&nsp->rooms, &s->rm, room, len);
+    if (added) s->rm.rooms[s->rm.nrooms - 1].stamp = nsp->last;
     const sio_cluster_t *cl = &nsp->sio->cluster;
     if (fresh && cl->room_added) cl->room_added(cl->ctx, nsp, room, len);
     return added;
@@ -545,35 +534,86 @@ static sio_socket_t *conn_socket(sio_conn_t *c, const char *nsp, size_t len)
     return NULL;
 }
 
-static void socket_remove(sio_socket_t *s, const char *reason)
+int sio_socket_selected(const sio_socket_t *s, const str_t *rooms, size_t nrooms,
+                        const str_t *except, size_t nexcept, rec_offset_t at)
+{
+    const room_index_t *ix = &s->nsp->rooms;
+    int in = nrooms == 0;
+    for (size_t i = 0; i < nrooms + nexcept; i++) {
+        const str_t *r = i < nrooms ? &rooms[i] : &except[i - nrooms];
+        if (i < nrooms && in) continue;
+        int member = r->len == SID_RANDOM_LEN && memcmp(r->ptr, s->id, SID_RANDOM_LEN) == 0;
+        room_t *room = member ? NULL : room_find(ix, r->ptr, r->len);
+        for (uint32_t m = 0; room && m < s->rm.nrooms; m++)
+            if (s->rm.rooms[m].room == room && s->rm.rooms[m].stamp < at) member = 1;
+        if (!member) continue;
+        if (i >= nrooms) return 0; /* excepted */
+        in = 1;
+    }
+    return in;
+}
+
+void sio_socket_attach(sio_socket_t *s, sio_conn_t *c)
+{
+    sio_server_t *sio = c->sio;
+    s->conn = c;
+    s->state = SOCK_CONNECTED;
+    strmap_put(&s->nsp->sockets, s->id, SID_RANDOM_LEN, s);
+    if (sio->cluster.room_added)
+        sio->cluster.room_added(sio->cluster.ctx, s->nsp, s->id, SID_RANDOM_LEN);
+    s->next = c->sockets;
+    c->sockets = s;
+    sio->nsockets++;
+    deadline_queue_remove(&sio->connect_q, &c->connect_node);
+}
+
+void sio_socket_detach(sio_socket_t *s)
 {
     sio_conn_t *c = s->conn;
-    sio_server_t *sio = c->sio;
-    if (sio->app->disconnect) sio->app->disconnect(s, reason);
+    sio_server_t *sio = s->nsp->sio;
     acks_cancel(s);
-    while (s->rm.nrooms) leave_at(s, s->rm.nrooms - 1);
-    strmap_del(&s->nsp->sockets, s->id, strlen(s->id));
+    strmap_del(&s->nsp->sockets, s->id, SID_RANDOM_LEN);
     if (sio->cluster.room_removed)
-        sio->cluster.room_removed(sio->cluster.ctx, s->nsp, s->id, strlen(s->id));
+        sio->cluster.room_removed(sio->cluster.ctx, s->nsp, s->id, SID_RANDOM_LEN);
     for (sio_socket_t **pp = &c->sockets; *pp; pp = &(*pp)->next) {
         if (*pp == s) {
             *pp = s->next;
             break;
         }
     }
+    s->next = NULL;
+    s->conn = NULL;
     sio->nsockets--;
+}
+
+void sio_socket_free(sio_socket_t *s, const char *reason)
+{
+    sio_server_t *sio = s->nsp->sio;
+    if (sio->app->disconnect) sio->app->disconnect(s, reason);
+    while (s->rm.nrooms) leave_at(s, s->rm.nrooms - 1);
+    sio_rec_session_free(s);
     free(s);
+}
+
+/* The socket's connection went (or the namespace was left): its session is kept when it may
+ * come back, else it goes. */
+static void socket_remove(sio_socket_t *s, const char *reason)
+{
+    int final = s->conn->final;
+    sio_socket_detach(s);
+    if (final || !sio_rec_keep(s, reason)) sio_socket_free(s, reason);
 }
 
 void sio_disconnect(sio_socket_t *s)
 {
-    send_raw(s->conn, SIO_DISCONNECT, s->nsp->name, s->nsp->len, NULL, 0);
+    sio_send_raw(s->conn, SIO_DISCONNECT, s->nsp->name, s->nsp->len, NULL, 0);
     socket_remove(s, "server namespace disconnect");
 }
 
 void sio_close_connection(sio_socket_t *s)
 {
     sio_conn_t *c = s->conn;
+    c->final = 1; /* a server's close is final: none of its sessions is kept */
     if (c->eio) eio_close(c->eio, "forced server close");
 }
 
@@ -626,36 +666,44 @@ static void on_connect(sio_conn_t *c, const sio_packet_t *p)
     const app_module_t *app = sio->app;
     if (!app->serves || !app->serves(sio->app_state, p->nsp, p->nsp_len)) {
         static const char err[] = "{\"message\":\"Invalid namespace\"}";
-        send_raw(c, SIO_CONNECT_ERROR, p->nsp, p->nsp_len, err, sizeof err - 1);
+        sio_send_raw(c, SIO_CONNECT_ERROR, p->nsp, p->nsp_len, err, sizeof err - 1);
         return;
     }
     sio_nsp_t *nsp = nsp_get(sio, p->nsp, p->nsp_len);
-    char reply[64];
+    const char *auth = p->data ? p->data : "{}";
+    size_t auth_len = p->data ? p->data_len : 2;
+    sbuf_t owner = SBUF_INIT;
+    int owned = 0;
+    if (sio->rec_window) {
+        owned = !app->session_owner || app->session_owner(sio, auth, auth_len, &owner) == 0;
+        if (owned && sio_rec_connect(c, nsp, auth, auth_len, owner.data, owner.len)) {
+            sbuf_free(&owner);
+            return;
+        }
+    }
     sio_socket_t *s = xcalloc(1, sizeof *s);
     do sid_generate(s->id, sizeof s->id, NULL);
     while (strmap_get(&nsp->sockets, s->id, SID_RANDOM_LEN));
     s->nsp = nsp;
     s->conn = c;
-    const char *auth = p->data ? p->data : "{}";
-    size_t auth_len = p->data ? p->data_len : 2;
     sbuf_t err = SBUF_INIT;
     if (app->connect && app->connect(s, auth, auth_len, &err) != 0) {
         if (!err.len) sbuf_append_str(&err, "{\"message\":\"Connection refused\"}");
-        send_raw(c, SIO_CONNECT_ERROR, nsp->name, nsp->len, err.data, err.len);
+        sio_send_raw(c, SIO_CONNECT_ERROR, nsp->name, nsp->len, err.data, err.len);
         sbuf_free(&err);
+        sbuf_free(&owner);
         free(s);
         return;
     }
     sbuf_free(&err);
-    strmap_put(&nsp->sockets, s->id, SID_RANDOM_LEN, s);
-    if (sio->cluster.room_added)
-        sio->cluster.room_added(sio->cluster.ctx, nsp, s->id, SID_RANDOM_LEN);
-    s->next = c->sockets;
-    c->sockets = s;
-    sio->nsockets++;
-    deadline_queue_remove(&sio->connect_q, &c->connect_node);
-    int n = snprintf(reply, sizeof reply, "{\"sid\":\"%s\"}", s->id);
-    send_raw(c, SIO_CONNECT, nsp->name, nsp->len, reply, (size_t)n);
+    sio_socket_attach(s, c);
+    if (sio->rec_window && owned) sio_rec_session_new(s, owner.data, owner.len);
+    sbuf_free(&owner);
+    char reply[96];
+    int n = s->pid[0]
+                ? snprintf(reply, sizeof reply, "{\"sid\":\"%s\",\"pid\":\"%s\"}", s->id, s->pid)
+                : snprintf(reply, sizeof reply, "{\"sid\":\"%s\"}", s->id);
+    sio_send_raw(c, SIO_CONNECT, nsp->name, nsp->len, reply, (size_t)n);
     if (app->connected) app->connected(s, auth, auth_len);
 }
 
@@ -886,6 +934,7 @@ sio_server_t *sio_server_new(server_t *srv, const app_module_t *app, void *app_s
     sio->app_state = app_state;
     deadline_queue_init(&sio->connect_q, srv->loop, (uint64_t)srv->cfg->connect_timeout,
                         on_connect_timeout, sio);
+    sio_rec_server_init(sio);
     for (size_t i = 0; app->namespaces && app->namespaces[i]; i++)
         nsp_get(sio, app->namespaces[i], strlen(app->namespaces[i]));
     return sio;
@@ -902,22 +951,29 @@ eio_handler_t sio_server_handler(sio_server_t *sio)
         .open = h_open, .message = h_message, .close = h_close, .ctx = sio, .held = h_held};
 }
 
+/* The server goes once both its queues' timers are closed. */
 static void free_after_close(uv_handle_t *h)
 {
-    free(h->data);
+    sio_server_t *sio = h->data;
+    if (--sio->closing == 0) free(sio);
 }
 
 void sio_server_free(sio_server_t *sio)
 {
     void *v;
+    sio_rec_server_close(sio);
     for (size_t i = 0; strmap_next(&sio->nsps, &i, NULL, NULL, &v);) {
         sio_nsp_t *nsp = v;
+        sio_rec_nsp_free(nsp);
         room_index_free(&nsp->rooms);
         strmap_free(&nsp->sockets);
         free(nsp->name);
         free(nsp);
     }
     strmap_free(&sio->nsps);
+    sio->closing = 2;
     sio->connect_q.timer.data = sio;
     deadline_queue_close(&sio->connect_q, free_after_close);
+    sio->keep_q.timer.data = sio;
+    deadline_queue_close(&sio->keep_q, free_after_close);
 }

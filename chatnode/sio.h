@@ -131,6 +131,30 @@ void sio_disconnect(sio_socket_t *s);
  * "transport close" and reconnects. Every socket of the connection is freed. */
 void sio_close_connection(sio_socket_t *s);
 
+/* ---- connection-state recovery (docs/recovery.md) ---- */
+
+/* Why a CONNECT asking for a session back got a new one. */
+typedef enum {
+    SIO_REC_UNKNOWN,  /* no such session (never, expired, or ended) */
+    SIO_REC_OWNER,    /* the session is someone else's */
+    SIO_REC_OFFSET,   /* the offset is not one, or is ahead of the log */
+    SIO_REC_TRIMMED,  /* the log no longer reaches back to the offset */
+    SIO_REC_TOO_MANY, /* more packets were missed than one restore sends */
+    SIO_REC_FAIL_COUNT
+} sio_rec_fail_t;
+
+const char *sio_rec_fail_name(sio_rec_fail_t why);
+
+/* A broadcast that the log keeps, arriving with its offset: delivered to the sockets of nsp
+ * in rooms minus except that have not had it (what a replay sent them already is skipped).
+ * Returns the number of recipients. */
+size_t sio_deliver_logged(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
+                          size_t nexcept, const char *data, size_t data_len,
+                          const sio_attachment_t *att, unsigned natt, uint64_t offset);
+
+/* Appends ,"recovery":{...} (settings and counters) to a JSON object being written. */
+void sio_recovery_health(const sio_server_t *sio, sbuf_t *json);
+
 /* Number of connected sockets, all namespaces. */
 size_t sio_socket_count(const sio_server_t *sio);
 /* Since the start: events received from clients, and Socket.IO packets sent to them. */

@@ -20,7 +20,9 @@ import {
   WAIT_MS,
 } from "./lib/harness.mjs";
 
-const ECHO_FLAGS = ["--app", "echo", "--echo-test-events", "--ping-interval", "2000", "--ping-timeout", "5000", "--connect-timeout", "5000"];
+// Recovery off: events arrive with exactly the arguments sent (with it on, each also carries
+// its offset as a last argument; 70_recovery covers that).
+const ECHO_FLAGS = ["--app", "echo", "--echo-test-events", "--recovery-window", "0", "--ping-interval", "2000", "--ping-timeout", "5000", "--connect-timeout", "5000"];
 
 let srv;
 
@@ -302,7 +304,7 @@ describe("single node with socket.io-client", { timeout: 240_000 }, () => {
 
   describe("heartbeat failures", () => {
     it("the server closes a connection that never answers pings; others live on", async () => {
-      const fast = await startChatnode(["--app", "echo", "--ping-interval", "300", "--ping-timeout", "300"]);
+      const fast = await startChatnode(["--app", "echo", "--recovery-window", "0", "--ping-interval", "300", "--ping-timeout", "300"]);
       try {
         const good = await connected(client(fast, "/", { transports: ["websocket"] }));
         const t0 = Date.now();
@@ -323,7 +325,7 @@ describe("single node with socket.io-client", { timeout: 240_000 }, () => {
     });
 
     it("the client detects a stopped server: disconnect reason 'ping timeout'", async () => {
-      const frozen = await startChatnode(["--app", "echo", "--ping-interval", "300", "--ping-timeout", "300"]);
+      const frozen = await startChatnode(["--app", "echo", "--recovery-window", "0", "--ping-interval", "300", "--ping-timeout", "300"]);
       try {
         const ws = await connected(client(frozen, "/", { transports: ["websocket"] }));
         const poll = await connected(client(frozen, "/", { transports: ["polling"] }));
@@ -378,7 +380,7 @@ describe("single node with socket.io-client", { timeout: 240_000 }, () => {
     });
 
     it("broadcast to a whole namespace reaches every socket of it, sender included", async () => {
-      const own = await startChatnode(["--app", "echo", "--echo-test-events"]);
+      const own = await startChatnode(["--app", "echo", "--echo-test-events", "--recovery-window", "0"]);
       try {
         const clients = await Promise.all([0, 1, 2].map(() => connected(client(own, "/", { transports: ["websocket"] }))));
         const other = await connected(client(own, "/custom", { transports: ["websocket"] }));

@@ -308,7 +308,7 @@ describe("Socket.IO v5 conformance (echo app)", { timeout: 120_000 }, () => {
     });
 
     it("attachments held for one packet are bounded by --max-queue", async () => {
-      const own = await startChatnode(["--app", "echo", "--path", PATH, "--max-queue", "1024"]);
+      const own = await startChatnode(["--app", "echo", "--path", PATH, "--max-queue", "1024", "--recovery-window", "0"]);
       try {
         const { sock } = await openWsSession(own.wsUrl, PATH);
         sock.send("40");

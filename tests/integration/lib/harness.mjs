@@ -17,8 +17,10 @@ const repoTop = path.resolve(here, "../../..");
 /** Default bound of every wait, generous enough for a loaded machine running ASan builds. */
 export const WAIT_MS = 10_000;
 
-/** Flags of the reference configuration the protocol test suites were written against. */
+/** Flags of the reference configuration the protocol test suites were written against (a
+ * server without connection-state recovery: no pid in CONNECT answers, no offsets). */
 export const REFERENCE_FLAGS = [
+  "--recovery-window", "0",
   "--ping-interval", "300",
   "--ping-timeout", "200",
   "--max-payload", "1000000",

@@ -1,0 +1,418 @@
+/* Connection-state recovery in the Socket.IO layer (docs/recovery.md).
+ *
+ * With --recovery-window above 0, every socket has a private session id (pid) sent in its
+ * CONNECT answer, and every event the log keeps (sent without an ack, not volatile) carries
+ * its offset as a last string argument. A socket whose connection goes for a reason that may
+ * come back (transport closed or failed, ping timeout, the server draining or shutting down)
+ * is kept: it stays in its rooms, gets nothing, and goes for good once the window passes. A
+ * CONNECT whose auth carries its pid and the last offset the client saw gets it back: same id,
+ * rooms and data, every logged packet for it since that offset sent in order (each with its
+ * offset) before the CONNECT answer, as the reference server does.
+ *
+ * The log here is the namespace's, in memory: one entry per logged packet, with its rooms and
+ * exceptions; a restore sends the entries after the client's offset that were for it, by the
+ * rooms it was in when each was logged (every membership is stamped with the offset it was
+ * joined at). */
+#include "alloc.h"
+#include "eio_session.h"
+#include "log.h"
+#include "server.h"
+#include "sio_internal.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- the in-memory log ---- */
+
+typedef struct {
+    rec_offset_t off;
+    uint64_t at_ms; /* when it was logged (the loop's clock) */
+    str_t *rooms, *except;
+    uint32_t nrooms, nexcept;
+    char *data; /* the JSON argument array, without the offset */
+    size_t data_len;
+    sio_attachment_t *att;
+    unsigned natt;
+} rec_entry_t;
+
+struct rec_log {
+    rec_entry_t **e; /* a ring of cap entries, first at head */
+    size_t head, n, cap;
+    size_t max;           /* most entries kept */
+    rec_offset_t trimmed; /* the newest entry dropped, 0 when none was */
+};
+
+static rec_entry_t *entry_at(const rec_log_t *l, size_t i)
+{
+    return l->e[(l->head + i) % l->cap];
+}
+
+static str_t *strs_copy(const str_t *v, size_t n)
+{
+    if (!n) return NULL;
+    str_t *out = xmalloc(n * sizeof *out);
+    for (size_t i = 0; i < n; i++) out[i] = (str_t){xmemdup(v[i].ptr, v[i].len), v[i].len};
+    return out;
+}
+
+static void strs_free(str_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free((char *)v[i].ptr);
+    free(v);
+}
+
+static void entry_free(rec_entry_t *e)
+{
+    strs_free(e->rooms, e->nrooms);
+    strs_free(e->except, e->nexcept);
+    for (unsigned i = 0; i < e->natt; i++) free((void *)e->att[i].data);
+    free(e->att);
+    free(e->data);
+    free(e);
+}
+
+static void log_drop_first(rec_log_t *l)
+{
+    rec_entry_t *e = entry_at(l, 0);
+    l->trimmed = e->off;
+    entry_free(e);
+    l->head = (l->head + 1) % l->cap;
+    l->n--;
+}
+
+/* How long an entry may still be asked for: a client can have missed a packet sent up to a
+ * ping period before its connection was found gone, and come back a window after that. */
+static uint64_t retention_ms(const sio_server_t *sio)
+{
+    const chatnode_config_t *cfg = sio->srv->cfg;
+    return sio->rec_window + (uint64_t)cfg->ping_interval + (uint64_t)cfg->ping_timeout;
+}
+
+static void log_append(sio_nsp_t *nsp, rec_offset_t off, const str_t *rooms, size_t nrooms,
+                       const str_t *except, size_t nexcept, const char *data, size_t data_len,
+                       const sio_attachment_t *att, unsigned natt)
+{
+    sio_server_t *sio = nsp->sio;
+    if (!nsp->log) {
+        nsp->log = xcalloc(1, sizeof *nsp->log);
+        nsp->log->max = sio->rec_max * 64 < 4096 ? 4096 : sio->rec_max * 64;
+    }
+    rec_log_t *l = nsp->log;
+    uint64_t now = uv_now(sio->srv->loop), keep = retention_ms(sio);
+    while (l->n && (l->n >= l->max || entry_at(l, 0)->at_ms + keep < now)) log_drop_first(l);
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        rec_entry_t **e = xmalloc(cap * sizeof *e);
+        for (size_t i = 0; i < l->n; i++) e[i] = entry_at(l, i);
+        free(l->e);
+        l->e = e;
+        l->cap = cap;
+        l->head = 0;
+    }
+    rec_entry_t *e = xcalloc(1, sizeof *e);
+    e->off = off;
+    e->at_ms = now;
+    e->rooms = strs_copy(rooms, nrooms);
+    e->nrooms = (uint32_t)nrooms;
+    e->except = strs_copy(except, nexcept);
+    e->nexcept = (uint32_t)nexcept;
+    e->data = xmemdup(data, data_len);
+    e->data_len = data_len;
+    e->natt = natt;
+    e->att = natt ? xmalloc(natt * sizeof *e->att) : NULL;
+    for (unsigned i = 0; i < natt; i++)
+        e->att[i] = (sio_attachment_t){xmemdup(att[i].data, att[i].len), att[i].len};
+    l->e[(l->head + l->n) % l->cap] = e;
+    l->n++;
+}
+
+static void log_free(rec_log_t *l)
+{
+    if (!l) return;
+    while (l->n) log_drop_first(l);
+    free(l->e);
+    free(l);
+}
+
+/* The index of the first entry after off (l->n when none). */
+static size_t log_after(const rec_log_t *l, rec_offset_t off)
+{
+    size_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (entry_at(l, mid)->off <= off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int entry_for(const rec_entry_t *e, const sio_socket_t *s)
+{
+    return sio_socket_selected(s, e->rooms, e->nrooms, e->except, e->nexcept, e->off);
+}
+
+/* ---- sessions ---- */
+
+const char *sio_rec_fail_name(sio_rec_fail_t why)
+{
+    switch (why) {
+    case SIO_REC_UNKNOWN: return "unknown";
+    case SIO_REC_OWNER: return "owner";
+    case SIO_REC_OFFSET: return "offset";
+    case SIO_REC_TRIMMED: return "trimmed";
+    case SIO_REC_TOO_MANY: return "too_many";
+    default: return "?";
+    }
+}
+
+static sio_socket_t *socket_of_keep(deadline_node_t *n)
+{
+    return (sio_socket_t *)((char *)n - offsetof(sio_socket_t, keep));
+}
+
+/* The window passed: the session is over. */
+static void on_keep_expired(deadline_queue_t *q, deadline_node_t *n)
+{
+    sio_server_t *sio = q->data;
+    sio_socket_t *s = socket_of_keep(n);
+    sio->nkept--;
+    sio->rec.expired++;
+    sio_socket_free(s, s->reason);
+}
+
+void sio_rec_server_init(sio_server_t *sio)
+{
+    const chatnode_config_t *cfg = sio->srv->cfg;
+    sio->rec_window = (uint64_t)cfg->recovery_window;
+    sio->rec_max = (uint64_t)cfg->recovery_max_packets;
+    deadline_queue_init(&sio->keep_q, sio->srv->loop, sio->rec_window ? sio->rec_window : 1,
+                        on_keep_expired, sio);
+}
+
+/* Ends a kept session now (the app is told, with why). */
+static void end_kept(sio_socket_t *s, const char *why)
+{
+    sio_server_t *sio = s->nsp->sio;
+    deadline_node_remove(&s->keep);
+    sio->nkept--;
+    sio->rec.ended++;
+    sio_socket_free(s, why);
+}
+
+static void end_all_kept(sio_nsp_t *nsp, void *arg)
+{
+    (void)arg;
+    void *v;
+    /* freeing deletes from the map: walk again from the start after each */
+    for (size_t i = 0; strmap_next(&nsp->pids, &i, NULL, NULL, &v);) {
+        sio_socket_t *s = v;
+        if (s->state != SOCK_KEPT) continue;
+        end_kept(s, s->reason);
+        i = 0;
+    }
+}
+
+void sio_rec_server_close(sio_server_t *sio)
+{
+    sio_foreach_nsp(sio, end_all_kept, NULL);
+}
+
+void sio_rec_nsp_free(sio_nsp_t *nsp)
+{
+    log_free(nsp->log);
+    nsp->log = NULL;
+    strmap_free(&nsp->pids);
+}
+
+void sio_rec_session_new(sio_socket_t *s, const char *owner, size_t owner_len)
+{
+    sio_nsp_t *nsp = s->nsp;
+    do sid_generate(s->pid, sizeof s->pid, NULL);
+    while (strmap_get(&nsp->pids, s->pid, SID_RANDOM_LEN));
+    strmap_put(&nsp->pids, s->pid, SID_RANDOM_LEN, s);
+    s->start = s->cursor = nsp->last;
+    s->owner = owner_len ? xstrndup(owner, owner_len) : NULL;
+}
+
+void sio_rec_session_free(sio_socket_t *s)
+{
+    if (!s->pid[0]) return;
+    strmap_del(&s->nsp->pids, s->pid, SID_RANDOM_LEN);
+    free(s->owner);
+    s->owner = NULL;
+    s->pid[0] = 0;
+}
+
+/* The reasons a connection goes after which its sessions may come back: those of the
+ * reference server, and a node draining its clients to others. */
+static int recoverable(const char *reason)
+{
+    static const char *const ok[] = {"transport error", "transport close",      "forced close",
+                                     "ping timeout",    "server shutting down", "server draining",
+                                     "send queue full", "server memory budget"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strcmp(reason, ok[i]) == 0) return 1;
+    return 0;
+}
+
+int sio_rec_keep(sio_socket_t *s, const char *reason)
+{
+    sio_server_t *sio = s->nsp->sio;
+    if (!sio->rec_window || !s->pid[0] || !recoverable(reason)) return 0;
+    s->state = SOCK_KEPT;
+    s->reason = reason; /* the reasons above are static */
+    deadline_queue_add(&sio->keep_q, &s->keep);
+    sio->nkept++;
+    sio->rec.kept++;
+    return 1;
+}
+
+/* Sends entry e to s with its offset. */
+static void send_entry(sio_socket_t *s, const rec_entry_t *e)
+{
+    sbuf_t with = SBUF_INIT;
+    if (rec_offset_append_to_array(&with, e->data, e->data_len, e->off) == 0) {
+        packet_frames_t pf;
+        sio_frames_from_data(&pf, s->nsp, SIO_EVENT, -1, with.data, with.len, e->att, e->natt);
+        sio_frames_send(s->conn, &pf);
+        sio_frames_free(&pf);
+    }
+    sbuf_free(&with);
+}
+
+/* The string member key of object o, or NULL. */
+static const char *member_string(json_t *o, const char *key, size_t *len)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_string(v)) return NULL;
+    *len = json_string_length(v);
+    return json_string_value(v);
+}
+
+/* Counts a failed restore; ends the session asked for when it is one (kept) whose owner
+ * asked: it cannot come back after this. */
+static int restore_failed(sio_server_t *sio, sio_socket_t *s, sio_rec_fail_t why)
+{
+    sio->rec.failed[why]++;
+    log_debug("session not recovered", "reason=%s", sio_rec_fail_name(why));
+    if (s && why != SIO_REC_OWNER && s->state == SOCK_KEPT) end_kept(s, s->reason);
+    return 0;
+}
+
+int sio_rec_connect(sio_conn_t *c, sio_nsp_t *nsp, const char *auth, size_t auth_len,
+                    const char *owner, size_t owner_len)
+{
+    sio_server_t *sio = nsp->sio;
+    json_t *a = json_loadb(auth, auth_len, 0, NULL);
+    size_t pid_len = 0, off_len = 0;
+    const char *pid = member_string(a, "pid", &pid_len);
+    const char *off_text = member_string(a, "offset", &off_len);
+    json_t *off_value = json_object_get(a, "offset");
+    if (!pid) {
+        json_decref(a);
+        return 0; /* a new client: not a restore */
+    }
+    sio_socket_t *s = strmap_get(&nsp->pids, pid, pid_len);
+    int rc;
+    rec_offset_t off = 0;
+    if (!s) {
+        rc = restore_failed(sio, NULL, SIO_REC_UNKNOWN);
+        goto out;
+    }
+    size_t have = s->owner ? strlen(s->owner) : 0;
+    if (have != owner_len || (have && memcmp(s->owner, owner, have) != 0)) {
+        rc = restore_failed(sio, s, SIO_REC_OWNER);
+        goto out;
+    }
+    /* no offset: the client saw no logged packet of this session; one from before it (a
+     * client keeps its last offset across sessions) means the same */
+    if (off_value && (!off_text || rec_offset_parse(off_text, off_len, &off) < 0)) {
+        rc = restore_failed(sio, s, SIO_REC_OFFSET);
+        goto out;
+    }
+    if (off < s->start) off = s->start;
+    if (off > nsp->last) {
+        rc = restore_failed(sio, s, SIO_REC_OFFSET);
+        goto out;
+    }
+    rec_log_t *l = nsp->log;
+    size_t first = l ? log_after(l, off) : 0, count = 0;
+    if (l && l->trimmed > off) {
+        rc = restore_failed(sio, s, SIO_REC_TRIMMED);
+        goto out;
+    }
+    for (size_t i = first; l && i < l->n; i++) count += entry_for(entry_at(l, i), s);
+    if (count > sio->rec_max) {
+        rc = restore_failed(sio, s, SIO_REC_TOO_MANY);
+        goto out;
+    }
+    if (s->state == SOCK_KEPT) {
+        deadline_node_remove(&s->keep);
+        sio->nkept--;
+    } else {
+        sio_socket_detach(s); /* its old connection is still open here: the new one wins */
+    }
+    sio_socket_attach(s, c);
+    for (size_t i = first; l && i < l->n; i++) {
+        rec_entry_t *e = entry_at(l, i);
+        if (entry_for(e, s)) send_entry(s, e);
+    }
+    s->cursor = nsp->last;
+    s->reason = NULL;
+    char reply[96];
+    int n = snprintf(reply, sizeof reply, "{\"sid\":\"%s\",\"pid\":\"%s\"}", s->id, s->pid);
+    sio_send_raw(c, SIO_CONNECT, nsp->name, nsp->len, reply, (size_t)n);
+    sio->rec.restored++;
+    log_debug("session recovered", "sid=%s missed=%zu", s->id, count);
+    if (sio->app->recovered) sio->app->recovered(s, auth, auth_len);
+    rc = 1;
+out:
+    json_decref(a);
+    return rc;
+}
+
+/* ---- logging ---- */
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+size_t sio_rec_publish(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
+                       size_t nexcept, const char *data, size_t data_len,
+                       const sio_attachment_t *att, unsigned natt)
+{
+    rec_offset_t off = rec_offset_next(nsp->last, wall_ms());
+    log_append(nsp, off, rooms, nrooms, except, nexcept, data, data_len, att, natt);
+    return sio_deliver_logged(nsp, rooms, nrooms, except, nexcept, data, data_len, att, natt, off);
+}
+
+/* ---- health ---- */
+
+static void count_log(sio_nsp_t *nsp, void *arg)
+{
+    if (nsp->log) *(size_t *)arg += nsp->log->n;
+}
+
+void sio_recovery_health(const sio_server_t *sio, sbuf_t *json)
+{
+    size_t logged = 0;
+    sio_foreach_nsp((sio_server_t *)sio, count_log, &logged);
+    sbuf_printf(json,
+                ",\"recovery\":{\"window_ms\":%llu,\"max_packets\":%llu,\"kept\":%zu,"
+                "\"log_packets\":%zu,\"kept_total\":%llu,\"restored\":%llu,\"expired\":%llu,"
+                "\"ended\":%llu,\"failed\":{",
+                (unsigned long long)sio->rec_window, (unsigned long long)sio->rec_max, sio->nkept,
+                logged, (unsigned long long)sio->rec.kept, (unsigned long long)sio->rec.restored,
+                (unsigned long long)sio->rec.expired, (unsigned long long)sio->rec.ended);
+    for (int i = 0; i < SIO_REC_FAIL_COUNT; i++)
+        sbuf_printf(json, "%s\"%s\":%llu", i ? "," : "", sio_rec_fail_name((sio_rec_fail_t)i),
+                    (unsigned long long)sio->rec.failed[i]);
+    sbuf_append_str(json, "}}");
+}
