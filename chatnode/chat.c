@@ -213,6 +213,17 @@ static int chat_connect(sio_socket_t *s, const char *auth, size_t auth_len, sbuf
     return why ? refuse(error, why) : 0;
 }
 
+/* A session is its user's: restored only for a CONNECT signed in as the same user (a token
+ * that expired since signs in nobody, so the client gets a new session, refused as usual). */
+static int chat_session_owner(sio_server_t *sio, const char *auth, size_t auth_len, sbuf_t *owner)
+{
+    chat_t *ch = sio_server_app_state(sio);
+    sbuf_t name = SBUF_INIT;
+    const char *why = chat_identity_resolve(&ch->identity, auth, auth_len, owner, &name);
+    sbuf_free(&name);
+    return why ? -1 : 0;
+}
+
 static void chat_connected(sio_socket_t *s, const char *auth, size_t auth_len)
 {
     (void)auth;
@@ -785,6 +796,7 @@ const app_module_t app_chat = {
     .connect = chat_connect,
     .connected = chat_connected,
     .event = chat_event,
+    .session_owner = chat_session_owner,
     .disconnect = chat_disconnect,
     .socket_data = chat_socket_data,
     .cluster_connected = chat_cluster_connected,

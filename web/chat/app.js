@@ -173,7 +173,10 @@
       } else {
         setConn("reconnecting", reason);
       }
-      for (const r of rooms.values()) r.joined = false;
+      for (const r of rooms.values()) {
+        r.wasJoined = r.joined;
+        r.joined = false;
+      }
       render();
     });
     socket.on("connect_error", (err) => {
@@ -209,7 +212,10 @@
   function onConnect() {
     const first = !everConnected;
     everConnected = true;
-    setConn("connected", socket.io.engine ? socket.io.engine.transport.name : "");
+    const transport = socket.io.engine ? socket.io.engine.transport.name : "";
+    // socket.recovered: the server kept the session while the connection was down and gave it
+    // back whole (same rooms; every missed message was delivered before this event).
+    setConn("connected", !first && socket.recovered ? `${transport}, recovered` : transport);
     socket.io.engine?.on("upgrade", (t) => {
       if (socket.connected) setConn("connected", t.name);
     });
@@ -220,8 +226,14 @@
       showMe();
       render();
       $("room-input").focus();
+    } else if (socket.recovered) {
+      for (const r of rooms.values()) {
+        if (r.wasJoined) r.joined = true;
+        else joinRoom(r.name, { quiet: true }); // a join the lost connection cut short
+      }
+      render();
     } else {
-      // A new connection is in no room: join again, and fetch what was missed.
+      // A new session is in no room: join again, and fetch what was missed from the history.
       for (const name of rooms.keys()) joinRoom(name, { quiet: true });
     }
     updateComposer();
