@@ -3,15 +3,17 @@
 // in the same run, driven by the same load generator (loadgen/). Prints one table (metric,
 // chatcluster, Node.js socket.io, ratio) and writes it into docs/benchmarks.md between the
 // markers, with the machine's description and the command. Run through compare.sh, which
-// installs and builds what this needs.
+// installs and builds what this needs. The `jitter` scenario instead drives npm socket.io-client
+// clients (jitter.mjs) through nginx, against chatnode and two kinds of Node.js peer.
 //
-//   node compare.mjs [--quick] [--no-write] [idle polling fanout crossnode storm ...]
+//   node compare.mjs [--quick] [--no-write] [idle polling fanout crossnode storm jitter ...]
 import { spawn, execFileSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { runJitter } from "./jitter.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const top = path.resolve(here, "../..");
@@ -20,11 +22,12 @@ const CHATNODE = process.env.CHATNODE_BIN || path.join(build, "chatnode/chatnode
 const LOADGEN = process.env.LOADGEN_BIN || path.join(build, "tests/bench/loadgen/loadgen");
 const PEER = path.join(here, "peer/chat.mjs");
 const DOC = path.join(top, "docs/benchmarks.md");
+const NGINX_GEN = path.join(top, "deploy/nginx/gen.sh");
 
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
 const write = !argv.includes("--no-write");
-const ALL = ["idle", "polling", "fanout", "crossnode", "storm"];
+const ALL = ["idle", "polling", "fanout", "crossnode", "storm", "jitter"];
 const chosen = argv.filter((a) => !a.startsWith("--"));
 for (const s of chosen) if (!ALL.includes(s)) throw new Error(`unknown scenario ${s} (${ALL.join(", ")})`);
 const scenarios = chosen.length ? chosen : ALL;
@@ -47,8 +50,12 @@ const CLK_TCK = 100;
 
 /* ---- processes ---- */
 
-const live = new Set();
-process.on("exit", () => { for (const c of live) try { c.kill("SIGKILL"); } catch { /* gone */ } });
+const live = new Set(); // children still running; nginx's master is told SIGTERM (it ends its workers)
+const tempDirs = new Set();
+process.on("exit", () => {
+  for (const c of live) try { c.kill(c.exitSignal ?? "SIGKILL"); } catch { /* gone */ }
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(130));
 
 function freePort() {
@@ -162,6 +169,50 @@ async function startRedis() {
     await sleep(50);
   }
   return { url: `redis://127.0.0.1:${port}`, stop: () => stopChild(child) };
+}
+
+/**
+ * nginx in front of chat servers, configured by deploy/nginx/gen.sh (tag mode: a request with a
+ * sid goes to the node its tag names, a new session to the one with the fewest connections),
+ * in a temp directory; `nodes` is [[tag, port]...]. Returns { port, url, stop() }.
+ */
+async function startNginx(nodes) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "chatcluster-bench-nginx-"));
+  tempDirs.add(dir);
+  chmodSync(dir, 0o755); // nginx started as root runs its workers as nobody
+  const port = await freePort();
+  execFileSync("bash", [NGINX_GEN, "--prefix", dir, "--foreground", "--listen", `127.0.0.1:${port}`,
+    ...nodes.map(([tag, p]) => `${tag}=127.0.0.1:${p}`)], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn("nginx", ["-p", dir, "-c", "nginx.conf", "-e", "logs/error.log"], { stdio: ["ignore", "ignore", "pipe"] });
+  child.exitSignal = "SIGTERM";
+  live.add(child);
+  let err = "";
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (d) => (err = (err + d).slice(-4000)));
+  child.once("exit", () => live.delete(child));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM"); // fast shutdown: open WebSockets are closed, not waited for
+      const t = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await gone;
+      clearTimeout(t);
+    }
+    rmSync(dir, { recursive: true, force: true });
+    tempDirs.delete(dir);
+  };
+  const answers = () => new Promise((r) => {
+    const s = net.connect(port, "127.0.0.1", () => { s.end(); r(true); });
+    s.on("error", () => r(false));
+  });
+  for (let i = 0; !(await answers()); i++) {
+    if (i > 200 || child.exitCode !== null) {
+      await stop();
+      throw new Error(`nginx did not start: ${err}`);
+    }
+    await sleep(50);
+  }
+  return { port, url: `http://127.0.0.1:${port}`, stop };
 }
 
 function rssKiB(pid) {
@@ -407,6 +458,59 @@ async function storm() {
   ], notes: "Clients open WebSocket sessions as fast as the load generator's concurrency allows (Socket.IO CONNECT answered counts as accepted)." });
 }
 
+/** Connection jitter on two servers behind nginx, one of them killed halfway: what reaches the
+ * clients, and how many reconnects recover the session (socket.io's connection state recovery). */
+async function jitter() {
+  const clients = quick ? 50 : 200;
+  const durationMs = quick ? 15_000 : 60_000;
+  const periodMs = 200, meanCutMs = 10_000, windowMs = 30_000, delayMs = 200, drainMs = 2000;
+  const kinds = [
+    ["c", "chatcluster", "c", []],
+    ["pubsub", "Node.js redis-adapter", "node", []],
+    ["streams", "Node.js streams-adapter + recovery", "node", ["--adapter", "streams", "--recovery-window", String(windowMs)]],
+  ];
+  const per = {}, failed = [];
+  for (const [key, name, kind, extra] of kinds) {
+    const stops = [];
+    try {
+      const redis = await startRedis();
+      stops.push(() => redis.stop());
+      const a = await startServer(kind, { redis: redis.url, extra: [...extra, "--node-tag", "a"] });
+      stops.push(() => a.stop());
+      const b = await startServer(kind, { redis: redis.url, extra: [...extra, "--node-tag", "b"] });
+      stops.push(() => b.stop());
+      const nginx = await startNginx([["a", a.port], ["b", b.port]]);
+      stops.push(() => nginx.stop());
+      await sleep(500);
+      const t0 = Date.now();
+      per[key] = await runJitter({ url: nginx.url, senderUrl: `http://127.0.0.1:${b.port}`, clients, periodMs, durationMs,
+        meanCutMs, delayMs, drainMs, killTag: "a", kill: async () => { for (const pid of a.pids()) process.kill(pid, "SIGKILL"); },
+        log: (line) => log(`${key} ${line}`) });
+      log(`jitter ${key} (${((Date.now() - t0) / 1000).toFixed(0)} s): ${JSON.stringify(per[key])}`);
+    } catch (err) {
+      log(`jitter ${key} failed: ${err.stack || err}`);
+      failed.push(`${name}: ${String(err.message || err).split("\n")[0]}`);
+    } finally {
+      for (const stop of stops.reverse()) await stop().catch((e) => log(`jitter ${key}: stopping: ${e.message}`));
+    }
+  }
+  const keys = kinds.map(([key]) => key);
+  const pct = (n, d) => (d > 0 ? fmt((100 * n) / d, 1) : "-");
+  const row = (label, f) => [label, ...keys.map((k) => (per[k] ? f(per[k]) : "-"))];
+  results.push({ scenario: "jitter", title: "Connection jitter: two servers behind nginx, one killed halfway",
+    columns: kinds.map(([, name]) => name), rows: [
+      row("clients (on the killed server when it was killed)", (r) => `${fmt(r.clients)} (${fmt(r.onKilled)})`),
+      row("messages sent (acknowledged)", (r) => fmt(r.sent)),
+      row("deliveries expected", (r) => fmt(r.expected)),
+      row("delivered live (%)", (r) => pct(r.delivered, r.expected)),
+      row("delivered, counting the history each rejoin answers with (%)", (r) => pct(r.withHistory, r.expected)),
+      row("duplicates (a client received a message twice or more)", (r) => fmt(r.duplicates)),
+      row("reconnects", (r) => fmt(r.reconnects)),
+      row("reconnects recovered (%)", (r) => pct(r.recovered, r.reconnects)),
+      row("killed server's clients: recovered on their reconnect (%)", (r) => pct(r.killedRecovered, r.killedBack)),
+    ], notes: `Two servers of one kind share one Redis behind nginx (deploy/nginx/gen.sh's configuration: a new session goes to the server with the fewest connections, a request with a sid to the server its tag names), side by side: chatnode; the Node.js peer on @socket.io/redis-adapter (no recovery); the peer on @socket.io/redis-streams-adapter with socket.io's connectionStateRecovery (maxDisconnectionDuration ${windowMs / 1000} s). ${fmt(clients)} npm socket.io-client clients (WebSocket only, reconnectionDelay ${delayMs} ms) connect through nginx in rooms of 10 and join their room; a client whose reconnect is not recovered joins it again, as the chat page does. One sender per room, connected straight to the server that stays up and never cut, sends a message with a unique text every ${periodMs} ms for ${durationMs / 1000} s; a message counts as sent when its ack says ok. Each client's connection is cut at exponential intervals of ${meanCutMs / 1000} s on average, alternately by destroying its TCP socket and by closing its engine; halfway through the other server is SIGKILLed (not restarted) and its clients reconnect through nginx to the one left. Counting starts ${drainMs / 1000} s after sending stopped and every client was back in its room (waited for up to 15 s). Expected: each message sent to a client's room after its first join, once per client; delivered live: of those, the ones it received as a \`message\` event; counting the history: also those that arrived only in the history a rejoin answers with (the chat page shows those too); duplicates: (client, message) pairs received more than once; reconnects: \`connect\` events after a client's first; recovered: those with socket.recovered true; the killed server's clients: those connected to it when it was killed, by their next connect.${failed.length ? ` Failed: ${failed.join("; ")}.` : ""}` });
+}
+
 /* ---- report ---- */
 
 function sh(cmd, args) {
@@ -429,7 +533,8 @@ function machine() {
 function table() {
   let md = "";
   for (const r of results) {
-    md += `### ${r.title}\n\n${r.notes}\n\n| metric | chatcluster | Node.js socket.io | ratio |\n|---|---|---|---|\n`;
+    const cols = r.columns ?? ["chatcluster", "Node.js socket.io", "ratio"];
+    md += `### ${r.title}\n\n${r.notes}\n\n| metric | ${cols.join(" | ")} |\n|${"---|".repeat(cols.length + 1)}\n`;
     for (const row of r.rows) md += `| ${row.join(" | ")} |\n`;
     md += "\n";
   }
@@ -444,7 +549,7 @@ async function main() {
   const started = new Date();
   for (const s of scenarios) {
     log(`scenario ${s}`);
-    await { idle, polling, fanout, crossnode, storm }[s]();
+    await { idle, polling, fanout, crossnode, storm, jitter }[s]();
   }
   const cmd = `tests/bench/compare.sh${quick ? " --quick" : ""}${chosen.length ? " " + chosen.join(" ") : ""}`;
   const section = `${BEGIN}\n## Side by side with Node.js socket.io (\`compare.sh\`)\n\n` +

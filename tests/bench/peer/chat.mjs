@@ -4,11 +4,16 @@
 //
 // Differences from chatnode: sign-in is by `auth.user` only (its --allow-anonymous; a token is
 // refused as by a chatnode without a secret), there is no chat page, drain or control traffic.
+// With `--adapter streams` the cluster runs on @socket.io/redis-streams-adapter instead of
+// @socket.io/redis-adapter, and `--recovery-window MS` turns on socket.io's connection state
+// recovery (a client back within MS gets its rooms and the packets it missed).
 // Presence uses chatnode's own Redis layout (a hash per room, a liveness key per node), so a
 // cluster of peers behaves as a cluster of chatnodes, and the two can even share one Redis.
+import crypto from "node:crypto";
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 import { createAdapter } from "@socket.io/redis-adapter";
+import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
 import { createClient } from "redis";
 
 /* ---- settings: one table; flags are --name value (or --name=value) ---- */
@@ -24,6 +29,9 @@ const SETTINGS = [
   ["connect-timeout", 45000, "ms a session has to join a namespace"],
   ["redis", "", "cluster through Redis (redis://host:port[/db]); empty: run alone, in memory"],
   ["redis-key", "socket.io", "channel and key prefix on Redis (the adapter's key)"],
+  ["adapter", "pubsub", "with --redis: pubsub (@socket.io/redis-adapter) or streams (@socket.io/redis-streams-adapter)"],
+  ["recovery-window", 0, "ms a disconnected client's state is kept for it to recover (0: no connection state recovery)"],
+  ["node-tag", "", "session ids as chatnode's, \"<tag>.<random>\" ([A-Za-z0-9-]; empty: socket.io's own)"],
   ["history-size", 1000, "messages kept per room"],
   ["history-page", 50, "messages sent with a join"],
   ["history-ttl", 2592000, "seconds a room's or a conversation's messages outlive its last one"],
@@ -42,6 +50,8 @@ function usage() {
     `  --${name.padEnd(16)} ${help}${typeof def === "boolean" ? "" : ` (default: ${JSON.stringify(def)})`}`);
   return `usage: node tests/bench/peer/chat.mjs [flags]\n${rows.join("\n")}\n`;
 }
+
+const ZERO_OK = new Set(["port", "recovery-window"]); // numbers that may be 0
 
 /** Flags to a config object keyed by camelCase name; exits with usage on a bad flag. */
 function parseFlags(argv) {
@@ -67,12 +77,14 @@ function parseFlags(argv) {
     }
     if (typeof def === "number") {
       const n = Number(value);
-      if (!Number.isSafeInteger(n) || n < (name === "port" ? 0 : 1) || (name === "port" && n > 65535))
+      if (!Number.isSafeInteger(n) || n < (ZERO_OK.has(name) ? 0 : 1) || (name === "port" && n > 65535))
         fail(`--${name}: ${JSON.stringify(value)} is not a valid value`);
       value = n;
     }
     cfg[camel(name)] = value;
   }
+  if (!["pubsub", "streams"].includes(cfg.adapter)) fail(`--adapter: ${JSON.stringify(cfg.adapter)} is not pubsub or streams`);
+  if (!/^[A-Za-z0-9-]*$/.test(cfg.nodeTag)) fail(`--node-tag: ${JSON.stringify(cfg.nodeTag)} is not [A-Za-z0-9-]`);
   if (cfg.help) {
     process.stdout.write(usage());
     process.exit(0);
@@ -526,6 +538,9 @@ function onConnection(socket) {
   if (cmd) socket.on("disconnecting", () => {
     for (const room of chatRooms(socket)) presenceChange(room, m, -1, null);
   });
+  // a recovered socket is back in its rooms (and has its data) without a join: it counts in
+  // their presence again, as the closing one stopped counting
+  if (cmd && socket.recovered) for (const room of chatRooms(socket)) presenceChange(room, m, +1, null);
 }
 
 /** Redis came (back) up: this node's liveness key and its sockets' presence entries again, for a
@@ -541,7 +556,7 @@ function presenceAgain() {
 const httpServer = createServer((req, res) => {
   if (req.url === "/healthz") {
     const body = { status: "ok", connections: io.engine.clientsCount, uptime_s: Math.floor((Date.now() - started) / 1000) };
-    if (cmd) body.bus = { uid: nodeUid, command: cmd.isReady ? "connected" : "down", subscriber: sub.isReady ? "connected" : "down" };
+    if (cmd) body.bus = { uid: nodeUid, command: cmd.isReady ? "connected" : "down", subscriber: sub?.isReady === false ? "down" : "connected" };
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify(body));
     return;
@@ -556,10 +571,23 @@ const options = {
   maxHttpBufferSize: cfg.maxPayload,
   connectTimeout: cfg.connectTimeout,
 };
+if (cfg.recoveryWindow > 0) options.connectionStateRecovery = { maxDisconnectionDuration: cfg.recoveryWindow, skipMiddlewares: true };
+const streams = cfg.redis && cfg.adapter === "streams";
+const readers = []; // the streams adapter's own connections (it duplicates cmd for them)
 if (cfg.redis) {
   cmd = createClient({ url: cfg.redis });
-  sub = cmd.duplicate();
+  // the streams adapter publishes on cmd and reads the stream on connections of its own
+  sub = streams ? null : cmd.duplicate();
+  if (streams) {
+    const duplicate = cmd.duplicate.bind(cmd);
+    cmd.duplicate = (...args) => {
+      const c = duplicate(...args);
+      readers.push(c);
+      return c;
+    };
+  }
   for (const [name, c] of [["command", cmd], ["subscriber", sub]]) {
+    if (!c) continue;
     let last = "";
     c.on("error", (err) => {
       if (err.message !== last) log("warn", "redis error", { connection: name, error: err.message });
@@ -567,12 +595,14 @@ if (cfg.redis) {
     });
     c.on("ready", () => (last = ""));
   }
-  await Promise.all([cmd.connect(), sub.connect()]);
-  options.adapter = createAdapter(cmd, sub, { key: cfg.redisKey });
+  await Promise.all([cmd.connect(), sub?.connect()]);
+  options.adapter = streams ? createStreamsAdapter(cmd, { streamName: cfg.redisKey, channelPrefix: cfg.redisKey })
+    : createAdapter(cmd, sub, { key: cfg.redisKey });
 } else {
   log("warn", "running alone: chat messages are kept in memory, lost on restart (give --redis)");
 }
 const io = new Server(httpServer, options);
+if (cfg.nodeTag) io.engine.generateId = () => `${cfg.nodeTag}.${crypto.randomBytes(15).toString("base64url")}`;
 io.use(authenticate);
 io.on("connection", onConnection);
 
@@ -583,15 +613,26 @@ if (cmd) {
   aliveTimer = setInterval(refreshAlive, every);
   refreshAlive();
   cmd.on("ready", presenceAgain); // every later (re)connection
-  // one round trip on the subscriber connection after the adapter's PSUBSCRIBE: once listening
-  // is logged, broadcasts from the other nodes are heard
-  await sub.pSubscribe(`${cfg.redisKey}:peer-ready`, ignore);
-  await sub.pUnsubscribe(`${cfg.redisKey}:peer-ready`, ignore);
+  if (sub) {
+    // one round trip on the subscriber connection after the adapter's PSUBSCRIBE: once
+    // listening is logged, broadcasts from the other nodes are heard
+    await sub.pSubscribe(`${cfg.redisKey}:peer-ready`, ignore);
+    await sub.pUnsubscribe(`${cfg.redisKey}:peer-ready`, ignore);
+  } else {
+    // the stream reader (and the subscriber for the adapter's requests) connected: the first
+    // XREAD goes out right after, and from then on broadcasts from the other nodes are heard
+    for (let i = 0; !(readers.length >= 2 && readers.every((c) => c.isReady)); i++) {
+      if (i > 200) throw new Error("the streams adapter did not connect to Redis");
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 httpServer.listen(cfg.port, cfg.host, () => {
   const { port } = httpServer.address();
-  log("info", "listening", { host: cfg.host, port, path: cfg.path, redis: cfg.redis || "none", uid: nodeUid });
+  log("info", "listening", { host: cfg.host, port, path: cfg.path, redis: cfg.redis || "none", uid: nodeUid,
+    ...(cfg.redis ? { adapter: cfg.adapter } : {}), ...(cfg.recoveryWindow ? { recovery_window_ms: cfg.recoveryWindow } : {}) });
 });
 
 async function stop(signal) {
@@ -605,7 +646,7 @@ async function stop(signal) {
   clearInterval(aliveTimer);
   // closes every socket (their presence entries are deleted) and the HTTP server
   await new Promise((resolve) => io.close(() => resolve()));
-  if (cmd) await Promise.allSettled([cmd.quit(), sub.quit()]);
+  if (cmd) await Promise.allSettled([cmd.quit(), sub?.quit()]);
   log("info", "stopped");
   process.exit(0);
 }
