@@ -75,9 +75,15 @@ typedef struct app_module {
      * auth names nobody (the session is then neither restored nor kept). Optional: without
      * it every session is anyone's. */
     int (*session_owner)(sio_server_t *sio, const char *auth, size_t auth_len, sbuf_t *owner);
+    /* A session kept on another node comes back here: rebuild the socket's data from data,
+     * what socket_data wrote for it (JSON object text, "" when nothing). Return 0, or -1 to
+     * refuse it (the CONNECT then makes a new session). Optional: without it such a session
+     * comes back with no socket data. */
+    int (*restore)(sio_socket_t *s, const char *data, size_t data_len);
     /* A session came back on a new connection: same id, rooms and socket data, missed packets
-     * sent; connect and connected are not called for it. Optional. */
-    void (*recovered)(sio_socket_t *s, const char *auth, size_t auth_len);
+     * sent; connect and connected are not called for it. moved: it was kept on another node
+     * (restore rebuilt its data), else on this one. Optional. */
+    void (*recovered)(sio_socket_t *s, const char *auth, size_t auth_len, int moved);
     /* An EVENT or BINARY_EVENT. */
     void (*event)(sio_socket_t *s, const sio_event_t *ev);
     /* The client acked an emit made with sio_emit_with_ack(.., tag). Optional. */

@@ -186,6 +186,24 @@ static int refuse(sbuf_t *error, const char *reason)
     return -1;
 }
 
+/* A member's data: the name is stored once when the id ends with it (a guest, or a token
+ * without name). */
+static chat_member_t *member_new(const chat_t *ch, const char *id, size_t idlen, const char *name,
+                                 size_t namelen)
+{
+    size_t tail = idlen >= namelen && memcmp(id + idlen - namelen, name, namelen) == 0
+                      ? idlen - namelen
+                      : SIZE_MAX;
+    chat_member_t *m = xcalloc(1, sizeof *m + idlen + 1 + (tail != SIZE_MAX ? 0 : namelen + 1));
+    m->user_id = (char *)(m + 1);
+    memcpy(m->user_id, id, idlen);
+    m->user_name = tail != SIZE_MAX ? m->user_id + tail : m->user_id + idlen + 1;
+    if (tail == SIZE_MAX) memcpy(m->user_name, name, namelen);
+    m->tokens = (double)ch->cfg->burst;
+    m->last_ms = now_ms();
+    return m;
+}
+
 /* Who is connecting (chat_identity.h): accepted, the socket gets its member data. */
 static int chat_connect(sio_socket_t *s, const char *auth, size_t auth_len, sbuf_t *error)
 {
@@ -194,19 +212,7 @@ static int chat_connect(sio_socket_t *s, const char *auth, size_t auth_len, sbuf
     const char *why = chat_identity_resolve(&ch->identity, auth, auth_len, &id, &name);
     if (!why) {
         /* the name is stored once when the id ends with it (a guest, or a token without name) */
-        size_t tail =
-            id.len >= name.len && memcmp(id.data + id.len - name.len, name.data, name.len) == 0
-                ? id.len - name.len
-                : SIZE_MAX;
-        chat_member_t *m =
-            xcalloc(1, sizeof *m + id.len + 1 + (tail != SIZE_MAX ? 0 : name.len + 1));
-        m->user_id = (char *)(m + 1);
-        memcpy(m->user_id, id.data, id.len);
-        m->user_name = tail != SIZE_MAX ? m->user_id + tail : m->user_id + id.len + 1;
-        if (tail == SIZE_MAX) memcpy(m->user_name, name.data, name.len);
-        m->tokens = (double)ch->cfg->burst;
-        m->last_ms = now_ms();
-        sio_socket_set_data(s, m);
+        sio_socket_set_data(s, member_new(ch, id.data, id.len, name.data, name.len));
     }
     sbuf_free(&id);
     sbuf_free(&name);
@@ -279,6 +285,7 @@ typedef struct {
     sio_nsp_t *nsp;
     char *room, *user_id, *user_name;
     int arrived; /* 1: first local socket; 0: last local socket gone; -1: no change here */
+    int quiet;   /* a session moving between nodes: the room is told nothing */
     wait_t *w;   /* the joining client, or NULL */
 } change_t;
 
@@ -286,7 +293,7 @@ static void on_change_presence(void *ud, json_t *live)
 {
     change_t *c = ud;
     str_t room = {c->room, strlen(c->room)};
-    if (live && c->arrived >= 0 &&
+    if (live && c->arrived >= 0 && !c->quiet &&
         chat_presence_other_nodes(&c->ch->presence, live, c->user_id) == 0) {
         json_t *ev = json_pack("{s:s,s:{s:s,s:s}}", "room", c->room, "user", "id", c->user_id,
                                "name", c->user_name);
@@ -308,7 +315,7 @@ static void on_change_presence(void *ud, json_t *live)
 
 /* Updates the local count for m in room by delta and follows up as on_change_presence. */
 static void presence_change(chat_t *ch, sio_nsp_t *nsp, const char *room, size_t rlen,
-                            const chat_member_t *m, int delta, wait_t *w)
+                            const chat_member_t *m, int delta, wait_t *w, int quiet)
 {
     long n = chat_presence_count(&ch->presence, room, rlen, m->user_id, delta);
     int arrived = -1;
@@ -324,6 +331,7 @@ static void presence_change(chat_t *ch, sio_nsp_t *nsp, const char *room, size_t
     c->user_id = xstrdup(m->user_id);
     c->user_name = xstrdup(m->user_name);
     c->arrived = arrived;
+    c->quiet = quiet;
     c->w = w;
     chat_presence_read(&ch->presence, room, rlen, 0, on_change_presence, c);
 }
@@ -337,7 +345,7 @@ static void do_join(chat_t *ch, sio_socket_t *s, chat_member_t *m, json_t *arg, 
     w->room = xstrndup(room, rlen);
     w->kind = AFTER_JOIN;
     if (in_room(s, room, rlen)) { /* joined already: the same answer again */
-        presence_change(ch, sio_socket_nsp(s), room, rlen, m, 0, w);
+        presence_change(ch, sio_socket_nsp(s), room, rlen, m, 0, w, 0);
         return;
     }
     if (m->rooms >= (uint32_t)ch->cfg->max_rooms) {
@@ -347,7 +355,7 @@ static void do_join(chat_t *ch, sio_socket_t *s, chat_member_t *m, json_t *arg, 
     }
     sio_join(s, room, rlen);
     m->rooms++;
-    presence_change(ch, sio_socket_nsp(s), room, rlen, m, +1, w);
+    presence_change(ch, sio_socket_nsp(s), room, rlen, m, +1, w, 0);
 }
 
 static void do_leave(chat_t *ch, sio_socket_t *s, chat_member_t *m, json_t *arg, int64_t ack_id)
@@ -362,7 +370,7 @@ static void do_leave(chat_t *ch, sio_socket_t *s, chat_member_t *m, json_t *arg,
     }
     sio_leave(s, room, rlen);
     m->rooms--;
-    presence_change(ch, sio_socket_nsp(s), room, rlen, m, -1, NULL);
+    presence_change(ch, sio_socket_nsp(s), room, rlen, m, -1, NULL, 0);
     ack_ok(s, ack_id);
 }
 
@@ -642,18 +650,70 @@ static void collect_chat_room(const char *room, size_t len, void *arg)
     l->rooms[l->n++] = xstrndup(room, len);
 }
 
+/* Applies delta to m's presence in every chat room of s (quiet: the rooms are told nothing). */
+static void presence_all(sio_socket_t *s, chat_member_t *m, int delta, int quiet)
+{
+    chat_t *ch = chat_of(s);
+    if (!chat_presence_shared(&ch->presence)) return;
+    room_list_t l = {NULL, 0, sio_socket_id(s)};
+    sio_socket_rooms(s, collect_chat_room, &l);
+    for (size_t i = 0; i < l.n; i++) {
+        presence_change(ch, sio_socket_nsp(s), l.rooms[i], strlen(l.rooms[i]), m, delta, NULL,
+                        quiet);
+        free(l.rooms[i]);
+    }
+    free(l.rooms);
+}
+
+/* A session kept on another node comes back here: its member from the socket data that node
+ * wrote ({user: {id, name}}), its rooms as they were. */
+static int chat_restore(sio_socket_t *s, const char *data, size_t len)
+{
+    json_t *d = json_loadb(data, len, 0, NULL);
+    size_t idlen, namelen;
+    json_t *u = json_object_get(d, "user");
+    const char *id = field_string(u, "id", &idlen);
+    const char *name = field_string(u, "name", &namelen);
+    if (!id || !name) {
+        json_decref(d);
+        return -1;
+    }
+    chat_member_t *m = member_new(chat_of(s), id, idlen, name, namelen);
+    json_decref(d);
+    sio_socket_set_data(s, m);
+    return 0;
+}
+
+/* A session back: from another node, this node now holds the user's presence in its rooms
+ * (quietly: to the rooms the user never left). From this node, nothing changed. */
+static void chat_recovered(sio_socket_t *s, const char *auth, size_t auth_len, int moved)
+{
+    (void)auth;
+    (void)auth_len;
+    chat_member_t *m = sio_socket_data(s);
+    if (!m || !moved) return;
+    room_list_t l = {NULL, 0, sio_socket_id(s)};
+    sio_socket_rooms(s, collect_chat_room, &l);
+    m->rooms = (uint32_t)l.n;
+    for (size_t i = 0; i < l.n; i++) free(l.rooms[i]);
+    free(l.rooms);
+    presence_all(s, m, +1, 1);
+}
+
 static void chat_disconnect(sio_socket_t *s, const char *reason)
 {
-    (void)reason;
     chat_t *ch = chat_of(s);
     chat_member_t *m = sio_socket_data(s);
     if (!m) return;
-    /* Alone, a room's presence is read from its live sockets: a departure is not told. */
+    /* Alone, a room's presence is read from its live sockets: a departure is not told. A
+     * session that moved to another node is there now: its rooms are told nothing. */
     if (chat_presence_shared(&ch->presence)) {
         room_list_t l = {NULL, 0, sio_socket_id(s)};
         sio_socket_rooms(s, collect_chat_room, &l);
+        int moved = strcmp(reason, SIO_REASON_MOVED) == 0;
         for (size_t i = 0; i < l.n; i++) {
-            presence_change(ch, sio_socket_nsp(s), l.rooms[i], strlen(l.rooms[i]), m, -1, NULL);
+            presence_change(ch, sio_socket_nsp(s), l.rooms[i], strlen(l.rooms[i]), m, -1, NULL,
+                            moved);
             free(l.rooms[i]);
         }
         free(l.rooms);
@@ -797,6 +857,8 @@ const app_module_t app_chat = {
     .connected = chat_connected,
     .event = chat_event,
     .session_owner = chat_session_owner,
+    .restore = chat_restore,
+    .recovered = chat_recovered,
     .disconnect = chat_disconnect,
     .socket_data = chat_socket_data,
     .cluster_connected = chat_cluster_connected,

@@ -6,6 +6,8 @@
  * traffic for rooms it does not host never reaches it; pattern mode keeps Node's K#N#*
  * (section 2.2). */
 #include "cluster.h"
+#include "cluster_recovery.h"
+#include "rec_offset.h"
 #include "adapter_gather.h"
 #include "adapter_msg.h"
 #include "adapter_request.h"
@@ -40,6 +42,7 @@ struct cluster {
      * no listener claims is a broadcast. */
     bus_listen_t *listen;
     adapter_gather_t *gather; /* the requests this node makes (--requests-timeout) */
+    cluster_rec_t *rec;       /* the recovery store (classic format, recovery on), or NULL */
 };
 
 /* ---- channel names (section 2.1) ---- */
@@ -100,6 +103,7 @@ static void on_nsp_added(void *ctx, sio_nsp_t *nsp)
         bus_subscribe(c->bus, ch.data, ch.len);
     }
     sbuf_free(&ch);
+    if (c->rec) cluster_rec_nsp_added(c->rec, nsp);
 }
 
 static void on_nsp_each(sio_nsp_t *nsp, void *ctx)
@@ -241,6 +245,18 @@ static str_t *strs_of(const amsg_str_t *v, size_t n)
 static void deliver(cluster_t *c, amsg_broadcast_t b)
 {
     sio_nsp_t *nsp;
+    rec_offset_t off;
+    if (c->rec && b.offset.s && rec_offset_parse(b.offset.s, b.offset.len, &off) == 0 &&
+        (nsp = sio_nsp_find(c->sio, b.nsp.s, b.nsp.len)) && b.data.json) {
+        /* a logged packet, in the log's order: this node's own too (sent only now) */
+        str_t *rooms = strs_of(b.rooms, b.nrooms), *except = strs_of(b.except, b.nexcept);
+        sio_deliver_logged(nsp, rooms, b.nrooms, except, b.nexcept, b.data.json, b.data.json_len,
+                           b.data.att, b.data.natt, off);
+        c->broadcasts_in++;
+        free(rooms);
+        free(except);
+        return;
+    }
     if (!(b.uid.len == strlen(c->uid) && memcmp(b.uid.s, c->uid, b.uid.len) == 0) &&
         (nsp = sio_nsp_find(c->sio, b.nsp.s, b.nsp.len)) && b.data.json) {
         str_t *rooms = strs_of(b.rooms, b.nrooms), *except = strs_of(b.except, b.nexcept);
@@ -1073,6 +1089,7 @@ int cluster_start(cluster_t **out, server_t *srv, sio_server_t *sio, const chatn
         bus_close(c->bus, free_cluster, c);
         return -1;
     }
+    if (cfg->recovery_window && !sharded) c->rec = cluster_rec_start(c, sio, cfg);
     sio_cluster_t hooks = {on_nsp_added, on_room_added, on_room_removed, on_publish, c};
     sio_server_set_cluster(sio, &hooks);
     sio_foreach_nsp(sio, on_nsp_each, c);
@@ -1091,6 +1108,8 @@ void cluster_stop(cluster_t *c)
     if (!c) return;
     sio_cluster_t none = {0};
     sio_server_set_cluster(c->sio, &none);
+    cluster_rec_stop(c->rec);
+    c->rec = NULL;
     /* Pending requests end now, partial. */
     adapter_gather_close(c->gather);
     bus_listen_free(c->listen);
@@ -1133,6 +1152,25 @@ int cluster_command_replicated(cluster_t *c, const char *key, size_t keylen, uns
 {
     return bus_command_replicated(c->bus, key, keylen, replicas, timeout_ms, argc, argv, lens, cb,
                                   ud);
+}
+
+int cluster_logged_message(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                           const str_t *except, size_t nexcept, const char *data, size_t len,
+                           const sio_attachment_t *att, unsigned natt, sbuf_t *msg, sbuf_t *chan)
+{
+    if (c->sharded) return -1;
+    amsg_broadcast_t b = bcast_of(c, nsp, rooms, nrooms, except, nexcept, data, len, att, natt);
+    b.offset_slot = 1;
+    int rc = amsg_broadcast_encode(msg, &b);
+    bcast_done(&b);
+    if (rc < 0) return -1;
+    channel(chan, c, ADAPTER_CH_BROADCAST, nsp, NULL, 0);
+    return 0;
+}
+
+const char *cluster_key(const cluster_t *c)
+{
+    return c->key;
 }
 
 void cluster_health(const cluster_t *c, sbuf_t *json)

@@ -91,6 +91,16 @@ int cluster_command_replicated(cluster_t *c, const char *key, size_t keylen, uns
                                void (*cb)(void *ud, int status, const struct redisReply *reply),
                                void *ud);
 
+/* The broadcast message of a packet the recovery log keeps ([uid, packet, opts] counted as 4
+ * elements: the log's script appends the offset) into msg, and the namespace channel every
+ * logged packet goes on (so that every server gets them in the log's order) into chan.
+ * Returns 0, or -1 in the sharded format or when data cannot be encoded. */
+int cluster_logged_message(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                           const str_t *except, size_t nexcept, const char *data, size_t len,
+                           const sio_attachment_t *att, unsigned natt, sbuf_t *msg, sbuf_t *chan);
+/* The --redis-key prefix. */
+const char *cluster_key(const cluster_t *c);
+
 /* Appends the cluster's state to a JSON object being written (a leading comma, then
  * "bus":{...}). */
 void cluster_health(const cluster_t *c, sbuf_t *json);

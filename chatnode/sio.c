@@ -22,6 +22,26 @@ const char *sio_socket_id(const sio_socket_t *s)
     return s->id;
 }
 
+const char *sio_socket_pid(const sio_socket_t *s)
+{
+    return s->pid;
+}
+
+const char *sio_socket_owner(const sio_socket_t *s)
+{
+    return s->owner;
+}
+
+uint64_t sio_nsp_last(const sio_nsp_t *nsp)
+{
+    return nsp->last;
+}
+
+uv_loop_t *sio_server_loop(const sio_server_t *sio)
+{
+    return sio->srv->loop;
+}
+
 sio_nsp_t *sio_socket_nsp(const sio_socket_t *s)
 {
     return s->nsp;
@@ -291,7 +311,9 @@ size_t sio_deliver(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_
                    size_t nexcept, const char *data, size_t data_len, const sio_attachment_t *att,
                    unsigned natt, unsigned flags)
 {
-    if (rec_on(nsp) && !(flags & SIO_VOLATILE))
+    /* alone, the log is this node's: what it delivers, it logs (in a cluster with a store,
+     * what arrives here unlogged was published by a server that keeps no log) */
+    if (rec_on(nsp) && !nsp->sio->has_store && !(flags & SIO_VOLATILE))
         return sio_rec_publish(nsp, rooms, nrooms, except, nexcept, data, data_len, att, natt);
     packet_frames_t pf;
     sbuf_t with = SBUF_INIT;
@@ -446,6 +468,13 @@ size_t sio_broadcast(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const st
 {
     sbuf_t data = SBUF_INIT;
     data_build(&data, event, event_len, args, args_len);
+    if (rec_on(nsp) && nsp->sio->has_store && !(flags & (SIO_VOLATILE | SIO_NOLOG))) {
+        /* logged cluster-wide: the store publishes it, and it comes back here in order */
+        size_t n =
+            sio_rec_publish(nsp, rooms, nrooms, except, nexcept, data.data, data.len, att, natt);
+        sbuf_free(&data);
+        return n;
+    }
     size_t n =
         sio_deliver(nsp, rooms, nrooms, except, nexcept, data.data, data.len, att, natt, flags);
     const sio_cluster_t *cl = &nsp->sio->cluster;
@@ -461,7 +490,10 @@ int sio_join(sio_socket_t *s, const char *room, size_t len)
     sio_nsp_t *nsp = s->nsp;
     int fresh = room_find(&nsp->rooms, room, len) == NULL;
     int added = room_join(&nsp->rooms, &s->rm, room, len);
-    if (added) s->rm.rooms[s->rm.nrooms - 1].stamp = nsp->last;
+    if (added) {
+        s->rm.rooms[s->rm.nrooms - 1].stamp = nsp->last;
+        sio_rec_room(s, room, len, 1, nsp->last);
+    }
     const sio_cluster_t *cl = &nsp->sio->cluster;
     if (fresh && cl->room_added) cl->room_added(cl->ctx, nsp, room, len);
     return added;
@@ -488,6 +520,7 @@ int sio_leave(sio_socket_t *s, const char *room, size_t len)
     room_t *r = room_find(&s->nsp->rooms, room, len);
     for (uint32_t i = 0; r && i < s->rm.nrooms; i++) {
         if (s->rm.rooms[i].room == r) {
+            sio_rec_room(s, room, len, 0, 0);
             leave_at(s, i);
             return 1;
         }
@@ -590,6 +623,8 @@ void sio_socket_free(sio_socket_t *s, const char *reason)
 {
     sio_server_t *sio = s->nsp->sio;
     if (sio->app->disconnect) sio->app->disconnect(s, reason);
+    if (s->pid[0] && sio->has_store && strcmp(reason, SIO_REASON_MOVED) != 0)
+        sio->store.session_end(sio->store.ctx, s);
     while (s->rm.nrooms) leave_at(s, s->rm.nrooms - 1);
     sio_rec_session_free(s);
     free(s);
@@ -642,12 +677,12 @@ static void conn_free(sio_conn_t *c)
     free(c);
 }
 
-static void conn_hold(sio_conn_t *c)
+void sio_conn_hold(sio_conn_t *c)
 {
     c->busy++;
 }
 
-static void conn_release(sio_conn_t *c)
+void sio_conn_release(sio_conn_t *c)
 {
     if (--c->busy == 0 && c->closed) conn_free(c);
 }
@@ -658,6 +693,35 @@ static void conn_fail(sio_conn_t *c, const char *what, int err)
     log_debug("closing session", "sid=%s reason=\"%s\" error=\"%s\"",
               c->eio ? eio_session_id(c->eio) : "-", what, err ? sio_strerror(err) : "");
     if (c->eio) eio_close(c->eio, "parse error");
+}
+
+void sio_connect_new(sio_conn_t *c, sio_nsp_t *nsp, const char *auth, size_t auth_len,
+                     const char *owner, size_t owner_len, int owned)
+{
+    sio_server_t *sio = c->sio;
+    const app_module_t *app = sio->app;
+    sio_socket_t *s = xcalloc(1, sizeof *s);
+    do sid_generate(s->id, sizeof s->id, NULL);
+    while (strmap_get(&nsp->sockets, s->id, SID_RANDOM_LEN));
+    s->nsp = nsp;
+    s->conn = c;
+    sbuf_t err = SBUF_INIT;
+    if (app->connect && app->connect(s, auth, auth_len, &err) != 0) {
+        if (!err.len) sbuf_append_str(&err, "{\"message\":\"Connection refused\"}");
+        sio_send_raw(c, SIO_CONNECT_ERROR, nsp->name, nsp->len, err.data, err.len);
+        sbuf_free(&err);
+        free(s);
+        return;
+    }
+    sbuf_free(&err);
+    sio_socket_attach(s, c);
+    if (sio->rec_window && owned) sio_rec_session_new(s, owner, owner_len);
+    char reply[96];
+    int n = s->pid[0]
+                ? snprintf(reply, sizeof reply, "{\"sid\":\"%s\",\"pid\":\"%s\"}", s->id, s->pid)
+                : snprintf(reply, sizeof reply, "{\"sid\":\"%s\"}", s->id);
+    sio_send_raw(c, SIO_CONNECT, nsp->name, nsp->len, reply, (size_t)n);
+    if (app->connected) app->connected(s, auth, auth_len);
 }
 
 static void on_connect(sio_conn_t *c, const sio_packet_t *p)
@@ -681,30 +745,8 @@ static void on_connect(sio_conn_t *c, const sio_packet_t *p)
             return;
         }
     }
-    sio_socket_t *s = xcalloc(1, sizeof *s);
-    do sid_generate(s->id, sizeof s->id, NULL);
-    while (strmap_get(&nsp->sockets, s->id, SID_RANDOM_LEN));
-    s->nsp = nsp;
-    s->conn = c;
-    sbuf_t err = SBUF_INIT;
-    if (app->connect && app->connect(s, auth, auth_len, &err) != 0) {
-        if (!err.len) sbuf_append_str(&err, "{\"message\":\"Connection refused\"}");
-        sio_send_raw(c, SIO_CONNECT_ERROR, nsp->name, nsp->len, err.data, err.len);
-        sbuf_free(&err);
-        sbuf_free(&owner);
-        free(s);
-        return;
-    }
-    sbuf_free(&err);
-    sio_socket_attach(s, c);
-    if (sio->rec_window && owned) sio_rec_session_new(s, owner.data, owner.len);
+    sio_connect_new(c, nsp, auth, auth_len, owner.data, owner.len, owned);
     sbuf_free(&owner);
-    char reply[96];
-    int n = s->pid[0]
-                ? snprintf(reply, sizeof reply, "{\"sid\":\"%s\",\"pid\":\"%s\"}", s->id, s->pid)
-                : snprintf(reply, sizeof reply, "{\"sid\":\"%s\"}", s->id);
-    sio_send_raw(c, SIO_CONNECT, nsp->name, nsp->len, reply, (size_t)n);
-    if (app->connected) app->connected(s, auth, auth_len);
 }
 
 /* Splits a validated JSON array into its first element (*first NULL and *first_kind
@@ -801,7 +843,7 @@ static void dispatch(sio_conn_t *c, const sio_packet_t *p, const sio_attachment_
                      unsigned natt)
 {
     sio_socket_t *s = conn_socket(c, p->nsp, p->nsp_len);
-    if (p->type == SIO_CONNECT && !s) {
+    if (p->type == SIO_CONNECT && !s && !c->restoring) {
         on_connect(c, p);
         return;
     }
@@ -898,20 +940,20 @@ static void *h_open(void *ctx, eio_session_t *s)
 static void h_message(void *upper, const eio_packet_t *p)
 {
     sio_conn_t *c = upper;
-    conn_hold(c);
+    sio_conn_hold(c);
     conn_message(c, p);
-    conn_release(c);
+    sio_conn_release(c);
 }
 
 static void h_close(void *upper, const char *reason)
 {
     sio_conn_t *c = upper;
-    conn_hold(c);
+    sio_conn_hold(c);
     c->eio = NULL;
     c->closed = 1;
     deadline_queue_remove(&c->sio->connect_q, &c->connect_node);
     while (c->sockets) socket_remove(c->sockets, reason);
-    conn_release(c);
+    sio_conn_release(c);
 }
 
 static sio_conn_t *conn_from_node(deadline_node_t *n)
@@ -971,7 +1013,8 @@ void sio_server_free(sio_server_t *sio)
         free(nsp);
     }
     strmap_free(&sio->nsps);
-    sio->closing = 2;
+    sio->closing = 3;
+    uv_close((uv_handle_t *)&sio->touch, free_after_close);
     sio->connect_q.timer.data = sio;
     deadline_queue_close(&sio->connect_q, free_after_close);
     sio->keep_q.timer.data = sio;

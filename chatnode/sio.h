@@ -39,6 +39,7 @@ void sio_ack(sio_socket_t *s, int64_t ack_id, const char *args, size_t args_len,
 
 /* Broadcast flags. */
 #define SIO_VOLATILE 1u /* drop it for clients not ready to take it now */
+#define SIO_NOLOG    2u /* not for the recovery log (sent as if recovery kept no log) */
 
 /* Emits to the sockets of nsp that are in any of rooms (all sockets when nrooms is 0) and in
  * none of except; each recipient once. The packet is encoded once and shared. A room name may
@@ -135,11 +136,12 @@ void sio_close_connection(sio_socket_t *s);
 
 /* Why a CONNECT asking for a session back got a new one. */
 typedef enum {
-    SIO_REC_UNKNOWN,  /* no such session (never, expired, or ended) */
-    SIO_REC_OWNER,    /* the session is someone else's */
-    SIO_REC_OFFSET,   /* the offset is not one, or is ahead of the log */
-    SIO_REC_TRIMMED,  /* the log no longer reaches back to the offset */
-    SIO_REC_TOO_MANY, /* more packets were missed than one restore sends */
+    SIO_REC_UNKNOWN,     /* no such session (never, expired, or ended) */
+    SIO_REC_OWNER,       /* the session is someone else's */
+    SIO_REC_OFFSET,      /* the offset is not one, or is ahead of the log */
+    SIO_REC_TRIMMED,     /* the log no longer reaches back to the offset */
+    SIO_REC_TOO_MANY,    /* more packets were missed than one restore sends */
+    SIO_REC_UNAVAILABLE, /* the store could not answer (Redis unreachable) */
     SIO_REC_FAIL_COUNT
 } sio_rec_fail_t;
 
@@ -151,6 +153,72 @@ const char *sio_rec_fail_name(sio_rec_fail_t why);
 size_t sio_deliver_logged(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
                           size_t nexcept, const char *data, size_t data_len,
                           const sio_attachment_t *att, unsigned natt, uint64_t offset);
+
+/* A restore's answer from a store. */
+typedef struct {
+    const char *data; /* the JSON argument array, without its offset */
+    size_t len;
+    uint64_t offset;
+    const sio_attachment_t *att;
+    unsigned natt;
+} sio_rec_packet_t;
+
+typedef struct {
+    int ok;             /* 1: the session is back, as below; 0: why says why not */
+    sio_rec_fail_t why; /* SIO_REC_UNAVAILABLE when the store could not be asked */
+    const char *sid;    /* the session's socket id */
+    const char *data;   /* the app's socket data (JSON object text, "" when none) */
+    size_t data_len;
+    uint64_t start, head; /* the session's start; the log's head when it was read */
+    const char *const *rooms;
+    const size_t *room_lens;
+    const uint64_t *stamps; /* each room's join stamp */
+    size_t nrooms;
+    const sio_rec_packet_t *packets; /* missed, in order */
+    size_t npackets;
+} sio_restore_t;
+
+typedef void (*sio_restore_cb)(void *ud, const sio_restore_t *r);
+
+/* Where recovery keeps sessions and the log in a cluster (cluster_recovery.c, on Redis);
+ * without one they are this node's memory. Every member is set. */
+typedef struct {
+    /* Logs a packet made here and publishes it; it comes back (here too) through
+     * sio_deliver_logged, in the log's order. Returns 0, or -1 when it cannot be logged now
+     * (the caller then sends it unlogged). */
+    int (*publish)(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                   const str_t *except, size_t nexcept, const char *data, size_t data_len,
+                   const sio_attachment_t *att, unsigned natt);
+    /* The session of s as it changes: made (data: the app's socket data), a room joined
+     * (stamp) or left, kept after its connection went, refreshed while connected, over. */
+    void (*session_new)(void *ctx, sio_socket_t *s, const char *data, size_t data_len);
+    void (*session_room)(void *ctx, sio_socket_t *s, const char *room, size_t len, int joined,
+                         uint64_t stamp);
+    void (*session_keep)(void *ctx, sio_socket_t *s);
+    void (*session_touch)(void *ctx, sio_socket_t *s);
+    void (*session_end)(void *ctx, sio_socket_t *s);
+    /* Asks for session pid of nsp back for a CONNECT of owner with offset ("": none). cb
+     * runs exactly once, later, once every logged packet up to the answer's head has been
+     * delivered here and none after it. */
+    void (*restore)(void *ctx, sio_nsp_t *nsp, const char *pid, size_t pid_len, const char *owner,
+                    size_t owner_len, const char *offset, sio_restore_cb cb, void *ud);
+    void *ctx;
+} sio_rec_store_t;
+
+/* Sets (or, with NULL, removes) the store. */
+void sio_server_set_rec_store(sio_server_t *sio, const sio_rec_store_t *store);
+
+/* The session pid of nsp was restored on another node: a copy kept or still connected here
+ * goes, the app told with SIO_REASON_MOVED, nothing written to the store. */
+void sio_rec_moved(sio_nsp_t *nsp, const char *pid, size_t pid_len);
+#define SIO_REASON_MOVED "session resumed elsewhere"
+
+/* The socket's pid ("" when recovery is off), and whose session it is (NULL: anyone's). */
+const char *sio_socket_pid(const sio_socket_t *s);
+const char *sio_socket_owner(const sio_socket_t *s);
+/* The offset of the last logged packet of nsp delivered here (0 when none). */
+uint64_t sio_nsp_last(const sio_nsp_t *nsp);
+uv_loop_t *sio_server_loop(const sio_server_t *sio);
 
 /* Appends ,"recovery":{...} (settings and counters) to a JSON object being written. */
 void sio_recovery_health(const sio_server_t *sio, sbuf_t *json);

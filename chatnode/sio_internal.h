@@ -76,13 +76,14 @@ struct sio_conn {
     uint8_t busy;
     uint8_t closed;
     uint8_t final;     /* closed by the server for good: its sessions are not kept */
+    uint8_t restoring; /* a CONNECT waits for its session from the store */
     uint32_t bin_held; /* bytes bin holds, counted in the server's memory budget */
     deadline_node_t connect_node;
 };
 
 /* Counters of recovery, for /healthz and the heartbeat. */
 typedef struct {
-    uint64_t kept, restored, expired, ended;
+    uint64_t kept, restored, expired, ended, moved;
     uint64_t failed[SIO_REC_FAIL_COUNT];
 } sio_rec_counters_t;
 
@@ -102,6 +103,10 @@ struct sio_server {
     size_t nkept;
     sio_rec_counters_t rec;
     int closing; /* queues whose timers are still closing when freed */
+    sio_rec_store_t store;
+    int has_store;
+    uv_timer_t touch; /* refreshes connected sessions in the store */
+    int touching;
 };
 
 /* ---- encoding (sio.c) ---- */
@@ -133,7 +138,17 @@ void sio_socket_detach(sio_socket_t *s);
 /* Tells the app, leaves every room and frees s. */
 void sio_socket_free(sio_socket_t *s, const char *reason);
 
+/* A new session for a CONNECT (the app's connect asked; CONNECT answer sent). owned: owner
+ * is the app's word for it (else the session is not kept for recovery). */
+void sio_connect_new(sio_conn_t *c, sio_nsp_t *nsp, const char *auth, size_t auth_len,
+                     const char *owner, size_t owner_len, int owned);
+void sio_conn_hold(sio_conn_t *c);
+void sio_conn_release(sio_conn_t *c);
+
 /* ---- recovery (sio_recovery.c) ---- */
+
+/* s joined (stamp) or left room: written to the store. */
+void sio_rec_room(sio_socket_t *s, const char *room, size_t len, int joined, rec_offset_t stamp);
 
 void sio_rec_server_init(sio_server_t *sio);
 /* Frees the kept sockets (the app told) and stops the keep queue. */

@@ -165,6 +165,7 @@ const char *sio_rec_fail_name(sio_rec_fail_t why)
     case SIO_REC_OFFSET: return "offset";
     case SIO_REC_TRIMMED: return "trimmed";
     case SIO_REC_TOO_MANY: return "too_many";
+    case SIO_REC_UNAVAILABLE: return "unavailable";
     default: return "?";
     }
 }
@@ -191,6 +192,8 @@ void sio_rec_server_init(sio_server_t *sio)
     sio->rec_max = (uint64_t)cfg->recovery_max_packets;
     deadline_queue_init(&sio->keep_q, sio->srv->loop, sio->rec_window ? sio->rec_window : 1,
                         on_keep_expired, sio);
+    uv_timer_init(sio->srv->loop, &sio->touch);
+    sio->touch.data = sio;
 }
 
 /* Ends a kept session now (the app is told, with why). */
@@ -236,6 +239,20 @@ void sio_rec_session_new(sio_socket_t *s, const char *owner, size_t owner_len)
     strmap_put(&nsp->pids, s->pid, SID_RANDOM_LEN, s);
     s->start = s->cursor = nsp->last;
     s->owner = owner_len ? xstrndup(owner, owner_len) : NULL;
+    sio_server_t *sio = nsp->sio;
+    if (sio->has_store) {
+        sbuf_t data = SBUF_INIT;
+        if (sio->app->socket_data) sio->app->socket_data(s, &data);
+        sio->store.session_new(sio->store.ctx, s, data.data ? data.data : "", data.len);
+        sbuf_free(&data);
+    }
+}
+
+void sio_rec_room(sio_socket_t *s, const char *room, size_t len, int joined, rec_offset_t stamp)
+{
+    sio_server_t *sio = s->nsp->sio;
+    if (s->pid[0] && sio->has_store && s->state == SOCK_CONNECTED)
+        sio->store.session_room(sio->store.ctx, s, room, len, joined, stamp);
 }
 
 void sio_rec_session_free(sio_socket_t *s)
@@ -268,6 +285,7 @@ int sio_rec_keep(sio_socket_t *s, const char *reason)
     deadline_queue_add(&sio->keep_q, &s->keep);
     sio->nkept++;
     sio->rec.kept++;
+    if (sio->has_store) sio->store.session_keep(sio->store.ctx, s);
     return 1;
 }
 
@@ -303,6 +321,188 @@ static int restore_failed(sio_server_t *sio, sio_socket_t *s, sio_rec_fail_t why
     return 0;
 }
 
+/* ---- restores through a store ---- */
+
+/* A CONNECT waiting for its session from the store. */
+typedef struct {
+    sio_conn_t *c;
+    sio_nsp_t *nsp;
+    char pid[SID_RANDOM_LEN + 1];
+    char *auth, *owner;
+    size_t auth_len, owner_len;
+} pending_t;
+
+static void pending_free(pending_t *p)
+{
+    p->c->restoring--;
+    sio_conn_release(p->c);
+    free(p->auth);
+    free(p->owner);
+    free(p);
+}
+
+static void send_packet(sio_socket_t *s, const sio_rec_packet_t *pk)
+{
+    sbuf_t with = SBUF_INIT;
+    if (rec_offset_append_to_array(&with, pk->data, pk->len, pk->offset) == 0) {
+        packet_frames_t pf;
+        sio_frames_from_data(&pf, s->nsp, SIO_EVENT, -1, with.data, with.len, pk->att, pk->natt);
+        sio_frames_send(s->conn, &pf);
+        sio_frames_free(&pf);
+    }
+    sbuf_free(&with);
+}
+
+/* A socket for a session kept on another node, from the store's record; NULL when its id is
+ * taken here or the app refuses its data. */
+static sio_socket_t *socket_from_record(sio_nsp_t *nsp, const sio_restore_t *r, const char *pid,
+                                        const char *owner, size_t owner_len)
+{
+    sio_server_t *sio = nsp->sio;
+    if (!r->sid || strlen(r->sid) != SID_RANDOM_LEN ||
+        strmap_get(&nsp->sockets, r->sid, SID_RANDOM_LEN))
+        return NULL;
+    sio_socket_t *s = xcalloc(1, sizeof *s);
+    memcpy(s->id, r->sid, SID_RANDOM_LEN);
+    s->nsp = nsp;
+    s->state = SOCK_KEPT; /* not connected yet: nothing is written to the store meanwhile */
+    if (sio->app->restore && sio->app->restore(s, r->data, r->data_len) != 0) {
+        free(s);
+        return NULL;
+    }
+    memcpy(s->pid, pid, SID_RANDOM_LEN);
+    strmap_put(&nsp->pids, s->pid, SID_RANDOM_LEN, s);
+    s->start = r->start;
+    s->owner = owner_len ? xstrndup(owner, owner_len) : NULL;
+    for (size_t i = 0; i < r->nrooms; i++)
+        if (sio_join(s, r->rooms[i], r->room_lens[i]))
+            s->rm.rooms[s->rm.nrooms - 1].stamp = r->stamps[i];
+    return s;
+}
+
+/* The store answered (every logged packet up to r->head has been delivered here, and none
+ * after it). */
+static void on_restored(void *ud, const sio_restore_t *r)
+{
+    pending_t *p = ud;
+    sio_conn_t *c = p->c;
+    sio_nsp_t *nsp = p->nsp;
+    sio_server_t *sio = nsp->sio;
+    if (!c->eio) { /* the client went meanwhile: the store keeps the session for it */
+        pending_free(p);
+        return;
+    }
+    sio_socket_t *s = NULL;
+    int moved = 0;
+    if (r->ok) {
+        s = strmap_get(&nsp->pids, p->pid, SID_RANDOM_LEN);
+        if (s && s->state == SOCK_KEPT) {
+            deadline_node_remove(&s->keep);
+            sio->nkept--;
+        } else if (s) {
+            sio_socket_detach(s); /* its old connection is still open here: the new one wins */
+        } else {
+            s = socket_from_record(nsp, r, p->pid, p->owner, p->owner_len);
+            moved = 1;
+        }
+    }
+    if (!s) {
+        sio_rec_fail_t why = r->ok ? SIO_REC_UNKNOWN : r->why;
+        sio->rec.failed[why]++;
+        log_debug("session not recovered", "reason=%s", sio_rec_fail_name(why));
+        sio_connect_new(c, nsp, p->auth, p->auth_len, p->owner, p->owner_len, 1);
+        pending_free(p);
+        return;
+    }
+    sio_socket_attach(s, c);
+    for (size_t i = 0; i < r->npackets; i++) send_packet(s, &r->packets[i]);
+    s->cursor = r->head > nsp->last ? r->head : nsp->last;
+    s->reason = NULL;
+    char reply[96];
+    int n = snprintf(reply, sizeof reply, "{\"sid\":\"%s\",\"pid\":\"%s\"}", s->id, s->pid);
+    sio_send_raw(c, SIO_CONNECT, nsp->name, nsp->len, reply, (size_t)n);
+    sio->rec.restored++;
+    log_debug("session recovered", "sid=%s missed=%zu moved=%d", s->id, r->npackets, moved);
+    if (sio->app->recovered) sio->app->recovered(s, p->auth, p->auth_len, moved);
+    pending_free(p);
+}
+
+/* Asks the store for session pid back for c; the CONNECT is answered when it answers. */
+static void restore_ask(sio_conn_t *c, sio_nsp_t *nsp, const char *pid, size_t pid_len,
+                        const char *offset, int bad_offset, const char *auth, size_t auth_len,
+                        const char *owner, size_t owner_len)
+{
+    sio_server_t *sio = nsp->sio;
+    rec_offset_t off;
+    sio_rec_fail_t why = SIO_REC_FAIL_COUNT;
+    if (bad_offset || (*offset && rec_offset_parse(offset, strlen(offset), &off) < 0))
+        why = SIO_REC_OFFSET;
+    else if (pid_len != SID_RANDOM_LEN || memchr(pid, 0, pid_len))
+        why = SIO_REC_UNKNOWN;
+    if (why != SIO_REC_FAIL_COUNT) {
+        sio->rec.failed[why]++;
+        sio_connect_new(c, nsp, auth, auth_len, owner, owner_len, 1);
+        return;
+    }
+    pending_t *p = xcalloc(1, sizeof *p);
+    p->c = c;
+    p->nsp = nsp;
+    memcpy(p->pid, pid, SID_RANDOM_LEN);
+    p->auth = xmemdup(auth, auth_len);
+    p->auth_len = auth_len;
+    p->owner = owner_len ? xmemdup(owner, owner_len) : NULL;
+    p->owner_len = owner_len;
+    sio_conn_hold(c);
+    c->restoring++;
+    sio->store.restore(sio->store.ctx, nsp, p->pid, SID_RANDOM_LEN, owner, owner_len, offset,
+                       on_restored, p);
+}
+
+void sio_rec_moved(sio_nsp_t *nsp, const char *pid, size_t pid_len)
+{
+    sio_socket_t *s = strmap_get(&nsp->pids, pid, pid_len);
+    if (!s) return;
+    sio_server_t *sio = nsp->sio;
+    if (s->state == SOCK_KEPT) {
+        deadline_node_remove(&s->keep);
+        sio->nkept--;
+    } else {
+        sio_socket_detach(s);
+    }
+    sio->rec.moved++;
+    sio_socket_free(s, SIO_REASON_MOVED);
+}
+
+/* Every half window: the store's record of each connected session is refreshed, so that a
+ * node that dies leaves its sessions for a window or two, not for ever. */
+static void touch_nsp(sio_nsp_t *nsp, void *arg)
+{
+    (void)arg;
+    sio_server_t *sio = nsp->sio;
+    void *v;
+    for (size_t i = 0; strmap_next(&nsp->pids, &i, NULL, NULL, &v);)
+        if (((sio_socket_t *)v)->state == SOCK_CONNECTED)
+            sio->store.session_touch(sio->store.ctx, v);
+}
+
+static void on_touch(uv_timer_t *t)
+{
+    sio_server_t *sio = t->data;
+    if (sio->has_store) sio_foreach_nsp(sio, touch_nsp, NULL);
+}
+
+void sio_server_set_rec_store(sio_server_t *sio, const sio_rec_store_t *store)
+{
+    sio->has_store = store != NULL && sio->rec_window != 0;
+    if (store) sio->store = *store;
+    if (sio->has_store) {
+        uint64_t every = sio->rec_window / 2 ? sio->rec_window / 2 : 1;
+        uv_timer_start(&sio->touch, on_touch, every, every);
+    } else {
+        uv_timer_stop(&sio->touch);
+    }
+}
+
 int sio_rec_connect(sio_conn_t *c, sio_nsp_t *nsp, const char *auth, size_t auth_len,
                     const char *owner, size_t owner_len)
 {
@@ -315,6 +515,12 @@ int sio_rec_connect(sio_conn_t *c, sio_nsp_t *nsp, const char *auth, size_t auth
     if (!pid) {
         json_decref(a);
         return 0; /* a new client: not a restore */
+    }
+    if (sio->has_store) {
+        restore_ask(c, nsp, pid, pid_len, off_value ? off_text : "", off_value && !off_text, auth,
+                    auth_len, owner, owner_len);
+        json_decref(a);
+        return 1;
     }
     sio_socket_t *s = strmap_get(&nsp->pids, pid, pid_len);
     int rc;
@@ -368,7 +574,7 @@ int sio_rec_connect(sio_conn_t *c, sio_nsp_t *nsp, const char *auth, size_t auth
     sio_send_raw(c, SIO_CONNECT, nsp->name, nsp->len, reply, (size_t)n);
     sio->rec.restored++;
     log_debug("session recovered", "sid=%s missed=%zu", s->id, count);
-    if (sio->app->recovered) sio->app->recovered(s, auth, auth_len);
+    if (sio->app->recovered) sio->app->recovered(s, auth, auth_len, 0);
     rc = 1;
 out:
     json_decref(a);
@@ -388,6 +594,22 @@ size_t sio_rec_publish(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const 
                        size_t nexcept, const char *data, size_t data_len,
                        const sio_attachment_t *att, unsigned natt)
 {
+    sio_server_t *sio = nsp->sio;
+    if (sio->has_store) {
+        if (sio->store.publish(sio->store.ctx, nsp, rooms, nrooms, except, nexcept, data, data_len,
+                               att, natt) == 0) {
+            sio_socket_t **sel;
+            size_t n = sio_select(nsp, rooms, nrooms, except, nexcept, &sel);
+            free(sel);
+            return n;
+        }
+        /* not logged now (Redis unreachable): sent as an unlogged broadcast */
+        size_t n = sio_deliver(nsp, rooms, nrooms, except, nexcept, data, data_len, att, natt, 0);
+        if (sio->cluster.publish)
+            sio->cluster.publish(sio->cluster.ctx, nsp, rooms, nrooms, except, nexcept, data,
+                                 data_len, att, natt, 0);
+        return n;
+    }
     rec_offset_t off = rec_offset_next(nsp->last, wall_ms());
     log_append(nsp, off, rooms, nrooms, except, nexcept, data, data_len, att, natt);
     return sio_deliver_logged(nsp, rooms, nrooms, except, nexcept, data, data_len, att, natt, off);
@@ -407,10 +629,11 @@ void sio_recovery_health(const sio_server_t *sio, sbuf_t *json)
     sbuf_printf(json,
                 ",\"recovery\":{\"window_ms\":%llu,\"max_packets\":%llu,\"kept\":%zu,"
                 "\"log_packets\":%zu,\"kept_total\":%llu,\"restored\":%llu,\"expired\":%llu,"
-                "\"ended\":%llu,\"failed\":{",
+                "\"ended\":%llu,\"moved\":%llu,\"store\":%s,\"failed\":{",
                 (unsigned long long)sio->rec_window, (unsigned long long)sio->rec_max, sio->nkept,
                 logged, (unsigned long long)sio->rec.kept, (unsigned long long)sio->rec.restored,
-                (unsigned long long)sio->rec.expired, (unsigned long long)sio->rec.ended);
+                (unsigned long long)sio->rec.expired, (unsigned long long)sio->rec.ended,
+                (unsigned long long)sio->rec.moved, sio->has_store ? "\"redis\"" : "\"memory\"");
     for (int i = 0; i < SIO_REC_FAIL_COUNT; i++)
         sbuf_printf(json, "%s\"%s\":%llu", i ? "," : "", sio_rec_fail_name((sio_rec_fail_t)i),
                     (unsigned long long)sio->rec.failed[i]);

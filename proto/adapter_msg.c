@@ -201,6 +201,7 @@ void amsg_broadcast_free(amsg_broadcast_t *b)
     for (size_t k = 0; k < b->nexcept; k++) str_free(&b->except[k]);
     free(b->rooms);
     free(b->except);
+    str_free(&b->offset);
     memset(b, 0, sizeof *b);
 }
 
@@ -212,9 +213,9 @@ int amsg_broadcast_decode(const uint8_t *buf, size_t len, amsg_broadcast_t *out)
     int rc = mpjson_read_item(&r, &it);
     if (rc) return rc;
     if (it.kind != MPJSON_ARR || it.u < 3) return AMSG_ESHAPE;
-    const uint8_t *elem[3];
+    const uint8_t *elem[4] = {NULL, NULL, NULL, NULL};
     for (uint64_t k = 0; k < it.u; k++) {
-        if (k < 3) elem[k] = r.p;
+        if (k < 4) elem[k] = r.p;
         if ((rc = mpjson_skip(&r, -1))) return rc; /* data arrays nest from 0 */
     }
     if (r.p != r.end) return AMSG_ETRAILING;
@@ -223,6 +224,10 @@ int amsg_broadcast_decode(const uint8_t *buf, size_t len, amsg_broadcast_t *out)
         (rc = read_opts(mpjson_is_undefined(elem[2], r.end) ? NULL : elem[2], r.end, out))) {
         amsg_broadcast_free(out);
         return rc;
+    }
+    if (elem[3]) { /* an offset when it is a string; anything else is ignored */
+        mpjson_reader_t orr = {elem[3], r.end};
+        if (read_str(&orr, &out->offset) != 0) out->offset = (amsg_str_t){NULL, 0};
     }
     return 0;
 }
@@ -315,7 +320,7 @@ int amsg_broadcast_encode(sbuf_t *out, const amsg_broadcast_t *b)
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, sbuf_write);
     size_t start = out->len;
-    msgpack_pack_array(&pk, 3);
+    msgpack_pack_array(&pk, b->offset_slot ? 4 : 3);
     pack_str(&pk, b->uid.s ? b->uid.s : "", b->uid.len);
     int rc = pack_packet(&pk, out, b);
     if (rc) {

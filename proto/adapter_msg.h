@@ -60,6 +60,11 @@ typedef struct {
     amsg_str_t *except; /* nexcept entries */
     size_t nexcept;
     amsg_flags_t flags;
+    /* chatcluster's own, in a broadcast message: the recovery offset of a packet its log
+     * keeps, a 4th element (Node's adapter reads three and ignores the rest; docs/recovery.md).
+     * Decoded when it is a string; {NULL, 0} otherwise. */
+    amsg_str_t offset;
+    int offset_slot; /* encoding: count a 4th element that the caller appends itself */
 } amsg_broadcast_t;
 
 /* Decodes a broadcast message: an array [uid (str), packet (map: type 2 or 5, data array,
@@ -70,6 +75,7 @@ typedef struct {
 int amsg_broadcast_decode(const uint8_t *buf, size_t len, amsg_broadcast_t *out);
 
 /* Appends [uid, {type, data, nsp[, id]}, {rooms, except, flags}] as the Node adapter writes it
+ * (with offset_slot set: an array of 4 whose last element is left to the caller)
  * (request_id is not used; flags holds only the fields that are set, in the order volatile,
  * compress, timeout, expectSingleResponse). Returns 0, or AMSG_EJSON / AMSG_EPLACEHOLDER /
  * AMSG_ESHAPE (data is not a JSON array) with out unchanged. */

@@ -1,0 +1,661 @@
+/* The recovery store on Redis (see cluster_recovery.h). */
+#include "cluster_recovery.h"
+#include "alloc.h"
+#include "cluster.h"
+#include "deadline.h"
+#include "log.h"
+#include "rec_offset.h"
+#include "rec_store.h"
+#include "redis_reply.h"
+#include "sid.h"
+
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A namespace's marker channel, listened to. */
+typedef struct rec_nsp {
+    struct rec_nsp *next;
+    cluster_rec_t *r;
+    sio_nsp_t *nsp;
+} rec_nsp_t;
+
+/* A restore asked of Redis: answered once both the script's reply and its marker came. */
+typedef struct restore {
+    struct restore *next;
+    cluster_rec_t *r;
+    uint64_t id;
+    sio_nsp_t *nsp;
+    redisReply *reply; /* a copy, once it came */
+    int marked;        /* the marker came back on the subscription */
+    int pending;       /* its command is out: its callback will come */
+    sio_restore_cb cb;
+    void *ud;
+    deadline_node_t timeout;
+} restore_t;
+
+struct cluster_rec {
+    cluster_t *c;
+    sio_server_t *sio;
+    const char *key;
+    uint64_t window, keep_ms, live_ms; /* the log's retention; a kept / connected session's TTL */
+    uint64_t max_packets, max_len;
+    rec_nsp_t *nsps;
+    restore_t *restores;
+    uint64_t next_id;
+    deadline_queue_t timeouts;
+    int stopped;
+    unsigned inflight; /* commands whose callbacks reach this struct */
+    int timer_open;
+};
+
+/* Freed once stopped, its timer closed and no callback can reach it any more. */
+static void maybe_free(cluster_rec_t *r)
+{
+    if (r->stopped && !r->timer_open && r->inflight == 0) free(r);
+}
+
+/* ---- keys ---- */
+
+static void key_of(sbuf_t *k, const cluster_rec_t *r, const sio_nsp_t *nsp, const char *what,
+                   size_t what_len)
+{
+    size_t nlen;
+    const char *n = sio_nsp_name(nsp, &nlen);
+    rec_store_key(k, r->key, n, nlen, what, what_len);
+}
+
+static void session_key(sbuf_t *k, const cluster_rec_t *r, const sio_socket_t *s)
+{
+    char what[2 + SID_RANDOM_LEN + 1];
+    int n = snprintf(what, sizeof what, "s:%s", sio_socket_pid(s));
+    key_of(k, r, sio_socket_nsp(s), what, (size_t)n);
+}
+
+/* An argv being built: pointers into one buffer each, lengths apart. */
+typedef struct {
+    sbuf_t *bufs;
+    size_t n, cap;
+} args_t;
+
+static sbuf_t *arg_new(args_t *a)
+{
+    if (a->n == a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 16;
+        a->bufs = xrealloc(a->bufs, a->cap * sizeof *a->bufs);
+    }
+    a->bufs[a->n] = (sbuf_t)SBUF_INIT;
+    return &a->bufs[a->n++];
+}
+
+static void arg_add(args_t *a, const void *p, size_t len)
+{
+    sbuf_append(arg_new(a), p, len);
+}
+
+static void arg_str(args_t *a, const char *s)
+{
+    arg_add(a, s, strlen(s));
+}
+
+static void arg_u64(args_t *a, uint64_t v)
+{
+    sbuf_printf(arg_new(a), "%llu", (unsigned long long)v);
+}
+
+static void args_free(args_t *a)
+{
+    for (size_t i = 0; i < a->n; i++) sbuf_free(&a->bufs[i]);
+    free(a->bufs);
+}
+
+/* EVAL of script with a's argv after it (a: keys count, keys..., args...); key routes it. */
+static int eval(cluster_rec_t *r, const char *script, args_t *a, const sbuf_t *key,
+                void (*cb)(void *ud, int status, const struct redisReply *reply), void *ud)
+{
+    size_t argc = a->n + 2;
+    const char **argv = xmalloc(argc * sizeof *argv);
+    size_t *lens = xmalloc(argc * sizeof *lens);
+    argv[0] = "EVAL";
+    lens[0] = 4;
+    argv[1] = script;
+    lens[1] = strlen(script);
+    for (size_t i = 0; i < a->n; i++) {
+        argv[i + 2] = a->bufs[i].data ? a->bufs[i].data : "";
+        lens[i + 2] = a->bufs[i].len;
+    }
+    int rc = cluster_command_key(r->c, key->data, key->len, (int)argc, argv, lens, cb, ud);
+    free(argv);
+    free(lens);
+    return rc;
+}
+
+/* ---- logging ---- */
+
+/* What a logged packet's EVAL needs to send it unlogged if the script fails. */
+typedef struct {
+    cluster_rec_t *r;
+    sio_nsp_t *nsp;
+    char *name;
+    size_t name_len;
+    str_t *rooms, *except;
+    size_t nrooms, nexcept;
+    char *data;
+    size_t len;
+    sio_attachment_t *att;
+    unsigned natt;
+} logged_t;
+
+static str_t *strs_dup(const str_t *v, size_t n)
+{
+    str_t *out = n ? xmalloc(n * sizeof *out) : NULL;
+    for (size_t i = 0; i < n; i++) out[i] = (str_t){xmemdup(v[i].ptr, v[i].len), v[i].len};
+    return out;
+}
+
+static void strs_drop(str_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free((void *)v[i].ptr);
+    free(v);
+}
+
+static void logged_free(logged_t *l)
+{
+    strs_drop(l->rooms, l->nrooms);
+    strs_drop(l->except, l->nexcept);
+    for (unsigned i = 0; i < l->natt; i++) free((void *)l->att[i].data);
+    free(l->att);
+    free(l->data);
+    free(l->name);
+    free(l);
+}
+
+/* The packet could not be logged (Redis went): sent unlogged, as a broadcast of old. */
+static void on_logged(void *ud, int status, const struct redisReply *reply)
+{
+    logged_t *l = ud;
+    cluster_rec_t *r = l->r;
+    r->inflight--;
+    if (status != 0 || !reply || reply->type == REDIS_REPLY_ERROR) {
+        log_warn("packet not logged", "error=\"%s\"",
+                 reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "connection lost");
+        sio_nsp_t *nsp = sio_nsp_find(l->r->sio, l->name, l->name_len);
+        if (nsp && !l->r->stopped) {
+            /* data is [event, ...args]: the event and its arguments apart */
+            sio_event_t ev;
+            char name[256];
+            if (sio_event_from_array(l->data, l->len, name, sizeof name, &ev) == 0 && ev.name)
+                sio_broadcast(nsp, l->rooms, l->nrooms, l->except, l->nexcept, ev.name, ev.name_len,
+                              ev.args, ev.args_len, l->att, l->natt, SIO_NOLOG);
+        }
+    }
+    logged_free(l);
+    maybe_free(r);
+}
+
+static int rec_publish(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                       const str_t *except, size_t nexcept, const char *data, size_t len,
+                       const sio_attachment_t *att, unsigned natt)
+{
+    cluster_rec_t *r = ctx;
+    sbuf_t msg = SBUF_INIT, chan = SBUF_INIT, seq = SBUF_INIT, ex = SBUF_INIT;
+    if (cluster_logged_message(r->c, nsp, rooms, nrooms, except, nexcept, data, len, att, natt,
+                               &msg, &chan) < 0) {
+        sbuf_free(&msg);
+        sbuf_free(&chan);
+        return -1;
+    }
+    args_t a = {0};
+    arg_u64(&a, 1 + (nrooms ? nrooms : 1));
+    key_of(&seq, r, nsp, "seq", 3);
+    arg_add(&a, seq.data, seq.len);
+    if (!nrooms) {
+        key_of(arg_new(&a), r, nsp, "all", 3);
+    } else {
+        for (size_t i = 0; i < nrooms; i++) {
+            sbuf_t what = SBUF_INIT;
+            sbuf_append_str(&what, "r:");
+            sbuf_append(&what, rooms[i].ptr, rooms[i].len);
+            key_of(arg_new(&a), r, nsp, what.data, what.len);
+            sbuf_free(&what);
+        }
+    }
+    arg_u64(&a, r->window);
+    arg_u64(&a, r->max_len);
+    arg_add(&a, chan.data, chan.len);
+    arg_add(&a, msg.data, msg.len);
+    arg_add(&a, data, len);
+    if (nexcept) { /* a JSON array of the rooms excepted */
+        json_t *arr = json_array();
+        for (size_t i = 0; i < nexcept; i++)
+            json_array_append_new(arr, json_stringn(except[i].ptr, except[i].len));
+        char *text = json_dumps(arr, JSON_COMPACT);
+        sbuf_append_str(&ex, text ? text : "[]");
+        free(text);
+        json_decref(arr);
+    }
+    arg_add(&a, ex.data, ex.len);
+    for (unsigned i = 0; i < natt; i++) arg_add(&a, att[i].data, att[i].len);
+    logged_t *l = xcalloc(1, sizeof *l);
+    size_t nlen;
+    const char *n = sio_nsp_name(nsp, &nlen);
+    *l = (logged_t){r,
+                    nsp,
+                    xmemdup(n, nlen),
+                    nlen,
+                    strs_dup(rooms, nrooms),
+                    strs_dup(except, nexcept),
+                    nrooms,
+                    nexcept,
+                    xmemdup(data, len),
+                    len,
+                    natt ? xmalloc(natt * sizeof(sio_attachment_t)) : NULL,
+                    natt};
+    for (unsigned i = 0; i < natt; i++)
+        l->att[i] = (sio_attachment_t){xmemdup(att[i].data, att[i].len), att[i].len};
+    int rc = eval(r, rec_store_log_script, &a, &seq, on_logged, l);
+    if (rc < 0)
+        logged_free(l);
+    else
+        r->inflight++;
+    args_free(&a);
+    sbuf_free(&msg);
+    sbuf_free(&chan);
+    sbuf_free(&seq);
+    sbuf_free(&ex);
+    return rc < 0 ? -1 : 0;
+}
+
+/* ---- sessions ---- */
+
+static void on_session_written(void *ud, int status, const struct redisReply *reply)
+{
+    (void)ud;
+    if (status != 0 || (reply && reply->type == REDIS_REPLY_ERROR))
+        log_debug("session not written", "error=\"%s\"",
+                  reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "connection lost");
+}
+
+/* The SESSION script for s: op, TTL, then a's fields (a holds them from index 5 on). */
+static void session_op(cluster_rec_t *r, sio_socket_t *s, args_t *a)
+{
+    sbuf_t k = SBUF_INIT;
+    session_key(&k, r, s);
+    sbuf_append(&a->bufs[1], k.data, k.len);
+    eval(r, rec_store_session_script, a, &k, on_session_written, NULL);
+    sbuf_free(&k);
+}
+
+/* The argv head: 1 key (filled by session_op), node uid, op, TTL. */
+static void session_args(args_t *a, cluster_rec_t *r, const char *op, uint64_t ttl)
+{
+    arg_str(a, "1");
+    arg_new(a);
+    arg_str(a, cluster_uid(r->c));
+    arg_str(a, op);
+    arg_u64(a, ttl);
+}
+
+static void offset_arg(args_t *a, rec_offset_t o)
+{
+    char text[REC_OFFSET_MAX + 1];
+    arg_add(a, text, rec_offset_format(o, text));
+}
+
+static void rec_session_new(void *ctx, sio_socket_t *s, const char *data, size_t len)
+{
+    cluster_rec_t *r = ctx;
+    args_t a = {0};
+    session_args(&a, r, "new", r->live_ms);
+    arg_str(&a, "sid");
+    arg_str(&a, sio_socket_id(s));
+    arg_str(&a, "start");
+    /* the session begins at what this node has delivered: the namespace's last offset */
+    sio_nsp_t *nsp = sio_socket_nsp(s);
+    offset_arg(&a, sio_nsp_last(nsp));
+    arg_str(&a, "data");
+    arg_add(&a, data, len);
+    const char *owner = sio_socket_owner(s);
+    if (owner) {
+        arg_str(&a, "owner");
+        arg_str(&a, owner);
+    }
+    session_op(r, s, &a);
+    args_free(&a);
+}
+
+static void rec_session_room(void *ctx, sio_socket_t *s, const char *room, size_t len, int joined,
+                             uint64_t stamp)
+{
+    cluster_rec_t *r = ctx;
+    args_t a = {0};
+    session_args(&a, r, joined ? "set" : "del", r->live_ms);
+    sbuf_t *f = arg_new(&a);
+    sbuf_append_str(f, "r:");
+    sbuf_append(f, room, len);
+    if (joined) offset_arg(&a, stamp);
+    session_op(r, s, &a);
+    args_free(&a);
+}
+
+static void rec_session_ttl(cluster_rec_t *r, sio_socket_t *s, const char *op, uint64_t ttl)
+{
+    args_t a = {0};
+    session_args(&a, r, op, ttl);
+    session_op(r, s, &a);
+    args_free(&a);
+}
+
+static void rec_session_keep(void *ctx, sio_socket_t *s)
+{
+    cluster_rec_t *r = ctx;
+    rec_session_ttl(r, s, "ttl", r->keep_ms);
+}
+
+static void rec_session_touch(void *ctx, sio_socket_t *s)
+{
+    cluster_rec_t *r = ctx;
+    rec_session_ttl(r, s, "ttl", r->live_ms);
+}
+
+static void rec_session_end(void *ctx, sio_socket_t *s)
+{
+    cluster_rec_t *r = ctx;
+    rec_session_ttl(r, s, "end", r->live_ms);
+}
+
+/* ---- restores ---- */
+
+static void restore_unlink(restore_t *x)
+{
+    for (restore_t **pp = &x->r->restores; *pp; pp = &(*pp)->next) {
+        if (*pp == x) {
+            *pp = x->next;
+            return;
+        }
+    }
+}
+
+static sio_rec_fail_t why_of(const char *s, size_t len)
+{
+    static const struct {
+        const char *name;
+        sio_rec_fail_t why;
+    } map[] = {{"unknown", SIO_REC_UNKNOWN},
+               {"owner", SIO_REC_OWNER},
+               {"offset", SIO_REC_OFFSET},
+               {"trimmed", SIO_REC_TRIMMED},
+               {"too_many", SIO_REC_TOO_MANY}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strlen(map[i].name) == len && memcmp(map[i].name, s, len) == 0) return map[i].why;
+    return SIO_REC_UNAVAILABLE;
+}
+
+static int parse_offset(const redisReply *e, rec_offset_t *out)
+{
+    return e && (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS) &&
+                   rec_offset_parse(e->str, e->len, out) == 0
+               ? 0
+               : -1;
+}
+
+/* Answers x from its reply ({"ok", sid, data, start, head, rooms, packets}); x is freed then,
+ * or once its command's callback came when it is still out. */
+static void restore_finish(restore_t *x, sio_rec_fail_t fail)
+{
+    restore_unlink(x);
+    deadline_node_remove(&x->timeout);
+    if (!x->cb) return; /* answered already */
+    sio_restore_t res = {0};
+    res.why = fail;
+    const redisReply *rp = x->reply;
+    const char **rooms = NULL;
+    size_t *room_lens = NULL;
+    uint64_t *stamps = NULL;
+    sio_rec_packet_t *packets = NULL;
+    sio_attachment_t *atts = NULL;
+    if (fail == SIO_REC_FAIL_COUNT && rp && rp->type == REDIS_REPLY_ARRAY && rp->elements == 7 &&
+        rp->element[1]->type == REDIS_REPLY_STRING && rp->element[2]->type == REDIS_REPLY_STRING &&
+        parse_offset(rp->element[3], &res.start) == 0 &&
+        parse_offset(rp->element[4], &res.head) == 0 && rp->element[5]->type == REDIS_REPLY_ARRAY &&
+        rp->element[6]->type == REDIS_REPLY_ARRAY) {
+        res.ok = 1;
+        res.sid = rp->element[1]->str;
+        res.data = rp->element[2]->str;
+        res.data_len = rp->element[2]->len;
+        const redisReply *rr = rp->element[5], *pr = rp->element[6];
+        size_t nr = rr->elements / 2;
+        rooms = nr ? xmalloc(nr * sizeof *rooms) : NULL;
+        room_lens = nr ? xmalloc(nr * sizeof *room_lens) : NULL;
+        stamps = nr ? xmalloc(nr * sizeof *stamps) : NULL;
+        for (size_t i = 0; i < nr && res.ok; i++) {
+            const redisReply *name = rr->element[2 * i];
+            if (name->type != REDIS_REPLY_STRING ||
+                parse_offset(rr->element[2 * i + 1], &stamps[i]) < 0) {
+                res.ok = 0;
+                break;
+            }
+            rooms[i] = name->str;
+            room_lens[i] = name->len;
+        }
+        res.rooms = rooms;
+        res.room_lens = room_lens;
+        res.stamps = stamps;
+        res.nrooms = nr;
+        /* packets: id, data, natt, att... */
+        size_t np = 0, natt_all = 0;
+        for (size_t i = 0; i + 2 < pr->elements && res.ok;) {
+            const redisReply *na = pr->element[i + 2];
+            if (na->type != REDIS_REPLY_INTEGER || na->integer < 0 ||
+                i + 3 + (size_t)na->integer > pr->elements) {
+                res.ok = 0;
+                break;
+            }
+            np++;
+            natt_all += (size_t)na->integer;
+            i += 3 + (size_t)na->integer;
+        }
+        packets = np ? xcalloc(np, sizeof *packets) : NULL;
+        atts = natt_all ? xmalloc(natt_all * sizeof *atts) : NULL;
+        size_t p = 0, ai = 0;
+        for (size_t i = 0; res.ok && p < np;) {
+            const redisReply *id = pr->element[i], *d = pr->element[i + 1];
+            size_t natt = (size_t)pr->element[i + 2]->integer;
+            if (parse_offset(id, &packets[p].offset) < 0 || d->type != REDIS_REPLY_STRING) {
+                res.ok = 0;
+                break;
+            }
+            packets[p].data = d->str;
+            packets[p].len = d->len;
+            packets[p].att = natt ? &atts[ai] : NULL;
+            packets[p].natt = (unsigned)natt;
+            for (size_t k = 0; k < natt; k++, ai++) {
+                const redisReply *b = pr->element[i + 3 + k];
+                atts[ai] = (sio_attachment_t){(uint8_t *)b->str, b->len};
+            }
+            i += 3 + natt;
+            p++;
+        }
+        res.packets = packets;
+        res.npackets = np;
+        if (!res.ok) res.why = SIO_REC_UNAVAILABLE;
+    } else if (fail == SIO_REC_FAIL_COUNT) {
+        res.why = SIO_REC_UNAVAILABLE;
+    }
+    sio_restore_cb cb = x->cb;
+    x->cb = NULL;
+    cb(x->ud, &res);
+    free(rooms);
+    free(room_lens);
+    free(stamps);
+    free(packets);
+    free(atts);
+    redis_reply_free(x->reply);
+    x->reply = NULL;
+    if (!x->pending) free(x);
+}
+
+static void on_restore_reply(void *ud, int status, const struct redisReply *reply)
+{
+    restore_t *x = ud;
+    cluster_rec_t *r = x->r;
+    x->pending = 0;
+    r->inflight--;
+    if (!x->cb) { /* answered already (stopped, or timed out) */
+        free(x);
+        maybe_free(r);
+        return;
+    }
+    if (status != 0 || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+        reply->element[0]->type != REDIS_REPLY_STRING) {
+        if (reply && reply->type == REDIS_REPLY_ERROR)
+            log_warn("restore failed", "error=\"%s\"", reply->str);
+        restore_finish(x, SIO_REC_UNAVAILABLE);
+        return;
+    }
+    const redisReply *head = reply->element[0];
+    if (!(head->len == 2 && memcmp(head->str, "ok", 2) == 0)) {
+        restore_finish(x, why_of(head->str, head->len));
+        return;
+    }
+    x->reply = redis_reply_dup(reply);
+    if (x->marked) restore_finish(x, SIO_REC_FAIL_COUNT);
+}
+
+static void on_restore_timeout(deadline_queue_t *q, deadline_node_t *n)
+{
+    (void)q;
+    restore_t *x = (restore_t *)((char *)n - offsetof(restore_t, timeout));
+    log_warn("restore not confirmed on the bus in time", NULL);
+    restore_finish(x, SIO_REC_UNAVAILABLE);
+}
+
+static void rec_restore(void *ctx, sio_nsp_t *nsp, const char *pid, size_t pid_len,
+                        const char *owner, size_t owner_len, const char *offset, sio_restore_cb cb,
+                        void *ud)
+{
+    cluster_rec_t *r = ctx;
+    restore_t *x = xcalloc(1, sizeof *x);
+    x->r = r;
+    x->id = ++r->next_id;
+    x->nsp = nsp;
+    x->cb = cb;
+    x->ud = ud;
+    args_t a = {0};
+    arg_str(&a, "3");
+    sbuf_t *k = arg_new(&a);
+    sbuf_t what = SBUF_INIT;
+    sbuf_append_str(&what, "s:");
+    sbuf_append(&what, pid, pid_len);
+    key_of(k, r, nsp, what.data, what.len);
+    sbuf_t key = SBUF_INIT;
+    sbuf_append(&key, k->data, k->len);
+    key_of(arg_new(&a), r, nsp, "seq", 3);
+    key_of(arg_new(&a), r, nsp, "all", 3);
+    arg_add(&a, owner ? owner : "", owner_len);
+    arg_str(&a, offset);
+    arg_u64(&a, r->max_packets);
+    key_of(arg_new(&a), r, nsp, "r:", 2);
+    arg_str(&a, cluster_uid(r->c));
+    key_of(arg_new(&a), r, nsp, "m", 1);
+    sbuf_printf(arg_new(&a), "%s %llu %.*s", cluster_uid(r->c), (unsigned long long)x->id,
+                (int)pid_len, pid);
+    arg_u64(&a, r->live_ms);
+    x->next = r->restores;
+    r->restores = x;
+    deadline_queue_add(&r->timeouts, &x->timeout);
+    if (eval(r, rec_store_restore_script, &a, &key, on_restore_reply, x) < 0) {
+        restore_finish(x, SIO_REC_UNAVAILABLE);
+    } else {
+        x->pending = 1;
+        r->inflight++;
+    }
+    args_free(&a);
+    sbuf_free(&what);
+    sbuf_free(&key);
+}
+
+/* A marker on a namespace's channel: "<node uid> <restore id> <pid>". Ours completes a
+ * restore; another node's means that session now lives there. */
+static void on_marker(void *ud, const char *ch, size_t chlen, const char *payload, size_t len)
+{
+    (void)ch;
+    (void)chlen;
+    rec_nsp_t *rn = ud;
+    cluster_rec_t *r = rn->r;
+    const char *sp1 = memchr(payload, ' ', len);
+    const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', len - (size_t)(sp1 + 1 - payload)) : NULL;
+    if (!sp2) return;
+    const char *uid = cluster_uid(r->c);
+    const char *pid = sp2 + 1;
+    size_t pid_len = len - (size_t)(pid - payload);
+    if ((size_t)(sp1 - payload) == strlen(uid) && memcmp(payload, uid, strlen(uid)) == 0) {
+        uint64_t id = strtoull(sp1 + 1, NULL, 10);
+        for (restore_t *x = r->restores; x; x = x->next) {
+            if (x->id != id) continue;
+            x->marked = 1;
+            if (x->reply) restore_finish(x, SIO_REC_FAIL_COUNT);
+            return;
+        }
+        return;
+    }
+    sio_rec_moved(rn->nsp, pid, pid_len);
+}
+
+void cluster_rec_nsp_added(cluster_rec_t *r, sio_nsp_t *nsp)
+{
+    rec_nsp_t *rn = xcalloc(1, sizeof *rn);
+    rn->r = r;
+    rn->nsp = nsp;
+    rn->next = r->nsps;
+    r->nsps = rn;
+    sbuf_t ch = SBUF_INIT;
+    key_of(&ch, r, nsp, "m", 1);
+    cluster_listen(r->c, ch.data, ch.len, on_marker, rn);
+    sbuf_free(&ch);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    cluster_rec_t *r = h->data;
+    r->timer_open = 0;
+    maybe_free(r);
+}
+
+cluster_rec_t *cluster_rec_start(cluster_t *c, sio_server_t *sio, const chatnode_config_t *cfg)
+{
+    cluster_rec_t *r = xcalloc(1, sizeof *r);
+    r->c = c;
+    r->sio = sio;
+    r->key = cfg->redis_key;
+    /* a packet may be asked for a ping period after it was sent plus a window */
+    r->window =
+        (uint64_t)cfg->recovery_window + (uint64_t)cfg->ping_interval + (uint64_t)cfg->ping_timeout;
+    r->keep_ms = (uint64_t)cfg->recovery_window;
+    r->live_ms = 2 * (uint64_t)cfg->recovery_window;
+    r->max_packets = (uint64_t)cfg->recovery_max_packets;
+    r->max_len = r->max_packets + 100;
+    deadline_queue_init(&r->timeouts, sio_server_loop(sio), (uint64_t)cfg->requests_timeout,
+                        on_restore_timeout, r);
+    r->timer_open = 1;
+    sio_rec_store_t store = {rec_publish,       rec_session_new, rec_session_room, rec_session_keep,
+                             rec_session_touch, rec_session_end, rec_restore,      r};
+    sio_server_set_rec_store(sio, &store);
+    return r;
+}
+
+void cluster_rec_stop(cluster_rec_t *r)
+{
+    if (!r) return;
+    sio_server_set_rec_store(r->sio, NULL);
+    r->stopped = 1;
+    while (r->restores) restore_finish(r->restores, SIO_REC_UNAVAILABLE);
+    while (r->nsps) {
+        rec_nsp_t *n = r->nsps;
+        r->nsps = n->next;
+        free(n);
+    }
+    r->timeouts.timer.data = r;
+    deadline_queue_close(&r->timeouts, on_timer_closed);
+}

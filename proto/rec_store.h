@@ -1,0 +1,50 @@
+/* The recovery store on Redis (docs/recovery.md): the key layout of a namespace's packet log
+ * and sessions, and the scripts that write and read them. Every key of one namespace shares
+ * the hash tag {<prefix>:rec:<nsp>}, so on Redis Cluster they live on one shard and a script
+ * touches them together.
+ *
+ *   <tag>:seq            the last offset given ("<ms>-<seq>")
+ *   <tag>:all            stream: packets to the whole namespace
+ *   <tag>:r:<room>       stream: packets to a room (a socket id is a room)
+ *   <tag>:s:<pid>        hash: a session (sid, owner, start, node, data, r:<room> -> stamp)
+ *
+ * A packet to several rooms is one entry, with the same id, in each room's stream. Entry
+ * fields: d (the JSON argument array), e (the rooms excepted, a JSON array; absent when none),
+ * a0, a1... (binary attachments). */
+#ifndef CC_REC_STORE_H
+#define CC_REC_STORE_H
+
+#include "sbuf.h"
+
+#include <stddef.h>
+
+/* "<prefix>:rec:<nsp>" in braces, then ':' and what (what may be binary, of what_len bytes). */
+void rec_store_key(sbuf_t *out, const char *prefix, const char *nsp, size_t nsp_len,
+                   const char *what, size_t what_len);
+
+/* LOG: gives a packet the next offset, adds it to its streams, trims them and publishes.
+ *   KEYS: seq, then one stream per room (or the namespace's "all" stream)
+ *   ARGV: retention ms, most entries per stream, channel, message (its last element left
+ *         out: the script appends the offset as a msgpack string), data, except ("" none),
+ *         attachments...
+ *   reply: the offset */
+extern const char rec_store_log_script[];
+
+/* RESTORE: a session back for a CONNECT.
+ *   KEYS: session, seq, "all" stream
+ *   ARGV: owner, offset ("" none), most packets, room stream key prefix (<tag>:r:), node uid,
+ *         marker channel, marker payload, session TTL ms
+ *   reply: {"ok", sid, data, start, head, {room, stamp, ...}, {id, data, natt, att..., ...}}
+ *          or {why} (unknown, owner, offset, trimmed, too_many); on "ok" the session is now
+ *          the node's and the marker is published. */
+extern const char rec_store_restore_script[];
+
+/* SESSION: writes a session, only while it is the node's.
+ *   KEYS: session
+ *   ARGV: node uid, op, TTL ms, fields...
+ *     op "new": the fields (name, value, ...) replace the session, node set
+ *     op "set": HSET fields;  "del": HDEL fields;  "ttl": PEXPIRE only;  "end": DEL
+ *   reply: 1, or 0 when the session is another node's (or gone) */
+extern const char rec_store_session_script[];
+
+#endif
