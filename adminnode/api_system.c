@@ -95,6 +95,70 @@ void api_healthz(api_request_t *req)
     if (bus_command(an->bus, 1, argv, lens, on_pong, p) < 0) on_pong(p, BUS_ENOTCONN, NULL);
 }
 
+/* A counter or gauge of the "recovery" object of a heartbeat (0 when absent). */
+static unsigned long long rec_num(json_t *rec, const char *key, const char *sub)
+{
+    json_t *v = json_object_get(rec, key);
+    if (sub) v = json_object_get(v, sub);
+    return json_is_integer(v) && json_integer_value(v) > 0
+               ? (unsigned long long)json_integer_value(v)
+               : 0;
+}
+
+/* A node id as a label value: printable ASCII (control_msg_id_valid), '\\' and '"' escaped. */
+static void node_label(sbuf_t *out, const char *id)
+{
+    sbuf_append_str(out, "node=\"");
+    for (const char *p = id; *p; p++) {
+        if (*p == '\\' || *p == '"') sbuf_append_char(out, '\\');
+        sbuf_append_char(out, *p);
+    }
+    sbuf_append_char(out, '"');
+}
+
+/* Connection-state recovery on each chatnode that is up or draining, from its heartbeat. */
+static void recovery_metrics(const reg_t *reg, sbuf_t *out)
+{
+    static const char *const reasons[] = {"unknown", "owner",    "offset",
+                                          "trimmed", "too_many", "unavailable"};
+    size_t n;
+    const reg_node_t **nodes = reg_sorted(reg, &n);
+    sbuf_append_str(out, "# HELP chatcluster_recovery_sessions_kept Sessions a chatnode keeps for "
+                         "their clients to come back.\n"
+                         "# TYPE chatcluster_recovery_sessions_kept gauge\n");
+    for (size_t i = 0; i < n; i++) {
+        json_t *rec = json_object_get(nodes[i]->hb, "recovery");
+        if (nodes[i]->state == REG_DOWN || !rec) continue;
+        sbuf_append_str(out, "chatcluster_recovery_sessions_kept{");
+        node_label(out, nodes[i]->id);
+        sbuf_printf(out, "} %llu\n", rec_num(rec, "kept", NULL));
+    }
+    sbuf_append_str(out, "# HELP chatcluster_recovery_restores_total Sessions a chatnode gave "
+                         "back to reconnecting clients.\n"
+                         "# TYPE chatcluster_recovery_restores_total counter\n");
+    for (size_t i = 0; i < n; i++) {
+        json_t *rec = json_object_get(nodes[i]->hb, "recovery");
+        if (nodes[i]->state == REG_DOWN || !rec) continue;
+        sbuf_append_str(out, "chatcluster_recovery_restores_total{");
+        node_label(out, nodes[i]->id);
+        sbuf_printf(out, "} %llu\n", rec_num(rec, "restored", NULL));
+    }
+    sbuf_append_str(out, "# HELP chatcluster_recovery_failures_total Reconnecting clients that "
+                         "got a new session instead, by reason.\n"
+                         "# TYPE chatcluster_recovery_failures_total counter\n");
+    for (size_t i = 0; i < n; i++) {
+        json_t *rec = json_object_get(nodes[i]->hb, "recovery");
+        if (nodes[i]->state == REG_DOWN || !rec) continue;
+        for (size_t k = 0; k < sizeof reasons / sizeof reasons[0]; k++) {
+            sbuf_append_str(out, "chatcluster_recovery_failures_total{");
+            node_label(out, nodes[i]->id);
+            sbuf_printf(out, ",reason=\"%s\"} %llu\n", reasons[k],
+                        rec_num(rec, "failed", reasons[k]));
+        }
+    }
+    free((void *)nodes);
+}
+
 void api_metrics(api_request_t *req)
 {
     adminnode_t *an = api_app(req);
@@ -120,6 +184,7 @@ void api_metrics(api_request_t *req)
         for (int s = 0; s < REG_NSTATES; s++)
             sbuf_printf(&out, "adminnode_nodes{state=\"%s\"} %zu\n", reg_state_name((reg_state_t)s),
                         reg_count(reg, (reg_state_t)s));
+        recovery_metrics(reg, &out);
     }
     if (an->bus) {
         bus_stats_t st;

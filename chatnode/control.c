@@ -86,6 +86,10 @@ void control_heartbeat_json(control_t *ctl, sbuf_t *json)
     cluster_health(ctl->cluster, &bus); /* ,"bus":{...} */
     json_t *b = bus.len > 7 ? json_loadb(bus.data + 7, bus.len - 7, 0, NULL) : NULL;
     sbuf_free(&bus);
+    sbuf_t rec = SBUF_INIT;
+    sio_recovery_health(ctl->sio, &rec); /* ,"recovery":{...} */
+    json_t *r = rec.len > 12 ? json_loadb(rec.data + 12, rec.len - 12, 0, NULL) : NULL;
+    sbuf_free(&rec);
     chat_store_limits_t chat;
     control_msg_heartbeat_t hb = {
         .id = cluster_uid(ctl->cluster),
@@ -105,12 +109,14 @@ void control_heartbeat_json(control_t *ctl, sbuf_t *json)
         .rss = rss_bytes(),
         .draining = drain_active(ctl->drain),
         .bus = b,
+        .recovery = r,
         .chat = chat_limits(ctl, &chat) ? &chat : NULL,
     };
     if (control_msg_heartbeat_text(&hb, json) < 0)
         log_warn("heartbeat not encoded", "detail=\"a string of it is not UTF-8\"");
     json_decref(sockets);
     json_decref(b);
+    json_decref(r);
 }
 
 static void ignore_reply(void *ud, int status, const struct redisReply *r)

@@ -81,6 +81,7 @@ int control_msg_heartbeat_text(const control_msg_heartbeat_t *hb, sbuf_t *out)
     if (doc && json_is_null(json_object_get(doc, "sockets")))
         json_object_set_new(doc, "sockets", json_object());
     if (doc && hb->bus) json_object_set(doc, "bus", hb->bus);
+    if (doc && hb->recovery) json_object_set(doc, "recovery", hb->recovery);
     if (doc && hb->chat &&
         json_object_set_new(doc, "chat",
                             json_pack("{s:I,s:I,s:I}", "history_size",

@@ -61,13 +61,14 @@ typedef struct {
     long long rss;                            /* bytes */
     int draining;
     json_t *bus;                     /* the Redis link's health (NULL: left out) */
+    json_t *recovery;                /* connection-state recovery's state (NULL: left out) */
     const chat_store_limits_t *chat; /* the chat's limits (NULL: the node runs no chat) */
 } control_msg_heartbeat_t;
 
 /* Appends the heartbeat document of hb to out:
  * {"v":1,"type":"heartbeat","id","tag","address","pid","version","started",
  *  "connections":{"polling","websocket"},"sockets","rooms","events_in_per_s",
- *  "events_out_per_s","bytes_in","bytes_out","rss","draining","bus"?,
+ *  "events_out_per_s","bytes_in","bytes_out","rss","draining","bus"?,"recovery"?,
  *  "chat"?:{"history_size","history_ttl","max_text"}}.
  * Returns 0, or -1 when it cannot be encoded (a string that is not UTF-8; out unchanged). */
 int control_msg_heartbeat_text(const control_msg_heartbeat_t *hb, sbuf_t *out);

@@ -126,6 +126,15 @@ describe("connection-state recovery across three chatnodes behind nginx", { time
       assert.ok(c.connects.every((x) => x.id === c.connects[0].id), `${c.user} kept its id`);
       assert.deepEqual(c.ids, want(c), `${c.user}: every message of ${c.room} once, in order`);
     }
+    // the adminnode's /metrics counts them, from the live nodes' heartbeats
+    let restores = 0;
+    await waitUntil(async () => {
+      const r = await fetch(`${cluster.admin.url}/metrics`);
+      const text = await r.text();
+      restores = [...text.matchAll(/^chatcluster_recovery_restores_total\{node="[^"]*"\} (\d+)$/gm)]
+        .reduce((n, m) => n + Number(m[1]), 0);
+      return restores >= onVictim.length + onDrained.length;
+    }, 10_000, "the restores in the adminnode's metrics");
     const total = acked.reduce((n, a) => n + a.length, 0);
     console.log(`# ${reconnects.length} reconnects (${onVictim.length} from the killed node ${victim}, ` +
       `${onDrained.length} drained from ${drained}), all recovered; ${total} messages`);
