@@ -562,6 +562,7 @@ static void rec_restore(void *ctx, sio_nsp_t *nsp, const char *pid, size_t pid_l
     sbuf_printf(arg_new(&a), "%s %llu %.*s", cluster_uid(r->c), (unsigned long long)x->id,
                 (int)pid_len, pid);
     arg_u64(&a, r->live_ms);
+    arg_add(&a, pid, pid_len);
     x->next = r->restores;
     r->restores = x;
     deadline_queue_add(&r->timeouts, &x->timeout);
@@ -576,8 +577,9 @@ static void rec_restore(void *ctx, sio_nsp_t *nsp, const char *pid, size_t pid_l
     sbuf_free(&key);
 }
 
-/* A marker on a namespace's channel: "<node uid> <restore id> <pid>". Ours completes a
- * restore; another node's means that session now lives there. */
+/* A marker on a namespace's channel: "<node uid> <restore id> <pid>": ours completes a
+ * restore, another node's means that session now lives there; "<node uid> end <pid>": the
+ * session is over, wherever it is kept. */
 static void on_marker(void *ud, const char *ch, size_t chlen, const char *payload, size_t len)
 {
     (void)ch;
@@ -590,6 +592,10 @@ static void on_marker(void *ud, const char *ch, size_t chlen, const char *payloa
     const char *uid = cluster_uid(r->c);
     const char *pid = sp2 + 1;
     size_t pid_len = len - (size_t)(pid - payload);
+    if (sp2 - sp1 == 4 && memcmp(sp1 + 1, "end", 3) == 0) {
+        sio_rec_end(rn->nsp, pid, pid_len);
+        return;
+    }
     if ((size_t)(sp1 - payload) == strlen(uid) && memcmp(payload, uid, strlen(uid)) == 0) {
         uint64_t id = strtoull(sp1 + 1, NULL, 10);
         for (restore_t *x = r->restores; x; x = x->next) {

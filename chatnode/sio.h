@@ -212,6 +212,9 @@ void sio_server_set_rec_store(sio_server_t *sio, const sio_rec_store_t *store);
  * goes, the app told with SIO_REASON_MOVED, nothing written to the store. */
 void sio_rec_moved(sio_nsp_t *nsp, const char *pid, size_t pid_len);
 #define SIO_REASON_MOVED "session resumed elsewhere"
+/* The session pid of nsp cannot come back (a restore of it failed): a copy kept here ends, the
+ * app told with the reason its connection went. */
+void sio_rec_end(sio_nsp_t *nsp, const char *pid, size_t pid_len);
 
 /* The socket's pid ("" when recovery is off), and whose session it is (NULL: anyone's). */
 const char *sio_socket_pid(const sio_socket_t *s);

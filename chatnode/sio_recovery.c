@@ -433,17 +433,13 @@ static void restore_ask(sio_conn_t *c, sio_nsp_t *nsp, const char *pid, size_t p
                         const char *owner, size_t owner_len)
 {
     sio_server_t *sio = nsp->sio;
-    rec_offset_t off;
-    sio_rec_fail_t why = SIO_REC_FAIL_COUNT;
-    if (bad_offset || (*offset && rec_offset_parse(offset, strlen(offset), &off) < 0))
-        why = SIO_REC_OFFSET;
-    else if (pid_len != SID_RANDOM_LEN || memchr(pid, 0, pid_len))
-        why = SIO_REC_UNKNOWN;
-    if (why != SIO_REC_FAIL_COUNT) {
-        sio->rec.failed[why]++;
+    if (pid_len != SID_RANDOM_LEN || memchr(pid, 0, pid_len)) {
+        sio->rec.failed[SIO_REC_UNKNOWN]++;
         sio_connect_new(c, nsp, auth, auth_len, owner, owner_len, 1);
         return;
     }
+    /* an offset that is not a string is not one: the script says so (and ends the session) */
+    if (bad_offset) offset = "-";
     pending_t *p = xcalloc(1, sizeof *p);
     p->c = c;
     p->nsp = nsp;
@@ -471,6 +467,12 @@ void sio_rec_moved(sio_nsp_t *nsp, const char *pid, size_t pid_len)
     }
     sio->rec.moved++;
     sio_socket_free(s, SIO_REASON_MOVED);
+}
+
+void sio_rec_end(sio_nsp_t *nsp, const char *pid, size_t pid_len)
+{
+    sio_socket_t *s = strmap_get(&nsp->pids, pid, pid_len);
+    if (s && s->state == SOCK_KEPT) end_kept(s, s->reason);
 }
 
 /* Every half window: the store's record of each connected session is refreshed, so that a

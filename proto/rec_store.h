@@ -33,10 +33,12 @@ extern const char rec_store_log_script[];
 /* RESTORE: a session back for a CONNECT.
  *   KEYS: session, seq, "all" stream
  *   ARGV: owner, offset ("" none), most packets, room stream key prefix (<tag>:r:), node uid,
- *         marker channel, marker payload, session TTL ms
+ *         marker channel, marker payload, session TTL ms, pid
  *   reply: {"ok", sid, data, start, head, {room, stamp, ...}, {id, data, natt, att..., ...}}
  *          or {why} (unknown, owner, offset, trimmed, too_many); on "ok" the session is now
- *          the node's and the marker is published. */
+ *          the node's and the marker is published. On offset, trimmed and too_many the
+ *          session cannot come back: it is deleted and "<node uid> end <pid>" published on
+ *          the marker channel, so that whoever keeps it ends it. */
 extern const char rec_store_restore_script[];
 
 /* SESSION: writes a session, only while it is the node's.
