@@ -250,6 +250,9 @@ static void deliver(cluster_t *c, amsg_broadcast_t b)
         (nsp = sio_nsp_find(c->sio, b.nsp.s, b.nsp.len)) && b.data.json) {
         /* a logged packet, in the log's order: this node's own too (sent only now) */
         str_t *rooms = strs_of(b.rooms, b.nrooms), *except = strs_of(b.except, b.nexcept);
+        if (off > sio_nsp_last(nsp))
+            cluster_rec_logged(c->rec, nsp, rooms, b.nrooms, except, b.nexcept, b.data.json,
+                               b.data.json_len, b.data.att, b.data.natt, off);
         sio_deliver_logged(nsp, rooms, b.nrooms, except, b.nexcept, b.data.json, b.data.json_len,
                            b.data.att, b.data.natt, off);
         c->broadcasts_in++;

@@ -21,6 +21,8 @@ typedef struct rec_nsp {
     sio_nsp_t *nsp;
 } rec_nsp_t;
 
+typedef struct logged logged_t;
+
 /* A restore asked of Redis: answered once both the script's reply and its marker came. */
 typedef struct restore {
     struct restore *next;
@@ -29,7 +31,9 @@ typedef struct restore {
     sio_nsp_t *nsp;
     redisReply *reply; /* a copy, once it came */
     int marked;        /* the marker came back on the subscription */
-    int pending;       /* its command is out: its callback will come */
+    logged_t **late;   /* logged packets delivered here after the marker, before the reply */
+    size_t nlate;
+    int pending; /* its command is out: its callback will come */
     sio_restore_cb cb;
     void *ud;
     deadline_node_t timeout;
@@ -133,8 +137,9 @@ static int eval(cluster_rec_t *r, const char *script, args_t *a, const sbuf_t *k
 
 /* ---- logging ---- */
 
-/* What a logged packet's EVAL needs to send it unlogged if the script fails. */
-typedef struct {
+/* A logged packet kept: what its EVAL needs to send it unlogged if the script fails, or one
+ * delivered while a restore waits for its reply (with its offset). */
+struct logged {
     cluster_rec_t *r;
     sio_nsp_t *nsp;
     char *name;
@@ -145,7 +150,8 @@ typedef struct {
     size_t len;
     sio_attachment_t *att;
     unsigned natt;
-} logged_t;
+    rec_offset_t offset;
+};
 
 static str_t *strs_dup(const str_t *v, size_t n)
 {
@@ -194,6 +200,30 @@ static void on_logged(void *ud, int status, const struct redisReply *reply)
     maybe_free(r);
 }
 
+static logged_t *logged_new(cluster_rec_t *r, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                            const str_t *except, size_t nexcept, const char *data, size_t len,
+                            const sio_attachment_t *att, unsigned natt)
+{
+    logged_t *l = xcalloc(1, sizeof *l);
+    size_t nlen;
+    const char *n = sio_nsp_name(nsp, &nlen);
+    l->r = r;
+    l->nsp = nsp;
+    l->name = xmemdup(n, nlen);
+    l->name_len = nlen;
+    l->rooms = strs_dup(rooms, nrooms);
+    l->nrooms = nrooms;
+    l->except = strs_dup(except, nexcept);
+    l->nexcept = nexcept;
+    l->data = xmemdup(data, len);
+    l->len = len;
+    l->natt = natt;
+    l->att = natt ? xmalloc(natt * sizeof *l->att) : NULL;
+    for (unsigned i = 0; i < natt; i++)
+        l->att[i] = (sio_attachment_t){xmemdup(att[i].data, att[i].len), att[i].len};
+    return l;
+}
+
 static int rec_publish(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
                        const str_t *except, size_t nexcept, const char *data, size_t len,
                        const sio_attachment_t *att, unsigned natt)
@@ -237,23 +267,7 @@ static int rec_publish(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nro
     }
     arg_add(&a, ex.data, ex.len);
     for (unsigned i = 0; i < natt; i++) arg_add(&a, att[i].data, att[i].len);
-    logged_t *l = xcalloc(1, sizeof *l);
-    size_t nlen;
-    const char *n = sio_nsp_name(nsp, &nlen);
-    *l = (logged_t){r,
-                    nsp,
-                    xmemdup(n, nlen),
-                    nlen,
-                    strs_dup(rooms, nrooms),
-                    strs_dup(except, nexcept),
-                    nrooms,
-                    nexcept,
-                    xmemdup(data, len),
-                    len,
-                    natt ? xmalloc(natt * sizeof(sio_attachment_t)) : NULL,
-                    natt};
-    for (unsigned i = 0; i < natt; i++)
-        l->att[i] = (sio_attachment_t){xmemdup(att[i].data, att[i].len), att[i].len};
+    logged_t *l = logged_new(r, nsp, rooms, nrooms, except, nexcept, data, len, att, natt);
     int rc = eval(r, rec_store_log_script, &a, &seq, on_logged, l);
     if (rc < 0)
         logged_free(l);
@@ -456,7 +470,7 @@ static void restore_finish(restore_t *x, sio_rec_fail_t fail)
             natt_all += (size_t)na->integer;
             i += 3 + (size_t)na->integer;
         }
-        packets = np ? xcalloc(np, sizeof *packets) : NULL;
+        packets = np + x->nlate ? xcalloc(np + x->nlate, sizeof *packets) : NULL;
         atts = natt_all ? xmalloc(natt_all * sizeof *atts) : NULL;
         size_t p = 0, ai = 0;
         for (size_t i = 0; res.ok && p < np;) {
@@ -477,8 +491,14 @@ static void restore_finish(restore_t *x, sio_rec_fail_t fail)
             i += 3 + natt;
             p++;
         }
+        for (size_t i = 0; res.ok && i < x->nlate; i++) {
+            const logged_t *l = x->late[i];
+            packets[np + i] =
+                (sio_rec_packet_t){l->data,  l->len,    l->offset, l->att,     l->natt,
+                                   l->rooms, l->except, l->nrooms, l->nexcept, 1};
+        }
         res.packets = packets;
-        res.npackets = np;
+        res.npackets = np + x->nlate;
         if (!res.ok) res.why = SIO_REC_UNAVAILABLE;
     } else if (fail == SIO_REC_FAIL_COUNT) {
         res.why = SIO_REC_UNAVAILABLE;
@@ -493,6 +513,10 @@ static void restore_finish(restore_t *x, sio_rec_fail_t fail)
     free(atts);
     redis_reply_free(x->reply);
     x->reply = NULL;
+    for (size_t i = 0; i < x->nlate; i++) logged_free(x->late[i]);
+    free(x->late);
+    x->late = NULL;
+    x->nlate = 0;
     if (!x->pending) free(x);
 }
 
@@ -607,6 +631,19 @@ static void on_marker(void *ud, const char *ch, size_t chlen, const char *payloa
         return;
     }
     sio_rec_moved(rn->nsp, pid, pid_len);
+}
+
+void cluster_rec_logged(cluster_rec_t *r, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                        const str_t *except, size_t nexcept, const char *data, size_t len,
+                        const sio_attachment_t *att, unsigned natt, uint64_t offset)
+{
+    for (restore_t *x = r->restores; x; x = x->next) {
+        if (x->nsp != nsp || !x->marked || x->reply) continue;
+        logged_t *l = logged_new(r, nsp, rooms, nrooms, except, nexcept, data, len, att, natt);
+        l->offset = offset;
+        x->late = xrealloc(x->late, (x->nlate + 1) * sizeof *x->late);
+        x->late[x->nlate++] = l;
+    }
 }
 
 void cluster_rec_nsp_added(cluster_rec_t *r, sio_nsp_t *nsp)

@@ -18,6 +18,11 @@ typedef struct cluster_rec cluster_rec_t;
 cluster_rec_t *cluster_rec_start(cluster_t *c, sio_server_t *sio, const chatnode_config_t *cfg);
 /* A namespace came into being: its marker channel is listened to. */
 void cluster_rec_nsp_added(cluster_rec_t *r, sio_nsp_t *nsp);
+/* A logged packet is being delivered here: kept for the restores of nsp whose marker came
+ * before their reply (delivered to the restored socket after its replay, when it is for it). */
+void cluster_rec_logged(cluster_rec_t *r, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                        const str_t *except, size_t nexcept, const char *data, size_t len,
+                        const sio_attachment_t *att, unsigned natt, uint64_t offset);
 /* Removes the store from sio; restores still waiting are answered "unavailable". NULL: no-op. */
 void cluster_rec_stop(cluster_rec_t *r);
 

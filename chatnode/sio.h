@@ -161,6 +161,11 @@ typedef struct {
     uint64_t offset;
     const sio_attachment_t *att;
     unsigned natt;
+    /* for a packet delivered here after the log was read: whom it was for (else all NULL,
+     * and the packet is for the session) */
+    const str_t *rooms, *except;
+    size_t nrooms, nexcept;
+    int addressed;
 } sio_rec_packet_t;
 
 typedef struct {
@@ -199,7 +204,8 @@ typedef struct {
     void (*session_end)(void *ctx, sio_socket_t *s);
     /* Asks for session pid of nsp back for a CONNECT of owner with offset ("": none). cb
      * runs exactly once, later, once every logged packet up to the answer's head has been
-     * delivered here and none after it. */
+     * delivered here; the packets delivered here after the head meanwhile come last in the
+     * answer, addressed. */
     void (*restore)(void *ctx, sio_nsp_t *nsp, const char *pid, size_t pid_len, const char *owner,
                     size_t owner_len, const char *offset, sio_restore_cb cb, void *ud);
     void *ctx;

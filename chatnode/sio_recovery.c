@@ -415,8 +415,17 @@ static void on_restored(void *ud, const sio_restore_t *r)
         return;
     }
     sio_socket_attach(s, c);
-    for (size_t i = 0; i < r->npackets; i++) send_packet(s, &r->packets[i]);
-    s->cursor = r->head > nsp->last ? r->head : nsp->last;
+    s->cursor = r->head;
+    for (size_t i = 0; i < r->npackets; i++) {
+        const sio_rec_packet_t *pk = &r->packets[i];
+        if (pk->offset <= s->cursor && pk->addressed) continue;
+        if (pk->addressed &&
+            !sio_socket_selected(s, pk->rooms, pk->nrooms, pk->except, pk->nexcept, pk->offset))
+            continue;
+        send_packet(s, pk);
+        if (pk->offset > s->cursor) s->cursor = pk->offset;
+    }
+    if (nsp->last > s->cursor) s->cursor = nsp->last;
     s->reason = NULL;
     char reply[96];
     int n = snprintf(reply, sizeof reply, "{\"sid\":\"%s\",\"pid\":\"%s\"}", s->id, s->pid);

