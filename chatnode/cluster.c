@@ -242,7 +242,8 @@ static str_t *strs_of(const amsg_str_t *v, size_t n)
     return out;
 }
 
-static void deliver(cluster_t *c, amsg_broadcast_t b)
+/* payload: the message as it came (classic format), or NULL. */
+static void deliver(cluster_t *c, amsg_broadcast_t b, const char *payload, size_t plen)
 {
     sio_nsp_t *nsp;
     rec_offset_t off;
@@ -263,9 +264,17 @@ static void deliver(cluster_t *c, amsg_broadcast_t b)
     if (!(b.uid.len == strlen(c->uid) && memcmp(b.uid.s, c->uid, b.uid.len) == 0) &&
         (nsp = sio_nsp_find(c->sio, b.nsp.s, b.nsp.len)) && b.data.json) {
         str_t *rooms = strs_of(b.rooms, b.nrooms), *except = strs_of(b.except, b.nexcept);
+        c->broadcasts_in++;
+        /* from a server that keeps no log: held for its logged copy (docs/recovery.md) */
+        if (c->rec && payload && b.flags.is_volatile != 1 && !b.offset.s &&
+            cluster_rec_foreign(c->rec, nsp, payload, plen, rooms, b.nrooms, except, b.nexcept,
+                                b.data.json, b.data.json_len, b.data.att, b.data.natt) == 0) {
+            free(rooms);
+            free(except);
+            return;
+        }
         sio_deliver(nsp, rooms, b.nrooms, except, b.nexcept, b.data.json, b.data.json_len,
                     b.data.att, b.data.natt, b.flags.is_volatile == 1 ? SIO_VOLATILE : 0);
-        c->broadcasts_in++;
         free(rooms);
         free(except);
     }
@@ -279,7 +288,7 @@ static void on_broadcast(cluster_t *c, const char *payload, size_t len)
         log_debug("bad broadcast on the bus", "error=\"%s\"", amsg_strerror(rc));
         return;
     }
-    deliver(c, b);
+    deliver(c, b, payload, len);
     amsg_broadcast_free(&b);
 }
 
@@ -956,7 +965,7 @@ static void on_sharded(cluster_t *c, const char *payload, size_t len)
                 c->requests_in++;
                 broadcast_with_acks(c, nsp, &b);
             } else {
-                deliver(c, b);
+                deliver(c, b, NULL, 0);
             }
             amsg_broadcast_free(&b);
         }
@@ -1052,7 +1061,10 @@ int cluster_start(cluster_t **out, server_t *srv, sio_server_t *sio, const chatn
     c->sio = sio;
     c->key = cfg->redis_key;
     c->key_len = strlen(cfg->redis_key);
-    c->pattern_mode = !sharded && strcmp(cfg->bus_subscribe, "pattern") == 0;
+    /* with recovery on, every chatnode hears every broadcast, to log those of servers that
+     * keep no log (docs/recovery.md) */
+    c->pattern_mode =
+        !sharded && (strcmp(cfg->bus_subscribe, "pattern") == 0 || cfg->recovery_window > 0);
     c->sharded = sharded;
     c->mode = mode;
     if (sharded) /* 16 hex digits, as Node's ClusterAdapter */

@@ -1,5 +1,6 @@
 /* The recovery store on Redis (see cluster_recovery.h). */
 #include "cluster_recovery.h"
+#include "adapter_msg.h"
 #include "alloc.h"
 #include "cluster.h"
 #include "deadline.h"
@@ -51,7 +52,12 @@ struct cluster_rec {
     deadline_queue_t timeouts;
     int stopped;
     unsigned inflight; /* commands whose callbacks reach this struct */
-    int timer_open;
+    int timer_open;    /* handles still to close: the restores' and holds' timers, the lease's */
+    struct held *held; /* broadcasts of servers without a log, waiting for their copy */
+    deadline_queue_t holds;
+    uv_timer_t lease;
+    int logger; /* this node holds the logger lease */
+    uint64_t foreign_logged, foreign_unlogged;
 };
 
 /* Freed once stopped, its timer closed and no callback can reach it any more. */
@@ -151,6 +157,7 @@ struct logged {
     sio_attachment_t *att;
     unsigned natt;
     rec_offset_t offset;
+    int foreign; /* a copy of another server's broadcast: nothing to send if not logged */
 };
 
 static str_t *strs_dup(const str_t *v, size_t n)
@@ -183,7 +190,7 @@ static void on_logged(void *ud, int status, const struct redisReply *reply)
     logged_t *l = ud;
     cluster_rec_t *r = l->r;
     r->inflight--;
-    if (status != 0 || !reply || reply->type == REDIS_REPLY_ERROR) {
+    if ((status != 0 || !reply || reply->type == REDIS_REPLY_ERROR) && !l->foreign) {
         log_warn("packet not logged", "error=\"%s\"",
                  reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "connection lost");
         sio_nsp_t *nsp = sio_nsp_find(l->r->sio, l->name, l->name_len);
@@ -224,61 +231,228 @@ static logged_t *logged_new(cluster_rec_t *r, sio_nsp_t *nsp, const str_t *rooms
     return l;
 }
 
-static int rec_publish(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
-                       const str_t *except, size_t nexcept, const char *data, size_t len,
-                       const sio_attachment_t *att, unsigned natt)
+/* EVALs the LOG script for a packet of nsp: its streams, msg (up to its offset) and suffix
+ * published on chan. l (stolen) is what on_logged gets. Returns 0, or -1 (l freed). */
+static int log_packet(cluster_rec_t *r, sio_nsp_t *nsp, const sbuf_t *chan, const char *msg,
+                      size_t msg_len, const char *suffix, size_t suffix_len, logged_t *l)
 {
-    cluster_rec_t *r = ctx;
-    sbuf_t msg = SBUF_INIT, chan = SBUF_INIT, seq = SBUF_INIT, ex = SBUF_INIT;
-    if (cluster_logged_message(r->c, nsp, rooms, nrooms, except, nexcept, data, len, att, natt,
-                               &msg, &chan) < 0) {
-        sbuf_free(&msg);
-        sbuf_free(&chan);
-        return -1;
-    }
+    sbuf_t seq = SBUF_INIT, ex = SBUF_INIT;
     args_t a = {0};
-    arg_u64(&a, 1 + (nrooms ? nrooms : 1));
+    arg_u64(&a, 1 + (l->nrooms ? l->nrooms : 1));
     key_of(&seq, r, nsp, "seq", 3);
     arg_add(&a, seq.data, seq.len);
-    if (!nrooms) {
+    if (!l->nrooms) {
         key_of(arg_new(&a), r, nsp, "all", 3);
     } else {
-        for (size_t i = 0; i < nrooms; i++) {
+        for (size_t i = 0; i < l->nrooms; i++) {
             sbuf_t what = SBUF_INIT;
             sbuf_append_str(&what, "r:");
-            sbuf_append(&what, rooms[i].ptr, rooms[i].len);
+            sbuf_append(&what, l->rooms[i].ptr, l->rooms[i].len);
             key_of(arg_new(&a), r, nsp, what.data, what.len);
             sbuf_free(&what);
         }
     }
     arg_u64(&a, r->window);
     arg_u64(&a, r->max_len);
-    arg_add(&a, chan.data, chan.len);
-    arg_add(&a, msg.data, msg.len);
-    arg_add(&a, data, len);
-    if (nexcept) { /* a JSON array of the rooms excepted */
+    arg_add(&a, chan->data, chan->len);
+    arg_add(&a, msg, msg_len);
+    arg_add(&a, suffix, suffix_len);
+    arg_add(&a, l->data, l->len);
+    if (l->nexcept) { /* a JSON array of the rooms excepted */
         json_t *arr = json_array();
-        for (size_t i = 0; i < nexcept; i++)
-            json_array_append_new(arr, json_stringn(except[i].ptr, except[i].len));
+        for (size_t i = 0; i < l->nexcept; i++)
+            json_array_append_new(arr, json_stringn(l->except[i].ptr, l->except[i].len));
         char *text = json_dumps(arr, JSON_COMPACT);
         sbuf_append_str(&ex, text ? text : "[]");
         free(text);
         json_decref(arr);
     }
     arg_add(&a, ex.data, ex.len);
-    for (unsigned i = 0; i < natt; i++) arg_add(&a, att[i].data, att[i].len);
-    logged_t *l = logged_new(r, nsp, rooms, nrooms, except, nexcept, data, len, att, natt);
+    for (unsigned i = 0; i < l->natt; i++) arg_add(&a, l->att[i].data, l->att[i].len);
     int rc = eval(r, rec_store_log_script, &a, &seq, on_logged, l);
     if (rc < 0)
         logged_free(l);
     else
         r->inflight++;
     args_free(&a);
-    sbuf_free(&msg);
-    sbuf_free(&chan);
     sbuf_free(&seq);
     sbuf_free(&ex);
     return rc < 0 ? -1 : 0;
+}
+
+static int rec_publish(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                       const str_t *except, size_t nexcept, const char *data, size_t len,
+                       const sio_attachment_t *att, unsigned natt)
+{
+    cluster_rec_t *r = ctx;
+    sbuf_t msg = SBUF_INIT, chan = SBUF_INIT;
+    int rc = -1;
+    if (cluster_logged_message(r->c, nsp, rooms, nrooms, except, nexcept, data, len, att, natt,
+                               &msg, &chan) == 0) {
+        logged_t *l = logged_new(r, nsp, rooms, nrooms, except, nexcept, data, len, att, natt);
+        rc = log_packet(r, nsp, &chan, msg.data, msg.len, "", 0, l);
+    }
+    sbuf_free(&msg);
+    sbuf_free(&chan);
+    return rc;
+}
+
+/* ---- broadcasts from servers that keep no log ---- */
+
+/* Such a broadcast (a Node.js server's, the emitter's, adminnode's) reaches every chatnode
+ * (they subscribe to the namespace's pattern with recovery on). The chatnode holding the
+ * logger lease logs it as a copy on {K:rec:N}:f, tagged with a hash of the original; every
+ * chatnode holds the original until the copy comes back and delivers the copy, in the log's
+ * order. An original whose copy does not come within FOREIGN_HOLD_MS (no logger, or Redis
+ * failing) is delivered as it is, unlogged. */
+#define FOREIGN_HOLD_MS 2000
+#define LEASE_MS        3000
+#define LEASE_EVERY_MS  1000
+
+typedef struct held {
+    struct held *next;
+    uint64_t hash;
+    logged_t *l;    /* the broadcast (rooms, except, data, attachments) */
+    unsigned flags; /* SIO_VOLATILE... */
+    deadline_node_t due;
+} held_t;
+
+static uint64_t fnv1a(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static void held_drop(cluster_rec_t *r, held_t *h)
+{
+    for (held_t **pp = &r->held; *pp; pp = &(*pp)->next) {
+        if (*pp == h) {
+            *pp = h->next;
+            break;
+        }
+    }
+    deadline_node_remove(&h->due);
+    logged_free(h->l);
+    free(h);
+}
+
+static void on_held_due(deadline_queue_t *q, deadline_node_t *n)
+{
+    cluster_rec_t *r = q->data;
+    held_t *h = (held_t *)((char *)n - offsetof(held_t, due));
+    sio_nsp_t *nsp = sio_nsp_find(r->sio, h->l->name, h->l->name_len);
+    if (nsp) /* no logged copy came: delivered unlogged */
+        sio_deliver(nsp, h->l->rooms, h->l->nrooms, h->l->except, h->l->nexcept, h->l->data,
+                    h->l->len, h->l->att, h->l->natt, h->flags);
+    r->foreign_unlogged++;
+    held_drop(r, h);
+}
+
+int cluster_rec_foreign(cluster_rec_t *r, sio_nsp_t *nsp, const char *payload, size_t plen,
+                        const str_t *rooms, size_t nrooms, const str_t *except, size_t nexcept,
+                        const char *data, size_t len, const sio_attachment_t *att, unsigned natt)
+{
+    /* a 3-element array: its header becomes 5 elements, the offset and the tag appended */
+    if (plen < 1 || (unsigned char)payload[0] != 0x93) return -1;
+    held_t *h = xcalloc(1, sizeof *h);
+    h->hash = fnv1a(payload, plen);
+    h->l = logged_new(r, nsp, rooms, nrooms, except, nexcept, data, len, att, natt);
+    h->next = r->held;
+    r->held = h;
+    deadline_queue_add(&r->holds, &h->due);
+    if (r->logger) {
+        logged_t *l = logged_new(r, nsp, rooms, nrooms, except, nexcept, data, len, att, natt);
+        l->foreign = 1;
+        sbuf_t msg = SBUF_INIT, chan = SBUF_INIT, tag = SBUF_INIT;
+        sbuf_append_char(&msg, (char)0x95);
+        sbuf_append(&msg, payload + 1, plen - 1);
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h->hash);
+        sbuf_append_char(&tag, (char)(0xa0 + 16));
+        sbuf_append(&tag, hex, 16);
+        key_of(&chan, r, nsp, "f", 1);
+        log_packet(r, nsp, &chan, msg.data, msg.len, tag.data, tag.len, l);
+        sbuf_free(&msg);
+        sbuf_free(&chan);
+        sbuf_free(&tag);
+    }
+    return 0;
+}
+
+/* A logged copy on {K:rec:N}:f: delivered as any logged packet, and its original let go. */
+static void on_copy(void *ud, const char *ch, size_t chlen, const char *payload, size_t len)
+{
+    (void)ch;
+    (void)chlen;
+    rec_nsp_t *rn = ud;
+    cluster_rec_t *r = rn->r;
+    amsg_broadcast_t b;
+    rec_offset_t off;
+    if (amsg_broadcast_decode((const uint8_t *)payload, len, &b) < 0) return;
+    if (b.offset.s && rec_offset_parse(b.offset.s, b.offset.len, &off) == 0 && b.data.json) {
+        str_t *rooms = b.nrooms ? xmalloc(b.nrooms * sizeof *rooms) : NULL;
+        str_t *except = b.nexcept ? xmalloc(b.nexcept * sizeof *except) : NULL;
+        for (size_t i = 0; i < b.nrooms; i++) rooms[i] = (str_t){b.rooms[i].s, b.rooms[i].len};
+        for (size_t i = 0; i < b.nexcept; i++) except[i] = (str_t){b.except[i].s, b.except[i].len};
+        if (off > sio_nsp_last(rn->nsp))
+            cluster_rec_logged(r, rn->nsp, rooms, b.nrooms, except, b.nexcept, b.data.json,
+                               b.data.json_len, b.data.att, b.data.natt, off);
+        sio_deliver_logged(rn->nsp, rooms, b.nrooms, except, b.nexcept, b.data.json,
+                           b.data.json_len, b.data.att, b.data.natt, off);
+        free(rooms);
+        free(except);
+        r->foreign_logged++;
+        if (b.tag.s && b.tag.len == 16) {
+            char hex[17];
+            memcpy(hex, b.tag.s, 16);
+            hex[16] = 0;
+            uint64_t hash = strtoull(hex, NULL, 16);
+            held_t *oldest = NULL; /* the first held (the list is newest first) */
+            for (held_t *h = r->held; h; h = h->next)
+                if (h->hash == hash) oldest = h;
+            if (oldest) held_drop(r, oldest);
+        }
+    }
+    amsg_broadcast_free(&b);
+}
+
+static void on_lease(void *ud, int status, const struct redisReply *reply)
+{
+    cluster_rec_t *r = ud;
+    r->inflight--;
+    if (!r->stopped) {
+        int was = r->logger;
+        r->logger =
+            status == 0 && reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+        if (r->logger != was)
+            log_info(r->logger ? "logging broadcasts of servers without a log"
+                               : "logger lease lost",
+                     NULL);
+    }
+    maybe_free(r);
+}
+
+static void on_lease_timer(uv_timer_t *t)
+{
+    cluster_rec_t *r = t->data;
+    sbuf_t k = SBUF_INIT;
+    sbuf_append_str(&k, r->key);
+    sbuf_append_str(&k, ":rec:logger");
+    args_t a = {0};
+    arg_str(&a, "1");
+    arg_add(&a, k.data, k.len);
+    arg_str(&a, cluster_uid(r->c));
+    arg_u64(&a, LEASE_MS);
+    if (eval(r, rec_store_lease_script, &a, &k, on_lease, r) == 0)
+        r->inflight++;
+    else
+        r->logger = 0;
+    args_free(&a);
+    sbuf_free(&k);
 }
 
 /* ---- sessions ---- */
@@ -656,14 +830,29 @@ void cluster_rec_nsp_added(cluster_rec_t *r, sio_nsp_t *nsp)
     sbuf_t ch = SBUF_INIT;
     key_of(&ch, r, nsp, "m", 1);
     cluster_listen(r->c, ch.data, ch.len, on_marker, rn);
+    sbuf_reset(&ch);
+    key_of(&ch, r, nsp, "f", 1);
+    cluster_listen(r->c, ch.data, ch.len, on_copy, rn);
     sbuf_free(&ch);
 }
 
 static void on_timer_closed(uv_handle_t *h)
 {
     cluster_rec_t *r = h->data;
-    r->timer_open = 0;
+    r->timer_open--;
     maybe_free(r);
+}
+
+static void rec_health(void *ctx, sbuf_t *json)
+{
+    cluster_rec_t *r = ctx;
+    size_t held = 0;
+    for (held_t *h = r->held; h; h = h->next) held++;
+    sbuf_printf(json,
+                ",\"logger\":%s,\"foreign_logged\":%llu,\"foreign_unlogged\":%llu,"
+                "\"foreign_held\":%zu",
+                r->logger ? "true" : "false", (unsigned long long)r->foreign_logged,
+                (unsigned long long)r->foreign_unlogged, held);
 }
 
 cluster_rec_t *cluster_rec_start(cluster_t *c, sio_server_t *sio, const chatnode_config_t *cfg)
@@ -681,9 +870,22 @@ cluster_rec_t *cluster_rec_start(cluster_t *c, sio_server_t *sio, const chatnode
     r->max_len = r->max_packets + 100;
     deadline_queue_init(&r->timeouts, sio_server_loop(sio), (uint64_t)cfg->requests_timeout,
                         on_restore_timeout, r);
-    r->timer_open = 1;
-    sio_rec_store_t store = {rec_publish,       rec_session_new, rec_session_room, rec_session_keep,
-                             rec_session_touch, rec_session_end, rec_restore,      r};
+    deadline_queue_init(&r->holds, sio_server_loop(sio), FOREIGN_HOLD_MS, on_held_due, r);
+    uv_timer_init(sio_server_loop(sio), &r->lease);
+    r->lease.data = r;
+    uv_timer_start(&r->lease, on_lease_timer, 0, LEASE_EVERY_MS);
+    r->timer_open = 3;
+    sio_rec_store_t store = {
+        .publish = rec_publish,
+        .session_new = rec_session_new,
+        .session_room = rec_session_room,
+        .session_keep = rec_session_keep,
+        .session_touch = rec_session_touch,
+        .session_end = rec_session_end,
+        .restore = rec_restore,
+        .health = rec_health,
+        .ctx = r,
+    };
     sio_server_set_rec_store(sio, &store);
     return r;
 }
@@ -699,6 +901,11 @@ void cluster_rec_stop(cluster_rec_t *r)
         r->nsps = n->next;
         free(n);
     }
+    while (r->held) held_drop(r, r->held);
     r->timeouts.timer.data = r;
     deadline_queue_close(&r->timeouts, on_timer_closed);
+    r->holds.timer.data = r;
+    deadline_queue_close(&r->holds, on_timer_closed);
+    uv_timer_stop(&r->lease);
+    uv_close((uv_handle_t *)&r->lease, on_timer_closed);
 }

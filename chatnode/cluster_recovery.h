@@ -23,6 +23,13 @@ void cluster_rec_nsp_added(cluster_rec_t *r, sio_nsp_t *nsp);
 void cluster_rec_logged(cluster_rec_t *r, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
                         const str_t *except, size_t nexcept, const char *data, size_t len,
                         const sio_attachment_t *att, unsigned natt, uint64_t offset);
+/* A non-volatile broadcast without an offset from another server (payload: its message as
+ * it came): held until its logged copy comes back (then the copy is delivered), or delivered
+ * as it is after a while; logged by this node when it holds the logger lease. Returns 0, or
+ * -1 when it cannot be logged (the caller delivers it now). */
+int cluster_rec_foreign(cluster_rec_t *r, sio_nsp_t *nsp, const char *payload, size_t plen,
+                        const str_t *rooms, size_t nrooms, const str_t *except, size_t nexcept,
+                        const char *data, size_t len, const sio_attachment_t *att, unsigned natt);
 /* Removes the store from sio; restores still waiting are answered "unavailable". NULL: no-op. */
 void cluster_rec_stop(cluster_rec_t *r);
 

@@ -208,6 +208,8 @@ typedef struct {
      * answer, addressed. */
     void (*restore)(void *ctx, sio_nsp_t *nsp, const char *pid, size_t pid_len, const char *owner,
                     size_t owner_len, const char *offset, sio_restore_cb cb, void *ud);
+    /* Appends ,"name":value members of the store's own state to /healthz's recovery. */
+    void (*health)(void *ctx, sbuf_t *json);
     void *ctx;
 } sio_rec_store_t;
 

@@ -648,5 +648,7 @@ void sio_recovery_health(const sio_server_t *sio, sbuf_t *json)
     for (int i = 0; i < SIO_REC_FAIL_COUNT; i++)
         sbuf_printf(json, "%s\"%s\":%llu", i ? "," : "", sio_rec_fail_name((sio_rec_fail_t)i),
                     (unsigned long long)sio->rec.failed[i]);
-    sbuf_append_str(json, "}}");
+    sbuf_append_char(json, '}');
+    if (sio->has_store) sio->store.health(sio->store.ctx, json);
+    sbuf_append_char(json, '}');
 }

@@ -202,6 +202,7 @@ void amsg_broadcast_free(amsg_broadcast_t *b)
     free(b->rooms);
     free(b->except);
     str_free(&b->offset);
+    str_free(&b->tag);
     memset(b, 0, sizeof *b);
 }
 
@@ -213,9 +214,9 @@ int amsg_broadcast_decode(const uint8_t *buf, size_t len, amsg_broadcast_t *out)
     int rc = mpjson_read_item(&r, &it);
     if (rc) return rc;
     if (it.kind != MPJSON_ARR || it.u < 3) return AMSG_ESHAPE;
-    const uint8_t *elem[4] = {NULL, NULL, NULL, NULL};
+    const uint8_t *elem[5] = {NULL, NULL, NULL, NULL, NULL};
     for (uint64_t k = 0; k < it.u; k++) {
-        if (k < 4) elem[k] = r.p;
+        if (k < 5) elem[k] = r.p;
         if ((rc = mpjson_skip(&r, -1))) return rc; /* data arrays nest from 0 */
     }
     if (r.p != r.end) return AMSG_ETRAILING;
@@ -228,6 +229,10 @@ int amsg_broadcast_decode(const uint8_t *buf, size_t len, amsg_broadcast_t *out)
     if (elem[3]) { /* an offset when it is a string; anything else is ignored */
         mpjson_reader_t orr = {elem[3], r.end};
         if (read_str(&orr, &out->offset) != 0) out->offset = (amsg_str_t){NULL, 0};
+    }
+    if (elem[4]) {
+        mpjson_reader_t tr = {elem[4], r.end};
+        if (read_str(&tr, &out->tag) != 0) out->tag = (amsg_str_t){NULL, 0};
     }
     return 0;
 }

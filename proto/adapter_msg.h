@@ -64,6 +64,7 @@ typedef struct {
      * keeps, a 4th element (Node's adapter reads three and ignores the rest; docs/recovery.md).
      * Decoded when it is a string; {NULL, 0} otherwise. */
     amsg_str_t offset;
+    amsg_str_t tag;  /* a 5th element when it is a string (a logged copy's origin), else none */
     int offset_slot; /* encoding: count a 4th element that the caller appends itself */
 } amsg_broadcast_t;
 

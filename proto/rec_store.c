@@ -29,9 +29,9 @@ const char rec_store_log_script[] =
     "local id = string.format('%d-%d', ms, seq)\n"
     "local keep = tonumber(ARGV[1])\n"
     "redis.call('SET', KEYS[1], id, 'PX', keep * 2)\n"
-    "local f = {'d', ARGV[5]}\n"
-    "if ARGV[6] ~= '' then f[#f + 1] = 'e'; f[#f + 1] = ARGV[6] end\n"
-    "for i = 7, #ARGV do f[#f + 1] = 'a' .. (i - 7); f[#f + 1] = ARGV[i] end\n"
+    "local f = {'d', ARGV[6]}\n"
+    "if ARGV[7] ~= '' then f[#f + 1] = 'e'; f[#f + 1] = ARGV[7] end\n"
+    "for i = 8, #ARGV do f[#f + 1] = 'a' .. (i - 8); f[#f + 1] = ARGV[i] end\n"
     "local oldest = now - keep\n"
     "if oldest < 0 then oldest = 0 end\n"
     "local minid = string.format('%d-0', oldest)\n"
@@ -40,7 +40,7 @@ const char rec_store_log_script[] =
     "  redis.call('XTRIM', KEYS[i], 'MINID', '~', minid)\n"
     "  redis.call('PEXPIRE', KEYS[i], keep)\n"
     "end\n"
-    "redis.call('PUBLISH', ARGV[3], ARGV[4] .. string.char(160 + #id) .. id)\n"
+    "redis.call('PUBLISH', ARGV[3], ARGV[4] .. string.char(160 + #id) .. id .. ARGV[5])\n"
     "return id\n";
 
 /* A stream that lost entries after the point asked from (trimmed by length or age) cannot
@@ -147,4 +147,11 @@ const char rec_store_session_script[] =
     "if op == 'set' then redis.call('HSET', KEYS[1], unpack(ARGV, 4))\n"
     "elseif op == 'del' then redis.call('HDEL', KEYS[1], unpack(ARGV, 4)) end\n"
     "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
+    "return 1\n";
+
+const char rec_store_lease_script[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]); return 1 end\n"
+    "if v then return 0 end\n"
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
     "return 1\n";

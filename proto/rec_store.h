@@ -8,6 +8,8 @@
  *   <tag>:r:<room>       stream: packets to a room (a socket id is a room)
  *   <tag>:s:<pid>        hash: a session (sid, owner, start, node, data, r:<room> -> stamp)
  *
+ *   <tag>:f              channel: logged copies of broadcasts from servers that keep no log
+ *
  * A packet to several rooms is one entry, with the same id, in each room's stream. Entry
  * fields: d (the JSON argument array), e (the rooms excepted, a JSON array; absent when none),
  * a0, a1... (binary attachments). */
@@ -24,9 +26,9 @@ void rec_store_key(sbuf_t *out, const char *prefix, const char *nsp, size_t nsp_
 
 /* LOG: gives a packet the next offset, adds it to its streams, trims them and publishes.
  *   KEYS: seq, then one stream per room (or the namespace's "all" stream)
- *   ARGV: retention ms, most entries per stream, channel, message (its last element left
- *         out: the script appends the offset as a msgpack string), data, except ("" none),
- *         attachments...
+ *   ARGV: retention ms, most entries per stream, channel, message (from its offset on left
+ *         out: the script appends the offset as a msgpack string), what follows the offset in
+ *         the message ("" none), data, except ("" none), attachments...
  *   reply: the offset */
 extern const char rec_store_log_script[];
 
@@ -48,5 +50,10 @@ extern const char rec_store_restore_script[];
  *     op "set": HSET fields;  "del": HDEL fields;  "ttl": PEXPIRE only;  "end": DEL
  *   reply: 1, or 0 when the session is another node's (or gone) */
 extern const char rec_store_session_script[];
+
+/* LEASE: takes or keeps a lease.
+ *   KEYS: the lease;  ARGV: holder, TTL ms
+ *   reply: 1 when the holder has it now (taken, or renewed), 0 when someone else has it */
+extern const char rec_store_lease_script[];
 
 #endif

@@ -12,6 +12,9 @@ import assert from "node:assert/strict";
 import { io } from "socket.io-client";
 import { startChatnode, startRedis, stopAll, eventually, openWsSession, sleep, withTimeout, WAIT_MS } from "./lib/harness.mjs";
 import { emitAck } from "./lib/clients.mjs";
+import { startNodePeer } from "./lib/node_peer.mjs";
+import { Emitter } from "@socket.io/redis-emitter";
+import { createClient } from "redis";
 
 const OFFSET = /^\d+-\d+$/;
 const open = new Set();
@@ -375,4 +378,49 @@ for (const mode of ["alone", "redis"]) {
       assert.equal(alice.id, id);
     });
   });
+
+  if (mode === "redis") {
+    describe("connection-state recovery with servers that keep no log", { timeout: 60_000 }, () => {
+      let srv, peer, emitterClient, emitter;
+      before(async () => {
+        srv = await startChatnode(["--app", "echo", "--echo-test-events", ...await modeFlags()]);
+        peer = await startNodePeer({ redisUrl: redis.url });
+        emitterClient = createClient({ url: redis.url });
+        emitterClient.on("error", () => {});
+        await emitterClient.connect();
+        emitter = new Emitter(emitterClient);
+      });
+      after(async () => {
+        await peer?.close();
+        await emitterClient?.quit().catch(() => {});
+        await stopAll(srv);
+      });
+
+      it("broadcasts of the emitter and of a Node.js server are logged and recovered, once each", async () => {
+        const a = reconnecting(srv);
+        await connectOnce(a);
+        const got = recordAll(a);
+        await emitAck(a, "join", "mixed");
+        await eventually(async () => (await health(srv)).logger === true, WAIT_MS, "the logger lease");
+        emitter.to("mixed").emit("news", "live from the emitter");
+        await eventually(() => got.length === 1, WAIT_MS, "the emitter's broadcast, live");
+        assert.match(got[0][2], OFFSET, "logged: it carries its offset");
+        await dropAndReturn(srv, a, "close", async () => {
+          emitter.to("mixed").emit("news", "missed from the emitter");
+          peer.io.to("mixed").emit("news", "missed from the Node server");
+          await sleep(300); // both logged before the client asks
+        });
+        assert.equal(a.recovered, true);
+        emitter.to("mixed").emit("news", "after");
+        await eventually(() => got.length === 4, WAIT_MS, "4 events");
+        await sleep(200);
+        assert.deepEqual(got.map((e) => e[1]), ["live from the emitter", "missed from the emitter",
+          "missed from the Node server", "after"]);
+        for (const e of got) assert.match(e[2], OFFSET);
+        const h = await health(srv);
+        assert.equal(h.foreign_logged, 4, "each logged once");
+        assert.equal(h.foreign_unlogged, 0, "none sent unlogged after waiting for its copy");
+      });
+    });
+  }
 }
