@@ -40,9 +40,20 @@ typedef struct {
 struct rec_log {
     rec_entry_t **e; /* a ring of cap entries, first at head */
     size_t head, n, cap;
-    size_t max;           /* most entries kept */
-    rec_offset_t trimmed; /* the newest entry dropped, 0 when none was */
+    size_t max;              /* most entries kept */
+    size_t bytes, max_bytes; /* what the entries hold, and the most they may */
+    rec_offset_t trimmed;    /* the newest entry dropped, 0 when none was */
 };
+
+/* What an entry holds, counted against the log's bytes. */
+static size_t entry_bytes(const rec_entry_t *e)
+{
+    size_t n = sizeof *e + e->data_len + (e->nrooms + e->nexcept) * sizeof(str_t);
+    for (uint32_t i = 0; i < e->nrooms; i++) n += e->rooms[i].len;
+    for (uint32_t i = 0; i < e->nexcept; i++) n += e->except[i].len;
+    for (unsigned i = 0; i < e->natt; i++) n += sizeof e->att[i] + e->att[i].len;
+    return n;
+}
 
 static rec_entry_t *entry_at(const rec_log_t *l, size_t i)
 {
@@ -77,6 +88,7 @@ static void log_drop_first(rec_log_t *l)
 {
     rec_entry_t *e = entry_at(l, 0);
     l->trimmed = e->off;
+    l->bytes -= entry_bytes(e);
     entry_free(e);
     l->head = (l->head + 1) % l->cap;
     l->n--;
@@ -98,10 +110,18 @@ static void log_append(sio_nsp_t *nsp, rec_offset_t off, const str_t *rooms, siz
     if (!nsp->log) {
         nsp->log = xcalloc(1, sizeof *nsp->log);
         nsp->log->max = sio->rec_max * 64 < 4096 ? 4096 : sio->rec_max * 64;
+        /* a quarter of the node's memory budget: the log cannot outgrow what clients may hold */
+        nsp->log->max_bytes = (size_t)sio->srv->cfg->max_memory_queued / 4;
     }
     rec_log_t *l = nsp->log;
     uint64_t now = uv_now(sio->srv->loop), keep = retention_ms(sio);
-    while (l->n && (l->n >= l->max || entry_at(l, 0)->at_ms + keep < now)) log_drop_first(l);
+    size_t need = sizeof(rec_entry_t) + data_len;
+    for (size_t i = 0; i < nrooms; i++) need += sizeof(str_t) + rooms[i].len;
+    for (size_t i = 0; i < nexcept; i++) need += sizeof(str_t) + except[i].len;
+    for (unsigned i = 0; i < natt; i++) need += sizeof att[i] + att[i].len;
+    while (l->n &&
+           (l->n >= l->max || l->bytes + need > l->max_bytes || entry_at(l, 0)->at_ms + keep < now))
+        log_drop_first(l);
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
         rec_entry_t **e = xmalloc(cap * sizeof *e);
@@ -126,6 +146,7 @@ static void log_append(sio_nsp_t *nsp, rec_offset_t off, const str_t *rooms, siz
         e->att[i] = (sio_attachment_t){xmemdup(att[i].data, att[i].len), att[i].len};
     l->e[(l->head + l->n) % l->cap] = e;
     l->n++;
+    l->bytes += entry_bytes(e);
 }
 
 static void log_free(rec_log_t *l)
@@ -265,7 +286,9 @@ void sio_rec_session_free(sio_socket_t *s)
 }
 
 /* The reasons a connection goes after which its sessions may come back: those of the
- * reference server, and a node draining its clients to others. */
+ * reference server, and a node draining its clients to others. A client dropped for being too
+ * slow ("send queue full", "server memory budget") starts anew: replaying what it could not
+ * take would only load the node again. */
 static int recoverable(const char *reason)
 {
     static const char *const ok[] = {"transport error", "transport close",      "forced close",
