@@ -21,7 +21,7 @@ import {
 } from "./lib/harness.mjs";
 
 // Recovery off: events arrive with exactly the arguments sent (with it on, each also carries
-// its offset as a last argument; 70_recovery covers that).
+// its offset as a last argument; 18_recovery covers that).
 const ECHO_FLAGS = ["--app", "echo", "--echo-test-events", "--recovery-window", "0", "--ping-interval", "2000", "--ping-timeout", "5000", "--connect-timeout", "5000"];
 
 let srv;

@@ -208,7 +208,8 @@ describe("keep-alive connections between requests", { timeout: 60_000 }, () => {
     await answerHeldGet(sid);
     const r = await c.reply();
     assert.equal(r.status, 200, r.head);
-    assert.match(r.body, /^40\{"sid":"[^"]+"\}/, "the held GET carries the CONNECT's answer");
+    // with recovery on (the default) the answer carries the session's pid too
+    assert.match(r.body, /^40\{"sid":"[^"]+","pid":"[^"]+"\}/, "the held GET carries the CONNECT's answer");
     // the connection goes on: a POST on it is answered
     c.send(`POST ${PATH}?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n3`);
     const post = await c.reply();

@@ -1,5 +1,8 @@
 // socket.io-client helpers shared by the integration tests: clients that never reconnect and
-// are all closed by closeAllClients(), connect/ack/record/echo with timeouts.
+// are all closed by closeAllClients(), connect/ack/record/echo with timeouts, and the events'
+// arguments without the offset connection-state recovery adds.
+import assert from "node:assert/strict";
+import { inspect } from "node:util";
 import { io, Manager } from "socket.io-client";
 import { WAIT_MS, withTimeout, waitFor } from "./harness.mjs";
 
@@ -69,3 +72,24 @@ export async function echo(s, ...args) {
   return back;
 }
 
+/** The text form of a connection-state recovery offset: "<ms>-<seq>". */
+export const OFFSET = /^\d+-\d+$/;
+
+/**
+ * The arguments of an event a chatnode client received (as a listener or waitFor() gets them,
+ * or as record() keeps them, [name, ...args]) without its offset. With recovery on (chatnode's
+ * default), every event sent without an ack request carries its offset as a last string
+ * argument, and socket.io-client passes it on; this asserts that it is there, so only use it
+ * for such events from such a node. Events from a node with --recovery-window 0 or a Node.js
+ * socket.io server without recovery, and ack requests, have none and are compared as they are.
+ */
+export function withoutOffset(args) {
+  const last = Array.isArray(args) && args.length ? args[args.length - 1] : undefined;
+  assert.ok(typeof last === "string" && OFFSET.test(last), `the event ends with its recovery offset: ${inspect(args)}`);
+  return args.slice(0, -1);
+}
+
+/** withoutOffset() of each event of a list, e.g. of what record() kept. */
+export function withoutOffsets(list) {
+  return list.map((args) => withoutOffset(args));
+}
