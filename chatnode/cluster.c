@@ -43,6 +43,7 @@ struct cluster {
     bus_listen_t *listen;
     adapter_gather_t *gather; /* the requests this node makes (--requests-timeout) */
     cluster_rec_t *rec;       /* the recovery store (classic format, recovery on), or NULL */
+    struct deferred *deferred, *deferred_tail; /* requests waiting for held broadcasts */
 };
 
 /* ---- channel names (section 2.1) ---- */
@@ -640,9 +641,56 @@ static void on_json_request(cluster_t *c, sio_nsp_t *nsp, const adapter_request_
 }
 
 /* A message on K-request#N# (a listener of each namespace's request channel). */
+/* A request that came while broadcasts of servers without a log were held here: run once
+ * they are released, so that what such a server sent in order is applied in order (an
+ * adminnode's "kicked" emit, then its disconnect). */
+typedef struct deferred {
+    struct deferred *next;
+    char *ch, *payload;
+    size_t chlen, len;
+} deferred_t;
+
+static void request_now(cluster_t *c, const char *ch, size_t chlen, const char *payload,
+                        size_t len);
+
+static void run_deferred(void *ud)
+{
+    cluster_t *c = ud;
+    while (c->deferred && !cluster_rec_holding(c->rec)) {
+        deferred_t *d = c->deferred;
+        c->deferred = d->next;
+        if (!c->deferred) c->deferred_tail = NULL;
+        request_now(c, d->ch, d->chlen, d->payload, d->len);
+        free(d->ch);
+        free(d->payload);
+        free(d);
+    }
+    if (c->deferred) cluster_rec_when_released(c->rec, run_deferred, c);
+}
+
 static void on_request(void *ud, const char *ch, size_t chlen, const char *payload, size_t len)
 {
     cluster_t *c = ud;
+    if (c->rec && (c->deferred || cluster_rec_holding(c->rec))) {
+        deferred_t *d = xcalloc(1, sizeof *d);
+        d->ch = xmemdup(ch, chlen);
+        d->chlen = chlen;
+        d->payload = xmemdup(payload, len);
+        d->len = len;
+        int first = !c->deferred;
+        if (c->deferred_tail)
+            c->deferred_tail->next = d;
+        else
+            c->deferred = d;
+        c->deferred_tail = d;
+        if (first) cluster_rec_when_released(c->rec, run_deferred, c);
+        return;
+    }
+    request_now(c, ch, chlen, payload, len);
+}
+
+static void request_now(cluster_t *c, const char *ch, size_t chlen, const char *payload, size_t len)
+{
     adapter_channel_t kind;
     const char *n;
     size_t nlen;
@@ -1125,6 +1173,13 @@ void cluster_stop(cluster_t *c)
     sio_server_set_cluster(c->sio, &none);
     cluster_rec_stop(c->rec);
     c->rec = NULL;
+    while (c->deferred) {
+        deferred_t *d = c->deferred;
+        c->deferred = d->next;
+        free(d->ch);
+        free(d->payload);
+        free(d);
+    }
     /* Pending requests end now, partial. */
     adapter_gather_close(c->gather);
     bus_listen_free(c->listen);

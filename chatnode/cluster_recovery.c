@@ -56,7 +56,9 @@ struct cluster_rec {
     struct held *held; /* broadcasts of servers without a log, waiting for their copy */
     deadline_queue_t holds;
     uv_timer_t lease;
-    int logger; /* this node holds the logger lease */
+    int logger;                 /* this node holds the logger lease */
+    void (*released)(void *ud); /* told once nothing is held any more */
+    void *released_ud;
     uint64_t foreign_logged, foreign_unlogged;
 };
 
@@ -308,6 +310,7 @@ static int rec_publish(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nro
 #define FOREIGN_HOLD_MS 2000
 #define LEASE_MS        3000
 #define LEASE_EVERY_MS  1000
+#define LEASE_TRY_MS    200
 
 typedef struct held {
     struct held *next;
@@ -338,6 +341,22 @@ static void held_drop(cluster_rec_t *r, held_t *h)
     deadline_node_remove(&h->due);
     logged_free(h->l);
     free(h);
+    if (!r->held && r->released && !r->stopped) {
+        void (*cb)(void *ud) = r->released;
+        r->released = NULL;
+        cb(r->released_ud);
+    }
+}
+
+int cluster_rec_holding(const cluster_rec_t *r)
+{
+    return r && r->held != NULL;
+}
+
+void cluster_rec_when_released(cluster_rec_t *r, void (*cb)(void *ud), void *ud)
+{
+    r->released = cb;
+    r->released_ud = ud;
 }
 
 static void on_held_due(deadline_queue_t *q, deadline_node_t *n)
@@ -428,6 +447,8 @@ static void on_lease(void *ud, int status, const struct redisReply *reply)
         int was = r->logger;
         r->logger =
             status == 0 && reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+        /* renewed every second while held; asked for more often while no one may hold it */
+        uv_timer_set_repeat(&r->lease, r->logger ? LEASE_EVERY_MS : LEASE_TRY_MS);
         if (r->logger != was)
             log_info(r->logger ? "logging broadcasts of servers without a log"
                                : "logger lease lost",
@@ -873,7 +894,7 @@ cluster_rec_t *cluster_rec_start(cluster_t *c, sio_server_t *sio, const chatnode
     deadline_queue_init(&r->holds, sio_server_loop(sio), FOREIGN_HOLD_MS, on_held_due, r);
     uv_timer_init(sio_server_loop(sio), &r->lease);
     r->lease.data = r;
-    uv_timer_start(&r->lease, on_lease_timer, 0, LEASE_EVERY_MS);
+    uv_timer_start(&r->lease, on_lease_timer, 0, LEASE_TRY_MS);
     r->timer_open = 3;
     sio_rec_store_t store = {
         .publish = rec_publish,

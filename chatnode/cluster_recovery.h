@@ -30,6 +30,10 @@ void cluster_rec_logged(cluster_rec_t *r, sio_nsp_t *nsp, const str_t *rooms, si
 int cluster_rec_foreign(cluster_rec_t *r, sio_nsp_t *nsp, const char *payload, size_t plen,
                         const str_t *rooms, size_t nrooms, const str_t *except, size_t nexcept,
                         const char *data, size_t len, const sio_attachment_t *att, unsigned natt);
+/* Whether broadcasts of servers without a log are held here, waiting for their copies. */
+int cluster_rec_holding(const cluster_rec_t *r);
+/* cb runs once no broadcast is held any more (later; not at all after cluster_rec_stop). */
+void cluster_rec_when_released(cluster_rec_t *r, void (*cb)(void *ud), void *ud);
 /* Removes the store from sio; restores still waiting are answered "unavailable". NULL: no-op. */
 void cluster_rec_stop(cluster_rec_t *r);
 

@@ -39,9 +39,21 @@ function pageDir() {
 
 let redis, tmp, n1, n2, browser, nodeFlags;
 
-async function openPage(node) {
+async function openPage(node, { recordSockets = false } = {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
+  if (recordSockets) {
+    await page.addInitScript(() => {
+      const Native = window.WebSocket;
+      window.__sockets = [];
+      window.WebSocket = class extends Native {
+        constructor(...args) {
+          super(...args);
+          window.__sockets.push(this);
+        }
+      };
+    });
+  }
   const problems = [];
   page.on("pageerror", (err) => problems.push(`pageerror: ${err.message}`));
   // Answers that are errors, except on the Engine.IO path: a polling request of a session that
@@ -219,6 +231,37 @@ describe("the chat page in Chromium, two nodes", { timeout: 180_000 }, () => {
     // Leaving shows on the other node's member list.
     await carol.click("#leave-btn");
     await eventually(async () => (await members(bob)).join() === "guest:alice,u-bob", WAIT_MS, "carol gone from Bob's list");
+    assert.deepEqual(carol.problems, []);
+    await carol.context().close();
+  });
+
+  it("comes back recovered after its connection drops, with the messages it missed", async () => {
+    // Carol's page records its WebSockets, so that the test can close them as a network
+    // drop would; the page reconnects by itself after its reconnection delay.
+    const carol = await openPage(n1, { recordSockets: true });
+    await signIn(carol, { name: "carol" });
+    await join(carol, ROOM);
+    await carol.waitForFunction(() => document.getElementById("conn-detail").textContent === "websocket",
+      null, { timeout: WAIT_MS });
+    const before = (await messages(carol)).length;
+    await alice.click(`#room-list li[data-room="${ROOM}"]`);
+    await eventually(async () => (await members(alice)).includes("guest:carol"), WAIT_MS, "Carol in Alice's list");
+    const joinedOrLeft = () => alice.$$eval("#messages li.system", (lis) => lis.map((li) => li.textContent));
+    await eventually(async () => (await joinedOrLeft()).includes("carol joined"), WAIT_MS, "Carol's arrival shown");
+    const notices = await joinedOrLeft();
+    await carol.evaluate(() => window.__sockets.forEach((ws) => ws.close()));
+    await carol.waitForSelector('#conn[data-state="reconnecting"]', { timeout: WAIT_MS });
+    await send(alice, "while Carol was away");
+    await carol.waitForSelector('#conn[data-state="connected"]', { timeout: 20_000 });
+    assert.match(await carol.textContent("#conn-detail"), /recovered/);
+    await waitForMessage(carol, "alice", "while Carol was away");
+    await send(bob, "after Carol is back");
+    await waitForMessage(carol, "Bob", "after Carol is back");
+    const texts = (await messages(carol)).map(([, t]) => t);
+    assert.equal(texts.length, before + 2, JSON.stringify(texts));
+    assert.equal(texts.filter((t) => t === "while Carol was away").length, 1);
+    assert.deepEqual(await joinedOrLeft(), notices, "no one saw Carol leave or join again");
+    await shot(carol, "5-recovered");
     assert.deepEqual(carol.problems, []);
     await carol.context().close();
   });

@@ -110,7 +110,10 @@ describe("cluster settings through Redis", { timeout: 120_000 }, () => {
     assert.equal(await rc.xLen(`${REDIS_KEY}:chat:{room:lobby}`), 2);
     assert.deepEqual(await rc.keys("socket.io*"), []);
     const channels = await rc.sendCommand(["PUBSUB", "CHANNELS"]);
-    assert.ok(channels.some((c) => c.startsWith(`${REDIS_KEY}#/#`)), JSON.stringify(channels));
+    // broadcasts through the namespace's pattern (recovery is on), recovery's own channels
+    assert.equal(await rc.sendCommand(["PUBSUB", "NUMPAT"]), 1, "K#/#*, one pattern for both chatnodes");
+    assert.ok(channels.includes(`{${REDIS_KEY}:rec:/}:m`), JSON.stringify(channels));
+    assert.ok((await rc.keys(`{${REDIS_KEY}:rec:/}:*`)).length > 0, "recovery's keys under the prefix");
     assert.ok(channels.includes(`${REDIS_KEY}-request#/#`), JSON.stringify(channels));
     assert.ok(channels.includes(`${PREFIX}:heartbeat`), JSON.stringify(channels));
     assert.deepEqual(channels.filter((c) => c.startsWith("socket.io") || c.startsWith("chatcluster")), []);

@@ -64,7 +64,8 @@ describe("--store-replicas: a message is acknowledged once a replica has it", { 
     rc = createClient({ url: replica.url });
     await Promise.all([pc.connect(), rc.connect()]);
     await eventually(async () => /^slave0:.*state=online/m.test(await pc.info("replication")), WAIT_MS, "the replica online");
-    const wait = ["--store-replicas", "1", "--store-replicas-timeout", "500"];
+    // long enough for a replica that keeps up on a loaded machine; short enough to wait out
+    const wait = ["--store-replicas", "1", "--store-replicas-timeout", "1500"];
     node = await startChatnode(["--app", "chat", "--allow-anonymous", "--redis", primary.url, ...wait]);
     admin = await startAdminnode(["--redis", primary.url, ...wait], { ADMINNODE_API_KEYS: `${ADMIN}:admin` });
   });

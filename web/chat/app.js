@@ -217,7 +217,7 @@
     // back whole (same rooms; every missed message was delivered before this event).
     setConn("connected", !first && socket.recovered ? `${transport}, recovered` : transport);
     socket.io.engine?.on("upgrade", (t) => {
-      if (socket.connected) setConn("connected", t.name);
+      if (socket.connected) setConn("connected", socket.recovered ? `${t.name}, recovered` : t.name);
     });
     $("signin-btn").disabled = false;
     if (first) {
