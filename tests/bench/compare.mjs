@@ -663,12 +663,13 @@ function machine() {
     "the load generator, the servers and Redis all on this machine.";
 }
 
-/** The tables of results (all, or the given ones) as markdown; stamp: a line under each title. */
+/** The tables of results (all, or the given ones) as markdown; stamp: a line under the first
+ * title. */
 function table(list = results, stamp = "") {
   let md = "";
-  for (const r of list) {
+  for (const [i, r] of list.entries()) {
     const cols = r.columns ?? ["chatcluster", "Node.js socket.io", "ratio"];
-    md += `### ${r.title}\n\n${stamp ? `${stamp}\n\n` : ""}${r.notes}\n\n| ${r.metric ?? "metric"} | ${cols.join(" | ")} |\n|${"---|".repeat(cols.length + 1)}\n`;
+    md += `### ${r.title}\n\n${stamp && i === 0 ? `${stamp}\n\n` : ""}${r.notes}\n\n| ${r.metric ?? "metric"} | ${cols.join(" | ")} |\n|${"---|".repeat(cols.length + 1)}\n`;
     for (const row of r.rows) md += `| ${row.join(" | ")} |\n`;
     md += "\n";
   }
