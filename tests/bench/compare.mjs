@@ -1,12 +1,16 @@
 // The side-by-side benchmark: every scenario runs against chatnode (`--app chat`) and against
 // the Node.js socket.io 4.8 peer with the same chat events (peer/chat.mjs), one after the other
-// in the same run, driven by the same load generator (loadgen/). Prints one table (metric,
-// chatcluster, Node.js socket.io, ratio) and writes it into docs/benchmarks.md between the
-// markers, with the machine's description and the command. Run through compare.sh, which
-// installs and builds what this needs. The `jitter` scenario instead drives npm socket.io-client
-// clients (jitter.mjs) through nginx, against chatnode and two kinds of Node.js peer.
+// in the same run, driven by the same load generator (loadgen/). Prints one table per scenario
+// (metric, chatcluster, Node.js socket.io, ratio) and writes them into docs/benchmarks.md
+// between the markers, with the machine's description and the command; a run of some
+// scenarios replaces only their tables there. Run through compare.sh, which installs and
+// builds what this needs. The `jitter` scenario instead drives npm socket.io-client clients
+// (jitter.mjs) through nginx, against chatnode and two kinds of Node.js peer; `recovery`
+// measures chatnode alone (recovery.mjs drives its clients).
 //
-//   node compare.mjs [--quick] [--no-write] [idle polling fanout crossnode storm jitter ...]
+//   node compare.mjs [--quick] [--no-write] [idle polling fanout crossnode storm jitter recovery ...]
+//
+// BENCH_DOC=path writes the tables into another file than docs/benchmarks.md.
 import { spawn, execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
@@ -14,6 +18,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { runJitter } from "./jitter.mjs";
+import { keyMemory, redisClient, runRecoveryCost } from "./recovery.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const top = path.resolve(here, "../..");
@@ -21,26 +26,39 @@ const build = process.env.BENCH_BUILD_DIR || path.join(top, "build-release");
 const CHATNODE = process.env.CHATNODE_BIN || path.join(build, "chatnode/chatnode");
 const LOADGEN = process.env.LOADGEN_BIN || path.join(build, "tests/bench/loadgen/loadgen");
 const PEER = path.join(here, "peer/chat.mjs");
-const DOC = path.join(top, "docs/benchmarks.md");
+const DOC = process.env.BENCH_DOC ? path.resolve(process.env.BENCH_DOC) : path.join(top, "docs/benchmarks.md");
 const NGINX_GEN = path.join(top, "deploy/nginx/gen.sh");
 
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
 const write = !argv.includes("--no-write");
-const ALL = ["idle", "polling", "fanout", "crossnode", "storm", "jitter"];
+// Every scenario, in the order of its tables in docs/benchmarks.md, with what the titles of
+// its tables start with: a run of some scenarios replaces the tables of those only.
+const TITLES = {
+  idle: "Idle WebSocket clients",
+  polling: "Long-polling capacity",
+  fanout: "Fan-out: ",
+  crossnode: "Cross-node chat: ",
+  storm: "Connect storm",
+  jitter: "Connection jitter: ",
+  recovery: "Connection-state recovery: ",
+};
+const ALL = Object.keys(TITLES);
 const chosen = argv.filter((a) => !a.startsWith("--"));
 for (const s of chosen) if (!ALL.includes(s)) throw new Error(`unknown scenario ${s} (${ALL.join(", ")})`);
-const scenarios = chosen.length ? chosen : ALL;
+const scenarios = chosen.length ? ALL.filter((s) => chosen.includes(s)) : ALL;
+const everyScenario = ALL.every((s) => scenarios.includes(s));
 
 // Clients one server process can hold here: its open files limit, less what it uses itself.
 const MAX_FDS = Number(process.env.BENCH_MAX_FDS || 1024);
 const FIT = MAX_FDS - 200;
-const capped = new Map(); // scenario -> sizes asked that did not fit, for the report
+const capped = new Map(); // what -> { scenario, sizes }: sizes asked that did not fit, for the report
+let running = null; // the scenario running
 /** n, or the most clients that fit under the open files limit (noted in the report). */
 function fit(n, what) {
   if (n <= FIT) return n;
-  if (!capped.has(what)) capped.set(what, []);
-  capped.get(what).push(n.toLocaleString("en-US"));
+  if (!capped.has(what)) capped.set(what, { scenario: running, sizes: [] });
+  capped.get(what).sizes.push(n.toLocaleString("en-US"));
   return FIT;
 }
 
@@ -511,6 +529,121 @@ async function jitter() {
     ], notes: `Two servers of one kind share one Redis behind nginx (deploy/nginx/gen.sh's configuration: a new session goes to the server with the fewest connections, a request with a sid to the server its tag names), side by side: chatnode; the Node.js peer on @socket.io/redis-adapter (no recovery); the peer on @socket.io/redis-streams-adapter with socket.io's connectionStateRecovery (maxDisconnectionDuration ${windowMs / 1000} s). ${fmt(clients)} npm socket.io-client clients (WebSocket only, reconnectionDelay ${delayMs} ms) connect through nginx in rooms of 10 and join their room; a client whose reconnect is not recovered joins it again, as the chat page does. One sender per room, connected straight to the server that stays up and never cut, sends a message with a unique text every ${periodMs} ms for ${durationMs / 1000} s; a message counts as sent when its ack says ok. Each client's connection is cut at exponential intervals of ${meanCutMs / 1000} s on average, alternately by destroying its TCP socket and by closing its engine; halfway through the other server is SIGKILLed (not restarted) and its clients reconnect through nginx to the one left. Counting starts ${drainMs / 1000} s after sending stopped and every client was back in its room (waited for up to 15 s). Expected: each message sent to a client's room after its first join, once per client; delivered live: of those, the ones it received as a \`message\` event; counting the history: also those that arrived only in the history a rejoin answers with (the chat page shows those too); duplicates: (client, message) pairs received more than once; reconnects: \`connect\` events after a client's first; recovered: those with socket.recovered true; the killed server's clients: those connected to it when it was killed, by their next connect.${failed.length ? ` Failed: ${failed.join("; ")}.` : ""}` });
 }
 
+const RECOVERY_WINDOW_MS = 120_000; // chatnode's default --recovery-window
+const RECOVERY_QUIET_MS = 2000; // quiet before the reconnects: Redis's background traffic
+
+/** Connection-state recovery, chatnode only: what one restore costs Redis by the messages
+ * missed, and what keeping sessions costs in memory, chatnode's and Redis's. */
+async function recovery() {
+  const clients = quick ? 50 : 200;
+  const missed = [0, 3, 30];
+  const cost = {}, failed = [];
+  for (const k of missed) {
+    const stops = [];
+    try {
+      const redis = await startRedis();
+      stops.push(() => redis.stop());
+      const a = await startServer("c", { redis: redis.url });
+      stops.push(() => a.stop());
+      const b = await startServer("c", { redis: redis.url });
+      stops.push(() => b.stop());
+      const t0 = Date.now();
+      await sleep(500);
+      const r = await runRecoveryCost({ urls: [a, b].map((srv) => `http://127.0.0.1:${srv.port}`), redisUrl: redis.url,
+        clients, missed: k, quietMs: RECOVERY_QUIET_MS, log: (line) => log(`recovery k=${k}: ${line}`) });
+      // every half window each chatnode refreshes its live sessions' TTLs: none may fall in
+      if (Date.now() - t0 >= RECOVERY_WINDOW_MS / 2)
+        throw new Error(`the run took ${Date.now() - t0} ms: a session refresh may have fallen into the reconnects`);
+      cost[k] = r;
+      log(`recovery k=${k} (${((Date.now() - t0) / 1000).toFixed(0)} s): ${JSON.stringify(r)}`);
+    } catch (err) {
+      log(`recovery k=${k} failed: ${err.stack || err}`);
+      failed.push(`${k} missed: ${String(err.message || err).split("\n")[0]}`);
+    } finally {
+      for (const stop of stops.reverse()) await stop().catch((e) => log(`recovery: stopping: ${e.message}`));
+    }
+  }
+  const per = (r, v, digits = 0) => (r.recovered ? fmt(v / r.recovered, digits) : "-");
+  const costRows = missed.map((k) => {
+    const r = cost[k];
+    if (!r) return [fmt(k), "-", "-", "-", "-", "-", "-"];
+    return [fmt(k), `${fmt(r.recovered)} of ${fmt(r.clients)}`, fmt(r.exact), per(r, r.commandsTotal, 1), per(r, r.evals, 1),
+      per(r, r.bytesIn), per(r, r.bytesOut)];
+  });
+  const first = missed.find((k) => cost[k]?.recovered);
+  const byName = first === undefined ? "" : `${first} missed: ` + Object.entries(cost[first].commands).sort((x, y) => y[1] - x[1])
+    .map(([name, calls]) => `${name} ${fmt(calls / cost[first].recovered, 1)}`).join(", ");
+  const asEval = Object.values(cost).some((r) => r.evals > 0) && !Object.values(cost).some((r) => r.commands.evalsha);
+  const bad = missed.filter((k) => cost[k] && cost[k].exact !== cost[k].clients)
+    .map((k) => `${k} missed: ${JSON.stringify(cost[k].wrong)}`);
+  results.push({ scenario: "recovery", title: "Connection-state recovery: what one restore costs Redis", metric: "messages missed",
+    columns: ["recovered", "recovered with exactly the missed messages", "Redis commands per recovery", "of them EVALs from chatnode",
+      "bytes into Redis per recovery", "bytes out of Redis per recovery"],
+    rows: costRows,
+    notes: `chatcluster only. The Node.js peer on @socket.io/redis-adapter keeps no sessions; socket.io's own recovery across servers needs @socket.io/redis-streams-adapter (the jitter scenario's third kind), which writes a session only when its connection drops and restores by reading the namespace's one stream from the client's offset on (every room's packets, filtered in the server): not measured here. Two chatnodes (\`--app chat --allow-anonymous --redis\`, recovery at its defaults: \`--recovery-window ${RECOVERY_WINDOW_MS}\`, \`--recovery-max-packets 1000\`) on one redis-server; ${fmt(clients)} npm socket.io-client clients (WebSocket only) connected straight to them, alternately, in rooms of 10, each room with a sender that stays connected. Every client closes its engine with reconnection off; once the chatnodes kept every session, each sender posts k chat messages to its room (each stored and logged), and every client connects again, to the other chatnode. Measured from INFO stats and commandstats on one connection, taken before the reconnects and once every client reported \`socket.recovered\` and the chatnodes it left had dropped their copies (+0.5 s): the commands Redis ran (those a script calls included), the EVALs chatnode sent, and total_net_input_bytes / total_net_output_bytes, divided by the clients recovered; INFO's own traffic is left out, and so is the background (heartbeats, presence liveness) measured over ${RECOVERY_QUIET_MS / 1000} s of quiet just before. Recovered: \`socket.recovered\` true with the socket id it had; with exactly the missed messages: also on the other chatnode (by its Engine.IO sid's node tag), having received the k messages of its room, in order, before \`connect\`, and nothing more within 0.5 s.${byName ? ` By name, per recovery, at ${byName}.` : ""}${asEval ? " chatnode sent its scripts with EVAL, their text each time (no EVALSHA)." : ""}${failed.length ? ` Failed: ${failed.join("; ")}.` : ""}${bad.length ? ` Not as expected: ${bad.join("; ")}.` : ""}` });
+
+  // memory: idle clients in rooms of 10 through the load generator, recovery on and off
+  const n = fit(quick ? 2000 : 10_000, "recovery");
+  const mem = {};
+  for (const withRedis of [false, true]) {
+    for (const window of [RECOVERY_WINDOW_MS, 0]) {
+      const key = `${withRedis ? "redis" : "alone"}-${window ? "on" : "off"}`;
+      const stops = [];
+      try {
+        const redis = withRedis ? await startRedis() : null;
+        if (redis) stops.push(() => redis.stop());
+        const srv = await startServer("c", { redis: redis?.url, extra: ["--recovery-window", String(window)] });
+        stops.push(() => srv.stop());
+        const info = redis ? await redisClient(redis.url) : null;
+        if (info) stops.push(async () => info.close());
+        const redisNow = async () => {
+          if (!info) return { used: 0, keys: 0 };
+          const { fields } = await info.info("memory", "keyspace");
+          return { used: Number(fields.get("used_memory")), keys: Number(/keys=(\d+)/.exec(fields.get("db0") ?? "")?.[1] ?? 0) };
+        };
+        await sleep(1000);
+        const before = { rss: rssKiB(srv.pid), ...await redisNow() };
+        let after = null, kinds = {};
+        const rep = await loadgen([...target(srv), "--scenario", "idle", "--transport", "websocket", "--clients", String(n),
+          "--rooms", String(Math.ceil(n / 10)), "--hold", "0"],
+        { onReady: async () => {
+          await sleep(2000);
+          after = { rss: rssKiB(srv.pid), ...await redisNow() };
+          // then what the recovery store's keys hold (MEMORY USAGE)
+          if (info) kinds = await keyMemory(info, [["sessions", /^\{[^}]*:rec:[^}]*\}:s:/], ["log", /^\{[^}]*:rec:[^}]*\}:/]]);
+        } });
+        const c = rep.connected;
+        mem[key] = { connected: c, rss: ((after.rss - before.rss) * 1024) / c, redis: (after.used - before.used) / c,
+          keys: (after.keys - before.keys) / c, sessions: (kinds.sessions?.bytes ?? 0) / c, log: (kinds.log?.bytes ?? 0) / c,
+          kinds, before, after };
+        log(`recovery memory ${key}: ${JSON.stringify(mem[key])}`);
+      } catch (err) {
+        log(`recovery memory ${key} failed: ${err.stack || err}`);
+        failed.push(`memory ${key}: ${String(err.message || err).split("\n")[0]}`);
+      } finally {
+        for (const stop of stops.reverse()) await stop().catch((e) => log(`recovery: stopping: ${e.message}`));
+      }
+    }
+  }
+  const memRow = (label, on, off, f, digits = 0) => {
+    const x = mem[on], y = mem[off];
+    return [label, x ? fmt(f(x), digits) : "-", y ? fmt(f(y), digits) : "-", x && y ? fmt(f(x) - f(y), digits) : ""];
+  };
+  const connected = Object.values(mem).map((m) => m.connected);
+  const memFailed = failed.filter((f) => f.startsWith("memory "));
+  results.push({ scenario: "recovery", title: "Connection-state recovery: memory per idle client",
+    columns: [`recovery on (\`--recovery-window ${RECOVERY_WINDOW_MS}\`)`, "recovery off (`--recovery-window 0`)", "difference"],
+    rows: [
+      memRow("chatnode RSS per client, running alone (bytes)", "alone-on", "alone-off", (m) => m.rss),
+      memRow("chatnode RSS per client, with `--redis` (bytes)", "redis-on", "redis-off", (m) => m.rss),
+      memRow("Redis used_memory per client (bytes)", "redis-on", "redis-off", (m) => m.redis),
+      memRow("Redis keys per client", "redis-on", "redis-off", (m) => m.keys, 2),
+      memRow("MEMORY USAGE of the session hashes, per client (bytes)", "redis-on", "redis-off", (m) => m.sessions),
+      memRow("MEMORY USAGE of the recovery log's streams, per client (bytes)", "redis-on", "redis-off", (m) => m.log),
+    ],
+    notes: `chatcluster only, as above. One chatnode (\`--app chat --allow-anonymous\`), alone and with \`--redis\` on its own redis-server, each with recovery on and off; ${fmt(n)} idle WebSocket clients from the load generator (as in the idle scenario) sign in and join rooms of 10 (connected: ${connected.length ? connected.map((c) => fmt(c)).join(", ") : "-"}). chatnode's VmRSS and Redis's used_memory and key count once all are connected (+2 s), less before, divided by the clients connected; then MEMORY USAGE (SAMPLES 0) of every key of the recovery store: the sessions (with \`--redis\` one hash per connected client: its id, owner, start, node, socket data and a field per room, its own user room included) and the log (the namespace's sequence, and a stream per room holding what was logged there: here the chat's \`joined\` announcements, 10 per room). MEMORY USAGE leaves out the keyspace's own entries, which used_memory counts. Redis holds the chat's presence in both.${memFailed.length ? ` Failed: ${memFailed.join("; ")}.` : ""}` });
+}
+
 /* ---- report ---- */
 
 function sh(cmd, args) {
@@ -530,11 +663,13 @@ function machine() {
     "the load generator, the servers and Redis all on this machine.";
 }
 
-function table() {
+/** The tables of results (all, or the given ones) as markdown; stamp: a line under the first
+ * title. */
+function table(list = results, stamp = "") {
   let md = "";
-  for (const r of results) {
+  for (const [i, r] of list.entries()) {
     const cols = r.columns ?? ["chatcluster", "Node.js socket.io", "ratio"];
-    md += `### ${r.title}\n\n${r.notes}\n\n| metric | ${cols.join(" | ")} |\n|${"---|".repeat(cols.length + 1)}\n`;
+    md += `### ${r.title}\n\n${stamp && i === 0 ? `${stamp}\n\n` : ""}${r.notes}\n\n| ${r.metric ?? "metric"} | ${cols.join(" | ")} |\n|${"---|".repeat(cols.length + 1)}\n`;
     for (const row of r.rows) md += `| ${row.join(" | ")} |\n`;
     md += "\n";
   }
@@ -544,24 +679,85 @@ function table() {
 const BEGIN = "<!-- compare.sh: begin -->";
 const END = "<!-- compare.sh: end -->";
 
+/** The scenario whose tables have this title, or null. */
+function scenarioOf(title) {
+  return ALL.find((s) => title.startsWith(TITLES[s])) ?? null;
+}
+
+/**
+ * The generated section of doc with the tables of the scenarios in `fresh` (scenario ->
+ * markdown of its tables, in ALL's order) put in place of theirs, every other byte as it was.
+ * A scenario with no table yet goes before the first table of a scenario after it in ALL, else
+ * at the end. Without a section, `whole` (a complete section) is appended to doc.
+ */
+function mergeSection(doc, fresh, whole) {
+  const a = doc.indexOf(BEGIN), b = doc.indexOf(END);
+  if (!(a >= 0 && b > a)) return doc.replace(/\n*$/, "\n\n") + whole + "\n";
+  const body = doc.slice(a + BEGIN.length, b);
+  const starts = [...body.matchAll(/^### (.*)$/gm)];
+  const head = body.slice(0, starts.length ? starts[0].index : body.length);
+  const out = [], done = new Set();
+  const put = (s) => {
+    out.push(fresh.get(s));
+    done.add(s);
+  };
+  starts.forEach((m, i) => {
+    const text = body.slice(m.index, i + 1 < starts.length ? starts[i + 1].index : body.length);
+    const s = scenarioOf(m[1]);
+    if (s && fresh.has(s)) {
+      if (!done.has(s)) put(s);
+      return;
+    }
+    if (s) for (const t of fresh.keys()) if (!done.has(t) && ALL.indexOf(t) < ALL.indexOf(s)) put(t);
+    out.push(text);
+  });
+  for (const t of fresh.keys()) if (!done.has(t)) put(t);
+  return doc.slice(0, a + BEGIN.length) + head + out.join("") + doc.slice(b);
+}
+
+/** The note on sizes cut to the open files limit (of the given scenarios), or "". */
+function cappedNote(only) {
+  const list = [...capped].filter(([, c]) => !only || only.includes(c.scenario));
+  if (!list.length) return "";
+  return `This machine allows ${MAX_FDS.toLocaleString("en-US")} open files per process (the hard limit), so some sizes were cut to the ${FIT.toLocaleString("en-US")} clients that fit: ${list.map(([what, c]) => `${what} ${c.sizes.join(", ")}`).join("; ")}.`;
+}
+
 async function main() {
   for (const bin of [CHATNODE, LOADGEN]) if (!existsSync(bin)) throw new Error(`${bin} is missing: run compare.sh (it builds)`);
   const started = new Date();
   for (const s of scenarios) {
     log(`scenario ${s}`);
-    await { idle, polling, fanout, crossnode, storm, jitter }[s]();
+    running = s;
+    await { idle, polling, fanout, crossnode, storm, jitter, recovery }[s]();
   }
   const cmd = `tests/bench/compare.sh${quick ? " --quick" : ""}${chosen.length ? " " + chosen.join(" ") : ""}`;
-  const section = `${BEGIN}\n## Side by side with Node.js socket.io (\`compare.sh\`)\n\n` +
-    `Measured ${started.toISOString().slice(0, 10)} with \`${cmd}\` on: ${machine()} ` +
+  const date = started.toISOString().slice(0, 10);
+  const note = cappedNote();
+  const whole = `${BEGIN}\n## Side by side with Node.js socket.io (\`compare.sh\`)\n\n` +
+    `Measured ${date} with \`${cmd}\` on: ${machine()} ` +
     "Ratios say how many times better chatcluster is (higher throughput, or lower memory, CPU and latency).\n\n" +
-    (capped.size ? `This machine allows ${MAX_FDS.toLocaleString("en-US")} open files per process (the hard limit), so some sizes were cut to the ${FIT.toLocaleString("en-US")} clients that fit: ${[...capped].map(([what, sizes]) => `${what} ${sizes.join(", ")}`).join("; ")}.\n\n` : "") +
-    table() + END;
+    (note ? `${note}\n\n` : "") + table() + END;
   console.log(table());
   if (write && !quick) {
     const doc = existsSync(DOC) ? readFileSync(DOC, "utf8") : "# Benchmarks\n";
-    const a = doc.indexOf(BEGIN), b = doc.indexOf(END);
-    const next = a >= 0 && b > a ? doc.slice(0, a) + section + doc.slice(b + END.length) : doc.replace(/\n*$/, "\n\n") + section + "\n";
+    let next;
+    if (everyScenario) {
+      const a = doc.indexOf(BEGIN), b = doc.indexOf(END);
+      next = a >= 0 && b > a ? doc.slice(0, a) + whole + doc.slice(b + END.length) : doc.replace(/\n*$/, "\n\n") + whole + "\n";
+    } else {
+      // the other tables stay; these say when and how they were measured, and on what when
+      // that differs from the machine the section's head names
+      const a = doc.indexOf(BEGIN), b = doc.indexOf(END), first = doc.indexOf("\n### ", a);
+      const head = a >= 0 && b > a ? doc.slice(a, first > a && first < b ? first : b) : "";
+      const where = head.includes(machine()) ? "on the machine described above." : `on: ${machine()}`;
+      const fresh = new Map();
+      for (const s of scenarios) {
+        const note = cappedNote([s]);
+        const stamp = `Measured ${date} with \`${cmd}\` ${where}${note ? ` ${note}` : ""}`;
+        fresh.set(s, table(results.filter((r) => r.scenario === s), stamp));
+      }
+      next = mergeSection(doc, fresh, whole);
+    }
     writeFileSync(DOC, next);
     log(`wrote ${path.relative(top, DOC)}`);
   }
