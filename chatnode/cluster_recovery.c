@@ -8,6 +8,7 @@
 #include "rec_offset.h"
 #include "rec_store.h"
 #include "redis_reply.h"
+#include "sha1.h"
 #include "sid.h"
 
 #include <hiredis/hiredis.h>
@@ -122,24 +123,104 @@ static void args_free(args_t *a)
     free(a->bufs);
 }
 
-/* EVAL of script with a's argv after it (a: keys count, keys..., args...); key routes it. */
+/* A script sent by its SHA-1 (EVALSHA), and again whole (EVAL) when Redis does not know it
+ * yet (NOSCRIPT: a fresh or restarted Redis, another shard): its argv kept till the answer. */
+typedef struct {
+    cluster_rec_t *r;
+    const char *script;
+    char sha[41];
+    args_t a;
+    sbuf_t key;
+    void (*cb)(void *ud, int status, const struct redisReply *reply);
+    void *ud;
+} eval_t;
+
+/* The script's SHA-1 in hex, computed once per script text. */
+static void script_sha(const char *script, char out[41])
+{
+    static struct {
+        const char *script;
+        char sha[41];
+    } known[8];
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        if (known[i].script == script) {
+            memcpy(out, known[i].sha, 41);
+            return;
+        }
+        if (!known[i].script) {
+            uint8_t d[SHA1_DIGEST_LEN];
+            sha1(script, strlen(script), d);
+            for (int k = 0; k < SHA1_DIGEST_LEN; k++)
+                snprintf(known[i].sha + 2 * k, 3, "%02x", d[k]);
+            known[i].script = script;
+            memcpy(out, known[i].sha, 41);
+            return;
+        }
+    }
+    uint8_t d[SHA1_DIGEST_LEN];
+    sha1(script, strlen(script), d);
+    for (int k = 0; k < SHA1_DIGEST_LEN; k++) snprintf(out + 2 * k, 3, "%02x", d[k]);
+}
+
+static void on_eval(void *ud, int status, const struct redisReply *reply);
+
+static int eval_send(eval_t *e, int whole)
+{
+    size_t argc = e->a.n + 2;
+    const char **argv = xmalloc(argc * sizeof *argv);
+    size_t *lens = xmalloc(argc * sizeof *lens);
+    argv[0] = whole ? "EVAL" : "EVALSHA";
+    lens[0] = strlen(argv[0]);
+    argv[1] = whole ? e->script : e->sha;
+    lens[1] = strlen(argv[1]);
+    for (size_t i = 0; i < e->a.n; i++) {
+        argv[i + 2] = e->a.bufs[i].data ? e->a.bufs[i].data : "";
+        lens[i + 2] = e->a.bufs[i].len;
+    }
+    int rc =
+        cluster_command_key(e->r->c, e->key.data, e->key.len, (int)argc, argv, lens, on_eval, e);
+    free(argv);
+    free(lens);
+    return rc;
+}
+
+static void eval_free(eval_t *e)
+{
+    args_free(&e->a);
+    sbuf_free(&e->key);
+    free(e);
+}
+
+static void on_eval(void *ud, int status, const struct redisReply *reply)
+{
+    eval_t *e = ud;
+    if (status == 0 && reply && reply->type == REDIS_REPLY_ERROR && reply->len >= 8 &&
+        memcmp(reply->str, "NOSCRIPT", 8) == 0 && e->script) {
+        int rc = eval_send(e, 1); /* once: its answer goes to the caller */
+        e->script = NULL;
+        if (rc == 0) return;
+    }
+    e->cb(e->ud, status, reply);
+    eval_free(e);
+}
+
+/* Runs script with a's argv after it (a: keys count, keys..., args...; taken over); key
+ * routes it. cb gets the answer as for cluster_command_key. Returns 0, or a negative bus
+ * error (cb will not run). */
 static int eval(cluster_rec_t *r, const char *script, args_t *a, const sbuf_t *key,
                 void (*cb)(void *ud, int status, const struct redisReply *reply), void *ud)
 {
-    size_t argc = a->n + 2;
-    const char **argv = xmalloc(argc * sizeof *argv);
-    size_t *lens = xmalloc(argc * sizeof *lens);
-    argv[0] = "EVAL";
-    lens[0] = 4;
-    argv[1] = script;
-    lens[1] = strlen(script);
-    for (size_t i = 0; i < a->n; i++) {
-        argv[i + 2] = a->bufs[i].data ? a->bufs[i].data : "";
-        lens[i + 2] = a->bufs[i].len;
-    }
-    int rc = cluster_command_key(r->c, key->data, key->len, (int)argc, argv, lens, cb, ud);
-    free(argv);
-    free(lens);
+    eval_t *e = xcalloc(1, sizeof *e);
+    e->r = r;
+    e->script = script;
+    script_sha(script, e->sha);
+    e->a = *a;
+    *a = (args_t){0};
+    sbuf_append(&e->key, key->data, key->len);
+    e->cb = cb;
+    e->ud = ud;
+    int rc = eval_send(e, 0);
+    if (rc < 0) eval_free(e);
     return rc;
 }
 
