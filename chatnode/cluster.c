@@ -6,7 +6,6 @@
  * traffic for rooms it does not host never reaches it; pattern mode keeps Node's K#N#*
  * (section 2.2). */
 #include "cluster.h"
-#include "cluster_recovery.h"
 #include "rec_offset.h"
 #include "adapter_gather.h"
 #include "adapter_msg.h"
@@ -42,7 +41,8 @@ struct cluster {
      * no listener claims is a broadcast. */
     bus_listen_t *listen;
     adapter_gather_t *gather; /* the requests this node makes (--requests-timeout) */
-    cluster_rec_t *rec;       /* the recovery store (classic format, recovery on), or NULL */
+    cluster_rec_hooks_t rec;  /* recovery's store (cluster_recovery.c), when has_rec */
+    int has_rec;
     struct deferred *deferred, *deferred_tail; /* requests waiting for held broadcasts */
 };
 
@@ -89,6 +89,7 @@ static void on_nsp_added(void *ctx, sio_nsp_t *nsp)
         sh_channel(&ch, c, nsp, c->uid, strlen(c->uid));
         bus_ssubscribe(c->bus, ch.data, ch.len);
         sbuf_free(&ch);
+        if (c->has_rec) c->rec.nsp_added(c->rec.ctx, nsp);
         return;
     }
     channel(&ch, c, ADAPTER_CH_REQUEST, nsp, NULL, 0);
@@ -104,7 +105,7 @@ static void on_nsp_added(void *ctx, sio_nsp_t *nsp)
         bus_subscribe(c->bus, ch.data, ch.len);
     }
     sbuf_free(&ch);
-    if (c->rec) cluster_rec_nsp_added(c->rec, nsp);
+    if (c->has_rec) c->rec.nsp_added(c->rec.ctx, nsp);
 }
 
 static void on_nsp_each(sio_nsp_t *nsp, void *ctx)
@@ -248,13 +249,13 @@ static void deliver(cluster_t *c, amsg_broadcast_t b, const char *payload, size_
 {
     sio_nsp_t *nsp;
     rec_offset_t off;
-    if (c->rec && b.offset.s && rec_offset_parse(b.offset.s, b.offset.len, &off) == 0 &&
+    if (c->has_rec && b.offset.s && rec_offset_parse(b.offset.s, b.offset.len, &off) == 0 &&
         (nsp = sio_nsp_find(c->sio, b.nsp.s, b.nsp.len)) && b.data.json) {
         /* a logged packet, in the log's order: this node's own too (sent only now) */
         str_t *rooms = strs_of(b.rooms, b.nrooms), *except = strs_of(b.except, b.nexcept);
         if (off > sio_nsp_last(nsp))
-            cluster_rec_logged(c->rec, nsp, rooms, b.nrooms, except, b.nexcept, b.data.json,
-                               b.data.json_len, b.data.att, b.data.natt, off);
+            c->rec.logged(c->rec.ctx, nsp, rooms, b.nrooms, except, b.nexcept, b.data.json,
+                          b.data.json_len, b.data.att, b.data.natt, off);
         sio_deliver_logged(nsp, rooms, b.nrooms, except, b.nexcept, b.data.json, b.data.json_len,
                            b.data.att, b.data.natt, off);
         c->broadcasts_in++;
@@ -267,9 +268,9 @@ static void deliver(cluster_t *c, amsg_broadcast_t b, const char *payload, size_
         str_t *rooms = strs_of(b.rooms, b.nrooms), *except = strs_of(b.except, b.nexcept);
         c->broadcasts_in++;
         /* from a server that keeps no log: held for its logged copy (docs/recovery.md) */
-        if (c->rec && payload && b.flags.is_volatile != 1 && !b.offset.s &&
-            cluster_rec_foreign(c->rec, nsp, payload, plen, rooms, b.nrooms, except, b.nexcept,
-                                b.data.json, b.data.json_len, b.data.att, b.data.natt) == 0) {
+        if (c->has_rec && payload && b.flags.is_volatile != 1 && !b.offset.s &&
+            c->rec.foreign(c->rec.ctx, nsp, payload, plen, rooms, b.nrooms, except, b.nexcept,
+                           b.data.json, b.data.json_len, b.data.att, b.data.natt) == 0) {
             free(rooms);
             free(except);
             return;
@@ -656,7 +657,7 @@ static void request_now(cluster_t *c, const char *ch, size_t chlen, const char *
 static void run_deferred(void *ud)
 {
     cluster_t *c = ud;
-    while (c->deferred && !cluster_rec_holding(c->rec)) {
+    while (c->deferred && !(c->has_rec && c->rec.holding(c->rec.ctx))) {
         deferred_t *d = c->deferred;
         c->deferred = d->next;
         if (!c->deferred) c->deferred_tail = NULL;
@@ -665,13 +666,13 @@ static void run_deferred(void *ud)
         free(d->payload);
         free(d);
     }
-    if (c->deferred) cluster_rec_when_released(c->rec, run_deferred, c);
+    if (c->deferred && c->has_rec) c->rec.when_released(c->rec.ctx, run_deferred, c);
 }
 
 static void on_request(void *ud, const char *ch, size_t chlen, const char *payload, size_t len)
 {
     cluster_t *c = ud;
-    if (c->rec && (c->deferred || cluster_rec_holding(c->rec))) {
+    if (c->has_rec && (c->deferred || c->rec.holding(c->rec.ctx))) {
         deferred_t *d = xcalloc(1, sizeof *d);
         d->ch = xmemdup(ch, chlen);
         d->chlen = chlen;
@@ -683,7 +684,7 @@ static void on_request(void *ud, const char *ch, size_t chlen, const char *paylo
         else
             c->deferred = d;
         c->deferred_tail = d;
-        if (first) cluster_rec_when_released(c->rec, run_deferred, c);
+        if (first) c->rec.when_released(c->rec.ctx, run_deferred, c);
         return;
     }
     request_now(c, ch, chlen, payload, len);
@@ -1009,7 +1010,9 @@ static void on_sharded(cluster_t *c, const char *payload, size_t len)
     } else if (m.type == ADAPTER_SHARDED_BROADCAST) {
         amsg_broadcast_t b;
         if (adapter_sharded_broadcast_read(&m, &b) == 0) {
-            if (b.request_id.s) {
+            if (b.logged && c->has_rec) {
+                /* a chatnode's copy for servers without a log: it came here logged, in order */
+            } else if (b.request_id.s) {
                 c->requests_in++;
                 broadcast_with_acks(c, nsp, &b);
             } else {
@@ -1152,7 +1155,6 @@ int cluster_start(cluster_t **out, server_t *srv, sio_server_t *sio, const chatn
         bus_close(c->bus, free_cluster, c);
         return -1;
     }
-    if (cfg->recovery_window && !sharded) c->rec = cluster_rec_start(c, sio, cfg);
     sio_cluster_t hooks = {on_nsp_added, on_room_added, on_room_removed, on_publish, c};
     sio_server_set_cluster(sio, &hooks);
     sio_foreach_nsp(sio, on_nsp_each, c);
@@ -1171,8 +1173,6 @@ void cluster_stop(cluster_t *c)
     if (!c) return;
     sio_cluster_t none = {0};
     sio_server_set_cluster(c->sio, &none);
-    cluster_rec_stop(c->rec);
-    c->rec = NULL;
     while (c->deferred) {
         deferred_t *d = c->deferred;
         c->deferred = d->next;
@@ -1228,14 +1228,72 @@ int cluster_logged_message(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, siz
                            const str_t *except, size_t nexcept, const char *data, size_t len,
                            const sio_attachment_t *att, unsigned natt, sbuf_t *msg, sbuf_t *chan)
 {
-    if (c->sharded) return -1;
     amsg_broadcast_t b = bcast_of(c, nsp, rooms, nrooms, except, nexcept, data, len, att, natt);
     b.offset_slot = 1;
     int rc = amsg_broadcast_encode(msg, &b);
     bcast_done(&b);
     if (rc < 0) return -1;
-    channel(chan, c, ADAPTER_CH_BROADCAST, nsp, NULL, 0);
+    if (!c->sharded) channel(chan, c, ADAPTER_CH_BROADCAST, nsp, NULL, 0);
     return 0;
+}
+
+void cluster_publish_logged_copy(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                                 const str_t *except, size_t nexcept, const char *data, size_t len,
+                                 const sio_attachment_t *att, unsigned natt)
+{
+    if (!c->sharded) return;
+    amsg_broadcast_t b = bcast_of(c, nsp, rooms, nrooms, except, nexcept, data, len, att, natt);
+    b.logged = 1;
+    sbuf_t msg = SBUF_INIT, ch = SBUF_INIT;
+    if (adapter_sharded_broadcast_write(&msg, &b) == 0) {
+        if (adapter_sharded_publish_to_room(c->mode, ADAPTER_SHARDED_BROADCAST, 0, b.rooms,
+                                            b.nrooms))
+            sh_channel(&ch, c, nsp, rooms[0].ptr, rooms[0].len);
+        else
+            sh_channel(&ch, c, nsp, NULL, 0);
+        bus_spublish(c->bus, ch.data, ch.len, msg.data, msg.len);
+        c->broadcasts_out++;
+    }
+    bcast_done(&b);
+    sbuf_free(&msg);
+    sbuf_free(&ch);
+}
+
+static void nsp_to_rec(sio_nsp_t *nsp, void *ctx)
+{
+    cluster_t *c = ctx;
+    c->rec.nsp_added(c->rec.ctx, nsp);
+}
+
+void cluster_set_recovery(cluster_t *c, const cluster_rec_hooks_t *hooks)
+{
+    c->has_rec = hooks != NULL;
+    if (!hooks) {
+        /* requests waiting for held broadcasts run now: nothing will hold them any more */
+        while (c->deferred) {
+            deferred_t *d = c->deferred;
+            c->deferred = d->next;
+            request_now(c, d->ch, d->chlen, d->payload, d->len);
+            free(d->ch);
+            free(d->payload);
+            free(d);
+        }
+        c->deferred_tail = NULL;
+        return;
+    }
+    c->rec = *hooks;
+    sio_foreach_nsp(c->sio, nsp_to_rec, c);
+}
+
+int cluster_sharded(const cluster_t *c)
+{
+    return c->sharded;
+}
+
+int cluster_listen_shard(cluster_t *c, const char *channel, size_t len, cluster_listen_cb fn,
+                         void *ud)
+{
+    return bus_listen_sadd(c->listen, channel, len, fn, ud);
 }
 
 const char *cluster_key(const cluster_t *c)

@@ -92,12 +92,49 @@ int cluster_command_replicated(cluster_t *c, const char *key, size_t keylen, uns
                                void *ud);
 
 /* The broadcast message of a packet the recovery log keeps ([uid, packet, opts] counted as 4
- * elements: the log's script appends the offset) into msg, and the namespace channel every
- * logged packet goes on (so that every server gets them in the log's order) into chan.
- * Returns 0, or -1 in the sharded format or when data cannot be encoded. */
+ * elements: the log's script appends the offset) into msg, and, in the classic format, the
+ * namespace channel every logged packet goes on (so that every server gets them in the log's
+ * order) into chan; in the sharded format chan is left empty (the log's own shard channel).
+ * Returns 0, or -1 when data cannot be encoded. */
 int cluster_logged_message(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
                            const str_t *except, size_t nexcept, const char *data, size_t len,
                            const sio_attachment_t *att, unsigned natt, sbuf_t *msg, sbuf_t *chan);
+/* In the sharded format: publishes, for servers that keep no log, the broadcast of a packet
+ * the log keeps, flagged "logged" (chatnodes get it from the log's channel instead). A no-op
+ * in the classic format, where the logged message itself is the adapter's. */
+void cluster_publish_logged_copy(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                                 const str_t *except, size_t nexcept, const char *data, size_t len,
+                                 const sio_attachment_t *att, unsigned natt);
+/* What connection-state recovery's store (cluster_recovery.c) hears from the adapter. */
+typedef struct {
+    /* A namespace came into being. */
+    void (*nsp_added)(void *ctx, sio_nsp_t *nsp);
+    /* A logged packet (offset) is about to be delivered here. */
+    void (*logged)(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                   const str_t *except, size_t nexcept, const char *data, size_t len,
+                   const sio_attachment_t *att, unsigned natt, uint64_t offset);
+    /* A non-volatile broadcast without an offset from another server (payload: its message as
+     * it came, classic format): returns 0 when the store takes it (it is delivered later, in
+     * the log's order), -1 when the adapter delivers it now. */
+    int (*foreign)(void *ctx, sio_nsp_t *nsp, const char *payload, size_t plen, const str_t *rooms,
+                   size_t nrooms, const str_t *except, size_t nexcept, const char *data, size_t len,
+                   const sio_attachment_t *att, unsigned natt);
+    /* Whether broadcasts taken by foreign are waiting: requests from the bus wait with them,
+     * and run once the callback given to when_released is called. */
+    int (*holding)(void *ctx);
+    void (*when_released)(void *ctx, void (*cb)(void *ud), void *ud);
+    void *ctx;
+} cluster_rec_hooks_t;
+
+/* Installs the store's hooks (nsp_added runs at once for every namespace there is), or, with
+ * NULL, removes them. */
+void cluster_set_recovery(cluster_t *c, const cluster_rec_hooks_t *hooks);
+
+/* Whether the bus speaks the sharded format. */
+int cluster_sharded(const cluster_t *c);
+/* cluster_listen for a shard channel (SSUBSCRIBE). */
+int cluster_listen_shard(cluster_t *c, const char *channel, size_t len, cluster_listen_cb fn,
+                         void *ud);
 /* The --redis-key prefix. */
 const char *cluster_key(const cluster_t *c);
 

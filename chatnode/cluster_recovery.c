@@ -58,10 +58,15 @@ struct cluster_rec {
     deadline_queue_t holds;
     uv_timer_t lease;
     int logger;                 /* this node holds the logger lease */
+    int sharded;                /* the bus speaks the sharded format */
     void (*released)(void *ud); /* told once nothing is held any more */
     void *released_ud;
     uint64_t foreign_logged, foreign_unlogged;
 };
+
+static void rec_logged(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                       const str_t *except, size_t nexcept, const char *data, size_t len,
+                       const sio_attachment_t *att, unsigned natt, uint64_t offset);
 
 /* Freed once stopped, its timer closed and no callback can reach it any more. */
 static void maybe_free(cluster_rec_t *r)
@@ -337,6 +342,7 @@ static int log_packet(cluster_rec_t *r, sio_nsp_t *nsp, const sbuf_t *chan, cons
     }
     arg_u64(&a, r->window);
     arg_u64(&a, r->max_len);
+    arg_str(&a, r->sharded ? "SPUBLISH" : "PUBLISH");
     arg_add(&a, chan->data, chan->len);
     arg_add(&a, msg, msg_len);
     arg_add(&a, suffix, suffix_len);
@@ -363,6 +369,12 @@ static int log_packet(cluster_rec_t *r, sio_nsp_t *nsp, const sbuf_t *chan, cons
     return rc < 0 ? -1 : 0;
 }
 
+/* An emit to one socket of this node: no other server has a use for it. */
+static int to_local_socket(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms)
+{
+    return nrooms == 1 && sio_socket_find(nsp, rooms[0].ptr, rooms[0].len) != NULL;
+}
+
 static int rec_publish(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
                        const str_t *except, size_t nexcept, const char *data, size_t len,
                        const sio_attachment_t *att, unsigned natt)
@@ -373,7 +385,12 @@ static int rec_publish(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nro
     if (cluster_logged_message(r->c, nsp, rooms, nrooms, except, nexcept, data, len, att, natt,
                                &msg, &chan) == 0) {
         logged_t *l = logged_new(r, nsp, rooms, nrooms, except, nexcept, data, len, att, natt);
+        if (r->sharded) key_of(&chan, r, nsp, "b", 1);
         rc = log_packet(r, nsp, &chan, msg.data, msg.len, "", 0, l);
+        /* servers of the sharded format that keep no log get it on its room's channel */
+        if (rc == 0 && r->sharded && !to_local_socket(nsp, rooms, nrooms))
+            cluster_publish_logged_copy(r->c, nsp, rooms, nrooms, except, nexcept, data, len, att,
+                                        natt);
     }
     sbuf_free(&msg);
     sbuf_free(&chan);
@@ -429,13 +446,15 @@ static void held_drop(cluster_rec_t *r, held_t *h)
     }
 }
 
-int cluster_rec_holding(const cluster_rec_t *r)
+static int rec_holding(void *ctx)
 {
-    return r && r->held != NULL;
+    cluster_rec_t *r = ctx;
+    return r->held != NULL;
 }
 
-void cluster_rec_when_released(cluster_rec_t *r, void (*cb)(void *ud), void *ud)
+static void rec_when_released(void *ctx, void (*cb)(void *ud), void *ud)
 {
+    cluster_rec_t *r = ctx;
     r->released = cb;
     r->released_ud = ud;
 }
@@ -452,10 +471,11 @@ static void on_held_due(deadline_queue_t *q, deadline_node_t *n)
     held_drop(r, h);
 }
 
-int cluster_rec_foreign(cluster_rec_t *r, sio_nsp_t *nsp, const char *payload, size_t plen,
-                        const str_t *rooms, size_t nrooms, const str_t *except, size_t nexcept,
-                        const char *data, size_t len, const sio_attachment_t *att, unsigned natt)
+static int rec_foreign(void *ctx, sio_nsp_t *nsp, const char *payload, size_t plen,
+                       const str_t *rooms, size_t nrooms, const str_t *except, size_t nexcept,
+                       const char *data, size_t len, const sio_attachment_t *att, unsigned natt)
 {
+    cluster_rec_t *r = ctx;
     /* a 3-element array: its header becomes 5 elements, the offset and the tag appended */
     if (plen < 1 || (unsigned char)payload[0] != 0x93) return -1;
     held_t *h = xcalloc(1, sizeof *h);
@@ -483,7 +503,8 @@ int cluster_rec_foreign(cluster_rec_t *r, sio_nsp_t *nsp, const char *payload, s
     return 0;
 }
 
-/* A logged copy on {K:rec:N}:f: delivered as any logged packet, and its original let go. */
+/* A logged copy on {K:rec:N}:f (its original then let go), or, in the sharded format, a
+ * logged packet on {K:rec:N}:b: delivered as any logged packet. */
 static void on_copy(void *ud, const char *ch, size_t chlen, const char *payload, size_t len)
 {
     (void)ch;
@@ -499,14 +520,14 @@ static void on_copy(void *ud, const char *ch, size_t chlen, const char *payload,
         for (size_t i = 0; i < b.nrooms; i++) rooms[i] = (str_t){b.rooms[i].s, b.rooms[i].len};
         for (size_t i = 0; i < b.nexcept; i++) except[i] = (str_t){b.except[i].s, b.except[i].len};
         if (off > sio_nsp_last(rn->nsp))
-            cluster_rec_logged(r, rn->nsp, rooms, b.nrooms, except, b.nexcept, b.data.json,
-                               b.data.json_len, b.data.att, b.data.natt, off);
+            rec_logged(r, rn->nsp, rooms, b.nrooms, except, b.nexcept, b.data.json, b.data.json_len,
+                       b.data.att, b.data.natt, off);
         sio_deliver_logged(rn->nsp, rooms, b.nrooms, except, b.nexcept, b.data.json,
                            b.data.json_len, b.data.att, b.data.natt, off);
         free(rooms);
         free(except);
-        r->foreign_logged++;
         if (b.tag.s && b.tag.len == 16) {
+            r->foreign_logged++;
             char hex[17];
             memcpy(hex, b.tag.s, 16);
             hex[16] = 0;
@@ -863,6 +884,7 @@ static void rec_restore(void *ctx, sio_nsp_t *nsp, const char *pid, size_t pid_l
                 (int)pid_len, pid);
     arg_u64(&a, r->live_ms);
     arg_add(&a, pid, pid_len);
+    arg_str(&a, r->sharded ? "SPUBLISH" : "PUBLISH");
     x->next = r->restores;
     r->restores = x;
     deadline_queue_add(&r->timeouts, &x->timeout);
@@ -909,10 +931,11 @@ static void on_marker(void *ud, const char *ch, size_t chlen, const char *payloa
     sio_rec_moved(rn->nsp, pid, pid_len);
 }
 
-void cluster_rec_logged(cluster_rec_t *r, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
-                        const str_t *except, size_t nexcept, const char *data, size_t len,
-                        const sio_attachment_t *att, unsigned natt, uint64_t offset)
+static void rec_logged(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                       const str_t *except, size_t nexcept, const char *data, size_t len,
+                       const sio_attachment_t *att, unsigned natt, uint64_t offset)
 {
+    cluster_rec_t *r = ctx;
     for (restore_t *x = r->restores; x; x = x->next) {
         if (x->nsp != nsp || !x->marked || x->reply) continue;
         logged_t *l = logged_new(r, nsp, rooms, nrooms, except, nexcept, data, len, att, natt);
@@ -922,19 +945,29 @@ void cluster_rec_logged(cluster_rec_t *r, sio_nsp_t *nsp, const str_t *rooms, si
     }
 }
 
-void cluster_rec_nsp_added(cluster_rec_t *r, sio_nsp_t *nsp)
+static void rec_nsp_added(void *ctx, sio_nsp_t *nsp)
 {
+    cluster_rec_t *r = ctx;
     rec_nsp_t *rn = xcalloc(1, sizeof *rn);
     rn->r = r;
     rn->nsp = nsp;
     rn->next = r->nsps;
     r->nsps = rn;
+    /* the log's channels, on the namespace's shard in the sharded format (one connection:
+     * what its scripts publish comes in the order they ran) */
+    int (*listen)(cluster_t *, const char *, size_t, cluster_listen_cb, void *) =
+        r->sharded ? cluster_listen_shard : cluster_listen;
     sbuf_t ch = SBUF_INIT;
     key_of(&ch, r, nsp, "m", 1);
-    cluster_listen(r->c, ch.data, ch.len, on_marker, rn);
+    listen(r->c, ch.data, ch.len, on_marker, rn);
     sbuf_reset(&ch);
     key_of(&ch, r, nsp, "f", 1);
-    cluster_listen(r->c, ch.data, ch.len, on_copy, rn);
+    listen(r->c, ch.data, ch.len, on_copy, rn);
+    if (r->sharded) {
+        sbuf_reset(&ch);
+        key_of(&ch, r, nsp, "b", 1);
+        listen(r->c, ch.data, ch.len, on_copy, rn);
+    }
     sbuf_free(&ch);
 }
 
@@ -963,6 +996,7 @@ cluster_rec_t *cluster_rec_start(cluster_t *c, sio_server_t *sio, const chatnode
     r->c = c;
     r->sio = sio;
     r->key = cfg->redis_key;
+    r->sharded = cluster_sharded(c);
     /* a packet may be asked for a ping period after it was sent plus a window */
     r->window =
         (uint64_t)cfg->recovery_window + (uint64_t)cfg->ping_interval + (uint64_t)cfg->ping_timeout;
@@ -989,6 +1023,15 @@ cluster_rec_t *cluster_rec_start(cluster_t *c, sio_server_t *sio, const chatnode
         .ctx = r,
     };
     sio_server_set_rec_store(sio, &store);
+    cluster_rec_hooks_t hooks = {
+        .nsp_added = rec_nsp_added,
+        .logged = rec_logged,
+        .foreign = rec_foreign,
+        .holding = rec_holding,
+        .when_released = rec_when_released,
+        .ctx = r,
+    };
+    cluster_set_recovery(c, &hooks);
     return r;
 }
 
@@ -996,6 +1039,7 @@ void cluster_rec_stop(cluster_rec_t *r)
 {
     if (!r) return;
     sio_server_set_rec_store(r->sio, NULL);
+    cluster_set_recovery(r->c, NULL);
     r->stopped = 1;
     while (r->restores) restore_finish(r->restores, SIO_REC_UNAVAILABLE);
     while (r->nsps) {

@@ -4,6 +4,7 @@
 #include "chatnode_config.h"
 #include "client_addr.h"
 #include "cluster.h"
+#include "cluster_recovery.h"
 #include "control.h"
 #include "drain.h"
 #include "supervisor.h"
@@ -32,6 +33,7 @@ typedef struct {
     server_t srv;
     sio_server_t *sio;
     cluster_t *cluster;
+    cluster_rec_t *rec; /* connection-state recovery on Redis, or NULL */
     control_t *control;
     drain_t *drain;
     int stopping;
@@ -82,6 +84,8 @@ static void stop_now(chatnode_t *cn)
     }
     control_stop(cn->control);
     cn->control = NULL;
+    cluster_rec_stop(cn->rec);
+    cn->rec = NULL;
     cluster_stop(cn->cluster);
     cn->cluster = NULL;
     drain_free(cn->drain);
@@ -172,6 +176,7 @@ static int start(chatnode_t *cn, uv_loop_t *loop, const chatnode_config_t *cfg)
         cn->app_ready = 1;
     } else {
         cn->sio = sio_server_new(&cn->srv, cn->app, NULL);
+        sio_recovery_install(cn->sio);
         server_set_health(&cn->srv, health, cn);
         if (cn->app->init && cn->app->init(&cn->srv, cn->sio, &cn->app_state) < 0) {
             log_error("app init failed", "app=%s", cn->app->name);
@@ -194,6 +199,8 @@ static int start(chatnode_t *cn, uv_loop_t *loop, const chatnode_config_t *cfg)
         log_error("cannot start the cluster adapter", "error=\"%s\"", err);
         return -1;
     }
+    /* connection-state recovery keeps its log and sessions in Redis */
+    if (cfg->recovery_window) cn->rec = cluster_rec_start(cn->cluster, cn->sio, cfg);
     control_start(&cn->control, &cn->srv, cn->sio, cn->cluster, cn->drain);
     return 0;
 }

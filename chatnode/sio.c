@@ -179,7 +179,7 @@ void sio_emit(sio_socket_t *s, const char *event, size_t event_len, const char *
         sbuf_t data = SBUF_INIT;
         data_build(&data, event, event_len, args, args_len);
         str_t room = {s->id, strlen(s->id)};
-        sio_rec_publish(s->nsp, &room, 1, NULL, 0, data.data, data.len, att, natt);
+        s->nsp->sio->rec_ops->publish(s->nsp, &room, 1, NULL, 0, data.data, data.len, att, natt);
         sbuf_free(&data);
         return;
     }
@@ -314,7 +314,8 @@ size_t sio_deliver(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_
     /* alone, the log is this node's: what it delivers, it logs (in a cluster with a store,
      * what arrives here unlogged was published by a server that keeps no log) */
     if (rec_on(nsp) && !nsp->sio->has_store && !(flags & SIO_VOLATILE))
-        return sio_rec_publish(nsp, rooms, nrooms, except, nexcept, data, data_len, att, natt);
+        return nsp->sio->rec_ops->publish(nsp, rooms, nrooms, except, nexcept, data, data_len, att,
+                                          natt);
     packet_frames_t pf;
     sbuf_t with = SBUF_INIT;
     /* not logged: with recovery on it still ends with an offset, the last one handled here
@@ -470,8 +471,8 @@ size_t sio_broadcast(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const st
     data_build(&data, event, event_len, args, args_len);
     if (rec_on(nsp) && nsp->sio->has_store && !(flags & (SIO_VOLATILE | SIO_NOLOG))) {
         /* logged cluster-wide: the store publishes it, and it comes back here in order */
-        size_t n =
-            sio_rec_publish(nsp, rooms, nrooms, except, nexcept, data.data, data.len, att, natt);
+        size_t n = nsp->sio->rec_ops->publish(nsp, rooms, nrooms, except, nexcept, data.data,
+                                              data.len, att, natt);
         sbuf_free(&data);
         return n;
     }
@@ -492,7 +493,7 @@ int sio_join(sio_socket_t *s, const char *room, size_t len)
     int added = room_join(&nsp->rooms, &s->rm, room, len);
     if (added) {
         s->rm.rooms[s->rm.nrooms - 1].stamp = nsp->last;
-        sio_rec_room(s, room, len, 1, nsp->last);
+        if (nsp->sio->rec_ops) nsp->sio->rec_ops->room(s, room, len, 1, nsp->last);
     }
     const sio_cluster_t *cl = &nsp->sio->cluster;
     if (fresh && cl->room_added) cl->room_added(cl->ctx, nsp, room, len);
@@ -520,7 +521,7 @@ int sio_leave(sio_socket_t *s, const char *room, size_t len)
     room_t *r = room_find(&s->nsp->rooms, room, len);
     for (uint32_t i = 0; r && i < s->rm.nrooms; i++) {
         if (s->rm.rooms[i].room == r) {
-            sio_rec_room(s, room, len, 0, 0);
+            if (s->nsp->sio->rec_ops) s->nsp->sio->rec_ops->room(s, room, len, 0, 0);
             leave_at(s, i);
             return 1;
         }
@@ -626,7 +627,7 @@ void sio_socket_free(sio_socket_t *s, const char *reason)
     if (s->pid[0] && sio->has_store && strcmp(reason, SIO_REASON_MOVED) != 0)
         sio->store.session_end(sio->store.ctx, s);
     while (s->rm.nrooms) leave_at(s, s->rm.nrooms - 1);
-    sio_rec_session_free(s);
+    if (sio->rec_ops) sio->rec_ops->session_free(s);
     free(s);
 }
 
@@ -636,7 +637,8 @@ static void socket_remove(sio_socket_t *s, const char *reason)
 {
     int final = s->conn->final;
     sio_socket_detach(s);
-    if (final || !sio_rec_keep(s, reason)) sio_socket_free(s, reason);
+    const struct sio_rec_ops *rec = s->nsp->sio->rec_ops;
+    if (final || !rec || !rec->keep(s, reason)) sio_socket_free(s, reason);
 }
 
 void sio_disconnect(sio_socket_t *s)
@@ -715,7 +717,7 @@ void sio_connect_new(sio_conn_t *c, sio_nsp_t *nsp, const char *auth, size_t aut
     }
     sbuf_free(&err);
     sio_socket_attach(s, c);
-    if (sio->rec_window && owned) sio_rec_session_new(s, owner, owner_len);
+    if (sio->rec_ops && owned) sio->rec_ops->session_new(s, owner, owner_len);
     char reply[96];
     int n = s->pid[0]
                 ? snprintf(reply, sizeof reply, "{\"sid\":\"%s\",\"pid\":\"%s\"}", s->id, s->pid)
@@ -740,7 +742,7 @@ static void on_connect(sio_conn_t *c, const sio_packet_t *p)
     int owned = 0;
     if (sio->rec_window) {
         owned = !app->session_owner || app->session_owner(sio, auth, auth_len, &owner) == 0;
-        if (owned && sio_rec_connect(c, nsp, auth, auth_len, owner.data, owner.len)) {
+        if (owned && sio->rec_ops->connect(c, nsp, auth, auth_len, owner.data, owner.len)) {
             sbuf_free(&owner);
             return;
         }
@@ -976,7 +978,6 @@ sio_server_t *sio_server_new(server_t *srv, const app_module_t *app, void *app_s
     sio->app_state = app_state;
     deadline_queue_init(&sio->connect_q, srv->loop, (uint64_t)srv->cfg->connect_timeout,
                         on_connect_timeout, sio);
-    sio_rec_server_init(sio);
     for (size_t i = 0; app->namespaces && app->namespaces[i]; i++)
         nsp_get(sio, app->namespaces[i], strlen(app->namespaces[i]));
     return sio;
@@ -1003,20 +1004,18 @@ static void free_after_close(uv_handle_t *h)
 void sio_server_free(sio_server_t *sio)
 {
     void *v;
-    sio_rec_server_close(sio);
+    if (sio->rec_ops) sio->rec_ops->server_close(sio);
     for (size_t i = 0; strmap_next(&sio->nsps, &i, NULL, NULL, &v);) {
         sio_nsp_t *nsp = v;
-        sio_rec_nsp_free(nsp);
+        if (sio->rec_ops) sio->rec_ops->nsp_free(nsp);
+        strmap_free(&nsp->pids);
         room_index_free(&nsp->rooms);
         strmap_free(&nsp->sockets);
         free(nsp->name);
         free(nsp);
     }
     strmap_free(&sio->nsps);
-    sio->closing = 3;
-    uv_close((uv_handle_t *)&sio->touch, free_after_close);
+    sio->closing = 1 + (sio->rec_ops ? sio->rec_ops->close_handles(sio, free_after_close) : 0);
     sio->connect_q.timer.data = sio;
     deadline_queue_close(&sio->connect_q, free_after_close);
-    sio->keep_q.timer.data = sio;
-    deadline_queue_close(&sio->keep_q, free_after_close);
 }

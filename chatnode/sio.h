@@ -213,6 +213,10 @@ typedef struct {
     void *ctx;
 } sio_rec_store_t;
 
+/* Turns connection-state recovery on for sio as --recovery-window says (nothing when 0):
+ * pids, offsets, sessions kept and restored, the log in memory until a store is set. */
+void sio_recovery_install(sio_server_t *sio);
+
 /* Sets (or, with NULL, removes) the store. */
 void sio_server_set_rec_store(sio_server_t *sio, const sio_rec_store_t *store);
 

@@ -97,8 +97,9 @@ struct sio_server {
     uint64_t events_in, events_out; /* Socket.IO packets received from and sent to clients */
     sio_cluster_t cluster;          /* all NULL when running alone */
     /* recovery */
-    uint64_t rec_window; /* ms a session is kept; 0: recovery is off */
-    uint64_t rec_max;    /* most packets one restore sends */
+    const struct sio_rec_ops *rec_ops; /* NULL while it is off */
+    uint64_t rec_window;           /* ms a session is kept; 0: recovery is off */
+    uint64_t rec_max;              /* most packets one restore sends */
     deadline_queue_t keep_q;
     size_t nkept;
     sio_rec_counters_t rec;
@@ -145,29 +146,33 @@ void sio_connect_new(sio_conn_t *c, sio_nsp_t *nsp, const char *auth, size_t aut
 void sio_conn_hold(sio_conn_t *c);
 void sio_conn_release(sio_conn_t *c);
 
-/* ---- recovery (sio_recovery.c) ---- */
+/* ---- recovery (sio_recovery.c), as the layer calls it ---- */
 
-/* s joined (stamp) or left room: written to the store. */
-void sio_rec_room(sio_socket_t *s, const char *room, size_t len, int joined, rec_offset_t stamp);
-
-void sio_rec_server_init(sio_server_t *sio);
-/* Frees the kept sockets (the app told) and stops the keep queue. */
-void sio_rec_server_close(sio_server_t *sio);
-void sio_rec_nsp_free(sio_nsp_t *nsp);
-/* A new socket's session: its pid, start and owner (owner NULL or "": anyone's). */
-void sio_rec_session_new(sio_socket_t *s, const char *owner, size_t owner_len);
-/* Frees s's recovery state and forgets its pid. */
-void sio_rec_session_free(sio_socket_t *s);
-/* A CONNECT asking to recover a session (auth holds a pid): restores it on c and answers,
- * returning 1; 0 when it is not recovered (then a new session is made as usual). */
-int sio_rec_connect(sio_conn_t *c, sio_nsp_t *nsp, const char *auth, size_t auth_len,
-                    const char *owner, size_t owner_len);
-/* The connection of s went for reason: keeps s (returns 1) when its session may come back. */
-int sio_rec_keep(sio_socket_t *s, const char *reason);
-/* A packet made on this node that the log keeps: logged, then delivered with its offset.
- * Returns the number of local recipients. */
-size_t sio_rec_publish(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
-                       size_t nexcept, const char *data, size_t data_len,
-                       const sio_attachment_t *att, unsigned natt);
+/* Installed by sio_recovery_install; NULL while recovery is off. */
+struct sio_rec_ops {
+    /* A packet made on this node that the log keeps: logged, then delivered with its offset.
+     * Returns the number of local recipients. */
+    size_t (*publish)(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
+                      size_t nexcept, const char *data, size_t data_len,
+                      const sio_attachment_t *att, unsigned natt);
+    /* s joined (stamp) or left room: written to the store. */
+    void (*room)(sio_socket_t *s, const char *room, size_t len, int joined, rec_offset_t stamp);
+    /* A new socket's session: its pid, start and owner (owner NULL or "": anyone's). */
+    void (*session_new)(sio_socket_t *s, const char *owner, size_t owner_len);
+    /* Frees s's recovery state and forgets its pid. */
+    void (*session_free)(sio_socket_t *s);
+    /* The connection of s went for reason: keeps s (returns 1) when its session may come
+     * back. */
+    int (*keep)(sio_socket_t *s, const char *reason);
+    /* A CONNECT asking to recover a session (auth holds a pid): restores it on c and answers,
+     * returning 1; 0 when it is not recovered (then a new session is made as usual). */
+    int (*connect)(sio_conn_t *c, sio_nsp_t *nsp, const char *auth, size_t auth_len,
+                   const char *owner, size_t owner_len);
+    void (*nsp_free)(sio_nsp_t *nsp);
+    /* The server is going: the kept sockets go (the app told). */
+    void (*server_close)(sio_server_t *sio);
+    /* Closes recovery's handles with cb (their data is the server); returns how many. */
+    int (*close_handles)(sio_server_t *sio, uv_close_cb cb);
+};
 
 #endif

@@ -206,17 +206,6 @@ static void on_keep_expired(deadline_queue_t *q, deadline_node_t *n)
     sio_socket_free(s, s->reason);
 }
 
-void sio_rec_server_init(sio_server_t *sio)
-{
-    const chatnode_config_t *cfg = sio->srv->cfg;
-    sio->rec_window = (uint64_t)cfg->recovery_window;
-    sio->rec_max = (uint64_t)cfg->recovery_max_packets;
-    deadline_queue_init(&sio->keep_q, sio->srv->loop, sio->rec_window ? sio->rec_window : 1,
-                        on_keep_expired, sio);
-    uv_timer_init(sio->srv->loop, &sio->touch);
-    sio->touch.data = sio;
-}
-
 /* Ends a kept session now (the app is told, with why). */
 static void end_kept(sio_socket_t *s, const char *why)
 {
@@ -240,19 +229,18 @@ static void end_all_kept(sio_nsp_t *nsp, void *arg)
     }
 }
 
-void sio_rec_server_close(sio_server_t *sio)
+static void sio_rec_server_close(sio_server_t *sio)
 {
     sio_foreach_nsp(sio, end_all_kept, NULL);
 }
 
-void sio_rec_nsp_free(sio_nsp_t *nsp)
+static void sio_rec_nsp_free(sio_nsp_t *nsp)
 {
     log_free(nsp->log);
     nsp->log = NULL;
-    strmap_free(&nsp->pids);
 }
 
-void sio_rec_session_new(sio_socket_t *s, const char *owner, size_t owner_len)
+static void sio_rec_session_new(sio_socket_t *s, const char *owner, size_t owner_len)
 {
     sio_nsp_t *nsp = s->nsp;
     do sid_generate(s->pid, sizeof s->pid, NULL);
@@ -269,14 +257,15 @@ void sio_rec_session_new(sio_socket_t *s, const char *owner, size_t owner_len)
     }
 }
 
-void sio_rec_room(sio_socket_t *s, const char *room, size_t len, int joined, rec_offset_t stamp)
+static void sio_rec_room(sio_socket_t *s, const char *room, size_t len, int joined,
+                         rec_offset_t stamp)
 {
     sio_server_t *sio = s->nsp->sio;
     if (s->pid[0] && sio->has_store && s->state == SOCK_CONNECTED)
         sio->store.session_room(sio->store.ctx, s, room, len, joined, stamp);
 }
 
-void sio_rec_session_free(sio_socket_t *s)
+static void sio_rec_session_free(sio_socket_t *s)
 {
     if (!s->pid[0]) return;
     strmap_del(&s->nsp->pids, s->pid, SID_RANDOM_LEN);
@@ -299,7 +288,7 @@ static int recoverable(const char *reason)
     return 0;
 }
 
-int sio_rec_keep(sio_socket_t *s, const char *reason)
+static int sio_rec_keep(sio_socket_t *s, const char *reason)
 {
     sio_server_t *sio = s->nsp->sio;
     if (!sio->rec_window || !s->pid[0] || !recoverable(reason)) return 0;
@@ -527,7 +516,8 @@ static void on_touch(uv_timer_t *t)
 
 void sio_server_set_rec_store(sio_server_t *sio, const sio_rec_store_t *store)
 {
-    sio->has_store = store != NULL && sio->rec_window != 0;
+    if (!sio->rec_ops) return; /* recovery is off */
+    sio->has_store = store != NULL;
     if (store) sio->store = *store;
     if (sio->has_store) {
         uint64_t every = sio->rec_window / 2 ? sio->rec_window / 2 : 1;
@@ -537,8 +527,8 @@ void sio_server_set_rec_store(sio_server_t *sio, const sio_rec_store_t *store)
     }
 }
 
-int sio_rec_connect(sio_conn_t *c, sio_nsp_t *nsp, const char *auth, size_t auth_len,
-                    const char *owner, size_t owner_len)
+static int sio_rec_connect(sio_conn_t *c, sio_nsp_t *nsp, const char *auth, size_t auth_len,
+                           const char *owner, size_t owner_len)
 {
     sio_server_t *sio = nsp->sio;
     json_t *a = json_loadb(auth, auth_len, 0, NULL);
@@ -624,9 +614,9 @@ static uint64_t wall_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-size_t sio_rec_publish(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
-                       size_t nexcept, const char *data, size_t data_len,
-                       const sio_attachment_t *att, unsigned natt)
+static size_t sio_rec_publish(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
+                              const str_t *except, size_t nexcept, const char *data,
+                              size_t data_len, const sio_attachment_t *att, unsigned natt)
 {
     sio_server_t *sio = nsp->sio;
     if (sio->has_store) {
@@ -674,4 +664,38 @@ void sio_recovery_health(const sio_server_t *sio, sbuf_t *json)
     sbuf_append_char(json, '}');
     if (sio->has_store) sio->store.health(sio->store.ctx, json);
     sbuf_append_char(json, '}');
+}
+
+/* ---- installing ---- */
+
+static int close_handles(sio_server_t *sio, uv_close_cb cb)
+{
+    sio->keep_q.timer.data = sio;
+    deadline_queue_close(&sio->keep_q, cb);
+    uv_close((uv_handle_t *)&sio->touch, cb);
+    return 2;
+}
+
+static const struct sio_rec_ops rec_ops = {
+    .publish = sio_rec_publish,
+    .room = sio_rec_room,
+    .session_new = sio_rec_session_new,
+    .session_free = sio_rec_session_free,
+    .keep = sio_rec_keep,
+    .connect = sio_rec_connect,
+    .nsp_free = sio_rec_nsp_free,
+    .server_close = sio_rec_server_close,
+    .close_handles = close_handles,
+};
+
+void sio_recovery_install(sio_server_t *sio)
+{
+    const chatnode_config_t *cfg = sio->srv->cfg;
+    if (!cfg->recovery_window) return;
+    sio->rec_window = (uint64_t)cfg->recovery_window;
+    sio->rec_max = (uint64_t)cfg->recovery_max_packets;
+    deadline_queue_init(&sio->keep_q, sio->srv->loop, sio->rec_window, on_keep_expired, sio);
+    uv_timer_init(sio->srv->loop, &sio->touch);
+    sio->touch.data = sio;
+    sio->rec_ops = &rec_ops;
 }

@@ -66,6 +66,8 @@ typedef struct {
     amsg_str_t offset;
     amsg_str_t tag;  /* a 5th element when it is a string (a logged copy's origin), else none */
     int offset_slot; /* encoding: count a 4th element that the caller appends itself */
+    int logged;      /* the sharded format: "logged": true in data, a chatnode's copy for servers
+                        that keep no log of a packet its log keeps (docs/recovery.md) */
 } amsg_broadcast_t;
 
 /* Decodes a broadcast message: an array [uid (str), packet (map: type 2 or 5, data array,

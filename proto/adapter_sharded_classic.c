@@ -139,6 +139,7 @@ int adapter_sharded_broadcast_read(const adapter_sharded_msg_t *m, amsg_broadcas
     json_t *timeout = json_object_get(flags, "timeout");
     if (json_is_number(timeout) && json_number_value(timeout) >= 0)
         out->flags.timeout = (int64_t)json_number_value(timeout);
+    out->logged = json_is_true(json_object_get(d, "logged"));
     json_decref(d);
     if (!out->data.json) {
         amsg_broadcast_free(out);
@@ -307,7 +308,9 @@ int adapter_sharded_broadcast_write(sbuf_t *out, const amsg_broadcast_t *b)
     }
     if (b->flags.timeout != AMSG_UNSET && b->flags.timeout >= 0)
         sbuf_printf(&d, "%s\"timeout\":%lld", comma ? "," : "", (long long)b->flags.timeout);
-    sbuf_append_str(&d, "}}}");
+    sbuf_append_str(&d, "}}");
+    if (b->logged) sbuf_append_str(&d, ",\"logged\":true");
+    sbuf_append_char(&d, '}');
     adapter_sharded_msg_t m = {.type = ADAPTER_SHARDED_BROADCAST,
                                .data = {d.data, d.len, b->data.att, b->data.natt},
                                .uid = b->uid,

@@ -29,9 +29,9 @@ const char rec_store_log_script[] =
     "local id = string.format('%d-%d', ms, seq)\n"
     "local keep = tonumber(ARGV[1])\n"
     "redis.call('SET', KEYS[1], id, 'PX', keep * 2)\n"
-    "local f = {'d', ARGV[6]}\n"
-    "if ARGV[7] ~= '' then f[#f + 1] = 'e'; f[#f + 1] = ARGV[7] end\n"
-    "for i = 8, #ARGV do f[#f + 1] = 'a' .. (i - 8); f[#f + 1] = ARGV[i] end\n"
+    "local f = {'d', ARGV[7]}\n"
+    "if ARGV[8] ~= '' then f[#f + 1] = 'e'; f[#f + 1] = ARGV[8] end\n"
+    "for i = 9, #ARGV do f[#f + 1] = 'a' .. (i - 9); f[#f + 1] = ARGV[i] end\n"
     "local oldest = now - keep\n"
     "if oldest < 0 then oldest = 0 end\n"
     "local minid = string.format('%d-0', oldest)\n"
@@ -40,7 +40,7 @@ const char rec_store_log_script[] =
     "  redis.call('XTRIM', KEYS[i], 'MINID', '~', minid)\n"
     "  redis.call('PEXPIRE', KEYS[i], keep)\n"
     "end\n"
-    "redis.call('PUBLISH', ARGV[3], ARGV[4] .. string.char(160 + #id) .. id .. ARGV[5])\n"
+    "redis.call(ARGV[3], ARGV[4], ARGV[5] .. string.char(160 + #id) .. id .. ARGV[6])\n"
     "return id\n";
 
 /* A stream that lost entries after the point asked from (trimmed by length or age) cannot
@@ -54,7 +54,7 @@ const char rec_store_restore_script[] =
     "if (h['owner'] or '') ~= ARGV[1] then return {'owner'} end\n"
     "local function fail(why)\n"
     "  redis.call('DEL', KEYS[1])\n"
-    "  redis.call('PUBLISH', ARGV[6], ARGV[5] .. ' end ' .. ARGV[9])\n"
+    "  redis.call(ARGV[10], ARGV[6], ARGV[5] .. ' end ' .. ARGV[9])\n"
     "  return {why}\n"
     "end\n"
     "local function parse(id)\n"
@@ -129,7 +129,7 @@ const char rec_store_restore_script[] =
     "end\n"
     "redis.call('HSET', KEYS[1], 'node', ARGV[5])\n"
     "redis.call('PEXPIRE', KEYS[1], ARGV[8])\n"
-    "redis.call('PUBLISH', ARGV[6], ARGV[7])\n"
+    "redis.call(ARGV[10], ARGV[6], ARGV[7])\n"
     "local rooms = {}\n"
     "for r, st in pairs(stamps) do rooms[#rooms + 1] = r; rooms[#rooms + 1] = text(st) end\n"
     "return {'ok', sid, h['data'] or '', text(start), text(head), rooms, out}\n";

@@ -8,7 +8,9 @@
  *   <tag>:r:<room>       stream: packets to a room (a socket id is a room)
  *   <tag>:s:<pid>        hash: a session (sid, owner, start, node, data, r:<room> -> stamp)
  *
+ *   <tag>:m              channel: restore markers
  *   <tag>:f              channel: logged copies of broadcasts from servers that keep no log
+ *   <tag>:b              shard channel: logged packets, in the sharded bus format
  *
  * A packet to several rooms is one entry, with the same id, in each room's stream. Entry
  * fields: d (the JSON argument array), e (the rooms excepted, a JSON array; absent when none),
@@ -26,16 +28,16 @@ void rec_store_key(sbuf_t *out, const char *prefix, const char *nsp, size_t nsp_
 
 /* LOG: gives a packet the next offset, adds it to its streams, trims them and publishes.
  *   KEYS: seq, then one stream per room (or the namespace's "all" stream)
- *   ARGV: retention ms, most entries per stream, channel, message (from its offset on left
- *         out: the script appends the offset as a msgpack string), what follows the offset in
- *         the message ("" none), data, except ("" none), attachments...
+ *   ARGV: retention ms, most entries per stream, PUBLISH or SPUBLISH, channel, message (from
+ *         its offset on left out: the script appends the offset as a msgpack string), what
+ *         follows the offset in the message ("" none), data, except ("" none), attachments...
  *   reply: the offset */
 extern const char rec_store_log_script[];
 
 /* RESTORE: a session back for a CONNECT.
  *   KEYS: session, seq, "all" stream
  *   ARGV: owner, offset ("" none), most packets, room stream key prefix (<tag>:r:), node uid,
- *         marker channel, marker payload, session TTL ms, pid
+ *         marker channel, marker payload, session TTL ms, pid, PUBLISH or SPUBLISH
  *   reply: {"ok", sid, data, start, head, {room, stamp, ...}, {id, data, natt, att..., ...}}
  *          or {why} (unknown, owner, offset, trimmed, too_many); on "ok" the session is now
  *          the node's and the marker is published. On offset, trimmed and too_many the
