@@ -192,6 +192,27 @@ static void bcast_done(amsg_broadcast_t *b)
     free(b->except);
 }
 
+/* A broadcast in the sharded format, on the channel it goes on (its room's, or the
+ * namespace's). */
+static void sh_publish(cluster_t *c, sio_nsp_t *nsp, const amsg_broadcast_t *b)
+{
+    sbuf_t msg = SBUF_INIT, ch = SBUF_INIT;
+    int rc = adapter_sharded_broadcast_write(&msg, b);
+    if (rc < 0) {
+        log_warn("broadcast not published", "error=\"%s\"", adapter_sharded_strerror(rc));
+    } else {
+        if (adapter_sharded_publish_to_room(c->mode, ADAPTER_SHARDED_BROADCAST, 0, b->rooms,
+                                            b->nrooms))
+            sh_channel(&ch, c, nsp, b->rooms[0].s, b->rooms[0].len);
+        else
+            sh_channel(&ch, c, nsp, NULL, 0);
+        bus_spublish(c->bus, ch.data, ch.len, msg.data, msg.len);
+        c->broadcasts_out++;
+    }
+    sbuf_free(&msg);
+    sbuf_free(&ch);
+}
+
 static void on_publish(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
                        const str_t *except, size_t nexcept, const char *data, size_t data_len,
                        const sio_attachment_t *att, unsigned natt, unsigned flags)
@@ -200,25 +221,12 @@ static void on_publish(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nro
     amsg_broadcast_t b =
         bcast_of(c, nsp, rooms, nrooms, except, nexcept, data, data_len, att, natt);
     if (flags & SIO_VOLATILE) b.flags.is_volatile = 1;
-    sbuf_t msg = SBUF_INIT, ch = SBUF_INIT;
     if (c->sharded) {
-        int rc = adapter_sharded_broadcast_write(&msg, &b);
-        if (rc < 0) {
-            log_warn("broadcast not published", "error=\"%s\"", adapter_sharded_strerror(rc));
-        } else {
-            if (adapter_sharded_publish_to_room(c->mode, ADAPTER_SHARDED_BROADCAST, 0, b.rooms,
-                                                b.nrooms))
-                sh_channel(&ch, c, nsp, rooms[0].ptr, rooms[0].len);
-            else
-                sh_channel(&ch, c, nsp, NULL, 0);
-            bus_spublish(c->bus, ch.data, ch.len, msg.data, msg.len);
-            c->broadcasts_out++;
-        }
+        sh_publish(c, nsp, &b);
         bcast_done(&b);
-        sbuf_free(&msg);
-        sbuf_free(&ch);
         return;
     }
+    sbuf_t msg = SBUF_INIT, ch = SBUF_INIT;
     int rc = amsg_broadcast_encode(&msg, &b);
     if (rc < 0) {
         log_warn("broadcast not published", "error=\"%s\"", amsg_strerror(rc));
@@ -1244,19 +1252,8 @@ void cluster_publish_logged_copy(cluster_t *c, sio_nsp_t *nsp, const str_t *room
     if (!c->sharded) return;
     amsg_broadcast_t b = bcast_of(c, nsp, rooms, nrooms, except, nexcept, data, len, att, natt);
     b.logged = 1;
-    sbuf_t msg = SBUF_INIT, ch = SBUF_INIT;
-    if (adapter_sharded_broadcast_write(&msg, &b) == 0) {
-        if (adapter_sharded_publish_to_room(c->mode, ADAPTER_SHARDED_BROADCAST, 0, b.rooms,
-                                            b.nrooms))
-            sh_channel(&ch, c, nsp, rooms[0].ptr, rooms[0].len);
-        else
-            sh_channel(&ch, c, nsp, NULL, 0);
-        bus_spublish(c->bus, ch.data, ch.len, msg.data, msg.len);
-        c->broadcasts_out++;
-    }
+    sh_publish(c, nsp, &b);
     bcast_done(&b);
-    sbuf_free(&msg);
-    sbuf_free(&ch);
 }
 
 static void nsp_to_rec(sio_nsp_t *nsp, void *ctx)

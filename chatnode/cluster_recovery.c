@@ -326,7 +326,7 @@ static int log_packet(cluster_rec_t *r, sio_nsp_t *nsp, const sbuf_t *chan, cons
 {
     sbuf_t seq = SBUF_INIT, ex = SBUF_INIT;
     args_t a = {0};
-    arg_u64(&a, 1 + (l->nrooms ? l->nrooms : 1));
+    arg_u64(&a, 2 + (l->nrooms ? l->nrooms : 1));
     key_of(&seq, r, nsp, "seq", 3);
     arg_add(&a, seq.data, seq.len);
     if (!l->nrooms) {
@@ -340,6 +340,7 @@ static int log_packet(cluster_rec_t *r, sio_nsp_t *nsp, const sbuf_t *chan, cons
             sbuf_free(&what);
         }
     }
+    key_of(arg_new(&a), r, nsp, "cuts", 4);
     arg_u64(&a, r->window);
     arg_u64(&a, r->max_len);
     arg_str(&a, r->sharded ? "SPUBLISH" : "PUBLISH");
@@ -864,7 +865,7 @@ static void rec_restore(void *ctx, sio_nsp_t *nsp, const char *pid, size_t pid_l
     x->cb = cb;
     x->ud = ud;
     args_t a = {0};
-    arg_str(&a, "3");
+    arg_str(&a, "4");
     sbuf_t *k = arg_new(&a);
     sbuf_t what = SBUF_INIT;
     sbuf_append_str(&what, "s:");
@@ -874,6 +875,7 @@ static void rec_restore(void *ctx, sio_nsp_t *nsp, const char *pid, size_t pid_l
     sbuf_append(&key, k->data, k->len);
     key_of(arg_new(&a), r, nsp, "seq", 3);
     key_of(arg_new(&a), r, nsp, "all", 3);
+    key_of(arg_new(&a), r, nsp, "cuts", 4);
     arg_add(&a, owner ? owner : "", owner_len);
     arg_str(&a, offset);
     arg_u64(&a, r->max_packets);
@@ -1003,7 +1005,7 @@ cluster_rec_t *cluster_rec_start(cluster_t *c, sio_server_t *sio, const chatnode
     r->keep_ms = (uint64_t)cfg->recovery_window;
     r->live_ms = 2 * (uint64_t)cfg->recovery_window;
     r->max_packets = (uint64_t)cfg->recovery_max_packets;
-    r->max_len = r->max_packets + 100;
+    r->max_len = r->max_packets;
     deadline_queue_init(&r->timeouts, sio_server_loop(sio), (uint64_t)cfg->requests_timeout,
                         on_restore_timeout, r);
     deadline_queue_init(&r->holds, sio_server_loop(sio), FOREIGN_HOLD_MS, on_held_due, r);

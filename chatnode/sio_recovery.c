@@ -37,12 +37,22 @@ typedef struct {
     unsigned natt;
 } rec_entry_t;
 
+/* The newest dropped entry for a room (its name is the map's key). */
+typedef struct {
+    rec_offset_t off;
+    size_t len;
+    char name[];
+} cut_t;
+
 struct rec_log {
     rec_entry_t **e; /* a ring of cap entries, first at head */
     size_t head, n, cap;
     size_t max;              /* most entries kept */
     size_t bytes, max_bytes; /* what the entries hold, and the most they may */
-    rec_offset_t trimmed;    /* the newest entry dropped, 0 when none was */
+    /* per room, the newest entry for it that was dropped; for the whole namespace in all_cut */
+    strmap_t cuts;
+    rec_offset_t all_cut;
+    size_t appends; /* since the cuts were last pruned */
 };
 
 /* What an entry holds, counted against the log's bytes. */
@@ -87,7 +97,17 @@ static void entry_free(rec_entry_t *e)
 static void log_drop_first(rec_log_t *l)
 {
     rec_entry_t *e = entry_at(l, 0);
-    l->trimmed = e->off;
+    if (e->nrooms == 0) l->all_cut = e->off;
+    for (uint32_t i = 0; i < e->nrooms; i++) {
+        cut_t *c = strmap_get(&l->cuts, e->rooms[i].ptr, e->rooms[i].len);
+        if (!c) {
+            c = xmalloc(sizeof *c + e->rooms[i].len);
+            c->len = e->rooms[i].len;
+            memcpy(c->name, e->rooms[i].ptr, e->rooms[i].len);
+            strmap_put(&l->cuts, c->name, c->len, c);
+        }
+        c->off = e->off;
+    }
     l->bytes -= entry_bytes(e);
     entry_free(e);
     l->head = (l->head + 1) % l->cap;
@@ -146,6 +166,18 @@ static void log_append(sio_nsp_t *nsp, rec_offset_t off, const str_t *rooms, siz
         e->att[i] = (sio_attachment_t){xmemdup(att[i].data, att[i].len), att[i].len};
     l->e[(l->head + l->n) % l->cap] = e;
     l->n++;
+    if (++l->appends >= 4096) { /* a cut older than the retention can matter to no session */
+        l->appends = 0;
+        uint64_t old = rec_offset_ms(off) > 2 * keep ? rec_offset_ms(off) - 2 * keep : 0;
+        void *v;
+        for (size_t i = 0; strmap_next(&l->cuts, &i, NULL, NULL, &v);) {
+            cut_t *c = v;
+            if (rec_offset_ms(c->off) >= old) continue;
+            strmap_del(&l->cuts, c->name, c->len);
+            free(c);
+            i = 0;
+        }
+    }
     l->bytes += entry_bytes(e);
 }
 
@@ -153,6 +185,9 @@ static void log_free(rec_log_t *l)
 {
     if (!l) return;
     while (l->n) log_drop_first(l);
+    void *v;
+    for (size_t i = 0; strmap_next(&l->cuts, &i, NULL, NULL, &v);) free(v);
+    strmap_free(&l->cuts);
     free(l->e);
     free(l);
 }
@@ -169,6 +204,22 @@ static size_t log_after(const rec_log_t *l, rec_offset_t off)
             hi = mid;
     }
     return lo;
+}
+
+/* Whether the log dropped an entry for s after off: for the whole namespace, its own id, or
+ * one of its rooms after it joined. */
+static int log_cut_past(const rec_log_t *l, const sio_socket_t *s, rec_offset_t off)
+{
+    if (l->all_cut > off) return 1;
+    const cut_t *c = strmap_get(&l->cuts, s->id, SID_RANDOM_LEN);
+    if (c && c->off > off) return 1;
+    for (uint32_t i = 0; i < s->rm.nrooms; i++) {
+        const room_t *r = s->rm.rooms[i].room;
+        rec_offset_t from = s->rm.rooms[i].stamp > off ? s->rm.rooms[i].stamp : off;
+        c = strmap_get(&l->cuts, r->name, r->len);
+        if (c && c->off > from) return 1;
+    }
+    return 0;
 }
 
 static int entry_for(const rec_entry_t *e, const sio_socket_t *s)
@@ -301,13 +352,14 @@ static int sio_rec_keep(sio_socket_t *s, const char *reason)
     return 1;
 }
 
-/* Sends entry e to s with its offset. */
-static void send_entry(sio_socket_t *s, const rec_entry_t *e)
+/* Sends a logged packet (data: its arguments without the offset) to s with its offset. */
+static void send_logged(sio_socket_t *s, const char *data, size_t len, rec_offset_t off,
+                        const sio_attachment_t *att, unsigned natt)
 {
     sbuf_t with = SBUF_INIT;
-    if (rec_offset_append_to_array(&with, e->data, e->data_len, e->off) == 0) {
+    if (rec_offset_append_to_array(&with, data, len, off) == 0) {
         packet_frames_t pf;
-        sio_frames_from_data(&pf, s->nsp, SIO_EVENT, -1, with.data, with.len, e->att, e->natt);
+        sio_frames_from_data(&pf, s->nsp, SIO_EVENT, -1, with.data, with.len, att, natt);
         sio_frames_send(s->conn, &pf);
         sio_frames_free(&pf);
     }
@@ -351,18 +403,6 @@ static void pending_free(pending_t *p)
     free(p->auth);
     free(p->owner);
     free(p);
-}
-
-static void send_packet(sio_socket_t *s, const sio_rec_packet_t *pk)
-{
-    sbuf_t with = SBUF_INIT;
-    if (rec_offset_append_to_array(&with, pk->data, pk->len, pk->offset) == 0) {
-        packet_frames_t pf;
-        sio_frames_from_data(&pf, s->nsp, SIO_EVENT, -1, with.data, with.len, pk->att, pk->natt);
-        sio_frames_send(s->conn, &pf);
-        sio_frames_free(&pf);
-    }
-    sbuf_free(&with);
 }
 
 /* A socket for a session kept on another node, from the store's record; NULL when its id is
@@ -434,7 +474,7 @@ static void on_restored(void *ud, const sio_restore_t *r)
         if (pk->addressed &&
             !sio_socket_selected(s, pk->rooms, pk->nrooms, pk->except, pk->nexcept, pk->offset))
             continue;
-        send_packet(s, pk);
+        send_logged(s, pk->data, pk->len, pk->offset, pk->att, pk->natt);
         if (pk->offset > s->cursor) s->cursor = pk->offset;
     }
     if (nsp->last > s->cursor) s->cursor = nsp->last;
@@ -571,7 +611,7 @@ static int sio_rec_connect(sio_conn_t *c, sio_nsp_t *nsp, const char *auth, size
     }
     rec_log_t *l = nsp->log;
     size_t first = l ? log_after(l, off) : 0, count = 0;
-    if (l && l->trimmed > off) {
+    if (l && log_cut_past(l, s, off)) {
         rc = restore_failed(sio, s, SIO_REC_TRIMMED);
         goto out;
     }
@@ -589,7 +629,7 @@ static int sio_rec_connect(sio_conn_t *c, sio_nsp_t *nsp, const char *auth, size
     sio_socket_attach(s, c);
     for (size_t i = first; l && i < l->n; i++) {
         rec_entry_t *e = entry_at(l, i);
-        if (entry_for(e, s)) send_entry(s, e);
+        if (entry_for(e, s)) send_logged(s, e->data, e->data_len, e->off, e->att, e->natt);
     }
     s->cursor = nsp->last;
     s->reason = NULL;

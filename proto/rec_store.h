@@ -7,6 +7,7 @@
  *   <tag>:all            stream: packets to the whole namespace
  *   <tag>:r:<room>       stream: packets to a room (a socket id is a room)
  *   <tag>:s:<pid>        hash: a session (sid, owner, start, node, data, r:<room> -> stamp)
+ *   <tag>:cuts           hash: stream key -> the newest entry trimmed from it
  *
  *   <tag>:m              channel: restore markers
  *   <tag>:f              channel: logged copies of broadcasts from servers that keep no log
@@ -26,8 +27,10 @@
 void rec_store_key(sbuf_t *out, const char *prefix, const char *nsp, size_t nsp_len,
                    const char *what, size_t what_len);
 
-/* LOG: gives a packet the next offset, adds it to its streams, trims them and publishes.
- *   KEYS: seq, then one stream per room (or the namespace's "all" stream)
+/* LOG: gives a packet the next offset, adds it to its streams, trims them (entries older
+ * than the retention, then the oldest past most entries + 100, recording what went in cuts)
+ * and publishes.
+ *   KEYS: seq, then one stream per room (or the namespace's "all" stream), then cuts
  *   ARGV: retention ms, most entries per stream, PUBLISH or SPUBLISH, channel, message (from
  *         its offset on left out: the script appends the offset as a msgpack string), what
  *         follows the offset in the message ("" none), data, except ("" none), attachments...
@@ -35,7 +38,7 @@ void rec_store_key(sbuf_t *out, const char *prefix, const char *nsp, size_t nsp_
 extern const char rec_store_log_script[];
 
 /* RESTORE: a session back for a CONNECT.
- *   KEYS: session, seq, "all" stream
+ *   KEYS: session, seq, "all" stream, cuts
  *   ARGV: owner, offset ("" none), most packets, room stream key prefix (<tag>:r:), node uid,
  *         marker channel, marker payload, session TTL ms, pid, PUBLISH or SPUBLISH
  *   reply: {"ok", sid, data, start, head, {room, stamp, ...}, {id, data, natt, att..., ...}}

@@ -15,6 +15,20 @@ import { emitAck } from "./lib/clients.mjs";
 import { startNodePeer } from "./lib/node_peer.mjs";
 import { Emitter } from "@socket.io/redis-emitter";
 import { createClient } from "redis";
+import crypto from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+const SECRET = "a secret for the recovery tests";
+const b64url = (v) => Buffer.from(v).toString("base64url");
+/** An HS256 token signed with SECRET. */
+function token(claims) {
+  const head = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
+  const body = b64url(JSON.stringify(claims));
+  const sig = b64url(crypto.createHmac("sha256", SECRET).update(`${head}.${body}`).digest());
+  return `${head}.${body}.${sig}`;
+}
 
 const OFFSET = /^\d+-\d+$/;
 const open = new Set();
@@ -303,6 +317,105 @@ for (const mode of ["alone", "redis"]) {
       const h1 = await health(srv);
       assert.equal(h1.expired, h0.expired + 1);
       assert.equal(h1.failed.unknown, h0.failed.unknown + 1);
+    });
+  });
+
+  describe(`connection-state recovery, signed-in users (${mode})`, { timeout: 60_000 }, () => {
+    let srv, dir;
+    before(async () => {
+      dir = mkdtempSync(path.join(os.tmpdir(), "recovery-"));
+      writeFileSync(path.join(dir, "secret"), SECRET);
+      srv = await startChatnode(["--app", "chat", "--jwt-secret-file", path.join(dir, "secret"),
+        "--jwt-leeway", "0", ...await modeFlags()]);
+    });
+    after(async () => {
+      await stopAll(srv);
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("a token that expired while away: the CONNECT is refused as usual, nothing recovered", async () => {
+      const exp = Math.floor(Date.now() / 1000) + 2;
+      const a = reconnecting(srv, { auth: { token: token({ sub: "u-eve", name: "Eve", exp }) } });
+      await connectOnce(a);
+      assert.equal((await emitAck(a, "join", { room: "lobby" }))[0].ok, true);
+      const restored = (await health(srv)).restored;
+      a.io.reconnection(false);
+      const gone = new Promise((resolve) => a.once("disconnect", resolve));
+      cut(a, "close");
+      await withTimeout(gone, WAIT_MS, "disconnect");
+      await sleep(Math.max(0, exp * 1000 - Date.now()) + 1100); // past exp
+      const refused = new Promise((resolve) => a.once("connect_error", resolve));
+      a.connect();
+      const err = await withTimeout(refused, WAIT_MS, "connect_error");
+      assert.equal(err.message, "unauthorized");
+      assert.equal((await health(srv)).restored, restored);
+    });
+
+    it("a valid token of the same user gets the session back", async () => {
+      const exp = Math.floor(Date.now() / 1000) + 3600;
+      const a = reconnecting(srv, { auth: { token: token({ sub: "u-fay", name: "Fay", exp }) } });
+      await connectOnce(a);
+      assert.equal((await emitAck(a, "join", { room: "lobby" }))[0].ok, true);
+      const id = a.id;
+      await dropAndReturn(srv, a, "reset");
+      assert.equal(a.recovered, true);
+      assert.equal(a.id, id);
+    });
+  });
+
+  describe(`connection-state recovery, a trimmed log (${mode})`, { timeout: 60_000 }, () => {
+    let srv;
+    before(async () => {
+      // the log keeps at most a quarter of the memory budget in memory (256 KiB here), and
+      // about --recovery-max-packets + 100 entries per stream in Redis
+      srv = await startChatnode(["--app", "echo", "--echo-test-events", "--recovery-max-packets", "3",
+        "--max-memory-queued", "1048576", ...await modeFlags()]);
+    });
+    after(() => stopAll(srv));
+
+    it("a log trimmed past the client's offset: a new session, not a partial replay", async () => {
+      const a = reconnecting(srv);
+      const b = reconnecting(srv);
+      await Promise.all([connectOnce(a), connectOnce(b)]);
+      await emitAck(a, "join", "busy");
+      const id = a.id;
+      const trimmed = (await health(srv)).failed.trimmed;
+      const filler = "x".repeat(2000);
+      await dropAndReturn(srv, a, "close", async () => {
+        for (let i = 0; i < 300; i++) await emitAck(b, "broadcast", "busy", "news", i, filler);
+      });
+      assert.equal(a.recovered, false);
+      assert.notEqual(a.id, id);
+      const failed = (await health(srv)).failed;
+      assert.equal(failed.trimmed, trimmed + 1, JSON.stringify(failed));
+    });
+  });
+
+  describe(`connection-state recovery, old history trimmed by age (${mode})`, { timeout: 60_000 }, () => {
+    let srv;
+    before(async () => {
+      // entries are kept for the window plus a ping period: 1.5 s here
+      srv = await startChatnode(["--app", "echo", "--echo-test-events", "--recovery-window", "1000",
+        "--ping-interval", "300", "--ping-timeout", "200", ...await modeFlags()]);
+    });
+    after(() => stopAll(srv));
+
+    it("a room whose history the client had was trimmed since: still recovered", async () => {
+      const a = reconnecting(srv);
+      const b = reconnecting(srv);
+      await Promise.all([connectOnce(a), connectOnce(b)]);
+      const got = recordAll(a);
+      await emitAck(a, "join", "quiet");
+      await emitAck(b, "broadcast", "quiet", "news", "long ago");
+      await eventually(() => got.length === 1, WAIT_MS, "the old message");
+      await emitAck(b, "broadcast", "elsewhere", "news", "not for a"); // after a's offset
+      await sleep(2000); // both older than the retention now: trimmed with the next entry
+      await dropAndReturn(srv, a, "close", async () => {
+        await emitAck(b, "broadcast", "quiet", "news", "while away");
+      });
+      assert.equal(a.recovered, true, JSON.stringify((await health(srv)).failed));
+      await eventually(() => got.length === 2, WAIT_MS, "the missed message");
+      assert.deepEqual(got.map((e) => e[1]), ["long ago", "while away"]);
     });
   });
 
