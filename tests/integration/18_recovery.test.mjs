@@ -268,6 +268,39 @@ for (const mode of ["alone", "redis"]) {
       }
     });
 
+    it("hostile pids and offsets: each gets a new session, the node stays up", async () => {
+      const emoji = "\u{1F600}".repeat(64);
+      const auths = [
+        { pid: "" }, { pid: emoji, offset: "1-0" }, { pid: "A".repeat(19) }, { pid: "A".repeat(21) },
+        { pid: "A".repeat(20), offset: emoji }, { pid: "A".repeat(20), offset: "1".repeat(10000) },
+        { pid: "A".repeat(20), offset: "\u00e9-1" }, { pid: "A".repeat(20), offset: -1 },
+        { pid: "A".repeat(20), offset: 1.5 }, { pid: "A".repeat(20), offset: null }, { pid: "A\u0000".repeat(10) },
+        { pid: ["x"] }, { pid: { a: 1 } }, { pid: 12 },
+      ];
+      const { sock } = await openWsSession(srv.wsUrl, "/socket.io/");
+      try {
+        for (const auth of auths) {
+          sock.send(`40${JSON.stringify(auth)}`);
+          const ans = await sock.next();
+          assert.match(ans, /^40\{"sid":"[\w-]{20}","pid":"[\w-]{20}"\}$/, JSON.stringify(auth).slice(0, 60));
+          assert.equal(JSON.parse((await sock.next()).slice(2))[0], "auth");
+          sock.send("41"); // leave the namespace, to connect again
+        }
+        // and a flood of them, 100 connections at once, each answered
+        const flood = await Promise.all(Array.from({ length: 100 }, () => openWsSession(srv.wsUrl, "/socket.io/")));
+        try {
+          flood.forEach(({ sock: f }, i) => f.send(`40${JSON.stringify({ pid: `p${i}`.padEnd(20, "x"), offset: `${i}-0` })}`));
+          for (const { sock: f } of flood) assert.match(await f.next(), /^40\{"sid"/);
+        } finally {
+          for (const { sock: f } of flood) f.close();
+        }
+      } finally {
+        sock.close();
+      }
+      const h = await health(srv);
+      assert.ok(h.failed.unknown > 0);
+    });
+
     it("a client kicked by the server does not get its session back", async () => {
       const a = reconnecting(srv);
       await connectOnce(a);
