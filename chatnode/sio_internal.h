@@ -98,8 +98,8 @@ struct sio_server {
     sio_cluster_t cluster;          /* all NULL when running alone */
     /* recovery */
     const struct sio_rec_ops *rec_ops; /* NULL while it is off */
-    uint64_t rec_window;           /* ms a session is kept; 0: recovery is off */
-    uint64_t rec_max;              /* most packets one restore sends */
+    uint64_t rec_window;               /* ms a session is kept; 0: recovery is off */
+    uint64_t rec_max;                  /* most packets one restore sends */
     deadline_queue_t keep_q;
     size_t nkept;
     sio_rec_counters_t rec;
