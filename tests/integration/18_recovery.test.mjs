@@ -319,7 +319,8 @@ for (const mode of ["alone", "redis"]) {
   describe(`connection-state recovery, limits (${mode})`, { timeout: 60_000 }, () => {
     let srv;
     before(async () => {
-      srv = await startChatnode(["--app", "echo", "--echo-test-events", "--recovery-window", "400",
+      // a window short enough to wait out, long enough to come back within on a loaded machine
+      srv = await startChatnode(["--app", "echo", "--echo-test-events", "--recovery-window", "2000",
         "--recovery-max-packets", "3", ...await modeFlags()]);
     });
     after(() => stopAll(srv));
@@ -344,7 +345,7 @@ for (const mode of ["alone", "redis"]) {
       await connectOnce(a);
       const id = a.id;
       const h0 = await health(srv);
-      await dropAndReturn(srv, a, "close", () => sleep(1000)); // the window is 400 ms
+      await dropAndReturn(srv, a, "close", () => sleep(3000)); // the window is 2 s
       assert.equal(a.recovered, false);
       assert.notEqual(a.id, id);
       const h1 = await health(srv);
@@ -427,8 +428,8 @@ for (const mode of ["alone", "redis"]) {
   describe(`connection-state recovery, old history trimmed by age (${mode})`, { timeout: 60_000 }, () => {
     let srv;
     before(async () => {
-      // entries are kept for the window plus a ping period: 1.5 s here
-      srv = await startChatnode(["--app", "echo", "--echo-test-events", "--recovery-window", "1000",
+      // entries are kept for the window plus a ping period: 3.5 s here
+      srv = await startChatnode(["--app", "echo", "--echo-test-events", "--recovery-window", "3000",
         "--ping-interval", "300", "--ping-timeout", "200", ...await modeFlags()]);
     });
     after(() => stopAll(srv));
@@ -442,7 +443,7 @@ for (const mode of ["alone", "redis"]) {
       await emitAck(b, "broadcast", "quiet", "news", "long ago");
       await eventually(() => got.length === 1, WAIT_MS, "the old message");
       await emitAck(b, "broadcast", "elsewhere", "news", "not for a"); // after a's offset
-      await sleep(2000); // both older than the retention now: trimmed with the next entry
+      await sleep(4000); // both older than the retention now: trimmed with the next entry
       await dropAndReturn(srv, a, "close", async () => {
         await emitAck(b, "broadcast", "quiet", "news", "while away");
       });
