@@ -7,6 +7,7 @@
 #include "app.h"
 #include "chat_internal.h"
 #include "chat_store.h"
+#include "events.h"
 #include "log.h"
 #include "sio.h"
 #include "utf8.h"
@@ -298,6 +299,18 @@ static void on_change_presence(void *ud, json_t *live)
         json_t *ev = json_pack("{s:s,s:{s:s,s:s}}", "room", c->room, "user", "id", c->user_id,
                                "name", c->user_name);
         emit_to(c->nsp, &room, 1, NULL, 0, c->arrived ? "joined" : "left", ev, 0);
+        const chatnode_config_t *core = c->ch->core;
+        sio_server_t *sio = sio_nsp_server(c->nsp);
+        /* the room's first member anywhere (the entry just written is the only one) comes
+         * before its arrival, its last one gone after its departure */
+        size_t entries = json_array_size(live);
+        int edge = c->arrived ? entries == 1 : entries == 0;
+        json_t *r = edge ? json_pack("{s:s}", "room", c->room) : NULL;
+        if (r && c->arrived) events_record(sio, core, CLUSTER_EVENT_ROOM_OCCUPIED, r);
+        events_record(sio, core,
+                      c->arrived ? CLUSTER_EVENT_MEMBER_JOINED : CLUSTER_EVENT_MEMBER_LEFT, ev);
+        if (r && !c->arrived) events_record(sio, core, CLUSTER_EVENT_ROOM_VACATED, r);
+        json_decref(r);
         json_decref(ev);
     }
     if (c->w) {
@@ -416,6 +429,16 @@ static void on_stored(void *ud, const char *id, int fresh, int confirmed)
         json_t *msg = json_pack("{s:s,s:{s:s,s:s},s:s,s:I,s:s}", "id", id, "from", "id",
                                 st->from_id, "name", st->from_name, "text", st->text, "ts", ts,
                                 st->kind == MSG_ROOM ? "room" : "to", st->target);
+        /* the event of a stored message: {room | to, message: {id, from, text, ts}} */
+        json_t *stored = json_pack(
+            "{s:s,s:{s:s,s:O,s:s,s:I}}", st->kind == MSG_ROOM ? "room" : "to", st->target,
+            "message", "id", id, "from", json_object_get(msg, "from"), "text", st->text, "ts", ts);
+        if (stored)
+            events_record(sio_nsp_server(w->nsp), w->ch->core,
+                          st->kind == MSG_ROOM ? CLUSTER_EVENT_MESSAGE
+                                               : CLUSTER_EVENT_PRIVATE_MESSAGE,
+                          stored);
+        json_decref(stored);
         if (st->kind == MSG_ROOM) {
             str_t room = {st->target, strlen(st->target)};
             emit_to(w->nsp, &room, 1, NULL, 0, "message", msg, 0);

@@ -31,6 +31,12 @@ static const cfg_opt_t opts[] = {
             recovery_max_packets, "N",
             "connection-state recovery: most missed packets one restore sends; a client that "
             "missed more gets a new session"),
+    CFG_OPT(chatnode_config_t, "events-max-len", CFG_INT, "100000", 0, 100000000, events_max_len,
+            "N",
+            "cluster events (docs/protocols.md, section 6): entries the P:events stream keeps, "
+            "about (0: record no events)"),
+    CFG_OPT(chatnode_config_t, "events-ttl", CFG_INT, "86400", 1, 31536000, events_ttl, "S",
+            "cluster events: seconds an entry of P:events is kept"),
     CFG_OPT(chatnode_config_t, "upgrade-timeout", CFG_INT, "10000", 1, 3600000, upgrade_timeout,
             "MS", "time a transport upgrade has to complete before it is cancelled"),
     CFG_OPT(chatnode_config_t, "keepalive-timeout", CFG_INT, "60000", 100, 3600000,

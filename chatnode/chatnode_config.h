@@ -17,6 +17,8 @@ typedef struct {
     long long connect_timeout;
     long long recovery_window;      /* ms a session is kept for recovery; 0: off */
     long long recovery_max_packets; /* most packets one restore sends */
+    long long events_max_len;       /* entries P:events keeps, about; 0: record none */
+    long long events_ttl;           /* seconds an entry of P:events is kept */
     long long upgrade_timeout;
     long long keepalive_timeout;
     long long max_queue;
