@@ -61,6 +61,8 @@ describe("cluster events in P:events", { timeout: 60_000 }, () => {
     const dm = await ask(alice, "private", { to: "guest:bob", text: "just you" });
     assert.equal(dm.ok, true);
     assert.equal((await ask(bob, "leave", { room: "lobby" })).ok, true);
+    // bob's departure is recorded once its node read the room's presence: then alice goes
+    await eventually(async () => (await events()).some((e) => e.type === "member_left"), WAIT_MS, "bob's departure");
     alice.disconnect(); // the client's own disconnect: its session is not kept
     let got;
     await eventually(async () => (got = await events()).some((e) => e.type === "room_vacated"), WAIT_MS, "room_vacated");
