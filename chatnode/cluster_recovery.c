@@ -46,7 +46,7 @@ struct cluster_rec {
     sio_server_t *sio;
     const char *key;
     uint64_t window, keep_ms, live_ms; /* the log's retention; a kept / connected session's TTL */
-    uint64_t max_packets, max_len;
+    uint64_t max_packets;
     rec_nsp_t *nsps;
     restore_t *restores;
     uint64_t next_id;
@@ -319,6 +319,20 @@ static logged_t *logged_new(cluster_rec_t *r, sio_nsp_t *nsp, const str_t *rooms
     return l;
 }
 
+/* The rooms l excepts as a JSON array into ex: 0, or -1 when a name is not UTF-8. */
+static int except_json(sbuf_t *ex, const logged_t *l)
+{
+    json_t *arr = json_array();
+    int rc = arr ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < l->nexcept; i++)
+        rc = json_array_append_new(arr, json_stringn(l->except[i].ptr, l->except[i].len));
+    char *text = rc == 0 ? json_dumps(arr, JSON_COMPACT) : NULL;
+    if (text) sbuf_append_str(ex, text);
+    free(text);
+    json_decref(arr);
+    return text ? 0 : -1;
+}
+
 /* EVALs the LOG script for a packet of nsp: its streams, msg (up to its offset) and suffix
  * published on chan. l (stolen) is what on_logged gets. Returns 0, or -1 (l freed). */
 static int log_packet(cluster_rec_t *r, sio_nsp_t *nsp, const sbuf_t *chan, const char *msg,
@@ -342,20 +356,19 @@ static int log_packet(cluster_rec_t *r, sio_nsp_t *nsp, const sbuf_t *chan, cons
     }
     key_of(arg_new(&a), r, nsp, "cuts", 4);
     arg_u64(&a, r->window);
-    arg_u64(&a, r->max_len);
+    arg_u64(&a, r->max_packets);
     arg_str(&a, r->sharded ? "SPUBLISH" : "PUBLISH");
     arg_add(&a, chan->data, chan->len);
     arg_add(&a, msg, msg_len);
     arg_add(&a, suffix, suffix_len);
     arg_add(&a, l->data, l->len);
-    if (l->nexcept) { /* a JSON array of the rooms excepted */
-        json_t *arr = json_array();
-        for (size_t i = 0; i < l->nexcept; i++)
-            json_array_append_new(arr, json_stringn(l->except[i].ptr, l->except[i].len));
-        char *text = json_dumps(arr, JSON_COMPACT);
-        sbuf_append_str(&ex, text ? text : "[]");
-        free(text);
-        json_decref(arr);
+    if (l->nexcept && except_json(&ex, l) < 0) {
+        /* a room name that is not UTF-8 cannot go in the entry (the adapter reads names as
+         * Node does, U+FFFD for bad bytes; an app could still pass one): sent unlogged */
+        logged_free(l);
+        args_free(&a);
+        sbuf_free(&seq);
+        return -1;
     }
     arg_add(&a, ex.data, ex.len);
     for (unsigned i = 0; i < l->natt; i++) arg_add(&a, l->att[i].data, l->att[i].len);
@@ -1005,7 +1018,6 @@ cluster_rec_t *cluster_rec_start(cluster_t *c, sio_server_t *sio, const chatnode
     r->keep_ms = (uint64_t)cfg->recovery_window;
     r->live_ms = 2 * (uint64_t)cfg->recovery_window;
     r->max_packets = (uint64_t)cfg->recovery_max_packets;
-    r->max_len = r->max_packets;
     deadline_queue_init(&r->timeouts, sio_server_loop(sio), (uint64_t)cfg->requests_timeout,
                         on_restore_timeout, r);
     deadline_queue_init(&r->holds, sio_server_loop(sio), FOREIGN_HOLD_MS, on_held_due, r);

@@ -385,6 +385,30 @@ size_t sio_select(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t
     return sel.n;
 }
 
+static void count_add(sio_socket_t *s, void *arg)
+{
+    select_t *sel = arg;
+    if (s->mark == sel->gen || s->state != SOCK_CONNECTED) return;
+    s->mark = sel->gen;
+    sel->n++;
+}
+
+size_t sio_count(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
+                 size_t nexcept)
+{
+    if (++nsp->gen == 0) nsp->gen = 1;
+    select_t sel = {nsp->gen, NULL, 0, 0};
+    bcast_t mark = {nsp->gen, NULL, 0, 0, 0};
+    for (size_t i = 0; i < nexcept; i++) visit_room(nsp, &except[i], mark_excluded, &mark);
+    if (nrooms == 0) {
+        void *v;
+        for (size_t i = 0; strmap_next(&nsp->sockets, &i, NULL, NULL, &v);) count_add(v, &sel);
+    } else {
+        for (size_t i = 0; i < nrooms; i++) visit_room(nsp, &rooms[i], count_add, &sel);
+    }
+    return sel.n;
+}
+
 void sio_socket_rooms(const sio_socket_t *s, void (*fn)(const char *room, size_t len, void *arg),
                       void *arg)
 {

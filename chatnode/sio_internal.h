@@ -132,6 +132,10 @@ void sio_send_raw(sio_conn_t *c, sio_type_t type, const char *nsp, size_t nsp_le
  * (every one when at is UINT64_MAX)? */
 int sio_socket_selected(const sio_socket_t *s, const str_t *rooms, size_t nrooms,
                         const str_t *except, size_t nexcept, rec_offset_t at);
+/* How many connected sockets of nsp are in rooms (all when nrooms is 0) minus except: what
+ * sio_select would collect, counted without collecting. */
+size_t sio_count(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
+                 size_t nexcept);
 /* Links s (its id, nsp, data set) into its namespace and connection as connected. */
 void sio_socket_attach(sio_socket_t *s, sio_conn_t *c);
 /* Unlinks s from its connection and namespace table (it keeps its rooms). */

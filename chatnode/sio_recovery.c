@@ -662,10 +662,7 @@ static size_t sio_rec_publish(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
     if (sio->has_store) {
         if (sio->store.publish(sio->store.ctx, nsp, rooms, nrooms, except, nexcept, data, data_len,
                                att, natt) == 0) {
-            sio_socket_t **sel;
-            size_t n = sio_select(nsp, rooms, nrooms, except, nexcept, &sel);
-            free(sel);
-            return n;
+            return sio_count(nsp, rooms, nrooms, except, nexcept);
         }
         /* not logged now (Redis unreachable): sent as an unlogged broadcast */
         size_t n = sio_deliver(nsp, rooms, nrooms, except, nexcept, data, data_len, att, natt, 0);

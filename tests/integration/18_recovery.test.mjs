@@ -15,6 +15,7 @@ import { emitAck } from "./lib/clients.mjs";
 import { startNodePeer } from "./lib/node_peer.mjs";
 import { Emitter } from "@socket.io/redis-emitter";
 import { createClient } from "redis";
+import notepack from "notepack.io";
 import crypto from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -567,6 +568,31 @@ for (const mode of ["alone", "redis"]) {
         const h = await health(srv);
         assert.equal(h.foreign_logged, 4, "each logged once");
         assert.equal(h.foreign_unlogged, 0, "none sent unlogged after waiting for its copy");
+      });
+
+      // the name is read as Node reads it (U+FFFD for what is not UTF-8), so it can be logged
+      it("a broadcast whose except names a room that is not UTF-8 is delivered once, logged", async () => {
+        const a = reconnecting(srv);
+        await connectOnce(a);
+        const got = recordAll(a);
+        await emitAck(a, "join", "raw");
+        // [uid, {type, data, nsp}, {rooms, except, flags}] with except ["\xff\xfe"], by hand
+        const placeholder = "@@";
+        const bytes = Buffer.from(notepack.encode(["emitter", { type: 2, data: ["news", "raw bytes"], nsp: "/" },
+          { rooms: ["raw"], except: [placeholder], flags: {} }]));
+        const at = bytes.indexOf(Buffer.from(placeholder));
+        bytes[at] = 0xff;
+        bytes[at + 1] = 0xfe;
+        const before = await health(srv);
+        await emitterClient.publish(Buffer.from("socket.io#/#"), bytes);
+        await eventually(() => got.length === 1, WAIT_MS, "the broadcast");
+        assert.deepEqual(got[0].slice(0, 2), ["news", "raw bytes"]);
+        assert.match(got[0][2], OFFSET);
+        await sleep(100);
+        assert.equal(got.length, 1);
+        const after = await health(srv);
+        assert.equal(after.foreign_logged, before.foreign_logged + 1);
+        assert.equal(after.foreign_unlogged, before.foreign_unlogged);
       });
     });
   }

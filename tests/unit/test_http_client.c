@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "http_client.h"
+#include "redis_srv.h"
 #include "sbuf.h"
 
 #include <arpa/inet.h>
@@ -290,23 +291,6 @@ static void srv_stop(srv_t *s)
 static pid_t tls_pid;
 static char tls_dir[64];
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        if (fd >= 0) close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static int port_open(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -351,7 +335,7 @@ static int tls_start(void)
              "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
              tls_dir, tls_dir);
     if (system(cmd) != 0) return -1;
-    int port = free_port();
+    int port = redis_srv_free_port();
     char accept[32], cert[96], key[96];
     snprintf(accept, sizeof accept, "127.0.0.1:%d", port);
     snprintf(cert, sizeof cert, "%s/cert.pem", tls_dir);
@@ -772,7 +756,7 @@ static void test_timeout(void **state)
 static void test_refused(void **state)
 {
     open_client(NULL);
-    int port = free_port();
+    int port = redis_srv_free_port();
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
     http_client_request_t req = {.url = url};
