@@ -73,6 +73,10 @@ static const cfg_opt_t opts[] = {
             store_replicas_timeout, "MS", "how long a system message waits for --store-replicas"),
     CFG_OPT(adminnode_config_t, "forget-after", CFG_INT, "60000", 0, 86400000, forget_after, "MS",
             "how long a down node stays listed before it is forgotten"),
+    CFG_OPT(adminnode_config_t, "events-max-len", CFG_INT, "100000", 0, 100000000, events_max_len,
+            "N",
+            "cluster events adminnode records (node up, draining, down, and what a down node's "
+            "presence owes): entries the P:events stream keeps, about (0: record none)"),
 };
 
 const cfg_table_t adminnode_config_table = {

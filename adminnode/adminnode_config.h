@@ -31,6 +31,7 @@ typedef struct {
     char *static_dir;
     long long heartbeat_interval; /* the chatnodes' --heartbeat-interval, ms */
     long long forget_after;       /* ms a down node stays listed */
+    long long events_max_len;     /* entries P:events keeps, about; 0: record none */
 } adminnode_config_t;
 
 extern const cfg_table_t adminnode_config_table;

@@ -10,6 +10,7 @@
 #include "bus_listen.h"
 #include "http.h"
 #include "http_router.h"
+#include "node_events.h"
 #include "registry.h"
 
 #include "strmap.h"
@@ -30,8 +31,9 @@ typedef struct {
     uint64_t started_ms;
     char *openapi; /* the generated document, JSON text (owned) */
     size_t openapi_len;
-    bus_listen_t *listeners; /* who gets the messages of a subscribed channel (listen.c) */
-    registry_t *registry;    /* nodes: the chatnodes and their states (api_nodes.c) */
+    bus_listen_t *listeners;    /* who gets the messages of a subscribed channel (listen.c) */
+    registry_t *registry;       /* nodes: the chatnodes and their states (api_nodes.c) */
+    node_events_t *node_events; /* what their state changes record (api_nodes.c) */
 } adminnode_t;
 
 /* Subscribes to channel and hands its messages to fn (channel, payload borrowed for the call).

@@ -7,16 +7,42 @@
 #include "control_msg.h"
 #include "sbuf.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* How long the last recorded state of a node is kept: a node up longer than this may have a
+ * second node_up recorded when an adminnode starts. */
+#define NODE_STATE_TTL_S (7 * 86400)
 
 void api_nodes_start(adminnode_t *an)
 {
     const adminnode_config_t *cfg = an->cfg;
+    if (an->bus) {
+        /* this adminnode's id as the recorder of its events: random, like a chatnode's uid */
+        unsigned char rnd[8] = {0};
+        if (uv_random(NULL, NULL, rnd, sizeof rnd, 0, NULL) < 0) {
+            uint64_t h = uv_hrtime();
+            memcpy(rnd, &h, sizeof rnd);
+        }
+        char id[32] = "adminnode-";
+        for (size_t i = 0; i < sizeof rnd; i++)
+            snprintf(id + 10 + 2 * i, sizeof id - 10 - 2 * i, "%02x", rnd[i]);
+        node_events_options_t no = {
+            .control_prefix = cfg->control_prefix,
+            .redis_key = cfg->redis_key,
+            .recorder = id,
+            .max_len = cfg->events_max_len,
+            .state_ttl = NODE_STATE_TTL_S,
+        };
+        an->node_events = node_events_new(an->bus, &no);
+    }
     registry_options_t o = {
         .prefix = cfg->control_prefix,
         .interval_ms = (uint64_t)cfg->heartbeat_interval,
         .forget_after_ms = (uint64_t)cfg->forget_after,
+        .on_change = an->node_events ? node_events_changed : NULL,
+        .ud = an->node_events,
     };
     an->registry = registry_new(an->loop, an->bus, &o);
     if (!an->bus) return;
@@ -32,6 +58,8 @@ void api_nodes_stop(adminnode_t *an)
 {
     registry_stop(an->registry);
     an->registry = NULL;
+    node_events_free(an->node_events);
+    an->node_events = NULL;
 }
 
 /* --requests-timeout passed while the request waited on the registry: for its first load, or

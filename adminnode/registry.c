@@ -245,6 +245,8 @@ struct registry {
     waiter_t *waiters;   /* doubly linked */
     unsigned long long nonce;
     unsigned seq;
+    reg_change_cb on_change;
+    void *on_change_ud;
 };
 
 static int64_t wall_ms(void)
@@ -256,7 +258,7 @@ static int64_t wall_ms(void)
 
 static void on_change(void *ud, const reg_node_t *n, int from, int to)
 {
-    (void)ud;
+    registry_t *reg = ud;
     const char *address = json_string_value(json_object_get(n->hb, "address"));
     if (!address) address = "";
     if (from < 0)
@@ -270,6 +272,7 @@ static void on_change(void *ud, const reg_node_t *n, int from, int to)
     else
         log_info("node state", "id=%s address=%s from=%s to=%s", n->id, address,
                  reg_state_name((reg_state_t)from), reg_state_name((reg_state_t)to));
+    if (reg->on_change && !reg->stopped) reg->on_change(reg->on_change_ud, n, from, to);
 }
 
 static void on_timer(uv_timer_t *t);
@@ -311,6 +314,8 @@ registry_t *registry_new(uv_loop_t *loop, bus_t *bus, const registry_options_t *
     reg->loop = loop;
     reg->bus = bus;
     reg->prefix = xstrdup(o->prefix);
+    reg->on_change = o->on_change;
+    reg->on_change_ud = o->ud;
     reg_init(&reg->reg, o->interval_ms, o->forget_after_ms);
     reg->reg.on_change = on_change;
     reg->reg.ud = reg;

@@ -108,6 +108,8 @@ typedef struct {
     const char *prefix;       /* the control prefix, P (copied) */
     uint64_t interval_ms;     /* --heartbeat-interval */
     uint64_t forget_after_ms; /* --forget-after */
+    reg_change_cb on_change;  /* told of every state change after it is logged (may be NULL) */
+    void *ud;
 } registry_options_t;
 
 /* Creates the registry on loop; bus (borrowed, may be NULL) is the cluster's Redis. The

@@ -231,15 +231,18 @@ static int chat_session_owner(sio_server_t *sio, const char *auth, size_t auth_l
     return why ? -1 : 0;
 }
 
+static void presence_user(sio_socket_t *s, chat_member_t *m, int delta, int quiet);
+
 static void chat_connected(sio_socket_t *s, const char *auth, size_t auth_len)
 {
     (void)auth;
     (void)auth_len;
     chat_member_t *m = sio_socket_data(s);
     sbuf_t room = SBUF_INIT;
-    sbuf_printf(&room, "user:%s", m->user_id);
+    sbuf_printf(&room, CHAT_USER_ROOM_PREFIX "%s", m->user_id);
     sio_join(s, room.data, room.len);
     sbuf_free(&room);
+    presence_user(s, m, +1, 0);
 }
 
 /* ---- history ---- */
@@ -290,27 +293,36 @@ typedef struct {
     wait_t *w;   /* the joining client, or NULL */
 } change_t;
 
-static void on_change_presence(void *ud, json_t *live)
+/* Records the events of a change from the room's hash as the change left it (all: every
+ * entry, those of nodes not alive included, so that pruning them later makes the events they
+ * still owe: chat_store.h, presence). */
+static void record_change(change_t *c, json_t *all)
+{
+    size_t user = 0, i;
+    json_t *e;
+    json_array_foreach(all, i, e)
+    {
+        if (strcmp(json_string_value(json_array_get(e, 1)), c->user_id) == 0) user++;
+    }
+    chat_presence_event_t ev[2];
+    size_t n = chat_presence_events(c->room, strlen(c->room), c->user_id, c->user_name, c->arrived,
+                                    user, json_array_size(all), ev);
+    for (size_t k = 0; k < n; k++) {
+        events_record(c->ch->sio, c->ch->core, ev[k].type, ev[k].data);
+        json_decref(ev[k].data);
+    }
+}
+
+static void on_change_presence(void *ud, json_t *live, json_t *all)
 {
     change_t *c = ud;
     str_t room = {c->room, strlen(c->room)};
-    if (live && c->arrived >= 0 && !c->quiet &&
+    if (all && c->arrived >= 0 && !c->quiet) record_change(c, all);
+    if (live && c->arrived >= 0 && !c->quiet && !chat_is_user_room(c->room, room.len) &&
         chat_presence_other_nodes(&c->ch->presence, live, c->user_id) == 0) {
         json_t *ev = json_pack("{s:s,s:{s:s,s:s}}", "room", c->room, "user", "id", c->user_id,
                                "name", c->user_name);
         emit_to(c->nsp, &room, 1, NULL, 0, c->arrived ? "joined" : "left", ev, 0);
-        const chatnode_config_t *core = c->ch->core;
-        sio_server_t *sio = sio_nsp_server(c->nsp);
-        /* the room's first member anywhere (the entry just written is the only one) comes
-         * before its arrival, its last one gone after its departure */
-        size_t entries = json_array_size(live);
-        int edge = c->arrived ? entries == 1 : entries == 0;
-        json_t *r = edge ? json_pack("{s:s}", "room", c->room) : NULL;
-        if (r && c->arrived) events_record(sio, core, CLUSTER_EVENT_ROOM_OCCUPIED, r);
-        events_record(sio, core,
-                      c->arrived ? CLUSTER_EVENT_MEMBER_JOINED : CLUSTER_EVENT_MEMBER_LEFT, ev);
-        if (r && !c->arrived) events_record(sio, core, CLUSTER_EVENT_ROOM_VACATED, r);
-        json_decref(r);
         json_decref(ev);
     }
     if (c->w) {
@@ -334,8 +346,6 @@ static void presence_change(chat_t *ch, sio_nsp_t *nsp, const char *room, size_t
     int arrived = -1;
     if (delta > 0 && n == 1) arrived = 1;
     if (delta < 0 && n == 0) arrived = 0;
-    if (arrived >= 0)
-        chat_presence_write(&ch->presence, room, rlen, m->user_id, m->user_name, arrived);
     if (arrived < 0 && !w) return;
     change_t *c = xcalloc(1, sizeof *c);
     c->ch = ch;
@@ -346,7 +356,29 @@ static void presence_change(chat_t *ch, sio_nsp_t *nsp, const char *room, size_t
     c->arrived = arrived;
     c->quiet = quiet;
     c->w = w;
-    chat_presence_read(&ch->presence, room, rlen, 0, on_change_presence, c);
+    if (arrived >= 0)
+        chat_presence_change(&ch->presence, room, rlen, m->user_id, m->user_name, arrived,
+                             on_change_presence, c);
+    else
+        chat_presence_read(&ch->presence, room, rlen, 0, on_change_presence, c);
+}
+
+/* The presence of a user in its own room says where the user is signed in, for the
+ * user_online and user_offline events: kept only while events are recorded in a cluster. */
+static int tracks_users(const chat_t *ch)
+{
+    return chat_presence_shared(&ch->presence) && ch->core->events_max_len > 0;
+}
+
+/* Applies delta to m's presence in its own room (see tracks_users). */
+static void presence_user(sio_socket_t *s, chat_member_t *m, int delta, int quiet)
+{
+    chat_t *ch = chat_of(s);
+    if (!tracks_users(ch)) return;
+    sbuf_t room = SBUF_INIT;
+    sbuf_printf(&room, CHAT_USER_ROOM_PREFIX "%s", m->user_id);
+    presence_change(ch, sio_socket_nsp(s), room.data, room.len, m, delta, NULL, quiet);
+    sbuf_free(&room);
 }
 
 static void do_join(chat_t *ch, sio_socket_t *s, chat_member_t *m, json_t *arg, int64_t ack_id)
@@ -572,8 +604,9 @@ static void do_history(chat_t *ch, sio_socket_t *s, json_t *arg, int64_t ack_id)
     history_read(w, before, limit);
 }
 
-static void on_members(void *ud, json_t *live)
+static void on_members(void *ud, json_t *live, json_t *all)
 {
+    (void)all;
     wait_t *w = ud;
     sio_socket_t *s = wait_socket(w);
     if (s) {
@@ -667,7 +700,7 @@ static void collect_chat_room(const char *room, size_t len, void *arg)
 {
     room_list_t *l = arg;
     if ((len == strlen(l->own_id) && memcmp(room, l->own_id, len) == 0) ||
-        (len >= 5 && memcmp(room, "user:", 5) == 0))
+        chat_is_user_room(room, len))
         return;
     l->rooms = xrealloc(l->rooms, (l->n + 1) * sizeof *l->rooms);
     l->rooms[l->n++] = xstrndup(room, len);
@@ -721,6 +754,7 @@ static void chat_recovered(sio_socket_t *s, const char *auth, size_t auth_len, i
     for (size_t i = 0; i < l.n; i++) free(l.rooms[i]);
     free(l.rooms);
     presence_all(s, m, +1, 1);
+    presence_user(s, m, +1, 1);
 }
 
 static void chat_disconnect(sio_socket_t *s, const char *reason)
@@ -740,6 +774,7 @@ static void chat_disconnect(sio_socket_t *s, const char *reason)
             free(l.rooms[i]);
         }
         free(l.rooms);
+        presence_user(s, m, -1, moved);
     }
     free(m);
     sio_socket_set_data(s, NULL);
@@ -768,6 +803,13 @@ static void chat_cluster_connected(void *state)
             entries++;
         }
         free(l.rooms);
+        if (tracks_users(ch)) {
+            sbuf_t room = SBUF_INIT;
+            sbuf_printf(&room, CHAT_USER_ROOM_PREFIX "%s", m->user_id);
+            chat_presence_rewrite(&ch->presence, room.data, room.len, m->user_id, m->user_name);
+            sbuf_free(&room);
+            entries++;
+        }
     }
     free(all);
     if (entries) log_info("presence written again", "sockets=%zu entries=%zu", n, entries);
@@ -805,6 +847,13 @@ static void on_tick(uv_timer_t *t)
     ch->storage->prune(ch->storage);
 }
 
+/* The events entries of dead nodes owed when this node removed them. */
+static void record_pruned(void *ud, cluster_event_type_t type, json_t *data)
+{
+    chat_t *ch = ud;
+    events_record(ch->sio, ch->core, type, data);
+}
+
 /* *state holds the chat's settings (chat_config_t) on entry, the chat_t on return. */
 static int chat_init(server_t *srv, sio_server_t *sio, void **state)
 {
@@ -837,6 +886,8 @@ static int chat_init(server_t *srv, sio_server_t *sio, void **state)
     ch->storage =
         shared ? chat_storage_redis_new(sio, &limits, &replicas) : chat_storage_memory_new(&limits);
     chat_presence_init(&ch->presence, sio, srv->cfg->redis_key, cfg->presence_ttl, shared);
+    ch->presence.record = record_pruned;
+    ch->presence.record_ud = ch;
     uv_timer_init(srv->loop, &ch->tick);
     ch->tick.data = ch;
     uint64_t every = (uint64_t)cfg->presence_ttl * 1000 / 3;

@@ -27,6 +27,8 @@ void chat_presence_free(chat_presence_t *p)
     void *v;
     for (size_t i = 0; strmap_next(&p->local, &i, NULL, NULL, &v);) free(v);
     strmap_free(&p->local);
+    for (size_t i = 0; strmap_next(&p->rooms, &i, NULL, NULL, &v);) free(v);
+    strmap_free(&p->rooms);
 }
 
 int chat_presence_shared(const chat_presence_t *p)
@@ -73,6 +75,10 @@ long chat_presence_count(chat_presence_t *p, const char *room, size_t rlen, cons
     return v;
 }
 
+/* How long the set of a node's rooms outlives the node's last refresh: long enough for whoever
+ * finds the node down to prune its rooms. */
+#define NODE_ROOMS_TTL "86400"
+
 static void ignore_reply(void *ud, int status, const redisReply *r)
 {
     (void)ud;
@@ -91,43 +97,61 @@ void chat_presence_refresh(chat_presence_t *p)
     const char *argv[] = {"SET", k.data, "1", "EX", ttl};
     size_t lens[] = {3, k.len, 1, 2, strlen(ttl)};
     cluster_command_key(c, k.data, k.len, 5, argv, lens, ignore_reply, NULL);
+    chat_key_node_rooms(&k, p->key_prefix, cluster_uid(c));
+    const char *ev[] = {"EXPIRE", k.data, NODE_ROOMS_TTL};
+    size_t el[] = {6, k.len, strlen(NODE_ROOMS_TTL)};
+    cluster_command_key(c, k.data, k.len, 3, ev, el, ignore_reply, NULL);
     sbuf_free(&k);
 }
 
-/* Records (or removes) this node's entry for the user in room's presence hash. */
-static void entry(chat_presence_t *p, const char *room, size_t rlen, const char *user_id,
-                  const char *user_name, int present)
+/* Adds room to (or removes it from) the set of rooms this node has entries in. */
+static void node_room(chat_presence_t *p, cluster_t *c, const char *room, size_t rlen, int add)
 {
-    cluster_t *c = cluster(p);
-    if (!c) return;
-    sbuf_t k = SBUF_INIT, field = SBUF_INIT;
-    chat_key_presence(&k, p->key_prefix, room, rlen);
-    sbuf_printf(&field, "%s|%s", cluster_uid(c), user_id);
-    if (present) {
-        const char *argv[] = {"HSET", k.data, field.data, user_name};
-        size_t lens[] = {4, k.len, field.len, strlen(user_name)};
-        cluster_command_key(c, k.data, k.len, 4, argv, lens, ignore_reply, NULL);
-    } else {
-        const char *argv[] = {"HDEL", k.data, field.data};
-        size_t lens[] = {4, k.len, field.len};
-        cluster_command_key(c, k.data, k.len, 3, argv, lens, ignore_reply, NULL);
+    sbuf_t k = SBUF_INIT;
+    chat_key_node_rooms(&k, p->key_prefix, cluster_uid(c));
+    const char *argv[] = {add ? "SADD" : "SREM", k.data, room};
+    size_t lens[] = {4, k.len, rlen};
+    cluster_command_key(c, k.data, k.len, 3, argv, lens, ignore_reply, NULL);
+    sbuf_free(&k);
+}
+
+/* Counts a user's entry in room coming (delta 1) or going (-1) on this node, and keeps the
+ * node's set of rooms as the count leaves or reaches 0. */
+static void room_users(chat_presence_t *p, cluster_t *c, const char *room, size_t rlen, int delta)
+{
+    local_t *l = strmap_get(&p->rooms, room, rlen);
+    long v = (l ? l->n : 0) + delta;
+    if (v <= 0) {
+        if (l) free(strmap_del(&p->rooms, room, rlen));
+        if (l) node_room(p, c, room, rlen, 0);
+        return;
     }
-    sbuf_free(&k);
-    sbuf_free(&field);
-}
-
-void chat_presence_write(chat_presence_t *p, const char *room, size_t rlen, const char *user_id,
-                         const char *user_name, int present)
-{
-    if (!cluster(p)) return;               /* alone: presence is this node's own sockets */
-    if (present) chat_presence_refresh(p); /* an entry is never written for a node not alive */
-    entry(p, room, rlen, user_id, user_name, present);
+    if (l) {
+        l->n = v;
+        return;
+    }
+    l = xmalloc(sizeof *l + rlen);
+    l->n = v;
+    l->len = rlen;
+    memcpy(l->key, room, rlen);
+    strmap_put(&p->rooms, l->key, l->len, l);
+    node_room(p, c, room, rlen, 1);
 }
 
 void chat_presence_rewrite(chat_presence_t *p, const char *room, size_t rlen, const char *user_id,
                            const char *user_name)
 {
-    entry(p, room, rlen, user_id, user_name, 1);
+    cluster_t *c = cluster(p);
+    if (!c) return;
+    node_room(p, c, room, rlen, 1);
+    sbuf_t k = SBUF_INIT, field = SBUF_INIT;
+    chat_key_presence(&k, p->key_prefix, room, rlen);
+    sbuf_printf(&field, "%s|%s", cluster_uid(c), user_id);
+    const char *argv[] = {"HSET", k.data, field.data, user_name};
+    size_t lens[] = {4, k.len, field.len, strlen(user_name)};
+    cluster_command_key(c, k.data, k.len, 4, argv, lens, ignore_reply, NULL);
+    sbuf_free(&k);
+    sbuf_free(&field);
 }
 
 /* ---- reading a room's presence from Redis ---- */
@@ -142,33 +166,67 @@ typedef struct {
     json_t *entries;
     json_t *nodes; /* distinct node uids of entries, in the order their EXISTS are asked */
     sbuf_t key;
+    char *room;
+    size_t rlen;
     char cursor[32];
     size_t limit, rounds;
 } presence_req_t;
 
 static void presence_done(presence_req_t *q, json_t *live)
 {
-    q->cb(q->ud, live);
+    q->cb(q->ud, live, live ? q->entries : NULL);
     json_decref(q->entries);
     json_decref(q->nodes);
     sbuf_free(&q->key);
+    free(q->room);
     free(q);
 }
 
-/* Removes the entries of dead nodes from the hash (they would be skipped on every read). */
+typedef struct {
+    chat_presence_t *p;
+    char *room;
+    size_t rlen;
+} prune_t;
+
+static void on_pruned(void *ud, int status, const redisReply *r)
+{
+    prune_t *pr = ud;
+    size_t n = 0;
+    chat_presence_event_t *ev =
+        status == 0 ? chat_presence_pruned(pr->room, pr->rlen, r, &n) : NULL;
+    for (size_t i = 0; i < n; i++)
+        if (pr->p->record) pr->p->record(pr->p->record_ud, ev[i].type, ev[i].data);
+    chat_presence_events_free(ev, n);
+    free(pr->room);
+    free(pr);
+}
+
+/* Removes the entries of dead nodes from the hash (they would be skipped on every read), and
+ * records what their going means (chat_store.h, presence). */
 static void presence_prune(presence_req_t *q, cluster_t *c, json_t *dead)
 {
     size_t n = json_array_size(dead);
     if (!n || !c) return;
-    const char **argv = xmalloc((2 + n) * sizeof *argv);
-    size_t *lens = xmalloc((2 + n) * sizeof *lens);
-    argv[0] = "HDEL", lens[0] = 4;
-    argv[1] = q->key.data, lens[1] = q->key.len;
+    static const char lua[] = CHAT_PRESENCE_PRUNE_LUA;
+    const char **argv = xmalloc((4 + n) * sizeof *argv);
+    size_t *lens = xmalloc((4 + n) * sizeof *lens);
+    argv[0] = "EVAL", lens[0] = 4;
+    argv[1] = lua, lens[1] = sizeof lua - 1;
+    argv[2] = "1", lens[2] = 1;
+    argv[3] = q->key.data, lens[3] = q->key.len;
     for (size_t i = 0; i < n; i++) {
-        argv[2 + i] = json_string_value(json_array_get(dead, i));
-        lens[2 + i] = json_string_length(json_array_get(dead, i));
+        argv[4 + i] = json_string_value(json_array_get(dead, i));
+        lens[4 + i] = json_string_length(json_array_get(dead, i));
     }
-    cluster_command_key(c, q->key.data, q->key.len, (int)(2 + n), argv, lens, ignore_reply, NULL);
+    prune_t *pr = xcalloc(1, sizeof *pr);
+    pr->p = q->p;
+    pr->room = xstrndup(q->room, q->rlen);
+    pr->rlen = q->rlen;
+    if (cluster_command_key(c, q->key.data, q->key.len, (int)(4 + n), argv, lens, on_pruned, pr) <
+        0) {
+        free(pr->room);
+        free(pr);
+    }
     free(argv);
     free(lens);
 }
@@ -191,13 +249,13 @@ static void on_alive(void *ud, int status, const redisReply *r)
                  (i < r->elements && r->element[i]->type == REDIS_REPLY_INTEGER &&
                   r->element[i]->integer != 0);
         json_object_set_new(alive, node, json_boolean(up));
+        if (!up) json_array_append(dead, e);
     }
     json_array_foreach(q->entries, i, e)
     {
+        /* a node gone silent does not count */
         if (json_is_true(json_object_get(alive, json_string_value(json_array_get(e, 0)))))
             json_array_append(live, e);
-        else /* a node gone silent does not count */
-            json_array_append(dead, json_array_get(e, 3));
     }
     presence_prune(q, c, dead);
     presence_done(q, live);
@@ -330,8 +388,25 @@ static void local_presence(chat_presence_t *p, const char *room, size_t rlen, ch
     }
     strmap_free(&seen);
     free(sel);
-    cb(ud, live);
+    cb(ud, live, live);
     json_decref(live);
+}
+
+static presence_req_t *presence_req(chat_presence_t *p, const char *room, size_t rlen, size_t limit,
+                                    chat_presence_cb cb, void *ud)
+{
+    presence_req_t *q = xcalloc(1, sizeof *q);
+    q->p = p;
+    q->cb = cb;
+    q->ud = ud;
+    q->limit = limit;
+    q->entries = json_array();
+    q->nodes = json_array();
+    q->room = xstrndup(room, rlen);
+    q->rlen = rlen;
+    strcpy(q->cursor, "0");
+    chat_key_presence(&q->key, p->key_prefix, room, rlen);
+    return q;
 }
 
 void chat_presence_read(chat_presence_t *p, const char *room, size_t rlen, size_t limit,
@@ -341,15 +416,7 @@ void chat_presence_read(chat_presence_t *p, const char *room, size_t rlen, size_
         local_presence(p, room, rlen, cb, ud);
         return;
     }
-    presence_req_t *q = xcalloc(1, sizeof *q);
-    q->p = p;
-    q->cb = cb;
-    q->ud = ud;
-    q->limit = limit;
-    q->entries = json_array();
-    q->nodes = json_array();
-    strcpy(q->cursor, "0");
-    chat_key_presence(&q->key, p->key_prefix, room, rlen);
+    presence_req_t *q = presence_req(p, room, rlen, limit, cb, ud);
     if (limit) {
         presence_scan(q);
         return;
@@ -360,6 +427,28 @@ void chat_presence_read(chat_presence_t *p, const char *room, size_t rlen, size_
     if (!c ||
         cluster_command_key(c, q->key.data, q->key.len, 2, argv, lens, on_presence_reply, q) < 0)
         presence_done(q, NULL);
+}
+
+void chat_presence_change(chat_presence_t *p, const char *room, size_t rlen, const char *user_id,
+                          const char *user_name, int present, chat_presence_cb cb, void *ud)
+{
+    cluster_t *c = cluster(p);
+    if (!c) { /* alone: presence is this node's own sockets */
+        chat_presence_read(p, room, rlen, 0, cb, ud);
+        return;
+    }
+    if (present) chat_presence_refresh(p); /* an entry is never written for a node not alive */
+    room_users(p, c, room, rlen, present ? 1 : -1);
+    presence_req_t *q = presence_req(p, room, rlen, 0, cb, ud);
+    static const char lua[] = CHAT_PRESENCE_CHANGE_LUA;
+    sbuf_t field = SBUF_INIT;
+    sbuf_printf(&field, "%s|%s", cluster_uid(c), user_id);
+    const char *argv[] = {"EVAL",     lua,      "1", q->key.data, present ? "1" : "0",
+                          field.data, user_name};
+    size_t lens[] = {4, sizeof lua - 1, 1, q->key.len, 1, field.len, strlen(user_name)};
+    if (cluster_command_key(c, q->key.data, q->key.len, 7, argv, lens, on_presence_reply, q) < 0)
+        presence_done(q, NULL);
+    sbuf_free(&field);
 }
 
 json_t *chat_presence_users(json_t *live, size_t max)

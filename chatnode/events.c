@@ -25,31 +25,22 @@ void events_record(sio_server_t *sio, const chatnode_config_t *cfg, cluster_even
 {
     static unsigned adds;
     cluster_t *c = sio_server_cluster(sio);
-    const char *name = cluster_event_name(type);
-    if (!c || !name || cfg->events_max_len <= 0 || cluster_event_check(type, data) < 0) return;
-    char *text = json_dumps(data, JSON_COMPACT);
-    if (!text) return;
+    if (!c) return;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     long long ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-    char ts[24], max[24];
-    snprintf(ts, sizeof ts, "%lld", ms);
-    snprintf(max, sizeof max, "%lld", cfg->events_max_len);
-    sbuf_t key = SBUF_INIT;
-    cluster_event_key(&key, cfg->control_prefix);
-    const char *argv[] = {"XADD", key.data, "MAXLEN",       "~",    max, "*", "type", name, "ts",
-                          ts,     "node",   cluster_uid(c), "data", text};
-    size_t lens[sizeof argv / sizeof argv[0]];
-    for (size_t i = 0; i < sizeof argv / sizeof argv[0]; i++) lens[i] = strlen(argv[i]);
-    cluster_command_key(c, key.data, key.len, (int)(sizeof argv / sizeof argv[0]), argv, lens,
-                        on_written, NULL);
+    cluster_event_cmd_t cmd;
+    if (cluster_event_cmd(&cmd, cfg->control_prefix, cfg->events_max_len, type, ms, cluster_uid(c),
+                          data) < 0)
+        return;
+    cluster_command_key(c, cmd.key.data, cmd.key.len, cmd.argc, cmd.argv, cmd.lens, on_written,
+                        NULL);
     if (++adds % EVENTS_TRIM_EVERY == 0) {
         char minid[32];
         snprintf(minid, sizeof minid, "%lld-0", ms - cfg->events_ttl * 1000);
-        const char *tv[] = {"XTRIM", key.data, "MINID", "~", minid};
-        size_t tl[] = {5, key.len, 5, 1, strlen(minid)};
-        cluster_command_key(c, key.data, key.len, 5, tv, tl, on_written, NULL);
+        const char *tv[] = {"XTRIM", cmd.key.data, "MINID", "~", minid};
+        size_t tl[] = {5, cmd.key.len, 5, 1, strlen(minid)};
+        cluster_command_key(c, cmd.key.data, cmd.key.len, 5, tv, tl, on_written, NULL);
     }
-    sbuf_free(&key);
-    free(text);
+    cluster_event_cmd_free(&cmd);
 }

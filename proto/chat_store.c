@@ -1,11 +1,18 @@
 /* The chat's limits, label rules and key layout (see chat_store.h). */
 #include "chat_store.h"
+#include "alloc.h"
 #include "utf8.h"
 
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+int chat_is_user_room(const char *room, size_t len)
+{
+    return len >= sizeof CHAT_USER_ROOM_PREFIX - 1 &&
+           memcmp(room, CHAT_USER_ROOM_PREFIX, sizeof CHAT_USER_ROOM_PREFIX - 1) == 0;
+}
 
 int chat_check_name(const char *s, size_t len)
 {
@@ -31,9 +38,7 @@ int chat_check_room(const char *s, size_t len)
 {
     int rc = utf8_label_check(s, len, CHAT_ROOM_MAX_CHARS, CHAT_ROOM_MAX_BYTES);
     if (rc != 0) return rc;
-    if (len >= sizeof CHAT_USER_ROOM_PREFIX - 1 &&
-        memcmp(s, CHAT_USER_ROOM_PREFIX, sizeof CHAT_USER_ROOM_PREFIX - 1) == 0)
-        return CHAT_EUSERROOM;
+    if (chat_is_user_room(s, len)) return CHAT_EUSERROOM;
     return socket_id_form(s, len) ? CHAT_ESOCKETROOM : 0;
 }
 
@@ -119,6 +124,12 @@ void chat_key_presence(sbuf_t *b, const char *prefix, const char *room, size_t l
 void chat_key_alive(sbuf_t *b, const char *prefix, const char *node_uid)
 {
     head(b, prefix, "{alive}:");
+    chat_key_part(b, node_uid, strlen(node_uid));
+}
+
+void chat_key_node_rooms(sbuf_t *b, const char *prefix, const char *node_uid)
+{
+    head(b, prefix, "rooms-of:");
     chat_key_part(b, node_uid, strlen(node_uid));
 }
 
@@ -265,4 +276,80 @@ int chat_check_stream_id(const char *s, size_t len)
         }
     }
     return 1;
+}
+
+/* ---- presence ---- */
+
+size_t chat_presence_events(const char *room, size_t rlen, const char *user_id,
+                            const char *user_name, int arrived, size_t user_entries, size_t entries,
+                            chat_presence_event_t out[2])
+{
+    size_t n = 0;
+    json_t *user = json_pack("{s:s,s:s}", "id", user_id, "name", user_name);
+    if (!user) return 0;
+    if (chat_is_user_room(room, rlen)) {
+        if (arrived ? entries == 1 : entries == 0)
+            out[n++] = (chat_presence_event_t){arrived ? CLUSTER_EVENT_USER_ONLINE
+                                                       : CLUSTER_EVENT_USER_OFFLINE,
+                                               json_pack("{s:O}", "user", user)};
+        json_decref(user);
+        return n;
+    }
+    json_t *r = json_stringn(room, rlen);
+    if (!r) {
+        json_decref(user);
+        return 0;
+    }
+    if (arrived && entries == 1)
+        out[n++] =
+            (chat_presence_event_t){CLUSTER_EVENT_ROOM_OCCUPIED, json_pack("{s:O}", "room", r)};
+    if (arrived ? user_entries == 1 : user_entries == 0)
+        out[n++] = (chat_presence_event_t){arrived ? CLUSTER_EVENT_MEMBER_JOINED
+                                                   : CLUSTER_EVENT_MEMBER_LEFT,
+                                           json_pack("{s:O,s:O}", "room", r, "user", user)};
+    if (!arrived && entries == 0)
+        out[n++] =
+            (chat_presence_event_t){CLUSTER_EVENT_ROOM_VACATED, json_pack("{s:O}", "room", r)};
+    json_decref(r);
+    json_decref(user);
+    return n;
+}
+
+static int reply_text(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_STRING;
+}
+
+chat_presence_event_t *chat_presence_pruned(const char *room, size_t rlen,
+                                            const struct redisReply *r, size_t *n)
+{
+    *n = 0;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 || (r->elements - 1) % 3 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[0]->integer < 0)
+        return NULL;
+    size_t users = (r->elements - 1) / 3, left = (size_t)r->element[0]->integer;
+    chat_presence_event_t *ev = NULL;
+    for (size_t i = 0; i < users; i++) {
+        const redisReply *id = r->element[1 + 3 * i], *name = r->element[2 + 3 * i],
+                         *kept = r->element[3 + 3 * i];
+        if (!reply_text(id) || !reply_text(name) || kept->type != REDIS_REPLY_INTEGER ||
+            memchr(id->str, '\0', id->len) || memchr(name->str, '\0', name->len) ||
+            !utf8_valid(id->str, id->len) || !utf8_valid(name->str, name->len))
+            continue;
+        /* the room is empty only after the last of these departures */
+        size_t entries = i + 1 == users ? left : left + 1;
+        chat_presence_event_t out[2];
+        size_t k = chat_presence_events(room, rlen, id->str, name->str, 0, kept->integer ? 1 : 0,
+                                        entries, out);
+        if (!k) continue;
+        ev = xrealloc(ev, (*n + k) * sizeof *ev);
+        for (size_t j = 0; j < k; j++) ev[(*n)++] = out[j];
+    }
+    return ev;
+}
+
+void chat_presence_events_free(chat_presence_event_t *ev, size_t n)
+{
+    for (size_t i = 0; i < n; i++) json_decref(ev[i].data);
+    free(ev);
 }

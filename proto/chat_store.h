@@ -12,6 +12,7 @@
  *                                            stored under; scope is the stream's {...} part
  *   K:chat:presence:<room>                   hash "<node uid>|<user id>" -> user name
  *   K:chat:{alive}:<node uid>                a node's liveness
+ *   K:chat:rooms-of:<node uid>               set of the rooms a node has presence entries in
  * A part never holds a raw ':' (nor '%', '{', '}'), so different tuples of parts can never
  * make the same key, and the only Redis Cluster hash tags are the {...} above: a stream and
  * its dedupe keys share a slot (the store script touches both), and so do all liveness keys
@@ -19,6 +20,7 @@
 #ifndef CC_CHAT_STORE_H
 #define CC_CHAT_STORE_H
 
+#include "cluster_event.h"
 #include "sbuf.h"
 
 #include <jansson.h>
@@ -45,6 +47,8 @@ struct redisReply; /* <hiredis/hiredis.h> */
 /* A client-chosen message id: 1..64 of [A-Za-z0-9_.:-]. */
 #define CHAT_CLIENT_ID_MAX 64
 
+/* 1 when room is a user's own room ("user:<id>"). */
+int chat_is_user_room(const char *room, size_t len);
 /* Checks a name (a guest's name, a token's name or sub). Returns 0 or a UTF8_LABEL_* code. */
 int chat_check_name(const char *s, size_t len);
 /* Checks a user id as a caller may name one (a sub, or a guest id). 0 or UTF8_LABEL_*. */
@@ -66,6 +70,7 @@ void chat_key_part(sbuf_t *b, const char *s, size_t len);
 void chat_key_room(sbuf_t *b, const char *prefix, const char *room, size_t len);
 void chat_key_presence(sbuf_t *b, const char *prefix, const char *room, size_t len);
 void chat_key_alive(sbuf_t *b, const char *prefix, const char *node_uid);
+void chat_key_node_rooms(sbuf_t *b, const char *prefix, const char *node_uid);
 /* The stream of users a and b's private messages (order does not matter). */
 void chat_key_dm(sbuf_t *b, const char *prefix, const char *a, size_t alen, const char *c,
                  size_t clen);
@@ -132,5 +137,64 @@ json_t *chat_store_messages(const struct redisReply *r, const char *room);
 
 /* 1 when s is a stream id a client may name ("ms" or "ms-seq", digits, at most 40 bytes). */
 int chat_check_stream_id(const char *s, size_t len);
+
+/* ---- presence ----
+ * A room's presence hash holds one field "<node uid>|<user id>" per node the user has a socket
+ * in the room on. A user's own room "user:<id>" has one too, while the user is signed in on
+ * that node: its hash says where the user is online. Changes and their events:
+ *   - a node adds or removes its entry and reads the hash as it is after, in one step
+ *     (CHAT_PRESENCE_CHANGE_LUA: KEYS[1] the hash; ARGV 1 or 0, the field, the name; the reply
+ *     is HGETALL's), so of two nodes changing a room at once exactly one sees it become
+ *     occupied or empty, and exactly one sees a user's first entry come or its last one go;
+ *   - the entries of nodes found dead go in one step too (CHAT_PRESENCE_PRUNE_LUA: KEYS[1] the
+ *     hash; ARGV the dead nodes' uids; the reply is [entries left, then per user whose entries
+ *     went: id, name, 1 when the user has an entry left else 0]);
+ *   - a node keeps the set of rooms it has entries in (K:chat:rooms-of:<uid>), so whoever
+ *     finds it down prunes each of them. */
+#define CHAT_PRESENCE_CHANGE_LUA                                                                   \
+    "if ARGV[1] == '1' then redis.call('HSET', KEYS[1], ARGV[2], ARGV[3]) "                        \
+    "else redis.call('HDEL', KEYS[1], ARGV[2]) end "                                               \
+    "return redis.call('HGETALL', KEYS[1])"
+#define CHAT_PRESENCE_PRUNE_LUA                                                                    \
+    "local dead, gone, order, kept = {}, {}, {}, {} "                                              \
+    "for i = 1, #ARGV do dead[ARGV[i]] = true end "                                                \
+    "local all = redis.call('HGETALL', KEYS[1]) "                                                  \
+    "for i = 1, #all, 2 do "                                                                       \
+    "  local bar = string.find(all[i], '|', 1, true) "                                             \
+    "  if bar then "                                                                               \
+    "    local user = string.sub(all[i], bar + 1) "                                                \
+    "    if dead[string.sub(all[i], 1, bar - 1)] then "                                            \
+    "      redis.call('HDEL', KEYS[1], all[i]) "                                                   \
+    "      if not gone[user] then gone[user] = all[i + 1]; order[#order + 1] = user end "          \
+    "    else kept[user] = true end "                                                              \
+    "  end "                                                                                       \
+    "end "                                                                                         \
+    "local r = {redis.call('HLEN', KEYS[1])} "                                                     \
+    "for _, u in ipairs(order) do "                                                                \
+    "  r[#r + 1] = u; r[#r + 1] = gone[u]; r[#r + 1] = kept[u] and 1 or 0 "                        \
+    "end "                                                                                         \
+    "return r"
+
+/* An event a presence change makes (data owned). */
+typedef struct {
+    cluster_event_type_t type;
+    json_t *data;
+} chat_presence_event_t;
+
+/* The events of one user's entry in room[0..rlen) added (arrived 1) or removed (0), given the
+ * hash right after: user_entries of the user's, entries in all. In a chat room: room_occupied
+ * and member_joined for the room's and the user's first entry, member_left and room_vacated
+ * for their last; in the user's own room ("user:<id>"): user_online and user_offline. Writes
+ * them into out in the order they happened; returns how many (0 to 2). */
+size_t chat_presence_events(const char *room, size_t rlen, const char *user_id,
+                            const char *user_name, int arrived, size_t user_entries, size_t entries,
+                            chat_presence_event_t out[2]);
+
+/* The events of a prune's reply (CHAT_PRESENCE_PRUNE_LUA) in room: a malloc'ed array of *n
+ * (NULL with *n 0 when there are none, or the reply is not the script's; entries that are not
+ * UTF-8 are skipped). chat_presence_events_free releases it. */
+chat_presence_event_t *chat_presence_pruned(const char *room, size_t rlen,
+                                            const struct redisReply *r, size_t *n);
+void chat_presence_events_free(chat_presence_event_t *ev, size_t n);
 
 #endif

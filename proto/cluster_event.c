@@ -3,6 +3,7 @@
 #include "control_msg.h"
 
 #include <hiredis/hiredis.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,4 +138,99 @@ json_t *cluster_event_json(const cluster_event_t *e)
     if (!name || !e->data) return NULL;
     return json_pack("{s:s,s:s,s:I,s:s,s:O}", "id", e->id, "type", name, "ts", (json_int_t)e->ts,
                      "node", e->node, "data", e->data);
+}
+
+/* KEYS: P:events, the node's state key; ARGV: state, ttl, max_len, type, ts, recorder, data. */
+static const char node_lua[] =
+    "if redis.call('GET', KEYS[2]) == ARGV[1] then return 0 end "
+    "redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2]) "
+    "redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'type', ARGV[4], 'ts', ARGV[5], "
+    "'node', ARGV[6], 'data', ARGV[7]) return 1";
+
+static void arg(cluster_event_cmd_t *cmd, const char *s, size_t len)
+{
+    cmd->argv[cmd->argc] = s;
+    cmd->lens[cmd->argc++] = len;
+}
+
+static void arg_str(cluster_event_cmd_t *cmd, const char *s)
+{
+    arg(cmd, s, strlen(s));
+}
+
+/* The parts both commands share; -1 when the event cannot be written. */
+static int cmd_start(cluster_event_cmd_t *cmd, const char *prefix, long long max_len,
+                     cluster_event_type_t t, int64_t ts_ms, const json_t *data)
+{
+    memset(cmd, 0, sizeof *cmd);
+    if (max_len <= 0 || !cluster_event_name(t) || cluster_event_check(t, data) < 0) return -1;
+    cmd->data = json_dumps(data, JSON_COMPACT);
+    if (!cmd->data) return -1;
+    cluster_event_key(&cmd->key, prefix);
+    snprintf(cmd->max, sizeof cmd->max, "%lld", max_len);
+    snprintf(cmd->ts, sizeof cmd->ts, "%lld", (long long)ts_ms);
+    return 0;
+}
+
+int cluster_event_cmd(cluster_event_cmd_t *cmd, const char *prefix, long long max_len,
+                      cluster_event_type_t t, int64_t ts_ms, const char *recorder,
+                      const json_t *data)
+{
+    if (cmd_start(cmd, prefix, max_len, t, ts_ms, data) < 0) return -1;
+    arg_str(cmd, "XADD");
+    arg(cmd, cmd->key.data, cmd->key.len);
+    arg_str(cmd, "MAXLEN");
+    arg_str(cmd, "~");
+    arg_str(cmd, cmd->max);
+    arg_str(cmd, "*");
+    arg_str(cmd, "type");
+    arg_str(cmd, cluster_event_name(t));
+    arg_str(cmd, "ts");
+    arg_str(cmd, cmd->ts);
+    arg_str(cmd, "node");
+    arg_str(cmd, recorder);
+    arg_str(cmd, "data");
+    arg_str(cmd, cmd->data);
+    return 0;
+}
+
+int cluster_event_node_cmd(cluster_event_cmd_t *cmd, const char *prefix, long long max_len,
+                           long long state_ttl, cluster_event_type_t t, int64_t ts_ms,
+                           const char *recorder, const json_t *data)
+{
+    const char *state = t == CLUSTER_EVENT_NODE_UP         ? "up"
+                        : t == CLUSTER_EVENT_NODE_DRAINING ? "draining"
+                        : t == CLUSTER_EVENT_NODE_DOWN     ? "down"
+                                                           : NULL;
+    if (!state || state_ttl <= 0 || cmd_start(cmd, prefix, max_len, t, ts_ms, data) < 0) {
+        memset(cmd, 0, sizeof *cmd);
+        return -1;
+    }
+    const char *id = json_string_value(json_object_get(json_object_get(data, "node"), "id"));
+    sbuf_append_char(&cmd->state, '{');
+    sbuf_append(&cmd->state, cmd->key.data, cmd->key.len);
+    sbuf_append_str(&cmd->state, "}:node:");
+    sbuf_append_str(&cmd->state, id);
+    snprintf(cmd->ttl, sizeof cmd->ttl, "%lld", state_ttl);
+    arg_str(cmd, "EVAL");
+    arg(cmd, node_lua, sizeof node_lua - 1);
+    arg_str(cmd, "2");
+    arg(cmd, cmd->key.data, cmd->key.len);
+    arg(cmd, cmd->state.data, cmd->state.len);
+    arg_str(cmd, state);
+    arg_str(cmd, cmd->ttl);
+    arg_str(cmd, cmd->max);
+    arg_str(cmd, cluster_event_name(t));
+    arg_str(cmd, cmd->ts);
+    arg_str(cmd, recorder);
+    arg_str(cmd, cmd->data);
+    return 0;
+}
+
+void cluster_event_cmd_free(cluster_event_cmd_t *cmd)
+{
+    sbuf_free(&cmd->key);
+    sbuf_free(&cmd->state);
+    free(cmd->data);
+    cmd->data = NULL;
 }

@@ -50,6 +50,38 @@ int cluster_event_parse_name(const char *name, size_t len);
 /* Resets b to P:events. */
 void cluster_event_key(sbuf_t *b, const char *prefix);
 
+/* ---- writing an event ----
+ * Both binaries add an event with the same command, built here:
+ *   XADD P:events MAXLEN ~ <max_len> * type <name> ts <ms> node <recorder> data <json>
+ * A node's state change is recorded once however many adminnodes see it: the same XADD inside
+ * an EVAL that first compares the state with the last one recorded for that node, kept in
+ * {P:events}:node:<id> (its hash tag is P:events, so both keys share a slot on Redis Cluster)
+ * for state_ttl seconds, and adds nothing when it is the same. */
+#define CLUSTER_EVENT_CMD_MAX 18
+typedef struct {
+    const char *argv[CLUSTER_EVENT_CMD_MAX];
+    size_t lens[CLUSTER_EVENT_CMD_MAX];
+    int argc;
+    sbuf_t key;   /* P:events: the key to route the command by */
+    sbuf_t state; /* the node's state key (EVAL only) */
+    char max[24], ts[24], ttl[24];
+    char *data;
+} cluster_event_cmd_t;
+
+/* Fills cmd with the XADD of an event of type t with data (borrowed; checked with
+ * cluster_event_check) recorded by recorder at ts_ms. Returns 0, or -1 (cmd then holds nothing
+ * to free) when the type is out of range, data lacks a member, or max_len is not positive. */
+int cluster_event_cmd(cluster_event_cmd_t *cmd, const char *prefix, long long max_len,
+                      cluster_event_type_t t, int64_t ts_ms, const char *recorder,
+                      const json_t *data);
+/* The same for a node event (t one of the node_* types, data {node: {id, ...}}): the EVAL
+ * that adds it only when state_name differs from the node's last recorded state. The reply
+ * is 1 when it was added, 0 when not. */
+int cluster_event_node_cmd(cluster_event_cmd_t *cmd, const char *prefix, long long max_len,
+                           long long state_ttl, cluster_event_type_t t, int64_t ts_ms,
+                           const char *recorder, const json_t *data);
+void cluster_event_cmd_free(cluster_event_cmd_t *cmd);
+
 /* The members data must have for type t (each a string, or an object for user, message and
  * node): 0 when it has them, -1 when one is missing or of the wrong kind. */
 int cluster_event_check(cluster_event_type_t t, const json_t *data);

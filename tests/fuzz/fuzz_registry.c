@@ -126,7 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* a running registry on its own loop, without Redis: loaded at once, commands refused */
     uv_loop_t loop;
     if (uv_loop_init(&loop) != 0) abort();
-    registry_options_t o = {"fz", 1000, 5000};
+    registry_options_t o = {"fz", 1000, 5000, NULL, NULL};
     registry_t *reg = registry_new(&loop, NULL, &o);
     if (!registry_loaded(reg) ||
         registry_command(reg, "x", CONTROL_MSG_CMD_DRAIN, ignore_reply, NULL) != REG_ENOBUS)

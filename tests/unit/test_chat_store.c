@@ -11,6 +11,7 @@
 #include "redis_cluster.h"
 #include "utf8.h"
 
+#include <hiredis/hiredis.h>
 #include <string.h>
 
 #define S(lit) lit, sizeof(lit) - 1
@@ -249,14 +250,116 @@ static void test_stream_ids(void **state)
     assert_false(chat_check_stream_id(buf, 41));
 }
 
+/* The event types out[0..n) were, as names joined by ','. */
+static void types(char *buf, size_t cap, const chat_presence_event_t *ev, size_t n)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        strncat(buf, cluster_event_name(ev[i].type), cap - strlen(buf) - 2);
+        if (i + 1 < n) strcat(buf, ",");
+    }
+}
+
+static void expect_events(const char *room, int arrived, size_t user, size_t all, const char *want)
+{
+    chat_presence_event_t ev[2];
+    size_t n = chat_presence_events(room, strlen(room), "guest:a", "a", arrived, user, all, ev);
+    char got[200];
+    types(got, sizeof got, ev, n);
+    assert_string_equal(got, want);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(cluster_event_check(ev[i].type, ev[i].data), 0);
+        json_decref(ev[i].data);
+    }
+}
+
+static void test_presence_events(void **state)
+{
+    (void)state;
+    expect_events("lobby", 1, 1, 1, "room_occupied,member_joined");
+    expect_events("lobby", 1, 1, 3, "member_joined");
+    expect_events("lobby", 1, 2, 2, "");
+    expect_events("lobby", 0, 0, 0, "member_left,room_vacated");
+    expect_events("lobby", 0, 0, 2, "member_left");
+    expect_events("lobby", 0, 1, 1, "");
+    expect_events("user:guest:a", 1, 1, 1, "user_online");
+    expect_events("user:guest:a", 1, 2, 2, "");
+    expect_events("user:guest:a", 0, 0, 0, "user_offline");
+    expect_events("user:guest:a", 0, 1, 1, "");
+    /* the data each carries */
+    chat_presence_event_t ev[2];
+    assert_int_equal(chat_presence_events(S("r\xc3\xa9"), "u1", "\xf0\x9f\x98\x80", 0, 0, 0, ev),
+                     2);
+    char *t0 = json_dumps(ev[0].data, JSON_COMPACT | JSON_SORT_KEYS);
+    char *t1 = json_dumps(ev[1].data, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(
+        t0, "{\"room\":\"r\xc3\xa9\",\"user\":{\"id\":\"u1\",\"name\":\"\xf0\x9f\x98\x80\"}}");
+    assert_string_equal(t1, "{\"room\":\"r\xc3\xa9\"}");
+    free(t0);
+    free(t1);
+    json_decref(ev[0].data);
+    json_decref(ev[1].data);
+    /* a room that is not UTF-8 makes no event */
+    assert_int_equal(chat_presence_events(S("\xff"), "u1", "n", 1, 1, 1, ev), 0);
+}
+
+static redisReply *resp(const char *s)
+{
+    redisReader *rd = redisReaderCreate();
+    void *r = NULL;
+    assert_int_equal(redisReaderFeed(rd, s, strlen(s)), REDIS_OK);
+    assert_int_equal(redisReaderGetReply(rd, &r), REDIS_OK);
+    assert_non_null(r);
+    redisReaderFree(rd);
+    return r;
+}
+
+static void expect_pruned(const char *room, const char *reply, const char *want)
+{
+    redisReply *r = resp(reply);
+    size_t n;
+    chat_presence_event_t *ev = chat_presence_pruned(room, strlen(room), r, &n);
+    char got[300];
+    types(got, sizeof got, ev, n);
+    assert_string_equal(got, want);
+    chat_presence_events_free(ev, n);
+    freeReplyObject(r);
+}
+
+static void test_presence_pruned(void **state)
+{
+    (void)state;
+    /* nothing went */
+    expect_pruned("lobby", "*1\r\n:3\r\n", "");
+    /* two users went, the room is empty after the last */
+    expect_pruned("lobby", "*7\r\n:0\r\n$1\r\na\r\n$1\r\nA\r\n:0\r\n$1\r\nb\r\n$1\r\nB\r\n:0\r\n",
+                  "member_left,member_left,room_vacated");
+    /* one went, one kept an entry elsewhere, the room is still occupied */
+    expect_pruned("lobby", "*7\r\n:2\r\n$1\r\na\r\n$1\r\nA\r\n:1\r\n$1\r\nb\r\n$1\r\nB\r\n:0\r\n",
+                  "member_left");
+    /* a user's own room emptied */
+    expect_pruned("user:a", "*4\r\n:0\r\n$1\r\na\r\n$1\r\nA\r\n:0\r\n", "user_offline");
+    /* entries that are not UTF-8 are skipped; the others stand */
+    expect_pruned("lobby",
+                  "*7\r\n:0\r\n$1\r\n\xff\r\n$1\r\nA\r\n:0\r\n$1\r\nb\r\n$1\r\nB\r\n:0\r\n",
+                  "member_left,room_vacated");
+    /* not the script's reply */
+    expect_pruned("lobby", "$2\r\nok\r\n", "");
+    expect_pruned("lobby", "*0\r\n", "");
+    expect_pruned("lobby", "*2\r\n:0\r\n$1\r\na\r\n", "");
+    expect_pruned("lobby", "*1\r\n:-1\r\n", "");
+    expect_pruned("lobby", "*4\r\n:0\r\n:1\r\n$1\r\nA\r\n:0\r\n", "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names),      cmocka_unit_test(test_rooms),
-        cmocka_unit_test(test_client_ids), cmocka_unit_test(test_key_parts),
-        cmocka_unit_test(test_dm_keys),    cmocka_unit_test(test_dedupe_keys),
-        cmocka_unit_test(test_key_slots),  cmocka_unit_test(test_store_cmd),
-        cmocka_unit_test(test_stream_ids),
+        cmocka_unit_test(test_names),           cmocka_unit_test(test_rooms),
+        cmocka_unit_test(test_client_ids),      cmocka_unit_test(test_key_parts),
+        cmocka_unit_test(test_dm_keys),         cmocka_unit_test(test_dedupe_keys),
+        cmocka_unit_test(test_key_slots),       cmocka_unit_test(test_store_cmd),
+        cmocka_unit_test(test_stream_ids),      cmocka_unit_test(test_presence_events),
+        cmocka_unit_test(test_presence_pruned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

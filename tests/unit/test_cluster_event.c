@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "cluster_event.h"
+#include "redis_cluster.h"
 
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -160,13 +161,87 @@ static void test_refused(void **state)
     freeReplyObject(r);
 }
 
+static void test_cmd(void **state)
+{
+    (void)state;
+    cluster_event_cmd_t cmd;
+    json_t *d = json_loads("{\"room\":\"r\u00e9\"}", 0, NULL);
+    assert_int_equal(
+        cluster_event_cmd(&cmd, "cc", 500, CLUSTER_EVENT_ROOM_OCCUPIED, 1733400000123, "n1", d), 0);
+    const char *want[] = {"XADD",   "cc:events",
+                          "MAXLEN", "~",
+                          "500",    "*",
+                          "type",   "room_occupied",
+                          "ts",     "1733400000123",
+                          "node",   "n1",
+                          "data",   "{\"room\":\"r\u00e9\"}"};
+    assert_int_equal(cmd.argc, 14);
+    for (int i = 0; i < cmd.argc; i++) {
+        assert_int_equal(cmd.lens[i], strlen(want[i]));
+        assert_memory_equal(cmd.argv[i], want[i], cmd.lens[i]);
+    }
+    assert_string_equal(cmd.key.data, "cc:events");
+    cluster_event_cmd_free(&cmd);
+    /* refused: no length, a type out of range, data without the type's members */
+    assert_int_equal(cluster_event_cmd(&cmd, "cc", 0, CLUSTER_EVENT_ROOM_OCCUPIED, 1, "n1", d), -1);
+    assert_int_equal(cluster_event_cmd(&cmd, "cc", 5, CLUSTER_EVENT_COUNT, 1, "n1", d), -1);
+    assert_int_equal(cluster_event_cmd(&cmd, "cc", 5, CLUSTER_EVENT_MESSAGE, 1, "n1", d), -1);
+    assert_int_equal(
+        cluster_event_node_cmd(&cmd, "cc", 5, 60, CLUSTER_EVENT_ROOM_OCCUPIED, 1, "a", d), -1);
+    json_decref(d);
+}
+
+static void test_node_cmd(void **state)
+{
+    (void)state;
+    cluster_event_cmd_t cmd;
+    json_t *d = json_loads("{\"node\":{\"id\":\"n7\",\"tag\":\"t\"}}", 0, NULL);
+    static const struct {
+        cluster_event_type_t t;
+        const char *state;
+    } cases[] = {{CLUSTER_EVENT_NODE_UP, "up"},
+                 {CLUSTER_EVENT_NODE_DRAINING, "draining"},
+                 {CLUSTER_EVENT_NODE_DOWN, "down"}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        assert_int_equal(cluster_event_node_cmd(&cmd, "chatcluster", 100, 3600, cases[c].t, 42,
+                                                "adminnode-1", d),
+                         0);
+        assert_int_equal(cmd.argc, 12);
+        assert_string_equal(cmd.argv[0], "EVAL");
+        assert_string_equal(cmd.argv[2], "2");
+        assert_string_equal(cmd.argv[3], "chatcluster:events");
+        assert_string_equal(cmd.argv[4], "{chatcluster:events}:node:n7");
+        /* both keys of the script in one slot */
+        assert_int_equal(redis_cluster_slot(cmd.argv[3], cmd.lens[3]),
+                         redis_cluster_slot(cmd.argv[4], cmd.lens[4]));
+        const char *args[] = {cases[c].state,
+                              "3600",
+                              "100",
+                              cluster_event_name(cases[c].t),
+                              "42",
+                              "adminnode-1",
+                              "{\"node\":{\"id\":\"n7\",\"tag\":\"t\"}}"};
+        for (int a = 0; a < 7; a++) {
+            assert_int_equal(cmd.lens[5 + a], strlen(args[a]));
+            assert_memory_equal(cmd.argv[5 + a], args[a], cmd.lens[5 + a]);
+        }
+        cluster_event_cmd_free(&cmd);
+    }
+    assert_int_equal(cluster_event_node_cmd(&cmd, "c", 100, 0, CLUSTER_EVENT_NODE_UP, 1, "a", d),
+                     -1);
+    json_decref(d);
+    d = json_loads("{\"node\":{\"tag\":\"t\"}}", 0, NULL);
+    assert_int_equal(cluster_event_node_cmd(&cmd, "c", 100, 9, CLUSTER_EVENT_NODE_UP, 1, "a", d),
+                     -1);
+    json_decref(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names),
-        cmocka_unit_test(test_members),
-        cmocka_unit_test(test_read),
-        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_names), cmocka_unit_test(test_members),
+        cmocka_unit_test(test_read),  cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_cmd),   cmocka_unit_test(test_node_cmd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
