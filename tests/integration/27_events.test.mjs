@@ -1,8 +1,12 @@
-// The cluster's events (docs/protocols.md, section 6) as two chatnodes record them in P:events:
-// a room's first member anywhere and its last one gone, each user's first socket in a room and
-// its last one, stored room and private messages under the ids their senders got, each entry
-// with the contract's fields and nothing recorded twice for one change. Read straight from
-// Redis with XRANGE. Exercises chatnode/events.c, chat.c and proto/cluster_event.c's contract.
+// The cluster's events (docs/protocols.md, section 6) as chatnodes and adminnodes record them in
+// P:events: a room's first member anywhere and its last one gone (also when two nodes change
+// the room at the same moment), each user's first socket in a room and its last one, a user's
+// first socket in the cluster and its last one, stored room and private messages under the ids
+// their senders got; node_up, node_draining and node_down once however many adminnodes watch,
+// and the departures a SIGKILLed node's users owe, recorded once when adminnode prunes its
+// presence. Each entry has the contract's fields. Read straight from Redis with XRANGE.
+// Exercises chatnode/events.c, chat.c, chat_presence.c, adminnode/node_events.c and
+// proto/cluster_event.c's and proto/chat_store.c's contracts.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "redis";
@@ -173,6 +177,7 @@ describe("node events and a down node's presence, recorded by adminnode", { time
   const INTERVAL = 200;
   let r2, rc2, admins = [], live, doomed;
   const P = "evt"; // a control prefix of this test's own
+  const ADMIN = "admin-key-0123456789abcdef";
   const evs = async () => (await rc2.xRange(`${P}:events`, "-", "+"))
     .map((e) => ({ id: e.id, ...e.message, data: JSON.parse(e.message.data) }));
 
@@ -185,7 +190,7 @@ describe("node events and a down node's presence, recorded by adminnode", { time
     [live, doomed] = await Promise.all([startChatnode(flags), startChatnode(flags)]);
     // two adminnodes: every node event and every departure owed by the dead node is recorded once
     admins = await Promise.all([0, 1].map(() => startAdminnode(["--redis", r2.url, "--control-prefix", P,
-      "--heartbeat-interval", String(INTERVAL), "--forget-after", "5000"])));
+      "--heartbeat-interval", String(INTERVAL), "--forget-after", "5000"], { ADMINNODE_API_KEYS: `${ADMIN}:admin` })));
   });
   after(async () => {
     for (const s of open) s.close();
@@ -242,5 +247,18 @@ describe("node events and a down node's presence, recorded by adminnode", { time
     assert.equal(await rc2.exists(`socket.io:chat:rooms-of:${doomedId}`), 0);
     assert.equal(await rc2.exists(`socket.io:chat:rooms-of:${liveId}`), 1);
     doomed = undefined;
+  });
+
+  it("a drained node: node_draining once, node_up again once undrained", async () => {
+    const id = (await (await fetch(`${live.url}/healthz`)).json()).bus.uid;
+    const api = (path) => fetch(`${admins[1].url}${path}`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}` } });
+    const states = async () => (await evs()).filter((e) => e.type.startsWith("node_") && e.data.node.id === id).map((e) => e.type);
+    assert.deepEqual(await states(), ["node_up"]);
+    assert.equal((await api(`/api/v1/nodes/${id}/drain`)).status, 200);
+    await eventually(async () => (await states()).length === 2, WAIT_MS, "node_draining");
+    assert.equal((await api(`/api/v1/nodes/${id}/undrain`)).status, 200);
+    await eventually(async () => (await states()).length === 3, WAIT_MS, "node_up again");
+    await sleep(600); // three heartbeats: a second adminnode's record would be in
+    assert.deepEqual(await states(), ["node_up", "node_draining", "node_up"]);
   });
 });
