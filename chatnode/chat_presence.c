@@ -119,6 +119,10 @@ static void node_room(chat_presence_t *p, cluster_t *c, const char *room, size_t
  * node's set of rooms as the count leaves or reaches 0. */
 static void room_users(chat_presence_t *p, cluster_t *c, const char *room, size_t rlen, int delta)
 {
+    if (chat_is_user_room(room, rlen)) { /* one user: its count is the room's */
+        node_room(p, c, room, rlen, delta > 0);
+        return;
+    }
     local_t *l = strmap_get(&p->rooms, room, rlen);
     long v = (l ? l->n : 0) + delta;
     if (v <= 0) {
