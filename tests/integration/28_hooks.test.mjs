@@ -147,7 +147,7 @@ async function health(node) {
   return JSON.parse((await httpRequest(`${node.url}/healthz`)).body);
 }
 
-let dir, hookPort, deadPort, A, B, C, D;
+let dir, hookPort, deadPort, A, B, C, D, E;
 
 describe("the chat's HTTP hooks", { timeout: 240_000 }, () => {
   before(async () => {
@@ -170,11 +170,14 @@ describe("the chat's HTTP hooks", { timeout: 240_000 }, () => {
       startChatnode([...base, "--allow-anonymous", "--auth-hook", `${dead}/auth`, "--auth-hook-fallback", "jwt",
         "--publish-hook", `${dead}/publish`, "--publish-hook-fallback", "accept"]),
     ]);
+    // recovery on: hook sessions are not kept, token sessions are
+    E = await startChatnode(["--app", "chat", "--jwt-secret-file", path.join(dir, "secret"),
+      "--auth-hook", `${hook}/auth`]);
   });
   after(async () => {
     for (const s of opened) s.close();
     for (const { res } of held) res.destroy();
-    await stopAll(A, B, C, D);
+    await stopAll(A, B, C, D, E);
     await new Promise((r) => { app.closeAllConnections(); app.close(r); });
     rmSync(dir, { recursive: true, force: true });
   });
@@ -339,6 +342,20 @@ describe("the chat's HTTP hooks", { timeout: 240_000 }, () => {
     // on A (fallback refuse): refused with the chat's error
     const a = await online(A, { case: "admit", who: "al", rooms: ["aa"] });
     assert.equal((await call(a, "message", { room: "aa", text: "garbage: y" })).error?.code, "unavailable");
+  });
+
+  it("with recovery on, a hook sign-in gets no recoverable session; a token one does", async () => {
+    const h = await online(E, { case: "admit", who: "rec" });
+    assert.equal(h._pid, undefined, "no pid for a hook session");
+    const t = await online(E, { token: token({ sub: "rec-tok", exp: Math.floor(Date.now() / 1000) + 600 }) });
+    assert.equal(typeof t._pid, "string", "a token session has its pid");
+    // a CONNECT replaying someone's pid through the hook restores nothing
+    const thief = await online(E, { case: "admit", who: "rec-tok", pid: t._pid, offset: "0-0" });
+    assert.ok(!thief.recovered);
+    assert.equal(thief._pid, undefined);
+    assert.notEqual(thief.id, t.id);
+    // the token session stays its owner's
+    assert.deepEqual(await call(t, "join", { room: "mine" }).then((r) => r.ok), true);
   });
 
   it("one sender's messages keep their order when the hook answers out of order", async () => {
