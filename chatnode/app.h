@@ -42,6 +42,9 @@ typedef struct {
     size_t size;
 } app_settings_t;
 
+/* connect's answer "later": see app_module_t.connect. */
+#define APP_CONNECT_PENDING 1
+
 typedef struct app_module {
     const char *name;
     const char *description;
@@ -65,8 +68,21 @@ typedef struct app_module {
     /* Does the app serve this namespace? Others get CONNECT_ERROR "Invalid namespace". */
     int (*serves)(void *state, const char *nsp, size_t len);
     /* A CONNECT with the handshake auth (JSON object text, "{}" when none). Return 0 to accept,
-     * or -1 after writing a JSON object into error (sent as CONNECT_ERROR data). Optional. */
+     * or -1 after writing a JSON object into error (sent as CONNECT_ERROR data). Optional.
+     *
+     * Or return APP_CONNECT_PENDING to answer later (a sign-in that asks another server):
+     * the app then calls sio_connect_done(s, ...) exactly once, from the loop, to admit or
+     * refuse. Meanwhile s is no socket yet: it is in no namespace table and no room, gets
+     * nothing, and its client's packets for that namespace (a second CONNECT, an event) end
+     * the session as packets for a namespace not joined do; its socket data is the app's
+     * (sio_socket_set_data) to carry the pending sign-in. If the connection goes first (or
+     * the server closes), connect_abandoned(s) is called instead, and s is freed after it:
+     * the app forgets s there and never calls sio_connect_done for it. A pending CONNECT
+     * still counts against --connect-timeout. */
     int (*connect)(sio_socket_t *s, const char *auth, size_t auth_len, sbuf_t *error);
+    /* A pending CONNECT's connection went: see connect. Required when connect can return
+     * APP_CONNECT_PENDING. */
+    void (*connect_abandoned)(sio_socket_t *s);
     /* After the CONNECT answer went out. Optional. */
     void (*connected)(sio_socket_t *s, const char *auth, size_t auth_len);
     /* Connection-state recovery (docs/recovery.md). Whose session a CONNECT makes, from its
@@ -109,6 +125,9 @@ typedef struct app_module {
      * to that history (adminnode's system messages) obeys them. Return 1 with *out set, or 0
      * when the app keeps no chat history. Optional. */
     int (*store_limits)(void *state, chat_store_limits_t *out);
+    /* Appends ,"name":value members of the app's own to the node's /healthz object.
+     * Optional. */
+    void (*health)(void *state, sbuf_t *json);
 } app_module_t;
 
 /* The app modules compiled in; NULL-terminated. */

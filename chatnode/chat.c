@@ -205,8 +205,17 @@ static chat_member_t *member_new(const chat_t *ch, const char *id, size_t idlen,
     return m;
 }
 
-/* Who is connecting (chat_identity.h): accepted, the socket gets its member data. */
-static int chat_connect(sio_socket_t *s, const char *auth, size_t auth_len, sbuf_t *error)
+static void member_free(chat_member_t *m)
+{
+    if (!m) return;
+    for (uint32_t i = 0; i < m->njoin; i++) free(m->join[i]);
+    free(m->join);
+    free(m->data);
+    free(m);
+}
+
+/* The token or guest sign-in (chat_identity.h): accepted, the socket gets its member data. */
+static int sign_in(sio_socket_t *s, const char *auth, size_t auth_len, sbuf_t *error)
 {
     chat_t *ch = chat_of(s);
     sbuf_t id = SBUF_INIT, name = SBUF_INIT;
@@ -220,11 +229,96 @@ static int chat_connect(sio_socket_t *s, const char *auth, size_t auth_len, sbuf
     return why ? refuse(error, why) : 0;
 }
 
+/* Does auth carry a token the JWT verifier accepts? Then it signs in without the auth hook:
+ * the application issued it. The user's id is appended to id when id is not NULL. */
+static int token_signs_in(const chat_t *ch, const char *auth, size_t auth_len, sbuf_t *id)
+{
+    sbuf_t uid = SBUF_INIT, name = SBUF_INIT;
+    const char *why = chat_identity_resolve(&ch->identity, auth, auth_len, &uid, &name);
+    int yes = !why && !(uid.len >= CHAT_GUEST_PREFIX_LEN &&
+                        memcmp(uid.data, CHAT_GUEST_PREFIX, CHAT_GUEST_PREFIX_LEN) == 0);
+    if (yes && id) sbuf_append(id, uid.data, uid.len);
+    sbuf_free(&uid);
+    sbuf_free(&name);
+    return yes;
+}
+
+/* A refusal the application gave: {message: "unauthorized", data: {reason, code}}. */
+static int refuse_coded(sbuf_t *error, const char *reason, const char *code)
+{
+    json_t *e = json_pack("{s:s,s:{s:s,s:s}}", "message", "unauthorized", "data", "reason", reason,
+                          "code", code);
+    char *text = e ? json_dumps(e, JSON_COMPACT) : NULL;
+    sbuf_append_str(error, text ? text : "{\"message\":\"unauthorized\"}");
+    free(text);
+    json_decref(e);
+    return -1;
+}
+
+/* What the auth hook's answer a makes of s's CONNECT: 0, admitted with its member data (the
+ * answer's rooms joined once connected), or -1 with the refusal in error. No usable answer
+ * falls back to the token/guest sign-in or refuses, as --auth-hook-fallback says. */
+static int hook_sign_in(sio_socket_t *s, const hook_auth_t *a, const char *auth, size_t auth_len,
+                        sbuf_t *error)
+{
+    chat_t *ch = chat_of(s);
+    if (a->verdict == HOOK_REFUSE)
+        return refuse_coded(error, a->message, a->code ? a->code : "refused");
+    if (a->verdict != HOOK_ADMIT) {
+        if (chat_hooks_auth_fallback_jwt(ch->hooks)) return sign_in(s, auth, auth_len, error);
+        return refuse_coded(error, "sign-in unavailable", "unavailable");
+    }
+    chat_member_t *m = member_new(ch, a->id, strlen(a->id), a->name, strlen(a->name));
+    m->data = a->data ? xstrdup(a->data) : NULL;
+    if (a->nrooms) {
+        m->join = xcalloc(a->nrooms, sizeof *m->join);
+        for (size_t i = 0; i < a->nrooms; i++) m->join[m->njoin++] = xstrdup(a->rooms[i]);
+    }
+    sio_socket_set_data(s, m);
+    return 0;
+}
+
+/* The auth hook answered s's pending CONNECT. */
+static void on_hook_sign_in(sio_socket_t *s, const hook_auth_t *a)
+{
+    sbuf_t error = SBUF_INIT;
+    size_t auth_len = 0;
+    const char *auth = sio_socket_pending_auth(s, &auth_len); /* for the fallback */
+    if (hook_sign_in(s, a, auth ? auth : "{}", auth ? auth_len : 2, &error) == 0)
+        sio_connect_done(s, NULL, 0);
+    else
+        sio_connect_done(s, error.data, error.len);
+    sbuf_free(&error);
+}
+
+/* Who is connecting: a token the verifier accepts signs in at once; without one, the auth
+ * hook (when set) decides, else the token/guest sign-in refuses or admits a guest. */
+static int chat_connect(sio_socket_t *s, const char *auth, size_t auth_len, sbuf_t *error)
+{
+    chat_t *ch = chat_of(s);
+    if (!chat_hooks_has_auth(ch->hooks) || token_signs_in(ch, auth, auth_len, NULL))
+        return sign_in(s, auth, auth_len, error);
+    hook_auth_t a;
+    if (chat_hooks_auth(ch->hooks, s, auth, auth_len, on_hook_sign_in, &a) == 0)
+        return APP_CONNECT_PENDING;
+    int rc = hook_sign_in(s, &a, auth, auth_len, error);
+    hook_auth_free(&a);
+    return rc;
+}
+
+static void chat_connect_abandoned(sio_socket_t *s)
+{
+    chat_hooks_auth_abandon(chat_of(s)->hooks, s);
+}
+
 /* A session is its user's: restored only for a CONNECT signed in as the same user (a token
- * that expired since signs in nobody, so the client gets a new session, refused as usual). */
+ * that expired since signs in nobody, so the client gets a new session, refused as usual).
+ * With the auth hook, only token sessions are: who a hook sign-in is is known only once the
+ * hook answers, after this is asked, so such a session names no owner and is not kept. */
 static int chat_session_owner(sio_server_t *sio, const char *auth, size_t auth_len, sbuf_t *owner)
 {
     chat_t *ch = sio_server_app_state(sio);
+    if (chat_hooks_has_auth(ch->hooks)) return token_signs_in(ch, auth, auth_len, owner) ? 0 : -1;
     sbuf_t name = SBUF_INIT;
     const char *why = chat_identity_resolve(&ch->identity, auth, auth_len, owner, &name);
     sbuf_free(&name);
@@ -232,6 +326,7 @@ static int chat_session_owner(sio_server_t *sio, const char *auth, size_t auth_l
 }
 
 static void presence_user(sio_socket_t *s, chat_member_t *m, int delta, int quiet);
+static void join_signed_in_rooms(sio_socket_t *s, chat_member_t *m);
 
 static void chat_connected(sio_socket_t *s, const char *auth, size_t auth_len)
 {
@@ -243,6 +338,7 @@ static void chat_connected(sio_socket_t *s, const char *auth, size_t auth_len)
     sio_join(s, room.data, room.len);
     sbuf_free(&room);
     presence_user(s, m, +1, 0);
+    join_signed_in_rooms(s, m);
 }
 
 /* ---- history ---- */
@@ -403,6 +499,26 @@ static void do_join(chat_t *ch, sio_socket_t *s, chat_member_t *m, json_t *arg, 
     presence_change(ch, sio_socket_nsp(s), room, rlen, m, +1, w, 0);
 }
 
+/* The rooms the auth hook named for m, joined as a join would (no answer to send; a room
+ * past --max-rooms is left out). */
+static void join_signed_in_rooms(sio_socket_t *s, chat_member_t *m)
+{
+    chat_t *ch = chat_of(s);
+    for (uint32_t i = 0; i < m->njoin; i++) {
+        const char *room = m->join[i];
+        size_t rlen = strlen(room);
+        if (!in_room(s, room, rlen) && m->rooms < (uint32_t)ch->cfg->max_rooms) {
+            sio_join(s, room, rlen);
+            m->rooms++;
+            presence_change(ch, sio_socket_nsp(s), room, rlen, m, +1, NULL, 0);
+        }
+        free(m->join[i]);
+    }
+    free(m->join);
+    m->join = NULL;
+    m->njoin = 0;
+}
+
 static void do_leave(chat_t *ch, sio_socket_t *s, chat_member_t *m, json_t *arg, int64_t ack_id)
 {
     size_t rlen;
@@ -429,13 +545,16 @@ typedef struct {
     int kind;
     char *target; /* room, or the recipient's user id */
     char *text;
+    size_t text_len;
     char *from_id, *from_name;
+    char *cid; /* the client's message id, or NULL */
 } store_t;
 
 static void store_free(store_t *st)
 {
     free(st->target);
     free(st->text);
+    free(st->cid);
     free(st->from_id);
     free(st->from_name);
     free(st);
@@ -494,6 +613,81 @@ static void on_stored(void *ud, const char *id, int fresh, int confirmed)
     store_free(st);
 }
 
+/* Stores st's message (then on_stored delivers it and answers its sender). */
+static void store_message(store_t *st)
+{
+    chat_t *ch = st->w->ch;
+    const char *prefix = ch->core->redis_key;
+    size_t tlen = strlen(st->target), from_len = strlen(st->from_id);
+    sbuf_t stream = SBUF_INIT, dedupe = SBUF_INIT;
+    if (st->kind == MSG_ROOM)
+        chat_key_room(&stream, prefix, st->target, tlen);
+    else
+        chat_key_dm(&stream, prefix, st->from_id, from_len, st->target, tlen);
+    if (st->cid)
+        chat_key_dedupe(&dedupe, prefix, stream.data, stream.len, st->from_id, from_len, st->cid,
+                        strlen(st->cid));
+    chat_storage_msg_t msg = {
+        .stream = stream.data,
+        .stream_len = stream.len,
+        .dedupe = st->cid ? dedupe.data : NULL,
+        .dedupe_len = dedupe.len,
+        .from = st->from_id,
+        .from_len = from_len,
+        .name = st->from_name,
+        .name_len = strlen(st->from_name),
+        .text = st->text,
+        .text_len = st->text_len,
+        .to = st->kind == MSG_PRIVATE ? st->target : NULL,
+        .to_len = tlen,
+    };
+    int rc = ch->storage->store(ch->storage, &msg, on_stored, st);
+    if (rc < 0) {
+        sio_socket_t *s = wait_socket(st->w);
+        if (s)
+            ack_err(s, st->w->ack_id, "internal",
+                    rc == CHAT_STORAGE_EENCODE ? "the message cannot be encoded"
+                                               : "storage is unavailable; send it again");
+        wait_free(st->w);
+        store_free(st);
+    }
+    sbuf_free(&stream);
+    sbuf_free(&dedupe);
+}
+
+/* The publish hook's verdict on st's message (NULL: the hooks are closing). Accepted or
+ * rewritten, it is stored; refused, its sender's ack says why and nothing is stored. With no
+ * usable answer, --publish-hook-fallback decides. */
+static void on_publish_verdict(void *ud, const hook_publish_t *a)
+{
+    store_t *st = ud;
+    if (!a) {
+        wait_free(st->w);
+        store_free(st);
+        return;
+    }
+    hook_verdict_t v = a->verdict;
+    if (v == HOOK_UNAVAILABLE)
+        v = chat_hooks_publish_fallback_accept(st->w->ch->hooks) ? HOOK_ACCEPT : HOOK_REFUSE;
+    if (v == HOOK_REWRITE) {
+        free(st->text);
+        st->text = xmemdup(a->text, a->text_len + 1);
+        st->text_len = a->text_len;
+    }
+    if (v != HOOK_REFUSE) {
+        store_message(st);
+        return;
+    }
+    sio_socket_t *s = wait_socket(st->w);
+    if (s && a->verdict == HOOK_REFUSE)
+        ack_err(s, st->w->ack_id, a->code, a->message);
+    else if (s)
+        ack_err(s, st->w->ack_id, "unavailable",
+                "the message cannot be checked now; send it again");
+    wait_free(st->w);
+    store_free(st);
+}
+
 static void do_message(chat_t *ch, sio_socket_t *s, chat_member_t *m, json_t *arg, int64_t ack_id,
                        int kind)
 {
@@ -522,46 +716,29 @@ static void do_message(chat_t *ch, sio_socket_t *s, chat_member_t *m, json_t *ar
         ack_err(s, ack_id, "not_found", "join the room first");
         return;
     }
-    const char *prefix = ch->core->redis_key;
-    sbuf_t stream = SBUF_INIT, dedupe = SBUF_INIT;
-    if (kind == MSG_ROOM)
-        chat_key_room(&stream, prefix, target, tlen);
-    else
-        chat_key_dm(&stream, prefix, m->user_id, strlen(m->user_id), target, tlen);
-    if (cid)
-        chat_key_dedupe(&dedupe, prefix, stream.data, stream.len, m->user_id, strlen(m->user_id),
-                        cid, idlen);
     store_t *st = xcalloc(1, sizeof *st);
     st->w = wait_new(s, ack_id);
     st->kind = kind;
     st->target = xstrndup(target, tlen);
     st->text = xstrndup(text, textlen);
+    st->text_len = textlen;
     st->from_id = xstrdup(m->user_id);
     st->from_name = xstrdup(m->user_name);
-    chat_storage_msg_t msg = {
-        .stream = stream.data,
-        .stream_len = stream.len,
-        .dedupe = cid ? dedupe.data : NULL,
-        .dedupe_len = dedupe.len,
-        .from = st->from_id,
-        .from_len = strlen(st->from_id),
-        .name = st->from_name,
-        .name_len = strlen(st->from_name),
-        .text = st->text,
-        .text_len = textlen,
-        .to = kind == MSG_PRIVATE ? st->target : NULL,
-        .to_len = tlen,
-    };
-    int rc = ch->storage->store(ch->storage, &msg, on_stored, st);
-    if (rc < 0) {
-        ack_err(s, ack_id, "internal",
-                rc == CHAT_STORAGE_EENCODE ? "the message cannot be encoded"
-                                           : "storage is unavailable; send it again");
-        wait_free(st->w);
-        store_free(st);
+    st->cid = cid ? xstrndup(cid, idlen) : NULL;
+    if (!chat_hooks_has_publish(ch->hooks)) {
+        store_message(st);
+        return;
     }
-    sbuf_free(&stream);
-    sbuf_free(&dedupe);
+    chat_hooks_msg_t hm = {
+        .private_msg = kind == MSG_PRIVATE,
+        .sid = sio_socket_id(s),
+        .target = st->target,
+        .from_id = st->from_id,
+        .from_name = st->from_name,
+        .text = st->text,
+        .text_len = st->text_len,
+    };
+    chat_hooks_publish(ch->hooks, &hm, on_publish_verdict, st);
 }
 
 /* ---- the rest of the events ---- */
@@ -776,7 +953,7 @@ static void chat_disconnect(sio_socket_t *s, const char *reason)
         free(l.rooms);
         presence_user(s, m, -1, moved);
     }
-    free(m);
+    member_free(m);
     sio_socket_set_data(s, NULL);
 }
 
@@ -831,6 +1008,12 @@ static void chat_socket_data(const sio_socket_t *s, sbuf_t *json)
     const chat_member_t *m = sio_socket_data(s);
     if (!m) return;
     json_t *d = json_pack("{s:o}", "user", user_json(m));
+    /* the auth hook's data for the user, as the application gave it */
+    json_t *hd = m->data ? json_loads(m->data, 0, NULL) : NULL;
+    if (d && hd)
+        json_object_set_new(d, "data", hd);
+    else
+        json_decref(hd);
     char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
     if (text) sbuf_append_str(json, text); /* else {}: nothing of the user */
     free(text);
@@ -873,7 +1056,13 @@ static int chat_init(server_t *srv, sio_server_t *sio, void **state)
         free(ch);
         return -1;
     }
-    if (!ch->identity.secret && !cfg->allow_anonymous)
+    if (chat_hooks_new(&ch->hooks, srv, sio, cfg, err, sizeof err) < 0) {
+        log_error("cannot start the hooks", "error=\"%s\"", err);
+        chat_identity_free(&ch->identity);
+        free(ch);
+        return -1;
+    }
+    if (!ch->identity.secret && !cfg->allow_anonymous && !chat_hooks_has_auth(ch->hooks))
         log_warn("no token secret and no --allow-anonymous: every connection will be refused",
                  NULL);
     ch->srv = srv;
@@ -892,6 +1081,9 @@ static int chat_init(server_t *srv, sio_server_t *sio, void **state)
     ch->tick.data = ch;
     uint64_t every = (uint64_t)cfg->presence_ttl * 1000 / 3;
     uv_timer_start(&ch->tick, on_tick, 50, every ? every : 1000);
+    const char *const *names;
+    size_t nnames = chat_hooks_header_names(ch->hooks, &names);
+    if (nnames) server_keep_headers(srv, names, nnames);
     *state = ch;
     return 0;
 }
@@ -908,7 +1100,16 @@ static void free_chat(uv_handle_t *h)
 static void chat_destroy(void *state)
 {
     chat_t *ch = state;
-    if (ch) uv_close((uv_handle_t *)&ch->tick, free_chat);
+    if (!ch) return;
+    chat_hooks_close(ch->hooks);
+    ch->hooks = NULL;
+    uv_close((uv_handle_t *)&ch->tick, free_chat);
+}
+
+static void chat_health(void *state, sbuf_t *json)
+{
+    const chat_t *ch = state;
+    if (ch) chat_hooks_health(ch->hooks, json);
 }
 
 static int chat_serves(void *state, const char *nsp, size_t len)
@@ -928,6 +1129,7 @@ const app_module_t app_chat = {
     .namespaces = chat_namespaces,
     .serves = chat_serves,
     .connect = chat_connect,
+    .connect_abandoned = chat_connect_abandoned,
     .connected = chat_connected,
     .event = chat_event,
     .session_owner = chat_session_owner,
@@ -937,4 +1139,5 @@ const app_module_t app_chat = {
     .socket_data = chat_socket_data,
     .cluster_connected = chat_cluster_connected,
     .store_limits = chat_store_limits,
+    .health = chat_health,
 };

@@ -38,6 +38,34 @@ static const cfg_opt_t opts[] = {
             "error"),
     CFG_OPT(chat_config_t, "store-replicas-timeout", CFG_INT, "1000", 1, 60000,
             store_replicas_timeout, "MS", "chat: how long a message waits for --store-replicas"),
+    CFG_OPT(chat_config_t, "auth-hook", CFG_STR, "", 0, 0, auth_hook, "URL",
+            "chat: POST each sign-in without a valid token to this URL; its answer admits or "
+            "refuses (README, HTTP hooks)"),
+    CFG_OPT(chat_config_t, "auth-hook-fallback", CFG_STR, "refuse", 0, 0, auth_hook_fallback,
+            "refuse|jwt",
+            "chat: when the auth hook gives no usable answer: refuse, or the token/guest "
+            "sign-in"),
+    CFG_OPT(chat_config_t, "auth-hook-timeout-ms", CFG_INT, "3000", 1, 60000, auth_hook_timeout_ms,
+            "MS", "chat: how long a sign-in waits for the auth hook"),
+    CFG_OPT(chat_config_t, "auth-hook-max-inflight", CFG_INT, "256", 1, 100000,
+            auth_hook_max_inflight, "N",
+            "chat: auth hook requests waiting at once on this node; past it, the fallback"),
+    CFG_OPT(chat_config_t, "auth-hook-headers", CFG_STR, "", 0, 0, auth_hook_headers, "NAMES",
+            "chat: handshake headers sent to the auth hook (comma-separated names)"),
+    CFG_OPT(chat_config_t, "publish-hook", CFG_STR, "", 0, 0, publish_hook, "URL",
+            "chat: POST each message to this URL before it is stored; its answer accepts, "
+            "rewrites or refuses it"),
+    CFG_OPT(chat_config_t, "publish-hook-fallback", CFG_STR, "refuse", 0, 0, publish_hook_fallback,
+            "refuse|accept",
+            "chat: when the publish hook gives no usable answer: refuse the message, or accept "
+            "it"),
+    CFG_OPT(chat_config_t, "publish-hook-timeout-ms", CFG_INT, "3000", 1, 60000,
+            publish_hook_timeout_ms, "MS", "chat: how long a message waits for the publish hook"),
+    CFG_OPT(chat_config_t, "publish-hook-max-inflight", CFG_INT, "256", 1, 100000,
+            publish_hook_max_inflight, "N",
+            "chat: publish hook requests waiting at once on this node; past it, the fallback"),
+    CFG_OPT(chat_config_t, "hook-ca-file", CFG_STR, "", 0, 0, hook_ca_file, "PATH",
+            "chat: PEM bundle https hooks are verified against (empty: the system's)"),
 };
 
 const app_settings_t chat_config_settings = {

@@ -24,6 +24,17 @@ typedef struct {
     long long presence_ttl; /* s */
     long long store_replicas;
     long long store_replicas_timeout; /* ms */
+    /* HTTP hooks (chat_hooks.h) */
+    char *auth_hook;          /* URL, or "": none */
+    char *auth_hook_fallback; /* "refuse" or "jwt" */
+    long long auth_hook_timeout_ms;
+    long long auth_hook_max_inflight;
+    char *auth_hook_headers;     /* comma-separated header names */
+    char *publish_hook;          /* URL, or "": none */
+    char *publish_hook_fallback; /* "refuse" or "accept" */
+    long long publish_hook_timeout_ms;
+    long long publish_hook_max_inflight;
+    char *hook_ca_file; /* PEM bundle for https hooks, or "": the system's */
 } chat_config_t;
 
 /* The options, their struct's size: app_chat's settings. */

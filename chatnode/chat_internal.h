@@ -5,6 +5,7 @@
 #define CC_CHAT_INTERNAL_H
 
 #include "chat_config.h"
+#include "chat_hooks.h"
 #include "chat_identity.h"
 #include "chat_presence.h"
 #include "chat_storage.h"
@@ -24,6 +25,7 @@ typedef struct {
     chat_presence_t presence;
     chat_storage_t *storage; /* Redis or memory, chosen at init */
     uv_timer_t tick;         /* presence refresh and storage pruning */
+    chat_hooks_t *hooks;     /* the HTTP hooks, or NULL when none is set */
 } chat_t;
 
 /* The chat's data on a socket (sio_socket_data), with its strings in the same allocation. */
@@ -33,6 +35,11 @@ typedef struct {
     double tokens;   /* rate limit bucket */
     uint64_t last_ms;
     uint32_t rooms; /* chat rooms joined */
+    /* Signed in by the auth hook: its data object (JSON text), and the rooms to join once
+     * connected (then NULL); owned, NULL otherwise. */
+    char *data;
+    char **join;
+    uint32_t njoin;
 } chat_member_t;
 
 #endif

@@ -9,6 +9,7 @@
 #include "sid.h"
 #include "strmap.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,9 @@ struct eio_server {
     uint64_t bytes_in, bytes_out; /* Engine.IO payload bytes, all transports */
     int draining;                 /* refusing new sessions */
     int closed;                   /* eio_server_close ran */
+    char **keep;                  /* handshake headers kept (lowercased, with a ':') */
+    int *keep_tok;                /* their lws token, or -1 for a custom header */
+    size_t nkeep;
 };
 
 typedef enum { S_OPEN = 0, S_CLOSING, S_CLOSED } state_t;
@@ -59,8 +63,9 @@ struct eio_session {
     deadline_node_t hb; /* heartbeat: in ping_q (next ping) or pong_q (waiting for a pong) */
     struct aux *aux;    /* owned: in upgrade_q while probing, close_q while closing; else NULL */
     void *upper;
-    sbuf_t *rx; /* owned: a fragmented WebSocket message being reassembled, or NULL */
-    char sid[]; /* "<tag>.<random>", sized to fit */
+    sbuf_t *rx;    /* owned: a fragmented WebSocket message being reassembled, or NULL */
+    char *headers; /* owned: the kept handshake headers as JSON, or NULL */
+    char sid[];    /* "<tag>.<random>", sized to fit */
 };
 
 static frame_t *f_ping, *f_close, *f_noop, *f_pong_probe;
@@ -225,6 +230,7 @@ static void session_free(eio_session_t *s)
     aux_stop(s);
     q_clear(s);
     rx_drop(s);
+    free(s->headers);
     free(s);
 }
 
@@ -502,6 +508,59 @@ static void on_close_timeout(deadline_queue_t *q, deadline_node_t *n)
     destroy(s, "server close", f_close);
 }
 
+void eio_server_keep_headers(eio_server_t *es, const char *const *names, size_t n)
+{
+    if (n > EIO_KEEP_HEADERS_MAX) n = EIO_KEEP_HEADERS_MAX;
+    es->keep = xcalloc(n ? n : 1, sizeof *es->keep);
+    es->keep_tok = xcalloc(n ? n : 1, sizeof *es->keep_tok);
+    for (size_t i = 0; i < n; i++) {
+        sbuf_t b = SBUF_INIT;
+        for (const char *p = names[i]; *p; p++)
+            sbuf_append_char(&b, (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p));
+        sbuf_append_char(&b, ':');
+        es->keep[es->nkeep] = b.data;
+        es->keep_tok[es->nkeep] = -1;
+        for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+            const char *name = (const char *)lws_token_to_string((enum lws_token_indexes)t);
+            if (name && strcmp(name, b.data) == 0) es->keep_tok[es->nkeep] = t;
+        }
+        es->nkeep++;
+    }
+}
+
+/* The kept headers of a handshake on wsi as a JSON object's text (owned), or NULL. */
+static char *kept_headers(const eio_server_t *es, struct lws *wsi)
+{
+    if (!es->nkeep) return NULL;
+    json_t *o = json_object();
+    char *v = xmalloc(EIO_HEADER_VALUE_MAX + 1);
+    for (size_t i = 0; i < es->nkeep; i++) {
+        const char *name = es->keep[i];
+        int nlen = (int)strlen(name), tok = es->keep_tok[i], len;
+        if (tok >= 0)
+            len = lws_hdr_total_length(wsi, (enum lws_token_indexes)tok);
+        else
+            len = lws_hdr_custom_length(wsi, name, nlen);
+        if (len <= 0 || len > EIO_HEADER_VALUE_MAX) continue;
+        if (tok >= 0)
+            len = lws_hdr_copy(wsi, v, EIO_HEADER_VALUE_MAX + 1, (enum lws_token_indexes)tok);
+        else
+            len = lws_hdr_custom_copy(wsi, v, EIO_HEADER_VALUE_MAX + 1, name, nlen);
+        if (len < 0) continue;
+        json_t *val = json_stringn(v, (size_t)len); /* NULL when not UTF-8 */
+        if (val) json_object_setn_new(o, name, (size_t)nlen - 1, val);
+    }
+    free(v);
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
+const char *eio_session_headers(const eio_session_t *s)
+{
+    return s->headers;
+}
+
 eio_server_t *eio_server_new(uv_loop_t *loop, const chatnode_config_t *cfg,
                              const eio_handler_t *handler, mem_budget_t *mem, addr_limit_t *limits)
 {
@@ -558,6 +617,10 @@ void eio_server_close(eio_server_t *es)
 
 void eio_server_free(eio_server_t *es)
 {
+    if (!es) return;
+    for (size_t i = 0; i < es->nkeep; i++) free(es->keep[i]);
+    free(es->keep);
+    free(es->keep_tok);
     free(es);
 }
 
@@ -755,6 +818,7 @@ void eio_on_poll_get(eio_server_t *es, struct lws *wsi, conn_t *c, const eio_que
     eio_session_t *s;
     if (!q->sid[0]) {
         s = session_new(es, EIO_TR_POLLING, addr);
+        s->headers = kept_headers(es, wsi);
         s->get = wsi;
         c->session = s;
         c->kind = CONN_POLL_GET;
@@ -890,6 +954,7 @@ int eio_on_ws_open(eio_server_t *es, struct lws *wsi, const eio_query_t *q,
     eio_session_t *s;
     if (!q->sid[0]) {
         s = session_new(es, EIO_TR_WEBSOCKET, addr);
+        s->headers = kept_headers(es, wsi);
         s->ws = wsi;
         lws_set_opaque_user_data(wsi, s);
         session_open(s);

@@ -65,6 +65,12 @@ typedef struct {
  * per-address session counts) are borrowed and must outlive it. Never fails. */
 eio_server_t *eio_server_new(uv_loop_t *loop, const chatnode_config_t *cfg,
                              const eio_handler_t *handler, mem_budget_t *mem, addr_limit_t *limits);
+/* The handshake request headers every new session keeps (names copied, compared without
+ * case; at most EIO_KEEP_HEADERS_MAX): what eio_session_headers gives the layers above. A
+ * value that is not UTF-8 or is longer than EIO_HEADER_VALUE_MAX bytes is not kept. */
+#define EIO_KEEP_HEADERS_MAX 32
+#define EIO_HEADER_VALUE_MAX 2048
+void eio_server_keep_headers(eio_server_t *es, const char *const *names, size_t n);
 /* Sets the node tag that starts every session id from now on (copied, up to 31 bytes). */
 void eio_server_set_tag(eio_server_t *es, const char *tag);
 /* Closes every session (reason "server shutting down") and the queues (the loop finishes
@@ -135,6 +141,9 @@ uint64_t eio_session_issued_ms(const eio_session_t *s);
 /* The client's address (from its handshake, X-Forwarded-For of a trusted proxy included) as
  * text in buf; returns buf. */
 const char *eio_session_address(const eio_session_t *s, char *buf, size_t len);
+/* The kept handshake headers as a JSON object's text ({"name": "value"}, names lowercased),
+ * borrowed while the session lives; NULL when none are kept. */
+const char *eio_session_headers(const eio_session_t *s);
 /* Bytes the node holds for the session (its queue at frame_cost, a message or POST body
  * being received, what the layer above holds); 0 once it is closed or dropped. */
 size_t eio_session_held(const eio_session_t *s);

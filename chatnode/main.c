@@ -70,6 +70,7 @@ static void health(void *ctx, sbuf_t *json)
     chatnode_t *cn = ctx;
     if (cn->sio) sio_recovery_health(cn->sio, json);
     if (cn->cluster) cluster_health(cn->cluster, json);
+    if (cn->app_ready && cn->app->health) cn->app->health(cn->app_state, json);
 }
 
 /* Stops everything: the loop then ends once every handle is closed. */

@@ -728,6 +728,9 @@ int server_start(server_t *srv, const eio_handler_t *handler)
     }
     if (own_init(srv)) return -1;
     srv->eio = eio_server_new(loop, cfg, handler, &srv->mem, &srv->limits);
+    if (srv->nkeep_headers)
+        eio_server_keep_headers(srv->eio, (const char *const *)srv->keep_headers,
+                                srv->nkeep_headers);
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
     struct lws_context_creation_info info;
@@ -798,4 +801,17 @@ void server_finish(server_t *srv)
     for (int i = 0; srv->lws && i < 4; i++) lws_context_destroy(srv->lws);
     eio_server_free(srv->eio); /* its queues are closed now */
     srv->eio = NULL;
+    for (size_t i = 0; i < srv->nkeep_headers; i++) free(srv->keep_headers[i]);
+    free(srv->keep_headers);
+    srv->keep_headers = NULL;
+    srv->nkeep_headers = 0;
+}
+
+void server_keep_headers(server_t *srv, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < srv->nkeep_headers; i++) free(srv->keep_headers[i]);
+    free(srv->keep_headers);
+    srv->keep_headers = n ? xcalloc(n, sizeof *srv->keep_headers) : NULL;
+    for (size_t i = 0; i < n; i++) srv->keep_headers[i] = xstrdup(names[i]);
+    srv->nkeep_headers = n;
 }

@@ -47,6 +47,8 @@ typedef struct server {
     /* Optional: appends ,"name":value members to the /healthz JSON object. */
     void (*health)(void *ctx, sbuf_t *json);
     void *health_ctx;
+    char **keep_headers; /* handshake headers sessions keep (server_keep_headers) */
+    size_t nkeep_headers;
     uint64_t started_ms;       /* loop time at start */
     uint64_t started_epoch_ms; /* wall clock at start */
     int stopping;
@@ -69,6 +71,10 @@ void server_finish(server_t *srv);
 eio_server_t *server_eio(const server_t *srv);
 /* Sets the /healthz extension: health(ctx, json) appends ,"name":value members. */
 void server_set_health(server_t *srv, void (*health)(void *ctx, sbuf_t *json), void *ctx);
+
+/* Before server_start: every new session keeps these headers of its handshake request
+ * (names copied; see eio_server_keep_headers), for the app (sio_socket_headers). */
+void server_keep_headers(server_t *srv, const char *const *names, size_t n);
 
 /* The node-wide count of bytes held for clients: n more, or n fewer. Nearing
  * --max-memory-queued drops the greediest holders on the next loop turn (never in the middle

@@ -452,6 +452,11 @@ void *sio_server_cluster(const sio_server_t *sio)
     return sio->cluster.ctx;
 }
 
+const char *sio_socket_headers(const sio_socket_t *s)
+{
+    return s->conn && s->conn->eio ? eio_session_headers(s->conn->eio) : NULL;
+}
+
 int sio_socket_handshake(const sio_socket_t *s, sio_handshake_t *hs)
 {
     memset(hs, 0, sizeof *hs);
@@ -721,25 +726,17 @@ static void conn_fail(sio_conn_t *c, const char *what, int err)
     if (c->eio) eio_close(c->eio, "parse error");
 }
 
-void sio_connect_new(sio_conn_t *c, sio_nsp_t *nsp, const char *auth, size_t auth_len,
-                     const char *owner, size_t owner_len, int owned)
+/* The app admitted s (made for c's CONNECT to its namespace): it becomes a socket and its
+ * CONNECT is answered. */
+static void connect_admitted(sio_conn_t *c, sio_socket_t *s, const char *auth, size_t auth_len,
+                             const char *owner, size_t owner_len, int owned)
 {
     sio_server_t *sio = c->sio;
     const app_module_t *app = sio->app;
-    sio_socket_t *s = xcalloc(1, sizeof *s);
-    do sid_generate(s->id, sizeof s->id, NULL);
-    while (strmap_get(&nsp->sockets, s->id, SID_RANDOM_LEN));
-    s->nsp = nsp;
-    s->conn = c;
-    sbuf_t err = SBUF_INIT;
-    if (app->connect && app->connect(s, auth, auth_len, &err) != 0) {
-        if (!err.len) sbuf_append_str(&err, "{\"message\":\"Connection refused\"}");
-        sio_send_raw(c, SIO_CONNECT_ERROR, nsp->name, nsp->len, err.data, err.len);
-        sbuf_free(&err);
-        free(s);
-        return;
-    }
-    sbuf_free(&err);
+    sio_nsp_t *nsp = s->nsp;
+    /* a socket id taken while the app thought: ids are random, so this is for form's sake */
+    while (strmap_get(&nsp->sockets, s->id, SID_RANDOM_LEN))
+        sid_generate(s->id, sizeof s->id, NULL);
     sio_socket_attach(s, c);
     if (sio->rec_ops && owned) sio->rec_ops->session_new(s, owner, owner_len);
     char reply[96];
@@ -748,6 +745,115 @@ void sio_connect_new(sio_conn_t *c, sio_nsp_t *nsp, const char *auth, size_t aut
                 : snprintf(reply, sizeof reply, "{\"sid\":\"%s\"}", s->id);
     sio_send_raw(c, SIO_CONNECT, nsp->name, nsp->len, reply, (size_t)n);
     if (app->connected) app->connected(s, auth, auth_len);
+}
+
+static void connect_refused(sio_conn_t *c, sio_socket_t *s, const char *err, size_t len)
+{
+    static const char dflt[] = "{\"message\":\"Connection refused\"}";
+    if (!len) {
+        err = dflt;
+        len = sizeof dflt - 1;
+    }
+    sio_send_raw(c, SIO_CONNECT_ERROR, s->nsp->name, s->nsp->len, err, len);
+    free(s);
+}
+
+void sio_connect_new(sio_conn_t *c, sio_nsp_t *nsp, const char *auth, size_t auth_len,
+                     const char *owner, size_t owner_len, int owned)
+{
+    const app_module_t *app = c->sio->app;
+    sio_socket_t *s = xcalloc(1, sizeof *s);
+    do sid_generate(s->id, sizeof s->id, NULL);
+    while (strmap_get(&nsp->sockets, s->id, SID_RANDOM_LEN));
+    s->nsp = nsp;
+    s->conn = c;
+    sbuf_t err = SBUF_INIT;
+    int rc = app->connect ? app->connect(s, auth, auth_len, &err) : 0;
+    if (rc == APP_CONNECT_PENDING) {
+        sio_pending_connect_t *p = xcalloc(1, sizeof *p);
+        s->state = SOCK_PENDING;
+        p->s = s;
+        p->auth = xmemdup(auth, auth_len);
+        p->auth_len = auth_len;
+        p->owner = owner_len ? xmemdup(owner, owner_len) : NULL;
+        p->owner_len = owner_len;
+        p->owned = owned;
+        p->next = c->pending;
+        c->pending = p;
+    } else if (rc != 0) {
+        connect_refused(c, s, err.data, err.len);
+    } else {
+        connect_admitted(c, s, auth, auth_len, owner, owner_len, owned);
+    }
+    sbuf_free(&err);
+}
+
+/* Takes s's pending CONNECT off its connection's list. */
+static sio_pending_connect_t *pending_take(sio_socket_t *s)
+{
+    for (sio_pending_connect_t **pp = &s->conn->pending; *pp; pp = &(*pp)->next) {
+        if ((*pp)->s != s) continue;
+        sio_pending_connect_t *p = *pp;
+        *pp = p->next;
+        return p;
+    }
+    return NULL;
+}
+
+static void pending_free(sio_pending_connect_t *p)
+{
+    free(p->auth);
+    free(p->owner);
+    free(p);
+}
+
+void sio_connect_done(sio_socket_t *s, const char *error, size_t error_len)
+{
+    sio_conn_t *c = s->conn;
+    sio_pending_connect_t *p = s->state == SOCK_PENDING ? pending_take(s) : NULL;
+    if (!p) { /* not pending: the app's mistake, which must not become a crash */
+        log_error("sio_connect_done for a socket not pending", "sid=%s", s->id);
+        return;
+    }
+    s->state = SOCK_CONNECTED;
+    sio_conn_hold(c);
+    if (error)
+        connect_refused(c, s, error, error_len);
+    else
+        connect_admitted(c, s, p->auth, p->auth_len, p->owner, p->owner_len, p->owned);
+    pending_free(p);
+    sio_conn_release(c);
+}
+
+/* c's CONNECTs still pending go unanswered: the app forgets them. */
+static void pending_abandon(sio_conn_t *c)
+{
+    while (c->pending) {
+        sio_pending_connect_t *p = c->pending;
+        c->pending = p->next;
+        if (c->sio->app->connect_abandoned) c->sio->app->connect_abandoned(p->s);
+        free(p->s);
+        pending_free(p);
+    }
+}
+
+const char *sio_socket_pending_auth(const sio_socket_t *s, size_t *len)
+{
+    *len = 0;
+    if (s->state != SOCK_PENDING) return NULL;
+    for (const sio_pending_connect_t *p = s->conn->pending; p; p = p->next) {
+        if (p->s != s) continue;
+        *len = p->auth_len;
+        return p->auth;
+    }
+    return NULL;
+}
+
+static int pending_for(const sio_conn_t *c, const char *nsp, size_t len)
+{
+    for (const sio_pending_connect_t *p = c->pending; p; p = p->next)
+        if (p->s->nsp->len == len && memcmp(p->s->nsp->name, nsp, len) == 0) return 1;
+    return 0;
 }
 
 static void on_connect(sio_conn_t *c, const sio_packet_t *p)
@@ -869,7 +975,7 @@ static void dispatch(sio_conn_t *c, const sio_packet_t *p, const sio_attachment_
                      unsigned natt)
 {
     sio_socket_t *s = conn_socket(c, p->nsp, p->nsp_len);
-    if (p->type == SIO_CONNECT && !s && !c->restoring) {
+    if (p->type == SIO_CONNECT && !s && !c->restoring && !pending_for(c, p->nsp, p->nsp_len)) {
         on_connect(c, p);
         return;
     }
@@ -978,6 +1084,7 @@ static void h_close(void *upper, const char *reason)
     c->eio = NULL;
     c->closed = 1;
     deadline_queue_remove(&c->sio->connect_q, &c->connect_node);
+    pending_abandon(c);
     while (c->sockets) socket_remove(c->sockets, reason);
     sio_conn_release(c);
 }

@@ -95,8 +95,20 @@ typedef struct {
     const char *path;      /* the Engine.IO path (borrowed from the configuration) */
 } sio_handshake_t;
 
-/* Fills hs; returns 0, or -1 when the connection is already gone. */
+/* Fills hs; returns 0, or -1 when the connection is already gone. Works for a socket whose
+ * CONNECT is pending too. */
 int sio_socket_handshake(const sio_socket_t *s, sio_handshake_t *hs);
+/* The handshake request's headers the server keeps (server_keep_headers) as a JSON object's
+ * text, borrowed while the socket lives; NULL when none are kept or the connection is gone. */
+const char *sio_socket_headers(const sio_socket_t *s);
+
+/* Answers a CONNECT the app left pending (app.h, APP_CONNECT_PENDING): error NULL admits s
+ * (the CONNECT answer goes out, then the app's connected); else error[0..error_len) is a
+ * JSON object sent as CONNECT_ERROR data, and s is freed before this returns. */
+void sio_connect_done(sio_socket_t *s, const char *error, size_t error_len);
+/* The handshake auth of s's pending CONNECT (JSON text, borrowed until sio_connect_done),
+ * with its length in *len; NULL when s is not pending. */
+const char *sio_socket_pending_auth(const sio_socket_t *s, size_t *len);
 
 /* The socket of nsp with this id, or NULL: how to hold on to a socket across a wait. */
 sio_socket_t *sio_socket_find(sio_nsp_t *nsp, const char *id, size_t len);

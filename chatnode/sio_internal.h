@@ -46,7 +46,16 @@ typedef struct {
 
 /* A socket is connected, or kept (its connection went, its session may come back: it stays in
  * its rooms but is in no namespace table and gets nothing). */
-enum { SOCK_CONNECTED = 0, SOCK_KEPT = 1 };
+enum { SOCK_CONNECTED = 0, SOCK_KEPT = 1, SOCK_PENDING = 2 };
+
+/* A CONNECT the app answers later (APP_CONNECT_PENDING), on its connection's list. */
+typedef struct sio_pending_connect {
+    struct sio_pending_connect *next;
+    sio_socket_t *s; /* not attached: in no table or room */
+    char *auth, *owner;
+    size_t auth_len, owner_len;
+    int owned;
+} sio_pending_connect_t;
 
 struct sio_socket {
     char id[SID_RANDOM_LEN + 1];
@@ -72,7 +81,8 @@ struct sio_conn {
     sio_server_t *sio;
     eio_session_t *eio; /* NULL once the session is gone */
     sio_socket_t *sockets;
-    sio_binary_t *bin; /* a binary packet waiting for its attachments, or NULL */
+    sio_binary_t *bin;              /* a binary packet waiting for its attachments, or NULL */
+    sio_pending_connect_t *pending; /* CONNECTs the app has not answered yet */
     uint8_t busy;
     uint8_t closed;
     uint8_t final;     /* closed by the server for good: its sessions are not kept */

@@ -1,0 +1,383 @@
+// The chat's HTTP hooks against a real HTTP server standing in for the application: the auth
+// hook admits (with the answer's name, rooms and data), refuses with its reason, and when it
+// gives no usable answer (connection refused, too slow, garbage) the fallback decides; a valid
+// token signs in without it; answers are cached only when they say so; only the allowed
+// headers are forwarded; a client leaving while its sign-in waits, and the in-flight bound.
+// The publish hook accepts, rewrites and refuses messages before they are stored, its
+// fallbacks, and one sender's order when the hook answers out of order.
+// Exercises chatnode/chat_hooks.c, proto/hook_msg.c, the chat's sign-in and message paths, and
+// the pending CONNECT of sio.c.
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import crypto from "node:crypto";
+import http from "node:http";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { io } from "socket.io-client";
+import { startChatnode, stopAll, eventually, httpRequest, freePort, WAIT_MS } from "./lib/harness.mjs";
+
+const SECRET = "test-secret-of-the-hooks";
+const b64url = (b) => Buffer.from(b).toString("base64url");
+function token(claims) {
+  const head = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
+  const body = b64url(JSON.stringify(claims));
+  const sig = b64url(crypto.createHmac("sha256", SECRET).update(`${head}.${body}`).digest());
+  return `${head}.${body}.${sig}`;
+}
+
+/* ---- the application: /auth and /publish, answering by what the request says ---- */
+
+const seen = { auth: [], publish: [] }; // request documents, in arrival order
+const held = []; // responses held open: [{ body, res }]
+let heldWaiters = [];
+let orderBatch = []; // publish requests of the order test, answered together in reverse
+
+function send(res, status, body, type = "application/json") {
+  const buf = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === "string" ? body : JSON.stringify(body));
+  res.writeHead(status, { "Content-Type": type, "Content-Length": buf.length });
+  res.end(buf);
+}
+
+function authAnswer(doc, res) {
+  const a = doc.auth ?? {};
+  const admit = (extra = {}) => send(res, 200, { user: { id: `u-${a.who}`, name: a.name ?? a.who }, ...extra });
+  switch (a.case) {
+    case "admit": return admit({ rooms: a.rooms ?? ["lobby"], data: { plan: "pro" } });
+    case "refuse": return send(res, 403, { error: { code: "banned", message: "you are banned" } });
+    case "cache": return admit({ cache_s: 60 });
+    case "nocache": return admit();
+    case "slow": return; // never answered: the node's timeout ends it
+    case "hold":
+      held.push({ doc, res });
+      for (const w of heldWaiters.splice(0)) w();
+      return;
+    case "html": return send(res, 200, "<html>hello</html>", "text/html");
+    case "types": return send(res, 200, { user: { id: 5, name: ["x"] } });
+    case "huge": return send(res, 200, JSON.stringify({ user: { id: "big", name: "big" }, pad: "x".repeat(2 << 20) }));
+    case "notutf8":
+      return send(res, 200, Buffer.concat([Buffer.from('{"user":{"id":"nu","name":"a'), Buffer.from([0xff, 0xfe]), Buffer.from('"}}')]));
+    case "emoji64": return send(res, 200, { user: { id: "e64", name: "😀".repeat(64) } });
+    case "emoji65": return send(res, 200, { user: { id: "e65", name: "😀".repeat(65) } });
+    case "longid": return send(res, 200, { user: { id: "i".repeat(65), name: "long" } });
+    case "guestid": return send(res, 200, { user: { id: "guest:bob", name: "bob" } });
+    case "badroom": return send(res, 200, { user: { id: "br", name: "br" }, rooms: ["user:someone"] });
+    case "manyrooms": return send(res, 200, { user: { id: "mr", name: "mr" }, rooms: Array.from({ length: 200 }, (_, i) => `r${i}`) });
+    case "fivehundred": return send(res, 500, "oops", "text/plain");
+    default: return send(res, 200, { nothing: true });
+  }
+}
+
+function publishAnswer(doc, res) {
+  const t = doc.text;
+  if (t.startsWith("refuse:")) return send(res, 200, { action: "refuse", code: "spam", message: "no spam here" });
+  if (t.startsWith("rewrite:")) return send(res, 200, { action: "rewrite", text: `REWRITTEN ${t.slice(8)}` });
+  if (t.startsWith("empty:")) { res.writeHead(204); return res.end(); }
+  if (t.startsWith("slow:")) return;
+  if (t.startsWith("garbage:")) return send(res, 200, { action: "maybe" });
+  if (t.startsWith("order:")) {
+    orderBatch.push({ doc, res });
+    if (orderBatch.length === 5) {
+      // the last message is answered first, the first last
+      for (const { res: r } of orderBatch.reverse()) send(r, 200, { action: "accept" });
+      orderBatch = [];
+    }
+    return;
+  }
+  return send(res, 200, { action: "accept" });
+}
+
+const app = http.createServer((req, res) => {
+  const chunks = [];
+  req.on("data", (c) => chunks.push(c));
+  req.on("end", () => {
+    let doc;
+    try {
+      doc = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    } catch {
+      return send(res, 400, { error: { message: "bad request" } });
+    }
+    if (req.url === "/auth") {
+      seen.auth.push(doc);
+      return authAnswer(doc, res);
+    }
+    seen.publish.push(doc);
+    return publishAnswer(doc, res);
+  });
+});
+
+function waitHeld(n) {
+  if (held.length >= n) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${n} held requests did not come`)), WAIT_MS);
+    const check = () => (held.length >= n ? (clearTimeout(t), resolve()) : heldWaiters.push(check));
+    heldWaiters.push(check);
+  });
+}
+
+/* ---- clients ---- */
+
+const opened = new Set();
+function client(node, auth, opts = {}) {
+  const s = io(node.url, { forceNew: true, reconnection: false, transports: ["websocket"], auth, ...opts });
+  opened.add(s);
+  return s;
+}
+function connectedOrError(s) {
+  return new Promise((resolve) => {
+    s.once("connect", () => resolve({ ok: true }));
+    s.once("connect_error", (err) => resolve({ ok: false, err }));
+  });
+}
+async function online(node, auth, opts) {
+  const s = client(node, auth, opts);
+  const r = await connectedOrError(s);
+  assert.ok(r.ok, `connect: ${r.err?.message} ${JSON.stringify(r.err?.data)}`);
+  return s;
+}
+async function refused(node, auth) {
+  const s = client(node, auth);
+  const r = await connectedOrError(s);
+  assert.equal(r.ok, false, "the connection should be refused");
+  s.close();
+  return r.err;
+}
+const call = (s, ev, arg) => s.timeout(WAIT_MS).emitWithAck(ev, arg);
+async function health(node) {
+  return JSON.parse((await httpRequest(`${node.url}/healthz`)).body);
+}
+
+let dir, hookPort, deadPort, A, B, C, D, E;
+
+describe("the chat's HTTP hooks", { timeout: 240_000 }, () => {
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), "hooks-test-"));
+    writeFileSync(path.join(dir, "secret"), `${SECRET}\n`);
+    await new Promise((r) => app.listen(0, "127.0.0.1", r));
+    hookPort = app.address().port;
+    deadPort = await freePort(); // nothing listens there: connection refused
+    const hook = `http://127.0.0.1:${hookPort}`, dead = `http://127.0.0.1:${deadPort}`;
+    const base = ["--app", "chat", "--recovery-window", "0", "--jwt-secret-file", path.join(dir, "secret")];
+    [A, B, C, D] = await Promise.all([
+      startChatnode([...base, "--auth-hook", `${hook}/auth`, "--auth-hook-fallback", "refuse",
+        "--auth-hook-timeout-ms", "1000", "--auth-hook-max-inflight", "2",
+        "--auth-hook-headers", "X-App-Session, User-Agent", "--publish-hook", `${hook}/publish`,
+        "--publish-hook-timeout-ms", "1000"]),
+      startChatnode([...base, "--allow-anonymous", "--auth-hook", `${hook}/auth`, "--auth-hook-fallback", "jwt",
+        "--auth-hook-timeout-ms", "1000", "--publish-hook", `${hook}/publish`,
+        "--publish-hook-fallback", "accept", "--publish-hook-timeout-ms", "1000"]),
+      startChatnode([...base, "--auth-hook", `${dead}/auth`, "--publish-hook", `${dead}/publish`]),
+      startChatnode([...base, "--allow-anonymous", "--auth-hook", `${dead}/auth`, "--auth-hook-fallback", "jwt",
+        "--publish-hook", `${dead}/publish`, "--publish-hook-fallback", "accept"]),
+    ]);
+    // recovery on: hook sessions are not kept, token sessions are
+    E = await startChatnode(["--app", "chat", "--jwt-secret-file", path.join(dir, "secret"),
+      "--auth-hook", `${hook}/auth`]);
+  });
+  after(async () => {
+    for (const s of opened) s.close();
+    for (const { res } of held) res.destroy();
+    await stopAll(A, B, C, D, E);
+    await new Promise((r) => { app.closeAllConnections(); app.close(r); });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("admits with the answer's name and rooms: the user is in them at once", async () => {
+    const ann = await online(A, { case: "admit", who: "ann", name: "Ann", rooms: ["lobby", "news"] });
+    const doc = seen.auth.at(-1);
+    assert.deepEqual(doc.auth, { case: "admit", who: "ann", name: "Ann", rooms: ["lobby", "news"] });
+    assert.equal(doc.address, "127.0.0.1");
+    assert.equal(doc.namespace, "/");
+    assert.equal(typeof doc.node, "string");
+    const m = await call(ann, "members", { room: "news" });
+    assert.equal(m.ok, true, JSON.stringify(m));
+    assert.deepEqual(m.users.map((u) => [u.id, u.name]), [["u-ann", "Ann"]]);
+    // a second admitted user hears ann's message in the lobby, from "Ann"
+    const bo = await online(A, { case: "admit", who: "bo", rooms: ["lobby"] });
+    const got = new Promise((r) => bo.once("message", r));
+    assert.equal((await call(ann, "message", { room: "lobby", text: "hello" })).ok, true);
+    const msg = await got;
+    assert.deepEqual([msg.from.id, msg.from.name, msg.text], ["u-ann", "Ann", "hello"]);
+  });
+
+  it("refuses with the application's reason and code", async () => {
+    const err = await refused(A, { case: "refuse", who: "eve" });
+    assert.equal(err.message, "unauthorized");
+    assert.deepEqual(err.data, { reason: "you are banned", code: "banned" });
+    // on the node falling back to tokens too: a refusal is the application's word, no fallback
+    const err2 = await refused(B, { case: "refuse", who: "eve", user: "eve" });
+    assert.deepEqual(err2.data, { reason: "you are banned", code: "banned" });
+  });
+
+  it("a token the verifier accepts signs in without asking the hook", async () => {
+    const before = seen.auth.length;
+    const s = await online(A, { token: token({ sub: "tok-user", exp: Math.floor(Date.now() / 1000) + 600 }) });
+    s.close();
+    assert.equal(seen.auth.length, before);
+    // an invalid token goes to the hook, which sees it
+    await online(A, { case: "admit", who: "t2", token: "not-a-token" });
+    assert.equal(seen.auth.at(-1).auth.token, "not-a-token");
+  });
+
+  it("hook down (connection refused): refuse says sign-in unavailable, jwt falls back", async () => {
+    const err = await refused(C, { case: "admit", who: "x" });
+    assert.deepEqual(err.data, { reason: "sign-in unavailable", code: "unavailable" });
+    const guest = await online(D, { user: "dora" });
+    guest.close();
+    // the fallback still refuses what it would refuse without a hook
+    const err2 = await refused(D, { token: "bad" });
+    assert.equal(err2.data.reason, "invalid token");
+    const h = await health(C);
+    assert.ok(h.hooks.auth.unavailable >= 1, JSON.stringify(h.hooks));
+  });
+
+  it("hook too slow: the timeout gives the fallback", async () => {
+    const err = await refused(A, { case: "slow", who: "s1" });
+    assert.deepEqual(err.data, { reason: "sign-in unavailable", code: "unavailable" });
+    const g = await online(B, { case: "slow", user: "sam" });
+    g.close();
+    assert.ok((await health(A)).hooks.auth.timeouts >= 1);
+    assert.ok((await health(B)).hooks.auth.timeouts >= 1);
+  });
+
+  it("garbage answers are no answer; the node keeps serving", async () => {
+    for (const c of ["html", "types", "huge", "notutf8", "emoji65", "longid", "guestid", "badroom", "manyrooms", "fivehundred", "other"]) {
+      const err = await refused(A, { case: c, who: c });
+      assert.deepEqual(err.data, { reason: "sign-in unavailable", code: "unavailable" }, c);
+    }
+    // 64 emoji are a name of 64 characters: admitted
+    const e = await online(A, { case: "emoji64", who: "e" });
+    e.close();
+    const ok = await online(A, { case: "admit", who: "after-garbage" });
+    ok.close();
+  });
+
+  it("caches an admission only when the answer says so", async () => {
+    const nonce = crypto.randomUUID();
+    const count = () => seen.auth.filter((d) => d.auth.nonce === nonce).length;
+    for (let i = 0; i < 2; i++) (await online(A, { case: "cache", who: "c", nonce })).close();
+    assert.equal(count(), 1, "two identical sign-ins, one request");
+    const nonce2 = crypto.randomUUID();
+    for (let i = 0; i < 2; i++) (await online(A, { case: "nocache", who: "n", nonce: nonce2 })).close();
+    assert.equal(seen.auth.filter((d) => d.auth.nonce === nonce2).length, 2);
+    assert.ok((await health(A)).hooks.auth.cache_hits >= 1);
+  });
+
+  it("forwards only the headers it is told to", async () => {
+    const s = await online(A, { case: "admit", who: "hd" },
+      { extraHeaders: { "X-App-Session": "s3cret", "X-Other": "nope", "User-Agent": "tester/1" } });
+    s.close();
+    assert.deepEqual(seen.auth.at(-1).headers, { "x-app-session": "s3cret", "user-agent": "tester/1" });
+    await online(B, { case: "admit", who: "hd2" }, { extraHeaders: { "X-App-Session": "s3cret" } });
+    assert.deepEqual(seen.auth.at(-1).headers, {});
+  });
+
+  it("a client leaving while its sign-in waits costs nothing; the bound refuses past it", async () => {
+    held.length = 0;
+    const c1 = client(A, { case: "hold", who: "h1" });
+    const c2 = client(A, { case: "hold", who: "h2" });
+    await waitHeld(2);
+    assert.equal((await health(A)).hooks.auth.in_flight, 2);
+    // a third sign-in is past --auth-hook-max-inflight 2: unavailable without a request
+    const before = seen.auth.length;
+    const err = await refused(A, { case: "admit", who: "h3" });
+    assert.deepEqual(err.data, { reason: "sign-in unavailable", code: "unavailable" });
+    assert.equal(seen.auth.length, before);
+    // c1 goes while its sign-in waits: its request is cancelled
+    c1.close();
+    await eventually(async () => (await health(A)).hooks.auth.in_flight === 1, WAIT_MS, "c1's request cancelled");
+    // c2's answer comes: admitted
+    const r2 = connectedOrError(c2);
+    send(held[1].res, 200, { user: { id: "u-h2", name: "h2" } });
+    send(held[0].res, 200, { user: { id: "u-h1", name: "h1" } }); // to a client that left
+    assert.ok((await r2).ok);
+    assert.equal(c1.connected, false);
+    const ok = await online(A, { case: "admit", who: "still" });
+    ok.close();
+  });
+
+  it("publish: accepted, rewritten, refused", async () => {
+    const p = await online(A, { case: "admit", who: "pat", rooms: ["pub"] });
+    const q = await online(A, { case: "admit", who: "quinn", rooms: ["pub"] });
+    const got = [];
+    q.on("message", (m) => got.push(m.text));
+    const a1 = await call(p, "message", { room: "pub", text: "plain one" });
+    assert.equal(a1.ok, true);
+    assert.deepEqual(seen.publish.at(-1), { type: "message", room: "pub", from: { id: "u-pat", name: "pat" }, text: "plain one", node: seen.publish.at(-1).node });
+    assert.equal((await call(p, "message", { room: "pub", text: "empty: 204" })).ok, true);
+    assert.equal((await call(p, "message", { room: "pub", text: "rewrite:bad words" })).ok, true);
+    const r = await call(p, "message", { room: "pub", text: "refuse:buy now" });
+    assert.deepEqual(r, { error: { code: "spam", message: "no spam here" } });
+    assert.equal((await call(p, "message", { room: "pub", text: "last" })).ok, true);
+    await eventually(() => got.includes("last"), WAIT_MS, "the last message");
+    assert.deepEqual(got, ["plain one", "empty: 204", "REWRITTEN bad words", "last"]);
+    const h = await call(q, "history", { room: "pub", limit: 10 });
+    assert.deepEqual(h.messages.map((m) => m.text).sort(), ["REWRITTEN bad words", "empty: 204", "last", "plain one"]);
+    // a private message goes to the hook as one
+    await call(p, "private", { to: "u-quinn", text: "psst" });
+    assert.equal(seen.publish.at(-1).type, "private_message");
+    assert.equal(seen.publish.at(-1).to, "u-quinn");
+    const hh = await health(A);
+    assert.ok(hh.hooks.publish.rewritten >= 1 && hh.hooks.publish.refused >= 1, JSON.stringify(hh.hooks));
+  });
+
+  it("publish hook unavailable: refuse or accept as the fallback says", async () => {
+    // C: the auth hook is down too, but a token needs no hook
+    const t = await online(C, { token: token({ sub: "cal", exp: Math.floor(Date.now() / 1000) + 600 }) });
+    await call(t, "join", { room: "down" });
+    const r = await call(t, "message", { room: "down", text: "hello?" });
+    assert.equal(r.error?.code, "unavailable", JSON.stringify(r));
+    const h = await call(t, "history", { room: "down", limit: 10 });
+    assert.deepEqual(h.messages, []);
+    const g = await online(D, { user: "dan" });
+    await call(g, "join", { room: "down" });
+    assert.equal((await call(g, "message", { room: "down", text: "through" })).ok, true);
+    assert.deepEqual((await call(g, "history", { room: "down", limit: 10 })).messages.map((m) => m.text), ["through"]);
+    // a garbage or slow answer on B (fallback accept): stored
+    const b = await online(B, { user: "bea" });
+    await call(b, "join", { room: "bb" });
+    assert.equal((await call(b, "message", { room: "bb", text: "garbage: x" })).ok, true);
+    assert.equal((await call(b, "message", { room: "bb", text: "slow: x" })).ok, true);
+    assert.ok((await health(B)).hooks.publish.timeouts >= 1);
+    // on A (fallback refuse): refused with the chat's error
+    const a = await online(A, { case: "admit", who: "al", rooms: ["aa"] });
+    assert.equal((await call(a, "message", { room: "aa", text: "garbage: y" })).error?.code, "unavailable");
+  });
+
+  it("with recovery on, a hook sign-in gets no recoverable session; a token one does", async () => {
+    const h = await online(E, { case: "admit", who: "rec" });
+    assert.equal(h._pid, undefined, "no pid for a hook session");
+    const t = await online(E, { token: token({ sub: "rec-tok", exp: Math.floor(Date.now() / 1000) + 600 }) });
+    assert.equal(typeof t._pid, "string", "a token session has its pid");
+    // a CONNECT replaying someone's pid through the hook restores nothing
+    const thief = await online(E, { case: "admit", who: "rec-tok", pid: t._pid, offset: "0-0" });
+    assert.ok(!thief.recovered);
+    assert.equal(thief._pid, undefined);
+    assert.notEqual(thief.id, t.id);
+    // the token session stays its owner's
+    assert.deepEqual(await call(t, "join", { room: "mine" }).then((r) => r.ok), true);
+  });
+
+  it("one sender's messages keep their order when the hook answers out of order", async () => {
+    const s = await online(A, { case: "admit", who: "ord", rooms: ["ord"] });
+    const r = await online(A, { case: "admit", who: "rcv", rooms: ["ord"] });
+    const got = [];
+    r.on("message", (m) => got.push(m.text));
+    const acks = [];
+    const order = [];
+    for (let i = 0; i < 5; i++) acks.push(call(s, "message", { room: "ord", text: `order:${i}` }).then((a) => { order.push(i); return a; }));
+    const answers = await Promise.all(acks);
+    for (const a of answers) assert.equal(a.ok, true);
+    assert.deepEqual(order, [0, 1, 2, 3, 4], "acks in sending order");
+    await eventually(() => got.length === 5, WAIT_MS, "five messages");
+    assert.deepEqual(got, [0, 1, 2, 3, 4].map((i) => `order:${i}`));
+    const h = await call(r, "history", { room: "ord", limit: 10 });
+    const ids = h.messages.map((m) => m.text);
+    assert.deepEqual([...ids].sort(), [0, 1, 2, 3, 4].map((i) => `order:${i}`));
+    // stored in order: ids grow with the sending order
+    const byText = new Map(h.messages.map((m) => [m.text, m.id]));
+    const stored = [0, 1, 2, 3, 4].map((i) => byText.get(`order:${i}`));
+    const cmp = (x, y) => { const [a1, a2] = x.split("-").map(BigInt); const [b1, b2] = y.split("-").map(BigInt); return a1 === b1 ? (a2 < b2 ? -1 : 1) : (a1 < b1 ? -1 : 1); };
+    assert.deepEqual([...stored].sort(cmp), stored);
+  });
+});
