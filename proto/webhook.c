@@ -178,6 +178,7 @@ json_t *webhook_endpoint_json(const webhook_endpoint_t *e, int with_secret)
     json_t *doc =
         json_pack("{s:s,s:s,s:o,s:i,s:i}", "id", e->id, "url", e->url ? e->url : "", "events",
                   events, "batch_max", (int)e->batch_max, "timeout_ms", (int)e->timeout_ms);
+    if (doc && !e->id[0]) json_object_del(doc, "id"); /* not named yet */
     if (doc && with_secret && json_object_set_new(doc, "secret", json_string(e->secret)) < 0) {
         json_decref(doc);
         return NULL;

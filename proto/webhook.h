@@ -68,8 +68,8 @@ int webhook_endpoint_parse_text(const char *text, size_t len, webhook_endpoint_t
                                 size_t errlen);
 void webhook_endpoint_free(webhook_endpoint_t *e);
 
-/* The endpoint as a new JSON object: id, url, events, batch_max, timeout_ms, and the secret
- * when with_secret (what P:webhooks stores) - never in an answer of the API. NULL only when
+/* The endpoint as a new JSON object: id (unless ""), url, events, batch_max, timeout_ms, and the
+ * secret when with_secret (what P:webhooks stores) - never in an answer of the API. NULL only when
  * it cannot be made. */
 json_t *webhook_endpoint_json(const webhook_endpoint_t *e, int with_secret);
 

@@ -45,14 +45,15 @@ function receiver(answer = () => 200, secret = SECRET) {
       } catch {}
       const rec = { headers: req.headers, body, doc, valid, at: Date.now() };
       got.push(rec);
-      const status = answer(req, rec, got.length);
-      if (status === "hang") {
-        hanging.push(res);
-        return;
-      }
-      rec.status = status;
-      res.writeHead(status, { "content-type": "application/json" });
-      res.end("{}");
+      Promise.resolve(answer(req, rec, got.length)).then((status) => {
+        if (status === "hang") {
+          hanging.push(res);
+          return;
+        }
+        rec.status = status;
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end("{}");
+      });
     });
   });
   const r = {
@@ -322,22 +323,29 @@ describe("webhooks", { timeout: 240_000 }, () => {
   });
 
   it("a SIGKILLed adminnode loses no event: restarted, it resumes; another claims", async () => {
-    let slow = true;
-    const rx = await receiver((req, rec, n) => (slow && n % 3 === 0 ? 503 : 200));
+    // some failures; then, once 20 events are in, node-a's next batch is held unanswered, so
+    // that it holds entries when it is killed
+    let holding = true;
+    const rx = await receiver((req, rec, n) => {
+      if (holding && rx.delivered().size >= 20) return "hang";
+      return n % 3 === 0 ? 503 : 200;
+    });
     const flags = ["--webhooks-claim-idle-ms", "1500"];
     const a = await admin("kill", [...flags, "--webhooks-consumer", "node-a"]);
     await addEndpoint(a, { id: "k", url: rx.url, batch_max: 5 });
     await groupReady("kill", "k");
     const ids = await xaddMany("kill", 200);
-    await eventually(() => rx.delivered().size >= 20, LONG, "deliveries under way");
+    await eventually(() => rx.hanging.length >= 1, LONG, "a batch under way");
     a.killed = true;
     process.kill(a.pid, "SIGKILL");
     await a.exited;
     servers.splice(servers.indexOf(a), 1);
-    // pending entries of node-a exist now, or nearly all were delivered already
+    const pending = await rc.xPending("kill:events", "kill:wh:k");
+    assert.ok(pending.pending > 0, "node-a held a batch when it was killed");
+    assert.ok(rx.delivered().size < ids.length);
     const b = await admin("kill", [...flags, "--webhooks-consumer", "node-b"]);
     const a2 = await admin("kill", [...flags, "--webhooks-consumer", "node-a"]);
-    slow = false;
+    holding = false;
     await eventually(() => rx.delivered().size === ids.length, LONG, "every event after the kill");
     assert.deepEqual([...rx.delivered().keys()].sort(), [...ids].sort());
     await eventually(async () => (await rc.xPending("kill:events", "kill:wh:k")).pending === 0, WAIT_MS, "nothing pending");
