@@ -769,8 +769,10 @@ webhooks_t *webhooks_start(uv_loop_t *loop, struct bus *bus, const webhooks_opti
     uv_timer_init(loop, &wh->timer);
     wh->timer.data = wh;
     wh->refs++; /* the timer's, until it is closed */
-    uint64_t every = o->poll_ms < 100 ? o->poll_ms : 100;
-    uv_timer_start(&wh->timer, on_tick, 0, every ? every : 1);
+    /* a step is due at most a quarter of --webhooks-poll-ms late (5-25 ms) */
+    uint64_t every = o->poll_ms / 4;
+    every = every < 5 ? 5 : every > 25 ? 25 : every;
+    uv_timer_start(&wh->timer, on_tick, 0, every);
     return wh;
 }
 
@@ -793,7 +795,8 @@ void webhooks_stop(webhooks_t *wh)
     http_client_t *c = wh->http;
     wh->http = NULL;
     wh->bus = NULL;
-    if (c && http_client_close(c, on_http_closed, wh) < 0) wh_unref(wh);
+    /* the client's reference, when it will not be closed through on_http_closed */
+    if (c && http_client_close(c, on_http_closed, wh) < 0) wh->refs--;
     wh_unref(wh); /* the owner's */
 }
 
