@@ -69,10 +69,32 @@ struct webhooks {
     wh_ep_t *eps;
     uint64_t next_refresh;
     int refreshing;
+    int armed; /* the timer is started, for armed_at (loop time) */
+    uint64_t armed_at;
     sbuf_t events_key, dead_key, endpoints_key;
 };
 
 static void step(wh_ep_t *ep);
+static void on_tick(uv_timer_t *t);
+
+/* The timer fires at the earliest time something is due (no sooner than 5 ms from now), so an
+ * idle adminnode sleeps: without endpoints, until the next reading of P:webhooks. */
+static void arm_at(webhooks_t *wh, uint64_t at)
+{
+    if (wh->closing) return;
+    uint64_t now = uv_now(wh->loop);
+    if (at < now + 5) at = now + 5;
+    if (wh->armed && wh->armed_at <= at) return;
+    wh->armed = 1;
+    wh->armed_at = at;
+    uv_timer_start(&wh->timer, on_tick, at - now, 0);
+}
+
+static void set_due(wh_ep_t *ep, uint64_t at)
+{
+    ep->due = at;
+    arm_at(ep->wh, at);
+}
 
 static void wh_unref(webhooks_t *wh)
 {
@@ -192,9 +214,9 @@ static wh_ep_t *ep_add(webhooks_t *wh, webhook_endpoint_t *cfg, const char *doc,
     webhook_group(&g, wh->o.prefix, ep->cfg.id);
     ep->group = sbuf_steal(&g, NULL);
     strcpy(ep->claim_cursor, "0-0");
-    ep->due = uv_now(wh->loop);
     ep->next = wh->eps;
     wh->eps = ep;
+    set_due(ep, uv_now(wh->loop));
     return ep;
 }
 
@@ -242,7 +264,7 @@ static int ep_command(wh_ep_t *ep, const char *key, size_t keylen, int argc, con
     if (rc < 0) {
         ep->refs--;
         ep->busy = 0;
-        ep->due = uv_now(wh->loop) + wh->o.poll_ms;
+        set_due(ep, uv_now(wh->loop) + wh->o.poll_ms);
         return -1;
     }
     return 0;
@@ -254,7 +276,7 @@ static int ep_reply(wh_ep_t *ep, int status, const redisReply *r)
     ep->busy = 0;
     if (ep->gone || ep->wh->closing) return 0;
     if (status != 0 || !r) {
-        ep->due = uv_now(ep->wh->loop) + ep->wh->o.poll_ms;
+        set_due(ep, uv_now(ep->wh->loop) + ep->wh->o.poll_ms);
         return 0;
     }
     if (r->type == REDIS_REPLY_ERROR) {
@@ -262,7 +284,7 @@ static int ep_reply(wh_ep_t *ep, int status, const redisReply *r)
             ep->group_ok = 0;
         else
             log_warn("webhook command failed", "endpoint=%s error=\"%.200s\"", ep->cfg.id, r->str);
-        ep->due = uv_now(ep->wh->loop) + ep->wh->o.poll_ms;
+        set_due(ep, uv_now(ep->wh->loop) + ep->wh->o.poll_ms);
         return 0;
     }
     return 1;
@@ -280,7 +302,7 @@ static void on_group(void *ud, int status, const redisReply *r)
         if (r && r->type == REDIS_REPLY_ERROR)
             log_warn("webhook group not created", "endpoint=%s error=\"%.200s\"", ep->cfg.id,
                      r->str);
-        ep->due = uv_now(ep->wh->loop) + 10 * ep->wh->o.poll_ms;
+        set_due(ep, uv_now(ep->wh->loop) + 10 * ep->wh->o.poll_ms);
     }
     ep_unref(ep);
 }
@@ -288,7 +310,7 @@ static void on_group(void *ud, int status, const redisReply *r)
 static void after_batch(wh_ep_t *ep)
 {
     if (ep->nids == 0) {
-        ep->due = uv_now(ep->wh->loop) + ep->wh->o.poll_ms;
+        set_due(ep, uv_now(ep->wh->loop) + ep->wh->o.poll_ms);
         return;
     }
     step(ep);
@@ -443,7 +465,7 @@ static void on_posted(void *ud, int delivered, const http_client_result_t *r)
         uint64_t d = webhook_backoff_ms(ep->attempts, wh->o.retry_min_ms, wh->o.retry_max_ms,
                                         random64(), r->retry_after_s);
         uint64_t left = wh->o.give_up_ms - (now - ep->first_loop);
-        ep->due = now + (d < left ? d : left);
+        set_due(ep, now + (d < left ? d : left));
         ep->retrying = 1;
         log_debug("webhook attempt failed", "endpoint=%s attempt=%u retry_in_ms=%llu error=\"%s\"",
                   ep->cfg.id, ep->attempts, (unsigned long long)(ep->due - now), ep->last_error);
@@ -669,19 +691,32 @@ void webhooks_refresh(webhooks_t *wh)
 static void on_tick(uv_timer_t *t)
 {
     webhooks_t *wh = t->data;
+    wh->armed = 0;
     uint64_t now = uv_now(wh->loop);
-    if (!wh->bus || bus_state(wh->bus, BUS_CONN_CMD) != BUS_CONNECTED) return;
+    if (!wh->bus || bus_state(wh->bus, BUS_CONN_CMD) != BUS_CONNECTED) {
+        arm_at(wh, now + wh->o.poll_ms);
+        return;
+    }
     if (now >= wh->next_refresh) {
         wh->next_refresh = now + wh->o.refresh_ms;
         refresh(wh);
     }
     for (wh_ep_t *ep = wh->eps, *next; ep; ep = next) {
-        next = ep->next;
         ep->refs++;
         step(ep);
         next = ep->next;
         ep_unref(ep);
     }
+    /* the next time anything is due: a reading of the hash, a step, a batch's XCLAIM */
+    uint64_t at = wh->next_refresh;
+    for (wh_ep_t *ep = wh->eps; ep; ep = ep->next) {
+        if (ep->busy) continue;
+        uint64_t when = ep->due;
+        if (ep->retrying && ep->touched + wh->o.claim_idle_ms / 3 < when)
+            when = ep->touched + wh->o.claim_idle_ms / 3;
+        if (when < at) at = when;
+    }
+    arm_at(wh, at);
 }
 
 /* ---- the file ---- */
@@ -755,6 +790,9 @@ webhooks_t *webhooks_start(uv_loop_t *loop, struct bus *bus, const webhooks_opti
         return NULL;
     }
     wh->refs++; /* the client's, until it is closed */
+    uv_timer_init(loop, &wh->timer);
+    wh->timer.data = wh;
+    wh->refs++; /* the timer's, until it is closed */
     for (size_t i = 0; i < wh->nfile; i++) {
         webhook_endpoint_t copy = wh->file[i];
         copy.url = xstrdup(copy.url);
@@ -766,13 +804,7 @@ webhooks_t *webhooks_start(uv_loop_t *loop, struct bus *bus, const webhooks_opti
                      "waits\"",
                      wh->file[i].id);
     }
-    uv_timer_init(loop, &wh->timer);
-    wh->timer.data = wh;
-    wh->refs++; /* the timer's, until it is closed */
-    /* a step is due at most a quarter of --webhooks-poll-ms late (5-25 ms) */
-    uint64_t every = o->poll_ms / 4;
-    every = every < 5 ? 5 : every > 25 ? 25 : every;
-    uv_timer_start(&wh->timer, on_tick, 0, every);
+    arm_at(wh, uv_now(loop));
     return wh;
 }
 
