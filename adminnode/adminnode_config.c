@@ -77,6 +77,31 @@ static const cfg_opt_t opts[] = {
             "N",
             "cluster events adminnode records (node up, draining, down, and what a down node's "
             "presence owes): entries the P:events stream keeps, about (0: record none)"),
+    CFG_OPT(adminnode_config_t, "webhooks-file", CFG_STR, "", 0, 0, webhooks_file, "PATH",
+            "JSON file of webhook endpoints, [{id, url, events, secret, batch_max?, "
+            "timeout_ms?}] (read-only through the API; empty: none)"),
+    CFG_OPT(adminnode_config_t, "webhooks-consumer", CFG_STR, "", 0, 0, webhooks_consumer, "NAME",
+            "this adminnode's consumer name in the webhook groups; a restart under the same "
+            "name resumes its pending batches at once (empty: <hostname>:<port>)"),
+    CFG_OPT(adminnode_config_t, "webhooks-poll-ms", CFG_INT, "100", 5, 60000, webhooks_poll, "MS",
+            "how often an idle webhook endpoint looks for new events"),
+    CFG_OPT(adminnode_config_t, "webhooks-refresh-ms", CFG_INT, "1000", 10, 600000,
+            webhooks_refresh, "MS",
+            "how often the endpoints added through the API are reread from Redis"),
+    CFG_OPT(adminnode_config_t, "webhooks-retry-min-ms", CFG_INT, "500", 1, 3600000,
+            webhooks_retry_min, "MS", "first cap of a failed delivery's jittered backoff"),
+    CFG_OPT(adminnode_config_t, "webhooks-retry-max-ms", CFG_INT, "60000", 1, 86400000,
+            webhooks_retry_max, "MS",
+            "largest delay between two attempts of a batch (Retry-After included)"),
+    CFG_OPT(adminnode_config_t, "webhooks-give-up-ms", CFG_INT, "3600000", 1, 604800000,
+            webhooks_give_up, "MS",
+            "a batch failing this long after its first attempt goes to the dead letters"),
+    CFG_OPT(adminnode_config_t, "webhooks-claim-idle-ms", CFG_INT, "60000", 100, 86400000,
+            webhooks_claim_idle, "MS",
+            "events held this long by an adminnode that stopped (killed) are delivered by "
+            "another; keep it well above every endpoint's timeout_ms"),
+    CFG_OPT(adminnode_config_t, "webhooks-dead-max-len", CFG_INT, "10000", 1, 100000000,
+            webhooks_dead_max_len, "N", "dead-lettered batches kept (the oldest are trimmed)"),
 };
 
 const cfg_table_t adminnode_config_table = {

@@ -32,6 +32,15 @@ typedef struct {
     long long heartbeat_interval; /* the chatnodes' --heartbeat-interval, ms */
     long long forget_after;       /* ms a down node stays listed */
     long long events_max_len;     /* entries P:events keeps, about; 0: record none */
+    char *webhooks_file;
+    char *webhooks_consumer;
+    long long webhooks_poll;       /* ms */
+    long long webhooks_refresh;    /* ms */
+    long long webhooks_retry_min;  /* ms */
+    long long webhooks_retry_max;  /* ms */
+    long long webhooks_give_up;    /* ms */
+    long long webhooks_claim_idle; /* ms */
+    long long webhooks_dead_max_len;
 } adminnode_config_t;
 
 extern const cfg_table_t adminnode_config_table;

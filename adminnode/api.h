@@ -34,6 +34,8 @@ typedef struct {
     bus_listen_t *listeners;    /* who gets the messages of a subscribed channel (listen.c) */
     registry_t *registry;       /* nodes: the chatnodes and their states (api_nodes.c) */
     node_events_t *node_events; /* what their state changes record (api_nodes.c) */
+    struct webhooks *webhooks;  /* webhook delivery (webhooks.c); NULL without Redis */
+    char consumer[320];         /* its consumer name in the webhook groups */
 } adminnode_t;
 
 /* Subscribes to channel and hands its messages to fn (channel, payload borrowed for the call).
@@ -104,6 +106,16 @@ const char *api_strerror(int rc);
  * API_ENOBUS; nothing is published then. */
 int api_publish_emit(adminnode_t *an, const char *nsp, json_t *rooms, json_t *except,
                      const char *event, json_t *args, int flags);
+
+/* ---- webhooks (api_webhooks.c, webhooks.h) ---- */
+extern const api_route_t api_webhooks_routes[];
+extern const size_t api_webhooks_nroutes;
+void api_webhooks_list(api_request_t *req);   /* GET /api/v1/webhooks */
+void api_webhooks_add(api_request_t *req);    /* POST /api/v1/webhooks */
+void api_webhooks_delete(api_request_t *req); /* DELETE /api/v1/webhooks/{id} */
+void api_webhooks_test(api_request_t *req);   /* POST /api/v1/webhooks/{id}/test */
+void api_webhooks_dead(api_request_t *req);   /* GET /api/v1/webhooks/dead */
+void api_webhooks_replay(api_request_t *req); /* POST /api/v1/webhooks/dead/{entry}/replay */
 
 /* Checks the body of POST /api/v1/emit; returns NULL or what is wrong (a static string, or
  * written into buf). Pure, for tests too. */

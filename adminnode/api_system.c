@@ -3,6 +3,7 @@
 #include "api.h"
 #include "alloc.h"
 #include "sbuf.h"
+#include "webhooks.h"
 
 #include <hiredis/hiredis.h>
 #include <stdlib.h>
@@ -252,6 +253,7 @@ void api_metrics(api_request_t *req)
                         (unsigned long long)st.failovers);
         }
     }
+    webhooks_metrics(an->webhooks, &out);
     size_t len;
     char *text = sbuf_steal(&out, &len);
     api_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);

@@ -9,6 +9,9 @@
 #include "log.h"
 #include "openapi.h"
 #include "redis_url.h"
+#include "webhooks.h"
+
+#include <unistd.h>
 
 #include <signal.h>
 #include <stdio.h>
@@ -47,6 +50,9 @@ static void on_signal(uv_signal_t *h, int signum)
      * bus then cancels the commands they waited for (their answers are dropped). */
     http_stop(n->an.http, NULL, NULL);
     n->an.http = NULL;
+    /* before the bus: its commands' cancellations come back to the stopped engine */
+    webhooks_stop(n->an.webhooks);
+    n->an.webhooks = NULL;
     if (n->an.bus) bus_close(n->an.bus, NULL, NULL);
     n->an.bus = NULL;
     /* after bus_close, whose cancelled commands still reach the registry */
@@ -110,6 +116,38 @@ static void raise_nofile(const adminnode_config_t *cfg)
                  (unsigned long long)rl.rlim_cur);
 }
 
+/* Webhook delivery, on a bus: the consumer name is --webhooks-consumer or <hostname>:<port>. */
+static int start_webhooks(adminnode_t *an, const adminnode_config_t *cfg)
+{
+    if (cfg->webhooks_consumer[0]) {
+        snprintf(an->consumer, sizeof an->consumer, "%s", cfg->webhooks_consumer);
+    } else {
+        char host[256];
+        if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "adminnode");
+        host[sizeof host - 1] = '\0';
+        snprintf(an->consumer, sizeof an->consumer, "%s:%d", host, http_port(an->http));
+    }
+    webhooks_options_t wo = {
+        .prefix = cfg->control_prefix,
+        .file = cfg->webhooks_file,
+        .consumer = an->consumer,
+        .poll_ms = (uint64_t)cfg->webhooks_poll,
+        .refresh_ms = (uint64_t)cfg->webhooks_refresh,
+        .retry_min_ms = (uint64_t)cfg->webhooks_retry_min,
+        .retry_max_ms = (uint64_t)cfg->webhooks_retry_max,
+        .give_up_ms = (uint64_t)cfg->webhooks_give_up,
+        .claim_idle_ms = (uint64_t)cfg->webhooks_claim_idle,
+        .dead_max_len = cfg->webhooks_dead_max_len,
+    };
+    char err[400];
+    an->webhooks = webhooks_start(an->loop, an->bus, &wo, err, sizeof err);
+    if (!an->webhooks) {
+        fprintf(stderr, "adminnode: --webhooks-file %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 static int start(node_t *n, uv_loop_t *loop, const adminnode_config_t *cfg)
 {
     adminnode_t *an = &n->an;
@@ -118,10 +156,13 @@ static int start(node_t *n, uv_loop_t *loop, const adminnode_config_t *cfg)
     an->cfg = cfg;
     an->version = CHATCLUSTER_VERSION;
     /* one router over the system routes and the cluster routes */
-    api_route_t *all = xmalloc((api_nroutes + api_cluster_nroutes) * sizeof *all);
+    size_t nall = api_nroutes + api_cluster_nroutes + api_webhooks_nroutes;
+    api_route_t *all = xmalloc(nall * sizeof *all);
     memcpy(all, api_routes, api_nroutes * sizeof *all);
     memcpy(all + api_nroutes, api_cluster_routes, api_cluster_nroutes * sizeof *all);
-    an->router = (api_router_t){all, api_nroutes + api_cluster_nroutes};
+    memcpy(all + api_nroutes + api_cluster_nroutes, api_webhooks_routes,
+           api_webhooks_nroutes * sizeof *all);
+    an->router = (api_router_t){all, nall};
     an->started_ms = uv_now(loop);
     if (load_keys(an, cfg) < 0) return -1;
 
@@ -196,6 +237,16 @@ static int start(node_t *n, uv_loop_t *loop, const adminnode_config_t *cfg)
     }
     api_nodes_start(an);
     api_cluster_start(an);
+    if (an->bus && start_webhooks(an, cfg) < 0) {
+        http_stop(an->http, NULL, NULL);
+        an->http = NULL;
+        bus_close(an->bus, NULL, NULL);
+        an->bus = NULL;
+        api_nodes_stop(an);
+        api_cluster_shutdown();
+        listen_free(an);
+        return -1;
+    }
     return 0;
 }
 

@@ -2,7 +2,7 @@
 // sign in with a key, see two live nodes, rooms and online users, broadcast, kick a user and
 // send a room message from the page; drain and undrain a node with the Drain/Undrain button of
 // its row and with the drain form, disconnect a user with the form, and see a refused action's
-// error. Screenshots go to tests/artifacts/. Exercises web/admin/* and the REST API behind it.
+// error; list the webhook endpoints. Screenshots go to tests/artifacts/. Exercises web/admin/* and the REST API behind it.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -82,6 +82,29 @@ describe("the admin dashboard in Chromium", { timeout: 120_000 }, () => {
     await page.waitForFunction(() => !document.querySelector("#users")?.textContent.includes("bob"), null, { timeout: WAIT_MS });
     await page.screenshot({ path: path.join(artifacts, "33_dashboard-2-after-kick.png") });
     await page.close();
+  });
+
+  it("lists the webhook endpoints with their delivery figures", async () => {
+    const auth = { authorization: `Bearer ${KEY}`, "content-type": "application/json" };
+    const added = await httpRequest(`${admin.url}/api/v1/webhooks`, {
+      method: "POST", headers: auth,
+      body: JSON.stringify({ id: "dash-hook", url: "http://127.0.0.1:9/hook", events: ["message"], secret: "s" }),
+    });
+    assert.equal(added.status, 201, added.body);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(admin.url + "/");
+    await page.fill("#key", KEY);
+    await page.press("#key", "Enter");
+    await page.waitForFunction(() => document.querySelector("#webhooks tbody")?.textContent.includes("dash-hook"), null, { timeout: WAIT_MS });
+    const row = await page.textContent("#webhooks tbody tr");
+    assert.match(row, /http:\/\/127\.0\.0\.1:9\/hook/);
+    assert.match(row, /message/);
+    assert.match(row, /api/);
+    assert.doesNotMatch(await page.content(), /"s"|secret/i);
+    assert.match(await page.textContent("#webhooks-summary"), /1 endpoint/);
+    await page.screenshot({ path: path.join(artifacts, "33_dashboard-webhooks.png") });
+    await page.close();
+    assert.equal((await httpRequest(`${admin.url}/api/v1/webhooks/dash-hook`, { method: "DELETE", headers: auth })).status, 200);
   });
 
   it("drains and undrains a node from its row and from the form, and disconnects a user with the form", async () => {

@@ -189,6 +189,24 @@ function showNodes(nodes) {
   }
 }
 
+// ---- the webhooks view (admin keys only) ----
+
+async function showWebhooks() {
+  let hooks;
+  try {
+    hooks = list(await api("GET", "api/v1/webhooks"), "webhooks");
+  } catch (err) {
+    $("#webhooks-summary").textContent = err.status === 403 ? "(an admin key shows them)" : "(unavailable)";
+    $("#webhooks tbody").replaceChildren();
+    return;
+  }
+  const st = (w) => w.stats || {};
+  $("#webhooks-summary").textContent = `${hooks.length} endpoint${hooks.length === 1 ? "" : "s"}, figures of this adminnode`;
+  fill("#webhooks", hooks, ["id", "url", (w) => (w.events || []).join(", "), "source",
+    (w) => st(w).delivered ?? 0, (w) => st(w).failed ?? 0, (w) => (st(w).retrying ? "yes" : "no"),
+    (w) => `${st(w).oldest_pending_s ?? 0} s`, (w) => st(w).dead ?? 0, (w) => st(w).last_error ?? ""]);
+}
+
 async function refresh() {
   try {
     const h = await fetch("healthz").then((r) => r.json());
@@ -215,6 +233,7 @@ async function refresh() {
       run: (u) => act(() => api("POST", `api/v1/users/${encodeURIComponent(u.id)}/disconnect`, {}), `${u.id} disconnected`),
     });
   }
+  await showWebhooks();
   const failed = results.find((r) => r.status === "rejected");
   showError("#error", failed ? failed.reason : null);
   if (failed && failed.reason.status === 401) signOut("That key was refused.");
