@@ -84,7 +84,8 @@ static const cfg_opt_t opts[] = {
             "this adminnode's consumer name in the webhook groups; a restart under the same "
             "name resumes its pending batches at once (empty: <hostname>:<port>)"),
     CFG_OPT(adminnode_config_t, "webhooks-poll-ms", CFG_INT, "100", 5, 60000, webhooks_poll, "MS",
-            "how often an idle webhook endpoint looks for new events"),
+            "how often an idle webhook endpoint looks for new events (the chatnodes' wake-up on "
+            "P:events:new brings theirs at once)"),
     CFG_OPT(adminnode_config_t, "webhooks-refresh-ms", CFG_INT, "1000", 10, 600000,
             webhooks_refresh, "MS",
             "how often the endpoints added through the API are reread from Redis"),

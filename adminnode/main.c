@@ -6,6 +6,7 @@
 #include "adapter_sharded.h"
 #include "alloc.h"
 #include "api_cluster.h"
+#include "cluster_event.h"
 #include "log.h"
 #include "openapi.h"
 #include "redis_url.h"
@@ -38,6 +39,18 @@ static void on_bus_state(void *ud, bus_conn_t conn, bus_state_t state, int err)
     else if (state == BUS_DISCONNECTED && err)
         log_warn("redis disconnected", "connection=%s error=\"%s\"", which, bus_strerror(err));
     registry_redis_state(an->registry, conn, state);
+}
+
+/* A chatnode added events (P:events:new): the webhook endpoints read them now. */
+static void on_events_added(void *ud, const char *channel, size_t len, const char *payload,
+                            size_t plen)
+{
+    (void)channel;
+    (void)len;
+    (void)payload;
+    (void)plen;
+    adminnode_t *an = ud;
+    webhooks_wake(an->webhooks);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -144,6 +157,12 @@ static int start_webhooks(adminnode_t *an, const adminnode_config_t *cfg)
     if (!an->webhooks) {
         fprintf(stderr, "adminnode: --webhooks-file %s\n", err);
         return -1;
+    }
+    if (an->bus) {
+        sbuf_t ch = SBUF_INIT;
+        cluster_event_wake_channel(&ch, cfg->control_prefix);
+        listen_on(an, ch.data, on_events_added, an);
+        sbuf_free(&ch);
     }
     return 0;
 }

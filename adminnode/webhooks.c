@@ -681,6 +681,21 @@ static void refresh(webhooks_t *wh)
     }
 }
 
+void webhooks_wake(webhooks_t *wh)
+{
+    if (!wh || wh->closing || !wh->bus) return;
+    uint64_t now = uv_now(wh->loop);
+    for (wh_ep_t *ep = wh->eps, *next; ep; ep = next) {
+        ep->refs++;
+        if (!ep->busy && !ep->gone && !ep->nids && ep->group_ok && ep->own_done) {
+            ep->due = now;
+            step(ep);
+        }
+        next = ep->next;
+        ep_unref(ep);
+    }
+}
+
 void webhooks_refresh(webhooks_t *wh)
 {
     if (!wh) return;

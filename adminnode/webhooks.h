@@ -36,6 +36,10 @@ webhooks_t *webhooks_start(uv_loop_t *loop, struct bus *bus, const webhooks_opti
  * cancellations deliver those). NULL is a no-op. */
 void webhooks_stop(webhooks_t *wh);
 
+/* New events were added (a message on P:events:new): every endpoint waiting for events reads
+ * now instead of at its next poll. */
+void webhooks_wake(webhooks_t *wh);
+
 /* Rereads P:webhooks now (after the API changed it). */
 void webhooks_refresh(webhooks_t *wh);
 

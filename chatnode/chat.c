@@ -404,7 +404,7 @@ static void record_change(change_t *c, json_t *all)
     size_t n = chat_presence_events(c->room, strlen(c->room), c->user_id, c->user_name, c->arrived,
                                     user, json_array_size(all), ev);
     for (size_t k = 0; k < n; k++) {
-        events_record(c->ch->sio, c->ch->core, ev[k].type, ev[k].data);
+        events_record(c->ch->events, ev[k].type, ev[k].data);
         json_decref(ev[k].data);
     }
 }
@@ -585,7 +585,7 @@ static void on_stored(void *ud, const char *id, int fresh, int confirmed)
             "{s:s,s:{s:s,s:O,s:s,s:I}}", st->kind == MSG_ROOM ? "room" : "to", st->target,
             "message", "id", id, "from", json_object_get(msg, "from"), "text", st->text, "ts", ts);
         if (stored)
-            events_record(sio_nsp_server(w->nsp), w->ch->core,
+            events_record(w->ch->events,
                           st->kind == MSG_ROOM ? CLUSTER_EVENT_MESSAGE
                                                : CLUSTER_EVENT_PRIVATE_MESSAGE,
                           stored);
@@ -1034,7 +1034,7 @@ static void on_tick(uv_timer_t *t)
 static void record_pruned(void *ud, cluster_event_type_t type, json_t *data)
 {
     chat_t *ch = ud;
-    events_record(ch->sio, ch->core, type, data);
+    events_record(ch->events, type, data);
 }
 
 /* *state holds the chat's settings (chat_config_t) on entry, the chat_t on return. */
@@ -1077,6 +1077,7 @@ static int chat_init(server_t *srv, sio_server_t *sio, void **state)
     chat_presence_init(&ch->presence, sio, srv->cfg->redis_key, cfg->presence_ttl, shared);
     ch->presence.record = record_pruned;
     ch->presence.record_ud = ch;
+    ch->events = events_new(srv->loop, sio, srv->cfg);
     uv_timer_init(srv->loop, &ch->tick);
     ch->tick.data = ch;
     uint64_t every = (uint64_t)cfg->presence_ttl * 1000 / 3;
@@ -1103,6 +1104,8 @@ static void chat_destroy(void *state)
     if (!ch) return;
     chat_hooks_close(ch->hooks);
     ch->hooks = NULL;
+    events_free(ch->events);
+    ch->events = NULL;
     uv_close((uv_handle_t *)&ch->tick, free_chat);
 }
 

@@ -26,6 +26,7 @@ typedef struct {
     chat_storage_t *storage; /* Redis or memory, chosen at init */
     uv_timer_t tick;         /* presence refresh and storage pruning */
     chat_hooks_t *hooks;     /* the HTTP hooks, or NULL when none is set */
+    struct events *events;   /* the cluster events it records (events.h) */
 } chat_t;
 
 /* The chat's data on a socket (sio_socket_data), with its strings in the same allocation. */

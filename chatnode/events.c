@@ -1,5 +1,6 @@
 /* Recording the cluster's events (see events.h). */
 #include "events.h"
+#include "alloc.h"
 #include "cluster.h"
 #include "log.h"
 
@@ -11,6 +12,36 @@
 
 /* Adds between two trims by age. */
 #define EVENTS_TRIM_EVERY 1000
+/* The wake-up follows the first add by this long, covering the adds that come meanwhile. */
+#define EVENTS_WAKE_MS 2
+
+struct events {
+    uv_timer_t wake;
+    sio_server_t *sio;
+    const chatnode_config_t *cfg;
+    unsigned adds;
+    int pending; /* a wake-up is due */
+};
+
+events_t *events_new(uv_loop_t *loop, sio_server_t *sio, const chatnode_config_t *cfg)
+{
+    events_t *ev = xcalloc(1, sizeof *ev);
+    ev->sio = sio;
+    ev->cfg = cfg;
+    uv_timer_init(loop, &ev->wake);
+    ev->wake.data = ev;
+    return ev;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void events_free(events_t *ev)
+{
+    if (ev) uv_close((uv_handle_t *)&ev->wake, on_closed);
+}
 
 static void on_written(void *ud, int status, const struct redisReply *r)
 {
@@ -20,12 +51,23 @@ static void on_written(void *ud, int status, const struct redisReply *r)
                  r && r->type == REDIS_REPLY_ERROR ? r->str : "connection lost");
 }
 
-void events_record(sio_server_t *sio, const chatnode_config_t *cfg, cluster_event_type_t type,
-                   json_t *data)
+static void on_wake(uv_timer_t *t)
 {
-    static unsigned adds;
-    cluster_t *c = sio_server_cluster(sio);
+    events_t *ev = t->data;
+    ev->pending = 0;
+    cluster_t *c = sio_server_cluster(ev->sio);
     if (!c) return;
+    sbuf_t ch = SBUF_INIT;
+    cluster_event_wake_channel(&ch, ev->cfg->control_prefix);
+    cluster_publish(c, ch.data, ch.len, "", 0);
+    sbuf_free(&ch);
+}
+
+void events_record(events_t *ev, cluster_event_type_t type, json_t *data)
+{
+    cluster_t *c = ev ? sio_server_cluster(ev->sio) : NULL;
+    if (!c) return;
+    const chatnode_config_t *cfg = ev->cfg;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     long long ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
@@ -35,7 +77,7 @@ void events_record(sio_server_t *sio, const chatnode_config_t *cfg, cluster_even
         return;
     cluster_command_key(c, cmd.key.data, cmd.key.len, cmd.argc, cmd.argv, cmd.lens, on_written,
                         NULL);
-    if (++adds % EVENTS_TRIM_EVERY == 0) {
+    if (++ev->adds % EVENTS_TRIM_EVERY == 0) {
         char minid[32];
         snprintf(minid, sizeof minid, "%lld-0", ms - cfg->events_ttl * 1000);
         const char *tv[] = {"XTRIM", cmd.key.data, "MINID", "~", minid};
@@ -43,4 +85,8 @@ void events_record(sio_server_t *sio, const chatnode_config_t *cfg, cluster_even
         cluster_command_key(c, cmd.key.data, cmd.key.len, 5, tv, tl, on_written, NULL);
     }
     cluster_event_cmd_free(&cmd);
+    if (!ev->pending) {
+        ev->pending = 1;
+        uv_timer_start(&ev->wake, on_wake, EVENTS_WAKE_MS, 0);
+    }
 }

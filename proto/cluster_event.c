@@ -32,6 +32,12 @@ void cluster_event_key(sbuf_t *b, const char *prefix)
     sbuf_append_str(b, ":events");
 }
 
+void cluster_event_wake_channel(sbuf_t *b, const char *prefix)
+{
+    cluster_event_key(b, prefix);
+    sbuf_append_str(b, ":new");
+}
+
 static int has_string(const json_t *o, const char *key)
 {
     return json_is_string(json_object_get(o, key));

@@ -49,6 +49,9 @@ int cluster_event_parse_name(const char *name, size_t len);
 
 /* Resets b to P:events. */
 void cluster_event_key(sbuf_t *b, const char *prefix);
+/* Resets b to P:events:new, the channel a chatnode publishes on (an empty message) shortly
+ * after it added events, so that readers need not poll the stream to hear of them soon. */
+void cluster_event_wake_channel(sbuf_t *b, const char *prefix);
 
 /* ---- writing an event ----
  * Both binaries add an event with the same command, built here:

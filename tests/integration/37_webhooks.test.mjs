@@ -258,11 +258,10 @@ describe("webhooks", { timeout: 240_000 }, () => {
     assert.equal((await bob.emitWithAck("leave", { room: "hall" })).ok, true);
     alice.disconnect();
     bob.disconnect();
-    // the types chatnodes may not record yet, straight into the stream
-    const user = { id: "guest:zed", name: "zed" };
+    // node_up comes from adminnode's registry seeing the chatnode; a node draining and going
+    // down (27_events drives those) straight into the stream, to keep this short
     const node = { id: "test01", tag: "t1", address: "127.0.0.1:1" };
-    for (const [type, data] of [["user_online", { user }], ["user_offline", { user }], ["node_up", { node }],
-      ["node_draining", { node }], ["node_down", { node }]])
+    for (const [type, data] of [["node_draining", { node }], ["node_down", { node }]])
       await xadd("chatcluster", type, data);
     const all = ["user_online", "user_offline", "member_joined", "member_left", "room_occupied", "room_vacated",
       "message", "private_message", "node_up", "node_draining", "node_down"];
@@ -286,6 +285,24 @@ describe("webhooks", { timeout: 240_000 }, () => {
       assert.match(metrics, new RegExp(`chatcluster_webhook_${m}\\{endpoint="all"\\} \\d+`));
     const stats = JSON.parse((await api(a, "GET", "/api/v1/webhooks")).body).webhooks.find((w) => w.id === "all").stats;
     assert.ok(stats.delivered >= all.length);
+  });
+
+  it("events a chatnode adds wake the endpoints: delivered long before the next poll", async () => {
+    const rx = await receiver();
+    // polls a minute apart: only the chatnode's wake-up on P:events:new can bring these soon
+    const a = await admin("woken", ["--webhooks-poll-ms", "60000"]);
+    await addEndpoint(a, { id: "woken", url: rx.url });
+    await groupReady("woken", "woken");
+    const n = await startChatnode(["--app", "chat", "--allow-anonymous", "--redis", redis.url, "--control-prefix", "woken"]);
+    servers.push(n);
+    await eventually(async () => JSON.parse((await httpRequest(`${n.url}/healthz`)).body).bus?.subscriber === "connected", WAIT_MS);
+    const s = io(n.url, { forceNew: true, transports: ["websocket"], reconnection: false, auth: { user: "wanda" } });
+    await withTimeout(new Promise((res, rej) => (s.once("connect", res), s.once("connect_error", rej))), WAIT_MS, "connect");
+    assert.equal((await s.emitWithAck("join", { room: "w" })).ok, true);
+    const sent = await s.emitWithAck("message", { room: "w", text: "soon" });
+    await eventually(() => [...rx.delivered().values()].some((e) => e.type === "message" && e.data.message.id === sent.id),
+      WAIT_MS, "the message, woken");
+    s.disconnect();
   });
 
   it("a receiver failing with 500 then recovering gets exactly the events sent", async () => {
