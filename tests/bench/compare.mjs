@@ -42,6 +42,8 @@ const TITLES = {
   storm: "Connect storm",
   jitter: "Connection jitter: ",
   recovery: "Connection-state recovery: ",
+  hooks: "Publish hook: ",
+  webhooks: "Webhooks: ",
 };
 const ALL = Object.keys(TITLES);
 const chosen = argv.filter((a) => !a.startsWith("--"));
@@ -646,6 +648,51 @@ async function recovery() {
 
 /* ---- report ---- */
 
+/** Runs a standalone bench script of this directory with --json; its JSON output. */
+function benchScript(name, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(here, name), ...args, "--json"], {
+      env: { ...process.env, BENCH_BUILD_DIR: process.env.BENCH_BUILD_DIR }, stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.on("exit", (code) => {
+      if (code !== 0) return reject(new Error(`${name} exited with ${code}`));
+      try {
+        const text = out.trim();
+        resolve(JSON.parse(text.startsWith("{") ? text : text.split("\n").at(-1)));
+      } catch (err) {
+        reject(new Error(`${name}: no JSON in its output: ${err.message}`));
+      }
+    });
+  });
+}
+
+async function hooks() {
+  const rounds = quick ? 1 : 3, senders = 4, messages = quick ? 50 : 100, rate = 25;
+  const r = await benchScript("publish_hook.mjs", ["--rounds", String(rounds), "--senders", String(senders),
+    "--messages", String(messages), "--rate", String(rate)]);
+  const off = r.modes["no hook"], on = r.modes["publish hook"];
+  const ms = (v) => `${v.toFixed(2)} ms`;
+  const row = (metric, k) => [metric, ms(on[k]), ms(off[k]), `${(on[k] / off[k]).toFixed(1)}x`];
+  results.push({ scenario: "hooks", title: "Publish hook: chat message latency with and without it",
+    columns: ["with --publish-hook", "without", "with / without"],
+    rows: [row("send to delivery p50", "delivery_p50"), row("send to delivery p99", "delivery_p99"),
+      row("send to ack p50", "ack_p50"), row("send to ack p99", "ack_p99")],
+    notes: `chatcluster only: what the hook adds. One chatnode alone (\`--app chat --allow-anonymous\`), ${senders} npm socket.io-client senders at ${rate} messages/s each and one receiver in a room, ${fmt(on.messages)} messages per mode over ${rounds} alternating rounds; with \`--publish-hook\` pointing at a local Node.js HTTP server (its own process) that accepts every message at once. The ratio is with over without (lower is better).` });
+}
+
+async function webhooks() {
+  const messages = quick ? 100 : 500, events = quick ? 20_000 : 200_000;
+  const r = await benchScript("webhooks.mjs", ["--messages", String(messages), "--events", String(events)]);
+  const l = r.latency_ms, t = r.throughput;
+  results.push({ scenario: "webhooks", title: "Webhooks: delivery latency and throughput of one adminnode",
+    columns: ["chatcluster"],
+    rows: [["stored chat message to webhook received, p50", `${l.p50} ms`], ["same, p99", `${l.p99} ms`],
+      ["same, max", `${l.max} ms`], ["events delivered per second, one adminnode, one endpoint", fmt(t.events_per_s)]],
+    notes: `chatcluster only (Node.js socket.io has no webhooks). One redis-server, one chatnode (\`--app chat --allow-anonymous --redis\`), one adminnode (defaults: \`--webhooks-poll-ms ${l.poll_ms}\`), one endpoint (batch_max ${t.batch_max}) on a local Node.js receiver answering 200. Latency: ${fmt(l.received)} of ${fmt(l.messages)} chat messages sent one after another through socket.io-client, from the sender's ack (the message is stored and its event added) to the receiver getting the webhook carrying it. Throughput: ${fmt(t.events)} events added to P:events before the adminnode starts, delivered in ${t.seconds_first_to_last} s from the first to the last received (${fmt(t.delivered)} delivered).` });
+}
+
 function sh(cmd, args) {
   try {
     return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
@@ -728,7 +775,7 @@ async function main() {
   for (const s of scenarios) {
     log(`scenario ${s}`);
     running = s;
-    await { idle, polling, fanout, crossnode, storm, jitter, recovery }[s]();
+    await { idle, polling, fanout, crossnode, storm, jitter, recovery, hooks, webhooks }[s]();
   }
   const cmd = `tests/bench/compare.sh${quick ? " --quick" : ""}${chosen.length ? " " + chosen.join(" ") : ""}`;
   const date = started.toISOString().slice(0, 10);

@@ -5,8 +5,9 @@
 // The two modes alternate in rounds of the same load, so both see the same machine.
 //
 //   BENCH_BUILD_DIR=build-release node tests/bench/publish_hook.mjs \
-//     [--senders 4] [--messages 100] [--rate 25] [--rounds 2]
+//     [--senders 4] [--messages 100] [--rate 25] [--rounds 2] [--json]
 //
+// --json prints the figures as one JSON object (compare.mjs's `hooks` scenario reads it).
 // --messages and --rate are per sender (messages per second); the chatnode is
 // $CHATNODE_BIN, else $BENCH_BUILD_DIR/chatnode/chatnode (default build-release).
 import { spawn } from "node:child_process";
@@ -146,6 +147,15 @@ async function main() {
     }
   } finally {
     await Promise.all([stop(plain), stop(hooked), stop(hook)]);
+  }
+  const pcts = (m) => {
+    const d = [...m.delivery].sort((a, b) => a - b), a = [...m.ack].sort((x, y) => x - y);
+    return { messages: d.length, delivery_p50: pct(d, 50), delivery_p99: pct(d, 99), ack_p50: pct(a, 50), ack_p99: pct(a, 99) };
+  };
+  if (process.argv.includes("--json")) {
+    console.log(JSON.stringify({ senders: SENDERS, messages: MESSAGES, rate: RATE, rounds: ROUNDS,
+      modes: Object.fromEntries(Object.entries(modes).map(([name, m]) => [name, pcts(m)])) }));
+    return;
   }
   console.log(`chatnode ${CHATNODE}`);
   console.log(`${SENDERS} senders x ${MESSAGES} messages at ${RATE}/s each, 1 receiver, ${ROUNDS} rounds per mode`);
