@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "resp_text.h"
+
 #include "chat_store.h"
 #include "redis_cluster.h"
 #include "utf8.h"
@@ -301,17 +303,6 @@ static void test_presence_events(void **state)
     json_decref(ev[1].data);
     /* a room that is not UTF-8 makes no event */
     assert_int_equal(chat_presence_events(S("\xff"), "u1", "n", 1, 1, 1, ev), 0);
-}
-
-static redisReply *resp(const char *s)
-{
-    redisReader *rd = redisReaderCreate();
-    void *r = NULL;
-    assert_int_equal(redisReaderFeed(rd, s, strlen(s)), REDIS_OK);
-    assert_int_equal(redisReaderGetReply(rd, &r), REDIS_OK);
-    assert_non_null(r);
-    redisReaderFree(rd);
-    return r;
 }
 
 static void expect_pruned(const char *room, const char *reply, const char *want)

@@ -7,24 +7,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "resp_text.h"
+
 #include "cluster_event.h"
 #include "redis_cluster.h"
 
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <string.h>
-
-/* The first complete reply in the RESP text s[0..len). */
-static redisReply *resp(const char *s, size_t len)
-{
-    redisReader *rd = redisReaderCreate();
-    void *r = NULL;
-    assert_int_equal(redisReaderFeed(rd, s, len), REDIS_OK);
-    assert_int_equal(redisReaderGetReply(rd, &r), REDIS_OK);
-    assert_non_null(r);
-    redisReaderFree(rd);
-    return r;
-}
 
 /* The RESP text of an entry [id, [k1, v1, ...]] from nfields strings. */
 static void entry_text(char *out, size_t cap, const char *id, const char *const *kv, size_t n)
@@ -38,7 +28,7 @@ static int read_entry(const char *const *kv, size_t n, cluster_event_t *ev)
 {
     char text[4096];
     entry_text(text, sizeof text, "1733400000000-0", kv, n);
-    redisReply *r = resp(text, strlen(text));
+    redisReply *r = resp_n(text, strlen(text));
     int rc = cluster_event_read(r, ev);
     freeReplyObject(r);
     return rc;
@@ -151,12 +141,12 @@ static void test_refused(void **state)
     assert_int_equal(read_entry(missing, 6, &ev), -1);
     /* not an entry at all */
     const char notarray[] = "$3\r\nabc\r\n";
-    redisReply *r = resp(notarray, sizeof notarray - 1);
+    redisReply *r = resp_n(notarray, sizeof notarray - 1);
     assert_int_equal(cluster_event_read(r, &ev), -1);
     freeReplyObject(r);
     assert_int_equal(cluster_event_read(NULL, &ev), -1);
     const char odd[] = "*2\r\n$3\r\n1-0\r\n*1\r\n$4\r\ntype\r\n";
-    r = resp(odd, sizeof odd - 1);
+    r = resp_n(odd, sizeof odd - 1);
     assert_int_equal(cluster_event_read(r, &ev), -1);
     freeReplyObject(r);
 }

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "resp_text.h"
+
 #include "redis_cluster.h"
 
 #include <hiredis/hiredis.h>
@@ -114,18 +116,6 @@ static const char SLOTS_NO_REPLICAS[] =
     "127.0.0.1\r\n:37002\r\n$40\r\n2d1440cfa1dcdb91c6361e35b5efd399dd359e61\r\n*0\r\n*3\r\n"
     ":10923\r\n:16383\r\n*4\r\n$9\r\n127.0.0.1\r\n:37003\r\n$40\r\n"
     "c7f816ed3decfb91a24d2060d5b7c506771459bf\r\n*0\r\n";
-
-/* The first complete reply in the RESP text s (the test fails when there is none). */
-static redisReply *resp(const char *s)
-{
-    redisReader *rd = redisReaderCreate();
-    void *r = NULL;
-    assert_int_equal(redisReaderFeed(rd, s, strlen(s)), REDIS_OK);
-    assert_int_equal(redisReaderGetReply(rd, &r), REDIS_OK);
-    assert_non_null(r);
-    redisReaderFree(rd);
-    return r;
-}
 
 static unsigned slot_of(const char *key)
 {
