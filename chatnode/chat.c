@@ -939,7 +939,15 @@ static void end_revoked(sio_socket_t *s, const char *reason, const char *code)
     char *text = arg ? json_dumps(arg, JSON_COMPACT) : NULL;
     json_decref(arg);
     log_info("restored session revoked", "sid=%s code=%s", sio_socket_id(s), code);
-    if (text) sio_emit(s, "kicked", 6, text, strlen(text), NULL, 0);
+    if (text) {
+        /* delivered here and now: an emit logged through the cluster's store would come back
+         * after the disconnect below, to a socket gone */
+        sbuf_t data = SBUF_INIT;
+        sbuf_printf(&data, "[\"kicked\",%s]", text);
+        str_t self = {sio_socket_id(s), strlen(sio_socket_id(s))};
+        sio_deliver(sio_socket_nsp(s), &self, 1, NULL, 0, data.data, data.len, NULL, 0, 0);
+        sbuf_free(&data);
+    }
     free(text);
     sio_disconnect(s);
 }

@@ -17,7 +17,7 @@ import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { io } from "socket.io-client";
-import { startChatnode, stopAll, eventually, httpRequest, freePort, withTimeout, WAIT_MS } from "./lib/harness.mjs";
+import { startChatnode, startRedis, stopAll, eventually, httpRequest, freePort, withTimeout, WAIT_MS } from "./lib/harness.mjs";
 
 const SECRET = "test-secret-of-the-hooks";
 const b64url = (b) => Buffer.from(b).toString("base64url");
@@ -192,7 +192,7 @@ function kickedAndGone(s) {
   return withTimeout(Promise.all([kicked, gone]), WAIT_MS, "kicked and disconnected");
 }
 
-let dir, hookPort, deadPort, A, B, C, D, E, F;
+let dir, hookPort, deadPort, A, B, C, D, E, F, G1, G2, redis;
 
 describe("the chat's HTTP hooks", { timeout: 240_000 }, () => {
   before(async () => {
@@ -222,11 +222,17 @@ describe("the chat's HTTP hooks", { timeout: 240_000 }, () => {
       startChatnode(["--app", "chat", "--jwt-secret-file", path.join(dir, "secret"), "--allow-anonymous",
         "--auth-hook", `${hook}/auth`, "--auth-hook-fallback", "jwt", "--auth-hook-timeout-ms", "2000"]),
     ]);
+    // a cluster of two through Redis: a session kept on one comes back on the other
+    redis = await startRedis();
+    const g = ["--app", "chat", "--redis", redis.url, "--jwt-secret-file", path.join(dir, "secret"),
+      "--auth-hook", `${hook}/auth`, "--auth-hook-timeout-ms", "2000"];
+    [G1, G2] = await Promise.all([startChatnode(g), startChatnode(g)]);
   });
   after(async () => {
     for (const s of opened) s.close();
     for (const { res } of held) res.destroy();
-    await stopAll(A, B, C, D, E, F);
+    await stopAll(A, B, C, D, E, F, G1, G2);
+    await redis?.stop();
     await new Promise((r) => { app.closeAllConnections(); app.close(r); });
     rmSync(dir, { recursive: true, force: true });
   });
@@ -498,6 +504,39 @@ describe("the chat's HTTP hooks", { timeout: 240_000 }, () => {
     assert.equal(h.recovered, true);
     const [kicked, reason] = await ended;
     assert.deepEqual(kicked, { reason: "sign-in unavailable", code: "unavailable" });
+    assert.equal(reason, "io server disconnect");
+  });
+
+  it("recovery: a hook session moved to another node is checked there too", async () => {
+    const nonce = crypto.randomUUID();
+    verdicts.set(nonce, "admit");
+    const auth = { case: "flip", who: "mover", nonce, rooms: ["move-room"] };
+    // kept on G1, back on G2 with its pid: same id and rooms, and the hook asked again
+    const s = await recoveringOnline(G1, auth);
+    const id = s.id, pid0 = s._pid;
+    const kept = async () => (await health(G1)).recovery.kept_total;
+    const keptBefore = await kept();
+    s.io.reconnection(false);
+    s.io.engine.close();
+    await eventually(async () => (await kept()) > keptBefore, WAIT_MS, "the session kept");
+    const admitted = (await health(G2)).hooks.auth.admitted;
+    const back = await online(G2, { ...auth, pid: pid0 });
+    assert.equal(back.id, id, "the same session");
+    await eventually(async () => (await health(G2)).hooks.auth.admitted > admitted, WAIT_MS, "the re-check");
+    const m = await call(back, "members", { room: "move-room" });
+    assert.deepEqual(m.users?.map((u) => u.id), ["u-mover"], JSON.stringify(m));
+    // dropped again, and the hook revokes it meanwhile: back on G1, it is ended there
+    const pid = back._pid;
+    const keptG2 = (await health(G2)).recovery.kept_total;
+    back.io.engine.close();
+    await eventually(async () => (await health(G2)).recovery.kept_total > keptG2, WAIT_MS, "kept again");
+    verdicts.set(nonce, "refuse");
+    const again = client(G1, { ...auth, pid });
+    const ended = kickedAndGone(again);
+    assert.ok((await connectedOrError(again)).ok, "restored first");
+    assert.equal(again.id, id);
+    const [kicked, reason] = await ended;
+    assert.deepEqual(kicked, { reason: "signed out elsewhere", code: "revoked" });
     assert.equal(reason, "io server disconnect");
   });
 
