@@ -313,12 +313,17 @@ static void chat_connect_abandoned(sio_socket_t *s)
 
 /* A session is its user's: restored only for a CONNECT signed in as the same user (a token
  * that expired since signs in nobody, so the client gets a new session, refused as usual).
- * With the auth hook, only token sessions are: who a hook sign-in is is known only once the
- * hook answers, after this is asked, so such a session names no owner and is not kept. */
+ * With the auth hook, a token session is still its user's; any other is its credential's
+ * (hook_auth_owner: the auth's hash), since who a hook sign-in is is known only once the hook
+ * answers, after this is asked. Whoever presents the same auth gets the session back, and the
+ * hook is asked again once it is back (chat_recovered), so that a credential revoked meanwhile
+ * loses it. */
 static int chat_session_owner(sio_server_t *sio, const char *auth, size_t auth_len, sbuf_t *owner)
 {
     chat_t *ch = sio_server_app_state(sio);
-    if (chat_hooks_has_auth(ch->hooks)) return token_signs_in(ch, auth, auth_len, owner) ? 0 : -1;
+    if (chat_hooks_has_auth(ch->hooks))
+        return token_signs_in(ch, auth, auth_len, owner) ? 0
+                                                         : hook_auth_owner(auth, auth_len, owner);
     sbuf_t name = SBUF_INIT;
     const char *why = chat_identity_resolve(&ch->identity, auth, auth_len, owner, &name);
     sbuf_free(&name);
@@ -899,12 +904,12 @@ static void presence_all(sio_socket_t *s, chat_member_t *m, int delta, int quiet
 }
 
 /* A session kept on another node comes back here: its member from the socket data that node
- * wrote ({user: {id, name}}), its rooms as they were. */
+ * wrote ({user: {id, name}, data?}), its rooms as they were. */
 static int chat_restore(sio_socket_t *s, const char *data, size_t len)
 {
     json_t *d = json_loadb(data, len, 0, NULL);
     size_t idlen, namelen;
-    json_t *u = json_object_get(d, "user");
+    json_t *u = json_object_get(d, "user"), *hd = json_object_get(d, "data");
     const char *id = field_string(u, "id", &idlen);
     const char *name = field_string(u, "name", &namelen);
     if (!id || !name) {
@@ -912,26 +917,131 @@ static int chat_restore(sio_socket_t *s, const char *data, size_t len)
         return -1;
     }
     chat_member_t *m = member_new(chat_of(s), id, idlen, name, namelen);
+    if (json_is_object(hd)) m->data = json_dumps(hd, JSON_COMPACT); /* the auth hook's data */
     json_decref(d);
     sio_socket_set_data(s, m);
     return 0;
 }
 
+/* Was s signed in by the auth hook (its session owned by its credential)? */
+static int hook_session(const sio_socket_t *s)
+{
+    const char *owner = sio_socket_owner(s);
+    return owner && strncmp(owner, HOOK_OWNER_PREFIX, HOOK_OWNER_PREFIX_LEN) == 0;
+}
+
+/* Ends s for a re-check that no longer admits its user: the client is told as a kick tells it,
+ * kicked {reason, code}, then disconnected from the namespace ("io server disconnect": it does
+ * not reconnect by itself, and the session is not kept). */
+static void end_revoked(sio_socket_t *s, const char *reason, const char *code)
+{
+    json_t *arg = json_pack("{s:s,s:s}", "reason", reason, "code", code);
+    char *text = arg ? json_dumps(arg, JSON_COMPACT) : NULL;
+    json_decref(arg);
+    log_info("restored session revoked", "sid=%s code=%s", sio_socket_id(s), code);
+    if (text) {
+        /* delivered here and now: an emit logged through the cluster's store would come back
+         * after the disconnect below, to a socket gone */
+        sbuf_t data = SBUF_INIT;
+        sbuf_printf(&data, "[\"kicked\",%s]", text);
+        str_t self = {sio_socket_id(s), strlen(sio_socket_id(s))};
+        sio_deliver(sio_socket_nsp(s), &self, 1, NULL, 0, data.data, data.len, NULL, 0, 0);
+        sbuf_free(&data);
+    }
+    free(text);
+    sio_disconnect(s);
+}
+
+/* What the auth hook's answer a to a restored session's re-check makes of s (auth: the
+ * CONNECT's): kept while the hook admits the same user; ended when it refuses or names another
+ * user. No usable answer follows --auth-hook-fallback: refuse ends it, jwt keeps it only when
+ * the auth signs in by token or as a guest as the same user. */
+static void recheck_apply(chat_t *ch, sio_socket_t *s, const hook_auth_t *a, const char *auth,
+                          size_t auth_len)
+{
+    const chat_member_t *m = sio_socket_data(s);
+    if (!m) return;
+    if (a->verdict == HOOK_REFUSE) {
+        end_revoked(s, a->message, a->code ? a->code : "refused");
+        return;
+    }
+    if (a->verdict == HOOK_ADMIT) {
+        if (strcmp(a->id, m->user_id) != 0)
+            end_revoked(s, "signed in as another user", "user_changed");
+        return;
+    }
+    if (chat_hooks_auth_fallback_jwt(ch->hooks)) {
+        sbuf_t id = SBUF_INIT, name = SBUF_INIT;
+        const char *why = chat_identity_resolve(&ch->identity, auth, auth_len, &id, &name);
+        int same = !why && id.len == strlen(m->user_id) && memcmp(id.data, m->user_id, id.len) == 0;
+        sbuf_free(&id);
+        sbuf_free(&name);
+        if (same) return;
+    }
+    end_revoked(s, "sign-in unavailable", "unavailable");
+}
+
+/* A restored session's re-check waiting for the hook; the socket may be gone by then. */
+typedef struct {
+    chat_t *ch;
+    sio_nsp_t *nsp;
+    char sid[32];
+    char *auth; /* the CONNECT's, for the fallback */
+    size_t auth_len;
+} recheck_t;
+
+static void recheck_free(recheck_t *r)
+{
+    free(r->auth);
+    free(r);
+}
+
+/* The hook answered a re-check (NULL: the hooks are closing). A socket gone meanwhile is kept
+ * or over: if it comes back, it is asked about again. */
+static void on_recheck(void *ud, const hook_auth_t *a)
+{
+    recheck_t *r = ud;
+    sio_socket_t *s = a ? sio_socket_find(r->nsp, r->sid, strlen(r->sid)) : NULL;
+    if (s) recheck_apply(r->ch, s, a, r->auth, r->auth_len);
+    recheck_free(r);
+}
+
+/* Asks the auth hook about a restored hook session's auth again, as for its CONNECT (the cache
+ * applies). Meanwhile the socket works as any other: a revoked credential keeps a restored
+ * session for at most --auth-hook-timeout-ms. */
+static void recheck(sio_socket_t *s, const char *auth, size_t auth_len)
+{
+    chat_t *ch = chat_of(s);
+    recheck_t *r = xcalloc(1, sizeof *r);
+    r->ch = ch;
+    r->nsp = sio_socket_nsp(s);
+    snprintf(r->sid, sizeof r->sid, "%s", sio_socket_id(s));
+    r->auth = xmemdup(auth, auth_len);
+    r->auth_len = auth_len;
+    hook_auth_t a;
+    if (chat_hooks_auth_check(ch->hooks, s, auth, auth_len, on_recheck, r, &a) == 0) return;
+    recheck_apply(ch, s, &a, auth, auth_len);
+    hook_auth_free(&a);
+    recheck_free(r);
+}
+
 /* A session back: from another node, this node now holds the user's presence in its rooms
- * (quietly: to the rooms the user never left). From this node, nothing changed. */
+ * (quietly: to the rooms the user never left); from this node, nothing changed. Either way, a
+ * session the auth hook signed in is checked with the hook again (recheck). */
 static void chat_recovered(sio_socket_t *s, const char *auth, size_t auth_len, int moved)
 {
-    (void)auth;
-    (void)auth_len;
     chat_member_t *m = sio_socket_data(s);
-    if (!m || !moved) return;
-    room_list_t l = {NULL, 0, sio_socket_id(s)};
-    sio_socket_rooms(s, collect_chat_room, &l);
-    m->rooms = (uint32_t)l.n;
-    for (size_t i = 0; i < l.n; i++) free(l.rooms[i]);
-    free(l.rooms);
-    presence_all(s, m, +1, 1);
-    presence_user(s, m, +1, 1);
+    if (!m) return;
+    if (moved) {
+        room_list_t l = {NULL, 0, sio_socket_id(s)};
+        sio_socket_rooms(s, collect_chat_room, &l);
+        m->rooms = (uint32_t)l.n;
+        for (size_t i = 0; i < l.n; i++) free(l.rooms[i]);
+        free(l.rooms);
+        presence_all(s, m, +1, 1);
+        presence_user(s, m, +1, 1);
+    }
+    if (chat_hooks_has_auth(chat_of(s)->hooks) && hook_session(s)) recheck(s, auth, auth_len);
 }
 
 static void chat_disconnect(sio_socket_t *s, const char *reason)

@@ -49,11 +49,14 @@ struct chat_hooks {
     strmap_t queues; /* socket id -> pub_queue_t */
 };
 
-/* A sign-in waiting for the auth hook: s's socket data meanwhile. */
+/* A request to the auth hook: a sign-in (s's socket data meanwhile), or a re-check (check
+ * set: s is not held, ud finds it again). */
 typedef struct {
     chat_hooks_t *h;
     sio_socket_t *s;
     chat_hooks_auth_cb cb;
+    chat_hooks_check_cb check;
+    void *ud;
     uint64_t id;
     int abandoned;
     char key[SHA256_HEX_SIZE];
@@ -309,6 +312,11 @@ static void on_auth_done(void *ud, const http_client_result_t *r)
     chat_hooks_t *h = req->h;
     sio_socket_t *s = req->s;
     h->auth.in_flight--;
+    if (req->check && r->err == HTTP_CLIENT_ECANCELED) { /* the hooks are closing */
+        req->check(req->ud, NULL);
+        free(req);
+        return;
+    }
     if (req->abandoned || r->err == HTTP_CLIENT_ECANCELED) {
         /* abandoned (its data is cleared already), or the hooks are closing */
         if (!req->abandoned) sio_socket_set_data(s, NULL);
@@ -326,6 +334,14 @@ static void on_auth_done(void *ud, const http_client_result_t *r)
     }
     count_auth(h, &a);
     if (a.verdict == HOOK_ADMIT && a.cache_s > 0) cache_put(h, req->key, &a);
+    if (req->check) {
+        chat_hooks_check_cb check = req->check;
+        void *cud = req->ud;
+        free(req);
+        check(cud, &a);
+        hook_auth_free(&a);
+        return;
+    }
     chat_hooks_auth_cb cb = req->cb;
     sio_socket_set_data(s, NULL);
     free(req);
@@ -333,9 +349,12 @@ static void on_auth_done(void *ud, const http_client_result_t *r)
     hook_auth_free(&a);
 }
 
-int chat_hooks_auth(chat_hooks_t *h, sio_socket_t *s, const char *auth, size_t auth_len,
-                    chat_hooks_auth_cb cb, hook_auth_t *answer)
+/* Asks the auth hook about s's auth for req (a template: h, s and the callback set; copied when
+ * the request starts). Returns as chat_hooks_auth does. */
+static int auth_ask(chat_hooks_t *h, const auth_req_t *tmpl, const char *auth, size_t auth_len,
+                    hook_auth_t *answer)
 {
+    sio_socket_t *s = tmpl->s;
     sio_handshake_t hs;
     sio_socket_handshake(s, &hs);
     size_t nsp_len;
@@ -362,10 +381,7 @@ int chat_hooks_auth(chat_hooks_t *h, sio_socket_t *s, const char *auth, size_t a
         auth_unavailable(h, answer, "too many sign-ins wait for the hook");
         return 1;
     }
-    auth_req_t *req = xcalloc(1, sizeof *req);
-    req->h = h;
-    req->s = s;
-    req->cb = cb;
+    auth_req_t *req = xmemdup(tmpl, sizeof *tmpl);
     memcpy(req->key, key, sizeof key);
     int rc = post(h, h->cfg->auth_hook, (uint32_t)h->cfg->auth_hook_timeout_ms, &body, on_auth_done,
                   req, &req->id);
@@ -377,8 +393,22 @@ int chat_hooks_auth(chat_hooks_t *h, sio_socket_t *s, const char *auth, size_t a
     }
     h->auth.requests++;
     h->auth.in_flight++;
-    sio_socket_set_data(s, req);
+    if (!tmpl->check) sio_socket_set_data(s, req);
     return 0;
+}
+
+int chat_hooks_auth(chat_hooks_t *h, sio_socket_t *s, const char *auth, size_t auth_len,
+                    chat_hooks_auth_cb cb, hook_auth_t *answer)
+{
+    auth_req_t tmpl = {.h = h, .s = s, .cb = cb};
+    return auth_ask(h, &tmpl, auth, auth_len, answer);
+}
+
+int chat_hooks_auth_check(chat_hooks_t *h, sio_socket_t *s, const char *auth, size_t auth_len,
+                          chat_hooks_check_cb cb, void *ud, hook_auth_t *answer)
+{
+    auth_req_t tmpl = {.h = h, .s = s, .check = cb, .ud = ud};
+    return auth_ask(h, &tmpl, auth, auth_len, answer);
 }
 
 void chat_hooks_auth_abandon(chat_hooks_t *h, sio_socket_t *s)

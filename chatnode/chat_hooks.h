@@ -53,6 +53,18 @@ int chat_hooks_auth(chat_hooks_t *h, sio_socket_t *s, const char *auth, size_t a
  * s's socket data is NULL again. */
 void chat_hooks_auth_abandon(chat_hooks_t *h, sio_socket_t *s);
 
+/* The answer to a re-check (see chat_hooks_auth_check): ADMIT, REFUSE or UNAVAILABLE, borrowed
+ * for the call; NULL when the hooks are closing (free ud, do nothing). */
+typedef void (*chat_hooks_check_cb)(void *ud, const hook_auth_t *answer);
+
+/* Asks the auth hook about s's auth again, for a socket already signed in (a restored
+ * session): the same request, cache and in-flight bound as chat_hooks_auth, but s's socket data
+ * is not touched, and s may be gone by the time the answer comes (ud finds it again). Returns 1
+ * with *answer filled at once (hook_auth_free it), or 0: cb(ud, answer) fires exactly once,
+ * from the loop. */
+int chat_hooks_auth_check(chat_hooks_t *h, sio_socket_t *s, const char *auth, size_t auth_len,
+                          chat_hooks_check_cb cb, void *ud, hook_auth_t *answer);
+
 /* A message the publish hook is asked about. Every pointer is borrowed for the call. */
 typedef struct {
     int private_msg; /* 0: a room message (target is the room); 1: target is a user id */

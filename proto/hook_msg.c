@@ -3,9 +3,11 @@
 #include "hook_msg.h"
 #include "alloc.h"
 #include "chat_store.h"
+#include "sha256.h"
 #include "utf8.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -244,10 +246,36 @@ static int append_json(sbuf_t *out, json_t *o)
     return 0;
 }
 
+/* The handshake auth as the application sees it (owned), or NULL when it is not a JSON object:
+ * pid and offset are the Socket.IO client's, asking for its session back. */
+static json_t *load_auth(const char *auth, size_t auth_len)
+{
+    json_t *a = load_object(auth, auth_len);
+    json_object_del(a, "pid");
+    json_object_del(a, "offset");
+    return a;
+}
+
+int hook_auth_owner(const char *auth, size_t auth_len, sbuf_t *owner)
+{
+    json_t *a = load_auth(auth, auth_len);
+    char *text = a ? json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(a);
+    if (!text) return -1;
+    uint8_t d[SHA256_DIGEST_LEN];
+    char hex[SHA256_HEX_SIZE];
+    sha256(text, strlen(text), d);
+    sha256_hex(d, hex);
+    free(text);
+    sbuf_append(owner, HOOK_OWNER_PREFIX, HOOK_OWNER_PREFIX_LEN);
+    sbuf_append(owner, hex, SHA256_HEX_SIZE - 1);
+    return 0;
+}
+
 int hook_auth_request(sbuf_t *out, const char *auth, size_t auth_len, const char *address,
                       const char *headers, const char *nsp, size_t nsp_len, const char *node)
 {
-    json_t *a = load_object(auth, auth_len);
+    json_t *a = load_auth(auth, auth_len);
     json_t *h = headers ? load_object(headers, strlen(headers)) : NULL;
     return append_json(out, json_pack("{s:o,s:s,s:o,s:s%,s:s}", "auth", a ? a : json_object(),
                                       "address", address, "headers", h ? h : json_object(),

@@ -75,10 +75,23 @@ void hook_publish_free(hook_publish_t *p);
 int hook_check_code(const char *s, size_t len);
 
 /* The auth hook's request document: {auth, address, headers, namespace, node}. auth is the
- * handshake's auth (JSON text; anything but an object is sent as {}), headers a JSON object's
- * text or NULL for {}. Appended to out; returns 0, or -1 when a string is not UTF-8. */
+ * handshake's auth (JSON text; anything but an object is sent as {}) without the pid and offset
+ * members a Socket.IO client adds when it asks for its session back: the application sees the
+ * same auth on every CONNECT of a client, and identical requests stay identical (the cache).
+ * headers is a JSON object's text or NULL for {}. Appended to out; returns 0, or -1 when a
+ * string is not UTF-8. */
 int hook_auth_request(sbuf_t *out, const char *auth, size_t auth_len, const char *address,
                       const char *headers, const char *nsp, size_t nsp_len, const char *node);
+
+/* The owner of a session signed in by the auth hook: HOOK_OWNER_PREFIX and the hex SHA-256
+ * of the handshake's auth as the hook gets it (pid and offset left out), keys sorted, so that
+ * a client presenting the same auth again (socket.io-client resends its auth object) owns the
+ * same session, and any other auth owns another. 69 characters: never a token user's id
+ * (1-64) nor a guest's (guest:...). Appended to owner; returns 0, or -1 when auth is not a
+ * JSON object (duplicate keys, not UTF-8): such a CONNECT owns no session. */
+#define HOOK_OWNER_PREFIX     "hook:"
+#define HOOK_OWNER_PREFIX_LEN 5
+int hook_auth_owner(const char *auth, size_t auth_len, sbuf_t *owner);
 
 /* The publish hook's request document: {type: "message", room, from, text, node} for a room
  * message (private 0), {type: "private_message", to, ...} for a private one. Appended to out;

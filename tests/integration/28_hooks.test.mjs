@@ -3,6 +3,8 @@
 // gives no usable answer (connection refused, too slow, garbage) the fallback decides; a valid
 // token signs in without it; answers are cached only when they say so; only the allowed
 // headers are forwarded; a client leaving while its sign-in waits, and the in-flight bound.
+// With recovery on, a hook session comes back for the same auth only, and the hook is asked
+// again: a refusal, or no answer the fallback does not cover, ends the restored session.
 // The publish hook accepts, rewrites and refuses messages before they are stored, its
 // fallbacks, and one sender's order when the hook answers out of order.
 // Exercises chatnode/chat_hooks.c, proto/hook_msg.c, the chat's sign-in and message paths, and
@@ -15,7 +17,7 @@ import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { io } from "socket.io-client";
-import { startChatnode, stopAll, eventually, httpRequest, freePort, WAIT_MS } from "./lib/harness.mjs";
+import { startChatnode, startRedis, stopAll, eventually, httpRequest, freePort, withTimeout, WAIT_MS } from "./lib/harness.mjs";
 
 const SECRET = "test-secret-of-the-hooks";
 const b64url = (b) => Buffer.from(b).toString("base64url");
@@ -29,6 +31,7 @@ function token(claims) {
 /* ---- the application: /auth and /publish, answering by what the request says ---- */
 
 const seen = { auth: [], publish: [] }; // request documents, in arrival order
+const verdicts = new Map(); // auth.nonce -> "admit" | "refuse" | "down", for the "flip" case
 const held = []; // responses held open: [{ body, res }]
 let heldWaiters = [];
 let orderBatch = []; // publish requests of the order test, answered together in reverse
@@ -64,6 +67,12 @@ function authAnswer(doc, res) {
     case "badroom": return send(res, 200, { user: { id: "br", name: "br" }, rooms: ["user:someone"] });
     case "manyrooms": return send(res, 200, { user: { id: "mr", name: "mr" }, rooms: Array.from({ length: 200 }, (_, i) => `r${i}`) });
     case "fivehundred": return send(res, 500, "oops", "text/plain");
+    case "flip": // as the test says now
+      switch (verdicts.get(a.nonce)) {
+        case "admit": return admit({ rooms: a.rooms ?? [] });
+        case "refuse": return send(res, 403, { error: { code: "revoked", message: "signed out elsewhere" } });
+        default: return res.socket.destroy(); // the application is down: a broken connection
+      }
     default: return send(res, 200, { nothing: true });
   }
 }
@@ -147,7 +156,43 @@ async function health(node) {
   return JSON.parse((await httpRequest(`${node.url}/healthz`)).body);
 }
 
-let dir, hookPort, deadPort, A, B, C, D, E;
+/** A client that reconnects by itself (quickly) with its pid, as the stock client does. */
+function recovering(node, auth) {
+  const s = io(node.url, { forceNew: true, transports: ["websocket"], reconnectionDelay: 50, reconnectionDelayMax: 200, auth });
+  opened.add(s);
+  return s;
+}
+async function recoveringOnline(node, auth) {
+  const s = recovering(node, auth);
+  const r = await connectedOrError(s);
+  assert.ok(r.ok, `connect: ${r.err?.message} ${JSON.stringify(r.err?.data)}`);
+  assert.equal(typeof s._pid, "string", "a session to recover");
+  return s;
+}
+/** Drops s's transport (it would reconnect with its pid), waits until node kept its session,
+ *  runs `during`, then lets s reconnect and resolves once it is connected again. */
+async function dropAndReturn(node, s, during = async () => {}) {
+  const kept = async () => (await health(node)).recovery.kept_total;
+  const before = await kept();
+  s.io.reconnection(false);
+  const gone = new Promise((r) => s.once("disconnect", r));
+  s.io.engine.close();
+  await withTimeout(gone, WAIT_MS, "disconnect");
+  await eventually(async () => (await kept()) > before, WAIT_MS, "the session kept");
+  await during();
+  const back = new Promise((r) => s.once("connect", r));
+  s.io.reconnection(true);
+  s.connect();
+  await withTimeout(back, WAIT_MS, "reconnect");
+}
+/** Resolves with [kicked's argument, the disconnect reason] once s is disconnected. */
+function kickedAndGone(s) {
+  const kicked = new Promise((r) => s.once("kicked", r));
+  const gone = new Promise((r) => s.once("disconnect", (reason) => r(reason)));
+  return withTimeout(Promise.all([kicked, gone]), WAIT_MS, "kicked and disconnected");
+}
+
+let dir, hookPort, deadPort, A, B, C, D, E, F, G1, G2, redis;
 
 describe("the chat's HTTP hooks", { timeout: 240_000 }, () => {
   before(async () => {
@@ -170,14 +215,24 @@ describe("the chat's HTTP hooks", { timeout: 240_000 }, () => {
       startChatnode([...base, "--allow-anonymous", "--auth-hook", `${dead}/auth`, "--auth-hook-fallback", "jwt",
         "--publish-hook", `${dead}/publish`, "--publish-hook-fallback", "accept"]),
     ]);
-    // recovery on: hook sessions are not kept, token sessions are
-    E = await startChatnode(["--app", "chat", "--jwt-secret-file", path.join(dir, "secret"),
-      "--auth-hook", `${hook}/auth`]);
+    // recovery on (the default): E refuses when the hook is down, F falls back to tokens/guests
+    [E, F] = await Promise.all([
+      startChatnode(["--app", "chat", "--jwt-secret-file", path.join(dir, "secret"),
+        "--auth-hook", `${hook}/auth`, "--auth-hook-timeout-ms", "2000"]),
+      startChatnode(["--app", "chat", "--jwt-secret-file", path.join(dir, "secret"), "--allow-anonymous",
+        "--auth-hook", `${hook}/auth`, "--auth-hook-fallback", "jwt", "--auth-hook-timeout-ms", "2000"]),
+    ]);
+    // a cluster of two through Redis: a session kept on one comes back on the other
+    redis = await startRedis();
+    const g = ["--app", "chat", "--redis", redis.url, "--jwt-secret-file", path.join(dir, "secret"),
+      "--auth-hook", `${hook}/auth`, "--auth-hook-timeout-ms", "2000"];
+    [G1, G2] = await Promise.all([startChatnode(g), startChatnode(g)]);
   });
   after(async () => {
     for (const s of opened) s.close();
     for (const { res } of held) res.destroy();
-    await stopAll(A, B, C, D, E);
+    await stopAll(A, B, C, D, E, F, G1, G2);
+    await redis?.stop();
     await new Promise((r) => { app.closeAllConnections(); app.close(r); });
     rmSync(dir, { recursive: true, force: true });
   });
@@ -344,18 +399,145 @@ describe("the chat's HTTP hooks", { timeout: 240_000 }, () => {
     assert.equal((await call(a, "message", { room: "aa", text: "garbage: y" })).error?.code, "unavailable");
   });
 
-  it("with recovery on, a hook sign-in gets no recoverable session; a token one does", async () => {
-    const h = await online(E, { case: "admit", who: "rec" });
-    assert.equal(h._pid, undefined, "no pid for a hook session");
+  it("recovery: a hook session comes back for the same auth, with its rooms and what it missed", async () => {
+    const nonce = crypto.randomUUID();
+    verdicts.set(nonce, "admit");
+    const asked = () => seen.auth.filter((d) => d.auth.nonce === nonce);
+    const s = await recoveringOnline(E, { case: "flip", who: "rec", nonce, rooms: ["rec-room"] });
+    const other = await online(E, { token: token({ sub: "rec-peer", exp: Math.floor(Date.now() / 1000) + 600 }) });
+    assert.equal((await call(other, "join", { room: "rec-room" })).ok, true);
+    const id = s.id;
+    const got = [];
+    s.on("message", (m) => got.push(m.text));
+    const admitted = (await health(E)).hooks.auth.admitted;
+    await dropAndReturn(E, s, async () => {
+      assert.equal((await call(other, "message", { room: "rec-room", text: "while away" })).ok, true);
+    });
+    assert.equal(s.recovered, true);
+    assert.equal(s.id, id);
+    await eventually(() => got.includes("while away"), WAIT_MS, "the missed message");
+    // still in its room, as the same user
+    const m = await call(s, "members", { room: "rec-room" });
+    assert.deepEqual(m.users.map((u) => u.id).sort(), ["rec-peer", "u-rec"]);
+    // the hook was asked again, with the auth as it first was (the client's pid left out)
+    await eventually(() => asked().length === 2, WAIT_MS, "the re-check");
+    assert.deepEqual(asked()[1].auth, asked()[0].auth);
+    assert.equal(asked()[1].auth.pid, undefined);
+    // the hook admitted the same user (its answer is in): the socket stays
+    await eventually(async () => (await health(E)).hooks.auth.admitted > admitted, WAIT_MS, "the answer");
+    assert.equal((await call(s, "message", { room: "rec-room", text: "back" })).ok, true);
+    assert.equal(s.connected, true);
+  });
+
+  it("recovery: the same pid with another auth gets a new session; a token session stays its user's", async () => {
+    const nonce = crypto.randomUUID();
+    verdicts.set(nonce, "admit");
+    const s = await recoveringOnline(E, { case: "flip", who: "alt", nonce });
+    const id = s.id;
+    await dropAndReturn(E, s, async () => {
+      s.auth = { case: "flip", who: "alt", nonce, extra: "another credential" };
+    });
+    assert.ok(!s.recovered, "not recovered");
+    assert.notEqual(s.id, id);
+    // a CONNECT replaying a token session's pid through the hook restores nothing
     const t = await online(E, { token: token({ sub: "rec-tok", exp: Math.floor(Date.now() / 1000) + 600 }) });
     assert.equal(typeof t._pid, "string", "a token session has its pid");
-    // a CONNECT replaying someone's pid through the hook restores nothing
     const thief = await online(E, { case: "admit", who: "rec-tok", pid: t._pid, offset: "0-0" });
     assert.ok(!thief.recovered);
-    assert.equal(thief._pid, undefined);
     assert.notEqual(thief.id, t.id);
-    // the token session stays its owner's
-    assert.deepEqual(await call(t, "join", { room: "mine" }).then((r) => r.ok), true);
+    assert.equal((await call(t, "join", { room: "mine" })).ok, true);
+  });
+
+  it("recovery: the hook now refusing the auth ends the restored session", async () => {
+    const nonce = crypto.randomUUID();
+    verdicts.set(nonce, "admit");
+    const s = await recoveringOnline(E, { case: "flip", who: "rev", nonce, rooms: ["rev-room"] });
+    let ended;
+    await dropAndReturn(E, s, async () => {
+      verdicts.set(nonce, "refuse");
+      ended = kickedAndGone(s);
+    });
+    assert.equal(s.recovered, true, "restored first");
+    const [kicked, reason] = await ended;
+    assert.deepEqual(kicked, { reason: "signed out elsewhere", code: "revoked" });
+    assert.equal(reason, "io server disconnect");
+    assert.equal(s.connected, false);
+  });
+
+  it("recovery: the hook down at the re-check ends the session when the fallback refuses", async () => {
+    const nonce = crypto.randomUUID();
+    verdicts.set(nonce, "admit");
+    const s = await recoveringOnline(E, { case: "flip", who: "down", nonce });
+    let ended;
+    await dropAndReturn(E, s, async () => {
+      verdicts.set(nonce, "down");
+      ended = kickedAndGone(s);
+    });
+    assert.equal(s.recovered, true);
+    const [kicked, reason] = await ended;
+    assert.deepEqual(kicked, { reason: "sign-in unavailable", code: "unavailable" });
+    assert.equal(reason, "io server disconnect");
+  });
+
+  it("recovery: with the jwt fallback, the hook down keeps only a session the auth signs in as", async () => {
+    // a guest signed in through the fallback (the hook down at CONNECT too): kept
+    const nonce = crypto.randomUUID();
+    verdicts.set(nonce, "down");
+    const g = await recoveringOnline(F, { case: "flip", nonce, user: "gina" });
+    const gid = g.id;
+    const unavailable = (await health(F)).hooks.auth.unavailable;
+    await dropAndReturn(F, g);
+    assert.equal(g.recovered, true);
+    assert.equal(g.id, gid);
+    await eventually(async () => (await health(F)).hooks.auth.unavailable > unavailable, WAIT_MS, "the re-check's failure");
+    assert.equal((await call(g, "join", { room: "gina-room" })).ok, true, "still connected after the re-check");
+    assert.equal(g.connected, true);
+    // a hook user (u-hal) whose auth signs in as another (guest:hal) by the fallback: ended
+    const nonce2 = crypto.randomUUID();
+    verdicts.set(nonce2, "admit");
+    const h = await recoveringOnline(F, { case: "flip", who: "hal", nonce: nonce2, user: "hal" });
+    let ended;
+    await dropAndReturn(F, h, async () => {
+      verdicts.set(nonce2, "down");
+      ended = kickedAndGone(h);
+    });
+    assert.equal(h.recovered, true);
+    const [kicked, reason] = await ended;
+    assert.deepEqual(kicked, { reason: "sign-in unavailable", code: "unavailable" });
+    assert.equal(reason, "io server disconnect");
+  });
+
+  it("recovery: a hook session moved to another node is checked there too", async () => {
+    const nonce = crypto.randomUUID();
+    verdicts.set(nonce, "admit");
+    const auth = { case: "flip", who: "mover", nonce, rooms: ["move-room"] };
+    // kept on G1, back on G2 with its pid: same id and rooms, and the hook asked again
+    const s = await recoveringOnline(G1, auth);
+    const id = s.id, pid0 = s._pid;
+    const kept = async () => (await health(G1)).recovery.kept_total;
+    const keptBefore = await kept();
+    s.io.reconnection(false);
+    s.io.engine.close();
+    await eventually(async () => (await kept()) > keptBefore, WAIT_MS, "the session kept");
+    const admitted = (await health(G2)).hooks.auth.admitted;
+    const back = await online(G2, { ...auth, pid: pid0 });
+    assert.equal(back.id, id, "the same session");
+    await eventually(async () => (await health(G2)).hooks.auth.admitted > admitted, WAIT_MS, "the re-check");
+    const m = await call(back, "members", { room: "move-room" });
+    assert.deepEqual(m.users?.map((u) => u.id), ["u-mover"], JSON.stringify(m));
+    // dropped again, and the hook revokes it meanwhile: back on G1, it is ended there
+    const pid = back._pid;
+    const keptG2 = (await health(G2)).recovery.kept_total;
+    back.io.engine.close();
+    await eventually(async () => (await health(G2)).recovery.kept_total > keptG2, WAIT_MS, "kept again");
+    verdicts.set(nonce, "refuse");
+    const again = client(G1, { ...auth, pid });
+    const ended = kickedAndGone(again);
+    assert.ok((await connectedOrError(again)).ok, "restored first");
+    assert.equal(again.id, id);
+    const [kicked, reason] = await ended;
+    assert.deepEqual(kicked, { reason: "signed out elsewhere", code: "revoked" });
+    assert.equal(reason, "io server disconnect");
   });
 
   it("one sender's messages keep their order when the hook answers out of order", async () => {

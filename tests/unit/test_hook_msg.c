@@ -194,6 +194,13 @@ static void test_codes_and_requests(void **state)
     assert_string_equal(b.data, "{\"auth\":{\"token\":\"t\"},\"address\":\"10.0.0.1\",\"headers\":"
                                 "{\"x-a\":\"1\"},\"namespace\":\"/\",\"node\":\"node1\"}");
     sbuf_reset(&b);
+    /* a client asking for its session back: its pid and offset are not the application's */
+    assert_int_equal(hook_auth_request(&b, "{\"pid\":\"p\",\"offset\":\"1-0\",\"t\":1}", 32, "a",
+                                       NULL, "/", 1, "n"),
+                     0);
+    assert_string_equal(b.data, "{\"auth\":{\"t\":1},\"address\":\"a\",\"headers\":{},"
+                                "\"namespace\":\"/\",\"node\":\"n\"}");
+    sbuf_reset(&b);
     /* an auth that is not an object is sent as {} */
     assert_int_equal(hook_auth_request(&b, "[1]", 3, "a", NULL, "/", 1, "n"), 0);
     assert_string_equal(b.data, "{\"auth\":{},\"address\":\"a\",\"headers\":{},\"namespace\":\"/\","
@@ -207,12 +214,47 @@ static void test_codes_and_requests(void **state)
     sbuf_free(&b);
 }
 
+/* A resumed CONNECT (pid, offset) owns the session of the first; another auth owns another. */
+static void test_owner(void **state)
+{
+    (void)state;
+    sbuf_t a = SBUF_INIT, b = SBUF_INIT;
+    static const char first[] = "{\"k\":\"v\",\"n\":1}";
+    static const char again[] = "{\"pid\":\"p\",\"offset\":\"1-0\",\"n\":1,\"k\":\"v\"}";
+    assert_int_equal(hook_auth_owner(first, sizeof first - 1, &a), 0);
+    assert_int_equal(hook_auth_owner(again, sizeof again - 1, &b), 0);
+    assert_int_equal(a.len, HOOK_OWNER_PREFIX_LEN + 64);
+    assert_memory_equal(a.data, HOOK_OWNER_PREFIX, HOOK_OWNER_PREFIX_LEN);
+    assert_string_equal(a.data, b.data);
+    /* sha256 of {"k":"v","n":1} */
+    assert_string_equal(a.data + HOOK_OWNER_PREFIX_LEN,
+                        "e18b0bd83a6696db623e23b627cb0ec836690d3317856e2c131750c1b2391993");
+    sbuf_reset(&b);
+    assert_int_equal(hook_auth_owner("{\"k\":\"w\",\"n\":1}", 15, &b), 0);
+    assert_string_not_equal(a.data, b.data);
+    sbuf_reset(&a);
+    sbuf_reset(&b);
+    /* an empty auth, and one that holds nothing but a pid, are the same */
+    assert_int_equal(hook_auth_owner("{}", 2, &a), 0);
+    assert_int_equal(hook_auth_owner("{\"pid\":\"x\"}", 11, &b), 0);
+    assert_string_equal(a.data, b.data);
+    sbuf_reset(&a);
+    sbuf_reset(&b);
+    /* not an object, duplicate keys, not UTF-8: no owner, nothing written */
+    assert_int_equal(hook_auth_owner("[1]", 3, &a), -1);
+    assert_int_equal(hook_auth_owner("{\"a\":1,\"a\":2}", 13, &a), -1);
+    assert_int_equal(hook_auth_owner("{\"a\":\"\xff\"}", 9, &a), -1);
+    assert_int_equal(a.len, 0);
+    sbuf_free(&a);
+    sbuf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auth_admit),         cmocka_unit_test(test_auth_refuse),
         cmocka_unit_test(test_auth_unavailable),   cmocka_unit_test(test_publish),
-        cmocka_unit_test(test_codes_and_requests),
+        cmocka_unit_test(test_codes_and_requests), cmocka_unit_test(test_owner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
