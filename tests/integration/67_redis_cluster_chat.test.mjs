@@ -10,6 +10,7 @@
 import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
+import http from "node:http";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -33,6 +34,8 @@ const ENDPOINTS = [
   "POST /api/v1/rooms/{room}/join", "POST /api/v1/rooms/{room}/leave", "GET /api/v1/rooms/{room}/history",
   "POST /api/v1/rooms/{room}/messages", "GET /api/v1/users", "POST /api/v1/users/{user}/emit",
   "POST /api/v1/users/{user}/disconnect",
+  "GET /api/v1/webhooks", "POST /api/v1/webhooks", "DELETE /api/v1/webhooks/{id}", "POST /api/v1/webhooks/{id}/test",
+  "GET /api/v1/webhooks/dead", "POST /api/v1/webhooks/dead/{entry}/replay",
 ];
 
 const b64url = (b) => Buffer.from(b).toString("base64url");
@@ -523,6 +526,59 @@ describe("the chat and adminnode on a six-node Redis Cluster", { timeout: 120_00
       assert.equal((await api("GET", `/api/v1/nodes/${id}`, { key: READ })).body.state, "up", `undrain ${i}`);
     }
     await guest(n2, "yan");
+  });
+
+  it("webhooks on Redis Cluster: events of both nodes delivered signed; test, list, dead letters, delete", async () => {
+    const HOOK_SECRET = "cluster-webhook-secret";
+    const got = [];
+    let failing = false;
+    const rx = http.createServer((req, res) => {
+      const chunks = [];
+      req.on("data", (c) => chunks.push(c));
+      req.on("end", () => {
+        const body = Buffer.concat(chunks).toString("utf8");
+        const ts = req.headers["x-chatcluster-timestamp"];
+        const want = "v1=" + crypto.createHmac("sha256", HOOK_SECRET).update(`${ts}.${body}`).digest("hex");
+        got.push({ valid: req.headers["x-chatcluster-signature"] === want, doc: JSON.parse(body) });
+        res.writeHead(failing ? 503 : 200);
+        res.end();
+      });
+    });
+    await new Promise((r) => rx.listen(0, "127.0.0.1", r));
+    try {
+      const url = `http://127.0.0.1:${rx.address().port}/hook`;
+      const add = await api("POST", "/api/v1/webhooks", { body: { id: "rc", url, events: ["*"], secret: HOOK_SECRET } });
+      assert.equal(add.status, 201, JSON.stringify(add.body));
+      const test = await api("POST", "/api/v1/webhooks/rc/test");
+      assert.equal(test.status, 200, JSON.stringify(test.body));
+      const pia = await guest(n1, "pia");
+      const quin = await guest(n2, "quin");
+      await join(pia, "hooked");
+      await join(quin, "hooked");
+      const sent = await call(quin, "message", { room: "hooked", text: "to the webhook" });
+      assert.equal(sent.ok, true);
+      const events = () => got.filter((g) => g.doc.webhook === "rc").flatMap((g) => g.doc.events);
+      await eventually(() => events().some((e) => e.type === "message" && e.data.message.id === sent.id) &&
+        events().filter((e) => e.type === "member_joined" && e.data.room === "hooked").length === 2 &&
+        ["guest:pia", "guest:quin"].every((u) => events().some((e) => e.type === "user_online" && e.data.user.id === u)),
+      WAIT_MS, "both nodes' events");
+      assert.ok(got.every((g) => g.valid), "every delivery signed");
+      const list = await api("GET", "/api/v1/webhooks", { key: ADMIN });
+      assert.equal(list.status, 200);
+      const mine = list.body.webhooks.find((w) => w.id === "rc");
+      assert.equal(mine.secret, undefined);
+      assert.ok(mine.stats.delivered >= 4, JSON.stringify(mine.stats));
+      const dead = await api("GET", "/api/v1/webhooks/dead", { key: ADMIN });
+      assert.equal(dead.status, 200, JSON.stringify(dead.body));
+      assert.equal((await api("POST", "/api/v1/webhooks/dead/1-1/replay")).status, 404);
+      assert.equal((await api("DELETE", "/api/v1/webhooks/rc")).status, 200);
+      assert.equal((await api("GET", "/api/v1/webhooks")).body.webhooks.some((w) => w.id === "rc"), false);
+      pia.close();
+      quin.close();
+    } finally {
+      rx.closeAllConnections?.();
+      await new Promise((r) => rx.close(r));
+    }
   });
 
   it("adminnode: /healthz, /metrics and the OpenAPI document", async () => {
