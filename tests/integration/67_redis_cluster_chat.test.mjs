@@ -531,7 +531,6 @@ describe("the chat and adminnode on a six-node Redis Cluster", { timeout: 120_00
   it("webhooks on Redis Cluster: events of both nodes delivered signed; test, list, dead letters, delete", async () => {
     const HOOK_SECRET = "cluster-webhook-secret";
     const got = [];
-    let failing = false;
     const rx = http.createServer((req, res) => {
       const chunks = [];
       req.on("data", (c) => chunks.push(c));
@@ -540,7 +539,7 @@ describe("the chat and adminnode on a six-node Redis Cluster", { timeout: 120_00
         const ts = req.headers["x-chatcluster-timestamp"];
         const want = "v1=" + crypto.createHmac("sha256", HOOK_SECRET).update(`${ts}.${body}`).digest("hex");
         got.push({ valid: req.headers["x-chatcluster-signature"] === want, doc: JSON.parse(body) });
-        res.writeHead(failing ? 503 : 200);
+        res.writeHead(200);
         res.end();
       });
     });
