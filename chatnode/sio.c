@@ -368,19 +368,28 @@ static void select_add(sio_socket_t *s, void *arg)
     sel->v[sel->n++] = s;
 }
 
-size_t sio_select(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
-                  size_t nexcept, sio_socket_t ***out)
+/* Calls fn once per socket of rooms (every socket when nrooms is 0) outside except, with
+ * sel's gen set to the walk's mark. */
+static void select_walk(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
+                        size_t nexcept, void (*fn)(sio_socket_t *, void *), select_t *sel)
 {
     if (++nsp->gen == 0) nsp->gen = 1;
-    select_t sel = {nsp->gen, NULL, 0, 0};
+    sel->gen = nsp->gen;
     bcast_t mark = {nsp->gen, NULL, 0, 0, 0};
     for (size_t i = 0; i < nexcept; i++) visit_room(nsp, &except[i], mark_excluded, &mark);
     if (nrooms == 0) {
         void *v;
-        for (size_t i = 0; strmap_next(&nsp->sockets, &i, NULL, NULL, &v);) select_add(v, &sel);
+        for (size_t i = 0; strmap_next(&nsp->sockets, &i, NULL, NULL, &v);) fn(v, sel);
     } else {
-        for (size_t i = 0; i < nrooms; i++) visit_room(nsp, &rooms[i], select_add, &sel);
+        for (size_t i = 0; i < nrooms; i++) visit_room(nsp, &rooms[i], fn, sel);
     }
+}
+
+size_t sio_select(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
+                  size_t nexcept, sio_socket_t ***out)
+{
+    select_t sel = {0, NULL, 0, 0};
+    select_walk(nsp, rooms, nrooms, except, nexcept, select_add, &sel);
     *out = sel.v;
     return sel.n;
 }
@@ -396,16 +405,8 @@ static void count_add(sio_socket_t *s, void *arg)
 size_t sio_count(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
                  size_t nexcept)
 {
-    if (++nsp->gen == 0) nsp->gen = 1;
-    select_t sel = {nsp->gen, NULL, 0, 0};
-    bcast_t mark = {nsp->gen, NULL, 0, 0, 0};
-    for (size_t i = 0; i < nexcept; i++) visit_room(nsp, &except[i], mark_excluded, &mark);
-    if (nrooms == 0) {
-        void *v;
-        for (size_t i = 0; strmap_next(&nsp->sockets, &i, NULL, NULL, &v);) count_add(v, &sel);
-    } else {
-        for (size_t i = 0; i < nrooms; i++) visit_room(nsp, &rooms[i], count_add, &sel);
-    }
+    select_t sel = {0, NULL, 0, 0};
+    select_walk(nsp, rooms, nrooms, except, nexcept, count_add, &sel);
     return sel.n;
 }
 
