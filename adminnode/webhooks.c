@@ -32,7 +32,8 @@ struct wh_ep {
     int gone; /* removed: freed once its last reply came back */
     int mark; /* while P:webhooks is compared: not (yet) seen in it */
     unsigned refs;
-    int busy; /* a command or request of its own is under way */
+    int busy;  /* a command or request of its own is under way */
+    int woken; /* events were added since its last read for new ones began */
     int group_ok;
     int own_done;        /* the entries pending to this consumer from before were read */
     char *group;         /* P:wh:<id> */
@@ -310,7 +311,9 @@ static void on_group(void *ud, int status, const redisReply *r)
 static void after_batch(wh_ep_t *ep)
 {
     if (ep->nids == 0) {
-        set_due(ep, uv_now(ep->wh->loop) + ep->wh->o.poll_ms);
+        /* a wake-up that came during the read (its events may be newer than the read): again */
+        set_due(ep, uv_now(ep->wh->loop) + (ep->woken ? 0 : ep->wh->o.poll_ms));
+        if (ep->woken) step(ep);
         return;
     }
     step(ep);
@@ -589,7 +592,7 @@ static void step(wh_ep_t *ep)
         attempt(ep);
         return;
     }
-    if (ep->due > now) return;
+    if (ep->due > now && !ep->woken) return;
     if (!ep->own_done) {
         const char *argv[] = {"XREADGROUP", "GROUP", ep->group, wh->o.consumer, "COUNT", count,
                               "STREAMS",    key,     "0"};
@@ -607,6 +610,7 @@ static void step(wh_ep_t *ep)
     }
     const char *argv[] = {"XREADGROUP", "GROUP", ep->group, wh->o.consumer, "COUNT", count,
                           "STREAMS",    key,     ">"};
+    ep->woken = 0; /* this read sees every event added before it */
     ep_command(ep, key, wh->events_key.len, 9, argv, NULL, on_read);
 }
 
@@ -690,6 +694,8 @@ void webhooks_wake(webhooks_t *wh)
         if (!ep->busy && !ep->gone && !ep->nids && ep->group_ok && ep->own_done) {
             ep->due = now;
             step(ep);
+        } else {
+            ep->woken = 1; /* read again once the work under way is done */
         }
         next = ep->next;
         ep_unref(ep);

@@ -299,9 +299,17 @@ describe("webhooks", { timeout: 240_000 }, () => {
     const s = io(n.url, { forceNew: true, transports: ["websocket"], reconnection: false, auth: { user: "wanda" } });
     await withTimeout(new Promise((res, rej) => (s.once("connect", res), s.once("connect_error", rej))), WAIT_MS, "connect");
     assert.equal((await s.emitWithAck("join", { room: "w" })).ok, true);
-    const sent = await s.emitWithAck("message", { room: "w", text: "soon" });
-    await eventually(() => [...rx.delivered().values()].some((e) => e.type === "message" && e.data.message.id === sent.id),
-      WAIT_MS, "the message, woken");
+    // messages one after another: wake-ups come while the endpoint reads or sends, and each
+    // must still bring its event before the next poll
+    const ids = [];
+    for (let i = 0; i < 40; i++) {
+      ids.push((await s.emitWithAck("message", { room: "w", text: `soon ${i}` })).id);
+      if (i % 8 === 7) await new Promise((r) => setTimeout(r, 15));
+    }
+    await eventually(() => {
+      const got = new Set([...rx.delivered().values()].filter((e) => e.type === "message").map((e) => e.data.message.id));
+      return ids.every((id) => got.has(id));
+    }, WAIT_MS, "every message, woken");
     s.disconnect();
   });
 
