@@ -25,6 +25,7 @@ const top = path.resolve(here, "../..");
 const build = process.env.BENCH_BUILD_DIR || path.join(top, "build-release");
 const CHATNODE = process.env.CHATNODE_BIN || path.join(build, "chatnode/chatnode");
 const LOADGEN = process.env.LOADGEN_BIN || path.join(build, "tests/bench/loadgen/loadgen");
+const FLOOR = process.env.FLOOR_BIN || path.join(build, "tests/bench/floor/floor");
 const PEER = path.join(here, "peer/chat.mjs");
 const DOC = process.env.BENCH_DOC ? path.resolve(process.env.BENCH_DOC) : path.join(top, "docs/benchmarks.md");
 const NGINX_GEN = path.join(top, "deploy/nginx/gen.sh");
@@ -127,13 +128,20 @@ async function stopChild(child) {
   clearTimeout(t);
 }
 
-/** A chat server: kind "c" (chatnode) or "node" (the peer); returns { pid, pids(), port, stop() }.
- * procs > 1: that many processes on consecutive ports (chatnode --workers; separate peers). */
+/** A chat server: kind "c" (chatnode), "node" (the peer) or "floor" (the floor program, the
+ * machine's ceiling); returns { pid, pids(), port, stop() }. procs > 1: that many processes on
+ * consecutive ports (chatnode --workers; separate peers), or for the floor that many ports of
+ * its one process. */
 async function startServer(kind, { redis, extra = [], procs = 1 } = {}) {
   // the per-socket rate limit is lifted on both: a benchmark's publisher sends far above it
   const flags = (port) => ["--host", "127.0.0.1", "--port", String(port), "--rate", "100000", "--burst", "100000",
     ...(redis ? ["--redis", redis] : []), ...extra];
   const port = await freePorts(procs);
+  if (kind === "floor") {
+    const ports = Array.from({ length: procs }, (_, i) => ["--port", String(port + i)]).flat();
+    const p = await startProcess(FLOOR, ["--host", "127.0.0.1", ...ports], /msg="?listening/, "floor", procs);
+    return { pid: p.pid, pids: () => [p.pid], port, procs, stop: p.stop, kind };
+  }
   if (kind === "c") {
     // The load generator opens up to 40,000 sessions on one server from its 32 source
     // addresses as fast as it can: more than a real address's handshake burst (1,000 at once,
@@ -386,9 +394,9 @@ async function fanout() {
   const rates = quick ? [10, 50] : [5, 10, 15, 20, 30, 40, 50, 75, 100, 150, 200];
   const duration = quick ? 3 : 5;
   const best = {}, peak = {}, at = {};
-  for (const [kind] of KINDS) {
+  for (const [kind, kindRates] of [...KINDS.map(([k]) => [k, rates]), ["floor", [...rates, ...FLOOR_MORE.fanout]]]) {
     at[kind] = {};
-    for (const rate of rates) {
+    for (const rate of kindRates) {
       const srv = await startServer(kind);
       const rep = await loadgen([...target(srv), "--scenario", "fanout", "--transport", "websocket", "--clients", String(subs),
         "--rate", String(rate), "--duration", String(duration)]);
@@ -406,7 +414,29 @@ async function fanout() {
     ["delivered messages/s at that rate", b("c", (x) => fmt(x.rep.delivered_per_s)), b("node", (x) => fmt(x.rep.delivered_per_s)), ratio(best.c?.rep.delivered_per_s, best.node?.rep.delivered_per_s, true)],
     ["most deliveries/s in any step (first send to last delivery)", fmt(peak.c), fmt(peak.node), ratio(peak.c, peak.node, true)],
     ...latencyRows(at, rates, (rate) => `${fmt(rate)} messages/s (${fmt(rate * subs)} deliveries/s)`, ["p50", "p99"]),
-  ], notes: `One publisher sends chat messages (stored, then broadcast) to a room of ${fmt(subs)} WebSocket clients, ${duration} s per rate, rates ${rates.join(", ")}/s, stopping at the first rate not held: a rate is held when every message reached every client, none was still on its way 1 s after the last was sent, and the p99 latency stayed under ${HELD_P99_US / 1000} ms (a server that falls behind shows as latency growing through the run). Latency is from the publisher's send to each delivery; a dash is a rate not run.` });
+    ...ceilingRows(best, peak, (x) => x.rep.delivered_per_s, rates.at(-1), FLOOR_MORE.fanout.at(-1)),
+  ], notes: `One publisher sends chat messages (stored, then broadcast) to a room of ${fmt(subs)} WebSocket clients, ${duration} s per rate, rates ${rates.join(", ")}/s, stopping at the first rate not held: a rate is held when every message reached every client, none was still on its way 1 s after the last was sent, and the p99 latency stayed under ${HELD_P99_US / 1000} ms (a server that falls behind shows as latency growing through the run). Latency is from the publisher's send to each delivery; a dash is a rate not run. ${CEILING_NOTE} A share marked ≥ is of a server that held every rate of its ladder. Its ladder goes on past the servers' with ${FLOOR_MORE.fanout.join(", ")}/s.` });
+}
+
+/* The floor program's ladders go on past the servers': it holds rates they do not. */
+const FLOOR_MORE = quick ? { fanout: [100, 200], crossnode: [500, 1000] }
+  : { fanout: [300, 400, 600, 800], crossnode: [30_000, 40_000, 60_000, 80_000] };
+const CEILING_NOTE = "The ceiling is tests/bench/floor run in the same steps: one process (one thread, epoll, no storage, no Redis) that answers the handshake, CONNECT and join just enough for the load generator to count a client in, and for each message writes the frame chatnode would deliver (same bytes) to every member of the room with one send() each, encoding it once; the same load generator measures it as it measures the servers, so the ceiling is this machine's with this load generator.";
+
+/** Rows saying what each server reaches as a share of the floor program's figures: at its
+ * highest rate held (value(best) deliveries/s), and the peak step when given. A server that held
+ * the top of its ladder (top) may do more: its share is "at least"; so is the ceiling when the
+ * floor held every step of its own (floorTop). */
+function ceilingRows(best, peak, value, top, floorTop) {
+  const pct = (k, v, f) => (v > 0 && f > 0 ? `${best[k]?.rate >= top ? "≥ " : ""}${fmt((100 * v) / f, 1)}%` : "-");
+  const fb = best.floor ? value(best.floor) : 0;
+  const atLeast = best.floor?.rate >= floorTop ? "at least " : "";
+  const rows = [[`chatcluster as % of this machine's ceiling: deliveries/s at the highest rate held (the floor program: ${best.floor ? `${atLeast}${fmt(fb)}/s at ${fmt(best.floor.rate)} messages/s` : "no rate held"})`,
+    pct("c", best.c && value(best.c), fb), pct("node", best.node && value(best.node), fb), ""]];
+  if (peak)
+    rows.push([`chatcluster as % of this machine's ceiling: most deliveries/s in any step (the floor program: ${atLeast}${fmt(peak.floor)}/s)`,
+      pct("c", peak.c, peak.floor), pct("node", peak.node, peak.floor), ""]);
+  return rows;
 }
 
 /** A step kept up with its rate: everything arrived, in time. */
@@ -433,20 +463,33 @@ async function crossnode() {
   const rooms = clients / 10;
   const rates = quick ? [100, 200] : [1000, 2000, 5000, 10_000, 15_000, 20_000];
   const duration = quick ? 3 : 5;
-  const best = {}, at = {}; // at[kind][rate]: the report
-  for (const [kind] of KINDS) {
+  const best = {}, peak = {}, at = {}; // at[kind][rate]: the report
+  for (const [kind, kindRates] of [...KINDS.map(([k]) => [k, rates]), ["floor", [...rates, ...FLOOR_MORE.crossnode]]]) {
     at[kind] = {};
-    for (const rate of rates) {
-      const redis = await startRedis();
-      const a = await startServer(kind, { redis: redis.url });
-      const b = await startServer(kind, { redis: redis.url });
-      await sleep(500);
-      const rep = await loadgen(["--connect-to", `127.0.0.1:${a.port},127.0.0.1:${b.port}`, "--scenario", "chat",
+    for (const rate of kindRates) {
+      let ports, stop;
+      if (kind === "floor") {
+        // one process, both ports, no Redis: the rooms span both and no message crosses a bus
+        const f = await startServer("floor", { procs: 2 });
+        ports = [f.port, f.port + 1];
+        stop = () => f.stop();
+      } else {
+        const redis = await startRedis();
+        const a = await startServer(kind, { redis: redis.url });
+        const b = await startServer(kind, { redis: redis.url });
+        await sleep(500);
+        ports = [a.port, b.port];
+        stop = async () => {
+          await Promise.all([a.stop(), b.stop()]);
+          await redis.stop();
+        };
+      }
+      const rep = await loadgen(["--connect-to", ports.map((p) => `127.0.0.1:${p}`).join(","), "--scenario", "chat",
         "--transport", "websocket", "--clients", String(clients), "--rooms", String(rooms), "--rate", String(rate), "--duration", String(duration)]);
-      await Promise.all([a.stop(), b.stop()]);
-      await redis.stop();
+      await stop();
       log(`crossnode ${clients} clients ${rate} msg/s ${kind}: ${Math.round(rep.delivered_per_s)} deliveries/s, p99 ${rep.latency_us?.p99} us, backlog ${rep.backlog}`);
       at[kind][rate] = rep;
+      peak[kind] = Math.max(peak[kind] ?? 0, rep.throughput_per_s);
       if (!held(rep)) break;
       best[kind] = { rate, rep };
     }
@@ -456,9 +499,10 @@ async function crossnode() {
     ["highest message rate held (messages/s)", b("c", (x) => fmt(x.rate)), b("node", (x) => fmt(x.rate)), ratio(best.c?.rate, best.node?.rate, true)],
     ["deliveries/s at that rate", b("c", (x) => fmt(x.rep.delivered_per_s)), b("node", (x) => fmt(x.rep.delivered_per_s)), ratio(best.c?.rep.delivered_per_s, best.node?.rep.delivered_per_s, true)],
     ...latencyRows(at, rates, (rate) => `${fmt(rate * 10)} deliveries/s`, ["p50", "p99", "p999"]),
+    ...ceilingRows(best, peak, (x) => x.rep.delivered_per_s, rates.at(-1), FLOOR_MORE.crossnode.at(-1)),
   ];
   results.push({ scenario: "crossnode", title: "Cross-node chat: two servers and Redis", rows,
-    notes: `${fmt(clients)} WebSocket clients in ${rooms} rooms of 10, alternately on two servers sharing one Redis (chatnode's redis-adapter bus; the peer's @socket.io/redis-adapter), the clients sending to their rooms in turn; each message is stored in Redis and delivered to the 10 members, 5 on each server, so half the deliveries cross the bus. ${duration} s per rate, rates ${rates.join(", ")} messages/s (10 deliveries each), stopping at the first rate not held (all delivered, p99 under ${HELD_P99_US / 1000} ms); a dash is a rate not run.` });
+    notes: `${fmt(clients)} WebSocket clients in ${rooms} rooms of 10, alternately on two servers sharing one Redis (chatnode's redis-adapter bus; the peer's @socket.io/redis-adapter), the clients sending to their rooms in turn; each message is stored in Redis and delivered to the 10 members, 5 on each server, so half the deliveries cross the bus. ${duration} s per rate, rates ${rates.join(", ")} messages/s (10 deliveries each), stopping at the first rate not held (all delivered, p99 under ${HELD_P99_US / 1000} ms); a dash is a rate not run. ${CEILING_NOTE} Here its one process listens on two ports, the clients spread over both as over the two servers, and delivers every message to its room of 10 itself (no Redis, no bus: the limit of the delivery alone). A share marked ≥ is of a server that held every rate of its ladder; its ladder goes on past the servers' with ${FLOOR_MORE.crossnode.join(", ")} messages/s.` });
 }
 
 /** Connect storm: sessions accepted per second. */
@@ -770,7 +814,8 @@ function cappedNote(only) {
 }
 
 async function main() {
-  for (const bin of [CHATNODE, LOADGEN]) if (!existsSync(bin)) throw new Error(`${bin} is missing: run compare.sh (it builds)`);
+  const bins = [CHATNODE, LOADGEN, ...(scenarios.some((s) => s === "fanout" || s === "crossnode") ? [FLOOR] : [])];
+  for (const bin of bins) if (!existsSync(bin)) throw new Error(`${bin} is missing: run compare.sh (it builds)`);
   const started = new Date();
   for (const s of scenarios) {
     log(`scenario ${s}`);

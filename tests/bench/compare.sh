@@ -23,7 +23,7 @@ fi
 build=${BENCH_BUILD_DIR:-$top/build-release}
 echo "building (release, in ${build#"$top"/}/) ..." >&2
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null
-cmake --build "$build" -j"$(nproc 2>/dev/null || echo 2)" --target chatnode adminnode loadgen >/dev/null
+cmake --build "$build" -j"$(nproc 2>/dev/null || echo 2)" --target chatnode adminnode loadgen floor >/dev/null
 
 # 100,000 clients need as many descriptors in the load generator and in the server: raise the
 # soft limit to the hard one (raising the hard one needs CAP_SYS_RESOURCE, which containers
