@@ -205,12 +205,22 @@ static chat_member_t *member_new(const chat_t *ch, const char *id, size_t idlen,
     return m;
 }
 
+/* m's auth hook part, made on first use. */
+static chat_member_hook_t *member_hook(chat_member_t *m)
+{
+    if (!m->hook) m->hook = xcalloc(1, sizeof *m->hook);
+    return m->hook;
+}
+
 static void member_free(chat_member_t *m)
 {
     if (!m) return;
-    for (uint32_t i = 0; i < m->njoin; i++) free(m->join[i]);
-    free(m->join);
-    free(m->data);
+    if (m->hook) {
+        for (uint32_t i = 0; i < m->hook->njoin; i++) free(m->hook->join[i]);
+        free(m->hook->join);
+        free(m->hook->data);
+        free(m->hook);
+    }
     free(m);
 }
 
@@ -269,10 +279,11 @@ static int hook_sign_in(sio_socket_t *s, const hook_auth_t *a, const char *auth,
         return refuse_coded(error, "sign-in unavailable", "unavailable");
     }
     chat_member_t *m = member_new(ch, a->id, strlen(a->id), a->name, strlen(a->name));
-    m->data = a->data ? xstrdup(a->data) : NULL;
+    if (a->data) member_hook(m)->data = xstrdup(a->data);
     if (a->nrooms) {
-        m->join = xcalloc(a->nrooms, sizeof *m->join);
-        for (size_t i = 0; i < a->nrooms; i++) m->join[m->njoin++] = xstrdup(a->rooms[i]);
+        chat_member_hook_t *h = member_hook(m);
+        h->join = xcalloc(a->nrooms, sizeof *h->join);
+        for (size_t i = 0; i < a->nrooms; i++) h->join[h->njoin++] = xstrdup(a->rooms[i]);
     }
     sio_socket_set_data(s, m);
     return 0;
@@ -509,19 +520,25 @@ static void do_join(chat_t *ch, sio_socket_t *s, chat_member_t *m, json_t *arg, 
 static void join_signed_in_rooms(sio_socket_t *s, chat_member_t *m)
 {
     chat_t *ch = chat_of(s);
-    for (uint32_t i = 0; i < m->njoin; i++) {
-        const char *room = m->join[i];
+    chat_member_hook_t *h = m->hook;
+    if (!h) return;
+    for (uint32_t i = 0; i < h->njoin; i++) {
+        const char *room = h->join[i];
         size_t rlen = strlen(room);
         if (!in_room(s, room, rlen) && m->rooms < (uint32_t)ch->cfg->max_rooms) {
             sio_join(s, room, rlen);
             m->rooms++;
             presence_change(ch, sio_socket_nsp(s), room, rlen, m, +1, NULL, 0);
         }
-        free(m->join[i]);
+        free(h->join[i]);
     }
-    free(m->join);
-    m->join = NULL;
-    m->njoin = 0;
+    free(h->join);
+    h->join = NULL;
+    h->njoin = 0;
+    if (!h->data) {
+        free(h);
+        m->hook = NULL;
+    }
 }
 
 static void do_leave(chat_t *ch, sio_socket_t *s, chat_member_t *m, json_t *arg, int64_t ack_id)
@@ -917,7 +934,8 @@ static int chat_restore(sio_socket_t *s, const char *data, size_t len)
         return -1;
     }
     chat_member_t *m = member_new(chat_of(s), id, idlen, name, namelen);
-    if (json_is_object(hd)) m->data = json_dumps(hd, JSON_COMPACT); /* the auth hook's data */
+    if (json_is_object(hd))
+        member_hook(m)->data = json_dumps(hd, JSON_COMPACT); /* the auth hook's */
     json_decref(d);
     sio_socket_set_data(s, m);
     return 0;
@@ -1119,7 +1137,7 @@ static void chat_socket_data(const sio_socket_t *s, sbuf_t *json)
     if (!m) return;
     json_t *d = json_pack("{s:o}", "user", user_json(m));
     /* the auth hook's data for the user, as the application gave it */
-    json_t *hd = m->data ? json_loads(m->data, 0, NULL) : NULL;
+    json_t *hd = m->hook && m->hook->data ? json_loads(m->hook->data, 0, NULL) : NULL;
     if (d && hd)
         json_object_set_new(d, "data", hd);
     else

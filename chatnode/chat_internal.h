@@ -29,18 +29,22 @@ typedef struct {
     struct events *events;   /* the cluster events it records (events.h) */
 } chat_t;
 
+/* What the auth hook gave a member: its data object (JSON text) and the rooms to join once
+ * connected. Most members have none, so it is out of line. */
+typedef struct {
+    char *data;  /* owned, or NULL */
+    char **join; /* owned, NULL once joined */
+    uint32_t njoin;
+} chat_member_hook_t;
+
 /* The chat's data on a socket (sio_socket_data), with its strings in the same allocation. */
 typedef struct {
     char *user_id;
     char *user_name; /* inside user_id when the id ends with the name */
     double tokens;   /* rate limit bucket */
     uint64_t last_ms;
-    uint32_t rooms; /* chat rooms joined */
-    /* Signed in by the auth hook: its data object (JSON text), and the rooms to join once
-     * connected (then NULL); owned, NULL otherwise. */
-    char *data;
-    char **join;
-    uint32_t njoin;
+    chat_member_hook_t *hook; /* owned: signed in by the auth hook with data or rooms; or NULL */
+    uint32_t rooms;           /* chat rooms joined */
 } chat_member_t;
 
 #endif

@@ -63,9 +63,10 @@ struct eio_session {
     deadline_node_t hb; /* heartbeat: in ping_q (next ping) or pong_q (waiting for a pong) */
     struct aux *aux;    /* owned: in upgrade_q while probing, close_q while closing; else NULL */
     void *upper;
-    sbuf_t *rx;    /* owned: a fragmented WebSocket message being reassembled, or NULL */
-    char *headers; /* owned: the kept handshake headers as JSON, or NULL */
-    char sid[];    /* "<tag>.<random>", sized to fit */
+    sbuf_t *rx; /* owned: a fragmented WebSocket message being reassembled, or NULL */
+    /* "<tag>.<random>", then the kept handshake headers as JSON ("" when none are kept), in the
+     * same allocation */
+    char sid[];
 };
 
 static frame_t *f_ping, *f_close, *f_noop, *f_pong_probe;
@@ -230,7 +231,6 @@ static void session_free(eio_session_t *s)
     aux_stop(s);
     q_clear(s);
     rx_drop(s);
-    free(s->headers);
     free(s);
 }
 
@@ -558,7 +558,8 @@ static char *kept_headers(const eio_server_t *es, struct lws *wsi)
 
 const char *eio_session_headers(const eio_session_t *s)
 {
-    return s->headers;
+    const char *h = s->sid + strlen(s->sid) + 1; /* a JSON object when kept: never "" */
+    return *h ? h : NULL;
 }
 
 eio_server_t *eio_server_new(uv_loop_t *loop, const chatnode_config_t *cfg,
@@ -707,15 +708,20 @@ void eio_count(const eio_server_t *es, size_t *polling, size_t *websocket)
 
 /* ---- handshake ---- */
 
+/* A new session for the handshake on wsi, with the headers it keeps. */
 static eio_session_t *session_new(eio_server_t *es, eio_transport_t transport,
-                                  const client_addr_t *addr)
+                                  const client_addr_t *addr, struct lws *wsi)
 {
     char sid[SID_MAX];
     do sid_generate(sid, sizeof sid, es->tag);
     while (strmap_get(&es->sessions, sid, strlen(sid)));
     size_t n = strlen(sid) + 1;
-    eio_session_t *s = xcalloc(1, sizeof *s + n);
+    char *headers = kept_headers(es, wsi);
+    size_t hn = headers ? strlen(headers) + 1 : 1;
+    eio_session_t *s = xcalloc(1, sizeof *s + n + hn);
     memcpy(s->sid, sid, n);
+    if (headers) memcpy(s->sid + n, headers, hn);
+    free(headers);
     s->es = es;
     s->transport = (uint8_t)transport;
     s->addr = *addr;
@@ -817,8 +823,7 @@ void eio_on_poll_get(eio_server_t *es, struct lws *wsi, conn_t *c, const eio_que
 {
     eio_session_t *s;
     if (!q->sid[0]) {
-        s = session_new(es, EIO_TR_POLLING, addr);
-        s->headers = kept_headers(es, wsi);
+        s = session_new(es, EIO_TR_POLLING, addr, wsi);
         s->get = wsi;
         c->session = s;
         c->kind = CONN_POLL_GET;
@@ -953,8 +958,7 @@ int eio_on_ws_open(eio_server_t *es, struct lws *wsi, const eio_query_t *q,
 {
     eio_session_t *s;
     if (!q->sid[0]) {
-        s = session_new(es, EIO_TR_WEBSOCKET, addr);
-        s->headers = kept_headers(es, wsi);
+        s = session_new(es, EIO_TR_WEBSOCKET, addr, wsi);
         s->ws = wsi;
         lws_set_opaque_user_data(wsi, s);
         session_open(s);

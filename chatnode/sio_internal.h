@@ -57,9 +57,19 @@ typedef struct sio_pending_connect {
     int owned;
 } sio_pending_connect_t;
 
+/* What a kept socket carries while it waits for its session to come back (recovery): out of
+ * line, as a connected socket has none. */
+typedef struct sio_kept {
+    deadline_node_t node; /* first: an entry of keep_q is its sio_kept_t */
+    sio_socket_t *s;
+    const char *reason; /* why the connection went (static) */
+} sio_kept_t;
+
 struct sio_socket {
     char id[SID_RANDOM_LEN + 1];
     uint8_t state;
+    /* recovery: pid[0] is 0 when it is off (here to share the ids' padding) */
+    char pid[SID_RANDOM_LEN + 1];
     sio_nsp_t *nsp;
     sio_conn_t *conn;     /* NULL while kept */
     sio_socket_t *next;   /* in conn->sockets */
@@ -68,13 +78,11 @@ struct sio_socket {
     void *data;
     uint32_t mark;     /* broadcast generation that last reached this socket */
     uint32_t next_ack; /* id of the next server-to-client ack */
-    /* recovery: pid[0] is 0 when it is off */
-    char pid[SID_RANDOM_LEN + 1];
-    rec_offset_t start;   /* nsp->last when the session began */
-    rec_offset_t cursor;  /* the last logged packet sent to the client */
-    char *owner;          /* whose session it is (the app's word), or NULL */
-    deadline_node_t keep; /* while kept: when it goes */
-    const char *reason;   /* while kept: why the connection went (static) */
+    /* recovery */
+    rec_offset_t start;  /* nsp->last when the session began */
+    rec_offset_t cursor; /* the last logged packet sent to the client */
+    char *owner;         /* whose session it is (the app's word), or NULL */
+    sio_kept_t *kept;    /* owned while kept (in keep_q), else NULL */
 };
 
 struct sio_conn {

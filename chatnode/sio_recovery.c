@@ -242,26 +242,40 @@ const char *sio_rec_fail_name(sio_rec_fail_t why)
     }
 }
 
-static sio_socket_t *socket_of_keep(deadline_node_t *n)
+/* s is no longer kept: out of keep_q, its kept state freed. Returns why it was kept (static),
+ * or NULL when it was not. */
+static const char *unkeep(sio_socket_t *s)
 {
-    return (sio_socket_t *)((char *)n - offsetof(sio_socket_t, keep));
+    sio_kept_t *k = s->kept;
+    if (!k) return NULL;
+    const char *reason = k->reason;
+    deadline_node_remove(&k->node);
+    free(k);
+    s->kept = NULL;
+    return reason;
 }
 
 /* The window passed: the session is over. */
 static void on_keep_expired(deadline_queue_t *q, deadline_node_t *n)
 {
     sio_server_t *sio = q->data;
-    sio_socket_t *s = socket_of_keep(n);
+    sio_socket_t *s = ((sio_kept_t *)n)->s;
     sio->nkept--;
     sio->rec.expired++;
-    sio_socket_free(s, s->reason);
+    sio_socket_free(s, unkeep(s));
+}
+
+/* Why kept s was kept. */
+static const char *kept_reason(const sio_socket_t *s)
+{
+    return s->kept ? s->kept->reason : NULL;
 }
 
 /* Ends a kept session now (the app is told, with why). */
 static void end_kept(sio_socket_t *s, const char *why)
 {
     sio_server_t *sio = s->nsp->sio;
-    deadline_node_remove(&s->keep);
+    unkeep(s);
     sio->nkept--;
     sio->rec.ended++;
     sio_socket_free(s, why);
@@ -275,7 +289,7 @@ static void end_all_kept(sio_nsp_t *nsp, void *arg)
     for (size_t i = 0; strmap_next(&nsp->pids, &i, NULL, NULL, &v);) {
         sio_socket_t *s = v;
         if (s->state != SOCK_KEPT) continue;
-        end_kept(s, s->reason);
+        end_kept(s, kept_reason(s));
         i = 0;
     }
 }
@@ -319,6 +333,7 @@ static void sio_rec_room(sio_socket_t *s, const char *room, size_t len, int join
 static void sio_rec_session_free(sio_socket_t *s)
 {
     if (!s->pid[0]) return;
+    unkeep(s);
     strmap_del(&s->nsp->pids, s->pid, SID_RANDOM_LEN);
     free(s->owner);
     s->owner = NULL;
@@ -344,8 +359,10 @@ static int sio_rec_keep(sio_socket_t *s, const char *reason)
     sio_server_t *sio = s->nsp->sio;
     if (!sio->rec_window || !s->pid[0] || !recoverable(reason)) return 0;
     s->state = SOCK_KEPT;
-    s->reason = reason; /* the reasons above are static */
-    deadline_queue_add(&sio->keep_q, &s->keep);
+    if (!s->kept) s->kept = xcalloc(1, sizeof *s->kept);
+    s->kept->s = s;
+    s->kept->reason = reason; /* the reasons above are static */
+    deadline_queue_add(&sio->keep_q, &s->kept->node);
     sio->nkept++;
     sio->rec.kept++;
     if (sio->has_store) sio->store.session_keep(sio->store.ctx, s);
@@ -381,7 +398,7 @@ static int restore_failed(sio_server_t *sio, sio_socket_t *s, sio_rec_fail_t why
 {
     sio->rec.failed[why]++;
     log_debug("session not recovered", "reason=%s", sio_rec_fail_name(why));
-    if (s && why != SIO_REC_OWNER && s->state == SOCK_KEPT) end_kept(s, s->reason);
+    if (s && why != SIO_REC_OWNER && s->state == SOCK_KEPT) end_kept(s, kept_reason(s));
     return 0;
 }
 
@@ -449,7 +466,7 @@ static void on_restored(void *ud, const sio_restore_t *r)
     if (r->ok) {
         s = strmap_get(&nsp->pids, p->pid, SID_RANDOM_LEN);
         if (s && s->state == SOCK_KEPT) {
-            deadline_node_remove(&s->keep);
+            unkeep(s);
             sio->nkept--;
         } else if (s) {
             sio_socket_detach(s); /* its old connection is still open here: the new one wins */
@@ -478,7 +495,6 @@ static void on_restored(void *ud, const sio_restore_t *r)
         if (pk->offset > s->cursor) s->cursor = pk->offset;
     }
     if (nsp->last > s->cursor) s->cursor = nsp->last;
-    s->reason = NULL;
     char reply[96];
     int n = snprintf(reply, sizeof reply, "{\"sid\":\"%s\",\"pid\":\"%s\"}", s->id, s->pid);
     sio_send_raw(c, SIO_CONNECT, nsp->name, nsp->len, reply, (size_t)n);
@@ -521,7 +537,7 @@ void sio_rec_moved(sio_nsp_t *nsp, const char *pid, size_t pid_len)
     if (!s) return;
     sio_server_t *sio = nsp->sio;
     if (s->state == SOCK_KEPT) {
-        deadline_node_remove(&s->keep);
+        unkeep(s);
         sio->nkept--;
     } else {
         sio_socket_detach(s);
@@ -533,7 +549,7 @@ void sio_rec_moved(sio_nsp_t *nsp, const char *pid, size_t pid_len)
 void sio_rec_end(sio_nsp_t *nsp, const char *pid, size_t pid_len)
 {
     sio_socket_t *s = strmap_get(&nsp->pids, pid, pid_len);
-    if (s && s->state == SOCK_KEPT) end_kept(s, s->reason);
+    if (s && s->state == SOCK_KEPT) end_kept(s, kept_reason(s));
 }
 
 /* Every half window: the store's record of each connected session is refreshed, so that a
@@ -621,7 +637,7 @@ static int sio_rec_connect(sio_conn_t *c, sio_nsp_t *nsp, const char *auth, size
         goto out;
     }
     if (s->state == SOCK_KEPT) {
-        deadline_node_remove(&s->keep);
+        unkeep(s);
         sio->nkept--;
     } else {
         sio_socket_detach(s); /* its old connection is still open here: the new one wins */
@@ -632,7 +648,6 @@ static int sio_rec_connect(sio_conn_t *c, sio_nsp_t *nsp, const char *auth, size
         if (entry_for(e, s)) send_logged(s, e->data, e->data_len, e->off, e->att, e->natt);
     }
     s->cursor = nsp->last;
-    s->reason = NULL;
     char reply[96];
     int n = snprintf(reply, sizeof reply, "{\"sid\":\"%s\",\"pid\":\"%s\"}", s->id, s->pid);
     sio_send_raw(c, SIO_CONNECT, nsp->name, nsp->len, reply, (size_t)n);
