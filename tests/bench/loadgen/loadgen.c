@@ -127,6 +127,8 @@ typedef struct conn {
     sbuf_t in;         /* bytes received and not yet consumed */
     uint8_t in_flight; /* polling: a request is out, 1 a GET, 2 a POST */
     uint8_t connected; /* the POST connection: past its connect */
+    uint8_t reused;    /* the POST connection: a response came on it */
+    sbuf_t body;       /* the POST connection: the body of the POST out */
 } conn_t;
 
 typedef struct client {
@@ -266,6 +268,7 @@ static void on_post_closed(uv_handle_t *h)
 {
     conn_t *k = h->data;
     sbuf_free(&k->in);
+    sbuf_free(&k->body);
     free(k);
 }
 
@@ -523,6 +526,10 @@ static void polling_request(client_t *c, conn_t *k, int post)
         sbuf_append_str(&r, "\r\n");
     if (post) {
         sbuf_append(&r, c->outq.data, c->outq.len);
+        if (k == c->post) { /* kept until answered, to be sent again (post_dropped) */
+            sbuf_reset(&k->body);
+            sbuf_append(&k->body, c->outq.data, c->outq.len);
+        }
         sbuf_reset(&c->outq);
     }
     k->in_flight = post ? 2 : 1;
@@ -547,11 +554,21 @@ static void polling_next(client_t *c)
 }
 
 /* The POST connection ended between requests (the server's keep-alive timeout): it is opened
- * again for the next POST. Returns 1 when that is what happened. */
+ * again for the next POST. If it ended as a POST went out on it, reused and with no byte of
+ * the answer come, the server closed it first, and as a browser that POST is sent again.
+ * Returns 1 when that is what happened. */
 static int post_dropped(conn_t *k)
 {
     client_t *c = k->c;
-    if (k != c->post || k->in_flight || c->closing) return 0;
+    if (k != c->post || c->closing) return 0;
+    if (k->in_flight) {
+        if (!k->reused || k->in.len) return 0;
+        if (c->outq.len) sbuf_append_char(&k->body, '\x1e');
+        sbuf_append(&k->body, c->outq.data, c->outq.len);
+        sbuf_t q = c->outq;
+        c->outq = k->body;
+        k->body = q;
+    }
     post_close(c);
     polling_next(c);
     return 1;
@@ -583,6 +600,10 @@ static size_t polling_input(conn_t *k, char *buf, size_t len)
     if (len - (size_t)h < blen) return 0;
     int was_post = k->in_flight == 2;
     k->in_flight = 0;
+    if (k == c->post) {
+        k->reused = 1;
+        sbuf_free(&k->body);
+    }
     if (r.status != 200) {
         client_fail(c, &st.protocol, "HTTP error status");
     } else if (r.close && k != c->post) {
@@ -768,10 +789,11 @@ static client_t *next_sender(void)
     return NULL;
 }
 
-static void send_one(void)
+/* Sends the next message; returns 0 when no client is left to send it. */
+static int send_one(void)
 {
     client_t *c = next_sender();
-    if (!c) return;
+    if (!c) return 0;
     char buf[512];
     uint64_t ts = now_us();
     int n;
@@ -789,6 +811,7 @@ static void send_one(void)
     }
     st.sent++;
     send_eio(c, buf, (size_t)n);
+    return 1;
 }
 
 static void on_send_tick(uv_timer_t *t)
@@ -802,7 +825,7 @@ static void on_send_tick(uv_timer_t *t)
         return;
     }
     uint64_t due = (uint64_t)(elapsed * opt.rate) + 1;
-    while (st.sent < due) send_one();
+    while (st.sent < due && send_one()) continue;
 }
 
 static void begin_sending(void)
