@@ -8,7 +8,7 @@
 // (jitter.mjs) through nginx, against chatnode and two kinds of Node.js peer; `recovery`
 // measures chatnode alone (recovery.mjs drives its clients).
 //
-//   node compare.mjs [--quick] [--no-write] [idle polling fanout crossnode storm jitter recovery ...]
+//   node compare.mjs [--quick] [--no-write] [idle polling fanout crossnode pollchat storm jitter recovery ...]
 //
 // BENCH_DOC=path writes the tables into another file than docs/benchmarks.md.
 import { spawn, execFileSync } from "node:child_process";
@@ -40,6 +40,7 @@ const TITLES = {
   polling: "Long-polling capacity",
   fanout: "Fan-out: ",
   crossnode: "Cross-node chat: ",
+  pollchat: "Long-polling chat: ",
   storm: "Connect storm",
   jitter: "Connection jitter: ",
   recovery: "Connection-state recovery: ",
@@ -57,12 +58,13 @@ const MAX_FDS = Number(process.env.BENCH_MAX_FDS || 1024);
 const FIT = MAX_FDS - 200;
 const capped = new Map(); // what -> { scenario, sizes }: sizes asked that did not fit, for the report
 let running = null; // the scenario running
-/** n, or the most clients that fit under the open files limit (noted in the report). */
-function fit(n, what) {
-  if (n <= FIT) return n;
+/** n, or the most clients that fit under the open files limit (noted in the report); a client
+ * holds `conns` connections on the server. */
+function fit(n, what, conns = 1) {
+  if (n * conns <= FIT) return n;
   if (!capped.has(what)) capped.set(what, { scenario: running, sizes: [] });
   capped.get(what).sizes.push(n.toLocaleString("en-US"));
-  return FIT;
+  return Math.floor(FIT / conns);
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -505,6 +507,35 @@ async function crossnode() {
     notes: `${fmt(clients)} WebSocket clients in ${rooms} rooms of 10, alternately on two servers sharing one Redis (chatnode's redis-adapter bus; the peer's @socket.io/redis-adapter), the clients sending to their rooms in turn; each message is stored in Redis and delivered to the 10 members, 5 on each server, so half the deliveries cross the bus. ${duration} s per rate, rates ${rates.join(", ")} messages/s (10 deliveries each), stopping at the first rate not held (all delivered, p99 under ${HELD_P99_US / 1000} ms); a dash is a rate not run. ${CEILING_NOTE} Here its one process listens on two ports, the clients spread over both as over the two servers, and delivers every message to its room of 10 itself (no Redis, no bus: the limit of the delivery alone). A share marked ≥ is of a server that held every rate of its ladder; its ladder goes on past the servers' with ${FLOOR_MORE.crossnode.join(", ")} messages/s.` });
 }
 
+/** Long-polling chat on one server: clients in rooms of 10 sending at increasing rates, each
+ * with its long-poll GET on one connection and its POSTs on another, as a browser. */
+async function pollchat() {
+  const clients = fit(quick ? 200 : 1000, "long-polling chat", 2);
+  const rooms = Math.ceil(clients / 10);
+  const rates = quick ? [100, 200] : [500, 1000, 2000, 3000, 5000, 7500, 10_000, 15_000];
+  const duration = quick ? 3 : 5;
+  const best = {}, at = {}; // at[kind][rate]: the report
+  for (const [kind] of KINDS) {
+    at[kind] = {};
+    for (const rate of rates) {
+      const srv = await startServer(kind);
+      const rep = await loadgen([...target(srv), "--scenario", "chat", "--transport", "polling", "--clients", String(clients),
+        "--rooms", String(rooms), "--rate", String(rate), "--duration", String(duration)]);
+      await srv.stop();
+      log(`pollchat ${clients} clients ${rate} msg/s ${kind}: connected ${rep.connected}, ${Math.round(rep.delivered_per_s)} deliveries/s, p99 ${rep.latency_us?.p99} us, backlog ${rep.backlog}, POST connections ${rep.post_connects}`);
+      at[kind][rate] = rep;
+      if (!held(rep)) break;
+      best[kind] = { rate, rep };
+    }
+  }
+  const b = (k, f) => (best[k] ? f(best[k]) : "-");
+  results.push({ scenario: "pollchat", title: "Long-polling chat: one server, clients in rooms of 10", rows: [
+    ["highest message rate held (messages/s)", b("c", (x) => fmt(x.rate)), b("node", (x) => fmt(x.rate)), ratio(best.c?.rate, best.node?.rate, true)],
+    ["deliveries/s at that rate", b("c", (x) => fmt(x.rep.delivered_per_s)), b("node", (x) => fmt(x.rep.delivered_per_s)), ratio(best.c?.rep.delivered_per_s, best.node?.rep.delivered_per_s, true)],
+    ...latencyRows(at, rates, (rate) => `${fmt(rate)} messages/s (${fmt(rate * 10)} deliveries/s)`, ["p50", "p99"]),
+  ], notes: `${fmt(clients)} clients on HTTP long-polling only, as a browser without WebSocket: each holds its long-poll GET open on one keep-alive connection (sent again as soon as one returns) and sends its packets (sign-in, join, chat messages, pongs) in POSTs on a second connection beside it, one POST at a time, what is sent meanwhile going in the next; a POST connection the server closes between requests is opened again. The clients sign in and join rooms of 10 (${rooms} rooms) on one server, straight to it, and send chat messages to their rooms in turn; each message is stored and delivered to the 10 members in their GETs' answers. ${duration} s per rate, rates ${rates.join(", ")} messages/s (10 deliveries each), stopping at the first rate not held (all delivered, none still on its way 1 s after the last was sent, p99 under ${HELD_P99_US / 1000} ms); latency from the send (the message's text carries its send time) to each delivery; a dash is a rate not run.` });
+}
+
 /** Connect storm: sessions accepted per second. */
 async function storm() {
   const n = fit(quick ? 1000 : 10_000, "storm");
@@ -820,7 +851,7 @@ async function main() {
   for (const s of scenarios) {
     log(`scenario ${s}`);
     running = s;
-    await { idle, polling, fanout, crossnode, storm, jitter, recovery, hooks, webhooks }[s]();
+    await { idle, polling, fanout, crossnode, pollchat, storm, jitter, recovery, hooks, webhooks }[s]();
   }
   const cmd = `tests/bench/compare.sh${quick ? " --quick" : ""}${chosen.length ? " " + chosen.join(" ") : ""}`;
   const date = started.toISOString().slice(0, 10);

@@ -4,7 +4,7 @@
 # files limit, and runs compare.mjs, which prints the table and writes it into
 # docs/benchmarks.md.
 #
-#   tests/bench/compare.sh [--quick] [--no-write] [idle polling fanout crossnode storm ...]
+#   tests/bench/compare.sh [--quick] [--no-write] [idle polling fanout crossnode pollchat storm ...]
 #
 # --quick runs small sizes (a minute or two, nothing written); the full run takes about
 # half an hour on 2 cores.

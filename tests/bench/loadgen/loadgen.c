@@ -1,10 +1,11 @@
 /* loadgen: a Socket.IO v5 client load generator on libuv, for the benchmarks.
  *
- * It opens many client sessions (WebSocket, or HTTP long-polling on one keep-alive connection
- * per client) from many source addresses in 127.0.0.0/8, signs each in to the chat app with
- * auth {user}, joins rooms, sends chat messages whose text carries the send time, and measures
- * what arrives: deliveries, latency (a log-linear histogram), sessions lost. It prints `ready`
- * on stderr once every client has connected (or failed), and a JSON report on stdout at the end.
+ * It opens many client sessions (WebSocket, or HTTP long-polling: in idle and storm on one
+ * keep-alive connection per client, in fanout and chat on two, as a browser) from many source
+ * addresses in 127.0.0.0/8, signs each in to the chat app with auth {user}, joins rooms, sends chat
+ * messages whose text carries the send time, and measures what arrives: deliveries, latency (a
+ * log-linear histogram), sessions lost. It prints `ready` on stderr once every client has connected
+ * (or failed), and a JSON report on stdout at the end.
  *
  * Scenarios:
  *   idle    connect, join --rooms, hold (--hold seconds; 0: until SIGTERM/SIGINT)
@@ -93,6 +94,7 @@ static struct {
     const char *path;
     enum scenario scenario;
     int polling;
+    int post_conn; /* polling in chat and fanout: GETs and POSTs on two connections, as a browser */
     long clients, rooms, concurrency, sources;
     double rate, duration, hold;
     int quiet;
@@ -116,19 +118,31 @@ enum state {
     ST_DONE,      /* closed or failed */
 };
 
-typedef struct client {
+struct client;
+
+/* One TCP connection of a client: its handle's data points here. */
+typedef struct conn {
     uv_tcp_t tcp;
+    struct client *c;
+    sbuf_t in;         /* bytes received and not yet consumed */
+    uint8_t in_flight; /* polling: a request is out, 1 a GET, 2 a POST */
+    uint8_t connected; /* the POST connection: past its connect */
+    uint8_t reused;    /* the POST connection: a response came on it */
+    sbuf_t body;       /* the POST connection: the body of the POST out */
+} conn_t;
+
+typedef struct client {
+    conn_t conn;  /* the WebSocket, or the polling connection (the long-poll GET's) */
+    conn_t *post; /* polling with --scenario chat or fanout: the POSTs' connection, or NULL */
     uint32_t idx;
     uint8_t state;
     uint8_t target;
     uint8_t ws_open;   /* WebSocket: past the 101 */
-    uint8_t in_flight; /* polling: a request is out */
     uint8_t publisher; /* fanout: the one that sends */
     uint8_t closing;
     uint32_t room;       /* room number (chat), or 0 */
     uint64_t started_ms; /* when the TCP connect began */
     char *sid;           /* polling: the Engine.IO session id */
-    sbuf_t in;           /* bytes received and not yet consumed */
     sbuf_t outq;         /* polling: records waiting for the next POST */
     int64_t next_ack;
 } client_t;
@@ -144,6 +158,7 @@ static int announced, ending;
 
 static struct {
     uint64_t connect_fail, closed, protocol, timeouts, ack_errors;
+    uint64_t post_connects; /* polling: POST connections opened (again when a server closed one) */
     uint64_t sent, acked, delivered, expected, backlog;
     uint64_t send_start, send_end, last_delivery;
 } st;
@@ -170,6 +185,7 @@ static void start_more(void);
 static void client_fail(client_t *c, uint64_t *counter, const char *why);
 static void send_eio(client_t *c, const char *data, size_t len);
 static void polling_next(client_t *c);
+static void bind_and_connect(conn_t *k, client_t *c);
 static void maybe_ready(void);
 static void finish(void);
 
@@ -186,11 +202,12 @@ static void on_written(uv_write_t *req, int status)
     free(req);
 }
 
-static void tcp_send(client_t *c, const void *data, size_t len)
+static void tcp_send(conn_t *k, const void *data, size_t len)
 {
+    client_t *c = k->c;
     if (c->state == ST_DONE || c->closing) return;
     uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
-    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    int n = uv_try_write((uv_stream_t *)&k->tcp, &b, 1);
     if (n == (int)len) return;
     if (n < 0 && n != UV_EAGAIN) {
         client_fail(c, &st.closed, uv_strerror(n));
@@ -202,7 +219,7 @@ static void tcp_send(client_t *c, const void *data, size_t len)
     w->len = len - done;
     memcpy(w->data, (const char *)data + done, w->len);
     b = uv_buf_init(w->data, (unsigned)w->len);
-    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+    int rc = uv_write(&w->req, (uv_stream_t *)&k->tcp, &b, 1, on_written);
     if (rc) {
         free(w);
         client_fail(c, &st.closed, uv_strerror(rc));
@@ -216,13 +233,13 @@ static void send_eio(client_t *c, const char *data, size_t len)
     if (!opt.polling) {
         sbuf_t f = SBUF_INIT;
         ws_frame_append(&f, WS_OP_TEXT, data, len, (uint32_t)rand());
-        tcp_send(c, f.data, f.len);
+        tcp_send(&c->conn, f.data, f.len);
         sbuf_free(&f);
         return;
     }
     if (c->outq.len) sbuf_append_char(&c->outq, '\x1e');
     sbuf_append(&c->outq, data, len);
-    if (!c->in_flight) polling_next(c);
+    polling_next(c);
 }
 
 static void send_event(client_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -240,11 +257,46 @@ static void send_event(client_t *c, const char *fmt, ...)
 
 static void on_closed(uv_handle_t *h)
 {
-    client_t *c = h->data;
-    sbuf_free(&c->in);
+    client_t *c = ((conn_t *)h->data)->c;
+    sbuf_free(&c->conn.in);
     sbuf_free(&c->outq);
     free(c->sid);
     c->sid = NULL;
+}
+
+static void on_post_closed(uv_handle_t *h)
+{
+    conn_t *k = h->data;
+    sbuf_free(&k->in);
+    sbuf_free(&k->body);
+    free(k);
+}
+
+/* Closes the client's POST connection, if it has one. */
+static void post_close(client_t *c)
+{
+    if (!c->post) return;
+    uv_close((uv_handle_t *)&c->post->tcp, on_post_closed);
+    c->post = NULL;
+}
+
+/* Opens the client's POST connection, from its own source address to its server. */
+static void post_open(client_t *c)
+{
+    conn_t *k = calloc(1, sizeof *k);
+    if (!k) abort();
+    k->c = c;
+    c->post = k;
+    st.post_connects++;
+    bind_and_connect(k, c);
+}
+
+static void close_handles(client_t *c)
+{
+    c->closing = 1;
+    c->state = ST_DONE;
+    uv_close((uv_handle_t *)&c->conn.tcp, on_closed);
+    post_close(c);
 }
 
 static void client_close(client_t *c)
@@ -255,8 +307,7 @@ static void client_close(client_t *c)
         c->state == ST_JOINING)
         establishing--;
     if (c->state == ST_READY) ready_count--;
-    c->state = ST_DONE;
-    uv_close((uv_handle_t *)&c->tcp, on_closed);
+    close_handles(c);
 }
 
 static void client_fail(client_t *c, uint64_t *counter, const char *why)
@@ -379,6 +430,7 @@ static void on_eio(client_t *c, const char *p, size_t len)
             c->sid = strndup(s, (size_t)(e - s));
         }
         c->state = ST_SIO;
+        if (opt.post_conn) post_open(c);
         if (opt.scenario == SC_FANOUT) /* one user: a join announces nobody new to the room */
             send_event(c, "40{\"user\":\"%s\"}", c->publisher ? "publisher" : "subscriber");
         else
@@ -408,7 +460,7 @@ static void ws_request(client_t *c)
                      "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
                      "Sec-WebSocket-Version: 13\r\n\r\n",
                      opt.path, opt.hosts[c->target], key);
-    tcp_send(c, req, (size_t)n);
+    tcp_send(&c->conn, req, (size_t)n);
 }
 
 /* Handles the first complete unit of buf[0..len): the upgrade answer, then one frame.
@@ -442,7 +494,7 @@ static size_t ws_input(client_t *c, char *buf, size_t len)
     case WS_OP_PING: {
         sbuf_t o = SBUF_INIT;
         ws_frame_append(&o, WS_OP_PONG, f.payload, f.len, (uint32_t)rand());
-        tcp_send(c, o.data, o.len);
+        tcp_send(&c->conn, o.data, o.len);
         sbuf_free(&o);
         break;
     }
@@ -453,9 +505,15 @@ static size_t ws_input(client_t *c, char *buf, size_t len)
     return (size_t)n;
 }
 
-/* ---- long-polling: one request at a time on one keep-alive connection ---- */
+/* ---- long-polling ----
+ *
+ * idle and storm: one request at a time on one keep-alive connection (a POST waits for the
+ * parked GET to come back). chat and fanout, as a browser: the long-poll GET parked on one
+ * connection, re-issued as soon as it returns, and the POSTs on a second one beside it, one at
+ * a time, what is sent meanwhile queued for the next. A POST connection the server closes
+ * between requests is opened again when there is something to post. */
 
-static void polling_request(client_t *c, int post)
+static void polling_request(client_t *c, conn_t *k, int post)
 {
     sbuf_t r = SBUF_INIT;
     sbuf_printf(&r, "%s %s?EIO=4&transport=polling%s%s HTTP/1.1\r\nHost: %s\r\n",
@@ -468,24 +526,60 @@ static void polling_request(client_t *c, int post)
         sbuf_append_str(&r, "\r\n");
     if (post) {
         sbuf_append(&r, c->outq.data, c->outq.len);
+        if (k == c->post) { /* kept until answered, to be sent again (post_dropped) */
+            sbuf_reset(&k->body);
+            sbuf_append(&k->body, c->outq.data, c->outq.len);
+        }
         sbuf_reset(&c->outq);
     }
-    c->in_flight = post ? 2 : 1;
-    tcp_send(c, r.data, r.len);
+    k->in_flight = post ? 2 : 1;
+    tcp_send(k, r.data, r.len);
     sbuf_free(&r);
 }
 
 static void polling_next(client_t *c)
 {
-    if (c->closing || c->in_flight) return;
-    polling_request(c, c->outq.len > 0);
+    if (c->closing) return;
+    if (!opt.post_conn) {
+        if (!c->conn.in_flight) polling_request(c, &c->conn, c->outq.len > 0);
+        return;
+    }
+    if (c->outq.len && c->sid) {
+        if (!c->post)
+            post_open(c);
+        else if (c->post->connected && !c->post->in_flight)
+            polling_request(c, c->post, 1);
+    }
+    if (!c->conn.in_flight && c->sid && !c->closing) polling_request(c, &c->conn, 0);
+}
+
+/* The POST connection ended between requests (the server's keep-alive timeout): it is opened
+ * again for the next POST. If it ended as a POST went out on it, reused and with no byte of
+ * the answer come, the server closed it first, and as a browser that POST is sent again.
+ * Returns 1 when that is what happened. */
+static int post_dropped(conn_t *k)
+{
+    client_t *c = k->c;
+    if (k != c->post || c->closing) return 0;
+    if (k->in_flight) {
+        if (!k->reused || k->in.len) return 0;
+        if (c->outq.len) sbuf_append_char(&k->body, '\x1e');
+        sbuf_append(&k->body, c->outq.data, c->outq.len);
+        sbuf_t q = c->outq;
+        c->outq = k->body;
+        k->body = q;
+    }
+    post_close(c);
+    polling_next(c);
+    return 1;
 }
 
 /* Handles the first complete response in buf[0..len) (its body is decoded in place). Returns
  * the bytes it used, 0 when more are needed (or the client failed). Both servers answer
  * polling requests with a Content-Length; a chunked answer is refused. */
-static size_t polling_input(client_t *c, char *buf, size_t len)
+static size_t polling_input(conn_t *k, char *buf, size_t len)
 {
+    client_t *c = k->c;
     http_reply_t r;
     long h = http_reply_parse(buf, len, &r);
     if (h == 0) return 0;
@@ -493,7 +587,7 @@ static size_t polling_input(client_t *c, char *buf, size_t len)
         client_fail(c, &st.protocol, http_reply_strerror((int)h));
         return 0;
     }
-    if (!c->in_flight) {
+    if (!k->in_flight) {
         client_fail(c, &st.protocol, "a response nobody asked for");
         return 0;
     }
@@ -504,11 +598,15 @@ static size_t polling_input(client_t *c, char *buf, size_t len)
     char *body = buf + h;
     size_t blen = (size_t)r.content_length;
     if (len - (size_t)h < blen) return 0;
-    int was_post = c->in_flight == 2;
-    c->in_flight = 0;
+    int was_post = k->in_flight == 2;
+    k->in_flight = 0;
+    if (k == c->post) {
+        k->reused = 1;
+        sbuf_free(&k->body);
+    }
     if (r.status != 200) {
         client_fail(c, &st.protocol, "HTTP error status");
-    } else if (r.close) {
+    } else if (r.close && k != c->post) {
         client_fail(c, &st.protocol, "the server closes the polling connection");
     } else {
         /* a GET's body: Engine.IO packets separated by 0x1e */
@@ -518,35 +616,45 @@ static size_t polling_input(client_t *c, char *buf, size_t len)
             on_eio(c, body + i, n);
             i += n + 1;
         }
+        if (r.close && k == c->post) {
+            post_dropped(k); /* closes k: nothing after this response is read */
+            return 0;
+        }
         if (!c->closing) polling_next(c);
     }
     return (size_t)h + blen;
 }
 
-/* ---- the connection ---- */
+/* ---- the connections ---- */
 
 /* Reads land in one shared buffer and are handled from there; only the tail of an unfinished
- * unit is copied into the client's own buffer, which is freed again once empty. */
+ * unit is copied into the connection's own buffer, which is freed again once empty. */
 static char rbuf[1 << 16];
 
 static void on_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf)
 {
-    client_t *c = h->data;
-    if (c->in.len == 0) {
+    conn_t *k = h->data;
+    if (k->in.len == 0) {
         *buf = uv_buf_init(rbuf, sizeof rbuf);
         return;
     }
-    sbuf_reserve(&c->in, 16384);
-    *buf = uv_buf_init(c->in.data + c->in.len, (unsigned)(c->in.cap - c->in.len - 1));
+    sbuf_reserve(&k->in, 16384);
+    *buf = uv_buf_init(k->in.data + k->in.len, (unsigned)(k->in.cap - k->in.len - 1));
+}
+
+/* Is k still open: its client's, and not being closed? */
+static int conn_live(conn_t *k)
+{
+    return !k->c->closing && (k == &k->c->conn || k == k->c->post);
 }
 
 /* Handles every complete unit of buf[0..len); returns the bytes used. */
-static size_t consume(client_t *c, char *buf, size_t len)
+static size_t consume(conn_t *k, char *buf, size_t len)
 {
     size_t used = 0, u = 1;
-    while (u && used < len && !c->closing) {
-        u = opt.polling ? polling_input(c, buf + used, len - used)
-                        : ws_input(c, buf + used, len - used);
+    while (u && used < len && conn_live(k)) {
+        u = opt.polling ? polling_input(k, buf + used, len - used)
+                        : ws_input(k->c, buf + used, len - used);
         used += u;
     }
     return used;
@@ -554,72 +662,86 @@ static size_t consume(client_t *c, char *buf, size_t len)
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
-    client_t *c = s->data;
-    if (n < 0)
-        client_fail(c, &st.closed,
+    conn_t *k = s->data;
+    if (!conn_live(k)) return;
+    if (n < 0 && !post_dropped(k))
+        client_fail(k->c, &st.closed,
                     n == UV_EOF ? "connection closed by the server" : uv_strerror((int)n));
     if (n <= 0) return;
     if (buf->base == rbuf) {
-        size_t used = consume(c, rbuf, (size_t)n);
-        if (!c->closing && used < (size_t)n) sbuf_append(&c->in, rbuf + used, (size_t)n - used);
+        size_t used = consume(k, rbuf, (size_t)n);
+        if (conn_live(k) && used < (size_t)n) sbuf_append(&k->in, rbuf + used, (size_t)n - used);
         return;
     }
-    c->in.len += (size_t)n;
-    size_t used = consume(c, c->in.data, c->in.len);
-    if (c->closing) return;
-    memmove(c->in.data, c->in.data + used, c->in.len - used);
-    c->in.len -= used;
-    if (!c->in.len) sbuf_free(&c->in);
+    k->in.len += (size_t)n;
+    size_t used = consume(k, k->in.data, k->in.len);
+    if (!conn_live(k)) return;
+    memmove(k->in.data, k->in.data + used, k->in.len - used);
+    k->in.len -= used;
+    if (!k->in.len) sbuf_free(&k->in);
 }
 
 static void on_connect(uv_connect_t *req, int status)
 {
-    client_t *c = req->data;
+    conn_t *k = req->data;
+    client_t *c = k->c;
     free(req);
-    if (c->closing) return;
+    if (!conn_live(k)) return;
     if (status) {
         client_fail(c, &st.connect_fail, uv_strerror(status));
         return;
     }
+    uv_read_start((uv_stream_t *)&k->tcp, on_alloc, on_read);
+    if (k == c->post) { /* the session is open: what waits is posted */
+        k->connected = 1;
+        polling_next(c);
+        return;
+    }
     c->state = ST_HANDSHAKE;
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     if (opt.polling)
-        polling_request(c, 0);
+        polling_request(c, &c->conn, 0);
     else
         ws_request(c);
 }
 
-static void client_start(client_t *c)
+/* Starts k's TCP connect from the client's source address 127.1.x.y to its server. */
+static void bind_and_connect(conn_t *k, client_t *c)
 {
-    uv_tcp_init_ex(loop, &c->tcp, AF_INET);
-    c->tcp.data = c;
-    c->state = ST_TCP;
-    c->started_ms = uv_now(loop);
-    establishing++;
-    if (!t_first_connect) t_first_connect = now_us();
+    uv_tcp_init_ex(loop, &k->tcp, AF_INET);
+    k->tcp.data = k;
     uv_os_fd_t fd;
-    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) {
+    if (uv_fileno((uv_handle_t *)&k->tcp, &fd) == 0) {
 #ifdef IP_BIND_ADDRESS_NO_PORT
         int one = 1; /* the port is chosen at connect(), per destination */
         setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
 #endif
     }
     struct sockaddr_in src = {.sin_family = AF_INET};
-    uint32_t k = c->idx % (uint32_t)opt.sources;
+    uint32_t n = c->idx % (uint32_t)opt.sources;
     src.sin_addr.s_addr =
-        htonl((127u << 24) | (1u << 16) | ((k / 250) << 8) | (k % 250 + 1)); /* 127.1.x.y */
-    int rc = uv_tcp_bind(&c->tcp, (const struct sockaddr *)&src, 0);
-    uv_tcp_nodelay(&c->tcp, 1);
+        htonl((127u << 24) | (1u << 16) | ((n / 250) << 8) | (n % 250 + 1)); /* 127.1.x.y */
+    int rc = uv_tcp_bind(&k->tcp, (const struct sockaddr *)&src, 0);
+    uv_tcp_nodelay(&k->tcp, 1);
     uv_connect_t *req = malloc(sizeof *req);
     if (!req) abort();
-    req->data = c;
+    req->data = k;
     if (!rc)
-        rc = uv_tcp_connect(req, &c->tcp, (const struct sockaddr *)&opt.targets[c->target],
+        rc = uv_tcp_connect(req, &k->tcp, (const struct sockaddr *)&opt.targets[c->target],
                             on_connect);
     if (rc) {
         free(req);
         client_fail(c, &st.connect_fail, uv_strerror(rc));
     }
+}
+
+static void client_start(client_t *c)
+{
+    c->conn.c = c;
+    c->state = ST_TCP;
+    c->started_ms = uv_now(loop);
+    establishing++;
+    if (!t_first_connect) t_first_connect = now_us();
+    bind_and_connect(&c->conn, c);
 }
 
 static void start_more(void)
@@ -667,10 +789,11 @@ static client_t *next_sender(void)
     return NULL;
 }
 
-static void send_one(void)
+/* Sends the next message; returns 0 when no client is left to send it. */
+static int send_one(void)
 {
     client_t *c = next_sender();
-    if (!c) return;
+    if (!c) return 0;
     char buf[512];
     uint64_t ts = now_us();
     int n;
@@ -688,6 +811,7 @@ static void send_one(void)
     }
     st.sent++;
     send_eio(c, buf, (size_t)n);
+    return 1;
 }
 
 static void on_send_tick(uv_timer_t *t)
@@ -701,7 +825,7 @@ static void on_send_tick(uv_timer_t *t)
         return;
     }
     uint64_t due = (uint64_t)(elapsed * opt.rate) + 1;
-    while (st.sent < due) send_one();
+    while (st.sent < due && send_one()) continue;
 }
 
 static void begin_sending(void)
@@ -772,7 +896,7 @@ static void print_report(void)
     if (last_s < send_s) last_s = send_s;
     printf("{\"scenario\":\"%s\",\"transport\":\"%s\",\"clients\":%ld,\"connected\":%ld,"
            "\"errors\":{\"connect\":%" PRIu64 ",\"timeout\":%" PRIu64 ",\"closed\":%" PRIu64
-           ",\"protocol\":%" PRIu64 ",\"ack\":%" PRIu64 "},"
+           ",\"protocol\":%" PRIu64 ",\"ack\":%" PRIu64 "},\"post_connects\":%" PRIu64 ","
            "\"connect_s\":%.3f,\"connects_per_s\":%.1f,"
            "\"sent\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"expected\":%" PRIu64
            ",\"delivered\":%" PRIu64 ",\"backlog\":%" PRIu64
@@ -781,8 +905,8 @@ static void print_report(void)
            "\"latency_us\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64
            ",\"p999\":%" PRIu64 ",\"max\":%" PRIu64 ",\"count\":%" PRIu64 "}}\n",
            names[opt.scenario], opt.polling ? "polling" : "websocket", opt.clients, connected,
-           st.connect_fail, st.timeouts, st.closed, st.protocol, st.ack_errors, conn_s,
-           conn_s > 0 ? (double)connected / conn_s : 0, st.sent, st.acked, st.expected,
+           st.connect_fail, st.timeouts, st.closed, st.protocol, st.ack_errors, st.post_connects,
+           conn_s, conn_s > 0 ? (double)connected / conn_s : 0, st.sent, st.acked, st.expected,
            st.delivered, st.backlog, send_s, send_s > 0 ? (double)st.delivered / send_s : 0, last_s,
            last_s > 0 ? (double)st.delivered / last_s : 0, hist_quantile(0.50), hist_quantile(0.90),
            hist_quantile(0.99), hist_quantile(0.999), hist_max, hist_count);
@@ -810,11 +934,7 @@ static void close_everything(void)
     uv_close((uv_handle_t *)&sig_int, NULL);
     for (long i = 0; i < nclients; i++) {
         client_t *c = &clients[i];
-        if (c->state != ST_WAIT && !c->closing) {
-            c->closing = 1;
-            c->state = ST_DONE;
-            uv_close((uv_handle_t *)&c->tcp, on_closed);
-        }
+        if (c->state != ST_WAIT && !c->closing) close_handles(c);
     }
 }
 
@@ -829,8 +949,9 @@ static void usage(FILE *f)
         "  --connect-to H:P,H:P    several servers; clients are spread over them in turn\n"
         "  --path P                Engine.IO path (default /socket.io/)\n"
         "  --scenario S            idle | storm | fanout | chat (default idle)\n"
-        "  --transport T           websocket | polling (default websocket; polling: idle and "
-        "storm)\n"
+        "  --transport T           websocket | polling (default websocket; polling in idle and\n"
+        "                          storm: one connection per client; in fanout and chat: two,\n"
+        "                          the long-poll GET's and the POSTs')\n"
         "  --clients N             client sessions (default 100)\n"
         "  --rooms N               chat: rooms the clients are spread over; idle: join rooms too\n"
         "  --rate R                messages per second: fanout's publisher, chat's clients in all\n"
@@ -943,10 +1064,7 @@ static void parse_args(int argc, char **argv)
             exit(2);
         }
     }
-    if (opt.polling && (opt.scenario == SC_FANOUT || opt.scenario == SC_CHAT)) {
-        fprintf(stderr, "loadgen: --transport polling is for the idle and storm scenarios\n");
-        exit(2);
-    }
+    opt.post_conn = opt.polling && (opt.scenario == SC_FANOUT || opt.scenario == SC_CHAT);
     if (opt.scenario == SC_CHAT && opt.rooms < 1) opt.rooms = 1;
     if ((opt.scenario == SC_FANOUT || opt.scenario == SC_CHAT) && opt.rate <= 0) {
         fprintf(stderr, "loadgen: --rate is needed for %s\n",
