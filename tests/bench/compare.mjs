@@ -9,8 +9,12 @@
 // measures chatnode alone (recovery.mjs drives its clients).
 //
 //   node compare.mjs [--quick] [--no-write] [idle polling fanout crossnode pollchat storm jitter recovery ...]
+//                    [--million-clients N] [--million-hold S] [--million-node-clients N]
 //
-// BENCH_DOC=path writes the tables into another file than docs/benchmarks.md.
+// BENCH_DOC=path writes the tables into another file than docs/benchmarks.md. The `million`
+// scenario is not part of a run of every scenario: it is run by name. Its sizes can also come
+// from BENCH_MILLION_CLIENTS, BENCH_MILLION_HOLD and BENCH_MILLION_NODE_CLIENTS; it stops when
+// the machine's MemAvailable falls under BENCH_MIN_FREE_GIB (default 6).
 import { spawn, execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
@@ -33,6 +37,16 @@ const NGINX_GEN = path.join(top, "deploy/nginx/gen.sh");
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
 const write = !argv.includes("--no-write");
+// options with a value: `--name value` or `--name=value`
+const VALUED = ["--million-clients", "--million-hold", "--million-node-clients"];
+function option(name, env) {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === name && i + 1 < argv.length) return argv[i + 1];
+    if (argv[i].startsWith(`${name}=`)) return argv[i].slice(name.length + 1);
+  }
+  return process.env[env];
+}
+const valueAt = new Set(argv.flatMap((a, i) => (VALUED.includes(a) ? [i + 1] : [])));
 // Every scenario, in the order of its tables in docs/benchmarks.md, with what the titles of
 // its tables start with: a run of some scenarios replaces the tables of those only.
 const TITLES = {
@@ -46,12 +60,14 @@ const TITLES = {
   recovery: "Connection-state recovery: ",
   hooks: "Publish hook: ",
   webhooks: "Webhooks: ",
+  million: "A million idle chat clients",
 };
 const ALL = Object.keys(TITLES);
-const chosen = argv.filter((a) => !a.startsWith("--"));
+const BY_NAME_ONLY = ["million"]; // too long and too heavy for a run of every scenario
+const chosen = argv.filter((a, i) => !a.startsWith("--") && !valueAt.has(i));
 for (const s of chosen) if (!ALL.includes(s)) throw new Error(`unknown scenario ${s} (${ALL.join(", ")})`);
-const scenarios = chosen.length ? ALL.filter((s) => chosen.includes(s)) : ALL;
-const everyScenario = ALL.every((s) => scenarios.includes(s));
+const scenarios = chosen.length ? ALL.filter((s) => chosen.includes(s)) : ALL.filter((s) => !BY_NAME_ONLY.includes(s));
+const everyScenario = ALL.every((s) => scenarios.includes(s) || BY_NAME_ONLY.includes(s));
 
 // Clients one server process can hold here: its open files limit, less what it uses itself.
 const MAX_FDS = Number(process.env.BENCH_MAX_FDS || 1024);
@@ -198,7 +214,7 @@ async function startRedis() {
     if (i > 200 || child.exitCode !== null) throw new Error("redis-server did not start");
     await sleep(50);
   }
-  return { url: `redis://127.0.0.1:${port}`, stop: () => stopChild(child) };
+  return { url: `redis://127.0.0.1:${port}`, pid: child.pid, stop: () => stopChild(child) };
 }
 
 /**
@@ -259,10 +275,11 @@ function cpuTicks(pid) {
  * Runs the load generator with args; `onReady` is awaited when it prints its `ready` line
  * (then it is stopped with SIGTERM once onReady returns). Resolves to its JSON report.
  */
-function loadgen(args, { onReady } = {}) {
+function loadgen(args, { onReady, onSpawn } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(LOADGEN, [...args, "--quiet"], { stdio: ["ignore", "pipe", "pipe"] });
     live.add(child);
+    onSpawn?.(child);
     let out = "", err = "";
     child.stdout.setEncoding("utf8");
     child.stderr.setEncoding("utf8");
@@ -291,11 +308,12 @@ function loadgen(args, { onReady } = {}) {
   });
 }
 
-/** Several load generators at once; onReady runs once all of them are ready. */
-async function loadgenMany(argsList, onReady) {
+/** Several load generators at once; onReady runs once all of them are ready; onSpawn(child)
+ * is told of each as it starts. */
+async function loadgenMany(argsList, onReady, onSpawn) {
   let waiting = argsList.length, release;
   const allReady = new Promise((r) => (release = r));
-  const done = argsList.map((args) => loadgen(args, { onReady: async () => {
+  const done = argsList.map((args) => loadgen(args, { onSpawn, onReady: async () => {
     if (--waiting === 0) {
       await onReady();
       release();
@@ -721,6 +739,190 @@ async function recovery() {
     notes: `chatcluster only, as above. One chatnode (\`--app chat --allow-anonymous\`), alone and with \`--redis\` on its own redis-server, each with recovery on and off; ${fmt(n)} idle WebSocket clients from the load generator (as in the idle scenario) sign in and join rooms of 10 (connected: ${connected.length ? connected.map((c) => fmt(c)).join(", ") : "-"}). chatnode's VmRSS and Redis's used_memory and key count once all are connected (+2 s), less before, divided by the clients connected; then MEMORY USAGE (SAMPLES 0) of every key of the recovery store: the sessions (with \`--redis\` one hash per connected client: its id, owner, start, node, socket data and a field per room, its own user room included) and the log (the namespace's sequence, and a stream per room holding what was logged there: here the chat's \`joined\` announcements, 10 per room). MEMORY USAGE leaves out the keyspace's own entries, which used_memory counts. Redis holds the chat's presence in both.${memFailed.length ? ` Failed: ${memFailed.join("; ")}.` : ""}` });
 }
 
+/* ---- million ---- */
+
+const PER_PROCESS = Math.min(19_000, FIT); // clients per server process and per load generator
+const ROOM_SIZE = 100;
+const MIN_FREE_KIB = Number(process.env.BENCH_MIN_FREE_GIB || 6) * 2 ** 20;
+
+function meminfo() {
+  const m = {};
+  for (const line of readFileSync("/proc/meminfo", "utf8").split("\n")) {
+    const x = /^(\w+):\s+(\d+)/.exec(line);
+    if (x) m[x[1]] = Number(x[2]);
+  }
+  return m; // KiB
+}
+
+function sockstatTcp() {
+  const x = /TCP: inuse (\d+) orphan \d+ tw \d+ alloc (\d+) mem (\d+)/.exec(readFileSync("/proc/net/sockstat", "utf8"));
+  return x ? { inuse: Number(x[1]), alloc: Number(x[2]), memPages: Number(x[3]) } : {};
+}
+
+function readNum(file) {
+  try {
+    return Number(readFileSync(file, "utf8").trim());
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Idle chat clients by the hundred thousand: n WebSocket clients, signed in, in rooms of
+ * ROOM_SIZE, held through the heartbeat on `chatnode --workers` with one Redis, from as many
+ * load generators as the open files limit asks (one per worker, its clients only on that
+ * worker, its rooms its own). While holding: every 100th client sends a probe (an event the
+ * chat answers at once) every 5 s, the pings' gaps are timed, and at the end the first member of
+ * every room messages it at once. The same for Node.js peers on the same Redis (one per
+ * PER_PROCESS clients) at --million-node-clients (default n).
+ */
+async function runMillion(kind, n, holdS) {
+  const procs = Math.ceil(n / PER_PROCESS);
+  const share = (i) => Math.floor(n / procs) + (i < n % procs ? 1 : 0);
+  const stops = [];
+  const children = [];
+  let low = null;
+  const guard = setInterval(() => {
+    const avail = meminfo().MemAvailable;
+    if (avail < MIN_FREE_KIB && !low) {
+      low = `MemAvailable fell to ${fmt(avail / 2 ** 20, 1)} GiB`;
+      log(`million ${kind}: ${low}: stopping the load generators`);
+      for (const c of children) c.kill("SIGKILL");
+    }
+  }, 1000);
+  try {
+    const redis = await startRedis();
+    stops.push(() => redis.stop());
+    const srv = await startServer(kind, { redis: redis.url, procs });
+    stops.push(() => srv.stop());
+    await sleep(2000);
+    const pids = () => srv.pids().filter((p) => existsSync(`/proc/${p}`));
+    const rss = () => pids().reduce((sum, pid) => sum + rssKiB(pid), 0);
+    const cpu = () => pids().reduce((sum, pid) => sum + cpuTicks(pid), 0);
+    const before = { rss: rss(), redis: rssKiB(redis.pid), mem: meminfo(), tcp: sockstatTcp() };
+    const at = {};
+    const t0 = Date.now();
+    let users = 0, rooms = 0;
+    const args = Array.from({ length: procs }, (_, i) => {
+      const k = share(i), r = Math.ceil(k / ROOM_SIZE);
+      const a = ["--host", "127.0.0.1", "--port", String(srv.port + i), "--scenario", "idle", "--transport", "websocket",
+        "--clients", String(k), "--rooms", String(r), "--hold", "0", "--user-base", String(users), "--room-base", String(rooms),
+        "--sources", "32", "--source-base", String(32 * i), "--probe-every", "100", "--probe-interval", "5"];
+      users += k;
+      rooms += r;
+      return a;
+    });
+    const reps = await loadgenMany(args, async () => {
+      at.connectS = (Date.now() - t0) / 1000;
+      await sleep(2000);
+      at.rss = rss();
+      at.redis = rssKiB(redis.pid);
+      at.mem = meminfo();
+      at.tcp = sockstatTcp();
+      at.conntrack = readNum("/proc/sys/net/netfilter/nf_conntrack_count");
+      at.files = readFileSync("/proc/sys/fs/file-nr", "utf8").trim().split(/\s+/).map(Number)[0];
+      log(`million ${kind} ${n}: all ready in ${at.connectS} s; rss ${at.rss} KiB, slab +${at.mem.Slab - before.mem.Slab} KiB, ` +
+        `MemAvailable ${fmt(at.mem.MemAvailable / 2 ** 20, 1)} GiB, conntrack ${at.conntrack}, open files ${at.files}`);
+      for (const c of children) c.kill("SIGUSR2"); // pings and probes: the hold's only
+      const commands = async () => {
+        const r = await redisClient(redis.url);
+        try {
+          return Number((await r.info("stats")).fields.get("total_commands_processed"));
+        } finally {
+          r.close();
+        }
+      };
+      const c0 = cpu(), h0 = Date.now(), r0 = cpuTicks(redis.pid), k0 = await commands();
+      for (let left = holdS * 1000; left > 0 && !low; left -= 5000) await sleep(Math.min(5000, left));
+      const heldS = (Date.now() - h0) / 1000;
+      at.cpu = ((cpu() - c0) / CLK_TCK / heldS) * 100;
+      at.redisCpu = ((cpuTicks(redis.pid) - r0) / CLK_TCK / heldS) * 100;
+      at.redisOps = ((await commands()) - k0) / heldS;
+      at.rssEnd = rss();
+      // the broadcast: every room's first member messages it, in every load generator at once
+      // the kernel's TCP buffer memory (pages; tcp_mem's unit) peaks while that is sent
+      at.tcpPeak = 0;
+      for (const c of children) c.kill("SIGUSR1");
+      for (const end = Date.now() + (quick ? 2000 : 5000); Date.now() < end; await sleep(50))
+        at.tcpPeak = Math.max(at.tcpPeak, sockstatTcp().memPages);
+    }, (child) => children.push(child));
+    if (low) throw new Error(low);
+    const sum = (f) => reps.reduce((a, r) => a + f(r), 0);
+    const connected = sum((r) => r.connected);
+    const worst = (f) => Math.max(...reps.map(f));
+    const sendStart = Math.min(...reps.filter((r) => r.send_start_us).map((r) => r.send_start_us));
+    const lastDelivery = Math.max(...reps.map((r) => r.last_delivery_us));
+    const res = {
+      n, procs, connected, lost: sum((r) => r.lost), failed: sum((r) => r.errors.connect + r.errors.timeout + r.errors.protocol + r.errors.closed) - sum((r) => r.lost),
+      connectS: at.connectS, holdS, lgConnectS: worst((r) => r.connect_s),
+      rssPerClient: ((at.rss - before.rss) * 1024) / connected, rssMiB: at.rss / 1024, rssEndMiB: at.rssEnd / 1024,
+      redisPerClient: ((at.redis - before.redis) * 1024) / connected,
+      slabPerConn: ((at.mem.Slab - before.mem.Slab) * 1024) / connected,
+      unreclaimPerConn: ((at.mem.SUnreclaim - before.mem.SUnreclaim) * 1024) / connected,
+      tcpMemPages: at.tcp.memPages - before.tcp.memPages, tcpInuse: at.tcp.inuse,
+      usedPerConn: ((before.mem.MemAvailable - at.mem.MemAvailable) * 1024) / connected,
+      cpu: at.cpu, redisCpu: at.redisCpu, redisOps: at.redisOps, conntrack: at.conntrack, files: at.files, bcastTcpMemPeak: at.tcpPeak,
+      // the probes' and pings' quantiles: the worst load generator's (each measured a share)
+      probeP99: worst((r) => r.probe_rtt_us.p99), probeP50: worst((r) => r.probe_rtt_us.p50), probes: sum((r) => r.probe_rtt_us.count),
+      pingLateP99: worst((r) => r.ping_late_us.p99), pings: sum((r) => r.ping_late_us.count),
+      bcastExpected: sum((r) => r.expected), bcastDelivered: sum((r) => r.delivered), bcastSent: sum((r) => r.sent),
+      bcastAcked: sum((r) => r.acked), ackErrors: sum((r) => r.errors.ack), firstAckError: reps.find((r) => r.first_ack_error)?.first_ack_error,
+      bcastAllS: lastDelivery > sendStart ? (lastDelivery - sendStart) / 1e6 : null,
+      bcastP99: worst((r) => r.latency_us.p99),
+    };
+    log(`million ${kind} ${n}: ${JSON.stringify(res)}`);
+    return res;
+  } finally {
+    clearInterval(guard);
+    for (const stop of stops.reverse()) await stop().catch((e) => log(`million: stopping: ${e.message}`));
+  }
+}
+
+async function million() {
+  const n = Number(option("--million-clients", "BENCH_MILLION_CLIENTS") || (quick ? 20_000 : 1_000_000));
+  const holdS = Number(option("--million-hold", "BENCH_MILLION_HOLD") || (quick ? 20 : 300));
+  const nodeN = Number(option("--million-node-clients", "BENCH_MILLION_NODE_CLIENTS") ?? n);
+  if (!(n > 0) || !(holdS > 0) || !(nodeN >= 0)) throw new Error("million: bad --million-clients, --million-hold or --million-node-clients");
+  const per = {}, failed = [];
+  for (const [kind, name] of KINDS) {
+    const size = kind === "c" ? n : nodeN;
+    if (!size) continue;
+    try {
+      per[kind] = await runMillion(kind, size, holdS);
+    } catch (err) {
+      log(`million ${kind} failed: ${err.stack || err}`);
+      failed.push(`${name}: ${String(err.message || err).split("\n")[0]}`);
+    }
+  }
+  const c = per.c, nd = per.node;
+  const v = (r, f, d = 0) => (r ? fmt(f(r), d) : "-");
+  // a ratio compares sizes alike, or figures per client
+  const row = (label, f, d = 0, better, perClient = false) => [label, v(c, f, d), v(nd, f, d),
+    better === undefined || !c || !nd || (c.n !== nd.n && !perClient) ? "" : ratio(f(c), f(nd), better)];
+  const ms = (us) => us / 1000;
+  results.push({ scenario: "million", title: `A million idle chat clients: ${fmt(n)} here`, rows: [
+    row("clients (server processes)", (r) => `${fmt(r.n)} (${r.procs})`),
+    row("connected", (r) => r.connected),
+    row("lost during the hold", (r) => r.lost),
+    row("time to connect, sign in and join them all (s)", (r) => r.connectS, 1, false),
+    row("server RSS, all processes (MiB)", (r) => r.rssMiB, 0, false),
+    row("server RSS per client (bytes)", (r) => r.rssPerClient, 0, false, true),
+    row("Redis RSS per client (bytes)", (r) => r.redisPerClient, 0, false, true),
+    row("kernel slab per connection, both ends (bytes)", (r) => r.slabPerConn, 0),
+    row("memory used per connection, everything on the machine (bytes)", (r) => r.usedPerConn, 0, false, true),
+    row(`server CPU over the ${holdS} s hold (% of one core)`, (r) => r.cpu, 1, false),
+    row(`Redis CPU over the hold (% of one core)`, (r) => r.redisCpu, 1, false),
+    row("Redis commands per second over the hold", (r) => r.redisOps, 0, false),
+    row("probe round trip p50 (ms)", (r) => ms(r.probeP50), 2, false),
+    row("probe round trip p99 (ms)", (r) => ms(r.probeP99), 2, false),
+    row("ping lateness p99: gap between pings over 25 s (ms)", (r) => ms(r.pingLateP99), 1, false),
+    row("broadcast: one message in every room, delivered / expected", (r) => `${fmt(r.bcastDelivered)} / ${fmt(r.bcastExpected)}`),
+    row("broadcast: until the last member had it (s)", (r) => r.bcastAllS, 2, false),
+    row("broadcast: delivery p99 (ms)", (r) => ms(r.bcastP99), 1, false),
+    row("broadcast: peak TCP buffer memory, all sockets (MiB)", (r) => (r.bcastTcpMemPeak * 4096) / 2 ** 20, 1),
+  ], notes: `WebSocket clients from the load generator, each signed in (its own user) and in one room of ${ROOM_SIZE}, held ${holdS} s through the default heartbeat (pings every 25 s, answered). chatnode runs \`--app chat --redis --workers N\` with N = clients / ${fmt(PER_PROCESS)} rounded up (this machine allows ${fmt(MAX_FDS)} open files per process); the Node.js peer runs as N processes on the same kind of Redis (@socket.io/redis-adapter), at ${nodeN === n ? "the same size" : fmt(nodeN)}. One load generator per server process, its clients on that process only and its rooms its own, each from 32 source addresses of its own in 127.1.0.0/16. Time to connect: from starting the load generators to the last of them ready. RSS and Redis RSS: once all are connected (+2 s), less before, per client connected; kernel slab: /proc/meminfo Slab, the same way, per connection (both of a loopback connection's sockets are on this machine: a server alone holds about half); memory used: the fall of MemAvailable, per connection (the load generators and the kernel included). CPU: the server processes' utime+stime over the hold. Probes: every 100th client sends an event with an ack every 5 s (an event the chat answers at once with an error), send to answer; ping lateness: how much more than 25 s a client saw between two pings (a server sends the next ping 25 s after the pong came, so this is the pong's way there and any delay of the server's timers); both over the hold only, the worst load generator's quantile. Broadcast: after the hold, the first member of every room sends one chat message to it (stored, then sent to all ${ROOM_SIZE} members) at the same moment in every load generator; until the last member had it: from the first send to the last delivery anywhere.${failed.length ? ` Failed: ${failed.join("; ")}.` : ""}` });
+}
+
 /* ---- report ---- */
 
 /** Runs a standalone bench script of this directory with --json; its JSON output. */
@@ -837,6 +1039,16 @@ function mergeSection(doc, fresh, whole) {
   return doc.slice(0, a + BEGIN.length) + head + out.join("") + doc.slice(b);
 }
 
+/** The markdown of a scenario's tables in doc's generated section, or "". */
+function tablesOf(doc, scenario) {
+  const a = doc.indexOf(BEGIN), b = doc.indexOf(END);
+  if (!(a >= 0 && b > a)) return "";
+  const body = doc.slice(a + BEGIN.length, b);
+  const starts = [...body.matchAll(/^### (.*)$/gm)];
+  return starts.filter((m) => scenarioOf(m[1]) === scenario)
+    .map((m) => body.slice(m.index, starts[starts.indexOf(m) + 1]?.index ?? body.length)).join("");
+}
+
 /** The note on sizes cut to the open files limit (of the given scenarios), or "". */
 function cappedNote(only) {
   const list = [...capped].filter(([, c]) => !only || only.includes(c.scenario));
@@ -851,7 +1063,7 @@ async function main() {
   for (const s of scenarios) {
     log(`scenario ${s}`);
     running = s;
-    await { idle, polling, fanout, crossnode, pollchat, storm, jitter, recovery, hooks, webhooks }[s]();
+    await { idle, polling, fanout, crossnode, pollchat, storm, jitter, recovery, hooks, webhooks, million }[s]();
   }
   const cmd = `tests/bench/compare.sh${quick ? " --quick" : ""}${chosen.length ? " " + chosen.join(" ") : ""}`;
   const date = started.toISOString().slice(0, 10);
@@ -867,6 +1079,9 @@ async function main() {
     if (everyScenario) {
       const a = doc.indexOf(BEGIN), b = doc.indexOf(END);
       next = a >= 0 && b > a ? doc.slice(0, a) + whole + doc.slice(b + END.length) : doc.replace(/\n*$/, "\n\n") + whole + "\n";
+      // the tables of scenarios run only by name stay as they were
+      const kept = new Map(BY_NAME_ONLY.filter((s) => !scenarios.includes(s)).map((s) => [s, tablesOf(doc, s)]).filter(([, t]) => t));
+      if (kept.size) next = mergeSection(next, kept, whole);
     } else {
       // the other tables stay; these say when and how they were measured, and on what when
       // that differs from the machine the section's head names

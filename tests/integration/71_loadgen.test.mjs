@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { startChatnode, startRedis, stopAll, freePort, eventually, httpRequest, WAIT_MS } from "./lib/harness.mjs";
+import { io } from "socket.io-client";
+import { startChatnode, startRedis, stopAll, freePort, eventually, httpRequest, waitFor, WAIT_MS } from "./lib/harness.mjs";
 
 function loadgenBin() {
   if (process.env.LOADGEN_BIN) return process.env.LOADGEN_BIN;
@@ -24,9 +25,10 @@ function loadgenBin() {
  * awaited once loadgen says it is ready, then loadgen gets SIGTERM (if whenReady throws,
  * SIGKILL, and the promise rejects with that error).
  */
-function loadgen(args, { whenReady } = {}) {
+function loadgen(args, { whenReady, spawned } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(loadgenBin(), args, { stdio: ["ignore", "pipe", "pipe"] });
+    spawned?.(child);
     let out = "", err = "", failed = null;
     const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
     child.stdout.on("data", (d) => (out += d));
@@ -106,6 +108,59 @@ describe("loadgen", { timeout: 240_000 }, () => {
       });
     });
   }
+
+  it("idle while held: probes answered, ping gaps timed from SIGUSR2, SIGUSR1 messages every room once", async () => {
+    // its own node, pinging every 200 ms, so that a hold of a moment sees pings
+    const node = await startChatnode(["--app", "chat", "--allow-anonymous", "--rate", "100000", "--burst", "100000",
+      "--ping-interval", "200", "--ping-timeout", "5000"]);
+    try {
+      // an observer in the first room of the load generator's numbering (--room-base 40)
+      const watcher = io(node.url, { forceNew: true, reconnection: false, transports: ["websocket"], timeout: WAIT_MS,
+        auth: { user: "watcher" } });
+      await waitFor(watcher, "connect");
+      const joined = await watcher.timeout(WAIT_MS).emitWithAck("join", { room: "r40" });
+      assert.equal(joined.ok, true, JSON.stringify(joined));
+      const seen = [];
+      watcher.on("message", (m) => seen.push(m));
+      const users = new Set();
+      watcher.on("joined", (m) => users.add(m.user?.id ?? m.user?.name ?? JSON.stringify(m.user)));
+      let child;
+      const { code, report, stderr } = await loadgen([...at(node), "--scenario", "idle", "--clients", "30", "--rooms", "3",
+        "--user-base", "500", "--room-base", "40", "--source-base", "7", "--probe-every", "3", "--probe-interval", "0.1",
+        "--ping-interval", "0.2"], {
+        spawned: (c) => (child = c),
+        whenReady: async () => {
+          child.kill("SIGUSR2");
+          // the clients see pings as the observer does: wait for it to have three more
+          let pings = 0;
+          watcher.io.engine.on("ping", () => pings++);
+          await eventually(async () => pings >= 3, WAIT_MS, "the observer to be pinged three times");
+          child.kill("SIGUSR1");
+          await eventually(async () => seen.some((m) => / broadcast$/.test(m.text)), WAIT_MS, "the observer to get the room's message");
+        },
+      });
+      watcher.close();
+      assert.equal(code, 0, stderr);
+      assert.equal(report.connected, 30);
+      assert.equal(report.lost, 0);
+      noErrors(report);
+      // one message per room, to its 10 members (the observer is not the load generator's)
+      assert.equal(report.sent, 3);
+      assert.equal(report.expected, 30);
+      assert.equal(report.delivered, 30);
+      assert.equal(report.latency_us.count, 30);
+      assert.equal(seen.filter((m) => / broadcast$/.test(m.text)).length, 1);
+      assert.equal(seen[0].room, "r40");
+      // the users of room r40 are numbered from --user-base: clients 0, 3, 6...
+      assert.ok([...users].some((u) => /u50[0-9]|u5[1-2][0-9]/.test(u)), JSON.stringify([...users]));
+      assert.ok(report.probes.sent > 0 && report.probes.answered > 0, JSON.stringify(report.probes));
+      assert.ok(report.probes.answered <= report.probes.sent);
+      assert.equal(report.probe_rtt_us.count, report.probes.answered);
+      assert.ok(report.ping_late_us.count > 0, JSON.stringify(report.ping_late_us));
+    } finally {
+      await stopAll(node);
+    }
+  });
 
   it("fanout: every subscriber gets every message, each with a latency", async () => {
     const { code, report, stderr } = await loadgen([...at(alone), "--scenario", "fanout", "--clients", "50",

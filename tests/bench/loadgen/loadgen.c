@@ -8,7 +8,13 @@
  * (or failed), and a JSON report on stdout at the end.
  *
  * Scenarios:
- *   idle    connect, join --rooms, hold (--hold seconds; 0: until SIGTERM/SIGINT)
+ *   idle    connect, join --rooms, hold (--hold seconds; 0: until SIGTERM/SIGINT). While
+ *           holding it can time the heartbeat (the gap between the server's pings, less
+ *           --ping-interval), send an event with an ack from every --probe-every'th client each
+ *           --probe-interval seconds (the round trip), and on SIGUSR1 have the first member of
+ *           each room send one chat message to it (a broadcast reaching every client). SIGUSR2
+ *           starts both measures afresh: what came before (other processes' clients still
+ *           connecting, say) is dropped
  *   storm   connect as fast as --concurrency allows; sessions accepted per second
  *   fanout  --clients subscribers and one publisher in one room; the publisher sends --rate
  *           messages per second for --duration seconds
@@ -45,8 +51,14 @@
 #define HIST_SUB     32
 #define HIST_BUCKETS (HIST_SUB * 40)
 
-static uint64_t hist[HIST_BUCKETS];
-static uint64_t hist_count, hist_max;
+typedef struct {
+    uint64_t b[HIST_BUCKETS];
+    uint64_t count, max;
+} hist_t;
+
+static hist_t lat_hist;   /* send to delivery */
+static hist_t probe_hist; /* probe event to its ack */
+static hist_t ping_hist;  /* how much later than --ping-interval a ping came after the last */
 
 static unsigned hist_index(uint64_t v)
 {
@@ -64,23 +76,32 @@ static uint64_t hist_value(unsigned i) /* the bucket's lower bound */
     return (uint64_t)m << (e - 5);
 }
 
-static void hist_add(uint64_t v)
+static void hist_add(hist_t *h, uint64_t v)
 {
-    hist[hist_index(v)]++;
-    hist_count++;
-    if (v > hist_max) hist_max = v;
+    h->b[hist_index(v)]++;
+    h->count++;
+    if (v > h->max) h->max = v;
 }
 
-static uint64_t hist_quantile(double q)
+static uint64_t hist_quantile(const hist_t *h, double q)
 {
-    if (!hist_count) return 0;
-    uint64_t want = (uint64_t)(q * (double)hist_count + 0.5), seen = 0;
+    if (!h->count) return 0;
+    uint64_t want = (uint64_t)(q * (double)h->count + 0.5), seen = 0;
     if (want < 1) want = 1;
     for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-        seen += hist[i];
+        seen += h->b[i];
         if (seen >= want) return hist_value(i);
     }
-    return hist_max;
+    return h->max;
+}
+
+/* {"p50":..,"p90":..,"p99":..,"p999":..,"max":..,"count":..} of h, in microseconds. */
+static void hist_print(const hist_t *h)
+{
+    printf("{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64 ",\"p999\":%" PRIu64
+           ",\"max\":%" PRIu64 ",\"count\":%" PRIu64 "}",
+           hist_quantile(h, 0.50), hist_quantile(h, 0.90), hist_quantile(h, 0.99),
+           hist_quantile(h, 0.999), h->max, h->count);
 }
 
 /* ---- options ---- */
@@ -96,7 +117,9 @@ static struct {
     int polling;
     int post_conn; /* polling in chat and fanout: GETs and POSTs on two connections, as a browser */
     long clients, rooms, concurrency, sources;
-    double rate, duration, hold;
+    long user_base, room_base, source_base; /* added to user and room numbers, source index */
+    long probe_every;                       /* 0: no probes */
+    double rate, duration, hold, ping_interval, probe_interval;
     int quiet;
 } opt = {
     .path = "/socket.io/",
@@ -104,6 +127,8 @@ static struct {
     .concurrency = 256,
     .sources = 32,
     .duration = 10,
+    .ping_interval = 25,
+    .probe_interval = 5,
 };
 
 /* ---- clients ---- */
@@ -142,6 +167,9 @@ typedef struct client {
     uint8_t closing;
     uint32_t room;       /* room number (chat), or 0 */
     uint64_t started_ms; /* when the TCP connect began */
+    uint64_t ping_us;    /* when the last server ping came, or 0 */
+    uint64_t probe_us;   /* when the probe waiting for its ack was sent, or 0 */
+    int64_t probe_ack;   /* its ack id */
     char *sid;           /* polling: the Engine.IO session id */
     sbuf_t outq;         /* polling: records waiting for the next POST */
     int64_t next_ack;
@@ -151,19 +179,23 @@ static uv_loop_t *loop;
 static client_t *clients; /* opt.clients subscribers/senders, +1 for the fanout publisher */
 static long nclients;
 static long next_start, establishing, ready_count;
-static uv_timer_t tick_timer, send_timer, end_timer;
-static uv_signal_t sig_term, sig_int;
+static uv_timer_t tick_timer, send_timer, end_timer, probe_timer;
+static uv_signal_t sig_term, sig_int, sig_usr1, sig_usr2;
+static uint64_t measure_from_us; /* pings and probes before this are not counted */
 static uint64_t t_first_connect, t_last_ready;
 static int announced, ending;
 
 static struct {
     uint64_t connect_fail, closed, protocol, timeouts, ack_errors;
     uint64_t post_connects; /* polling: POST connections opened (again when a server closed one) */
+    uint64_t lost;          /* sessions that ended after they were connected and joined */
+    uint64_t probes_sent, probes_answered;
     uint64_t sent, acked, delivered, expected, backlog;
     uint64_t send_start, send_end, last_delivery;
 } st;
 
-static long *room_members; /* chat: clients per room */
+static long *room_members;        /* chat: clients per room */
+static char first_ack_error[201]; /* the first error answer, quotes and backslashes made ' */
 
 static void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void info(const char *fmt, ...)
@@ -315,6 +347,7 @@ static void client_fail(client_t *c, uint64_t *counter, const char *why)
     if (c->closing) return;
     int was_ready = c->state == ST_READY;
     (*counter)++;
+    if (was_ready) st.lost++;
     if (*counter <= 5)
         info("client %u: %s (%s)", c->idx, why, was_ready ? "was connected" : "connecting");
     client_close(c);
@@ -348,7 +381,7 @@ static void delivered(const char *p, size_t len)
     for (const char *d = k + sizeof key - 1; d < end && *d >= '0' && *d <= '9'; d++)
         ts = ts * 10 + (uint64_t)(*d - '0');
     uint64_t now = now_us();
-    hist_add(now > ts ? now - ts : 0);
+    hist_add(&lat_hist, now > ts ? now - ts : 0);
     st.last_delivery = now;
 }
 
@@ -358,7 +391,8 @@ static void join_room(client_t *c)
     if (opt.scenario == SC_FANOUT)
         send_event(c, "42%" PRId64 "[\"join\",{\"room\":\"fanout\"}]", c->next_ack++);
     else
-        send_event(c, "42%" PRId64 "[\"join\",{\"room\":\"r%u\"}]", c->next_ack++, c->room);
+        send_event(c, "42%" PRId64 "[\"join\",{\"room\":\"r%ld\"}]", c->next_ack++,
+                   opt.room_base + (long)c->room);
 }
 
 static int needs_join(void)
@@ -396,9 +430,25 @@ static void on_sio(client_t *c, const char *p, size_t len)
             became_ready(c);
             return;
         }
+        if (c->probe_us && strtoll(p + 1, NULL, 10) == c->probe_ack) {
+            /* the probe's answer: an error (an event the chat does not know) is expected */
+            uint64_t now = now_us();
+            if (c->probe_us >= measure_from_us) {
+                hist_add(&probe_hist, now > c->probe_us ? now - c->probe_us : 0);
+                st.probes_answered++;
+            }
+            c->probe_us = 0;
+            return;
+        }
         st.acked++;
         if (err) {
             st.ack_errors++;
+            if (!first_ack_error[0]) {
+                size_t n = len < sizeof first_ack_error - 1 ? len : sizeof first_ack_error - 1;
+                for (size_t i = 0; i < n; i++)
+                    first_ack_error[i] =
+                        p[i] == '"' || p[i] == '\\' || (unsigned char)p[i] < 0x20 ? '\'' : p[i];
+            }
             if (st.ack_errors <= 5)
                 info("client %u: error answer %.*s", c->idx, (int)(len > 200 ? 200 : len), p);
         }
@@ -434,10 +484,19 @@ static void on_eio(client_t *c, const char *p, size_t len)
         if (opt.scenario == SC_FANOUT) /* one user: a join announces nobody new to the room */
             send_event(c, "40{\"user\":\"%s\"}", c->publisher ? "publisher" : "subscriber");
         else
-            send_event(c, "40{\"user\":\"u%u\"}", c->idx);
+            send_event(c, "40{\"user\":\"u%ld\"}", opt.user_base + (long)c->idx);
         return;
     }
-    case '2': send_eio(c, "3", 1); return;
+    case '2': { /* ping: answered at once; its gap from the last one timed */
+        uint64_t now = now_us(), want = (uint64_t)(opt.ping_interval * 1e6);
+        if (c->ping_us && c->ping_us >= measure_from_us && c->state == ST_READY) {
+            uint64_t gap = now - c->ping_us;
+            hist_add(&ping_hist, gap > want ? gap - want : 0);
+        }
+        c->ping_us = now;
+        send_eio(c, "3", 1);
+        return;
+    }
     case '4': on_sio(c, p + 1, len - 1); return;
     case '6': return;
     case '1': client_fail(c, &st.closed, "Engine.IO close"); return;
@@ -717,7 +776,8 @@ static void bind_and_connect(conn_t *k, client_t *c)
 #endif
     }
     struct sockaddr_in src = {.sin_family = AF_INET};
-    uint32_t n = c->idx % (uint32_t)opt.sources;
+    uint32_t n =
+        (uint32_t)((opt.source_base + (long)(c->idx % (uint32_t)opt.sources)) % (250 * 250));
     src.sin_addr.s_addr =
         htonl((127u << 24) | (1u << 16) | ((n / 250) << 8) | (n % 250 + 1)); /* 127.1.x.y */
     int rc = uv_tcp_bind(&k->tcp, (const struct sockaddr *)&src, 0);
@@ -752,6 +812,65 @@ static void start_more(void)
     }
 }
 
+/* ---- while holding: probes and the broadcast ---- */
+
+#define PROBE_TICK_MS 50
+
+static long probe_cursor; /* the next sampled client, counted in samples */
+
+/* Every PROBE_TICK_MS a slice of the sampled clients sends its probe, so that each sends one
+ * per --probe-interval, spread evenly. A probe still unanswered is not sent again. */
+static void on_probe_tick(uv_timer_t *t)
+{
+    long samples = (nclients + opt.probe_every - 1) / opt.probe_every;
+    double per_tick = (double)samples * PROBE_TICK_MS / (opt.probe_interval * 1000.0);
+    long n = (long)per_tick + ((double)rand() / RAND_MAX < per_tick - (long)per_tick ? 1 : 0);
+    for (long i = 0; i < n && samples > 0; i++) {
+        client_t *c = &clients[(probe_cursor++ % samples) * opt.probe_every];
+        if (c->state != ST_READY || c->closing || c->probe_us) continue;
+        c->probe_ack = c->next_ack++;
+        c->probe_us = now_us();
+        if (c->probe_us >= measure_from_us) st.probes_sent++;
+        send_event(c, "42%" PRId64 "[\"probe\",{}]", c->probe_ack);
+    }
+}
+
+/* SIGUSR1: the first connected member of each room sends one chat message to it (the chat
+ * sends it to every member, the sender included), all in this tick. */
+static void on_broadcast(uv_signal_t *s, int signum)
+{
+    if (ending || !room_members || opt.scenario != SC_IDLE) return;
+    long *present = calloc((size_t)opt.rooms, sizeof *present);
+    uint8_t *sent = calloc((size_t)opt.rooms, 1);
+    if (!present || !sent) abort();
+    for (long i = 0; i < nclients; i++)
+        if (clients[i].state == ST_READY) present[clients[i].room]++;
+    uint64_t ts = now_us();
+    if (!st.send_start) st.send_start = ts;
+    for (long i = 0; i < nclients; i++) {
+        client_t *c = &clients[i];
+        if (c->state != ST_READY || sent[c->room]) continue;
+        sent[c->room] = 1;
+        st.expected += (uint64_t)present[c->room];
+        st.sent++;
+        send_event(
+            c, "42%" PRId64 "[\"message\",{\"room\":\"r%ld\",\"text\":\"t%" PRIu64 " broadcast\"}]",
+            c->next_ack++, opt.room_base + (long)c->room, ts);
+    }
+    st.send_end = now_us();
+    free(present);
+    free(sent);
+}
+
+/* SIGUSR2: the ping gaps and the probes are measured from now on. */
+static void on_measure(uv_signal_t *s, int signum)
+{
+    measure_from_us = now_us();
+    memset(&ping_hist, 0, sizeof ping_hist);
+    memset(&probe_hist, 0, sizeof probe_hist);
+    st.probes_sent = st.probes_answered = 0;
+}
+
 /* ---- phases ---- */
 
 static void print_report(void);
@@ -767,6 +886,8 @@ static void maybe_ready(void)
     switch (opt.scenario) {
     case SC_STORM: finish(); break;
     case SC_IDLE:
+        if (opt.probe_every > 0)
+            uv_timer_start(&probe_timer, on_probe_tick, PROBE_TICK_MS, PROBE_TICK_MS);
         if (opt.hold > 0)
             uv_timer_start(&end_timer, (uv_timer_cb)finish, (uint64_t)(opt.hold * 1000), 0);
         break;
@@ -805,8 +926,9 @@ static int send_one(void)
         st.expected += (uint64_t)opt.clients;
     } else {
         n = snprintf(buf, sizeof buf,
-                     "42%" PRId64 "[\"message\",{\"room\":\"r%u\",\"text\":\"t%" PRIu64 " chat\"}]",
-                     c->next_ack++, c->room, ts);
+                     "42%" PRId64 "[\"message\",{\"room\":\"r%ld\",\"text\":\"t%" PRIu64
+                     " chat\"}]",
+                     c->next_ack++, opt.room_base + (long)c->room, ts);
         st.expected += (uint64_t)room_members[c->room];
     }
     st.sent++;
@@ -875,6 +997,7 @@ static void finish(void)
     ending = 1;
     uv_timer_stop(&send_timer);
     uv_timer_stop(&tick_timer);
+    uv_timer_stop(&probe_timer);
     if (!st.send_end && st.send_start) st.send_end = now_us();
     st.backlog = st.expected > st.delivered ? st.expected - st.delivered : 0;
     final_deadline = now_us() + FINAL_WAIT_MS * 1000ull;
@@ -896,20 +1019,28 @@ static void print_report(void)
     if (last_s < send_s) last_s = send_s;
     printf("{\"scenario\":\"%s\",\"transport\":\"%s\",\"clients\":%ld,\"connected\":%ld,"
            "\"errors\":{\"connect\":%" PRIu64 ",\"timeout\":%" PRIu64 ",\"closed\":%" PRIu64
-           ",\"protocol\":%" PRIu64 ",\"ack\":%" PRIu64 "},\"post_connects\":%" PRIu64 ","
+           ",\"protocol\":%" PRIu64 ",\"ack\":%" PRIu64 "},\"post_connects\":%" PRIu64
+           ",\"lost\":%" PRIu64 ","
            "\"connect_s\":%.3f,\"connects_per_s\":%.1f,"
            "\"sent\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"expected\":%" PRIu64
            ",\"delivered\":%" PRIu64 ",\"backlog\":%" PRIu64
            ",\"send_s\":%.3f,\"delivered_per_s\":%.1f,\"until_last_s\":%.3f,"
-           "\"throughput_per_s\":%.1f,"
-           "\"latency_us\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64
-           ",\"p999\":%" PRIu64 ",\"max\":%" PRIu64 ",\"count\":%" PRIu64 "}}\n",
+           "\"throughput_per_s\":%.1f,\"send_start_us\":%" PRIu64 ",\"last_delivery_us\":%" PRIu64
+           ",\"probes\":{\"sent\":%" PRIu64 ",\"answered\":%" PRIu64 "},",
            names[opt.scenario], opt.polling ? "polling" : "websocket", opt.clients, connected,
            st.connect_fail, st.timeouts, st.closed, st.protocol, st.ack_errors, st.post_connects,
-           conn_s, conn_s > 0 ? (double)connected / conn_s : 0, st.sent, st.acked, st.expected,
-           st.delivered, st.backlog, send_s, send_s > 0 ? (double)st.delivered / send_s : 0, last_s,
-           last_s > 0 ? (double)st.delivered / last_s : 0, hist_quantile(0.50), hist_quantile(0.90),
-           hist_quantile(0.99), hist_quantile(0.999), hist_max, hist_count);
+           st.lost, conn_s, conn_s > 0 ? (double)connected / conn_s : 0, st.sent, st.acked,
+           st.expected, st.delivered, st.backlog, send_s,
+           send_s > 0 ? (double)st.delivered / send_s : 0, last_s,
+           last_s > 0 ? (double)st.delivered / last_s : 0, st.send_start, st.last_delivery,
+           st.probes_sent, st.probes_answered);
+    printf("\"first_ack_error\":\"%s\",\"latency_us\":", first_ack_error);
+    hist_print(&lat_hist);
+    printf(",\"probe_rtt_us\":");
+    hist_print(&probe_hist);
+    printf(",\"ping_late_us\":");
+    hist_print(&ping_hist);
+    printf("}\n");
     fflush(stdout);
 }
 
@@ -930,8 +1061,11 @@ static void close_everything(void)
     uv_close((uv_handle_t *)&tick_timer, NULL);
     uv_close((uv_handle_t *)&send_timer, NULL);
     uv_close((uv_handle_t *)&end_timer, NULL);
+    uv_close((uv_handle_t *)&probe_timer, NULL);
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
+    uv_close((uv_handle_t *)&sig_usr1, NULL);
+    uv_close((uv_handle_t *)&sig_usr2, NULL);
     for (long i = 0; i < nclients; i++) {
         client_t *c = &clients[i];
         if (c->state != ST_WAIT && !c->closing) close_handles(c);
@@ -959,6 +1093,15 @@ static void usage(FILE *f)
         "  --hold S                idle: seconds to stay connected once ready (0: until a signal)\n"
         "  --concurrency N         sessions being opened at once (default 256)\n"
         "  --sources N             source addresses 127.1.x.y to connect from (default 32)\n"
+        "  --source-base N         the first of them, counted from 127.1.0.1 (default 0)\n"
+        "  --user-base N           the first user number (users u<N>, u<N+1>...; default 0)\n"
+        "  --room-base N           the first room number (rooms r<N>...; default 0)\n"
+        "  --ping-interval S       idle: the server's ping interval, for the ping gaps (default "
+        "25)\n"
+        "  --probe-every N         idle: every Nth client sends an event with an ack (0: none)\n"
+        "  --probe-interval S      ... once per S seconds each (default 5)\n"
+        "                          idle: SIGUSR1 has each room's first member message its room;\n"
+        "                          SIGUSR2 restarts the ping gaps and probes from then on\n"
         "  --quiet                 no progress lines, only `ready` and the report\n");
 }
 
@@ -993,14 +1136,17 @@ static double num(const char *name, const char *v, double min)
 static void parse_args(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"host", 1, 0, 'h'},       {"port", 1, 0, 'p'},
-        {"connect-to", 1, 0, 't'}, {"path", 1, 0, 'P'},
-        {"scenario", 1, 0, 's'},   {"transport", 1, 0, 'T'},
-        {"clients", 1, 0, 'n'},    {"rooms", 1, 0, 'r'},
-        {"rate", 1, 0, 'R'},       {"duration", 1, 0, 'd'},
-        {"hold", 1, 0, 'H'},       {"concurrency", 1, 0, 'c'},
-        {"sources", 1, 0, 'S'},    {"quiet", 0, 0, 'q'},
-        {"help", 0, 0, 'u'},       {0, 0, 0, 0},
+        {"host", 1, 0, 'h'},        {"port", 1, 0, 'p'},
+        {"connect-to", 1, 0, 't'},  {"path", 1, 0, 'P'},
+        {"scenario", 1, 0, 's'},    {"transport", 1, 0, 'T'},
+        {"clients", 1, 0, 'n'},     {"rooms", 1, 0, 'r'},
+        {"rate", 1, 0, 'R'},        {"duration", 1, 0, 'd'},
+        {"hold", 1, 0, 'H'},        {"concurrency", 1, 0, 'c'},
+        {"sources", 1, 0, 'S'},     {"quiet", 0, 0, 'q'},
+        {"source-base", 1, 0, 'b'}, {"user-base", 1, 0, 'U'},
+        {"room-base", 1, 0, 'B'},   {"ping-interval", 1, 0, 'i'},
+        {"probe-every", 1, 0, 'e'}, {"probe-interval", 1, 0, 'I'},
+        {"help", 0, 0, 'u'},        {0, 0, 0, 0},
     };
     const char *host = "127.0.0.1", *port = "3000", *list = NULL;
     int ch;
@@ -1040,6 +1186,12 @@ static void parse_args(int argc, char **argv)
         case 'c': opt.concurrency = (long)num("concurrency", optarg, 1); break;
         case 'S': opt.sources = (long)num("sources", optarg, 1); break;
         case 'q': opt.quiet = 1; break;
+        case 'b': opt.source_base = (long)num("source-base", optarg, 0); break;
+        case 'U': opt.user_base = (long)num("user-base", optarg, 0); break;
+        case 'B': opt.room_base = (long)num("room-base", optarg, 0); break;
+        case 'i': opt.ping_interval = num("ping-interval", optarg, 0.001); break;
+        case 'e': opt.probe_every = (long)num("probe-every", optarg, 0); break;
+        case 'I': opt.probe_interval = num("probe-interval", optarg, 0.05); break;
         case 'u': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
         }
@@ -1106,8 +1258,13 @@ int main(int argc, char **argv)
     uv_timer_init(loop, &tick_timer);
     uv_timer_init(loop, &send_timer);
     uv_timer_init(loop, &end_timer);
+    uv_timer_init(loop, &probe_timer);
     uv_signal_init(loop, &sig_term);
     uv_signal_init(loop, &sig_int);
+    uv_signal_init(loop, &sig_usr1);
+    uv_signal_start(&sig_usr1, on_broadcast, SIGUSR1);
+    uv_signal_init(loop, &sig_usr2);
+    uv_signal_start(&sig_usr2, on_measure, SIGUSR2);
     uv_signal_start(&sig_term, on_signal, SIGTERM);
     uv_signal_start(&sig_int, on_signal, SIGINT);
     uv_timer_start(&tick_timer, on_tick, 1000, 1000);
