@@ -863,8 +863,9 @@ async function runMillion(kind, n, holdS) {
       usedPerConn: ((before.mem.MemAvailable - at.mem.MemAvailable) * 1024) / connected,
       cpu: at.cpu, redisCpu: at.redisCpu, redisOps: at.redisOps, conntrack: at.conntrack, files: at.files, bcastTcpMemPeak: at.tcpPeak,
       // the probes' and pings' quantiles: the worst load generator's (each measured a share)
-      probeP99: worst((r) => r.probe_rtt_us.p99), probeP50: worst((r) => r.probe_rtt_us.p50), probes: sum((r) => r.probe_rtt_us.count),
-      pingLateP99: worst((r) => r.ping_late_us.p99), pings: sum((r) => r.ping_late_us.count),
+      probeP99: sum((r) => r.probe_rtt_us.count) ? worst((r) => r.probe_rtt_us.p99) : NaN,
+      probeP50: sum((r) => r.probe_rtt_us.count) ? worst((r) => r.probe_rtt_us.p50) : NaN, probes: sum((r) => r.probe_rtt_us.count),
+      pingLateP99: sum((r) => r.ping_late_us.count) ? worst((r) => r.ping_late_us.p99) : NaN, pings: sum((r) => r.ping_late_us.count),
       bcastExpected: sum((r) => r.expected), bcastDelivered: sum((r) => r.delivered), bcastSent: sum((r) => r.sent),
       bcastAcked: sum((r) => r.acked), ackErrors: sum((r) => r.errors.ack), firstAckError: reps.find((r) => r.first_ack_error)?.first_ack_error,
       bcastAllS: lastDelivery > sendStart ? (lastDelivery - sendStart) / 1e6 : null,
@@ -880,7 +881,8 @@ async function runMillion(kind, n, holdS) {
 
 async function million() {
   const n = Number(option("--million-clients", "BENCH_MILLION_CLIENTS") || (quick ? 20_000 : 1_000_000));
-  const holdS = Number(option("--million-hold", "BENCH_MILLION_HOLD") || (quick ? 20 : 300));
+  // quick: 30 s, so that at least some clients see two pings (25 s apart) within the hold
+  const holdS = Number(option("--million-hold", "BENCH_MILLION_HOLD") || (quick ? 30 : 300));
   const nodeN = Number(option("--million-node-clients", "BENCH_MILLION_NODE_CLIENTS") ?? n);
   if (!(n > 0) || !(holdS > 0) || !(nodeN >= 0)) throw new Error("million: bad --million-clients, --million-hold or --million-node-clients");
   const per = {}, failed = [];
