@@ -2,8 +2,10 @@
 // events of P:events delivered signed (HMAC-SHA256 over "<ts>.<body>", checked here), retried
 // until the receiver recovers, a hanging receiver holding only itself, no event lost when an
 // adminnode is SIGKILLed, two adminnodes delivering each event once, dead letters and their
-// replay, bad input to the API and garbage from receivers. Exercises adminnode/webhooks.c,
-// api_webhooks.c and proto/webhook.c with real redis-server, adminnodes and chatnodes.
+// replay, bad input to the API and garbage from receivers, and events waking the endpoints.
+// Exercises adminnode/webhooks.c, api_webhooks.c, api_webhooks_routes.c (every route, with its
+// scope and its entry in the API document) and proto/webhook.c with real redis-server,
+// adminnodes and chatnodes.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
