@@ -245,6 +245,7 @@ static void on_alive(void *ud, int status, const redisReply *r)
     }
     json_t *alive = json_object(), *live = json_array(), *dead = json_array(), *e;
     const char *me = cluster_uid(c);
+    json_object_set_new(alive, me, json_true()); /* not asked: presence_check_nodes */
     size_t i;
     json_array_foreach(q->nodes, i, e)
     {
@@ -271,14 +272,21 @@ static void on_alive(void *ud, int status, const redisReply *r)
 /* Whether each distinct node of the entries is alive, in one round trip. */
 static void presence_check_nodes(presence_req_t *q)
 {
-    size_t n = json_array_size(q->nodes);
-    if (n == 0) {
-        presence_done(q, q->entries);
-        return;
-    }
     cluster_t *c = cluster(q->p);
     if (!c) {
         presence_done(q, NULL);
+        return;
+    }
+    /* this node is alive: only the others are asked about (often there are none) */
+    for (size_t k = 0; k < json_array_size(q->nodes); k++) {
+        if (strcmp(json_string_value(json_array_get(q->nodes, k)), cluster_uid(c)) == 0) {
+            json_array_remove(q->nodes, k);
+            break;
+        }
+    }
+    size_t n = json_array_size(q->nodes);
+    if (n == 0) {
+        presence_done(q, q->entries);
         return;
     }
     static const char lua[] =
