@@ -134,19 +134,6 @@ void api_webhooks_list(api_request_t *req)
 
 /* ---- POST /api/v1/webhooks ---- */
 
-static void on_added(void *ud, int status, const redisReply *r)
-{
-    op_t *op = ud;
-    if (!op_ok(op, status, r)) return;
-    if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
-        api_respond_error(op->req, 409, "conflict", "an endpoint of id %s exists", op->ep.id);
-    } else {
-        webhooks_refresh(engine(op->req));
-        api_respond_json(op->req, 201, endpoint_view(op->req, &op->ep, "api"));
-    }
-    op_free(op);
-}
-
 static void on_group_made(void *ud, int status, const redisReply *r)
 {
     op_t *op = ud;
@@ -154,11 +141,36 @@ static void on_group_made(void *ud, int status, const redisReply *r)
         r = NULL, status = 0; /* there already: fine */
     else if (!op_ok(op, status, r))
         return;
-    sbuf_t key = SBUF_INIT;
-    key_of(op->req, &key, 0);
-    const char *argv[] = {"HSETNX", key.data, op->ep.id, op->doc};
-    op_command(op, &key, 4, argv, on_added);
+    webhooks_refresh(engine(op->req));
+    api_respond_json(op->req, 201, endpoint_view(op->req, &op->ep, "api"));
+    op_free(op);
+}
+
+/* Stored: its group next, from the stream's end, so that events after the answer are
+ * delivered (an adminnode that reads the hash first makes the same group). */
+static void on_added(void *ud, int status, const redisReply *r)
+{
+    op_t *op = ud;
+    if (!op_ok(op, status, r)) return;
+    if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
+        api_respond_error(op->req, 409, "conflict", "an endpoint of id %s exists", op->ep.id);
+        op_free(op);
+        return;
+    }
+    if (r->type == REDIS_REPLY_INTEGER && r->integer < 0) {
+        api_respond_error(op->req, 409, "conflict", "there are %d endpoints already, the most kept",
+                          WEBHOOK_ENDPOINTS_MAX);
+        op_free(op);
+        return;
+    }
+    sbuf_t key = SBUF_INIT, group = SBUF_INIT;
+    key_of(op->req, &key, 2);
+    adminnode_t *an = api_app(op->req);
+    webhook_group(&group, an->cfg->control_prefix, op->ep.id);
+    const char *argv[] = {"XGROUP", "CREATE", key.data, group.data, "$", "MKSTREAM"};
+    op_command(op, &key, 6, argv, on_group_made);
     sbuf_free(&key);
+    sbuf_free(&group);
 }
 
 void api_webhooks_add(api_request_t *req)
@@ -192,14 +204,18 @@ void api_webhooks_add(api_request_t *req)
     op_t *op = op_new(req);
     op->ep = e;
     op->doc = text;
-    /* the group first, from the stream's end: events after the answer are delivered */
-    sbuf_t key = SBUF_INIT, group = SBUF_INIT;
-    key_of(req, &key, 2);
-    webhook_group(&group, an->cfg->control_prefix, e.id);
-    const char *argv[] = {"XGROUP", "CREATE", key.data, group.data, "$", "MKSTREAM"};
-    op_command(op, &key, 6, argv, on_group_made);
+    /* stored only while the hash holds fewer than the most endpoints kept, in one step */
+    static const char lua[] =
+        "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end "
+        "if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return -1 end "
+        "return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])";
+    char max[16];
+    snprintf(max, sizeof max, "%d", WEBHOOK_ENDPOINTS_MAX);
+    sbuf_t key = SBUF_INIT;
+    key_of(req, &key, 0);
+    const char *argv[] = {"EVAL", lua, "1", key.data, op->ep.id, op->doc, max};
+    op_command(op, &key, 7, argv, on_added);
     sbuf_free(&key);
-    sbuf_free(&group);
 }
 
 /* ---- DELETE /api/v1/webhooks/{id} ---- */

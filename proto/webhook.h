@@ -27,6 +27,7 @@
 #define WEBHOOK_TIMEOUT_MIN_MS     100
 #define WEBHOOK_TIMEOUT_MAX_MS     60000
 #define WEBHOOK_DOC_MAX            8192 /* bytes of an endpoint's JSON document */
+#define WEBHOOK_ENDPOINTS_MAX      100 /* endpoints P:webhooks holds at most (the API refuses more) */
 
 /* The event type of a test delivery (POST /api/v1/webhooks/{id}/test); never in P:events. */
 #define WEBHOOK_TEST_EVENT "webhook_test"

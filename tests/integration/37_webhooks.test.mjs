@@ -204,6 +204,28 @@ describe("webhooks", { timeout: 240_000 }, () => {
       assert.equal(r.status, 400, `${String(body)}: ${r.body}`);
       assert.match(JSON.parse(r.body).error.message + JSON.parse(r.body).error.code, re);
     }
+    // at the limits: an id of 64 characters and a secret of 512 bytes are taken, one more is
+    // not; a two-byte character straddling the secret's limit counts its bytes; empty values
+    const ok = (doc) => api(a, "POST", "/api/v1/webhooks", { url: rx.url, events: ["*"], ...doc });
+    const id64 = "i".repeat(64);
+    assert.equal((await ok({ id: id64, secret: "s" })).status, 201);
+    assert.equal((await ok({ id: "i".repeat(65), secret: "s" })).status, 400);
+    assert.equal((await ok({ id: "", secret: "s" })).status, 400);
+    assert.equal((await ok({ id: "é", secret: "s" })).status, 400);
+    assert.equal((await ok({ id: "s510", secret: "s".repeat(510) + "é" })).status, 201); // 512 bytes
+    assert.equal((await ok({ id: "s511", secret: "s".repeat(511) + "é" })).status, 400); // 513 bytes
+    assert.equal((await ok({ id: "s0", secret: "" })).status, 400);
+    const long = (n) => `${rx.url}?${"q".repeat(n - rx.url.length - 1)}`;
+    assert.equal((await ok({ id: "u2048", secret: "s", url: long(2048) })).status, 201);
+    assert.equal((await ok({ id: "u2049", secret: "s", url: long(2049) })).status, 400);
+    assert.equal((await ok({ id: "u0", secret: "s", url: "" })).status, 400);
+    // a path part that is not UTF-8: a 400 with a JSON error body
+    for (const [m, p] of [["DELETE", "/api/v1/webhooks/%FF%FE"], ["POST", "/api/v1/webhooks/%C3/test"]]) {
+      const r = await api(a, m, p);
+      assert.equal(r.status, 400, `${m} ${p}: ${r.body}`);
+      assert.equal(typeof JSON.parse(r.body).error.message, "string");
+    }
+    for (const id of [id64, "s510", "u2048"]) assert.equal((await api(a, "DELETE", `/api/v1/webhooks/${id}`)).status, 200);
     // conflicts and missing ones
     assert.equal((await api(a, "POST", "/api/v1/webhooks", { id: "one", url: rx.url, events: ["*"], secret: "s" })).status, 409);
     assert.equal((await api(a, "POST", "/api/v1/webhooks", { id: "from-file", url: rx.url, events: ["*"], secret: "s" })).status, 409);
@@ -236,6 +258,23 @@ describe("webhooks", { timeout: 240_000 }, () => {
     await assert.rejects(startAdminnode(["--redis", redis.url, "--webhooks-file", badFile], KEYS), /exited before listening/);
     await stopAll(b);
     servers.splice(servers.indexOf(b), 1);
+  });
+
+  it("a flood of endpoints: at most 100 kept, the rest refused with 409, adminnode well", async () => {
+    const rx = await receiver();
+    const a = await admin("flood");
+    const res = await Promise.all(Array.from({ length: 130 }, (_, i) =>
+      api(a, "POST", "/api/v1/webhooks", { id: `f${i}`, url: rx.url, events: ["message"], secret: "s" })));
+    const codes = res.map((r) => r.status);
+    assert.equal(codes.filter((c) => c === 201).length, 100, JSON.stringify(codes));
+    assert.equal(codes.filter((c) => c === 409).length, 30);
+    assert.match(JSON.parse(res.find((r) => r.status === 409).body).error.message, /100/);
+    assert.equal(await rc.hLen("flood:webhooks"), 100);
+    assert.equal(JSON.parse((await api(a, "GET", "/api/v1/webhooks")).body).webhooks.length, 100);
+    // one gone, one more fits
+    assert.equal((await api(a, "DELETE", "/api/v1/webhooks/f0")).status, 200);
+    assert.equal((await api(a, "POST", "/api/v1/webhooks", { id: "late", url: rx.url, events: ["*"], secret: "s" })).status, 201);
+    assert.equal(JSON.parse((await httpRequest(`${a.url}/healthz`)).body).status, "ok");
   });
 
   it("every event type arrives signed, the chatnodes' and the rest", async () => {
