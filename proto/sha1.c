@@ -1,5 +1,6 @@
 /* SHA-1 over one contiguous buffer (see sha1.h). */
 #include "sha1.h"
+#include "md_pad.h"
 
 #include <string.h>
 
@@ -39,12 +40,7 @@ void sha1(const void *data, size_t len, uint8_t out[SHA1_DIGEST_LEN])
     size_t left = len;
     for (; left >= 64; p += 64, left -= 64) block(h, p);
     uint8_t tail[128];
-    memset(tail, 0, sizeof tail);
-    if (left) memcpy(tail, p, left);
-    tail[left] = 0x80;
-    size_t tlen = left + 1 + 8 <= 64 ? 64 : 128;
-    uint64_t bits = (uint64_t)len * 8;
-    for (int i = 0; i < 8; i++) tail[tlen - 1 - i] = (uint8_t)(bits >> (8 * i));
+    size_t tlen = md_pad(tail, p, left, (uint64_t)len);
     block(h, tail);
     if (tlen == 128) block(h, tail + 64);
     for (int i = 0; i < 5; i++) {

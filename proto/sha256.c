@@ -2,6 +2,7 @@
  * comparison of digests (see sha256.h). The one-buffer form pads on its own rather than going
  * through the context, so the two paths check each other in the tests. */
 #include "sha256.h"
+#include "md_pad.h"
 
 #include <string.h>
 
@@ -63,26 +64,6 @@ static void put_digest(const uint32_t h[8], uint8_t out[SHA256_DIGEST_LEN])
     }
 }
 
-void sha256(const void *data, size_t len, uint8_t out[SHA256_DIGEST_LEN])
-{
-    uint32_t h[8];
-    memcpy(h, h0, sizeof h);
-    const uint8_t *p = data;
-    size_t left = len;
-    for (; left >= 64; p += 64, left -= 64) block(h, p);
-    uint8_t tail[128];
-    memset(tail, 0, sizeof tail);
-    if (left) memcpy(tail, p, left);
-    tail[left] = 0x80;
-    size_t tlen = left + 1 + 8 <= 64 ? 64 : 128;
-    uint64_t bits = (uint64_t)len * 8;
-    for (int i = 0; i < 8; i++) tail[tlen - 1 - i] = (uint8_t)(bits >> (8 * i));
-    block(h, tail);
-    if (tlen == 128) block(h, tail + 64);
-    put_digest(h, out);
-    wipe(tail, sizeof tail);
-}
-
 void sha256_init(sha256_ctx_t *c)
 {
     memcpy(c->h, h0, sizeof c->h);
@@ -109,19 +90,21 @@ void sha256_update(sha256_ctx_t *c, const void *data, size_t len)
 
 void sha256_final(sha256_ctx_t *c, uint8_t out[SHA256_DIGEST_LEN])
 {
-    size_t used = (size_t)(c->len % 64);
-    uint64_t bits = c->len * 8;
-    c->buf[used++] = 0x80;
-    if (used > 56) {
-        memset(c->buf + used, 0, 64 - used);
-        block(c->h, c->buf);
-        used = 0;
-    }
-    memset(c->buf + used, 0, 56 - used);
-    for (int i = 0; i < 8; i++) c->buf[63 - i] = (uint8_t)(bits >> (8 * i));
-    block(c->h, c->buf);
+    uint8_t tail[128];
+    size_t tlen = md_pad(tail, c->buf, (size_t)(c->len % 64), c->len);
+    block(c->h, tail);
+    if (tlen == 128) block(c->h, tail + 64);
     put_digest(c->h, out);
+    wipe(tail, sizeof tail);
     wipe(c, sizeof *c);
+}
+
+void sha256(const void *data, size_t len, uint8_t out[SHA256_DIGEST_LEN])
+{
+    sha256_ctx_t c;
+    sha256_init(&c);
+    sha256_update(&c, data, len);
+    sha256_final(&c, out);
 }
 
 void hmac_sha256_init(hmac_sha256_ctx_t *c, const void *key, size_t keylen)
