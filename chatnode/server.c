@@ -757,6 +757,13 @@ int server_start(server_t *srv, const eio_handler_t *handler)
     info.pt_serv_buf_size = 16384;
     info.max_http_header_data = 4096;
     info.server_string = "chatnode";
+    /* No lws validity pings: Engine.IO's heartbeat proves a connection alive. lws keeps one
+     * time-sorted list of timers per thread and inserts by walking it from the soonest; a
+     * validity timer re-armed 5 minutes out walks past every connection's, so at tens of
+     * thousands of connections each re-arm costs milliseconds. */
+    static const lws_retry_bo_t no_validity = {.secs_since_valid_ping = 0,
+                                               .secs_since_valid_hangup = 0};
+    info.retry_and_idle_policy = &no_validity;
     srv->lws = lws_create_context(&info);
     if (!srv->lws) {
         log_error("cannot listen", "host=%s port=%lld", cfg->host, cfg->port);
