@@ -48,6 +48,8 @@ static const char emit_schema[] =
     "\"events_out_per_s\":{\"type\":\"number\"},"                                                  \
     "\"bytes_in\":{\"type\":\"integer\"},"                                                         \
     "\"bytes_out\":{\"type\":\"integer\"},"                                                        \
+    "\"ws_frames_out\":{\"type\":\"integer\",\"description\":\"WebSocket frames sent\"},"          \
+    "\"ws_writes\":{\"type\":\"integer\",\"description\":\"writes that sent them\"},"              \
     "\"rss\":{\"type\":\"integer\",\"description\":\"resident set size, bytes\"},"                 \
     "\"draining\":{\"type\":\"boolean\"}}}"
 

@@ -204,8 +204,9 @@ json_t *reg_node_json(const reg_node_t *n, int64_t epoch_offset)
 {
     static const char *const head[] = {"tag", "address"};
     static const char *const figures[] = {
-        "pid",   "version",         "started",          "connections", "sockets",
-        "rooms", "events_in_per_s", "events_out_per_s", "bytes_in",    "bytes_out",
+        "pid",      "version",   "started",         "connections",
+        "sockets",  "rooms",     "events_in_per_s", "events_out_per_s",
+        "bytes_in", "bytes_out", "ws_frames_out",   "ws_writes",
         "rss",
     };
     json_t *o = json_object(), *v;

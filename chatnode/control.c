@@ -74,6 +74,8 @@ void control_heartbeat_json(control_t *ctl, sbuf_t *json)
     server_t *srv = ctl->srv;
     size_t polling, websocket, rooms = 0;
     eio_count(server_eio(srv), &polling, &websocket);
+    uint64_t ws_frames, ws_writes;
+    eio_server_ws_out(server_eio(srv), &ws_frames, &ws_writes);
     sio_foreach_nsp(ctl->sio, count_rooms, &rooms);
     char address[300];
     if (srv->cfg->advertise && *srv->cfg->advertise)
@@ -106,6 +108,8 @@ void control_heartbeat_json(control_t *ctl, sbuf_t *json)
         .events_out_per_s = ctl->events_out_per_s,
         .bytes_in = (unsigned long long)eio_server_bytes_in(server_eio(srv)),
         .bytes_out = (unsigned long long)eio_server_bytes_out(server_eio(srv)),
+        .ws_frames_out = (unsigned long long)ws_frames,
+        .ws_writes = (unsigned long long)ws_writes,
         .rss = rss_bytes(),
         .draining = drain_active(ctl->drain),
         .bus = b,

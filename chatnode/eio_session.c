@@ -8,6 +8,7 @@
 #include "log.h"
 #include "sid.h"
 #include "strmap.h"
+#include "ws_header.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -26,13 +27,26 @@ struct eio_server {
     uint64_t started_ms;       /* loop time at start */
     uint64_t started_epoch_ms; /* wall clock at start */
     uint64_t sessions_opened;
-    uint64_t bytes_in, bytes_out; /* Engine.IO payload bytes, all transports */
-    int draining;                 /* refusing new sessions */
-    int closed;                   /* eio_server_close ran */
-    char **keep;                  /* handshake headers kept (lowercased, with a ':') */
-    int *keep_tok;                /* their lws token, or -1 for a custom header */
+    uint64_t bytes_in, bytes_out;      /* Engine.IO payload bytes, all transports */
+    uint64_t ws_frames_out, ws_writes; /* WebSocket frames sent, and the writes that sent them */
+    int draining;                      /* refusing new sessions */
+    int closed;                        /* eio_server_close ran */
+    char **keep;                       /* handshake headers kept (lowercased, with a ':') */
+    int *keep_tok;                     /* their lws token, or -1 for a custom header */
     size_t nkeep;
+    /* WebSocket sessions with frames queued during this loop turn, written at its end, each
+     * with one write for all of its frames (on_batch): a client sent several messages in one
+     * turn (a burst of broadcasts, an event with attachments) costs one system call, not one
+     * each. Each holds its session. */
+    eio_session_t **batch;
+    size_t nbatch, batch_cap;
+    uv_check_t batch_check;     /* after the turn's I/O callbacks */
+    uv_prepare_t batch_prepare; /* before the loop blocks: what timers queued */
+    uint8_t *batch_buf;         /* LWS_PRE + BATCH_BYTES: the frames of one write */
 };
+
+/* At most this many bytes of frames (headers included) go in one batched write. */
+#define BATCH_BYTES 65536
 
 typedef enum { S_OPEN = 0, S_CLOSING, S_CLOSED } state_t;
 typedef enum { UP_NONE = 0, UP_PROBING, UP_PROBED } upgrade_t;
@@ -48,9 +62,10 @@ struct eio_session {
     uint8_t doomed : 1;      /* dropped (queue overflow, memory budget): ends next loop turn */
     uint8_t ping_out : 1;    /* a ping was sent and its pong has not come yet */
     uint8_t evicted : 1;     /* doomed by the memory budget rather than by its own queue */
-    /* The WebSocket took the queue's first frame only in part: lws holds the rest, and the
-     * frame stays queued (and counted) until lws has written it all. */
-    uint8_t head_sent : 1;
+    uint8_t batched : 1;     /* in the server's batch: its queue is written at the turn's end */
+    /* The WebSocket took the queue's first `handed` frames, the last of them at least in part:
+     * lws holds the rest, and they stay queued (and counted) until lws has written it all. */
+    uint16_t handed;
     struct lws *get;   /* pending long-poll GET */
     struct lws *post;  /* POST being read */
     struct lws *ws;    /* the WebSocket transport */
@@ -182,7 +197,7 @@ static frame_t *q_pop(eio_session_t *s)
     uint32_t c = cost32(f);
     s->qbytes = s->qbytes > c ? s->qbytes - c : 0;
     mem_budget_sub(s->es->mem, c);
-    s->head_sent = 0;
+    if (s->handed) s->handed--;
     if (--s->qlen == 0) {
         /* An idle session keeps no queue memory. */
         free(s->q);
@@ -382,39 +397,112 @@ void eio_drop(eio_session_t *s, const char *reason)
 
 int eio_ready(const eio_session_t *s)
 {
-    if (s->state != S_OPEN || s->doomed || s->qlen) return 0;
+    /* frames of this loop turn, still to be written at its end, are not a backlog */
+    if (s->state != S_OPEN || s->doomed || (s->qlen && !s->batched)) return 0;
     return s->transport == EIO_TR_WEBSOCKET ? s->ws != NULL : s->get != NULL;
 }
 
-/* Writes one frame on a session's WebSocket. */
+/* Writes one frame on a session's WebSocket (lws frames it in the frame's headroom). */
 static int ws_write(eio_session_t *s, struct lws *wsi, frame_t *f)
 {
     s->es->bytes_out += f->len;
+    s->es->ws_frames_out++;
+    s->es->ws_writes++;
     return lws_write(wsi, frame_body(f), f->len, f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) < 0
                ? -1
                : 0;
 }
 
+/* Writes the queue on the session's WebSocket while the socket takes it: a lone frame as it
+ * is, several as one write of whole frames (each with its header) of up to BATCH_BYTES. Frames
+ * handed to lws stay queued until lws has written them all: at once, or in its writable
+ * callback, which it asks for itself when it keeps a part. Returns -1 when a write failed. */
+static int ws_drain(eio_session_t *s, struct lws *wsi)
+{
+    eio_server_t *es = s->es;
+    while (s->qlen && !s->handed && !lws_partial_buffered(wsi)) {
+        frame_t *head = q_peek(s);
+        if (s->qlen == 1 || WS_HEADER_MAX + head->len > BATCH_BYTES) {
+            if (ws_write(s, wsi, head) < 0) return -1;
+            s->handed = 1;
+        } else {
+            uint8_t *out = es->batch_buf + LWS_PRE;
+            uint32_t mask = (1u << s->qcap_log2) - 1, n = 0;
+            size_t len = 0;
+            for (; n < s->qlen && n < UINT16_MAX; n++) {
+                frame_t *f = s->q[(s->qhead + n) & mask];
+                if (len + WS_HEADER_MAX + f->len > BATCH_BYTES) break;
+                len += ws_server_header(out + len, f->binary ? WS_OPCODE_BINARY : WS_OPCODE_TEXT,
+                                        f->len);
+                memcpy(out + len, frame_body(f), f->len);
+                len += f->len;
+                es->bytes_out += f->len;
+            }
+            /* LWS_WRITE_RAW: the bytes are whole frames already, sent as they are */
+            es->ws_frames_out += n;
+            es->ws_writes++;
+            if (lws_write(wsi, out, len, LWS_WRITE_RAW) < 0) return -1;
+            s->handed = (uint16_t)n;
+        }
+        if (lws_partial_buffered(wsi)) return 0;
+        while (s->handed) frame_unref(q_pop(s));
+    }
+    return 0;
+}
+
+static void on_batch(eio_server_t *es)
+{
+    /* a write that fails closes its connection, which may queue frames for others: they join
+     * this walk */
+    for (size_t i = 0; i < es->nbatch; i++) {
+        eio_session_t *s = es->batch[i];
+        s->batched = 0;
+        if (s->state != S_CLOSED && !s->doomed && s->ws && ws_drain(s, s->ws) < 0)
+            conn_kill_wsi(s->ws);
+        release(s);
+    }
+    es->nbatch = 0;
+    uv_check_stop(&es->batch_check);
+    uv_prepare_stop(&es->batch_prepare);
+}
+
+static void on_batch_check(uv_check_t *h)
+{
+    on_batch(h->data);
+}
+
+static void on_batch_prepare(uv_prepare_t *h)
+{
+    on_batch(h->data);
+}
+
+static void batch_add(eio_session_t *s)
+{
+    eio_server_t *es = s->es;
+    if (es->nbatch == es->batch_cap) {
+        es->batch_cap = es->batch_cap ? es->batch_cap * 2 : 64;
+        es->batch = xrealloc(es->batch, es->batch_cap * sizeof *es->batch);
+    }
+    if (!es->nbatch) {
+        uv_check_start(&es->batch_check, on_batch_check);
+        uv_prepare_start(&es->batch_prepare, on_batch_prepare);
+    }
+    hold(s);
+    s->batched = 1;
+    es->batch[es->nbatch++] = s;
+}
+
 void eio_send(eio_session_t *s, frame_t *f)
 {
     if (s->state != S_OPEN || s->doomed) return;
-    /* A WebSocket client that keeps up gets the frame at once: one send() and no trip through
-     * the event loop (asking for POLLOUT costs libuv an epoll DEL and ADD per socket). What the
-     * kernel does not take, libwebsockets keeps and sends when the socket drains; frames sent
-     * meanwhile wait in the queue. */
-    if (s->transport == EIO_TR_WEBSOCKET && s->ws && !s->qlen && !lws_partial_buffered(s->ws)) {
-        if (ws_write(s, s->ws, f) < 0) {
-            conn_kill_wsi(s->ws);
-            return;
-        }
-        if (!lws_partial_buffered(s->ws)) return;
-        /* lws holds the rest of the frame: it stays queued (and counted) until written */
-        q_push(s, f);
-        s->head_sent = 1;
-        lws_callback_on_writable(s->ws);
+    q_push(s, f);
+    /* A WebSocket client that keeps up gets what this loop turn sends it at the turn's end,
+     * in one write; frames that wait for a slow one count against --max-queue. */
+    if (s->batched) return;
+    if (s->transport == EIO_TR_WEBSOCKET && s->ws && !s->handed && !lws_partial_buffered(s->ws)) {
+        batch_add(s);
         return;
     }
-    q_push(s, f);
     if (s->qbytes > (uint64_t)s->es->cfg->max_queue)
         doom(s);
     else
@@ -582,6 +670,11 @@ eio_server_t *eio_server_new(uv_loop_t *loop, const chatnode_config_t *cfg,
                         es);
     deadline_queue_init(&es->close_q, loop, (uint64_t)cfg->ping_timeout, on_close_timeout, es);
     deadline_queue_init(&es->kill_q, loop, 0, on_doomed, es);
+    uv_check_init(loop, &es->batch_check);
+    es->batch_check.data = es;
+    uv_prepare_init(loop, &es->batch_prepare);
+    es->batch_prepare.data = es;
+    es->batch_buf = xmalloc(LWS_PRE + BATCH_BYTES);
     if (!f_ping) {
         f_ping = frame_new_text(EIO_PING, NULL, 0);
         f_close = frame_new_text(EIO_CLOSE, NULL, 0);
@@ -604,6 +697,13 @@ void eio_server_close(eio_server_t *es)
     for (size_t i = 0; strmap_next(&es->sessions, &i, NULL, NULL, &v);)
         destroy(v, "server shutting down", f_close);
     strmap_free(&es->sessions);
+    for (size_t i = 0; i < es->nbatch; i++) {
+        es->batch[i]->batched = 0;
+        release(es->batch[i]);
+    }
+    es->nbatch = 0;
+    uv_close((uv_handle_t *)&es->batch_check, NULL);
+    uv_close((uv_handle_t *)&es->batch_prepare, NULL);
     deadline_queue_close(&es->ping_q, NULL);
     deadline_queue_close(&es->pong_q, NULL);
     deadline_queue_close(&es->upgrade_q, NULL);
@@ -622,6 +722,8 @@ void eio_server_free(eio_server_t *es)
     for (size_t i = 0; i < es->nkeep; i++) free(es->keep[i]);
     free(es->keep);
     free(es->keep_tok);
+    free(es->batch);
+    free(es->batch_buf);
     free(es);
 }
 
@@ -653,6 +755,12 @@ uint64_t eio_server_bytes_in(const eio_server_t *es)
 uint64_t eio_server_bytes_out(const eio_server_t *es)
 {
     return es->bytes_out;
+}
+
+void eio_server_ws_out(const eio_server_t *es, uint64_t *frames, uint64_t *writes)
+{
+    *frames = es->ws_frames_out;
+    *writes = es->ws_writes;
 }
 
 int eio_server_next(const eio_server_t *es, size_t *iter, eio_session_t **out)
@@ -1089,28 +1197,17 @@ int eio_on_ws_writable(struct lws *wsi)
                                                                                                : 0;
     }
     if (s->ws != wsi) return 0;
-    /* lws calls back only once it has written all it held: a frame it took in part is out */
-    if (s->head_sent) {
+    /* lws calls back only once it has written all it held: what it was handed is out */
+    if (s->handed) {
         if (lws_partial_buffered(wsi)) {
             lws_callback_on_writable(wsi);
             return 0;
         }
-        frame_unref(q_pop(s));
+        while (s->handed) frame_unref(q_pop(s));
     }
     if (s->qlen) {
-        /* as much as the socket takes: stop at the first frame it takes only part of, which
-         * stays queued until lws has written the rest */
-        frame_t *f;
-        while ((f = q_peek(s))) {
-            if (ws_write(s, wsi, f) < 0) return -1;
-            if (lws_partial_buffered(wsi)) {
-                s->head_sent = 1;
-                break;
-            }
-            frame_unref(q_pop(s));
-        }
-        if (s->qlen) lws_callback_on_writable(wsi);
-        return 0;
+        if (ws_drain(s, wsi) < 0) return -1;
+        if (s->qlen) return 0; /* lws calls back when the socket takes more */
     }
     if (s->state == S_CLOSING) {
         s->ws = NULL;

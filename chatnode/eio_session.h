@@ -90,6 +90,9 @@ uint64_t eio_server_sessions_opened(const eio_server_t *es);
 /* Engine.IO payload bytes received from and sent to clients, all transports. */
 uint64_t eio_server_bytes_in(const eio_server_t *es);
 uint64_t eio_server_bytes_out(const eio_server_t *es);
+/* WebSocket frames sent since start, and the writes that sent them (a write carries all the
+ * frames one loop turn queued for one client). */
+void eio_server_ws_out(const eio_server_t *es, uint64_t *frames, uint64_t *writes);
 /* Walks the sessions: *iter starts at 0; returns 1 with *out set, or 0 at the end. The walk
  * must not close sessions (eio_drop is fine). */
 int eio_server_next(const eio_server_t *es, size_t *iter, eio_session_t **out);

@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 /* What a WebSocket message may grow to is bounded by --max-payload; lws hands it to us in
- * pieces of this size, which is also all the per-connection receive buffer lws allocates. */
+ * pieces of this size, which is also all the per-connection receive buffer lws allocates.
+ * lws also reads at most this much from a socket per loop turn (what is left waits for the
+ * next turn), so a client's burst of small messages is taken in about one per turn. */
 #define WS_RX_CHUNK 128
 
 /* Answering a request before its body was read, the node reads and discards the rest of the

@@ -70,14 +70,15 @@ static int dump(json_t *doc, sbuf_t *out)
 int control_msg_heartbeat_text(const control_msg_heartbeat_t *hb, sbuf_t *out)
 {
     json_t *doc = json_pack(
-        "{s:i,s:s,s:s,s:s,s:s,s:I,s:s,s:I,s:{s:I,s:I},s:O?,s:I,s:f,s:f,s:I,s:I,s:I,s:b}", "v",
-        CONTROL_MSG_VERSION, "type", "heartbeat", "id", hb->id, "tag", hb->tag, "address",
+        "{s:i,s:s,s:s,s:s,s:s,s:I,s:s,s:I,s:{s:I,s:I},s:O?,s:I,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:b}",
+        "v", CONTROL_MSG_VERSION, "type", "heartbeat", "id", hb->id, "tag", hb->tag, "address",
         hb->address, "pid", (json_int_t)hb->pid, "version", hb->version, "started",
         (json_int_t)hb->started, "connections", "polling", (json_int_t)hb->polling, "websocket",
         (json_int_t)hb->websocket, "sockets", hb->sockets, "rooms", (json_int_t)hb->rooms,
         "events_in_per_s", hb->events_in_per_s, "events_out_per_s", hb->events_out_per_s,
-        "bytes_in", (json_int_t)hb->bytes_in, "bytes_out", (json_int_t)hb->bytes_out, "rss",
-        (json_int_t)hb->rss, "draining", hb->draining);
+        "bytes_in", (json_int_t)hb->bytes_in, "bytes_out", (json_int_t)hb->bytes_out,
+        "ws_frames_out", (json_int_t)hb->ws_frames_out, "ws_writes", (json_int_t)hb->ws_writes,
+        "rss", (json_int_t)hb->rss, "draining", hb->draining);
     if (doc && json_is_null(json_object_get(doc, "sockets")))
         json_object_set_new(doc, "sockets", json_object());
     if (doc && hb->bus) json_object_set(doc, "bus", hb->bus);

@@ -58,7 +58,9 @@ typedef struct {
     size_t rooms;                             /* rooms of every namespace */
     double events_in_per_s, events_out_per_s; /* since the previous heartbeat */
     unsigned long long bytes_in, bytes_out;   /* since start */
-    long long rss;                            /* bytes */
+    unsigned long long ws_frames_out,
+        ws_writes; /* WebSocket frames sent, the writes that sent them */
+    long long rss; /* bytes */
     int draining;
     json_t *bus;                     /* the Redis link's health (NULL: left out) */
     json_t *recovery;                /* connection-state recovery's state (NULL: left out) */
@@ -68,7 +70,8 @@ typedef struct {
 /* Appends the heartbeat document of hb to out:
  * {"v":1,"type":"heartbeat","id","tag","address","pid","version","started",
  *  "connections":{"polling","websocket"},"sockets","rooms","events_in_per_s",
- *  "events_out_per_s","bytes_in","bytes_out","rss","draining","bus"?,"recovery"?,
+ *  "events_out_per_s","bytes_in","bytes_out","ws_frames_out","ws_writes","rss","draining",
+ *  "bus"?,"recovery"?,
  *  "chat"?:{"history_size","history_ttl","max_text"}}.
  * Returns 0, or -1 when it cannot be encoded (a string that is not UTF-8; out unchanged). */
 int control_msg_heartbeat_text(const control_msg_heartbeat_t *hb, sbuf_t *out);

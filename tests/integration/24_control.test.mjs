@@ -1,7 +1,8 @@
 // A chatnode's control traffic on Redis: heartbeats with the node's figures, the expiring
 // registry entry, drain and undrain commands (new sessions refused, clients moved off with a
 // transport close so that they reconnect), and the user each chat socket carries in
-// fetch-sockets answers. Exercises chatnode/control.c.
+// fetch-sockets answers; WebSocket frames queued for one client in one loop turn going out in
+// one write, as the heartbeat's counters show. Exercises chatnode/control.c.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "redis";
@@ -67,6 +68,43 @@ describe("heartbeats, the registry and drain", { timeout: 120_000 }, () => {
     assert.deepEqual(answers[0].sockets.map((x) => x.data), [{ user: { id: "guest:hb", name: "hb" } }]);
     await sub2.quit();
     s.close();
+  });
+
+  it("counts WebSocket frames and writes: the frames one loop turn sends a client go in one write", async () => {
+    // the echo app answers an event with three attachments at once: four frames, one write
+    const echo = await startChatnode(["--app", "echo", "--redis", redis.url, "--heartbeat-interval", "100",
+      "--ping-interval", "60000", "--ping-timeout", "60000"]);
+    const mine = [];
+    const sub3 = rc.duplicate();
+    sub3.on("error", () => {});
+    await sub3.connect();
+    let s;
+    try {
+      await sub3.subscribe("chatcluster:heartbeat", (m) => {
+        const h = JSON.parse(m);
+        if (h.pid === echo.pid) mine.push(h);
+      });
+      s = io(echo.url, { forceNew: true, transports: ["websocket"] });
+      await waitFor(s, "auth");
+      // a heartbeat taken after the connect's frames were counted
+      await eventually(() => mine.some((h) => h.ws_frames_out >= 2), WAIT_MS, "the connect's frames counted");
+      const n = mine.length;
+      await eventually(() => mine.length > n, WAIT_MS, "a later heartbeat");
+      const before = mine.at(-1);
+      const back = new Promise((resolve) => s.once("message-back", (...args) => resolve(args)));
+      s.emit("message", Buffer.from([1]), Buffer.from([2, 2]), Buffer.from([3, 3, 3]));
+      const args = await back;
+      // (the last argument is the recovery offset the node adds with Redis)
+      assert.deepEqual(args.slice(0, 3).map((b) => [...b]), [[1], [2, 2], [3, 3, 3]]);
+      await eventually(() => mine.at(-1).ws_frames_out >= before.ws_frames_out + 4, WAIT_MS, "the answer's frames counted");
+      const after = mine.at(-1);
+      assert.equal(after.ws_frames_out - before.ws_frames_out, 4, "the event and its three attachments");
+      assert.equal(after.ws_writes - before.ws_writes, 1, "all four in one write");
+    } finally {
+      s?.close();
+      await sub3.quit().catch(() => {});
+      await stopAll(echo);
+    }
   });
 
   it("drain moves clients off with a transport close and refuses new sessions; undrain ends it", async () => {

@@ -75,6 +75,8 @@ static control_msg_heartbeat_t sample(json_t *sockets, json_t *bus, const chat_s
         .events_out_per_s = 1.5,
         .bytes_in = 10,
         .bytes_out = 20,
+        .ws_frames_out = 7,
+        .ws_writes = 5,
         .rss = 15757312,
         .draining = 0,
         .bus = bus,
@@ -97,7 +99,8 @@ static void test_heartbeat_text(void **st)
         "\"127.0.0.1:17001\",\"pid\":28418,\"version\":\"0.1.0\",\"started\":1796445600830,"
         "\"connections\":{\"polling\":1,\"websocket\":2},\"sockets\":{\"/\":3},\"rooms\":3,"
         "\"events_in_per_s\":0.0,\"events_out_per_s\":1.5,\"bytes_in\":10,\"bytes_out\":20,"
-        "\"rss\":15757312,\"draining\":false,\"bus\":{\"command\":\"connected\"},\"chat\":{"
+        "\"ws_frames_out\":7,\"ws_writes\":5,\"rss\":15757312,\"draining\":false,\"bus\":{"
+        "\"command\":\"connected\"},\"chat\":{"
         "\"history_size\":1000,\"history_ttl\":2592000,\"max_text\":4096}}");
 
     /* read back */

@@ -1,6 +1,6 @@
 /* Unit tests for the floor program's server-side WebSocket codec (tests/bench/floor): the
  * RFC 6455 section 5.7 masked example, every "need more" split point on exact-size copies,
- * the protocol errors, the size limit, and server headers of each length form. */
+ * the protocol errors and the size limit. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -54,31 +54,12 @@ static void test_parse_errors(void **state)
     assert_int_equal(wss_frame_parse(big, sizeof big, 255, &f), WSS_ETOOBIG);
 }
 
-static void test_header_forms(void **state)
-{
-    (void)state;
-    uint8_t h[10];
-    assert_int_equal(wss_header(h, 1, 125), 2);
-    assert_int_equal(h[0], 0x81);
-    assert_int_equal(h[1], 125);
-    assert_int_equal(wss_header(h, 1, 126), 4);
-    assert_int_equal(h[1], 126);
-    assert_int_equal(h[2], 0);
-    assert_int_equal(h[3], 126);
-    assert_int_equal(wss_header(h, 0xa, 65536), 10);
-    assert_int_equal(h[0], 0x8a);
-    assert_int_equal(h[1], 127);
-    assert_int_equal(h[7], 1);
-    assert_int_equal(h[9], 0);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_masked_hello),
         cmocka_unit_test(test_parse_needs_more),
         cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_header_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,13 +19,14 @@
 /* A heartbeat as chatnode sends it. */
 static const reg_node_t *beat(reg_t *r, const char *id, int draining, uint64_t now, uint64_t age)
 {
-    char hb[512];
+    char hb[640];
     snprintf(hb, sizeof hb,
              "{\"v\":1,\"type\":\"heartbeat\",\"id\":\"%s\",\"tag\":\"n1\",\"address\":"
              "\"127.0.0.1:3000\",\"pid\":42,\"version\":\"0.1.0\",\"started\":1700000000000,"
              "\"connections\":{\"polling\":1,\"websocket\":2},\"sockets\":{\"/\":3},\"rooms\":4,"
              "\"events_in_per_s\":1.5,\"events_out_per_s\":2.5,\"bytes_in\":10,\"bytes_out\":20,"
-             "\"rss\":1048576,\"draining\":%s,\"bus\":{\"command\":\"connected\"}}",
+             "\"ws_frames_out\":7,\"ws_writes\":5,\"rss\":1048576,\"draining\":%s,\"bus\":{"
+             "\"command\":\"connected\"}}",
              id, draining ? "true" : "false");
     return reg_heartbeat(r, hb, strlen(hb), now, age);
 }
@@ -208,6 +209,8 @@ static void test_sorted_and_json(void **st)
         json_integer_value(json_object_get(json_object_get(j, "connections"), "websocket")), 2);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "sockets"), "/")), 3);
     assert_int_equal(json_integer_value(json_object_get(j, "rss")), 1048576);
+    assert_int_equal(json_integer_value(json_object_get(j, "ws_frames_out")), 7);
+    assert_int_equal(json_integer_value(json_object_get(j, "ws_writes")), 5);
     assert_true(json_real_value(json_object_get(j, "events_out_per_s")) == 2.5);
     assert_null(json_object_get(j, "bus"));
     assert_null(json_object_get(j, "v"));

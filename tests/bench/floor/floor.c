@@ -5,10 +5,12 @@
  * thread), completes the Engine.IO/Socket.IO handshake just enough for a client to count as
  * connected and joined (open packet, CONNECT answer, the join's ack), and for each chat
  * message a client sends builds the event chatnode would deliver (same JSON, same frame) once,
- * then writes that one frame to every member of the room in a tight loop, one send() each, the
- * sender included, and answers the sender's ack. Nothing is stored, checked, logged or
- * announced; there is no bus: rooms span every port of the one process. What a socket does not
- * take at once is kept and sent when it drains, so nothing is dropped.
+ * then gives that one frame to every member of the room in a tight loop, the sender included,
+ * and answers the sender's ack. What a connection is given while one round of events is
+ * handled goes out after it in one send() (several messages read in one round cost each
+ * member one system call, as in chatnode). Nothing is stored, checked, logged or announced;
+ * there is no bus: rooms span every port of the one process. What a socket does not take at
+ * once is kept and sent when it drains, so nothing is dropped.
  *
  *   floor --host 127.0.0.1 --port P [--port Q ...]
  *
@@ -17,6 +19,7 @@
 #include "sbuf.h"
 #include "strmap.h"
 #include "ws_frame.h"
+#include "ws_header.h"
 #include "ws_server.h"
 
 #include <arpa/inet.h>
@@ -46,11 +49,12 @@ typedef struct fconn {
     int sio;        /* Socket.IO CONNECT answered */
     int want_out;   /* EPOLLOUT asked for */
     int dead;       /* to be closed once the current event is handled */
+    int corked;     /* in the list of connections to write after this round of events */
     char *user;     /* from CONNECT's auth {user} */
     room_t *room;   /* the one room joined, or NULL */
     size_t slot;    /* its index in room->members */
     sbuf_t in, out; /* bytes read and not handled; bytes the socket did not take yet */
-    struct fconn *next_dead;
+    struct fconn *next_dead, *next_corked;
     struct fconn *prev, *next; /* every connection, for the end */
 } fconn_t;
 
@@ -63,7 +67,7 @@ struct room {
 static int ep = -1;
 static volatile sig_atomic_t stop;
 static strmap_t rooms = STRMAP_INIT;
-static fconn_t *dead_list, *all;
+static fconn_t *dead_list, *all, *corked;
 static uint64_t next_sid, last_ms, seq;
 static uint64_t deliveries;
 
@@ -162,24 +166,16 @@ static void want_out(fconn_t *c, int on)
     if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev)) kill_conn(c);
 }
 
-/* Sends data[0..len): at once if nothing waits before it, the rest when the socket drains. */
+/* Sends data[0..len) after this round of events (uncork), with all else given to c in it; the
+ * rest when the socket drains. */
 static void conn_send(fconn_t *c, const void *data, size_t len)
 {
     if (c->dead) return;
-    if (!c->out.len) {
-        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
-        if (n == (ssize_t)len) return;
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            kill_conn(c);
-            return;
-        }
-        if (n > 0) {
-            data = (const char *)data + n;
-            len -= (size_t)n;
-        }
-    }
     sbuf_append(&c->out, data, len);
-    want_out(c, 1);
+    if (c->want_out || c->corked) return;
+    c->corked = 1;
+    c->next_corked = corked;
+    corked = c;
 }
 
 static void on_writable(fconn_t *c)
@@ -195,16 +191,29 @@ static void on_writable(fconn_t *c)
         memmove(c->out.data, c->out.data + n, c->out.len - (size_t)n);
         c->out.len -= (size_t)n;
     }
-    sbuf_free(&c->out);
+    if (c->out.cap > 65536) sbuf_free(&c->out); /* else kept for the next round */
     want_out(c, 0);
+}
+
+/* Writes what each connection was given during the round of events just handled. */
+static void uncork(void)
+{
+    while (corked) {
+        fconn_t *c = corked;
+        corked = c->next_corked;
+        c->corked = 0;
+        if (c->dead) continue;
+        on_writable(c);
+        if (!c->dead && c->out.len) want_out(c, 1);
+    }
 }
 
 /* One text frame carrying s[0..len). */
 static void send_text(fconn_t *c, const char *s, size_t len)
 {
     sbuf_t f = SBUF_INIT;
-    uint8_t h[10];
-    sbuf_append(&f, h, wss_header(h, WS_OP_TEXT, len));
+    uint8_t h[WS_HEADER_MAX];
+    sbuf_append(&f, h, ws_server_header(h, WS_OPCODE_TEXT, len));
     sbuf_append(&f, s, len);
     conn_send(c, f.data, f.len);
     sbuf_free(&f);
@@ -257,14 +266,14 @@ static void publish(fconn_t *c, const char *ack, size_t acklen, const char *p, s
     snprintf(id, sizeof id, "%" PRIu64 "-%" PRIu64, ms, seq);
     const char *user = c->user ? c->user : "anonymous";
     sbuf_t ev = SBUF_INIT;
-    uint8_t h[10] = {0};
+    uint8_t h[WS_HEADER_MAX] = {0};
     sbuf_append(&ev, h, sizeof h); /* the header goes at the end of this room */
     sbuf_printf(&ev,
                 "42[\"message\",{\"id\":\"%s\",\"from\":{\"id\":\"guest:%s\",\"name\":\"%s\"},"
                 "\"text\":\"%.*s\",\"ts\":%" PRIu64 ",\"room\":\"%.*s\"},\"%s\"]",
                 id, user, user, (int)tlen, text, ms, (int)rlen, room, id);
     size_t plen = ev.len - sizeof h;
-    size_t hl = wss_header(h, WS_OP_TEXT, plen);
+    size_t hl = ws_server_header(h, WS_OPCODE_TEXT, plen);
     uint8_t *frame = (uint8_t *)ev.data + sizeof h - hl;
     memcpy(frame, h, hl);
     room_t *r = strmap_get(&rooms, room, rlen);
@@ -400,9 +409,9 @@ static size_t consume(fconn_t *c, char *buf, size_t len)
                 kill_conn(c);
             break;
         case WS_OP_PING: {
-            uint8_t h[10];
+            uint8_t h[WS_HEADER_MAX];
             sbuf_t o = SBUF_INIT;
-            sbuf_append(&o, h, wss_header(h, WS_OP_PONG, f.len));
+            sbuf_append(&o, h, ws_server_header(h, WS_OPCODE_PONG, f.len));
             sbuf_append(&o, f.payload, f.len);
             conn_send(c, o.data, o.len);
             sbuf_free(&o);
@@ -551,6 +560,7 @@ int main(int argc, char **argv)
             if (!c->dead && (evs[i].events & EPOLLOUT)) on_writable(c);
             if (!c->dead && (evs[i].events & EPOLLIN)) on_readable(c);
         }
+        uncork();
         /* connections die only here, after the batch: none is freed while a room is walked,
          * nor while a later event of the batch still points at it */
         reap();

@@ -31,21 +31,3 @@ long wss_frame_parse(uint8_t *buf, size_t len, size_t max_payload, wss_frame_t *
     out->len = (size_t)plen;
     return (long)(hlen + 4 + plen);
 }
-
-size_t wss_header(uint8_t *out, int opcode, uint64_t n)
-{
-    out[0] = (uint8_t)(0x80 | (opcode & 0x0f));
-    if (n < 126) {
-        out[1] = (uint8_t)n;
-        return 2;
-    }
-    if (n < 65536) {
-        out[1] = 126;
-        out[2] = (uint8_t)(n >> 8);
-        out[3] = (uint8_t)n;
-        return 4;
-    }
-    out[1] = 127;
-    for (int i = 0; i < 8; i++) out[2 + i] = (uint8_t)(n >> (56 - 8 * i));
-    return 10;
-}

@@ -1,5 +1,6 @@
 /* WebSocket framing (RFC 6455) for the server side of the floor program: masked client frames
- * in (unmasked in place), unmasked server frame headers out. Pure: no I/O, no globals. */
+ * in, unmasked in place (the headers of its own frames are proto's ws_header.h). Pure: no I/O, no
+ * globals. */
 #ifndef FLOOR_WS_SERVER_H
 #define FLOOR_WS_SERVER_H
 
@@ -21,9 +22,5 @@ typedef struct {
 /* Parses the client frame at buf[0..len) and unmasks its payload in place. Returns the frame's
  * total length with *out filled, 0 when more bytes are needed, or a negative WSS_E* code. */
 long wss_frame_parse(uint8_t *buf, size_t len, size_t max_payload, wss_frame_t *out);
-
-/* Writes the header of an unmasked, final server frame of opcode carrying n payload bytes into
- * out (at least 10 bytes); returns its length: 2, 4 or 10, as libwebsockets writes it. */
-size_t wss_header(uint8_t *out, int opcode, uint64_t n);
 
 #endif
