@@ -26,6 +26,7 @@ struct sio_nsp {
     strmap_t pids;     /* pid -> sio_socket_t, connected and kept */
     rec_offset_t last; /* the last logged packet handled here */
     rec_log_t *log;    /* the log kept in memory (running alone), or NULL */
+    size_t touch_at;   /* where in pids the next slice of refreshes starts */
 };
 
 /* Emits that wait for the client's ack (rare, so kept out of line). A client that never acks
@@ -124,8 +125,8 @@ struct sio_server {
     int closing; /* queues whose timers are still closing when freed */
     sio_rec_store_t store;
     int has_store;
-    uv_timer_t touch; /* refreshes connected sessions in the store */
-    int touching;
+    uv_timer_t touch;      /* refreshes connected sessions in the store, a slice per tick */
+    uint32_t touch_slices; /* ticks per half window */
 };
 
 /* ---- encoding (sio.c) ---- */

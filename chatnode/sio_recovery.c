@@ -552,16 +552,29 @@ void sio_rec_end(sio_nsp_t *nsp, const char *pid, size_t pid_len)
     if (s && s->state == SOCK_KEPT) end_kept(s, kept_reason(s));
 }
 
-/* Every half window: the store's record of each connected session is refreshed, so that a
- * node that dies leaves its sessions for a window or two, not for ever. */
+/* Once per half window, the store's record of each connected session is refreshed, so that
+ * a node that dies leaves its sessions for a window or two, not for ever. The refreshes are
+ * spread over the half window a slice per second: all at once, a node's tens of thousands of
+ * them (a million over a cluster) would hold Redis for seconds, and every command queued
+ * behind them (a join, a message) would wait as long. */
+#define TOUCH_TICK_MS 1000
+
 static void touch_nsp(sio_nsp_t *nsp, void *arg)
 {
     (void)arg;
     sio_server_t *sio = nsp->sio;
+    size_t share = (nsp->pids.count + sio->touch_slices - 1) / sio->touch_slices;
+    size_t i = nsp->touch_at;
     void *v;
-    for (size_t i = 0; strmap_next(&nsp->pids, &i, NULL, NULL, &v);)
+    for (; share; share--) {
+        if (!strmap_next(&nsp->pids, &i, NULL, NULL, &v)) {
+            i = 0; /* the end of this round: the next starts from the top */
+            break;
+        }
         if (((sio_socket_t *)v)->state == SOCK_CONNECTED)
             sio->store.session_touch(sio->store.ctx, v);
+    }
+    nsp->touch_at = i;
 }
 
 static void on_touch(uv_timer_t *t)
@@ -576,7 +589,9 @@ void sio_server_set_rec_store(sio_server_t *sio, const sio_rec_store_t *store)
     sio->has_store = store != NULL;
     if (store) sio->store = *store;
     if (sio->has_store) {
-        uint64_t every = sio->rec_window / 2 ? sio->rec_window / 2 : 1;
+        uint64_t period = sio->rec_window / 2 ? sio->rec_window / 2 : 1;
+        uint64_t every = period < TOUCH_TICK_MS ? period : TOUCH_TICK_MS;
+        sio->touch_slices = (uint32_t)(period / every);
         uv_timer_start(&sio->touch, on_touch, every, every);
     } else {
         uv_timer_stop(&sio->touch);
