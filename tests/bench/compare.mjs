@@ -801,6 +801,14 @@ async function runMillion(kind, n, holdS) {
     const srv = await startServer(kind, { redis: redis.url, procs });
     stops.push(() => srv.stop());
     await sleep(2000);
+    // the memory of a run just ended (the other side's) is still being returned for a while:
+    // the baseline waits until MemAvailable holds still (two reads 2 s apart within 64 MiB)
+    for (let prev = meminfo().MemAvailable, tries = 0; tries < 60; tries++) {
+      await sleep(2000);
+      const now = meminfo().MemAvailable;
+      if (Math.abs(now - prev) < 64 * 1024) break;
+      prev = now;
+    }
     const pids = () => srv.pids().filter((p) => existsSync(`/proc/${p}`));
     const rss = () => pids().reduce((sum, pid) => sum + rssKiB(pid), 0);
     const cpu = () => pids().reduce((sum, pid) => sum + cpuTicks(pid), 0);
