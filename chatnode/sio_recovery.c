@@ -567,9 +567,10 @@ static void touch_nsp(sio_nsp_t *nsp, void *arg)
     size_t i = nsp->touch_at;
     void *v;
     for (; share; share--) {
+        /* past the end, the next round starts from the top (a map with entries has one) */
         if (!strmap_next(&nsp->pids, &i, NULL, NULL, &v)) {
-            i = 0; /* the end of this round: the next starts from the top */
-            break;
+            i = 0;
+            if (!strmap_next(&nsp->pids, &i, NULL, NULL, &v)) break;
         }
         if (((sio_socket_t *)v)->state == SOCK_CONNECTED)
             sio->store.session_touch(sio->store.ctx, v);

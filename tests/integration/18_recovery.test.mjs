@@ -533,6 +533,35 @@ for (const mode of ["alone", "redis"]) {
   });
 
   if (mode === "redis") {
+    it("refreshes connected sessions' records a slice a second over the half window, not all at once", { timeout: 60_000 }, async () => {
+      // window 6 s: a half window of 3 s in three 1 s slices, 3 of the 9 sessions each
+      const own = await startRedis();
+      const node = await startChatnode(["--app", "echo", "--redis", own.url, "--recovery-window", "6000"]);
+      const rc = createClient({ url: own.url });
+      rc.on("error", () => {});
+      await rc.connect();
+      const clients = Array.from({ length: 9 }, () => reconnecting(node));
+      try {
+        await Promise.all(clients.map(connectOnce));
+        await sleep(4500); // a whole round of refreshes after the last connect
+        const keys = [];
+        for await (const k of rc.scanIterator({ MATCH: "*:s:*" })) keys.push(...[k].flat());
+        assert.equal(keys.length, 9, "one record per session");
+        const m = rc.multi();
+        for (const k of keys) m.pTTL(k);
+        const ttls = await m.exec();
+        assert.ok(ttls.every((t) => t > 6000 && t <= 12000), `alive, TTL two windows: ${ttls}`);
+        // all at once, the TTLs would be within a few ms of each other
+        const spread = Math.max(...ttls) - Math.min(...ttls);
+        assert.ok(spread >= 800, `refreshed in slices: TTLs ${ttls.join(" ")}`);
+      } finally {
+        for (const c of clients) c.close();
+        await rc.quit().catch(() => {});
+        await stopAll(node);
+        await own.stop();
+      }
+    });
+
     describe("connection-state recovery with servers that keep no log", { timeout: 60_000 }, () => {
       let srv, peer, emitterClient, emitter;
       before(async () => {
