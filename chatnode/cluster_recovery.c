@@ -678,10 +678,21 @@ static void rec_session_keep(void *ctx, sio_socket_t *s)
     rec_session_ttl(r, s, "ttl", r->keep_ms);
 }
 
-static void rec_session_touch(void *ctx, sio_socket_t *s)
+static void rec_sessions_touch(void *ctx, sio_socket_t *const *s, size_t n)
 {
     cluster_rec_t *r = ctx;
-    rec_session_ttl(r, s, "ttl", r->live_ms);
+    args_t a = {0};
+    arg_u64(&a, n);
+    for (size_t i = 0; i < n; i++) session_key(arg_new(&a), r, s[i]);
+    arg_str(&a, cluster_uid(r->c));
+    arg_str(&a, "ttl");
+    arg_u64(&a, r->live_ms);
+    /* the keys share the namespace's hash tag: one slot, whichever shard */
+    sbuf_t k = SBUF_INIT;
+    sbuf_append(&k, a.bufs[1].data, a.bufs[1].len);
+    eval(r, rec_store_session_script, &a, &k, on_session_written, NULL);
+    sbuf_free(&k);
+    args_free(&a);
 }
 
 static void rec_session_end(void *ctx, sio_socket_t *s)
@@ -1030,7 +1041,7 @@ cluster_rec_t *cluster_rec_start(cluster_t *c, sio_server_t *sio, const chatnode
         .session_new = rec_session_new,
         .session_room = rec_session_room,
         .session_keep = rec_session_keep,
-        .session_touch = rec_session_touch,
+        .sessions_touch = rec_sessions_touch,
         .session_end = rec_session_end,
         .restore = rec_restore,
         .health = rec_health,

@@ -207,12 +207,13 @@ typedef struct {
                    const str_t *except, size_t nexcept, const char *data, size_t data_len,
                    const sio_attachment_t *att, unsigned natt);
     /* The session of s as it changes: made (data: the app's socket data), a room joined
-     * (stamp) or left, kept after its connection went, refreshed while connected, over. */
+     * (stamp) or left, kept after its connection went, over. */
     void (*session_new)(void *ctx, sio_socket_t *s, const char *data, size_t data_len);
     void (*session_room)(void *ctx, sio_socket_t *s, const char *room, size_t len, int joined,
                          uint64_t stamp);
     void (*session_keep)(void *ctx, sio_socket_t *s);
-    void (*session_touch)(void *ctx, sio_socket_t *s);
+    /* Refreshes n connected sessions of one namespace at once (one round trip for all). */
+    void (*sessions_touch)(void *ctx, sio_socket_t *const *s, size_t n);
     void (*session_end)(void *ctx, sio_socket_t *s);
     /* Asks for session pid of nsp back for a CONNECT of owner with offset ("": none). cb
      * runs exactly once, later, once every logged packet up to the answer's head has been

@@ -556,8 +556,10 @@ void sio_rec_end(sio_nsp_t *nsp, const char *pid, size_t pid_len)
  * a node that dies leaves its sessions for a window or two, not for ever. The refreshes are
  * spread over the half window a slice per second: all at once, a node's tens of thousands of
  * them (a million over a cluster) would hold Redis for seconds, and every command queued
- * behind them (a join, a message) would wait as long. */
+ * behind them (a join, a message) would wait as long. A slice goes to the store in batches:
+ * one script call per session costs Redis about ten times the refresh itself. */
 #define TOUCH_TICK_MS 1000
+#define TOUCH_BATCH   128 /* sessions refreshed by one call of the store */
 
 static void touch_nsp(sio_nsp_t *nsp, void *arg)
 {
@@ -565,6 +567,8 @@ static void touch_nsp(sio_nsp_t *nsp, void *arg)
     sio_server_t *sio = nsp->sio;
     size_t share = (nsp->pids.count + sio->touch_slices - 1) / sio->touch_slices;
     size_t i = nsp->touch_at;
+    sio_socket_t *batch[TOUCH_BATCH];
+    size_t n = 0;
     void *v;
     for (; share; share--) {
         /* past the end, the next round starts from the top (a map with entries has one) */
@@ -572,9 +576,14 @@ static void touch_nsp(sio_nsp_t *nsp, void *arg)
             i = 0;
             if (!strmap_next(&nsp->pids, &i, NULL, NULL, &v)) break;
         }
-        if (((sio_socket_t *)v)->state == SOCK_CONNECTED)
-            sio->store.session_touch(sio->store.ctx, v);
+        if (((sio_socket_t *)v)->state != SOCK_CONNECTED) continue;
+        batch[n++] = v;
+        if (n == TOUCH_BATCH) {
+            sio->store.sessions_touch(sio->store.ctx, batch, n);
+            n = 0;
+        }
     }
+    if (n) sio->store.sessions_touch(sio->store.ctx, batch, n);
     nsp->touch_at = i;
 }
 

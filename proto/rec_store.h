@@ -49,11 +49,12 @@ extern const char rec_store_log_script[];
 extern const char rec_store_restore_script[];
 
 /* SESSION: writes a session, only while it is the node's.
- *   KEYS: session
+ *   KEYS: session (op "ttl": any number of sessions of one namespace)
  *   ARGV: node uid, op, TTL ms, fields...
  *     op "new": the fields (name, value, ...) replace the session, node set
  *     op "set": HSET fields;  "del": HDEL fields;  "ttl": PEXPIRE only;  "end": DEL
- *   reply: 1, or 0 when the session is another node's (or gone) */
+ *   reply: 1, or 0 when the session is another node's (or gone); for "ttl", how many of
+ *          the sessions were the node's and were refreshed */
 extern const char rec_store_session_script[];
 
 /* LEASE: takes or keeps a lease.

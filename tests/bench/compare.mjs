@@ -1087,7 +1087,8 @@ async function main() {
     running = s;
     await { idle, polling, fanout, crossnode, pollchat, storm, jitter, recovery, hooks, webhooks, million }[s]();
   }
-  const cmd = `tests/bench/compare.sh${quick ? " --quick" : ""}${chosen.length ? " " + chosen.join(" ") : ""}`;
+  const sizes = argv.filter((a, i) => VALUED.some((v) => a === v || a.startsWith(`${v}=`)) || valueAt.has(i));
+  const cmd = `tests/bench/compare.sh${quick ? " --quick" : ""}${chosen.length ? " " + chosen.join(" ") : ""}${sizes.length ? " " + sizes.join(" ") : ""}`;
   const date = started.toISOString().slice(0, 10);
   const note = cappedNote();
   const whole = `${BEGIN}\n## Side by side with Node.js socket.io (\`compare.sh\`)\n\n` +

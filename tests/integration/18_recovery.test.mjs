@@ -562,6 +562,45 @@ for (const mode of ["alone", "redis"]) {
       }
     });
 
+    it("refreshes a slice of sessions with a few script calls, not one per session", { timeout: 90_000 }, async () => {
+      // 400 sessions, window 6 s: 134 a second, sent as scripts of at most 128 sessions
+      const own = await startRedis();
+      const node = await startChatnode(["--app", "echo", "--redis", own.url, "--recovery-window", "6000"]);
+      const rc = createClient({ url: own.url });
+      rc.on("error", () => {});
+      await rc.connect();
+      const scriptCalls = async () => {
+        const info = await rc.info("commandstats");
+        return [...info.matchAll(/cmdstat_eval(?:sha)?:calls=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+      };
+      const clients = Array.from({ length: 400 }, () => reconnecting(node));
+      try {
+        await Promise.all(clients.map(connectOnce));
+        await sleep(500);
+        const before = await scriptCalls();
+        const t0 = Date.now();
+        await sleep(3200); // a whole half window: every session refreshed once
+        const calls = (await scriptCalls()) - before;
+        const keys = [];
+        for await (const k of rc.scanIterator({ MATCH: "*:s:*" })) keys.push(...[k].flat());
+        assert.equal(keys.length, 400, "one record per session");
+        const m = rc.multi();
+        for (const k of keys) m.pTTL(k);
+        const ttls = await m.exec();
+        // made at connect with a TTL of two windows; a refresh since t0 puts it above this
+        const floor = 12000 - (Date.now() - t0) + 200;
+        const stale = ttls.filter((t) => t < floor);
+        assert.equal(stale.length, 0, `every session refreshed in the half window (${stale.length} not, TTLs from ${Math.min(...ttls)})`);
+        // one per session would be 400; in batches, two a second plus the lease's
+        assert.ok(calls > 0 && calls <= 20, `script calls in a half window: ${calls}`);
+      } finally {
+        for (const c of clients) c.close();
+        await rc.quit().catch(() => {});
+        await stopAll(node);
+        await own.stop();
+      }
+    });
+
     describe("connection-state recovery with servers that keep no log", { timeout: 60_000 }, () => {
       let srv, peer, emitterClient, emitter;
       before(async () => {
