@@ -369,6 +369,17 @@ static void became_ready(client_t *c)
     maybe_ready();
 }
 
+/* The idle scenario's broadcast: told once, when every member had it and every send was
+ * acknowledged. */
+static void bcast_check(void)
+{
+    static int told;
+    if (opt.scenario != SC_IDLE || told || !st.sent) return;
+    if (st.delivered < st.expected || st.acked < st.sent) return;
+    told = 1;
+    fprintf(stderr, "broadcast delivered %" PRIu64 "\n", st.delivered);
+}
+
 /* The time a message's text carries: "t<microseconds>...". */
 static void delivered(const char *p, size_t len)
 {
@@ -383,6 +394,7 @@ static void delivered(const char *p, size_t len)
     uint64_t now = now_us();
     hist_add(&lat_hist, now > ts ? now - ts : 0);
     st.last_delivery = now;
+    bcast_check();
 }
 
 static void join_room(client_t *c)
@@ -441,6 +453,7 @@ static void on_sio(client_t *c, const char *p, size_t len)
             return;
         }
         st.acked++;
+        bcast_check();
         if (err) {
             st.ack_errors++;
             if (!first_ack_error[0]) {
@@ -1100,7 +1113,8 @@ static void usage(FILE *f)
         "25)\n"
         "  --probe-every N         idle: every Nth client sends an event with an ack (0: none)\n"
         "  --probe-interval S      ... once per S seconds each (default 5)\n"
-        "                          idle: SIGUSR1 has each room's first member message its room;\n"
+        "                          idle: SIGUSR1 has each room's first member message its room\n"
+        "                          (\"broadcast delivered N\" on stderr once all had it, all acked);\n"
         "                          SIGUSR2 restarts the ping gaps and probes from then on\n"
         "  --quiet                 no progress lines, only `ready` and the report\n");
 }
