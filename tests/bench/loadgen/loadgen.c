@@ -1114,7 +1114,7 @@ static void usage(FILE *f)
         "  --probe-every N         idle: every Nth client sends an event with an ack (0: none)\n"
         "  --probe-interval S      ... once per S seconds each (default 5)\n"
         "                          idle: SIGUSR1 has each room's first member message its room\n"
-        "                          (\"broadcast delivered N\" on stderr once all had it, all acked);\n"
+        "                          (\"broadcast delivered N\" on stderr: all had it, all acked);\n"
         "                          SIGUSR2 restarts the ping gaps and probes from then on\n"
         "  --quiet                 no progress lines, only `ready` and the report\n");
 }
