@@ -13,7 +13,10 @@ void rec_store_key(sbuf_t *out, const char *prefix, const char *nsp, size_t nsp_
 }
 
 /* Offsets are "<ms>-<seq>" with seq below 2^22, as rec_offset.h; the next one follows the
- * last given whatever Redis's clock does. */
+ * last given whatever Redis's clock does. A stream is trimmed by age once its oldest entry is
+ * an eighth of the retention past it, not at every entry: the oldest is read at once, but
+ * finding the newest entry past the retention (for cuts) walks a stream node backwards, up to
+ * a hundred entries, which at every entry was most of the script's time. */
 const char rec_store_log_script[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
@@ -35,6 +38,7 @@ const char rec_store_log_script[] =
     "local oldest = now - keep\n"
     "if oldest < 0 then oldest = 0 end\n"
     "local minid = string.format('%d-0', oldest)\n"
+    "local slack = math.floor(keep / 8)\n"
     "local cuts = KEYS[#KEYS]\n"
     "local max = tonumber(ARGV[2])\n"
     "local function cut(key, gone)\n"
@@ -50,8 +54,10 @@ const char rec_store_log_script[] =
     "for i = 2, #KEYS - 1 do\n"
     "  local k = KEYS[i]\n"
     "  redis.call('XADD', k, id, unpack(f))\n"
-    "  local old = redis.call('XREVRANGE', k, '(' .. minid, '-', 'COUNT', 1)\n"
-    "  if #old > 0 then\n"
+    "  local first = redis.call('XRANGE', k, '-', '+', 'COUNT', 1)\n"
+    "  local fms = tonumber(string.match(first[1][1], '^(%d+)'))\n"
+    "  if fms < oldest - slack then\n"
+    "    local old = redis.call('XREVRANGE', k, '(' .. minid, '-', 'COUNT', 1)\n"
     "    redis.call('XTRIM', k, 'MINID', minid)\n"
     "    cut(k, old[1][1])\n"
     "  end\n"

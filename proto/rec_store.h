@@ -28,7 +28,8 @@ void rec_store_key(sbuf_t *out, const char *prefix, const char *nsp, size_t nsp_
                    const char *what, size_t what_len);
 
 /* LOG: gives a packet the next offset, adds it to its streams, trims them (entries older
- * than the retention, then the oldest past most entries + 100, recording what went in cuts)
+ * than the retention once the oldest is an eighth of it past, then the oldest past most
+ * entries + 100, recording what went in cuts)
  * and publishes.
  *   KEYS: seq, then one stream per room (or the namespace's "all" stream), then cuts
  *   ARGV: retention ms, most entries per stream, PUBLISH or SPUBLISH, channel, message (from
