@@ -533,14 +533,26 @@ for (const mode of ["alone", "redis"]) {
   });
 
   if (mode === "redis") {
-    it("refreshes connected sessions' records a slice a second over the half window, not all at once", { timeout: 60_000 }, async () => {
-      // window 6 s: a half window of 3 s in three 1 s slices, 3 of the 9 sessions each
+    /** A node of its own on a Redis of its own, recovery window 6 s, and n clients to connect. */
+    async function refreshing(n) {
       const own = await startRedis();
       const node = await startChatnode(["--app", "echo", "--redis", own.url, "--recovery-window", "6000"]);
       const rc = createClient({ url: own.url });
       rc.on("error", () => {});
       await rc.connect();
-      const clients = Array.from({ length: 9 }, () => reconnecting(node));
+      const clients = Array.from({ length: n }, () => reconnecting(node));
+      const close = async () => {
+        for (const c of clients) c.close();
+        await rc.quit().catch(() => {});
+        await stopAll(node);
+        await own.stop();
+      };
+      return { rc, clients, close };
+    }
+
+    it("refreshes connected sessions' records a slice a second over the half window, not all at once", { timeout: 60_000 }, async () => {
+      // window 6 s: a half window of 3 s in three 1 s slices, 3 of the 9 sessions each
+      const { rc, clients, close } = await refreshing(9);
       try {
         await Promise.all(clients.map(connectOnce));
         await sleep(4500); // a whole round of refreshes after the last connect
@@ -555,25 +567,17 @@ for (const mode of ["alone", "redis"]) {
         const spread = Math.max(...ttls) - Math.min(...ttls);
         assert.ok(spread >= 800, `refreshed in slices: TTLs ${ttls.join(" ")}`);
       } finally {
-        for (const c of clients) c.close();
-        await rc.quit().catch(() => {});
-        await stopAll(node);
-        await own.stop();
+        await close();
       }
     });
 
     it("refreshes a slice of sessions with a few script calls, not one per session", { timeout: 90_000 }, async () => {
       // 400 sessions, window 6 s: 134 a second, sent as scripts of at most 128 sessions
-      const own = await startRedis();
-      const node = await startChatnode(["--app", "echo", "--redis", own.url, "--recovery-window", "6000"]);
-      const rc = createClient({ url: own.url });
-      rc.on("error", () => {});
-      await rc.connect();
+      const { rc, clients, close } = await refreshing(400);
       const scriptCalls = async () => {
         const info = await rc.info("commandstats");
         return [...info.matchAll(/cmdstat_eval(?:sha)?:calls=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
       };
-      const clients = Array.from({ length: 400 }, () => reconnecting(node));
       try {
         await Promise.all(clients.map(connectOnce));
         await sleep(500);
@@ -594,10 +598,7 @@ for (const mode of ["alone", "redis"]) {
         // one per session would be 400; in batches, two a second plus the lease's
         assert.ok(calls > 0 && calls <= 20, `script calls in a half window: ${calls}`);
       } finally {
-        for (const c of clients) c.close();
-        await rc.quit().catch(() => {});
-        await stopAll(node);
-        await own.stop();
+        await close();
       }
     });
 
