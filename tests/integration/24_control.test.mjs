@@ -24,7 +24,11 @@ describe("heartbeats, the registry and drain", { timeout: 120_000 }, () => {
     sub = rc.duplicate();
     sub.on("error", () => {});
     await sub.connect();
-    await sub.subscribe("chatcluster:heartbeat", (m) => heartbeats.push(JSON.parse(m)));
+    // this node's only: another test starts a node of its own on the same Redis
+    await sub.subscribe("chatcluster:heartbeat", (m) => {
+      const h = JSON.parse(m);
+      if (h.pid === node.pid) heartbeats.push(h);
+    });
     await sub.subscribe("chatcluster:reply", (m) => replies.push(JSON.parse(m)));
   });
   after(async () => {
@@ -114,21 +118,29 @@ describe("heartbeats, the registry and drain", { timeout: 120_000 }, () => {
       const c = io(node.url, { forceNew: true, transports: ["websocket"], auth: { user: `d${i}` }, reconnectionDelay: 100, reconnectionDelayMax: 200 });
       clients.push(c);
     }
-    await Promise.all(clients.map((c) => waitFor(c, "connect")));
-    const reasons = clients.map((c) => waitFor(c, "disconnect"));
-    await rc.publish(`chatcluster:command:${id}`, JSON.stringify({ v: 1, type: "drain", id: "cmd-1" }));
-    await eventually(() => replies.some((r) => r.id === "cmd-1"), WAIT_MS, "the reply");
-    assert.deepEqual(replies.find((r) => r.id === "cmd-1"), { v: 1, type: "reply", id: "cmd-1", node: id, ok: true, draining: true });
-    for (const r of await Promise.all(reasons)) assert.equal(r[0], "transport close", "a close that makes the client reconnect");
-    const health = JSON.parse((await httpRequest(`${node.url}/healthz`)).body);
-    assert.equal(health.draining, true);
-    const refused = await httpRequest(`${node.url}/socket.io/?EIO=4&transport=polling`);
-    assert.equal(refused.status, 503);
-    await eventually(() => heartbeats.at(-1).draining === true, WAIT_MS);
-
-    await rc.publish("chatcluster:command:all", JSON.stringify({ v: 1, type: "undrain", id: "cmd-2" }));
-    await eventually(() => clients.every((c) => c.connected), WAIT_MS, "the clients to reconnect once undrained");
-    assert.equal(JSON.parse((await httpRequest(`${node.url}/healthz`)).body).draining, false);
-    clients.forEach((c) => c.close());
+    try {
+      await drainAndUndrain(id, clients);
+    } finally {
+      clients.forEach((c) => c.close()); // a failure above leaves none reconnecting for ever
+    }
   });
 });
+
+/** Drains the node, checks the clients were moved off and new sessions refused, undrains. */
+async function drainAndUndrain(id, clients) {
+  await Promise.all(clients.map((c) => waitFor(c, "connect")));
+  const reasons = clients.map((c) => waitFor(c, "disconnect"));
+  await rc.publish(`chatcluster:command:${id}`, JSON.stringify({ v: 1, type: "drain", id: "cmd-1" }));
+  await eventually(() => replies.some((r) => r.id === "cmd-1"), WAIT_MS, "the reply");
+  assert.deepEqual(replies.find((r) => r.id === "cmd-1"), { v: 1, type: "reply", id: "cmd-1", node: id, ok: true, draining: true });
+  for (const r of await Promise.all(reasons)) assert.equal(r[0], "transport close", "a close that makes the client reconnect");
+  const health = JSON.parse((await httpRequest(`${node.url}/healthz`)).body);
+  assert.equal(health.draining, true);
+  const refused = await httpRequest(`${node.url}/socket.io/?EIO=4&transport=polling`);
+  assert.equal(refused.status, 503);
+  await eventually(() => heartbeats.at(-1).draining === true, WAIT_MS);
+
+  await rc.publish("chatcluster:command:all", JSON.stringify({ v: 1, type: "undrain", id: "cmd-2" }));
+  await eventually(() => clients.every((c) => c.connected), WAIT_MS, "the clients to reconnect once undrained");
+  assert.equal(JSON.parse((await httpRequest(`${node.url}/healthz`)).body).draining, false);
+}
