@@ -664,41 +664,40 @@ static void rec_session_room(void *ctx, sio_socket_t *s, const char *room, size_
     args_free(&a);
 }
 
-static void rec_session_ttl(cluster_rec_t *r, sio_socket_t *s, const char *op, uint64_t ttl)
+/* The SESSION script's op with ttl on n sessions (keys only: "ttl" takes any number, "end"
+ * one). Their keys share the namespace's hash tag: one slot, whichever shard. */
+static void sessions_ttl(cluster_rec_t *r, sio_socket_t *const *s, size_t n, const char *op,
+                         uint64_t ttl)
 {
     args_t a = {0};
-    session_args(&a, r, op, ttl);
-    session_op(r, s, &a);
+    arg_u64(&a, n);
+    for (size_t i = 0; i < n; i++) session_key(arg_new(&a), r, s[i]);
+    arg_str(&a, cluster_uid(r->c));
+    arg_str(&a, op);
+    arg_u64(&a, ttl);
+    sbuf_t route = SBUF_INIT; /* eval takes a over */
+    sbuf_append(&route, a.bufs[1].data, a.bufs[1].len);
+    eval(r, rec_store_session_script, &a, &route, on_session_written, NULL);
+    sbuf_free(&route);
     args_free(&a);
 }
 
 static void rec_session_keep(void *ctx, sio_socket_t *s)
 {
     cluster_rec_t *r = ctx;
-    rec_session_ttl(r, s, "ttl", r->keep_ms);
+    sessions_ttl(r, &s, 1, "ttl", r->keep_ms);
 }
 
 static void rec_sessions_touch(void *ctx, sio_socket_t *const *s, size_t n)
 {
     cluster_rec_t *r = ctx;
-    args_t a = {0};
-    arg_u64(&a, n);
-    for (size_t i = 0; i < n; i++) session_key(arg_new(&a), r, s[i]);
-    arg_str(&a, cluster_uid(r->c));
-    arg_str(&a, "ttl");
-    arg_u64(&a, r->live_ms);
-    /* the keys share the namespace's hash tag: one slot, whichever shard */
-    sbuf_t k = SBUF_INIT;
-    sbuf_append(&k, a.bufs[1].data, a.bufs[1].len);
-    eval(r, rec_store_session_script, &a, &k, on_session_written, NULL);
-    sbuf_free(&k);
-    args_free(&a);
+    sessions_ttl(r, s, n, "ttl", r->live_ms);
 }
 
 static void rec_session_end(void *ctx, sio_socket_t *s)
 {
     cluster_rec_t *r = ctx;
-    rec_session_ttl(r, s, "end", r->live_ms);
+    sessions_ttl(r, &s, 1, "end", r->live_ms);
 }
 
 /* ---- restores ---- */

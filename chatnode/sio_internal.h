@@ -26,7 +26,8 @@ struct sio_nsp {
     strmap_t pids;     /* pid -> sio_socket_t, connected and kept */
     rec_offset_t last; /* the last logged packet handled here */
     rec_log_t *log;    /* the log kept in memory (running alone), or NULL */
-    size_t touch_at;   /* where in pids the next slice of refreshes starts */
+    size_t touch_at;   /* where in pids the next slice of refreshes starts (a resize of pids
+                        * may skip a session for a round: its TTL lasts four) */
 };
 
 /* Emits that wait for the client's ack (rare, so kept out of line). A client that never acks
