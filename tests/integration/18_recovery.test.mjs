@@ -451,13 +451,45 @@ for (const mode of ["alone", "redis"]) {
       await emitAck(b, "broadcast", "quiet", "news", "long ago");
       await eventually(() => got.length === 1, WAIT_MS, "the old message");
       await emitAck(b, "broadcast", "elsewhere", "news", "not for a"); // after a's offset
-      await sleep(6000); // both past the retention and its eighth: trimmed with the next entry
+      await sleep(6000); // past the retention: the room's stream expired whole
       await dropAndReturn(srv, a, "close", async () => {
         await emitAck(b, "broadcast", "quiet", "news", "while away");
       });
       assert.equal(a.recovered, true, JSON.stringify((await health(srv)).failed));
       await eventually(() => got.length === 2, WAIT_MS, "the missed message");
       assert.deepEqual(got.map((e) => e[1]), ["long ago", "while away"]);
+    });
+    it("a room with older entries past the retention: they are trimmed, cuts records it, still recovered", async () => {
+      const a = reconnecting(srv);
+      const b = reconnecting(srv);
+      await Promise.all([connectOnce(a), connectOnce(b)]);
+      const got = recordAll(a);
+      await emitAck(a, "join", "busy");
+      await emitAck(b, "broadcast", "busy", "news", "first");
+      await sleep(3000); // within the retention (4.8 s): the stream stays
+      await emitAck(b, "broadcast", "busy", "news", "second");
+      await eventually(() => got.length === 2, WAIT_MS, "both messages");
+      await sleep(3000); // "first" is past the retention and its eighth (5.4 s), "second" is not
+      await dropAndReturn(srv, a, "close", async () => {
+        await emitAck(b, "broadcast", "busy", "news", "while away");
+      });
+      assert.equal(a.recovered, true, JSON.stringify((await health(srv)).failed));
+      await eventually(() => got.length === 3, WAIT_MS, "the missed message");
+      assert.deepEqual(got.map((e) => e[1]), ["first", "second", "while away"]);
+      if (mode === "redis") {
+        const rc = createClient({ url: redis.url });
+        rc.on("error", () => {});
+        await rc.connect();
+        try {
+          const [stream] = await rc.keys("*:r:busy");
+          const [cuts] = await rc.keys("*:cuts");
+          assert.deepEqual((await rc.xRange(stream, "-", "+")).map((e) => JSON.parse(e.message.d)[1]),
+            ["second", "while away"], "the entry past the retention went");
+          assert.equal(await rc.hGet(cuts, stream), got[0][2], "cuts has the entry trimmed");
+        } finally {
+          await rc.quit().catch(() => {});
+        }
+      }
     });
   });
 
@@ -535,6 +567,16 @@ for (const mode of ["alone", "redis"]) {
   });
 
   if (mode === "redis") {
+    /** The TTLs (ms) of the session records in rc's Redis, n of them. */
+    async function sessionTtls(rc, n) {
+      const keys = [];
+      for await (const k of rc.scanIterator({ MATCH: "*:s:*" })) keys.push(...[k].flat());
+      assert.equal(keys.length, n, "one record per session");
+      const m = rc.multi();
+      for (const k of keys) m.pTTL(k);
+      return m.exec();
+    }
+
     /** A node of its own on a Redis of its own, recovery window 6 s, and n clients to connect. */
     async function refreshing(n) {
       const own = await startRedis();
@@ -558,12 +600,7 @@ for (const mode of ["alone", "redis"]) {
       try {
         await Promise.all(clients.map(connectOnce));
         await sleep(4500); // a whole round of refreshes after the last connect
-        const keys = [];
-        for await (const k of rc.scanIterator({ MATCH: "*:s:*" })) keys.push(...[k].flat());
-        assert.equal(keys.length, 9, "one record per session");
-        const m = rc.multi();
-        for (const k of keys) m.pTTL(k);
-        const ttls = await m.exec();
+        const ttls = await sessionTtls(rc, 9);
         assert.ok(ttls.every((t) => t > 6000 && t <= 12000), `alive, TTL two windows: ${ttls}`);
         // all at once, the TTLs would be within a few ms of each other
         const spread = Math.max(...ttls) - Math.min(...ttls);
@@ -587,12 +624,7 @@ for (const mode of ["alone", "redis"]) {
         const t0 = Date.now();
         await sleep(3200); // a whole half window: every session refreshed once
         const calls = (await scriptCalls()) - before;
-        const keys = [];
-        for await (const k of rc.scanIterator({ MATCH: "*:s:*" })) keys.push(...[k].flat());
-        assert.equal(keys.length, 400, "one record per session");
-        const m = rc.multi();
-        for (const k of keys) m.pTTL(k);
-        const ttls = await m.exec();
+        const ttls = await sessionTtls(rc, 400);
         // made at connect with a TTL of two windows; a refresh since t0 puts it above this
         const floor = 12000 - (Date.now() - t0) + 200;
         const stale = ttls.filter((t) => t < floor);

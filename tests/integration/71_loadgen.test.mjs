@@ -148,6 +148,7 @@ describe("loadgen", { timeout: 240_000 }, () => {
       assert.equal(report.sent, 3);
       assert.equal(report.expected, 30);
       assert.equal(report.delivered, 30);
+      assert.match(stderr, /^broadcast delivered 30$/m, "it says when every member had it");
       assert.equal(report.latency_us.count, 30);
       assert.equal(seen.filter((m) => / broadcast$/.test(m.text)).length, 1);
       assert.equal(seen[0].room, "r40");
