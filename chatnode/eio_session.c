@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 struct eio_server {
     uv_loop_t *loop;
@@ -43,10 +44,21 @@ struct eio_server {
     uv_check_t batch_check;     /* after the turn's I/O callbacks */
     uv_prepare_t batch_prepare; /* before the loop blocks: what timers queued */
     uint8_t *batch_buf;         /* LWS_PRE + BATCH_BYTES: the frames of one write */
+    /* A batch for many clients waits while the client that sent this turn's input has more in
+     * its socket: libwebsockets reads a socket a small buffer at a time, one read per loop
+     * turn, so a sender's burst would otherwise reach each client as one write per message.
+     * At most CORK_TURNS turns in a row; the idle handle keeps the loop from blocking. */
+    uv_idle_t cork_idle;
+    int rx_fd;          /* the socket the turn's last WebSocket input came from, or -1 */
+    uint8_t cork_turns; /* turns the batch has waited */
 };
 
 /* At most this many bytes of frames (headers included) go in one batched write. */
 #define BATCH_BYTES 65536
+/* A batch of at least CORK_MIN clients waits for a sender with more input, at most CORK_TURNS
+ * loop turns in a row. */
+#define CORK_MIN   1024
+#define CORK_TURNS 32
 
 typedef enum { S_OPEN = 0, S_CLOSING, S_CLOSED } state_t;
 typedef enum { UP_NONE = 0, UP_PROBING, UP_PROBED } upgrade_t;
@@ -466,14 +478,33 @@ static void on_batch(eio_server_t *es)
     uv_prepare_stop(&es->batch_prepare);
 }
 
+static void on_cork_idle(uv_idle_t *h)
+{
+    (void)h; /* its being active is what counts: the loop polls without blocking */
+}
+
 static void on_batch_check(uv_check_t *h)
 {
-    on_batch(h->data);
+    eio_server_t *es = h->data;
+    int fd = es->rx_fd, n = 0;
+    es->rx_fd = -1;
+    /* (a socket closed since is refused; one that took its number just waits a turn) */
+    if (es->nbatch >= CORK_MIN && es->cork_turns < CORK_TURNS && fd >= 0 &&
+        ioctl(fd, FIONREAD, &n) == 0 && n > 0) {
+        if (!es->cork_turns++) uv_idle_start(&es->cork_idle, on_cork_idle);
+        return;
+    }
+    if (es->cork_turns) {
+        es->cork_turns = 0;
+        uv_idle_stop(&es->cork_idle);
+    }
+    on_batch(es);
 }
 
 static void on_batch_prepare(uv_prepare_t *h)
 {
-    on_batch(h->data);
+    eio_server_t *es = h->data;
+    if (!es->cork_turns) on_batch(es); /* a waiting batch goes after the next turn's input */
 }
 
 static void batch_add(eio_session_t *s)
@@ -672,6 +703,8 @@ eio_server_t *eio_server_new(uv_loop_t *loop, const chatnode_config_t *cfg,
     deadline_queue_init(&es->kill_q, loop, 0, on_doomed, es);
     uv_check_init(loop, &es->batch_check);
     es->batch_check.data = es;
+    uv_idle_init(loop, &es->cork_idle);
+    es->rx_fd = -1;
     uv_prepare_init(loop, &es->batch_prepare);
     es->batch_prepare.data = es;
     es->batch_buf = xmalloc(LWS_PRE + BATCH_BYTES);
@@ -704,6 +737,7 @@ void eio_server_close(eio_server_t *es)
     es->nbatch = 0;
     uv_close((uv_handle_t *)&es->batch_check, NULL);
     uv_close((uv_handle_t *)&es->batch_prepare, NULL);
+    uv_close((uv_handle_t *)&es->cork_idle, NULL);
     deadline_queue_close(&es->ping_q, NULL);
     deadline_queue_close(&es->pong_q, NULL);
     deadline_queue_close(&es->upgrade_q, NULL);
@@ -1158,6 +1192,7 @@ int eio_on_ws_receive(struct lws *wsi, const void *in, size_t len)
     if (!s) return -1;
     if (s->doomed) return 0; /* closed at once on the next loop turn */
     s->es->bytes_in += len;
+    s->es->rx_fd = lws_get_socket_fd(wsi);
     int binary = lws_frame_is_binary(wsi);
     int first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
     size_t max = (size_t)s->es->cfg->max_payload;

@@ -414,9 +414,10 @@ async function fanout() {
   const rates = quick ? [10, 50] : [5, 10, 15, 20, 30, 40, 50, 75, 100, 150, 200];
   const duration = quick ? 3 : 5;
   const best = {}, peak = {}, at = {};
-  for (const [kind, kindRates] of [...KINDS.map(([k]) => [k, rates]), ["floor", [...rates, ...FLOOR_MORE.fanout]]]) {
+  const ladder = [...rates, ...FLOOR_MORE.fanout];
+  for (const kind of [...KINDS.map(([k]) => k), "floor"]) {
     at[kind] = {};
-    for (const rate of kindRates) {
+    for (const rate of ladder) {
       const srv = await startServer(kind);
       const rep = await loadgen([...target(srv), "--scenario", "fanout", "--transport", "websocket", "--clients", String(subs),
         "--rate", String(rate), "--duration", String(duration)]);
@@ -434,23 +435,23 @@ async function fanout() {
     ["delivered messages/s at that rate", b("c", (x) => fmt(x.rep.delivered_per_s)), b("node", (x) => fmt(x.rep.delivered_per_s)), ratio(best.c?.rep.delivered_per_s, best.node?.rep.delivered_per_s, true)],
     ["most deliveries/s in any step (first send to last delivery)", fmt(peak.c), fmt(peak.node), ratio(peak.c, peak.node, true)],
     ...latencyRows(at, rates, (rate) => `${fmt(rate)} messages/s (${fmt(rate * subs)} deliveries/s)`, ["p50", "p99"]),
-    ...ceilingRows(best, peak, (x) => x.rep.delivered_per_s, rates.at(-1), FLOOR_MORE.fanout.at(-1)),
-  ], notes: `One publisher sends chat messages (stored, then broadcast) to a room of ${fmt(subs)} WebSocket clients, ${duration} s per rate, rates ${rates.join(", ")}/s, stopping at the first rate not held: a rate is held when every message reached every client, none was still on its way 1 s after the last was sent, and the p99 latency stayed under ${HELD_P99_US / 1000} ms (a server that falls behind shows as latency growing through the run). Latency is from the publisher's send to each delivery; a dash is a rate not run. ${CEILING_NOTE} A share marked ≥ is of a server that held every rate of its ladder. Its ladder goes on past the servers' with ${FLOOR_MORE.fanout.join(", ")}/s.` });
+    ...ceilingRows(best, peak, (x) => x.rep.delivered_per_s, ladder.at(-1)),
+  ], notes: `One publisher sends chat messages (stored, then broadcast) to a room of ${fmt(subs)} WebSocket clients, ${duration} s per rate, rates ${ladder.join(", ")}/s, stopping at the first rate not held: a rate is held when every message reached every client, none was still on its way 1 s after the last was sent, and the p99 latency stayed under ${HELD_P99_US / 1000} ms (a server that falls behind shows as latency growing through the run). Latency is from the publisher's send to each delivery; a dash is a rate not run. ${CEILING_NOTE} A share marked ≥ is of a server that held every rate of the ladder.` });
 }
 
-/* The floor program's ladders go on past the servers': it holds rates they do not. */
+/* Every kind climbs the same ladder, which goes on to rates only the floor program held. */
 const FLOOR_MORE = quick ? { fanout: [100, 200], crossnode: [500, 1000] }
   : { fanout: [300, 400, 600, 800], crossnode: [30_000, 40_000, 60_000, 80_000] };
 const CEILING_NOTE = "The ceiling is tests/bench/floor run in the same steps: one process (one thread, epoll, no storage, no Redis) that answers the handshake, CONNECT and join just enough for the load generator to count a client in, and for each message writes the frame chatnode would deliver (same bytes) to every member of the room with one send() each, encoding it once; the same load generator measures it as it measures the servers, so the ceiling is this machine's with this load generator.";
 
 /** Rows saying what each server reaches as a share of the floor program's figures: at its
  * highest rate held (value(best) deliveries/s), and the peak step when given. A server that held
- * the top of its ladder (top) may do more: its share is "at least"; so is the ceiling when the
- * floor held every step of its own (floorTop). */
-function ceilingRows(best, peak, value, top, floorTop) {
+ * the top of the ladder (top) may do more: its share is "at least"; so is the ceiling when the
+ * floor held it. */
+function ceilingRows(best, peak, value, top) {
   const pct = (k, v, f) => (v > 0 && f > 0 ? `${best[k]?.rate >= top ? "≥ " : ""}${fmt((100 * v) / f, 1)}%` : "-");
   const fb = best.floor ? value(best.floor) : 0;
-  const atLeast = best.floor?.rate >= floorTop ? "at least " : "";
+  const atLeast = best.floor?.rate >= top ? "at least " : "";
   const rows = [[`chatcluster as % of this machine's ceiling: deliveries/s at the highest rate held (the floor program: ${best.floor ? `${atLeast}${fmt(fb)}/s at ${fmt(best.floor.rate)} messages/s` : "no rate held"})`,
     pct("c", best.c && value(best.c), fb), pct("node", best.node && value(best.node), fb), ""]];
   if (peak)
@@ -484,9 +485,10 @@ async function crossnode() {
   const rates = quick ? [100, 200] : [1000, 2000, 5000, 10_000, 15_000, 20_000];
   const duration = quick ? 3 : 5;
   const best = {}, peak = {}, at = {}; // at[kind][rate]: the report
-  for (const [kind, kindRates] of [...KINDS.map(([k]) => [k, rates]), ["floor", [...rates, ...FLOOR_MORE.crossnode]]]) {
+  const ladder = [...rates, ...FLOOR_MORE.crossnode];
+  for (const kind of [...KINDS.map(([k]) => k), "floor"]) {
     at[kind] = {};
-    for (const rate of kindRates) {
+    for (const rate of ladder) {
       let ports, stop;
       if (kind === "floor") {
         // one process, both ports, no Redis: the rooms span both and no message crosses a bus
@@ -519,10 +521,10 @@ async function crossnode() {
     ["highest message rate held (messages/s)", b("c", (x) => fmt(x.rate)), b("node", (x) => fmt(x.rate)), ratio(best.c?.rate, best.node?.rate, true)],
     ["deliveries/s at that rate", b("c", (x) => fmt(x.rep.delivered_per_s)), b("node", (x) => fmt(x.rep.delivered_per_s)), ratio(best.c?.rep.delivered_per_s, best.node?.rep.delivered_per_s, true)],
     ...latencyRows(at, rates, (rate) => `${fmt(rate * 10)} deliveries/s`, ["p50", "p99", "p999"]),
-    ...ceilingRows(best, peak, (x) => x.rep.delivered_per_s, rates.at(-1), FLOOR_MORE.crossnode.at(-1)),
+    ...ceilingRows(best, peak, (x) => x.rep.delivered_per_s, ladder.at(-1)),
   ];
   results.push({ scenario: "crossnode", title: "Cross-node chat: two servers and Redis", rows,
-    notes: `${fmt(clients)} WebSocket clients in ${rooms} rooms of 10, alternately on two servers sharing one Redis (chatnode's redis-adapter bus; the peer's @socket.io/redis-adapter), the clients sending to their rooms in turn; each message is stored in Redis and delivered to the 10 members, 5 on each server, so half the deliveries cross the bus. ${duration} s per rate, rates ${rates.join(", ")} messages/s (10 deliveries each), stopping at the first rate not held (all delivered, p99 under ${HELD_P99_US / 1000} ms); a dash is a rate not run. ${CEILING_NOTE} Here its one process listens on two ports, the clients spread over both as over the two servers, and delivers every message to its room of 10 itself (no Redis, no bus: the limit of the delivery alone). A share marked ≥ is of a server that held every rate of its ladder; its ladder goes on past the servers' with ${FLOOR_MORE.crossnode.join(", ")} messages/s.` });
+    notes: `${fmt(clients)} WebSocket clients in ${rooms} rooms of 10, alternately on two servers sharing one Redis (chatnode's redis-adapter bus; the peer's @socket.io/redis-adapter), the clients sending to their rooms in turn; each message is stored in Redis and delivered to the 10 members, 5 on each server, so half the deliveries cross the bus. ${duration} s per rate, rates ${ladder.join(", ")} messages/s (10 deliveries each), stopping at the first rate not held (all delivered, p99 under ${HELD_P99_US / 1000} ms); a dash is a rate not run. ${CEILING_NOTE} Here its one process listens on two ports, the clients spread over both as over the two servers, and delivers every message to its room of 10 itself (no Redis, no bus: the limit of the delivery alone). A share marked ≥ is of a server that held every rate of the ladder.` });
 }
 
 /** Long-polling chat on one server: clients in rooms of 10 sending at increasing rates, each

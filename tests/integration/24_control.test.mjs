@@ -2,11 +2,13 @@
 // registry entry, drain and undrain commands (new sessions refused, clients moved off with a
 // transport close so that they reconnect), and the user each chat socket carries in
 // fetch-sockets answers; WebSocket frames queued for one client in one loop turn going out in
-// one write, as the heartbeat's counters show. Exercises chatnode/control.c.
+// one write, and a sender's burst to a big room reaching each member in a few writes, as the
+// heartbeat's counters show. Exercises chatnode/control.c and the batching in eio_session.c.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { io } from "socket.io-client";
+import WebSocket from "ws";
 import { startChatnode, startRedis, stopAll, eventually, httpRequest, waitFor, WAIT_MS } from "./lib/harness.mjs";
 
 let redis, node, rc, sub;
@@ -76,38 +78,71 @@ describe("heartbeats, the registry and drain", { timeout: 120_000 }, () => {
 
   it("counts WebSocket frames and writes: the frames one loop turn sends a client go in one write", async () => {
     // the echo app answers an event with three attachments at once: four frames, one write
-    const echo = await startChatnode(["--app", "echo", "--redis", redis.url, "--heartbeat-interval", "100",
-      "--ping-interval", "60000", "--ping-timeout", "60000"]);
-    const mine = [];
-    const sub3 = rc.duplicate();
-    sub3.on("error", () => {});
-    await sub3.connect();
+    const echo = await echoNode();
     let s;
     try {
-      await sub3.subscribe("chatcluster:heartbeat", (m) => {
-        const h = JSON.parse(m);
-        if (h.pid === echo.pid) mine.push(h);
-      });
-      s = io(echo.url, { forceNew: true, transports: ["websocket"] });
+      s = io(echo.node.url, { forceNew: true, transports: ["websocket"] });
       await waitFor(s, "auth");
       // a heartbeat taken after the connect's frames were counted
-      await eventually(() => mine.some((h) => h.ws_frames_out >= 2), WAIT_MS, "the connect's frames counted");
-      const n = mine.length;
-      await eventually(() => mine.length > n, WAIT_MS, "a later heartbeat");
-      const before = mine.at(-1);
+      await eventually(() => echo.beats.some((h) => h.ws_frames_out >= 2), WAIT_MS, "the connect's frames counted");
+      const before = await echo.nextBeat();
       const back = new Promise((resolve) => s.once("message-back", (...args) => resolve(args)));
       s.emit("message", Buffer.from([1]), Buffer.from([2, 2]), Buffer.from([3, 3, 3]));
       const args = await back;
       // (the last argument is the recovery offset the node adds with Redis)
       assert.deepEqual(args.slice(0, 3).map((b) => [...b]), [[1], [2, 2], [3, 3, 3]]);
-      await eventually(() => mine.at(-1).ws_frames_out >= before.ws_frames_out + 4, WAIT_MS, "the answer's frames counted");
-      const after = mine.at(-1);
+      await eventually(() => echo.beats.at(-1).ws_frames_out >= before.ws_frames_out + 4, WAIT_MS, "the answer's frames counted");
+      const after = echo.beats.at(-1);
       assert.equal(after.ws_frames_out - before.ws_frames_out, 4, "the event and its three attachments");
       assert.equal(after.ws_writes - before.ws_writes, 1, "all four in one write");
     } finally {
       s?.close();
-      await sub3.quit().catch(() => {});
-      await stopAll(echo);
+      await echo.stop();
+    }
+  });
+
+  it("a sender's burst to 1,100 clients goes to each in a few writes, not one per message", async () => {
+    // libwebsockets reads a socket 128 bytes or so per loop turn: a burst of 30 messages of
+    // 240 bytes, sent in one TCP write, takes some 50 turns to read. Written at the end of
+    // each turn, each member would get 1 to 2 frames per write; the node holds a batch this
+    // big while the sender's socket still has input, so each write carries many.
+    const echo = await echoNode(["--handshake-rate", "0", "--echo-test-events"]);
+    const url = `${echo.node.url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`;
+    const members = [];
+    let got = 0;
+    const connect = () => new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, { perMessageDeflate: false });
+      ws.on("message", (data) => {
+        const m = data.toString();
+        if (m[0] === "0") ws.send("40");
+        else if (m.startsWith("40")) resolve(ws);
+        else if (m.startsWith('42["m",')) got++;
+      });
+      ws.once("error", reject);
+      members.push(ws);
+    });
+    try {
+      for (let i = 0; i < 1100; i += 100) await Promise.all(Array.from({ length: 100 }, connect));
+      const sender = await connect();
+      const burst = [];
+      for (let i = 0; i < 30; i++) {
+        // a masked client text frame (mask 0: the payload as it is), 126: a 16-bit length
+        const p = Buffer.from(`42["broadcast",null,"m",${i},"${"x".repeat(200)}"]`);
+        burst.push(Buffer.from([0x81, 0x80 | 126, p.length >> 8, p.length & 255, 0, 0, 0, 0]), p);
+      }
+      const before = await echo.nextBeat();
+      sender._socket.write(Buffer.concat(burst));
+      const expected = 30 * members.length;
+      await eventually(() => got === expected, WAIT_MS * 3, `${expected} deliveries (${got})`);
+      await eventually(() => echo.beats.at(-1).ws_frames_out - before.ws_frames_out >= expected, WAIT_MS, "the frames counted");
+      const after = echo.beats.at(-1);
+      const frames = after.ws_frames_out - before.ws_frames_out;
+      const perWrite = frames / (after.ws_writes - before.ws_writes);
+      // written at each turn's end: 1.5 to 3 frames per write; held while the sender has more: 10
+      assert.ok(perWrite >= 6, `frames per write: ${perWrite.toFixed(2)} (${frames} frames)`);
+    } finally {
+      members.forEach((ws) => ws.terminate());
+      await echo.stop();
     }
   });
 
@@ -125,6 +160,39 @@ describe("heartbeats, the registry and drain", { timeout: 120_000 }, () => {
     }
   });
 });
+
+/** An echo node on the suite's Redis and the heartbeats it publishes (every 100 ms). */
+async function echoNode(extra = []) {
+  const node = await startChatnode(["--app", "echo", "--redis", redis.url, "--heartbeat-interval", "100",
+    "--ping-interval", "60000", "--ping-timeout", "60000", ...extra]);
+  const beats = [];
+  const s = rc.duplicate();
+  s.on("error", () => {});
+  try {
+    await s.connect();
+    await s.subscribe("chatcluster:heartbeat", (m) => {
+      const h = JSON.parse(m);
+      if (h.pid === node.pid) beats.push(h);
+    });
+  } catch (err) {
+    await stopAll(node);
+    throw err;
+  }
+  return {
+    node,
+    beats,
+    /** A heartbeat published after this call. */
+    async nextBeat() {
+      const n = beats.length;
+      await eventually(() => beats.length > n, WAIT_MS, "a heartbeat");
+      return beats.at(-1);
+    },
+    async stop() {
+      await s.quit().catch(() => {});
+      await stopAll(node);
+    },
+  };
+}
 
 /** Drains the node, checks the clients were moved off and new sessions refused, undrains. */
 async function drainAndUndrain(id, clients) {
