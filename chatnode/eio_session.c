@@ -44,19 +44,22 @@ struct eio_server {
     uv_check_t batch_check;     /* after the turn's I/O callbacks */
     uv_prepare_t batch_prepare; /* before the loop blocks: what timers queued */
     uint8_t *batch_buf;         /* LWS_PRE + BATCH_BYTES: the frames of one write */
-    /* A batch for many clients waits while the client that sent this turn's input has more in
-     * its socket: libwebsockets reads a socket a small buffer at a time, one read per loop
-     * turn, so a sender's burst would otherwise reach each client as one write per message.
-     * At most CORK_TURNS turns in a row; the idle handle keeps the loop from blocking. */
+    /* After a broadcast to many clients, the batch waits while the client that sent this
+     * turn's input has more in its socket: libwebsockets reads a socket a small buffer at a
+     * time, one read per loop turn, so a sender's burst would otherwise reach each client as
+     * one write per message. At most CORK_TURNS turns in a row; the idle handle keeps the loop
+     * from blocking. */
     uv_idle_t cork_idle;
+    size_t fanout;      /* the most clients one packet went to since the last turn's end */
     int rx_fd;          /* the socket the turn's last WebSocket input came from, or -1 */
     uint8_t cork_turns; /* turns the batch has waited */
 };
 
 /* At most this many bytes of frames (headers included) go in one batched write. */
 #define BATCH_BYTES 65536
-/* A batch of at least CORK_MIN clients waits for a sender with more input, at most CORK_TURNS
- * loop turns in a row. */
+/* After a packet to at least CORK_MIN clients, the batch waits for a sender with more input,
+ * at most CORK_TURNS loop turns in a row. (Pings due together make a big batch too, but of
+ * one frame per client that nothing more would join.) */
 #define CORK_MIN   1024
 #define CORK_TURNS 32
 
@@ -487,9 +490,13 @@ static void on_batch_check(uv_check_t *h)
 {
     eio_server_t *es = h->data;
     int fd = es->rx_fd, n = 0;
+    size_t fanout = es->fanout;
     es->rx_fd = -1;
-    /* (a socket closed since is refused; one that took its number just waits a turn) */
-    if (es->nbatch >= CORK_MIN && es->cork_turns < CORK_TURNS && fd >= 0 &&
+    es->fanout = 0;
+    /* a batch that waits goes on waiting while the sender has more, whether or not this turn
+     * brought another broadcast (one waiting for Redis comes in a later turn); a socket closed
+     * since is refused, one that took its number just waits a turn */
+    if ((fanout >= CORK_MIN || es->cork_turns) && es->cork_turns < CORK_TURNS && fd >= 0 &&
         ioctl(fd, FIONREAD, &n) == 0 && n > 0) {
         if (!es->cork_turns++) uv_idle_start(&es->cork_idle, on_cork_idle);
         return;
@@ -521,6 +528,11 @@ static void batch_add(eio_session_t *s)
     hold(s);
     s->batched = 1;
     es->batch[es->nbatch++] = s;
+}
+
+void eio_server_fanout(eio_server_t *es, size_t n)
+{
+    if (n > es->fanout) es->fanout = n;
 }
 
 void eio_send(eio_session_t *s, frame_t *f)

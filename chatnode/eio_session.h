@@ -130,6 +130,9 @@ void eio_on_ws_closed(struct lws *wsi);
 /* Queues a packet for the session (adds a reference to f). Ignored once the session is
  * closing. */
 void eio_send(eio_session_t *s, frame_t *f);
+/* One packet was just sent to n clients (a broadcast): a turn's writes wait a little for the
+ * rest of its sender's burst when n is large. */
+void eio_server_fanout(eio_server_t *es, size_t n);
 /* Can the session take a packet right now without queueing it (a WebSocket with nothing
  * queued, or a waiting long-poll GET)? Volatile packets go only to ready sessions. */
 int eio_ready(const eio_session_t *s);

@@ -10,6 +10,7 @@
 #include "jtext.h"
 #include "log.h"
 #include "room.h"
+#include "server.h"
 #include "sid.h"
 
 #include <stdlib.h>
@@ -304,6 +305,7 @@ static size_t deliver_frames(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, 
     } else {
         for (size_t i = 0; i < nrooms; i++) visit_room(nsp, &rooms[i], deliver, &b);
     }
+    eio_server_fanout(server_eio(nsp->sio->srv), b.count);
     return b.count;
 }
 
