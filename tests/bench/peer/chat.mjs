@@ -651,10 +651,16 @@ async function stop(signal) {
   process.exit(0);
 }
 // While stopping, a closing socket's handlers may still publish (the adapter's own calls, not
-// ours to catch) after the Redis clients quit: those rejections are expected, nothing else is.
+// ours to catch) after the Redis clients quit, as a rejection or thrown at once: those are
+// expected, nothing else is.
+const closedWhileStopping = (err) => stopping && err?.name === "ClientClosedError";
 process.on("unhandledRejection", (err) => {
-  if (stopping && err?.name === "ClientClosedError") return;
-  throw err;
+  if (!closedWhileStopping(err)) throw err;
+});
+process.on("uncaughtException", (err) => {
+  if (closedWhileStopping(err)) return;
+  console.error(err);
+  process.exit(1);
 });
 process.on("SIGTERM", () => stop("SIGTERM"));
 process.on("SIGINT", () => stop("SIGINT"));
