@@ -50,7 +50,7 @@ struct eio_server {
      * one write per message. At most CORK_TURNS turns in a row; the idle handle keeps the loop
      * from blocking. */
     uv_idle_t cork_idle;
-    size_t fanout;      /* the most clients one packet went to since the last turn's end */
+    size_t fanout;      /* the most clients one packet of the batch went to */
     int rx_fd;          /* the socket the turn's last WebSocket input came from, or -1 */
     uint8_t cork_turns; /* turns the batch has waited */
 };
@@ -477,6 +477,11 @@ static void on_batch(eio_server_t *es)
         release(s);
     }
     es->nbatch = 0;
+    es->fanout = 0;
+    if (es->cork_turns) {
+        es->cork_turns = 0;
+        uv_idle_stop(&es->cork_idle);
+    }
     uv_check_stop(&es->batch_check);
     uv_prepare_stop(&es->batch_prepare);
 }
@@ -490,20 +495,14 @@ static void on_batch_check(uv_check_t *h)
 {
     eio_server_t *es = h->data;
     int fd = es->rx_fd, n = 0;
-    size_t fanout = es->fanout;
     es->rx_fd = -1;
-    es->fanout = 0;
     /* a batch that waits goes on waiting while the sender has more, whether or not this turn
      * brought another broadcast (one waiting for Redis comes in a later turn); a socket closed
      * since is refused, one that took its number just waits a turn */
-    if ((fanout >= CORK_MIN || es->cork_turns) && es->cork_turns < CORK_TURNS && fd >= 0 &&
+    if ((es->fanout >= CORK_MIN || es->cork_turns) && es->cork_turns < CORK_TURNS && fd >= 0 &&
         ioctl(fd, FIONREAD, &n) == 0 && n > 0) {
         if (!es->cork_turns++) uv_idle_start(&es->cork_idle, on_cork_idle);
         return;
-    }
-    if (es->cork_turns) {
-        es->cork_turns = 0;
-        uv_idle_stop(&es->cork_idle);
     }
     on_batch(es);
 }

@@ -414,7 +414,7 @@ async function fanout() {
   const rates = quick ? [10, 50] : [5, 10, 15, 20, 30, 40, 50, 75, 100, 150, 200];
   const duration = quick ? 3 : 5;
   const best = {}, peak = {}, at = {};
-  const ladder = [...rates, ...FLOOR_MORE.fanout];
+  const ladder = [...rates, ...LADDER_MORE.fanout];
   for (const kind of [...KINDS.map(([k]) => k), "floor"]) {
     at[kind] = {};
     for (const rate of ladder) {
@@ -440,7 +440,7 @@ async function fanout() {
 }
 
 /* Every kind climbs the same ladder, which goes on to rates only the floor program held. */
-const FLOOR_MORE = quick ? { fanout: [100, 200], crossnode: [500, 1000] }
+const LADDER_MORE = quick ? { fanout: [100, 200], crossnode: [500, 1000] }
   : { fanout: [300, 400, 600, 800], crossnode: [30_000, 40_000, 60_000, 80_000] };
 const CEILING_NOTE = "The ceiling is tests/bench/floor run in the same steps: one process (one thread, epoll, no storage, no Redis) that answers the handshake, CONNECT and join just enough for the load generator to count a client in, and for each message writes the frame chatnode would deliver (same bytes) to every member of the room with one send() each, encoding it once; the same load generator measures it as it measures the servers, so the ceiling is this machine's with this load generator.";
 
@@ -485,7 +485,7 @@ async function crossnode() {
   const rates = quick ? [100, 200] : [1000, 2000, 5000, 10_000, 15_000, 20_000];
   const duration = quick ? 3 : 5;
   const best = {}, peak = {}, at = {}; // at[kind][rate]: the report
-  const ladder = [...rates, ...FLOOR_MORE.crossnode];
+  const ladder = [...rates, ...LADDER_MORE.crossnode];
   for (const kind of [...KINDS.map(([k]) => k), "floor"]) {
     at[kind] = {};
     for (const rate of ladder) {
