@@ -6,7 +6,7 @@
 // Exercises chatnode/cluster.c, proto/runtime/bus.c and proto/adapter_msg.c.
 import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { startChatnode, startRedis, stopAll, eventually, httpRequest, WAIT_MS } from "./lib/harness.mjs";
+import { startChatnode, startRedis, stopAll, eventually, httpRequest, WAIT_MS, busUp } from "./lib/harness.mjs";
 import { client, closeAllClients, connected, emitAck, record, echo, withoutOffset, withoutOffsets } from "./lib/clients.mjs";
 
 // Recovery is on (the default): every event received ends with its offset, which
@@ -19,16 +19,6 @@ async function health(node) {
 }
 
 /** Waits until both nodes' Redis connections are up (subscriptions included). */
-async function busUp(...nodes) {
-  await eventually(async () => {
-    for (const n of nodes) {
-      const h = await health(n);
-      if (h.bus?.command !== "connected" || h.bus?.subscriber !== "connected") return false;
-    }
-    return true;
-  }, WAIT_MS, "the bus to connect");
-}
-
 /** The events named ev among those recorded (probes sent while waiting may still arrive). */
 const only = (got, ev) => got.filter((e) => e[0] === ev);
 

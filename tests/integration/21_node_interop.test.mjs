@@ -6,7 +6,7 @@ import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { Emitter } from "@socket.io/redis-emitter";
-import { startChatnode, startRedis, stopAll, eventually, httpRequest, waitFor, WAIT_MS } from "./lib/harness.mjs";
+import { startChatnode, startRedis, stopAll, eventually, httpRequest, waitFor, WAIT_MS, busUp } from "./lib/harness.mjs";
 import { client, closeAllClients, connected, emitAck, record, echo, withoutOffset, withoutOffsets } from "./lib/clients.mjs";
 import { startNodePeer } from "./lib/node_peer.mjs";
 
@@ -16,13 +16,6 @@ const only = (got, ev) => got.filter((e) => e[0] === ev);
 
 // The chatnode runs with recovery on (the default): what its clients receive ends with an
 // offset, checked and taken off by withoutOffset(); the Node server's clients get none.
-
-async function busUp(node) {
-  await eventually(async () => {
-    const h = JSON.parse((await httpRequest(`${node.url}/healthz`)).body);
-    return h.bus?.command === "connected" && h.bus?.subscriber === "connected";
-  }, WAIT_MS, "the bus to connect");
-}
 
 describe("chatnode with a Node.js socket.io server and the emitter", { timeout: 120_000 }, () => {
   before(async () => {

@@ -5,19 +5,12 @@
 // Exercises chatnode/cluster.c (issued requests) and app_echo.c.
 import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { startChatnode, startRedis, stopAll, eventually, httpRequest, waitFor, WAIT_MS } from "./lib/harness.mjs";
+import { startChatnode, startRedis, stopAll, eventually, httpRequest, waitFor, WAIT_MS, busUp } from "./lib/harness.mjs";
 import { client, closeAllClients, connected, emitAck, withoutOffset } from "./lib/clients.mjs";
 import { startNodePeer } from "./lib/node_peer.mjs";
 
 const FLAGS = ["--app", "echo", "--echo-test-events", "--ping-interval", "5000", "--ping-timeout", "5000", "--requests-timeout", "1500"];
 let redis, n1, n2, peer;
-
-async function busUp(node) {
-  await eventually(async () => {
-    const h = JSON.parse((await httpRequest(`${node.url}/healthz`)).body);
-    return h.bus?.command === "connected" && h.bus?.subscriber === "connected";
-  }, WAIT_MS, "the bus to connect");
-}
 
 describe("cluster-wide requests made by a chatnode", { timeout: 120_000 }, () => {
   before(async () => {

@@ -12,7 +12,7 @@ import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { io } from "socket.io-client";
-import { startChatnode, startRedis, stopAll, eventually, httpRequest, openWsSession, withTimeout, WAIT_MS } from "./lib/harness.mjs";
+import { startChatnode, startRedis, stopAll, eventually, httpRequest, openWsSession, withTimeout, WAIT_MS, busUp } from "./lib/harness.mjs";
 
 const SECRET = "test-secret-of-the-chat";
 const b64url = (b) => Buffer.from(b).toString("base64url");
@@ -57,13 +57,6 @@ function record(s, ...events) {
   const got = [];
   for (const ev of events) s.on(ev, (x) => got.push([ev, x]));
   return got;
-}
-
-async function busUp(node) {
-  await eventually(async () => {
-    const h = JSON.parse((await httpRequest(`${node.url}/healthz`)).body);
-    return h.bus?.command === "connected" && h.bus?.subscriber === "connected";
-  }, WAIT_MS, "the bus to connect");
 }
 
 describe("the chat app on two nodes", { timeout: 180_000 }, () => {

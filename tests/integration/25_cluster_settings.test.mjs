@@ -12,7 +12,7 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { io } from "socket.io-client";
-import { startChatnode, startAdminnode, startRedis, stopAll, eventually, httpRequest, waitFor, WAIT_MS } from "./lib/harness.mjs";
+import { startChatnode, startAdminnode, startRedis, stopAll, eventually, httpRequest, waitFor, WAIT_MS, busUp } from "./lib/harness.mjs";
 import { withoutOffset } from "./lib/clients.mjs";
 
 const KEY = "settings-admin-key-0123456789";
@@ -41,13 +41,6 @@ async function api(server, method, path, body) {
     body: body ? JSON.stringify(body) : undefined,
   });
   return { status: res.status, body: JSON.parse(res.body) };
-}
-
-async function busUp(node) {
-  await eventually(async () => {
-    const h = JSON.parse((await httpRequest(`${node.url}/healthz`)).body);
-    return h.bus?.command === "connected" && h.bus?.subscriber === "connected";
-  }, WAIT_MS, "the bus to connect");
 }
 
 const nodeFlags = (extra = []) => ["--app", "chat", "--allow-anonymous", "--redis", redis.url, ...PREFIXES,

@@ -7,7 +7,7 @@ import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
 import { startNodePeer } from "./lib/node_peer.mjs";
-import { startChatnode, startAdminnode, startRedis, stopAll, eventually, httpRequest, waitFor, WAIT_MS } from "./lib/harness.mjs";
+import { startChatnode, startAdminnode, startRedis, stopAll, eventually, httpRequest, waitFor, WAIT_MS, busUp } from "./lib/harness.mjs";
 import { withoutOffset } from "./lib/clients.mjs";
 
 const ADMIN = "admin-key-0123456789abcdef";
@@ -34,13 +34,6 @@ async function user(node, name) {
 /** Sessions a node has kept for connection-state recovery so far (its /healthz). */
 async function keptTotal(node) {
   return JSON.parse((await httpRequest(`${node.url}/healthz`)).body).recovery.kept_total;
-}
-
-async function busUp(node) {
-  await eventually(async () => {
-    const h = JSON.parse((await httpRequest(`${node.url}/healthz`)).body);
-    return h.bus?.command === "connected" && h.bus?.subscriber === "connected";
-  }, WAIT_MS, "the bus to connect");
 }
 
 // The chatnodes run with connection-state recovery on (the default): every event their clients

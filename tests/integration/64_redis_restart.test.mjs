@@ -12,7 +12,7 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
 import { startCluster, connectMany, closeAll, tagOf, waitUntil } from "./lib/cluster.mjs";
-import { startChatnode, startRedis, stopAll, eventually, httpRequest, waitFor, withTimeout, WAIT_MS } from "./lib/harness.mjs";
+import { startChatnode, startRedis, stopAll, eventually, httpRequest, waitFor, withTimeout, WAIT_MS, busConnected } from "./lib/harness.mjs";
 
 let cluster;
 let recs = [];
@@ -20,14 +20,10 @@ let recs = [];
 /** A node's /healthz, parsed. */
 const health = async (node) => JSON.parse((await httpRequest(`${node.url}/healthz`)).body);
 /** Both of a chatnode's Redis connections are up (the subscriber once every channel it wants is subscribed again). */
-const busUp = async (node) => {
-  const { bus } = await health(node);
-  return bus?.command === "connected" && bus?.subscriber === "connected";
-};
 /** Redis connections of a chatnode made again since: reconnects counts each of the two. */
 const reconnects = async (node) => (await health(node)).bus.reconnects;
 /** Both of a node's connections up again, made anew after it had `before` reconnects. */
-const busBack = async (node, before) => (await reconnects(node)) >= before + 2 && (await busUp(node));
+const busBack = async (node, before) => (await reconnects(node)) >= before + 2 && (await busConnected(node));
 const busDown = async (node) => {
   const { bus } = await health(node);
   return bus?.command !== "connected" && bus?.subscriber !== "connected";
@@ -138,7 +134,7 @@ describe("Redis with the append-only file, restarted cleanly", { timeout: 120_00
   before(async () => {
     redis = await startRedis([], { persist: true }); // as deploy/cluster.sh runs it
     [a, b] = await Promise.all([0, 1].map(() => startChatnode(["--app", "chat", "--allow-anonymous", "--redis", redis.url])));
-    await eventually(async () => (await busUp(a)) && (await busUp(b)), WAIT_MS, "both nodes' bus to connect");
+    await eventually(async () => (await busConnected(a)) && (await busConnected(b)), WAIT_MS, "both nodes' bus to connect");
   });
   after(async () => {
     for (const s of sockets) s.close();

@@ -10,13 +10,9 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { io } from "socket.io-client";
 import { redisCli, startSentinelGroup } from "./lib/redis_topology.mjs";
-import { startChatnode, startAdminnode, startRedis, stopAll, eventually, freePort, httpRequest, waitFor, WAIT_MS } from "./lib/harness.mjs";
+import { startChatnode, startAdminnode, startRedis, stopAll, eventually, freePort, httpRequest, waitFor, WAIT_MS, busConnected } from "./lib/harness.mjs";
 
 const health = async (node) => JSON.parse((await httpRequest(`${node.url}/healthz`)).body);
-const busUp = async (node) => {
-  const { bus } = await health(node);
-  return bus?.command === "connected" && bus?.subscriber === "connected";
-};
 
 /**
  * A sentinel we control: it names `primary.port` (change it at will) as the primary of any
@@ -90,7 +86,7 @@ describe("Redis behind Sentinel", { timeout: 180_000 }, () => {
       "--store-replicas", "1"];
     [a, b] = await Promise.all([startChatnode(flags), startChatnode(flags)]);
     admin = await startAdminnode(["--redis", group.url]);
-    await eventually(async () => (await busUp(a)) && (await busUp(b)), WAIT_MS, "both nodes' bus to connect");
+    await eventually(async () => (await busConnected(a)) && (await busConnected(b)), WAIT_MS, "both nodes' bus to connect");
   });
   after(async () => {
     for (const s of sockets) s.close();
@@ -156,7 +152,7 @@ describe("Redis behind Sentinel", { timeout: 180_000 }, () => {
       await eventually(async () => {
         const [ha, hb] = [await health(a), await health(b)];
         return [ha, hb].every((h) => h.bus.primary === `127.0.0.1:${promoted}` && h.bus.failovers >= 1) &&
-          (await busUp(a)) && (await busUp(b));
+          (await busConnected(a)) && (await busConnected(b));
       }, 60_000, "both nodes on the new primary");
       await eventually(() => acked.length >= countAtPromotion + 5, 30_000, "messages acknowledged after the failover");
       const last = acked[acked.length - 1];
@@ -191,7 +187,7 @@ describe("Redis behind Sentinel", { timeout: 180_000 }, () => {
     const url = `redis+sentinel://127.0.0.1:${dead},127.0.0.1:${liar.port},${real}/${group.name}`;
     const c = await startChatnode(["--app", "chat", "--allow-anonymous", "--redis", url]);
     try {
-      await eventually(() => busUp(c), 30_000, "the node's bus to connect past the dead and the lying sentinel");
+      await eventually(() => busConnected(c), 30_000, "the node's bus to connect past the dead and the lying sentinel");
       const { bus } = await health(c);
       assert.equal(bus.primary, `127.0.0.1:${primary}`);
       assert.ok(bus.role_refusals >= 1, `the replica named by the liar was refused: ${JSON.stringify(bus)}`);
@@ -215,14 +211,14 @@ describe("Redis behind Sentinel", { timeout: 180_000 }, () => {
     const fake = await fakeSentinel(p1.port);
     const c = await startChatnode(["--app", "chat", "--allow-anonymous", "--redis", `redis+sentinel://127.0.0.1:${fake.port}/moving`]);
     try {
-      await eventually(async () => (await busUp(c)) && (await health(c)).bus.watch === "connected", WAIT_MS,
+      await eventually(async () => (await busConnected(c)) && (await health(c)).bus.watch === "connected", WAIT_MS,
         "the node on the first server, its watch subscribed");
       assert.equal((await health(c)).bus.primary, `127.0.0.1:${p1.port}`);
       assert.ok((await clientsOf(p1.port)) >= 2, "the command and subscriber connections on the first server");
       fake.primaryPort = p2.port;
       fake.announce(`moving 127.0.0.1 ${p1.port} 127.0.0.1 ${p2.port}`);
       await eventually(async () => (await clientsOf(p1.port)) === 0 && (await clientsOf(p2.port)) >= 2 &&
-        (await busUp(c)), WAIT_MS, "both connections on the second server");
+        (await busConnected(c)), WAIT_MS, "both connections on the second server");
       const { bus } = await health(c);
       assert.deepEqual([bus.primary, bus.failovers, bus.failover_moves >= 2], [`127.0.0.1:${p2.port}`, 1, true],
         JSON.stringify(bus));

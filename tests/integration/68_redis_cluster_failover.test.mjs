@@ -14,7 +14,7 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
 import { redisCli, startRedisCluster } from "./lib/redis_topology.mjs";
-import { startChatnode, stopAll, eventually, httpRequest, waitFor, WAIT_MS } from "./lib/harness.mjs";
+import { startChatnode, stopAll, eventually, httpRequest, waitFor, WAIT_MS, busConnected } from "./lib/harness.mjs";
 
 const PREFIX = "socket.io";
 const streamKey = (room) => `${PREFIX}:chat:{room:${room}}`;
@@ -24,10 +24,6 @@ const ACK_MS = 30_000; // an ack not back by then counts as never answered
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const health = async (node) => JSON.parse((await httpRequest(`${node.url}/healthz`)).body);
-const busUp = async (node) => {
-  const { bus } = await health(node);
-  return bus?.command === "connected" && bus?.subscriber === "connected";
-};
 
 /** A room's whole history through the chat's "history" event, oldest first. */
 async function historyOf(s, room) {
@@ -84,7 +80,7 @@ describe("chat through a Redis Cluster failover (--store-replicas 1)", { timeout
     const flags = ["--app", "chat", "--allow-anonymous", "--redis", cluster.url, "--store-replicas", "1",
       "--rate", "1000", "--burst", "1000"];
     [a, b] = await Promise.all([startChatnode(flags), startChatnode(flags)]);
-    await eventually(async () => (await busUp(a)) && (await busUp(b)), WAIT_MS, "both nodes' bus to connect");
+    await eventually(async () => (await busConnected(a)) && (await busConnected(b)), WAIT_MS, "both nodes' bus to connect");
   });
   after(async () => {
     for (const s of sockets) s.close();

@@ -11,7 +11,7 @@ import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
-import { startChatnode, startRedis, stopAll, eventually, httpRequest, WAIT_MS } from "./lib/harness.mjs";
+import { startChatnode, startRedis, stopAll, eventually, httpRequest, WAIT_MS, busUp } from "./lib/harness.mjs";
 
 const PEER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../bench/peer/chat.mjs");
 const MARK = "marks"; // the room every client of a conversation joins for the markers
@@ -27,13 +27,6 @@ function startPeer(flags = []) {
  * peer's lack. */
 function startNode(flags = []) {
   return startChatnode(["--app", "chat", "--allow-anonymous", "--recovery-window", "0", ...flags]);
-}
-
-async function busUp(node) {
-  await eventually(async () => {
-    const h = JSON.parse((await httpRequest(`${node.url}/healthz`)).body);
-    return h.bus?.command === "connected" && h.bus?.subscriber === "connected";
-  }, WAIT_MS, "the bus to connect");
 }
 
 const running = [];
@@ -357,7 +350,7 @@ describe("the bench peer speaks chatnode's chat protocol", { timeout: 60_000 }, 
       const [n1, n2, p1, p2] = await start(
         startNode(["--redis", r1.url]), startNode(["--redis", r1.url]),
         startPeer(["--redis", r2.url]), startPeer(["--redis", r2.url]));
-      await Promise.all([n1, n2, p1, p2].map(busUp));
+      await busUp(n1, n2, p1, p2);
       const [tn, tp] = await Promise.all([conversation(n1, n2), conversation(p1, p2)]);
       assertSame(tp, tn);
       await stopAll(n1, n2, p1, p2);

@@ -267,6 +267,20 @@ export async function eventually(check, timeoutMs = WAIT_MS, what = "condition",
 }
 
 /** fetch with a timeout; resolves with { status, headers, body (text) }. */
+/** Is the node's Redis bus up: its command and subscriber connections both connected? */
+export async function busConnected(node) {
+  const h = JSON.parse((await httpRequest(`${node.url}/healthz`)).body);
+  return h.bus?.command === "connected" && h.bus?.subscriber === "connected";
+}
+
+/** Waits until every node's Redis bus is up. */
+export async function busUp(...nodes) {
+  await eventually(async () => {
+    for (const n of nodes) if (!(await busConnected(n))) return false;
+    return true;
+  }, WAIT_MS, "the bus to connect");
+}
+
 export async function httpRequest(url, { method = "GET", body, headers, timeoutMs = WAIT_MS, signal } = {}) {
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(new Error(`timed out after ${timeoutMs} ms: ${method} ${url}`)), timeoutMs);
