@@ -2,6 +2,7 @@
  * and the helpers every handler shares about the Redis connection. */
 #include "api.h"
 #include "alloc.h"
+#include "prom_text.h"
 #include "sbuf.h"
 #include "webhooks.h"
 
@@ -106,17 +107,6 @@ static unsigned long long rec_num(json_t *rec, const char *key, const char *sub)
                : 0;
 }
 
-/* A node id as a label value: printable ASCII (control_msg_id_valid), '\\' and '"' escaped. */
-static void node_label(sbuf_t *out, const char *id)
-{
-    sbuf_append_str(out, "node=\"");
-    for (const char *p = id; *p; p++) {
-        if (*p == '\\' || *p == '"') sbuf_append_char(out, '\\');
-        sbuf_append_char(out, *p);
-    }
-    sbuf_append_char(out, '"');
-}
-
 /* Connection-state recovery on each chatnode that is up or draining, from its heartbeat. */
 static void recovery_metrics(const reg_t *reg, sbuf_t *out)
 {
@@ -124,35 +114,30 @@ static void recovery_metrics(const reg_t *reg, sbuf_t *out)
                                           "trimmed", "too_many", "unavailable"};
     size_t n;
     const reg_node_t **nodes = reg_sorted(reg, &n);
-    sbuf_append_str(out, "# HELP chatcluster_recovery_sessions_kept Sessions a chatnode keeps for "
-                         "their clients to come back.\n"
-                         "# TYPE chatcluster_recovery_sessions_kept gauge\n");
+    prom_family(out, "chatcluster_recovery_sessions_kept", "gauge",
+                "Sessions a chatnode keeps for their clients to come back.");
     for (size_t i = 0; i < n; i++) {
         json_t *rec = json_object_get(nodes[i]->hb, "recovery");
         if (nodes[i]->state == REG_DOWN || !rec) continue;
-        sbuf_append_str(out, "chatcluster_recovery_sessions_kept{");
-        node_label(out, nodes[i]->id);
-        sbuf_printf(out, "} %llu\n", rec_num(rec, "kept", NULL));
+        prom_value1(out, "chatcluster_recovery_sessions_kept", "node", nodes[i]->id,
+                    rec_num(rec, "kept", NULL));
     }
-    sbuf_append_str(out, "# HELP chatcluster_recovery_restores_total Sessions a chatnode gave "
-                         "back to reconnecting clients.\n"
-                         "# TYPE chatcluster_recovery_restores_total counter\n");
+    prom_family(out, "chatcluster_recovery_restores_total", "counter",
+                "Sessions a chatnode gave back to reconnecting clients.");
     for (size_t i = 0; i < n; i++) {
         json_t *rec = json_object_get(nodes[i]->hb, "recovery");
         if (nodes[i]->state == REG_DOWN || !rec) continue;
-        sbuf_append_str(out, "chatcluster_recovery_restores_total{");
-        node_label(out, nodes[i]->id);
-        sbuf_printf(out, "} %llu\n", rec_num(rec, "restored", NULL));
+        prom_value1(out, "chatcluster_recovery_restores_total", "node", nodes[i]->id,
+                    rec_num(rec, "restored", NULL));
     }
-    sbuf_append_str(out, "# HELP chatcluster_recovery_failures_total Reconnecting clients that "
-                         "got a new session instead, by reason.\n"
-                         "# TYPE chatcluster_recovery_failures_total counter\n");
+    prom_family(out, "chatcluster_recovery_failures_total", "counter",
+                "Reconnecting clients that got a new session instead, by reason.");
     for (size_t i = 0; i < n; i++) {
         json_t *rec = json_object_get(nodes[i]->hb, "recovery");
         if (nodes[i]->state == REG_DOWN || !rec) continue;
         for (size_t k = 0; k < sizeof reasons / sizeof reasons[0]; k++) {
             sbuf_append_str(out, "chatcluster_recovery_failures_total{");
-            node_label(out, nodes[i]->id);
+            prom_label(out, "node", nodes[i]->id, strlen(nodes[i]->id));
             sbuf_printf(out, ",reason=\"%s\"} %llu\n", reasons[k],
                         rec_num(rec, "failed", reasons[k]));
         }
@@ -165,23 +150,18 @@ void api_metrics(api_request_t *req)
     adminnode_t *an = api_app(req);
     sbuf_t out = SBUF_INIT;
     http_metrics(an->http, &out);
-    sbuf_printf(&out,
-                "# HELP adminnode_uptime_seconds Seconds since adminnode started.\n"
-                "# TYPE adminnode_uptime_seconds gauge\n"
-                "adminnode_uptime_seconds %llu\n",
-                (unsigned long long)((uv_now(an->loop) - an->started_ms) / 1000));
+    prom_family(&out, "adminnode_uptime_seconds", "gauge", "Seconds since adminnode started.");
+    prom_value(&out, "adminnode_uptime_seconds", (uv_now(an->loop) - an->started_ms) / 1000);
     const char *state = api_redis_state(an);
-    sbuf_append_str(&out, "# HELP adminnode_redis_state State of the Redis connection (1 for the "
-                          "current one).\n"
-                          "# TYPE adminnode_redis_state gauge\n");
+    prom_family(&out, "adminnode_redis_state", "gauge",
+                "State of the Redis connection (1 for the current one).");
     static const char *const states[] = {"none", "disconnected", "connected"};
     for (size_t i = 0; i < 3; i++)
         sbuf_printf(&out, "adminnode_redis_state{state=\"%s\"} %d\n", states[i],
                     strcmp(states[i], state) == 0);
     if (an->registry) {
         const reg_t *reg = registry_nodes(an->registry);
-        sbuf_append_str(&out, "# HELP adminnode_nodes Chatnodes in the registry, by state.\n"
-                              "# TYPE adminnode_nodes gauge\n");
+        prom_family(&out, "adminnode_nodes", "gauge", "Chatnodes in the registry, by state.");
         for (int s = 0; s < REG_NSTATES; s++)
             sbuf_printf(&out, "adminnode_nodes{state=\"%s\"} %zu\n", reg_state_name((reg_state_t)s),
                         reg_count(reg, (reg_state_t)s));
@@ -190,73 +170,57 @@ void api_metrics(api_request_t *req)
     if (an->bus) {
         bus_stats_t st;
         bus_stats(an->bus, &st);
-        sbuf_printf(&out,
-                    "# HELP adminnode_redis_reconnects_total Redis connections re-established "
-                    "after a loss.\n"
-                    "# TYPE adminnode_redis_reconnects_total counter\n"
-                    "adminnode_redis_reconnects_total %llu\n"
-                    "# HELP adminnode_redis_published_total PUBLISH commands sent to Redis.\n"
-                    "# TYPE adminnode_redis_published_total counter\n"
-                    "adminnode_redis_published_total %llu\n"
-                    "# HELP adminnode_redis_dropped_total Publishes dropped while Redis was "
-                    "unreachable.\n"
-                    "# TYPE adminnode_redis_dropped_total counter\n"
-                    "adminnode_redis_dropped_total %llu\n",
-                    (unsigned long long)st.reconnects, (unsigned long long)st.published,
-                    (unsigned long long)st.dropped);
+        prom_family(&out, "adminnode_redis_reconnects_total", "counter",
+                    "Redis connections re-established after a loss.");
+        prom_value(&out, "adminnode_redis_reconnects_total", st.reconnects);
+        prom_family(&out, "adminnode_redis_published_total", "counter",
+                    "PUBLISH commands sent to Redis.");
+        prom_value(&out, "adminnode_redis_published_total", st.published);
+        prom_family(&out, "adminnode_redis_dropped_total", "counter",
+                    "Publishes dropped while Redis was unreachable.");
+        prom_value(&out, "adminnode_redis_dropped_total", st.dropped);
         const redis_url_t *u = bus_url(an->bus);
-        sbuf_printf(&out,
-                    "# HELP adminnode_redis_topology The Redis deployment of --redis (1 for the "
-                    "one in use).\n"
-                    "# TYPE adminnode_redis_topology gauge\n"
-                    "adminnode_redis_topology{topology=\"%s\"} 1\n",
+        prom_family(&out, "adminnode_redis_topology", "gauge",
+                    "The Redis deployment of --redis (1 for the one in use).");
+        sbuf_printf(&out, "adminnode_redis_topology{topology=\"%s\"} 1\n",
                     redis_url_kind_name(u->kind));
-        if (u->kind == REDIS_URL_SENTINEL)
-            sbuf_printf(&out,
-                        "# HELP adminnode_redis_failovers_total New primaries announced by the "
-                        "sentinels.\n"
-                        "# TYPE adminnode_redis_failovers_total counter\n"
-                        "adminnode_redis_failovers_total %llu\n"
-                        "# HELP adminnode_redis_role_refusals_total Connections dropped because "
-                        "the server a sentinel named was not the primary.\n"
-                        "# TYPE adminnode_redis_role_refusals_total counter\n"
-                        "adminnode_redis_role_refusals_total %llu\n",
-                        (unsigned long long)st.failovers, (unsigned long long)st.role_refusals);
+        if (u->kind == REDIS_URL_SENTINEL) {
+            prom_family(&out, "adminnode_redis_failovers_total", "counter",
+                        "New primaries announced by the sentinels.");
+            prom_value(&out, "adminnode_redis_failovers_total", st.failovers);
+            prom_family(&out, "adminnode_redis_role_refusals_total", "counter",
+                        "Connections dropped because the server a sentinel named was not the "
+                        "primary.");
+            prom_value(&out, "adminnode_redis_role_refusals_total", st.role_refusals);
+        }
         if (u->kind == REDIS_URL_CLUSTER || an->sharded) {
-            sbuf_printf(&out,
-                        "# HELP adminnode_redis_primary The primaries of the slot map (1 each).\n"
-                        "# TYPE adminnode_redis_primary gauge\n");
+            prom_family(&out, "adminnode_redis_primary", "gauge",
+                        "The primaries of the slot map (1 each).");
             for (size_t i = 0; i < bus_shards(an->bus); i++) {
                 const char *addr = bus_shard_addr(an->bus, i);
-                if (addr) sbuf_printf(&out, "adminnode_redis_primary{addr=\"%s\"} 1\n", addr);
+                if (addr) prom_value1(&out, "adminnode_redis_primary", "addr", addr, 1);
             }
+            prom_family(&out, "adminnode_redis_redirects_total", "counter",
+                        "Commands sent again to the node a MOVED or ASK named.");
             sbuf_printf(&out,
-                        "# HELP adminnode_redis_redirects_total Commands sent again to the node "
-                        "a MOVED or ASK named.\n"
-                        "# TYPE adminnode_redis_redirects_total counter\n"
                         "adminnode_redis_redirects_total{kind=\"moved\"} %llu\n"
-                        "adminnode_redis_redirects_total{kind=\"ask\"} %llu\n"
-                        "# HELP adminnode_redis_retries_total Commands sent again after "
-                        "TRYAGAIN, CLUSTERDOWN and the like.\n"
-                        "# TYPE adminnode_redis_retries_total counter\n"
-                        "adminnode_redis_retries_total %llu\n"
-                        "# HELP adminnode_redis_map_refreshes_total Slot maps read from the "
-                        "cluster.\n"
-                        "# TYPE adminnode_redis_map_refreshes_total counter\n"
-                        "adminnode_redis_map_refreshes_total %llu\n"
-                        "# HELP adminnode_redis_failovers_total Primaries replaced in the slot "
-                        "map.\n"
-                        "# TYPE adminnode_redis_failovers_total counter\n"
-                        "adminnode_redis_failovers_total %llu\n",
-                        (unsigned long long)st.moved, (unsigned long long)st.asked,
-                        (unsigned long long)st.retried, (unsigned long long)st.map_refreshes,
-                        (unsigned long long)st.failovers);
+                        "adminnode_redis_redirects_total{kind=\"ask\"} %llu\n",
+                        (unsigned long long)st.moved, (unsigned long long)st.asked);
+            prom_family(&out, "adminnode_redis_retries_total", "counter",
+                        "Commands sent again after TRYAGAIN, CLUSTERDOWN and the like.");
+            prom_value(&out, "adminnode_redis_retries_total", st.retried);
+            prom_family(&out, "adminnode_redis_map_refreshes_total", "counter",
+                        "Slot maps read from the cluster.");
+            prom_value(&out, "adminnode_redis_map_refreshes_total", st.map_refreshes);
+            prom_family(&out, "adminnode_redis_failovers_total", "counter",
+                        "Primaries replaced in the slot map.");
+            prom_value(&out, "adminnode_redis_failovers_total", st.failovers);
         }
     }
     webhooks_metrics(an->webhooks, &out);
     size_t len;
     char *text = sbuf_steal(&out, &len);
-    api_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    api_respond(req, 200, PROM_CONTENT_TYPE, text, len);
 }
 
 void api_openapi(api_request_t *req)

@@ -12,6 +12,7 @@
 #include "http_linger.h"
 #include "http_request.h"
 #include "log.h"
+#include "prom_text.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -121,56 +122,43 @@ static void count(http_server_t *s, route_stats_t *rs, int status)
 
 void http_metrics(const http_server_t *s, sbuf_t *out)
 {
-    sbuf_append_str(out, "# HELP adminnode_http_requests_total HTTP requests answered, by route "
-                         "pattern and status.\n"
-                         "# TYPE adminnode_http_requests_total counter\n");
+    prom_family(out, "adminnode_http_requests_total", "counter",
+                "HTTP requests answered, by route pattern and status.");
     for (size_t i = 0; i < s->nstats; i++) {
         const route_stats_t *rs = &s->stats[i];
-        for (size_t j = 0; j < rs->n; j++)
-            sbuf_printf(out,
-                        "adminnode_http_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} "
-                        "%llu\n",
-                        rs->method, rs->route, rs->counts[j].status,
+        for (size_t j = 0; j < rs->n; j++) {
+            sbuf_printf(out, "adminnode_http_requests_total{method=\"%s\",", rs->method);
+            prom_label(out, "route", rs->route, strlen(rs->route));
+            sbuf_printf(out, ",status=\"%d\"} %llu\n", rs->counts[j].status,
                         (unsigned long long)rs->counts[j].count);
+        }
     }
-    sbuf_printf(out,
-                "# HELP adminnode_http_requests_in_flight Requests received and not yet "
-                "completed.\n"
-                "# TYPE adminnode_http_requests_in_flight gauge\n"
-                "adminnode_http_requests_in_flight %zu\n"
-                "# HELP adminnode_http_requests_deferred Requests waiting for an answer from the "
-                "cluster.\n"
-                "# TYPE adminnode_http_requests_deferred gauge\n"
-                "adminnode_http_requests_deferred %zu\n",
-                s->in_flight, s->deferred);
-    sbuf_printf(out,
-                "# HELP adminnode_http_connections Open HTTP connections.\n"
-                "# TYPE adminnode_http_connections gauge\n"
-                "adminnode_http_connections %zu\n"
-                "# HELP adminnode_http_connections_cut_total Connections closed for missing a "
-                "deadline: head (--header-timeout), body (--body-timeout), idle (the next "
-                "request's head).\n"
-                "# TYPE adminnode_http_connections_cut_total counter\n",
-                http_conns_open(s->conns));
-    sbuf_printf(out,
-                "# HELP adminnode_http_connections_refused_total Connections refused at accept: "
-                "their address had --max-connections-per-ip open.\n"
-                "# TYPE adminnode_http_connections_refused_total counter\n"
-                "adminnode_http_connections_refused_total %llu\n",
-                (unsigned long long)http_conns_refused(s->conns));
+    prom_family(out, "adminnode_http_requests_in_flight", "gauge",
+                "Requests received and not yet completed.");
+    prom_value(out, "adminnode_http_requests_in_flight", s->in_flight);
+    prom_family(out, "adminnode_http_requests_deferred", "gauge",
+                "Requests waiting for an answer from the cluster.");
+    prom_value(out, "adminnode_http_requests_deferred", s->deferred);
+    prom_family(out, "adminnode_http_connections", "gauge", "Open HTTP connections.");
+    prom_value(out, "adminnode_http_connections", http_conns_open(s->conns));
+    prom_family(out, "adminnode_http_connections_cut_total", "counter",
+                "Connections closed for missing a deadline: head (--header-timeout), body "
+                "(--body-timeout), idle (the next request's head).");
+    prom_family(out, "adminnode_http_connections_refused_total", "counter",
+                "Connections refused at accept: their address had --max-connections-per-ip "
+                "open.");
+    prom_value(out, "adminnode_http_connections_refused_total", http_conns_refused(s->conns));
     static const char *const phases[HC_NPHASES] = {"head", "body", "idle"};
     for (int p = 0; p < HC_NPHASES; p++)
         sbuf_printf(out, "adminnode_http_connections_cut_total{phase=\"%s\"} %llu\n", phases[p],
                     (unsigned long long)http_conns_cut(s->conns, (hc_phase_t)p));
-    sbuf_printf(out,
-                "# HELP adminnode_http_lingering Connections answered before their body was "
-                "read, whose rest is read and dropped before closing.\n"
-                "# TYPE adminnode_http_lingering gauge\n"
-                "adminnode_http_lingering %zu\n"
-                "# HELP adminnode_http_lingered_total Lingering closes since the start.\n"
-                "# TYPE adminnode_http_lingered_total counter\n"
-                "adminnode_http_lingered_total %llu\n",
-                http_linger_count(s->linger), (unsigned long long)http_linger_total(s->linger));
+    prom_family(out, "adminnode_http_lingering", "gauge",
+                "Connections answered before their body was read, whose rest is read and "
+                "dropped before closing.");
+    prom_value(out, "adminnode_http_lingering", http_linger_count(s->linger));
+    prom_family(out, "adminnode_http_lingered_total", "counter",
+                "Lingering closes since the start.");
+    prom_value(out, "adminnode_http_lingered_total", http_linger_total(s->linger));
 }
 
 /* ---- queueing the answer ---- */

@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "bus.h"
 #include "log.h"
+#include "prom_text.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -923,24 +924,23 @@ void webhooks_metrics(const webhooks_t *wh, sbuf_t *out)
         {"chatcluster_webhook_dead_total", "counter", "Batches given up (dead-lettered)."},
     };
     for (size_t k = 0; k < sizeof m / sizeof m[0]; k++) {
-        sbuf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", m[k].name, m[k].help, m[k].name,
-                    m[k].type);
+        prom_family(out, m[k].name, m[k].type, m[k].help);
         for (const wh_ep_t *ep = wh->eps; ep; ep = ep->next) {
             unsigned long long v = k == 0   ? ep->delivered
                                    : k == 1 ? ep->failed
                                    : k == 2 ? (unsigned long long)ep->retrying
                                    : k == 3 ? oldest_s(wh, ep)
                                             : ep->dead;
-            sbuf_printf(out, "%s{endpoint=\"%s\"} %llu\n", m[k].name, ep->cfg.id, v);
+            prom_value1(out, m[k].name, "endpoint", ep->cfg.id, v);
         }
     }
-    sbuf_append_str(out, "# HELP chatcluster_webhook_latency_seconds Time from a delivery's "
-                         "request to its 2xx answer.\n"
-                         "# TYPE chatcluster_webhook_latency_seconds summary\n");
-    for (const wh_ep_t *ep = wh->eps; ep; ep = ep->next)
-        sbuf_printf(out,
-                    "chatcluster_webhook_latency_seconds_sum{endpoint=\"%s\"} %.6f\n"
-                    "chatcluster_webhook_latency_seconds_count{endpoint=\"%s\"} %llu\n",
-                    ep->cfg.id, (double)ep->latency_us_sum / 1e6, ep->cfg.id,
-                    (unsigned long long)ep->batches);
+    prom_family(out, "chatcluster_webhook_latency_seconds", "summary",
+                "Time from a delivery's request to its 2xx answer.");
+    for (const wh_ep_t *ep = wh->eps; ep; ep = ep->next) {
+        sbuf_append_str(out, "chatcluster_webhook_latency_seconds_sum{");
+        prom_label(out, "endpoint", ep->cfg.id, strlen(ep->cfg.id));
+        sbuf_printf(out, "} %.6f\n", (double)ep->latency_us_sum / 1e6);
+        prom_value1(out, "chatcluster_webhook_latency_seconds_count", "endpoint", ep->cfg.id,
+                    ep->batches);
+    }
 }
