@@ -141,13 +141,13 @@ void http_metrics(const http_server_t *s, sbuf_t *out)
     prom_value(out, "adminnode_http_requests_deferred", s->deferred);
     prom_family(out, "adminnode_http_connections", "gauge", "Open HTTP connections.");
     prom_value(out, "adminnode_http_connections", http_conns_open(s->conns));
-    prom_family(out, "adminnode_http_connections_cut_total", "counter",
-                "Connections closed for missing a deadline: head (--header-timeout), body "
-                "(--body-timeout), idle (the next request's head).");
     prom_family(out, "adminnode_http_connections_refused_total", "counter",
                 "Connections refused at accept: their address had --max-connections-per-ip "
                 "open.");
     prom_value(out, "adminnode_http_connections_refused_total", http_conns_refused(s->conns));
+    prom_family(out, "adminnode_http_connections_cut_total", "counter",
+                "Connections closed for missing a deadline: head (--header-timeout), body "
+                "(--body-timeout), idle (the next request's head).");
     static const char *const phases[HC_NPHASES] = {"head", "body", "idle"};
     for (int p = 0; p < HC_NPHASES; p++)
         sbuf_printf(out, "adminnode_http_connections_cut_total{phase=\"%s\"} %llu\n", phases[p],

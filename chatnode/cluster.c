@@ -207,7 +207,7 @@ static void sh_publish(cluster_t *c, sio_nsp_t *nsp, const amsg_broadcast_t *b)
         else
             sh_channel(&ch, c, nsp, NULL, 0);
         bus_spublish(c->bus, ch.data, ch.len, msg.data, msg.len);
-        c->broadcasts_out++;
+        if (!b->logged) c->broadcasts_out++; /* a logged copy was counted as logged */
     }
     sbuf_free(&msg);
     sbuf_free(&ch);
@@ -252,6 +252,11 @@ static str_t *strs_of(const amsg_str_t *v, size_t n)
     return out;
 }
 
+static int from_self(const cluster_t *c, const amsg_broadcast_t *b)
+{
+    return b->uid.len == strlen(c->uid) && memcmp(b->uid.s, c->uid, b->uid.len) == 0;
+}
+
 /* payload: the message as it came (classic format), or NULL. */
 static void deliver(cluster_t *c, amsg_broadcast_t b, const char *payload, size_t plen)
 {
@@ -266,13 +271,12 @@ static void deliver(cluster_t *c, amsg_broadcast_t b, const char *payload, size_
                           b.data.json_len, b.data.att, b.data.natt, off);
         sio_deliver_logged(nsp, rooms, b.nrooms, except, b.nexcept, b.data.json, b.data.json_len,
                            b.data.att, b.data.natt, off);
-        c->broadcasts_in++;
+        if (!from_self(c, &b)) c->broadcasts_in++;
         free(rooms);
         free(except);
         return;
     }
-    if (!(b.uid.len == strlen(c->uid) && memcmp(b.uid.s, c->uid, b.uid.len) == 0) &&
-        (nsp = sio_nsp_find(c->sio, b.nsp.s, b.nsp.len)) && b.data.json) {
+    if (!from_self(c, &b) && (nsp = sio_nsp_find(c->sio, b.nsp.s, b.nsp.len)) && b.data.json) {
         str_t *rooms = strs_of(b.rooms, b.nrooms), *except = strs_of(b.except, b.nexcept);
         c->broadcasts_in++;
         /* from a server that keeps no log: held for its logged copy (docs/recovery.md) */
@@ -1242,6 +1246,7 @@ int cluster_logged_message(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, siz
     bcast_done(&b);
     if (rc < 0) return -1;
     if (!c->sharded) channel(chan, c, ADAPTER_CH_BROADCAST, nsp, NULL, 0);
+    c->broadcasts_out++;
     return 0;
 }
 
@@ -1296,6 +1301,14 @@ int cluster_listen_shard(cluster_t *c, const char *channel, size_t len, cluster_
 const char *cluster_key(const cluster_t *c)
 {
     return c->key;
+}
+
+void cluster_stats(const cluster_t *c, cluster_stats_t *out)
+{
+    bus_stats(c->bus, &out->bus);
+    out->broadcasts_out = c->broadcasts_out;
+    out->broadcasts_in = c->broadcasts_in;
+    out->requests_in = c->requests_in;
 }
 
 void cluster_health(const cluster_t *c, sbuf_t *json)

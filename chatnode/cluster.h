@@ -138,6 +138,13 @@ int cluster_listen_shard(cluster_t *c, const char *channel, size_t len, cluster_
 /* The --redis-key prefix. */
 const char *cluster_key(const cluster_t *c);
 
+/* The bus's counters and the adapter's: broadcasts published and heard, requests answered. */
+typedef struct {
+    bus_stats_t bus;
+    uint64_t broadcasts_out, broadcasts_in, requests_in;
+} cluster_stats_t;
+void cluster_stats(const cluster_t *c, cluster_stats_t *out);
+
 /* Appends the cluster's state to a JSON object being written (a leading comma, then
  * "bus":{...}). */
 void cluster_health(const cluster_t *c, sbuf_t *json);

@@ -5,6 +5,7 @@
 #include "control_msg.h"
 #include "eio_session.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -27,38 +28,20 @@ static const char *prefix(const control_t *ctl)
     return ctl->srv->cfg->control_prefix;
 }
 
-/* Resident set size in bytes, from /proc/self/statm. */
-static long long rss_bytes(void)
-{
-    long long pages = 0, resident = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (!f) return 0;
-    if (fscanf(f, "%lld %lld", &pages, &resident) != 2) resident = 0;
-    fclose(f);
-    return resident * sysconf(_SC_PAGESIZE);
-}
-
 static void count_nsp(sio_nsp_t *nsp, void *arg)
 {
-    size_t len;
+    size_t len, sockets, rooms;
     const char *name = sio_nsp_name(nsp, &len);
-    sio_socket_t **all;
-    size_t n = sio_select(nsp, NULL, 0, NULL, 0, &all);
-    free(all);
-    json_object_set_new(arg, name, json_integer((json_int_t)n));
+    sio_nsp_counts(nsp, &sockets, &rooms);
+    json_object_set_new(arg, name, json_integer((json_int_t)sockets));
 }
 
-static void add_room_count(const char *room, size_t len, size_t members, void *arg)
-{
-    (void)room;
-    (void)len;
-    (void)members;
-    (*(size_t *)arg)++;
-}
-
+/* The heartbeat's rooms: named ones and the sockets' own, as Node's adapter counts them. */
 static void count_rooms(sio_nsp_t *nsp, void *arg)
 {
-    sio_nsp_rooms(nsp, add_room_count, arg);
+    size_t sockets, rooms;
+    sio_nsp_counts(nsp, &sockets, &rooms);
+    *(size_t *)arg += sockets + rooms;
 }
 
 /* The chat limits this node announces in its heartbeats: 1 with *out set when its app keeps
@@ -110,7 +93,7 @@ void control_heartbeat_json(control_t *ctl, sbuf_t *json)
         .bytes_out = (unsigned long long)eio_server_bytes_out(server_eio(srv)),
         .ws_frames_out = (unsigned long long)ws_frames,
         .ws_writes = (unsigned long long)ws_writes,
-        .rss = rss_bytes(),
+        .rss = metrics_rss_bytes(),
         .draining = drain_active(ctl->drain),
         .bus = b,
         .recovery = r,

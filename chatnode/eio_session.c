@@ -28,12 +28,13 @@ struct eio_server {
     uint64_t started_ms;       /* loop time at start */
     uint64_t started_epoch_ms; /* wall clock at start */
     uint64_t sessions_opened;
-    uint64_t bytes_in, bytes_out;      /* Engine.IO payload bytes, all transports */
-    uint64_t ws_frames_out, ws_writes; /* WebSocket frames sent, and the writes that sent them */
-    int draining;                      /* refusing new sessions */
-    int closed;                        /* eio_server_close ran */
-    char **keep;                       /* handshake headers kept (lowercased, with a ':') */
-    int *keep_tok;                     /* their lws token, or -1 for a custom header */
+    uint64_t refused[EIO_REFUSE_COUNT]; /* requests and upgrades refused, by reason */
+    uint64_t bytes_in, bytes_out;       /* Engine.IO payload bytes, all transports */
+    uint64_t ws_frames_out, ws_writes;  /* WebSocket frames sent, and the writes that sent them */
+    int draining;                       /* refusing new sessions */
+    int closed;                         /* eio_server_close ran */
+    char **keep;                        /* handshake headers kept (lowercased, with a ':') */
+    int *keep_tok;                      /* their lws token, or -1 for a custom header */
     size_t nkeep;
     /* WebSocket sessions with frames queued during this loop turn, written at its end, each
      * with one write for all of its frames (on_batch): a client sent several messages in one
@@ -344,7 +345,7 @@ static void destroy(eio_session_t *s, const char *reason, frame_t *get_answer)
         if (c) {
             c->session = NULL;
             conn_drop_body(c);
-            eio_reply_error(s->post, c, EIO_ERR_UNKNOWN_SID);
+            eio_reply_error(s->es, s->post, c, EIO_ERR_UNKNOWN_SID);
         }
         s->post = NULL;
     }
@@ -816,8 +817,37 @@ int eio_server_next(const eio_server_t *es, size_t *iter, eio_session_t **out)
     return 1;
 }
 
-void eio_reply_error(struct lws *wsi, conn_t *c, int code)
+const char *eio_refuse_name(eio_refuse_t why)
 {
+    switch (why) {
+    case EIO_REFUSE_TRANSPORT_UNKNOWN: return "transport_unknown";
+    case EIO_REFUSE_UNKNOWN_SID: return "unknown_sid";
+    case EIO_REFUSE_BAD_HANDSHAKE_METHOD: return "bad_handshake_method";
+    case EIO_REFUSE_BAD_REQUEST: return "bad_request";
+    case EIO_REFUSE_ORIGIN: return "origin";
+    case EIO_REFUSE_PROTOCOL_VERSION: return "protocol_version";
+    case EIO_REFUSE_SESSIONS_PER_IP: return "sessions_per_ip";
+    case EIO_REFUSE_HANDSHAKE_RATE: return "handshake_rate";
+    case EIO_REFUSE_DRAINING: return "draining";
+    case EIO_REFUSE_PAYLOAD_TOO_LARGE: return "payload_too_large";
+    case EIO_REFUSE_COUNT: break;
+    }
+    return "unknown";
+}
+
+void eio_server_refused(eio_server_t *es, eio_refuse_t why)
+{
+    if (why < EIO_REFUSE_COUNT) es->refused[why]++;
+}
+
+uint64_t eio_server_refusals(const eio_server_t *es, eio_refuse_t why)
+{
+    return why < EIO_REFUSE_COUNT ? es->refused[why] : 0;
+}
+
+void eio_reply_error(eio_server_t *es, struct lws *wsi, conn_t *c, int code)
+{
+    eio_server_refused(es, (eio_refuse_t)code);
     char body[128];
     int n = snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", code,
                      eio_error_message(code));
@@ -955,16 +985,16 @@ static eio_session_t *polling_session(eio_server_t *es, struct lws *wsi, conn_t 
 {
     eio_session_t *s = find(es, q->sid);
     if (!s) {
-        eio_reply_error(wsi, c, EIO_ERR_UNKNOWN_SID);
+        eio_reply_error(es, wsi, c, EIO_ERR_UNKNOWN_SID);
         return NULL;
     }
     if (s->transport != EIO_TR_POLLING) {
-        eio_reply_error(wsi, c, EIO_ERR_BAD_REQUEST);
+        eio_reply_error(es, wsi, c, EIO_ERR_BAD_REQUEST);
         return NULL;
     }
     if (is_post ? s->post != NULL : s->get != NULL) {
         /* Overlapping requests: a pending GET is answered with a close packet. */
-        eio_reply_error(wsi, c, EIO_ERR_BAD_REQUEST);
+        eio_reply_error(es, wsi, c, EIO_ERR_BAD_REQUEST);
         destroy(s, is_post ? "overlapping post" : "overlapping poll", f_close);
         return NULL;
     }
@@ -1007,11 +1037,12 @@ void eio_on_poll_post(eio_server_t *es, struct lws *wsi, conn_t *c, const eio_qu
     eio_session_t *s;
     c->close_after = 1; /* error replies to a POST do not wait for its body */
     if (!q->sid[0]) {
-        eio_reply_error(wsi, c, EIO_ERR_BAD_HANDSHAKE_METHOD);
+        eio_reply_error(es, wsi, c, EIO_ERR_BAD_HANDSHAKE_METHOD);
         return;
     }
     if (!(s = polling_session(es, wsi, c, q, 1))) return;
     if (content_length > es->cfg->max_payload) {
+        eio_server_refused(es, EIO_REFUSE_PAYLOAD_TOO_LARGE);
         conn_reply(wsi, c, 413, NULL, "Payload Too Large", 17);
         destroy(s, "payload too large", f_close);
         return;
@@ -1032,6 +1063,7 @@ int eio_on_post_body(struct lws *wsi, conn_t *c, const void *in, size_t len)
         c->session = NULL;
         conn_drop_body(c);
         c->close_after = 1;
+        eio_server_refused(s->es, EIO_REFUSE_PAYLOAD_TOO_LARGE);
         conn_reply(wsi, c, 413, NULL, "Payload Too Large", 17);
         destroy(s, "payload too large", f_close);
         return 0;
@@ -1064,7 +1096,7 @@ int eio_on_post_done(struct lws *wsi, conn_t *c)
     if (rc < 0) {
         log_debug("bad polling payload", "sid=%s error=\"%s\"", s->sid, eio_strerror(rc));
         c->close_after = 1;
-        eio_reply_error(wsi, c, EIO_ERR_BAD_REQUEST);
+        eio_reply_error(s->es, wsi, c, EIO_ERR_BAD_REQUEST);
         destroy(s, "parse error", f_close);
     } else {
         conn_reply(wsi, c, 200, "text/html", "ok", 2);

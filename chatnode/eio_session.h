@@ -47,6 +47,24 @@ enum {
 };
 const char *eio_error_message(int code);
 
+/* Why a request or an upgrade was refused, as /metrics counts them: the Engine.IO error codes
+ * first (same numbers), then the node's own reasons. */
+typedef enum {
+    EIO_REFUSE_TRANSPORT_UNKNOWN = EIO_ERR_TRANSPORT_UNKNOWN,
+    EIO_REFUSE_UNKNOWN_SID = EIO_ERR_UNKNOWN_SID,
+    EIO_REFUSE_BAD_HANDSHAKE_METHOD = EIO_ERR_BAD_HANDSHAKE_METHOD,
+    EIO_REFUSE_BAD_REQUEST = EIO_ERR_BAD_REQUEST,
+    EIO_REFUSE_ORIGIN = EIO_ERR_FORBIDDEN,
+    EIO_REFUSE_PROTOCOL_VERSION = EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION,
+    EIO_REFUSE_SESSIONS_PER_IP,   /* --max-sessions-per-ip */
+    EIO_REFUSE_HANDSHAKE_RATE,    /* --handshake-rate */
+    EIO_REFUSE_DRAINING,          /* draining or stopping: no new sessions */
+    EIO_REFUSE_PAYLOAD_TOO_LARGE, /* a polling body over --max-payload */
+    EIO_REFUSE_COUNT
+} eio_refuse_t;
+/* Its label: "transport_unknown", "unknown_sid", ..., "payload_too_large". */
+const char *eio_refuse_name(eio_refuse_t why);
+
 typedef enum { EIO_TR_POLLING = 0, EIO_TR_WEBSOCKET = 1 } eio_transport_t;
 
 /* Engine.IO query parameters of a request. */
@@ -98,8 +116,11 @@ void eio_server_ws_out(const eio_server_t *es, uint64_t *frames, uint64_t *write
 int eio_server_next(const eio_server_t *es, size_t *iter, eio_session_t **out);
 
 /* An Engine.IO error reply on c: 400 (403 for EIO_ERR_FORBIDDEN) with Node's JSON body
- * {"code":..,"message":..}. */
-void eio_reply_error(struct lws *wsi, conn_t *c, int code);
+ * {"code":..,"message":..}, counted as a refusal of es. */
+void eio_reply_error(eio_server_t *es, struct lws *wsi, conn_t *c, int code);
+/* Counts a refusal the caller answers itself; and the count so far for why. */
+void eio_server_refused(eio_server_t *es, eio_refuse_t why);
+uint64_t eio_server_refusals(const eio_server_t *es, eio_refuse_t why);
 
 /* Polling GET/POST on the Engine.IO path (query already parsed and EIO/transport checked). A
  * GET without sid is a handshake, already admitted by the per-address limits: addr is its

@@ -10,6 +10,7 @@
 #include "supervisor.h"
 #include "eio_session.h"
 #include "log.h"
+#include "metrics.h"
 #include "origin.h"
 #include "server.h"
 #include "sid.h"
@@ -71,6 +72,14 @@ static void health(void *ctx, sbuf_t *json)
     if (cn->sio) sio_recovery_health(cn->sio, json);
     if (cn->cluster) cluster_health(cn->cluster, json);
     if (cn->app_ready && cn->app->health) cn->app->health(cn->app_state, json);
+}
+
+static void metrics(void *ctx, sbuf_t *text)
+{
+    chatnode_t *cn = ctx;
+    metrics_src_t m = {
+        .srv = &cn->srv, .app = cn->app->name, .sio = cn->sio, .cluster = cn->cluster};
+    metrics_write(&m, text);
 }
 
 /* Stops everything: the loop then ends once every handle is closed. */
@@ -170,6 +179,7 @@ static int start(chatnode_t *cn, uv_loop_t *loop, const chatnode_config_t *cfg)
 {
     eio_handler_t handler;
     server_init(&cn->srv, loop, cfg);
+    server_set_metrics(&cn->srv, metrics, cn);
     if (cn->app->eio_message) {
         eio_app = cn->app;
         handler = (eio_handler_t){

@@ -1,10 +1,12 @@
 /* libwebsockets glue: one context on the process's libuv loop, one protocol handling both
- * HTTP (polling, /healthz, CORS preflight) and WebSocket connections, routed to eio_session;
- * the connections' deadlines and the memory budget's drop. */
+ * HTTP (polling, /healthz, /metrics, CORS preflight) and WebSocket connections, routed to
+ * eio_session; the connections' deadlines and the memory budget's drop. */
 #include "server.h"
+
 #include "alloc.h"
 #include "log.h"
 #include "origin.h"
+#include "prom_text.h"
 #include "static_files.h"
 
 #include <stdio.h>
@@ -297,7 +299,8 @@ static int admit(server_t *srv, struct lws *wsi, client_addr_t *addr, const char
     if (v == ADDR_OK) return 0;
     *why = v == ADDR_TOO_MANY_SESSIONS ? "Too many sessions from this address"
                                        : "Too many new sessions from this address";
-    srv->handshakes_refused++;
+    eio_server_refused(srv->eio, v == ADDR_TOO_MANY_SESSIONS ? EIO_REFUSE_SESSIONS_PER_IP
+                                                             : EIO_REFUSE_HANDSHAKE_RATE);
     char text[CLIENT_ADDR_TEXT];
     log_debug("handshake refused", "address=%s reason=\"%s\"",
               client_addr_format(addr, text, sizeof text), *why);
@@ -338,11 +341,21 @@ static void reply_healthz(server_t *srv, struct lws *wsi, conn_t *c)
                 websocket, (unsigned long long)up, eio_server_draining(srv->eio) ? "true" : "false",
                 mem_budget_queued(&srv->mem), mem_budget_peak(&srv->mem),
                 srv->cfg->max_memory_queued, (unsigned long long)mem_budget_dropped(&srv->mem),
-                (unsigned long long)srv->handshakes_refused, addr_limit_count(&srv->limits));
+                (unsigned long long)(eio_server_refusals(srv->eio, EIO_REFUSE_SESSIONS_PER_IP) +
+                                     eio_server_refusals(srv->eio, EIO_REFUSE_HANDSHAKE_RATE)),
+                addr_limit_count(&srv->limits));
     if (srv->health) srv->health(srv->health_ctx, &body);
     sbuf_append_char(&body, '}');
     conn_reply(wsi, c, srv->stopping ? 503 : 200, "application/json", body.data, body.len);
     sbuf_free(&body);
+}
+
+static void reply_metrics(server_t *srv, struct lws *wsi, conn_t *c)
+{
+    sbuf_t text = SBUF_INIT;
+    srv->metrics(srv->metrics_ctx, &text);
+    conn_reply(wsi, c, 200, PROM_CONTENT_TYPE, text.data, text.len);
+    sbuf_free(&text);
 }
 
 static int on_http(server_t *srv, struct lws *wsi, conn_t *c, const char *uri)
@@ -356,6 +369,10 @@ static int on_http(server_t *srv, struct lws *wsi, conn_t *c, const char *uri)
     if (c->has_body) deadline_queue_add(&srv->body_q, &c->idle);
     if (strcmp(uri, "/healthz") == 0 && method == M_GET) {
         reply_healthz(srv, wsi, c);
+        return 0;
+    }
+    if (strcmp(uri, "/metrics") == 0 && method == M_GET && srv->metrics) {
+        reply_metrics(srv, wsi, c);
         return 0;
     }
     if (!path_matches(srv, uri)) {
@@ -373,17 +390,19 @@ static int on_http(server_t *srv, struct lws *wsi, conn_t *c, const char *uri)
     parse_query(wsi, &q);
     if (!q.eio_ok) {
         c->close_after = method == M_POST;
-        eio_reply_error(wsi, c, EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION);
+        eio_reply_error(srv->eio, wsi, c, EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION);
         return 0;
     }
     if (!q.transport_ok || q.transport != EIO_TR_POLLING) {
         /* A websocket transport without an Upgrade header is not a valid request either. */
         c->close_after = method == M_POST;
-        eio_reply_error(wsi, c, q.transport_ok ? EIO_ERR_BAD_REQUEST : EIO_ERR_TRANSPORT_UNKNOWN);
+        eio_reply_error(srv->eio, wsi, c,
+                        q.transport_ok ? EIO_ERR_BAD_REQUEST : EIO_ERR_TRANSPORT_UNKNOWN);
         return 0;
     }
     if (srv->stopping || (eio_server_draining(srv->eio) && !q.sid[0])) {
         /* stopping, or draining: no new sessions here; existing ones go on until closed */
+        eio_server_refused(srv->eio, EIO_REFUSE_DRAINING);
         conn_reply(wsi, c, 503, "application/json", "{\"code\":3,\"message\":\"Server draining\"}",
                    38);
         c->close_after = 1;
@@ -407,7 +426,8 @@ static int on_http(server_t *srv, struct lws *wsi, conn_t *c, const char *uri)
     case M_POST: eio_on_poll_post(srv->eio, wsi, c, &q, clen); break;
     default:
         c->close_after = 1;
-        eio_reply_error(wsi, c, q.sid[0] ? EIO_ERR_BAD_REQUEST : EIO_ERR_BAD_HANDSHAKE_METHOD);
+        eio_reply_error(srv->eio, wsi, c,
+                        q.sid[0] ? EIO_ERR_BAD_REQUEST : EIO_ERR_BAD_HANDSHAKE_METHOD);
         break;
     }
     return 0;
@@ -415,11 +435,13 @@ static int on_http(server_t *srv, struct lws *wsi, conn_t *c, const char *uri)
 
 /* ---- WebSocket ---- */
 
-/* Refuses a WebSocket upgrade with status and an Engine.IO error body, and Retry-After when
- * retry_after is not 0. Returns -1: lws closes the connection. */
-static int refuse_upgrade(struct lws *wsi, unsigned status, int code, const char *message,
-                          unsigned retry_after)
+/* Refuses a WebSocket upgrade for why (EIO_REFUSE_COUNT: already counted) with status and an
+ * Engine.IO error body, and Retry-After when retry_after is not 0. Returns -1: lws closes the
+ * connection. */
+static int refuse_upgrade(server_t *srv, struct lws *wsi, eio_refuse_t why, unsigned status,
+                          int code, const char *message, unsigned retry_after)
 {
+    eio_server_refused(srv->eio, why);
     char body[160], ra[16];
     int n = snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", code, message);
     int ran = snprintf(ra, sizeof ra, "%u", retry_after);
@@ -467,22 +489,25 @@ static int ws_filter(server_t *srv, struct lws *wsi)
     /* no new sessions while draining: the same 503 as a polling handshake, which a proxy can
      * retry on another node */
     if (eio_server_draining(srv->eio) && !q.sid[0])
-        return refuse_upgrade(wsi, 503, EIO_ERR_BAD_REQUEST, "Server draining", 0);
+        return refuse_upgrade(srv, wsi, EIO_REFUSE_DRAINING, 503, EIO_ERR_BAD_REQUEST,
+                              "Server draining", 0);
     if (eio_ws_filter(srv->eio, &q, &err) < 0) {
         log_debug("websocket refused", "error=\"%s\"", eio_error_message(err));
         /* Refused upgrades get the same 400 and JSON body as refused polling requests. */
-        return refuse_upgrade(wsi, 400, err, eio_error_message(err), 0);
+        return refuse_upgrade(srv, wsi, (eio_refuse_t)err, 400, err, eio_error_message(err), 0);
     }
     if (!ws_origin_ok(srv, wsi)) {
         log_debug("websocket refused", "error=\"origin not allowed\"");
-        return refuse_upgrade(wsi, 403, EIO_ERR_FORBIDDEN, eio_error_message(EIO_ERR_FORBIDDEN), 0);
+        return refuse_upgrade(srv, wsi, EIO_REFUSE_ORIGIN, 403, EIO_ERR_FORBIDDEN,
+                              eio_error_message(EIO_ERR_FORBIDDEN), 0);
     }
     if (!q.sid[0]) {
         client_addr_t addr;
         const char *why;
         unsigned retry;
         if (admit(srv, wsi, &addr, &why, &retry) < 0)
-            return refuse_upgrade(wsi, 429, EIO_ERR_BAD_REQUEST, why, retry);
+            return refuse_upgrade(srv, wsi, EIO_REFUSE_COUNT /* counted by admit */, 429,
+                                  EIO_ERR_BAD_REQUEST, why, retry);
     }
     return 0;
 }
@@ -796,6 +821,12 @@ void server_stop(server_t *srv)
 eio_server_t *server_eio(const server_t *srv)
 {
     return srv->eio;
+}
+
+void server_set_metrics(server_t *srv, void (*metrics)(void *ctx, sbuf_t *text), void *ctx)
+{
+    srv->metrics = metrics;
+    srv->metrics_ctx = ctx;
 }
 
 void server_set_health(server_t *srv, void (*health)(void *ctx, sbuf_t *json), void *ctx)

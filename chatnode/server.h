@@ -1,7 +1,7 @@
 /* The chatnode server's transport: one libwebsockets context on the process's libuv loop
- * serving the Engine.IO endpoint (polling and WebSocket), /healthz, the --static directory,
- * and 404 for anything else. It owns the connections, their deadlines, the memory budget and
- * the per-address limits, and hands Engine.IO requests to the Engine.IO server it creates
+ * serving the Engine.IO endpoint (polling and WebSocket), /healthz, /metrics, the --static
+ * directory, and 404 for anything else. It owns the connections, their deadlines, the memory budget
+ * and the per-address limits, and hands Engine.IO requests to the Engine.IO server it creates
  * (eio_session.h). */
 #ifndef CC_SERVER_H
 #define CC_SERVER_H
@@ -43,10 +43,12 @@ typedef struct server {
      * replies being written): near --max-memory-queued the greediest are dropped on the next
      * loop turn (see mem_budget.h). */
     mem_budget_t mem;
-    uint64_t handshakes_refused; /* by the per-address limits */
     /* Optional: appends ,"name":value members to the /healthz JSON object. */
     void (*health)(void *ctx, sbuf_t *json);
     void *health_ctx;
+    /* Optional: writes the /metrics page (404 without it). */
+    void (*metrics)(void *ctx, sbuf_t *text);
+    void *metrics_ctx;
     char **keep_headers; /* handshake headers sessions keep (server_keep_headers) */
     size_t nkeep_headers;
     uint64_t started_ms;       /* loop time at start */
@@ -71,6 +73,9 @@ void server_finish(server_t *srv);
 eio_server_t *server_eio(const server_t *srv);
 /* Sets the /healthz extension: health(ctx, json) appends ,"name":value members. */
 void server_set_health(server_t *srv, void (*health)(void *ctx, sbuf_t *json), void *ctx);
+
+/* Sets the GET /metrics page: metrics(ctx, text) writes it (Prometheus' text format). */
+void server_set_metrics(server_t *srv, void (*metrics)(void *ctx, sbuf_t *text), void *ctx);
 
 /* Before server_start: every new session keeps these headers of its handshake request
  * (names copied; see eio_server_keep_headers), for the app (sio_socket_headers). */

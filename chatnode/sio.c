@@ -79,6 +79,22 @@ uint64_t sio_server_events_out(const sio_server_t *sio)
     return sio->events_out;
 }
 
+void sio_nsp_counts(const sio_nsp_t *nsp, size_t *sockets, size_t *rooms)
+{
+    *sockets = nsp->sockets.count;
+    *rooms = nsp->rooms.rooms.count;
+}
+
+void sio_server_connects(const sio_server_t *sio, sio_connect_stats_t *out)
+{
+    *out = sio->connects;
+}
+
+const prom_hist_t *sio_server_event_handling(const sio_server_t *sio)
+{
+    return &sio->handling;
+}
+
 static sio_socket_t *socket_of_member(room_member_t *m)
 {
     return (sio_socket_t *)((char *)m - offsetof(sio_socket_t, rm));
@@ -747,6 +763,7 @@ static void connect_admitted(sio_conn_t *c, sio_socket_t *s, const char *auth, s
                 ? snprintf(reply, sizeof reply, "{\"sid\":\"%s\",\"pid\":\"%s\"}", s->id, s->pid)
                 : snprintf(reply, sizeof reply, "{\"sid\":\"%s\"}", s->id);
     sio_send_raw(c, SIO_CONNECT, nsp->name, nsp->len, reply, (size_t)n);
+    sio->connects.admitted++;
     if (app->connected) app->connected(s, auth, auth_len);
 }
 
@@ -757,6 +774,7 @@ static void connect_refused(sio_conn_t *c, sio_socket_t *s, const char *err, siz
         err = dflt;
         len = sizeof dflt - 1;
     }
+    c->sio->connects.refused++;
     sio_send_raw(c, SIO_CONNECT_ERROR, s->nsp->name, s->nsp->len, err, len);
     free(s);
 }
@@ -865,6 +883,7 @@ static void on_connect(sio_conn_t *c, const sio_packet_t *p)
     const app_module_t *app = sio->app;
     if (!app->serves || !app->serves(sio->app_state, p->nsp, p->nsp_len)) {
         static const char err[] = "{\"message\":\"Invalid namespace\"}";
+        sio->connects.bad_namespace++;
         sio_send_raw(c, SIO_CONNECT_ERROR, p->nsp, p->nsp_len, err, sizeof err - 1);
         return;
     }
@@ -947,8 +966,11 @@ static void on_event(sio_conn_t *c, sio_socket_t *s, const sio_packet_t *p,
         ev.name = name;
         ev.name_len = (size_t)n;
     }
-    c->sio->events_in++;
-    c->sio->app->event(s, &ev);
+    sio_server_t *sio = c->sio; /* the handler may end c */
+    sio->events_in++;
+    uint64_t t0 = uv_hrtime();
+    sio->app->event(s, &ev);
+    prom_hist_observe(&sio->handling, (double)(uv_hrtime() - t0) / 1e9);
     if (name && name != small) free(name);
 }
 
@@ -1110,6 +1132,12 @@ sio_server_t *sio_server_new(server_t *srv, const app_module_t *app, void *app_s
     sio->srv = srv;
     sio->app = app;
     sio->app_state = app_state;
+    /* 10 us to 1 s: an event handled in memory takes microseconds; one waiting on nothing
+     * should never take more than a few milliseconds */
+    static const double bounds[] = {0.00001, 0.000025, 0.00005, 0.0001, 0.00025,
+                                    0.0005,  0.001,    0.0025,  0.005,  0.01,
+                                    0.025,   0.05,     0.1,     0.25,   1};
+    prom_hist_init(&sio->handling, bounds, sizeof bounds / sizeof bounds[0]);
     deadline_queue_init(&sio->connect_q, srv->loop, (uint64_t)srv->cfg->connect_timeout,
                         on_connect_timeout, sio);
     for (size_t i = 0; app->namespaces && app->namespaces[i]; i++)

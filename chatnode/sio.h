@@ -5,6 +5,7 @@
 #define CC_SIO_H
 
 #include "app.h"
+#include "prom_text.h"
 #include "server.h"
 
 typedef struct {
@@ -256,5 +257,25 @@ size_t sio_socket_count(const sio_server_t *sio);
 /* Since the start: events received from clients, and Socket.IO packets sent to them. */
 uint64_t sio_server_events_in(const sio_server_t *sio);
 uint64_t sio_server_events_out(const sio_server_t *sio);
+/* nsp's connected sockets, and its rooms (the sockets' own id rooms not counted). */
+void sio_nsp_counts(const sio_nsp_t *nsp, size_t *sockets, size_t *rooms);
+
+/* CONNECTs since the start: admitted, refused for an unknown namespace, refused by the app. */
+typedef struct {
+    uint64_t admitted, bad_namespace, refused;
+} sio_connect_stats_t;
+void sio_server_connects(const sio_server_t *sio, sio_connect_stats_t *out);
+/* Seconds the app's event handler took for each event received (its synchronous part). */
+const prom_hist_t *sio_server_event_handling(const sio_server_t *sio);
+
+/* Recovery's settings and counters (all 0 when it is off). */
+typedef struct {
+    int on;
+    int redis; /* sessions and the log are kept in Redis, not in memory */
+    size_t kept, log_packets;
+    uint64_t kept_total, restored, expired, ended, moved;
+    uint64_t failed[SIO_REC_FAIL_COUNT];
+} sio_rec_stats_t;
+void sio_recovery_stats(const sio_server_t *sio, sio_rec_stats_t *out);
 
 #endif

@@ -115,7 +115,9 @@ struct sio_server {
     deadline_queue_t connect_q;
     size_t nsockets;
     uint64_t events_in, events_out; /* Socket.IO packets received from and sent to clients */
-    sio_cluster_t cluster;          /* all NULL when running alone */
+    sio_connect_stats_t connects;
+    prom_hist_t handling;  /* seconds in the app's event handler */
+    sio_cluster_t cluster; /* all NULL when running alone */
     /* recovery */
     const struct sio_rec_ops *rec_ops; /* NULL while it is off */
     uint64_t rec_window;               /* ms a session is kept; 0: recovery is off */

@@ -743,6 +743,22 @@ void sio_recovery_health(const sio_server_t *sio, sbuf_t *json)
     sbuf_append_char(json, '}');
 }
 
+void sio_recovery_stats(const sio_server_t *sio, sio_rec_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!sio->rec_window) return;
+    out->on = 1;
+    out->redis = sio->has_store;
+    out->kept = sio->nkept;
+    sio_foreach_nsp((sio_server_t *)sio, count_log, &out->log_packets);
+    out->kept_total = sio->rec.kept;
+    out->restored = sio->rec.restored;
+    out->expired = sio->rec.expired;
+    out->ended = sio->rec.ended;
+    out->moved = sio->rec.moved;
+    memcpy(out->failed, sio->rec.failed, sizeof out->failed);
+}
+
 /* ---- installing ---- */
 
 static int close_handles(sio_server_t *sio, uv_close_cb cb)

@@ -9,7 +9,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 # shellcheck source=../deploy/lib/packages.sh
 . "$top/deploy/lib/packages.sh"
-test_packages=(clang libclang-rt-14-dev libcmocka-dev openssl procps chromium)
+test_packages=(clang libclang-rt-14-dev libcmocka-dev openssl procps chromium prometheus)
 install_packages "${build_packages[@]}" "${run_packages[@]}" "${test_packages[@]}"
 
 # The integration tests' packages, and the benchmarks' (the Node.js peer is tested too).

@@ -140,6 +140,11 @@ $(proxy_common)
 $(proxy_common)
             proxy_max_temp_file_size 0;
         }
+
+        # a chatnode's /metrics are its own figures: Prometheus scrapes each node on its port
+        location = /metrics {
+            return 404;
+        }
 EOF
   if [[ -n $admin ]]; then
     cat <<'EOF'

@@ -189,10 +189,11 @@ describe("deploy/cluster.sh up, up again, logs, down", { timeout: SUITE_MS }, ()
       assert.doesNotMatch(readFileSync(`/proc/${pid}/cmdline`, "utf8"), new RegExp(password), `${name}'s command line`);
   });
 
-  it("nginx shows /admin/metrics to this host only; WebSockets come from the chat's origin only", async () => {
+  it("nginx shows /admin/metrics to this host only, a chatnode's /metrics to none; WebSockets come from the chat's origin only", async () => {
     const metrics = `http://127.0.0.1:${base}/admin/metrics`;
     assert.equal(await getFrom(metrics, "127.0.0.1"), 200);
     assert.equal(await getFrom(metrics, "127.0.0.2"), 403, "another address is refused");
+    assert.equal(await getFrom(`http://127.0.0.1:${base}/metrics`, "127.0.0.1"), 404, "one node's figures are not the cluster's");
     const ws = `ws://127.0.0.1:${base}/socket.io/?EIO=4&transport=websocket`;
     assert.equal(await wsStatus(ws, `http://127.0.0.1:${base}`), 101);
     assert.equal(await wsStatus(ws, "https://evil.example"), 403);

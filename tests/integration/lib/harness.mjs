@@ -45,6 +45,13 @@ function killLeftovers() {
   live.clear();
 }
 process.on("exit", killLeftovers);
+
+/** Kills child with the others if the test process ends first. */
+export function trackProcess(child) {
+  live.add(child);
+  child.once("exit", () => live.delete(child));
+  return child;
+}
 for (const [sig, num] of [["SIGINT", 2], ["SIGTERM", 15], ["SIGHUP", 1]]) {
   process.once(sig, () => {
     killLeftovers();
