@@ -24,14 +24,13 @@ void prom_label(sbuf_t *out, const char *name, const char *value, size_t len);
 /* A sample without labels: "name value\n". */
 void prom_value(sbuf_t *out, const char *name, uint64_t value);
 /* A sample with one label: name{label="value"} v. */
-void prom_value1(sbuf_t *out, const char *name, const char *label, const char *value,
-                 uint64_t v);
+void prom_value1(sbuf_t *out, const char *name, const char *label, const char *value, uint64_t v);
 
 /* A histogram with fixed upper bounds (in the unit observed), cumulative when written. */
 #define PROM_HIST_MAX 16
 typedef struct {
-    const double *bounds; /* ascending, nbounds of them; +Inf is implicit */
-    size_t nbounds;       /* at most PROM_HIST_MAX */
+    const double *bounds;               /* ascending, nbounds of them; +Inf is implicit */
+    size_t nbounds;                     /* at most PROM_HIST_MAX */
     uint64_t counts[PROM_HIST_MAX + 1]; /* per bucket, not cumulative; the last is +Inf */
     uint64_t count;
     double sum;
