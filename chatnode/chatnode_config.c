@@ -51,6 +51,9 @@ static const cfg_opt_t opts[] = {
             "CORS headers, and WebSockets only from pages of this host)"),
     CFG_OPT(chatnode_config_t, "cors-credentials", CFG_BOOL, "false", 0, 0, cors_credentials, NULL,
             "allow credentials in CORS requests (refused together with --cors-origin '*')"),
+    CFG_OPT(chatnode_config_t, "allow-eio3", CFG_BOOL, "false", 0, 0, allow_eio3, NULL,
+            "also serve Engine.IO v3 clients (socket.io-client 2.x and its kind), which speak "
+            "Socket.IO protocol v4"),
     CFG_OPT(chatnode_config_t, "trusted-proxies", CFG_STR, "", 0, 0, trusted_proxies, "LIST",
             "proxies in front (addresses or CIDRs, comma-separated): a request from one counts as "
             "from the right-most X-Forwarded-For address that is not a proxy"),

@@ -25,6 +25,7 @@ typedef struct {
     char *node_tag;
     char *cors_origin;
     int cors_credentials;
+    int allow_eio3;
     char *trusted_proxies;
     long long max_sessions_per_ip;
     long long handshake_rate;

@@ -53,6 +53,7 @@ typedef struct conn {
     uint8_t killed : 1;       /* being closed at once (conn_kill): nothing more is read */
     uint8_t parked : 1;       /* a GET waiting for packets: not read, watched (conn_park) */
     uint8_t retry_after;      /* seconds for a Retry-After header, or 0 */
+    uint8_t octets : 1;       /* a POST of application/octet-stream (v3 binary framing) */
 } conn_t;
 
 /* What the connections of one lws context share; it is the context's user data (the

@@ -2,12 +2,20 @@
  * Behaviour follows the Engine.IO v4 spec and its reference server: a pending GET is answered
  * "1" when the server closes the session and "6" when the client closes it or upgrades;
  * overlapping GETs or POSTs close the session; a client ping is an error (v4 pings go from
- * server to client). */
+ * server to client).
+ *
+ * A v3 session (--allow-eio3) differs in four places: its polling payloads (eio3_payload.h),
+ * its binary WebSocket frames (a type byte first), its heartbeat (the client pings, the server
+ * answers, and a client silent for pingInterval + pingTimeout is gone) and its handshake query,
+ * which it keeps for the layer above (old clients have no auth payload). */
 #include "eio_session.h"
 #include "alloc.h"
+#include "base64.h"
+#include "eio3_payload.h"
 #include "log.h"
 #include "sid.h"
 #include "strmap.h"
+#include "url_query.h"
 #include "ws_header.h"
 
 #include <jansson.h>
@@ -79,6 +87,8 @@ struct eio_session {
     uint8_t ping_out : 1;    /* a ping was sent and its pong has not come yet */
     uint8_t evicted : 1;     /* doomed by the memory budget rather than by its own queue */
     uint8_t batched : 1;     /* in the server's batch: its queue is written at the turn's end */
+    uint8_t v3 : 1;          /* Engine.IO v3: its binary frames carry their type byte first */
+    uint8_t b64 : 1;         /* v3 polling: binary goes as base64 text, never XHR2 framing */
     /* The WebSocket took the queue's first `handed` frames, the last of them at least in part:
      * lws holds the rest, and they stay queued (and counted) until lws has written it all. */
     uint16_t handed;
@@ -95,12 +105,12 @@ struct eio_session {
     struct aux *aux;    /* owned: in upgrade_q while probing, close_q while closing; else NULL */
     void *upper;
     sbuf_t *rx; /* owned: a fragmented WebSocket message being reassembled, or NULL */
-    /* "<tag>.<random>", then the kept handshake headers as JSON ("" when none are kept), in the
-     * same allocation */
+    /* "<tag>.<random>", then the kept handshake headers as JSON ("" when none are kept), then
+     * for a v3 session its handshake query as JSON, in the same allocation */
     char sid[];
 };
 
-static frame_t *f_ping, *f_close, *f_noop, *f_pong_probe;
+static frame_t *f_ping, *f_pong, *f_close, *f_noop, *f_pong_probe;
 
 /* A session's second deadline, needed only while it upgrades or closes (rare and short), so
  * it is allocated then and an idle session does not carry it. */
@@ -159,6 +169,11 @@ const char *eio_session_address(const eio_session_t *s, char *buf, size_t len)
 eio_transport_t eio_session_transport(const eio_session_t *s)
 {
     return (eio_transport_t)s->transport;
+}
+
+int eio_session_protocol(const eio_session_t *s)
+{
+    return s->v3 ? 3 : 4;
 }
 
 /* An HTTP connection's state, and a WebSocket's session, are its lws opaque user data. */
@@ -292,6 +307,40 @@ static void detach_ws(struct lws *wsi, int close_it, int kill)
         lws_callback_on_writable(wsi);
 }
 
+/* A v3 binary frame as a packet: its type byte first (see v3_frame), then the data. */
+static eio_packet_t v3_packet(frame_t *f)
+{
+    eio_packet_t p = frame_packet(f);
+    if (p.binary && p.len) {
+        p.type = (eio_type_t)p.data[0];
+        p.data++;
+        p.len--;
+    }
+    return p;
+}
+
+/* A v3 session's queue and last packet as a polling payload in out: binary framing when the
+ * client reads binary (no b64) and a packet is binary, else text. Returns its Content-Type
+ * (NULL: text). */
+static const char *v3_payload(eio_session_t *s, frame_t *last, sbuf_t *out)
+{
+    int binary = 0;
+    uint32_t mask = s->q ? (1u << s->qcap_log2) - 1 : 0;
+    for (uint32_t i = 0; !s->b64 && i < s->qlen && !binary; i++)
+        binary = s->q[(s->qhead + i) & mask]->binary;
+    frame_t *f;
+    while ((f = q_pop(s))) {
+        eio_packet_t p = v3_packet(f);
+        binary ? eio3_payload_append_binary(out, &p) : eio3_payload_append(out, &p);
+        frame_unref(f);
+    }
+    if (last) {
+        eio_packet_t p = v3_packet(last);
+        binary ? eio3_payload_append_binary(out, &p) : eio3_payload_append(out, &p);
+    }
+    return binary ? "application/octet-stream" : NULL;
+}
+
 /* Answers a pending GET with the queued packets (all of them) and, if given, a last one. */
 static void answer_get(eio_session_t *s, frame_t *last)
 {
@@ -300,19 +349,24 @@ static void answer_get(eio_session_t *s, frame_t *last)
     s->get = NULL;
     if (!c) return;
     sbuf_t payload = SBUF_INIT;
-    frame_t *f;
-    while ((f = q_pop(s))) {
-        eio_packet_t p = frame_packet(f);
-        eio_payload_append(&payload, &p);
-        frame_unref(f);
-    }
-    if (last) {
-        eio_packet_t p = frame_packet(last);
-        eio_payload_append(&payload, &p);
+    const char *ctype = NULL;
+    if (s->v3) {
+        ctype = v3_payload(s, last, &payload);
+    } else {
+        frame_t *f;
+        while ((f = q_pop(s))) {
+            eio_packet_t p = frame_packet(f);
+            eio_payload_append(&payload, &p);
+            frame_unref(f);
+        }
+        if (last) {
+            eio_packet_t p = frame_packet(last);
+            eio_payload_append(&payload, &p);
+        }
     }
     c->session = NULL;
     s->es->bytes_out += payload.len;
-    conn_reply(wsi, c, 200, NULL, payload.data, payload.len);
+    conn_reply(wsi, c, 200, ctype, payload.data, payload.len);
     sbuf_free(&payload);
 }
 
@@ -535,10 +589,26 @@ void eio_server_fanout(eio_server_t *es, size_t n)
     if (n > es->fanout) es->fanout = n;
 }
 
+/* A binary message for a v3 session: its frames carry the type byte first (a WebSocket frame
+ * as it goes; a polling payload reads the type from it). */
+static frame_t *v3_frame(frame_t *f)
+{
+    frame_t *v = frame_new_binary(NULL, f->len + 1);
+    frame_body(v)[0] = EIO_MESSAGE;
+    memcpy(frame_body(v) + 1, frame_body(f), f->len);
+    return v;
+}
+
 void eio_send(eio_session_t *s, frame_t *f)
 {
     if (s->state != S_OPEN || s->doomed) return;
-    q_push(s, f);
+    if (s->v3 && f->binary) {
+        frame_t *v = v3_frame(f);
+        q_push(s, v);
+        frame_unref(v);
+    } else {
+        q_push(s, f);
+    }
     /* A WebSocket client that keeps up gets what this loop turn sends it at the turn's end,
      * in one write; frames that wait for a slow one count against --max-queue. */
     if (s->batched) return;
@@ -603,6 +673,7 @@ static void on_ping_due(deadline_queue_t *q, deadline_node_t *n)
     eio_server_t *es = q->data;
     eio_session_t *s = from_hb(n);
     deadline_queue_add(&es->pong_q, &s->hb);
+    if (s->v3) return; /* a v3 client pings: it has pingTimeout left to */
     s->ping_out = 1;
     eio_send(s, f_ping);
 }
@@ -693,6 +764,13 @@ const char *eio_session_headers(const eio_session_t *s)
     return *h ? h : NULL;
 }
 
+const char *eio_session_query(const eio_session_t *s)
+{
+    if (!s->v3) return NULL;
+    const char *h = s->sid + strlen(s->sid) + 1;
+    return h + strlen(h) + 1;
+}
+
 eio_server_t *eio_server_new(uv_loop_t *loop, const chatnode_config_t *cfg,
                              const eio_handler_t *handler, mem_budget_t *mem, addr_limit_t *limits)
 {
@@ -722,6 +800,7 @@ eio_server_t *eio_server_new(uv_loop_t *loop, const chatnode_config_t *cfg,
     es->batch_buf = xmalloc(LWS_PRE + BATCH_BYTES);
     if (!f_ping) {
         f_ping = frame_new_text(EIO_PING, NULL, 0);
+        f_pong = frame_new_text(EIO_PONG, NULL, 0);
         f_close = frame_new_text(EIO_CLOSE, NULL, 0);
         f_noop = frame_new_text(EIO_NOOP, NULL, 0);
         f_pong_probe = frame_new_text(EIO_PONG, "probe", 5);
@@ -756,10 +835,11 @@ void eio_server_close(eio_server_t *es)
     deadline_queue_close(&es->close_q, NULL);
     deadline_queue_close(&es->kill_q, NULL);
     frame_unref(f_ping);
+    frame_unref(f_pong);
     frame_unref(f_close);
     frame_unref(f_noop);
     frame_unref(f_pong_probe);
-    f_ping = f_close = f_noop = f_pong_probe = NULL;
+    f_ping = f_pong = f_close = f_noop = f_pong_probe = NULL;
 }
 
 void eio_server_free(eio_server_t *es)
@@ -891,9 +971,29 @@ void eio_count(const eio_server_t *es, size_t *polling, size_t *websocket)
 
 /* ---- handshake ---- */
 
+/* The Engine.IO parameters, which a v3 session's query as the layer above sees it leaves out. */
+static const char *const eio_params[] = {"EIO", "transport", "t", "b64", "sid", "j", NULL};
+
+/* The query of the handshake on wsi as a JSON object of strings (libwebsockets gives its
+ * arguments percent-decoded). */
+static void handshake_query(struct lws *wsi, sbuf_t *out)
+{
+    char frag[URL_QUERY_MAX_PAIRS][256];
+    const char *pairs[URL_QUERY_MAX_PAIRS];
+    size_t lens[URL_QUERY_MAX_PAIRS], n = 0;
+    for (int i = 0; n < URL_QUERY_MAX_PAIRS; i++) {
+        int len = lws_hdr_copy_fragment(wsi, frag[n], sizeof frag[n], WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (len < 0) break; /* the last, or one longer than a fragment holds: left out */
+        pairs[n] = frag[n];
+        lens[n++] = (size_t)len;
+    }
+    url_pairs_json(out, pairs, lens, n, 0, eio_params);
+}
+
 /* A new session for the handshake on wsi, with the headers it keeps. */
 static eio_session_t *session_new(eio_server_t *es, eio_transport_t transport,
-                                  const client_addr_t *addr, struct lws *wsi)
+                                  const eio_query_t *q, const client_addr_t *addr,
+                                  struct lws *wsi)
 {
     char sid[SID_MAX];
     do sid_generate(sid, sizeof sid, es->tag);
@@ -901,11 +1001,17 @@ static eio_session_t *session_new(eio_server_t *es, eio_transport_t transport,
     size_t n = strlen(sid) + 1;
     char *headers = kept_headers(es, wsi);
     size_t hn = headers ? strlen(headers) + 1 : 1;
-    eio_session_t *s = xcalloc(1, sizeof *s + n + hn);
+    sbuf_t query = SBUF_INIT;
+    if (q->v3) handshake_query(wsi, &query);
+    eio_session_t *s = xcalloc(1, sizeof *s + n + hn + (q->v3 ? query.len + 1 : 0));
     memcpy(s->sid, sid, n);
     if (headers) memcpy(s->sid + n, headers, hn);
+    if (q->v3) memcpy(s->sid + n + hn, query.data, query.len + 1);
     free(headers);
+    sbuf_free(&query);
     s->es = es;
+    s->v3 = q->v3;
+    s->b64 = q->b64;
     s->transport = (uint8_t)transport;
     s->addr = *addr;
     addr_limit_opened(es->limits, addr);
@@ -942,6 +1048,7 @@ static void session_open(eio_session_t *s)
               client_addr_format(&s->addr, addr, sizeof addr));
     hold(s);
     if (es->handler.open) s->upper = es->handler.open(es->handler.ctx, s);
+    if (s->upper && es->handler.opened) es->handler.opened(s->upper);
     if (release(s)) flush(s);
 }
 
@@ -952,6 +1059,17 @@ static int on_packet(eio_session_t *s, const eio_packet_t *p)
 {
     eio_server_t *es = s->es;
     if (s->state != S_OPEN || s->doomed) return 0;
+    if (s->v3 && (p->type == EIO_PING || p->type == EIO_PONG)) {
+        /* v3: the client pings and is answered; each ping restarts its time */
+        if (p->type == EIO_PONG) {
+            destroy(s, "invalid heartbeat direction", f_close);
+            return -1;
+        }
+        deadline_queue_remove(&es->pong_q, &s->hb);
+        deadline_queue_add(&es->ping_q, &s->hb);
+        eio_send(s, f_pong);
+        return 0;
+    }
     switch (p->type) {
     case EIO_PONG:
         /* Only the answer to a ping restarts the heartbeat: pongs sent at will must not keep
@@ -1006,7 +1124,7 @@ void eio_on_poll_get(eio_server_t *es, struct lws *wsi, conn_t *c, const eio_que
 {
     eio_session_t *s;
     if (!q->sid[0]) {
-        s = session_new(es, EIO_TR_POLLING, addr, wsi);
+        s = session_new(es, EIO_TR_POLLING, q, addr, wsi);
         s->get = wsi;
         c->session = s;
         c->kind = CONN_POLL_GET;
@@ -1051,6 +1169,12 @@ void eio_on_poll_post(eio_server_t *es, struct lws *wsi, conn_t *c, const eio_qu
     s->post = wsi;
     c->session = s;
     c->kind = CONN_POLL_POST;
+    if (s->v3) {
+        /* a v3 browser client posts binary packets in binary framing, said so by the type */
+        char type[32];
+        c->octets = conn_header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, type, sizeof type) > 0 &&
+                    strcmp(type, "application/octet-stream") == 0;
+    }
 }
 
 int eio_on_post_body(struct lws *wsi, conn_t *c, const void *in, size_t len)
@@ -1087,12 +1211,19 @@ int eio_on_post_done(struct lws *wsi, conn_t *c)
     if (!body.data) sbuf_reserve(&body, 0);
 
     eio_payload_iter_t it;
+    eio3_iter_t it3;
     eio_packet_t p;
     int rc;
     hold(s);
-    eio_payload_iter_init(&it, body.data, body.len);
-    while ((rc = eio_payload_next(&it, &p)) == 1)
-        if (on_packet(s, &p) < 0) break;
+    if (s->v3) {
+        eio3_iter_init(&it3, body.data, body.len, c->octets);
+        while ((rc = eio3_payload_next(&it3, &p)) == 1)
+            if (on_packet(s, &p) < 0) break;
+    } else {
+        eio_payload_iter_init(&it, body.data, body.len);
+        while ((rc = eio_payload_next(&it, &p)) == 1)
+            if (on_packet(s, &p) < 0) break;
+    }
     if (rc < 0) {
         log_debug("bad polling payload", "sid=%s error=\"%s\"", s->sid, eio_strerror(rc));
         c->close_after = 1;
@@ -1143,7 +1274,7 @@ int eio_on_ws_open(eio_server_t *es, struct lws *wsi, const eio_query_t *q,
 {
     eio_session_t *s;
     if (!q->sid[0]) {
-        s = session_new(es, EIO_TR_WEBSOCKET, addr, wsi);
+        s = session_new(es, EIO_TR_WEBSOCKET, q, addr, wsi);
         s->ws = wsi;
         lws_set_opaque_user_data(wsi, s);
         session_open(s);
@@ -1198,18 +1329,39 @@ static int on_probe_message(struct lws *wsi, eio_session_t *s, const eio_packet_
     return -1;
 }
 
+/* A v3 text frame "b4<base64>" (from a client that asked for base64): the message decoded into
+ * *buf (owned by the caller). Returns 0, or a negative EIO_E* error. */
+static int v3_base64_frame(const void *data, size_t len, eio_packet_t *p, uint8_t **buf)
+{
+    const char *t = data;
+    if (len < 2 || t[1] != '0' + EIO_MESSAGE) return EIO_ETYPE;
+    *buf = xmalloc(len);
+    long n = base64_decode(t + 2, len - 2, *buf);
+    if (n < 0) {
+        free(*buf);
+        *buf = NULL;
+        return EIO_EBASE64;
+    }
+    *p = (eio_packet_t){.type = EIO_MESSAGE, .binary = 1, .data = *buf, .len = (size_t)n};
+    return 0;
+}
+
 /* One whole WebSocket message. Returns -1 when lws should close wsi. */
 static int on_ws_message(struct lws *wsi, eio_session_t *s, const void *data, size_t len,
                          int binary)
 {
     eio_packet_t p;
-    if (binary) {
+    uint8_t *decoded = NULL;
+    if (binary && !s->v3) {
         p.type = EIO_MESSAGE;
         p.binary = 1;
         p.data = data;
         p.len = len;
     } else {
-        int rc = eio_packet_decode_text(data, len, &p);
+        int rc = binary ? eio3_frame_decode_binary(data, len, &p)
+                 : s->v3 && len && ((const char *)data)[0] == 'b'
+                     ? v3_base64_frame(data, len, &p, &decoded)
+                     : eio_packet_decode_text(data, len, &p);
         if (rc < 0) {
             log_debug("bad websocket packet", "sid=%s error=\"%s\"", s->sid, eio_strerror(rc));
             if (s->probe == wsi) {
@@ -1222,11 +1374,16 @@ static int on_ws_message(struct lws *wsi, eio_session_t *s, const void *data, si
             return -1;
         }
     }
-    if (s->probe == wsi) return on_probe_message(wsi, s, &p);
-    hold(s);
-    on_packet(s, &p);
-    release(s);
-    return 0; /* if the session ended, wsi was detached and closes when writable */
+    int rc = 0;
+    if (s->probe == wsi) {
+        rc = on_probe_message(wsi, s, &p);
+    } else {
+        hold(s);
+        on_packet(s, &p);
+        release(s); /* if the session ended, wsi was detached and closes when writable */
+    }
+    free(decoded);
+    return rc;
 }
 
 int eio_on_ws_receive(struct lws *wsi, const void *in, size_t len)

@@ -1,6 +1,6 @@
-/* Engine.IO v4 sessions: handshake, the polling and WebSocket transports, the upgrade from
- * one to the other, heartbeat, and the outgoing packet queue, all owned by one Engine.IO
- * server object. The lws glue in server.c calls the eio_on_* entry points; the layer above
+/* Engine.IO v4 sessions, and v3 ones with --allow-eio3: handshake, the polling and WebSocket
+ * transports, the upgrade from one to the other, heartbeat, and the outgoing packet queue,
+ * all owned by one Engine.IO server object. The lws glue in server.c calls the eio_on_* entry points; the layer above
  * gets each session's packets through its eio_handler_t and sends with eio_send() and
  * eio_close(). Below, this layer answers HTTP requests through conn.h. */
 #ifndef CC_EIO_SESSION_H
@@ -26,6 +26,8 @@ typedef struct eio_server eio_server_t;
 typedef struct {
     /* A session completed its handshake; returns the upper layer's state for it. */
     void *(*open)(void *ctx, eio_session_t *s);
+    /* Optional: open returned and its state is set; the upper layer may send and close now. */
+    void (*opened)(void *upper);
     /* A message packet arrived (text or binary); p borrows the request's bytes. */
     void (*message)(void *upper, const eio_packet_t *p);
     /* The session is gone; the upper layer frees its state. Sending is no longer possible. */
@@ -69,11 +71,14 @@ typedef enum { EIO_TR_POLLING = 0, EIO_TR_WEBSOCKET = 1 } eio_transport_t;
 
 /* Engine.IO query parameters of a request. */
 typedef struct {
-    int eio_ok;        /* EIO=4 */
+    int eio_ok;        /* EIO=4, or EIO=3 with --allow-eio3 */
     int has_transport; /* transport given */
     eio_transport_t transport;
     int transport_ok;
-    char sid[64]; /* empty when absent */
+    uint8_t v3;    /* EIO=3 */
+    uint8_t b64;   /* b64 given: the client takes binary as base64 text */
+    uint8_t jsonp; /* j given: JSONP polling */
+    char sid[64];  /* empty when absent */
 } eio_query_t;
 
 /* ---- the Engine.IO server: its sessions, their deadlines and its counters ---- */
@@ -179,6 +184,11 @@ size_t eio_session_held(const eio_session_t *s);
  * anywhere, a walk over a room included. */
 void eio_drop(eio_session_t *s, const char *reason);
 eio_transport_t eio_session_transport(const eio_session_t *s);
+/* The session's Engine.IO protocol: 4, or 3 (a client of Socket.IO protocol v4). */
+int eio_session_protocol(const eio_session_t *s);
+/* A v3 session's handshake query (without the Engine.IO parameters) as a JSON object of
+ * strings, borrowed while the session lives; NULL for a v4 session. */
+const char *eio_session_query(const eio_session_t *s);
 /* Closes up to max open sessions from the server side (a transport close: clients reconnect,
  * elsewhere when this node refuses new sessions). Returns how many. */
 size_t eio_close_some(eio_server_t *es, size_t max, const char *reason);

@@ -27,7 +27,7 @@ frame_t *frame_new_binary(const uint8_t *data, size_t len)
 {
     frame_t *f = frame_alloc(len);
     f->binary = 1;
-    if (len) memcpy(frame_body(f), data, len);
+    if (len && data) memcpy(frame_body(f), data, len);
     return f;
 }
 

@@ -19,7 +19,8 @@ typedef struct frame {
 
 /* New frame holding one text packet: the type digit then data[0..len). refs = 1. */
 frame_t *frame_new_text(eio_type_t type, const char *data, size_t len);
-/* New frame holding a binary message. refs = 1. */
+/* New frame holding a binary message (its len bytes left for the caller to write when data
+ * is NULL). refs = 1. */
 frame_t *frame_new_binary(const uint8_t *data, size_t len);
 
 static inline unsigned char *frame_body(frame_t *f)

@@ -38,14 +38,19 @@ static server_t *server_of(struct lws *wsi)
 
 /* ---- query and headers ---- */
 
-static void parse_query(struct lws *wsi, eio_query_t *q)
+static void parse_query(const server_t *srv, struct lws *wsi, eio_query_t *q)
 {
     char frag[256];
     memset(q, 0, sizeof *q);
     for (int i = 0; lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) >= 0;
          i++) {
         if (strncmp(frag, "EIO=", 4) == 0) {
-            q->eio_ok = strcmp(frag + 4, "4") == 0;
+            q->v3 = strcmp(frag + 4, "3") == 0;
+            q->eio_ok = strcmp(frag + 4, "4") == 0 || (q->v3 && srv->cfg->allow_eio3);
+        } else if (strncmp(frag, "b64=", 4) == 0) {
+            q->b64 = 1;
+        } else if (strncmp(frag, "j=", 2) == 0) {
+            q->jsonp = 1;
         } else if (strncmp(frag, "transport=", 10) == 0) {
             q->has_transport = 1;
             if (strcmp(frag + 10, "polling") == 0) {
@@ -387,10 +392,18 @@ static int on_http(server_t *srv, struct lws *wsi, conn_t *c, const char *uri)
         return 0;
     }
     eio_query_t q;
-    parse_query(wsi, &q);
+    parse_query(srv, wsi, &q);
     if (!q.eio_ok) {
         c->close_after = method == M_POST;
         eio_reply_error(srv->eio, wsi, c, EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION);
+        return 0;
+    }
+    if (q.jsonp) {
+        /* JSONP polling (for browsers without XMLHttpRequest) is not served */
+        static const char body[] = "{\"code\":3,\"message\":\"JSONP polling is not supported\"}";
+        c->close_after = method == M_POST;
+        eio_server_refused(srv->eio, EIO_REFUSE_BAD_REQUEST);
+        conn_reply(wsi, c, 400, "application/json", body, sizeof body - 1);
         return 0;
     }
     if (!q.transport_ok || q.transport != EIO_TR_POLLING) {
@@ -484,7 +497,7 @@ static int ws_filter(server_t *srv, struct lws *wsi)
         strcmp(version, "13") != 0)
         return -1;
     eio_query_t q;
-    parse_query(wsi, &q);
+    parse_query(srv, wsi, &q);
     int err;
     /* no new sessions while draining: the same 503 as a polling handshake, which a proxy can
      * retry on another node */
@@ -590,7 +603,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_ESTABLISHED: {
         eio_query_t q;
         client_addr_t addr;
-        parse_query(wsi, &q);
+        parse_query(server_of(wsi), wsi, &q);
         client_addr_of(server_of(wsi), wsi, &addr);
         return eio_on_ws_open(server_of(wsi)->eio, wsi, &q, &addr);
     }

@@ -12,6 +12,7 @@
 #include "room.h"
 #include "server.h"
 #include "sid.h"
+#include "url_query.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +182,13 @@ void sio_send_raw(sio_conn_t *c, sio_type_t type, const char *nsp, size_t nsp_le
     sbuf_free(&pkt);
 }
 
+/* A client of Socket.IO protocol v4 (Engine.IO v3), which has no auth payload and gets no
+ * session ids, recovery offsets or pids. */
+static int conn_legacy(const sio_conn_t *c)
+{
+    return c->eio && eio_session_protocol(c->eio) == 3;
+}
+
 /* ---- emitting ---- */
 
 /* Whether the packets of nsp carry recovery offsets. */
@@ -278,12 +286,25 @@ static void visit_room(sio_nsp_t *nsp, const str_t *room, void (*fn)(sio_socket_
     if (s) fn(s, arg);
 }
 
+/* A packet's data without its recovery offset, for the clients that take none (protocol v4):
+ * encoded the first time one of them is a recipient. */
+typedef struct {
+    sio_nsp_t *nsp;
+    const char *data;
+    size_t data_len;
+    const sio_attachment_t *att;
+    unsigned natt;
+    packet_frames_t pf;
+    int made;
+} plain_t;
+
 typedef struct {
     uint32_t gen;
     const packet_frames_t *pf;
     int is_volatile;
     rec_offset_t offset; /* a logged packet's, else 0 */
     size_t count;
+    plain_t *plain; /* when pf carries an offset, else NULL */
 } bcast_t;
 
 static void mark_excluded(sio_socket_t *s, void *arg)
@@ -300,20 +321,30 @@ static void deliver(sio_socket_t *s, void *arg)
         if (s->cursor >= b->offset) return; /* it has it (replayed to it already) */
         s->cursor = b->offset;
     }
+    const packet_frames_t *pf = b->pf;
+    if (b->plain && conn_legacy(s->conn)) {
+        plain_t *p = b->plain;
+        if (!p->made)
+            sio_frames_from_data(&p->pf, p->nsp, SIO_EVENT, -1, p->data, p->data_len, p->att,
+                                 p->natt);
+        p->made = 1;
+        pf = &p->pf;
+    }
     if (b->is_volatile)
-        frames_send_volatile(s->conn, b->pf);
+        frames_send_volatile(s->conn, pf);
     else
-        sio_frames_send(s->conn, b->pf);
+        sio_frames_send(s->conn, pf);
     b->count++;
 }
 
-/* Sends the encoded packet pf to the sockets of nsp in rooms minus except. */
+/* Sends the encoded packet pf to the sockets of nsp in rooms minus except; plain, when pf
+ * carries an offset, is the packet for the clients that take none. */
 static size_t deliver_frames(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
                              size_t nexcept, const packet_frames_t *pf, unsigned flags,
-                             rec_offset_t offset)
+                             rec_offset_t offset, plain_t *plain)
 {
     if (++nsp->gen == 0) nsp->gen = 1;
-    bcast_t b = {nsp->gen, pf, (flags & SIO_VOLATILE) != 0, offset, 0};
+    bcast_t b = {nsp->gen, pf, (flags & SIO_VOLATILE) != 0, offset, 0, plain};
     for (size_t i = 0; i < nexcept; i++) visit_room(nsp, &except[i], mark_excluded, &b);
     if (nrooms == 0) {
         void *v;
@@ -322,6 +353,7 @@ static size_t deliver_frames(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, 
         for (size_t i = 0; i < nrooms; i++) visit_room(nsp, &rooms[i], deliver, &b);
     }
     eio_server_fanout(server_eio(nsp->sio->srv), b.count);
+    if (plain && plain->made) sio_frames_free(&plain->pf);
     return b.count;
 }
 
@@ -336,15 +368,17 @@ size_t sio_deliver(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_
                                           natt);
     packet_frames_t pf;
     sbuf_t with = SBUF_INIT;
+    plain_t plain = {nsp, data, data_len, att, natt, {0}, 0}, *without = NULL;
     /* not logged: with recovery on it still ends with an offset, the last one handled here
      * (every logged packet up to it reached its sockets), so a client never takes a last
      * string argument of the app's for its cursor */
     if (rec_on(nsp) && rec_offset_append_to_array(&with, data, data_len, nsp->last) == 0) {
         data = with.data;
         data_len = with.len;
+        without = &plain;
     }
     sio_frames_from_data(&pf, nsp, SIO_EVENT, -1, data, data_len, att, natt);
-    size_t n = deliver_frames(nsp, rooms, nrooms, except, nexcept, &pf, flags, 0);
+    size_t n = deliver_frames(nsp, rooms, nrooms, except, nexcept, &pf, flags, 0, without);
     sio_frames_free(&pf);
     sbuf_free(&with);
     return n;
@@ -361,7 +395,8 @@ size_t sio_deliver_logged(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, con
         return 0; /* handled already (or not an array) */
     }
     sio_frames_from_data(&pf, nsp, SIO_EVENT, -1, with.data, with.len, att, natt);
-    size_t n = deliver_frames(nsp, rooms, nrooms, except, nexcept, &pf, 0, offset);
+    plain_t plain = {nsp, data, data_len, att, natt, {0}, 0};
+    size_t n = deliver_frames(nsp, rooms, nrooms, except, nexcept, &pf, 0, offset, &plain);
     nsp->last = offset;
     sio_frames_free(&pf);
     sbuf_free(&with);
@@ -393,7 +428,7 @@ static void select_walk(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const
 {
     if (++nsp->gen == 0) nsp->gen = 1;
     sel->gen = nsp->gen;
-    bcast_t mark = {nsp->gen, NULL, 0, 0, 0};
+    bcast_t mark = {nsp->gen, NULL, 0, 0, 0, NULL};
     for (size_t i = 0; i < nexcept; i++) visit_room(nsp, &except[i], mark_excluded, &mark);
     if (nrooms == 0) {
         void *v;
@@ -762,9 +797,33 @@ static void connect_admitted(sio_conn_t *c, sio_socket_t *s, const char *auth, s
     int n = s->pid[0]
                 ? snprintf(reply, sizeof reply, "{\"sid\":\"%s\",\"pid\":\"%s\"}", s->id, s->pid)
                 : snprintf(reply, sizeof reply, "{\"sid\":\"%s\"}", s->id);
-    sio_send_raw(c, SIO_CONNECT, nsp->name, nsp->len, reply, (size_t)n);
+    if (conn_legacy(c))
+        sio_send_raw(c, SIO_CONNECT, nsp->name, nsp->len, NULL, 0); /* protocol v4: no payload */
+    else
+        sio_send_raw(c, SIO_CONNECT, nsp->name, nsp->len, reply, (size_t)n);
     sio->connects.admitted++;
     if (app->connected) app->connected(s, auth, auth_len);
+}
+
+/* A refusal {"message":..,"data":..} as protocol v4 has it: the data when there is some, else
+ * the message (a JSON string), else the whole. */
+static void legacy_error(const char *err, size_t len, sbuf_t *out)
+{
+    const char *key, *val, *message = NULL, *data = NULL;
+    size_t klen, vlen, mlen = 0, dlen = 0;
+    jtext_kind_t kind;
+    jtext_iter_t it;
+    jtext_iter_init(&it, err, len);
+    while (jtext_object_next(&it, &key, &klen, &val, &vlen, &kind)) {
+        if (jtext_string_is(key, klen, "data") && kind != JTEXT_NULL) data = val, dlen = vlen;
+        if (jtext_string_is(key, klen, "message")) message = val, mlen = vlen;
+    }
+    if (data)
+        sbuf_append(out, data, dlen);
+    else if (message)
+        sbuf_append(out, message, mlen);
+    else
+        sbuf_append(out, err, len);
 }
 
 static void connect_refused(sio_conn_t *c, sio_socket_t *s, const char *err, size_t len)
@@ -775,7 +834,15 @@ static void connect_refused(sio_conn_t *c, sio_socket_t *s, const char *err, siz
         len = sizeof dflt - 1;
     }
     c->sio->connects.refused++;
+    sbuf_t legacy = SBUF_INIT;
+    if (conn_legacy(c)) {
+        /* protocol v4 sends the error's data, or else its message, as the payload */
+        legacy_error(err, len, &legacy);
+        err = legacy.data;
+        len = legacy.len;
+    }
     sio_send_raw(c, SIO_CONNECT_ERROR, s->nsp->name, s->nsp->len, err, len);
+    sbuf_free(&legacy);
     free(s);
 }
 
@@ -877,7 +944,9 @@ static int pending_for(const sio_conn_t *c, const char *nsp, size_t len)
     return 0;
 }
 
-static void on_connect(sio_conn_t *c, const sio_packet_t *p)
+/* auth: the CONNECT's payload; for a protocol v4 client, the query of its namespace
+ * ("/chat?token=abc") or, for "/", of its handshake, as a JSON object of strings. */
+static void on_connect(sio_conn_t *c, const sio_packet_t *p, const char *auth, size_t auth_len)
 {
     sio_server_t *sio = c->sio;
     const app_module_t *app = sio->app;
@@ -888,11 +957,13 @@ static void on_connect(sio_conn_t *c, const sio_packet_t *p)
         return;
     }
     sio_nsp_t *nsp = nsp_get(sio, p->nsp, p->nsp_len);
-    const char *auth = p->data ? p->data : "{}";
-    size_t auth_len = p->data ? p->data_len : 2;
+    if (!auth) {
+        auth = p->data ? p->data : "{}";
+        auth_len = p->data ? p->data_len : 2;
+    }
     sbuf_t owner = SBUF_INIT;
     int owned = 0;
-    if (sio->rec_window) {
+    if (sio->rec_window && !conn_legacy(c)) {
         owned = !app->session_owner || app->session_owner(sio, auth, auth_len, &owner) == 0;
         if (owned && sio->rec_ops->connect(c, nsp, auth, auth_len, owner.data, owner.len)) {
             sbuf_free(&owner);
@@ -999,11 +1070,25 @@ static void on_ack(sio_socket_t *s, const sio_packet_t *p, const sio_attachment_
 static void dispatch(sio_conn_t *c, const sio_packet_t *p, const sio_attachment_t *att,
                      unsigned natt)
 {
+    sio_packet_t named = *p;
+    sbuf_t query = SBUF_INIT;
+    if (p->type == SIO_CONNECT && conn_legacy(c)) {
+        /* protocol v4: "/chat?token=abc" is the namespace "/chat" with that query as auth */
+        const char *mark = memchr(p->nsp, '?', p->nsp_len);
+        size_t at = mark ? (size_t)(mark - p->nsp) : p->nsp_len;
+        url_query_json(&query, p->nsp + at + (mark != NULL), p->nsp_len - at - (mark != NULL),
+                       NULL);
+        named.nsp_len = at;
+        named.data = NULL;
+        p = &named;
+    }
     sio_socket_t *s = conn_socket(c, p->nsp, p->nsp_len);
     if (p->type == SIO_CONNECT && !s && !c->restoring && !pending_for(c, p->nsp, p->nsp_len)) {
-        on_connect(c, p);
+        on_connect(c, p, query.data, query.len);
+        sbuf_free(&query);
         return;
     }
+    sbuf_free(&query);
     /* As the reference server: a packet for a namespace not joined, a CONNECT for one already
      * joined, or a CONNECT_ERROR from a client ends the session. */
     if (!s || p->type == SIO_CONNECT || p->type == SIO_CONNECT_ERROR) {
@@ -1090,8 +1175,20 @@ static void *h_open(void *ctx, eio_session_t *s)
     sio_conn_t *c = xcalloc(1, sizeof *c);
     c->sio = sio;
     c->eio = s;
-    deadline_queue_add(&sio->connect_q, &c->connect_node);
+    if (!conn_legacy(c)) deadline_queue_add(&sio->connect_q, &c->connect_node);
     return c;
+}
+
+/* A protocol v4 client joins "/" without a CONNECT: at once, its handshake query for auth. */
+static void h_opened(void *upper)
+{
+    sio_conn_t *c = upper;
+    if (!conn_legacy(c)) return;
+    const char *q = eio_session_query(c->eio);
+    sio_packet_t p = {SIO_CONNECT, "/", 1, -1, 0, NULL, 0};
+    sio_conn_hold(c);
+    on_connect(c, &p, q, strlen(q));
+    sio_conn_release(c);
 }
 
 static void h_message(void *upper, const eio_packet_t *p)
@@ -1153,7 +1250,12 @@ static size_t h_held(void *upper)
 eio_handler_t sio_server_handler(sio_server_t *sio)
 {
     return (eio_handler_t){
-        .open = h_open, .message = h_message, .close = h_close, .ctx = sio, .held = h_held};
+        .open = h_open,
+        .opened = h_opened,
+        .message = h_message,
+        .close = h_close,
+        .ctx = sio,
+        .held = h_held};
 }
 
 /* The server goes once both its queues' timers are closed. */

@@ -67,7 +67,7 @@ void eio3_payload_append_binary(sbuf_t *out, const eio_packet_t *p)
     sbuf_append_char(out, p->binary ? 1 : 0);
     for (int i = 0; i < nd; i++) sbuf_append_char(out, (char)(digits[i] - '0'));
     sbuf_append_char(out, (char)0xff);
-    sbuf_append_char(out, p->binary ? (char)EIO_MESSAGE : (char)('0' + p->type));
+    sbuf_append_char(out, p->binary ? (char)p->type : (char)('0' + p->type));
     sbuf_append(out, p->data, p->len);
 }
 
