@@ -45,8 +45,12 @@ export function promtoolCheck(text) {
   });
 }
 
-/** A Prometheus server scraping targets ("host:port") every second as job "chatnode". */
-export async function startPrometheus(targets) {
+/**
+ * A Prometheus server scraping every second: `jobs` is a list of targets ("host:port"), scraped
+ * as job "chatnode", or an object of job name -> targets ({chatnode: [...], adminnode: [...]}).
+ */
+export async function startPrometheus(jobs) {
+  if (Array.isArray(jobs)) jobs = { chatnode: jobs };
   const dir = mkdtempSync(path.join(os.tmpdir(), "chatcluster-prom-"));
   const conf = path.join(dir, "prometheus.yml");
   writeFileSync(conf, [
@@ -54,9 +58,11 @@ export async function startPrometheus(targets) {
     "  scrape_interval: 1s",
     "  scrape_timeout: 1s",
     "scrape_configs:",
-    "  - job_name: chatnode",
-    "    static_configs:",
-    `      - targets: [${targets.map((t) => JSON.stringify(t)).join(", ")}]`,
+    ...Object.entries(jobs).flatMap(([job, targets]) => [
+      `  - job_name: ${JSON.stringify(job)}`,
+      "    static_configs:",
+      `      - targets: [${targets.map((t) => JSON.stringify(t)).join(", ")}]`,
+    ]),
     "",
   ].join("\n"));
   const port = await freePort();
@@ -81,6 +87,10 @@ export async function startPrometheus(targets) {
       const doc = JSON.parse(r.body);
       if (doc.status !== "success") throw new Error(`query ${q}: ${r.body}`);
       return doc.data.result.map((x) => ({ metric: x.metric, value: Number(x.value[1]) }));
+    },
+    /** The parsed answer of GET /api/v1/<p> (a query string included), whatever its status. */
+    async api(p) {
+      return JSON.parse((await httpRequest(`${url}/api/v1/${p}`)).body);
     },
     async stop() {
       child.kill("SIGTERM");
