@@ -54,6 +54,15 @@ static const cfg_opt_t opts[] = {
     CFG_OPT(chatnode_config_t, "allow-eio3", CFG_BOOL, "false", 0, 0, allow_eio3, NULL,
             "also serve Engine.IO v3 clients (socket.io-client 2.x and its kind), which speak "
             "Socket.IO protocol v4"),
+    CFG_OPT(chatnode_config_t, "admin-ui", CFG_BOOL, "false", 0, 0, admin_ui, NULL,
+            "serve the Socket.IO Admin UI's /admin namespace (docs/admin-ui.md)"),
+    CFG_OPT(chatnode_config_t, "admin-ui-user", CFG_STR, "", 0, 0, admin_ui_user, "NAME",
+            "the Admin UI's user name (empty: the namespace is open to anyone, with a warning)"),
+    CFG_OPT(chatnode_config_t, "admin-ui-password-hash", CFG_STR, "", 0, 0, admin_ui_password_hash,
+            "HASH", "the bcrypt hash of the Admin UI user's password"),
+    CFG_OPT(chatnode_config_t, "admin-ui-mode", CFG_STR, "production", 0, 0, admin_ui_mode, "MODE",
+            "production, or development: the UI also gets every socket, room and event as it "
+            "happens (costly on a busy node)"),
     CFG_OPT(chatnode_config_t, "trusted-proxies", CFG_STR, "", 0, 0, trusted_proxies, "LIST",
             "proxies in front (addresses or CIDRs, comma-separated): a request from one counts as "
             "from the right-most X-Forwarded-For address that is not a proxy"),

@@ -26,6 +26,10 @@ typedef struct {
     char *cors_origin;
     int cors_credentials;
     int allow_eio3;
+    int admin_ui;
+    char *admin_ui_user;
+    char *admin_ui_password_hash;
+    char *admin_ui_mode;
     char *trusted_proxies;
     long long max_sessions_per_ip;
     long long handshake_rate;

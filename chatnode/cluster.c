@@ -391,8 +391,7 @@ static void add_nsp_room(const char *room, size_t len, size_t members, void *arg
     json_array_append_new(arg, json_stringn(room, len));
 }
 
-/* A socket as fetchSockets answers describe it: {id, handshake, rooms, data}. */
-static json_t *socket_json(const sio_socket_t *s)
+json_t *cluster_socket_json(const sio_socket_t *s)
 {
     json_t *rooms = json_array();
     sio_socket_rooms(s, add_room_to_array, rooms);
@@ -412,7 +411,7 @@ static json_t *socket_json(const sio_socket_t *s)
                            (json_int_t)h.issued_ms, "url", url, "query", "EIO", "4", "transport",
                            h.transport ? h.transport : "", "auth");
     json_t *data = NULL;
-    const app_module_t *app = sio_server_app(sio_nsp_server(sio_socket_nsp(s)));
+    const app_module_t *app = sio_nsp_module(sio_socket_nsp(s));
     if (app->socket_data) {
         sbuf_t d = SBUF_INIT;
         app->socket_data(s, &d);
@@ -486,14 +485,14 @@ static void collect_ids(sio_socket_t *s, void *arg)
 
 static void collect_sockets(sio_socket_t *s, void *arg)
 {
-    json_array_append_new(arg, socket_json(s));
+    json_array_append_new(arg, cluster_socket_json(s));
 }
 
 /* A server-side emit from another server: the app may answer it. */
 static void on_server_side_emit(cluster_t *c, sio_nsp_t *nsp, json_t *data, json_t *request_id,
                                 const char *requester)
 {
-    const app_module_t *app = sio_server_app(c->sio);
+    const app_module_t *app = sio_nsp_module(nsp);
     if (!app->server_event || !json_is_array(data)) return;
     char *text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
     char name[256];

@@ -38,6 +38,8 @@ cluster_t *cluster_of(sio_server_t *sio);
 typedef adapter_gather_result_t cluster_result_t;
 typedef void (*cluster_result_cb)(void *ud, const cluster_result_t *r);
 
+/* A local socket as fetchSockets answers describe it: {id, handshake, rooms, data}. */
+json_t *cluster_socket_json(const sio_socket_t *s);
 /* items: [{id, handshake, rooms, data}] of the sockets in rooms (all when none) minus except. */
 void cluster_fetch_sockets(cluster_t *c, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
                            const str_t *except, size_t nexcept, cluster_result_cb cb, void *ud);

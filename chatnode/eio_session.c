@@ -991,9 +991,8 @@ static void handshake_query(struct lws *wsi, sbuf_t *out)
 }
 
 /* A new session for the handshake on wsi, with the headers it keeps. */
-static eio_session_t *session_new(eio_server_t *es, eio_transport_t transport,
-                                  const eio_query_t *q, const client_addr_t *addr,
-                                  struct lws *wsi)
+static eio_session_t *session_new(eio_server_t *es, eio_transport_t transport, const eio_query_t *q,
+                                  const client_addr_t *addr, struct lws *wsi)
 {
     char sid[SID_MAX];
     do sid_generate(sid, sizeof sid, es->tag);

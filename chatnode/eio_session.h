@@ -1,8 +1,8 @@
 /* Engine.IO v4 sessions, and v3 ones with --allow-eio3: handshake, the polling and WebSocket
  * transports, the upgrade from one to the other, heartbeat, and the outgoing packet queue,
- * all owned by one Engine.IO server object. The lws glue in server.c calls the eio_on_* entry points; the layer above
- * gets each session's packets through its eio_handler_t and sends with eio_send() and
- * eio_close(). Below, this layer answers HTTP requests through conn.h. */
+ * all owned by one Engine.IO server object. The lws glue in server.c calls the eio_on_* entry
+ * points; the layer above gets each session's packets through its eio_handler_t and sends with
+ * eio_send() and eio_close(). Below, this layer answers HTTP requests through conn.h. */
 #ifndef CC_EIO_SESSION_H
 #define CC_EIO_SESSION_H
 

@@ -1,5 +1,6 @@
 /* chatnode: reads its configuration, starts the server with the chosen app module on one
  * libuv loop, and stops cleanly on SIGINT or SIGTERM (every handle closed, all memory freed). */
+#include "admin_ui.h"
 #include "app.h"
 #include "chatnode_config.h"
 #include "client_addr.h"
@@ -37,6 +38,7 @@ typedef struct {
     cluster_rec_t *rec; /* connection-state recovery on Redis, or NULL */
     control_t *control;
     drain_t *drain;
+    admin_ui_t *admin_ui; /* --admin-ui, or NULL */
     int stopping;
     int app_ready; /* the app's init succeeded (or it has none): its destroy is due */
     int serving;   /* server_start succeeded: server_stop is due */
@@ -101,6 +103,8 @@ static void stop_now(chatnode_t *cn)
     drain_free(cn->drain);
     cn->drain = NULL;
     if (cn->serving) server_stop(&cn->srv);
+    admin_ui_stop(cn->admin_ui);
+    cn->admin_ui = NULL;
     if (cn->sio) {
         sio_server_free(cn->sio);
         cn->sio = NULL;
@@ -198,6 +202,17 @@ static int start(chatnode_t *cn, uv_loop_t *loop, const chatnode_config_t *cfg)
         handler = sio_server_handler(cn->sio);
     }
     if (server_start(&cn->srv, &handler) < 0) return -1;
+    if (cfg->admin_ui) {
+        char aerr[256];
+        if (!cn->sio) {
+            log_error("--admin-ui needs a Socket.IO app", "app=%s", cn->app->name);
+            return -1;
+        }
+        if (admin_ui_start(&cn->admin_ui, &cn->srv, cn->sio, cfg, aerr, sizeof aerr) < 0) {
+            log_error("cannot serve the Admin UI", "error=\"%s\"", aerr);
+            return -1;
+        }
+    }
     cn->serving = 1;
     cn->drain = drain_new(loop, cfg, server_eio(&cn->srv));
     if (!cfg->redis[0]) return 0;

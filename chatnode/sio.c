@@ -194,12 +194,19 @@ static int conn_legacy(const sio_conn_t *c)
 /* Whether the packets of nsp carry recovery offsets. */
 static int rec_on(const sio_nsp_t *nsp)
 {
-    return nsp->sio->rec_window != 0;
+    return nsp->sio->rec_window != 0 && !nsp->mod;
 }
 
 void sio_emit(sio_socket_t *s, const char *event, size_t event_len, const char *args,
               size_t args_len, const sio_attachment_t *att, unsigned natt)
 {
+    const sio_observer_t *o = &s->nsp->sio->observer;
+    if (o->event_out) {
+        sbuf_t data = SBUF_INIT;
+        data_build(&data, event, event_len, args, args_len);
+        o->event_out(o->ctx, s, data.data, data.len);
+        sbuf_free(&data);
+    }
     if (rec_on(s->nsp)) { /* logged, as a broadcast to the socket's own room */
         sbuf_t data = SBUF_INIT;
         data_build(&data, event, event_len, args, args_len);
@@ -520,6 +527,7 @@ int sio_socket_handshake(const sio_socket_t *s, sio_handshake_t *hs)
     hs->transport =
         eio_session_transport(s->conn->eio) == EIO_TR_WEBSOCKET ? "websocket" : "polling";
     hs->path = s->conn->sio->srv->cfg->path;
+    hs->sid = eio_session_id(s->conn->eio);
     return 0;
 }
 
@@ -580,6 +588,8 @@ int sio_join(sio_socket_t *s, const char *room, size_t len)
     }
     const sio_cluster_t *cl = &nsp->sio->cluster;
     if (fresh && cl->room_added) cl->room_added(cl->ctx, nsp, room, len);
+    const sio_observer_t *o = &nsp->sio->observer;
+    if (added && o->joined && s->state == SOCK_CONNECTED) o->joined(o->ctx, s, room, len);
     return added;
 }
 
@@ -605,6 +615,8 @@ int sio_leave(sio_socket_t *s, const char *room, size_t len)
     for (uint32_t i = 0; r && i < s->rm.nrooms; i++) {
         if (s->rm.rooms[i].room == r) {
             if (s->nsp->sio->rec_ops) s->nsp->sio->rec_ops->room(s, room, len, 0, 0);
+            const sio_observer_t *o = &s->nsp->sio->observer;
+            if (o->left && s->state == SOCK_CONNECTED) o->left(o->ctx, s, room, len);
             leave_at(s, i);
             return 1;
         }
@@ -615,6 +627,21 @@ int sio_leave(sio_socket_t *s, const char *room, size_t len)
 void sio_server_set_cluster(sio_server_t *sio, const sio_cluster_t *cluster)
 {
     sio->cluster = *cluster;
+}
+
+void sio_server_set_observer(sio_server_t *sio, const sio_observer_t *o)
+{
+    sio->observer = *o;
+}
+
+const app_module_t *sio_nsp_module(const sio_nsp_t *nsp)
+{
+    return nsp->mod ? nsp->mod : nsp->sio->app;
+}
+
+void *sio_nsp_module_state(const sio_nsp_t *nsp)
+{
+    return nsp->mod_state;
 }
 
 void sio_foreach_nsp(sio_server_t *sio, void (*fn)(sio_nsp_t *nsp, void *arg), void *arg)
@@ -642,6 +669,13 @@ static sio_nsp_t *nsp_get(sio_server_t *sio, const char *name, size_t len)
         if (sio->cluster.nsp_added) sio->cluster.nsp_added(sio->cluster.ctx, nsp);
     }
     return nsp;
+}
+
+void sio_server_mount(sio_server_t *sio, const char *name, const app_module_t *mod, void *state)
+{
+    sio_nsp_t *nsp = nsp_get(sio, name, strlen(name));
+    nsp->mod = mod;
+    nsp->mod_state = state;
 }
 
 static sio_socket_t *conn_socket(sio_conn_t *c, const char *nsp, size_t len)
@@ -706,7 +740,8 @@ void sio_socket_detach(sio_socket_t *s)
 void sio_socket_free(sio_socket_t *s, const char *reason)
 {
     sio_server_t *sio = s->nsp->sio;
-    if (sio->app->disconnect) sio->app->disconnect(s, reason);
+    const app_module_t *mod = sio_nsp_module(s->nsp);
+    if (mod->disconnect) mod->disconnect(s, reason);
     if (s->pid[0] && sio->has_store && strcmp(reason, SIO_REASON_MOVED) != 0)
         sio->store.session_end(sio->store.ctx, s);
     while (s->rm.nrooms) leave_at(s, s->rm.nrooms - 1);
@@ -718,6 +753,8 @@ void sio_socket_free(sio_socket_t *s, const char *reason)
  * come back, else it goes. */
 static void socket_remove(sio_socket_t *s, const char *reason)
 {
+    const sio_observer_t *o = &s->nsp->sio->observer;
+    if (o->disconnected) o->disconnected(o->ctx, s, reason);
     int final = s->conn->final;
     sio_socket_detach(s);
     const struct sio_rec_ops *rec = s->nsp->sio->rec_ops;
@@ -786,8 +823,8 @@ static void connect_admitted(sio_conn_t *c, sio_socket_t *s, const char *auth, s
                              const char *owner, size_t owner_len, int owned)
 {
     sio_server_t *sio = c->sio;
-    const app_module_t *app = sio->app;
     sio_nsp_t *nsp = s->nsp;
+    const app_module_t *app = sio_nsp_module(nsp);
     /* a socket id taken while the app thought: ids are random, so this is for form's sake */
     while (strmap_get(&nsp->sockets, s->id, SID_RANDOM_LEN))
         sid_generate(s->id, sizeof s->id, NULL);
@@ -802,6 +839,7 @@ static void connect_admitted(sio_conn_t *c, sio_socket_t *s, const char *auth, s
     else
         sio_send_raw(c, SIO_CONNECT, nsp->name, nsp->len, reply, (size_t)n);
     sio->connects.admitted++;
+    if (sio->observer.connected) sio->observer.connected(sio->observer.ctx, s);
     if (app->connected) app->connected(s, auth, auth_len);
 }
 
@@ -849,7 +887,7 @@ static void connect_refused(sio_conn_t *c, sio_socket_t *s, const char *err, siz
 void sio_connect_new(sio_conn_t *c, sio_nsp_t *nsp, const char *auth, size_t auth_len,
                      const char *owner, size_t owner_len, int owned)
 {
-    const app_module_t *app = c->sio->app;
+    const app_module_t *app = sio_nsp_module(nsp);
     sio_socket_t *s = xcalloc(1, sizeof *s);
     do sid_generate(s->id, sizeof s->id, NULL);
     while (strmap_get(&nsp->sockets, s->id, SID_RANDOM_LEN));
@@ -919,7 +957,8 @@ static void pending_abandon(sio_conn_t *c)
     while (c->pending) {
         sio_pending_connect_t *p = c->pending;
         c->pending = p->next;
-        if (c->sio->app->connect_abandoned) c->sio->app->connect_abandoned(p->s);
+        const app_module_t *mod = sio_nsp_module(p->s->nsp);
+        if (mod->connect_abandoned) mod->connect_abandoned(p->s);
         free(p->s);
         pending_free(p);
     }
@@ -950,7 +989,9 @@ static void on_connect(sio_conn_t *c, const sio_packet_t *p, const char *auth, s
 {
     sio_server_t *sio = c->sio;
     const app_module_t *app = sio->app;
-    if (!app->serves || !app->serves(sio->app_state, p->nsp, p->nsp_len)) {
+    sio_nsp_t *mounted = sio_nsp_find(sio, p->nsp, p->nsp_len);
+    if (mounted && !mounted->mod) mounted = NULL;
+    if (!mounted && (!app->serves || !app->serves(sio->app_state, p->nsp, p->nsp_len))) {
         static const char err[] = "{\"message\":\"Invalid namespace\"}";
         sio->connects.bad_namespace++;
         sio_send_raw(c, SIO_CONNECT_ERROR, p->nsp, p->nsp_len, err, sizeof err - 1);
@@ -963,7 +1004,7 @@ static void on_connect(sio_conn_t *c, const sio_packet_t *p, const char *auth, s
     }
     sbuf_t owner = SBUF_INIT;
     int owned = 0;
-    if (sio->rec_window && !conn_legacy(c)) {
+    if (sio->rec_window && !conn_legacy(c) && !mounted) {
         owned = !app->session_owner || app->session_owner(sio, auth, auth_len, &owner) == 0;
         if (owned && sio->rec_ops->connect(c, nsp, auth, auth_len, owner.data, owner.len)) {
             sbuf_free(&owner);
@@ -1039,8 +1080,9 @@ static void on_event(sio_conn_t *c, sio_socket_t *s, const sio_packet_t *p,
     }
     sio_server_t *sio = c->sio; /* the handler may end c */
     sio->events_in++;
+    if (sio->observer.event_in) sio->observer.event_in(sio->observer.ctx, s, &ev);
     uint64_t t0 = uv_hrtime();
-    sio->app->event(s, &ev);
+    sio_nsp_module(s->nsp)->event(s, &ev);
     prom_hist_observe(&sio->handling, (double)(uv_hrtime() - t0) / 1e9);
     if (name && name != small) free(name);
 }
@@ -1061,8 +1103,8 @@ static void on_ack(sio_socket_t *s, const sio_packet_t *p, const sio_attachment_
         inner_args(p->data, p->data_len, &ev.args, &ev.args_len);
         if (got.cb)
             got.cb(got.ud, s, &ev);
-        else if (s->conn->sio->app->ack)
-            s->conn->sio->app->ack(s, got.tag, &ev);
+        else if (sio_nsp_module(s->nsp)->ack)
+            sio_nsp_module(s->nsp)->ack(s, got.tag, &ev);
         return;
     }
 }
@@ -1249,13 +1291,12 @@ static size_t h_held(void *upper)
 
 eio_handler_t sio_server_handler(sio_server_t *sio)
 {
-    return (eio_handler_t){
-        .open = h_open,
-        .opened = h_opened,
-        .message = h_message,
-        .close = h_close,
-        .ctx = sio,
-        .held = h_held};
+    return (eio_handler_t){.open = h_open,
+                           .opened = h_opened,
+                           .message = h_message,
+                           .close = h_close,
+                           .ctx = sio,
+                           .held = h_held};
 }
 
 /* The server goes once both its queues' timers are closed. */

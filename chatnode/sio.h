@@ -81,6 +81,29 @@ typedef struct {
 } sio_cluster_t;
 
 void sio_server_set_cluster(sio_server_t *sio, const sio_cluster_t *cluster);
+
+/* Before the server runs: the namespace name is served by mod (its serves is not asked; its
+ * callbacks get state through sio_nsp_module_state) instead of the app. Its packets carry no
+ * recovery offsets and its sessions are not kept. */
+void sio_server_mount(sio_server_t *sio, const char *name, const app_module_t *mod, void *state);
+/* The module serving nsp: the app, or the one mounted there. */
+const app_module_t *sio_nsp_module(const sio_nsp_t *nsp);
+/* The mounted module's state (NULL for the app's namespaces). */
+void *sio_nsp_module_state(const sio_nsp_t *nsp);
+
+/* Watches every namespace's sockets (all optional): connected, gone (a connection kept for
+ * recovery counts as gone), rooms joined and left, events received, and the events emitted to
+ * one socket (data: [event, ...args]). */
+typedef struct {
+    void (*connected)(void *ctx, sio_socket_t *s);
+    void (*disconnected)(void *ctx, sio_socket_t *s, const char *reason);
+    void (*joined)(void *ctx, sio_socket_t *s, const char *room, size_t len);
+    void (*left)(void *ctx, sio_socket_t *s, const char *room, size_t len);
+    void (*event_in)(void *ctx, sio_socket_t *s, const sio_event_t *ev);
+    void (*event_out)(void *ctx, sio_socket_t *s, const char *data, size_t len);
+    void *ctx;
+} sio_observer_t;
+void sio_server_set_observer(sio_server_t *sio, const sio_observer_t *o);
 sio_server_t *sio_nsp_server(const sio_nsp_t *nsp);
 const app_module_t *sio_server_app(const sio_server_t *sio);
 /* Hands the app's state (from its init) to the layer, for serves(). */
@@ -94,6 +117,7 @@ typedef struct {
     char address[64];      /* "" when unknown */
     const char *transport; /* "polling" or "websocket" (static) */
     const char *path;      /* the Engine.IO path (borrowed from the configuration) */
+    const char *sid;       /* the Engine.IO session's id (borrowed while it lives) */
 } sio_handshake_t;
 
 /* Fills hs; returns 0, or -1 when the connection is already gone. Works for a socket whose

@@ -19,6 +19,8 @@ struct sio_nsp {
     char *name;
     size_t len;
     sio_server_t *sio;
+    const app_module_t *mod; /* the module serving it (sio_server_mount), or NULL: the app */
+    void *mod_state;
     strmap_t sockets; /* id -> sio_socket_t (connected ones) */
     room_index_t rooms;
     uint32_t gen; /* broadcast generation, for de-duplicating recipients */
@@ -116,8 +118,9 @@ struct sio_server {
     size_t nsockets;
     uint64_t events_in, events_out; /* Socket.IO packets received from and sent to clients */
     sio_connect_stats_t connects;
-    prom_hist_t handling;  /* seconds in the app's event handler */
-    sio_cluster_t cluster; /* all NULL when running alone */
+    sio_observer_t observer; /* all NULL unless set */
+    prom_hist_t handling;    /* seconds in the app's event handler */
+    sio_cluster_t cluster;   /* all NULL when running alone */
     /* recovery */
     const struct sio_rec_ops *rec_ops; /* NULL while it is off */
     uint64_t rec_window;               /* ms a session is kept; 0: recovery is off */

@@ -500,6 +500,7 @@ static void on_restored(void *ud, const sio_restore_t *r)
     sio_send_raw(c, SIO_CONNECT, nsp->name, nsp->len, reply, (size_t)n);
     sio->rec.restored++;
     log_debug("session recovered", "sid=%s missed=%zu moved=%d", s->id, r->npackets, moved);
+    if (sio->observer.connected) sio->observer.connected(sio->observer.ctx, s);
     if (sio->app->recovered) sio->app->recovered(s, p->auth, p->auth_len, moved);
     pending_free(p);
 }
@@ -678,6 +679,7 @@ static int sio_rec_connect(sio_conn_t *c, sio_nsp_t *nsp, const char *auth, size
     sio_send_raw(c, SIO_CONNECT, nsp->name, nsp->len, reply, (size_t)n);
     sio->rec.restored++;
     log_debug("session recovered", "sid=%s missed=%zu", s->id, count);
+    if (sio->observer.connected) sio->observer.connected(sio->observer.ctx, s);
     if (sio->app->recovered) sio->app->recovered(s, auth, auth_len, 0);
     rc = 1;
 out:

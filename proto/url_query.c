@@ -39,8 +39,8 @@ static int skipped(const char *name, size_t len, const char *const *skip)
     return 0;
 }
 
-void url_pairs_json(sbuf_t *out, const char *const *pairs, const size_t *lens, size_t n,
-                    int decode, const char *const *skip)
+void url_pairs_json(sbuf_t *out, const char *const *pairs, const size_t *lens, size_t n, int decode,
+                    const char *const *skip)
 {
     sbuf_t text = SBUF_INIT;
     pair_t p[URL_QUERY_MAX_PAIRS];

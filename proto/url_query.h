@@ -20,8 +20,8 @@ void url_decode(sbuf_t *out, const char *s, size_t n);
  * percent-decoded when decode is set, as a JSON object of strings ("{}" when none): a name
  * given twice keeps its last value, names in skip (NULL-terminated, may be NULL) are left out,
  * and so is a pair whose name is empty or whose name or value is not UTF-8. */
-void url_pairs_json(sbuf_t *out, const char *const *pairs, const size_t *lens, size_t n,
-                    int decode, const char *const *skip);
+void url_pairs_json(sbuf_t *out, const char *const *pairs, const size_t *lens, size_t n, int decode,
+                    const char *const *skip);
 
 /* The same for a raw query string "a=1&b=2" (split on '&', then decoded). */
 void url_query_json(sbuf_t *out, const char *q, size_t n, const char *const *skip);

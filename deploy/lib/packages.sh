@@ -27,5 +27,5 @@ install_packages() {
 # The packages a build needs, and those the cluster runs with.
 build_packages=(build-essential cmake pkg-config nodejs npm libuv1-dev libwebsockets-dev
   libwebsockets-evlib-uv libjansson-dev libmsgpack-dev libhiredis-dev libmicrohttpd-dev
-  libjwt-dev libcurl4-openssl-dev)
+  libjwt-dev libcurl4-openssl-dev libcrypt-dev)
 run_packages=(redis-server nginx curl)

@@ -28,8 +28,11 @@ static void test_utf16_len(void **state)
     assert_int_equal(eio3_utf16_len("hello", 5), 5);
     assert_int_equal(eio3_utf16_len("\xe2\x82\xac", 3), 1);     /* U+20AC */
     assert_int_equal(eio3_utf16_len("\xf0\x9f\x98\x80", 4), 2); /* U+1F600: a surrogate pair */
-    assert_int_equal(eio3_utf16_len("a\xff" "b", 3), 3);        /* a stray byte: one U+FFFD */
-    assert_int_equal(eio3_utf16_len("\xf0\x9f\x98", 3), 1);     /* a cut sequence: one U+FFFD */
+    assert_int_equal(eio3_utf16_len("a\xff"
+                                    "b",
+                                    3),
+                     3);                                    /* a stray byte: one U+FFFD */
+    assert_int_equal(eio3_utf16_len("\xf0\x9f\x98", 3), 1); /* a cut sequence: one U+FFFD */
 }
 
 static void test_encode_text(void **state)
@@ -45,7 +48,10 @@ static void test_encode_text(void **state)
     eio3_payload_append(&b, &p);
     p = text(EIO_OPEN, "{\"sid\":\"x\"}");
     eio3_payload_append(&b, &p);
-    assert_string_equal(b.data, "2:4\xe2\x82\xac" "3:4\xf0\x9f\x98\x80" "6:b4AQID" "12:0{\"sid\":\"x\"}");
+    assert_string_equal(b.data, "2:4\xe2\x82\xac"
+                                "3:4\xf0\x9f\x98\x80"
+                                "6:b4AQID"
+                                "12:0{\"sid\":\"x\"}");
     sbuf_free(&b);
 }
 
@@ -58,7 +64,7 @@ static void test_encode_binary(void **state)
     static const uint8_t raw[] = {1, 2, 3, 4};
     p = bin(raw, 4);
     eio3_payload_append_binary(&b, &p);
-    static const uint8_t want[] = {0x00, 0x06, 0xff, '4', 'h', 'e', 'l', 'l', 'o',
+    static const uint8_t want[] = {0x00, 0x06, 0xff, '4',  'h', 'e', 'l', 'l', 'o',
                                    0x01, 0x05, 0xff, 0x04, 1,   2,   3,   4};
     assert_int_equal(b.len, sizeof want);
     assert_memory_equal(b.data, want, sizeof want);
@@ -102,7 +108,12 @@ static void test_decode_text(void **state)
     (void)state;
     eio_packet_t got[8];
     int n;
-    static const char body[] = "6:4hello" "2:4\xe2\x82\xac" "3:4\xf0\x9f\x98\x80" "0:" "10:b4AQIDBA==" "1:2";
+    static const char body[] = "6:4hello"
+                               "2:4\xe2\x82\xac"
+                               "3:4\xf0\x9f\x98\x80"
+                               "0:"
+                               "10:b4AQIDBA=="
+                               "1:2";
     assert_int_equal(decode_all(body, sizeof body - 1, 0, got, 8, &n), 0);
     assert_int_equal(n, 5);
     assert_int_equal(got[0].type, EIO_MESSAGE);
@@ -122,15 +133,15 @@ static void test_decode_text_errors(void **state)
     eio_packet_t got[8];
     int n;
     static const char *const bad[] = {
-        "",            /* empty */
-        "abc",         /* no length */
-        "6:4hell",     /* shorter than announced */
+        "",                    /* empty */
+        "abc",                 /* no length */
+        "6:4hell",             /* shorter than announced */
         "2:4\xf0\x9f\x98\x80", /* ends inside a surrogate pair */
-        "1:9",         /* unknown type */
-        "5",           /* digits without ':' */
-        "4:b4A!",      /* bad base64 */
-        "3:b3A",       /* a binary packet that is not a message */
-        "12345678901:4", /* too many digits */
+        "1:9",                 /* unknown type */
+        "5",                   /* digits without ':' */
+        "4:b4A!",              /* bad base64 */
+        "3:b3A",               /* a binary packet that is not a message */
+        "12345678901:4",       /* too many digits */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_true(decode_all(bad[i], strlen(bad[i]), 0, got, 8, &n) < 0);
@@ -144,8 +155,8 @@ static void test_decode_binary(void **state)
     (void)state;
     eio_packet_t got[8];
     int n;
-    static const uint8_t body[] = {0x00, 0x04, 0xff, '4', 0xe2, 0x82, 0xac,
-                                   0x01, 0x05, 0xff, 0x04, 1,    2,    3,   4};
+    static const uint8_t body[] = {0x00, 0x04, 0xff, '4', 0xe2, 0x82, 0xac, 0x01,
+                                   0x05, 0xff, 0x04, 1,   2,    3,    4};
     assert_int_equal(decode_all(body, sizeof body, 1, got, 8, &n), 0);
     assert_int_equal(n, 2);
     assert_false(got[0].binary);
@@ -204,10 +215,10 @@ static void test_frame_binary(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_utf16_len),    cmocka_unit_test(test_encode_text),
-        cmocka_unit_test(test_encode_binary), cmocka_unit_test(test_decode_text),
+        cmocka_unit_test(test_utf16_len),          cmocka_unit_test(test_encode_text),
+        cmocka_unit_test(test_encode_binary),      cmocka_unit_test(test_decode_text),
         cmocka_unit_test(test_decode_text_errors), cmocka_unit_test(test_decode_binary),
-        cmocka_unit_test(test_round_trip),   cmocka_unit_test(test_frame_binary),
+        cmocka_unit_test(test_round_trip),         cmocka_unit_test(test_frame_binary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,7 +42,8 @@ static void test_query_json(void **state)
     sbuf_reset(&b);
     /* no more than URL_QUERY_MAX_PAIRS pairs are read */
     sbuf_t q2 = SBUF_INIT;
-    for (int i = 0; i < URL_QUERY_MAX_PAIRS + 5; i++) sbuf_printf(&q2, "%sk%d=%d", i ? "&" : "", i, i);
+    for (int i = 0; i < URL_QUERY_MAX_PAIRS + 5; i++)
+        sbuf_printf(&q2, "%sk%d=%d", i ? "&" : "", i, i);
     url_query_json(&b, q2.data, q2.len, NULL);
     assert_non_null(strstr(b.data, "\"k31\":\"31\""));
     assert_null(strstr(b.data, "\"k32\""));
