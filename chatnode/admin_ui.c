@@ -156,6 +156,34 @@ int admin_ui_hash_valid(const char *h)
     return 1;
 }
 
+int admin_ui_hash_password(FILE *in, FILE *out)
+{
+    char line[1024];
+    if (!fgets(line, sizeof line, in)) {
+        fprintf(stderr, "chatnode: no password on standard input\n");
+        return -1;
+    }
+    line[strcspn(line, "\r\n")] = 0;
+    if (!line[0]) {
+        fprintf(stderr, "chatnode: the password is empty\n");
+        return -1;
+    }
+    /* bcrypt reads at most 72 bytes of it, as every implementation does */
+    struct crypt_data *d = xcalloc(1, sizeof *d);
+    char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+    const char *hash = NULL;
+    if (crypt_gensalt_rn("$2b$", 10, NULL, 0, salt, sizeof salt)) hash = crypt_r(line, salt, d);
+    int rc = hash && hash[0] == '$' && admin_ui_hash_valid(hash) ? 0 : -1;
+    if (rc == 0)
+        fprintf(out, "%s\n", hash);
+    else
+        fprintf(stderr, "chatnode: cannot make a bcrypt hash here\n");
+    explicit_bzero(line, sizeof line);
+    explicit_bzero(d, sizeof *d);
+    free(d);
+    return rc;
+}
+
 /* In the thread pool: touches nothing but the check. */
 static void check_work(uv_work_t *req)
 {
@@ -592,24 +620,32 @@ static const app_module_t admin_module = {
     .disconnect = admin_disconnect,
 };
 
-int admin_ui_start(admin_ui_t **out, server_t *srv, sio_server_t *sio, const chatnode_config_t *cfg,
-                   char *err, size_t errlen)
+int admin_ui_check_config(const chatnode_config_t *cfg, char *err, size_t errlen)
 {
-    *out = NULL;
-    int dev = strcmp(cfg->admin_ui_mode, "development") == 0;
-    if (!dev && strcmp(cfg->admin_ui_mode, "production") != 0) {
+    if (strcmp(cfg->admin_ui_mode, "development") != 0 &&
+        strcmp(cfg->admin_ui_mode, "production") != 0) {
         snprintf(err, errlen, "--admin-ui-mode must be production or development");
         return -1;
     }
     if (cfg->admin_ui_user[0] && !admin_ui_hash_valid(cfg->admin_ui_password_hash)) {
         snprintf(err, errlen,
-                 "--admin-ui-password-hash must be a bcrypt hash ($2b$10$ and 53 characters)");
+                 "--admin-ui-password-hash must be a bcrypt hash ($2b$10$ and 53 characters; "
+                 "chatnode --hash-password makes one)");
         return -1;
     }
     if (!cfg->admin_ui_user[0] && cfg->admin_ui_password_hash[0]) {
         snprintf(err, errlen, "--admin-ui-password-hash needs --admin-ui-user");
         return -1;
     }
+    return 0;
+}
+
+int admin_ui_start(admin_ui_t **out, server_t *srv, sio_server_t *sio, const chatnode_config_t *cfg,
+                   char *err, size_t errlen)
+{
+    *out = NULL;
+    if (admin_ui_check_config(cfg, err, errlen) < 0) return -1;
+    int dev = strcmp(cfg->admin_ui_mode, "development") == 0;
     admin_ui_t *ui = xcalloc(1, sizeof *ui);
     ui->srv = srv;
     ui->sio = sio;

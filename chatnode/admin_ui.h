@@ -23,8 +23,13 @@
 #include "server.h"
 #include "sio.h"
 
+#include <stdio.h>
+
 typedef struct admin_ui admin_ui_t;
 
+/* Whether the --admin-ui-* settings hold together (a bcrypt hash with a user, a known mode).
+ * Returns 0, or -1 with a message in err. */
+int admin_ui_check_config(const chatnode_config_t *cfg, char *err, size_t errlen);
 /* Mounts /admin on sio and starts the stats timer. Returns 0, or -1 with a message in err
  * (a password hash that is not bcrypt's, a user without one). */
 int admin_ui_start(admin_ui_t **out, server_t *srv, sio_server_t *sio, const chatnode_config_t *cfg,
@@ -36,5 +41,9 @@ void admin_ui_stop(admin_ui_t *ui);
 /* 1 when hash has bcrypt's form: $2a$, $2b$ or $2y$, a two-digit cost of 4 to 31, then 53
  * characters of bcrypt's base64. */
 int admin_ui_hash_valid(const char *hash);
+
+/* chatnode --hash-password: reads a password (one line) from in and writes its bcrypt hash
+ * ($2b$, cost 10) and a newline to out. Returns 0, or -1 with a message on stderr. */
+int admin_ui_hash_password(FILE *in, FILE *out);
 
 #endif

@@ -63,6 +63,9 @@ static const cfg_opt_t opts[] = {
     CFG_OPT(chatnode_config_t, "admin-ui-mode", CFG_STR, "production", 0, 0, admin_ui_mode, "MODE",
             "production, or development: the UI also gets every socket, room and event as it "
             "happens (costly on a busy node)"),
+    CFG_OPT(chatnode_config_t, "hash-password", CFG_BOOL, "false", 0, 0, hash_password, NULL,
+            "read a password on standard input, print its bcrypt hash (for "
+            "--admin-ui-password-hash) and exit"),
     CFG_OPT(chatnode_config_t, "trusted-proxies", CFG_STR, "", 0, 0, trusted_proxies, "LIST",
             "proxies in front (addresses or CIDRs, comma-separated): a request from one counts as "
             "from the right-most X-Forwarded-For address that is not a proxy"),

@@ -30,6 +30,7 @@ typedef struct {
     char *admin_ui_user;
     char *admin_ui_password_hash;
     char *admin_ui_mode;
+    int hash_password;
     char *trusted_proxies;
     long long max_sessions_per_ip;
     long long handshake_rate;

@@ -167,6 +167,10 @@ static int check_config(const chatnode_config_t *cfg)
         return -1;
     }
     client_cidrs_free(&trusted);
+    if (cfg->admin_ui && admin_ui_check_config(cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "chatnode: %s\n", err);
+        return -1;
+    }
     return 0;
 }
 
@@ -202,6 +206,7 @@ static int start(chatnode_t *cn, uv_loop_t *loop, const chatnode_config_t *cfg)
         handler = sio_server_handler(cn->sio);
     }
     if (server_start(&cn->srv, &handler) < 0) return -1;
+    cn->serving = 1;
     if (cfg->admin_ui) {
         char aerr[256];
         if (!cn->sio) {
@@ -213,7 +218,6 @@ static int start(chatnode_t *cn, uv_loop_t *loop, const chatnode_config_t *cfg)
             return -1;
         }
     }
-    cn->serving = 1;
     cn->drain = drain_new(loop, cfg, server_eio(&cn->srv));
     if (!cfg->redis[0]) return 0;
     char err[512];
@@ -302,6 +306,8 @@ int main(int argc, char **argv)
     } else if (rc != CFG_OK || check_config(&cfg) < 0) {
         if (rc != CFG_OK) fprintf(stderr, "chatnode: %s\n", err);
         status = 2;
+    } else if (cfg.hash_password) {
+        status = admin_ui_hash_password(stdin, stdout) == 0 ? 0 : 1;
     } else if (cfg.log_file[0] && log_open(cfg.log_file) < 0) {
         fprintf(stderr, "chatnode: cannot open --log-file %s: %s\n", cfg.log_file, strerror(errno));
         status = 2;

@@ -16,7 +16,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { io } from "socket.io-client";
-import { startChatnode, startRedis, stopAll, eventually, busUp, WAIT_MS } from "./lib/harness.mjs";
+import { execFileSync } from "node:child_process";
+import { startChatnode, startRedis, stopAll, eventually, busUp, chatnodeBin, WAIT_MS } from "./lib/harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const artifacts = path.resolve(here, "../artifacts");
@@ -120,6 +121,19 @@ describe(`the Socket.IO Admin UI ${UI_VERSION}`, { timeout: 180_000 }, () => {
     await connected(again);
     again.close();
     a.close();
+  });
+
+  it("chatnode --hash-password makes a bcrypt hash that bcryptjs (the UI server's) accepts", async () => {
+    const bcrypt = require("bcryptjs");
+    const password = "correct horse ünïcödé 🐎";
+    const hash = execFileSync(chatnodeBin(), ["--hash-password"], { input: `${password}\n`, encoding: "utf8" }).trim();
+    assert.match(hash, /^\$2b\$10\$[./A-Za-z0-9]{53}$/);
+    assert.equal(bcrypt.compareSync(password, hash), true);
+    assert.equal(bcrypt.compareSync("correct horse", hash), false);
+    assert.throws(() => execFileSync(chatnodeBin(), ["--hash-password"], { input: "\n", stdio: "pipe" }), /status 1|empty/);
+    // and a node with a malformed hash does not start
+    await assert.rejects(startChatnode(["--admin-ui", "--admin-ui-user", "a", "--admin-ui-password-hash", "changeit"]),
+      /must be a bcrypt hash/);
   });
 
   it("without a user the namespace is open, with a warning; production mode has no live updates", async () => {
