@@ -11,10 +11,11 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
-import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync, copyFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
+import { chromium } from "playwright-core";
 import { io as io4 } from "socket.io-client";
 import { startChatnode, startRedis, stopAll, eventually, httpRequest, busUp, WAIT_MS } from "./lib/harness.mjs";
 
@@ -254,6 +255,25 @@ describe(`Engine.IO v3 clients (socket.io-client ${V2_VERSION})`, { timeout: 180
       assert.equal((await httpRequest(h.url)).status, 400);
     });
 
+    it("carries an Engine.IO app's messages too (eio-echo)", async () => {
+      const node = await startChatnode(["--app", "eio-echo", "--allow-eio3"]);
+      try {
+        const r = await httpRequest(`${node.url}/socket.io/?EIO=3&transport=polling&b64=1`);
+        const sid = JSON.parse(packets(r.body)[0].slice(1)).sid;
+        const url = `${node.url}/socket.io/?EIO=3&transport=polling&b64=1&sid=${sid}`;
+        await httpRequest(url, { method: "POST", body: payload("4héllo 😀", "b4AQID") });
+        const seen = [];
+        await eventually(async () => {
+          seen.push(...packets((await httpRequest(url)).body));
+          return seen.length >= 2;
+        }, WAIT_MS, "both echoes");
+        assert.deepEqual(seen, ["4héllo 😀", "b4AQID"]);
+        await httpRequest(url, { method: "POST", body: payload("1") });
+      } finally {
+        await node.stop();
+      }
+    });
+
     it("refuses JSONP polling with a clear error", async () => {
       const r = await httpRequest(`${base()}&transport=polling&j=0`);
       assert.equal(r.status, 400);
@@ -321,4 +341,64 @@ describe("Engine.IO v3 clients in the chat, on two nodes", { timeout: 120_000 },
     assert.equal(args[0].from.name, "newbie");
     assert.equal(oldie.io.engine.transport.name, "websocket", "upgraded meanwhile");
   });
+});
+
+describe("socket.io-client 2.x in Chromium (XHR2 binary polling, then WebSocket)", { timeout: 120_000 }, () => {
+  let node, dir, browser;
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), "chatcluster-eio3-page-"));
+    copyFileSync(require.resolve("socket.io-client-v2/dist/socket.io.js"), path.join(dir, "socket.io.js"));
+    writeFileSync(path.join(dir, "index.html"), `<!doctype html><meta charset="utf-8"><title>v2</title>
+<script src="socket.io.js"></script>
+<script>
+  window.run = (transports) => new Promise((resolve) => {
+    const log = [];
+    const s = io({ transports, forceNew: true, reconnection: false, query: { who: "browser" } });
+    s.on("auth", (a) => log.push(["auth", a]));
+    s.on("connect", () => {
+      const bytes = new Uint8Array([0, 1, 254, 255]);
+      s.emit("message", "bin", bytes.buffer, "text ✓ 😀");
+      s.once("message-back", (label, back, text) => {
+        log.push(["back", label, Array.from(new Uint8Array(back)), text]);
+        s.emit("message-with-ack", bytes.buffer, (ack) => {
+          log.push(["ack", Array.from(new Uint8Array(ack))]);
+          const done = () => { log.push(["transport", s.io.engine.transport.name]); s.close(); resolve(log); };
+          if (transports.length > 1 && s.io.engine.transport.name !== "websocket") s.io.engine.once("upgrade", done);
+          else done();
+        });
+      });
+    });
+    s.on("connect_error", (e) => resolve([["connect_error", String(e)]]));
+  });
+</script>`);
+    node = await startChatnode(["--app", "echo", "--allow-eio3", "--recovery-window", "0", "--static", dir]);
+    browser = await chromium.launch({
+      executablePath: "/usr/bin/chromium",
+      args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+    });
+  });
+  after(async () => {
+    await browser?.close();
+    await stopAll(node);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const transports of [["polling"], ["polling", "websocket"]]) {
+    it(`binary both ways over ${transports.join(" then ")}`, async () => {
+      const page = await browser.newPage();
+      const posts = [];
+      page.on("request", (r) => r.method() === "POST" && posts.push(r.headers()["content-type"]));
+      await page.goto(`${node.url}/index.html`);
+      const log = await page.evaluate((t) => window.run(t), transports);
+      assert.deepEqual(log, [
+        ["auth", { who: "browser" }],
+        ["back", "bin", [0, 1, 254, 255], "text ✓ 😀"],
+        ["ack", [0, 1, 254, 255]],
+        ["transport", transports.at(-1)],
+      ]);
+      if (transports.length === 1)
+        assert.ok(posts.includes("application/octet-stream"), `a binary POST in XHR2 framing: ${posts.join(", ")}`);
+      await page.close();
+    });
+  }
 });
