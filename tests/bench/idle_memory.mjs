@@ -3,6 +3,9 @@
 // by N. Runs chatnode and the Node.js socket.io peer in turn, in the same run, and prints JSON.
 //
 //   node tests/bench/idle_memory.mjs [--clients 10000] [--chatnode PATH] [--only chatnode|node]
+//                                    [--args "<extra chatnode flags>"]
+//
+// --args is split on spaces and appended to chatnode's arguments (e.g. --args "--allow-eio3").
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -17,6 +20,7 @@ const arg = (name, def) => {
 const N = Number(arg("clients", "10000"));
 const chatnodeBin = arg("chatnode", path.join(here, "../../build-release/chatnode/chatnode"));
 const only = arg("only", "");
+const extraArgs = arg("args", "").split(" ").filter((a) => a !== "");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function rssKiB(pid) {
@@ -81,7 +85,7 @@ async function measure(name, cmd, args) {
 }
 
 const results = [];
-if (only !== "node") results.push(await measure("chatnode", chatnodeBin, ["--port", "0", "--host", "127.0.0.1", "--app", "echo", "--log-level", "info"]));
+if (only !== "node") results.push(await measure("chatnode", chatnodeBin, ["--port", "0", "--host", "127.0.0.1", "--app", "echo", "--log-level", "info", ...extraArgs]));
 if (only !== "chatnode") results.push(await measure("node-socket.io-4.8", process.execPath, [path.join(here, "peer/server.mjs")]));
 if (results.length === 2) results.push({ ratio_node_over_chatnode: +(results[1].bytes_per_client / results[0].bytes_per_client).toFixed(2) });
 console.log(JSON.stringify(results, null, 2));
