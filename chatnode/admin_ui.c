@@ -21,7 +21,7 @@
 #define SESSION_TTL_MS (24ull * 3600 * 1000)
 /* Password checks (bcrypt, tens of milliseconds of CPU each) running at once; a sign-in past
  * them is refused, so that a flood of them cannot take the thread pool. */
-#define CHECKS_MAX 4
+#define CHECKS_MAX 2 /* below libuv's thread pool (4), which DNS lookups share */
 
 static const char invalid_credentials[] = "{\"message\":\"invalid credentials\"}";
 
@@ -40,6 +40,7 @@ struct admin_ui {
     int stopped; /* admin_ui_stop ran */
     int closing; /* the timer is closing */
     unsigned checks;
+    struct check *running;
     session_t sessions[SESSIONS_MAX];
     size_t nsessions, next;
     char server_id[64];
@@ -54,7 +55,9 @@ typedef struct check {
     admin_ui_t *ui;
     sio_socket_t *s; /* NULL once its connection went */
     char *user, *password;
+    char address[64]; /* the client's: one check at a time per address */
     int ok;
+    struct check *next; /* in ui->running */
 } check_t;
 
 /* What an admin socket carries. */
@@ -215,6 +218,11 @@ static void check_done(uv_work_t *req, int status)
     check_t *c = req->data;
     admin_ui_t *ui = c->ui;
     ui->checks--;
+    for (check_t **p = &ui->running; *p; p = &(*p)->next)
+        if (*p == c) {
+            *p = c->next;
+            break;
+        }
     sio_socket_t *s = c->s;
     if (s) {
         admin_sock_t *d = sio_socket_data(s);
@@ -233,6 +241,14 @@ static void check_done(uv_work_t *req, int status)
     maybe_free(ui);
 }
 
+/* Whether a password check of that client address is running. */
+static int checking(const admin_ui_t *ui, const char *address)
+{
+    for (const check_t *c = ui->running; c; c = c->next)
+        if (strcmp(c->address, address) == 0) return 1;
+    return 0;
+}
+
 static int admin_connect(sio_socket_t *s, const char *auth, size_t auth_len, sbuf_t *error)
 {
     admin_ui_t *ui = ui_of(s);
@@ -245,9 +261,11 @@ static int admin_connect(sio_socket_t *s, const char *auth, size_t auth_len, sbu
     const char *user = json_string_value(json_object_get(a, "username"));
     const char *password = json_string_value(json_object_get(a, "password"));
     int rc = -1;
+    sio_handshake_t h;
+    if (sio_socket_handshake(s, &h) < 0) h.address[0] = 0;
     if (sid && session_known(ui, sid)) {
         rc = 0;
-    } else if (user && password && ui->checks >= CHECKS_MAX) {
+    } else if (user && password && (ui->checks >= CHECKS_MAX || checking(ui, h.address))) {
         sbuf_append_str(error, "{\"message\":\"too many sign-ins at once: try again\"}");
     } else if (user && password) {
         check_t *c = xcalloc(1, sizeof *c);
@@ -256,10 +274,17 @@ static int admin_connect(sio_socket_t *s, const char *auth, size_t auth_len, sbu
         c->s = s;
         c->user = xstrdup(user);
         c->password = xstrdup(password);
-        d->check = c;
-        ui->checks++;
-        uv_queue_work(ui->srv->loop, &c->req, check_work, check_done);
-        rc = APP_CONNECT_PENDING;
+        snprintf(c->address, sizeof c->address, "%s", h.address);
+        if (uv_queue_work(ui->srv->loop, &c->req, check_work, check_done) == 0) {
+            d->check = c;
+            c->next = ui->running;
+            ui->running = c;
+            ui->checks++;
+            rc = APP_CONNECT_PENDING;
+        } else {
+            check_free(c);
+            sbuf_append_str(error, invalid_credentials);
+        }
     } else {
         sbuf_append_str(error, invalid_credentials);
     }
@@ -305,8 +330,9 @@ static void add_count(json_t *list, uint64_t at, const char *type, uint64_t coun
 }
 
 /* This node as one server of the UI; its aggregated events are what its counters moved by
- * since the last stats. */
-static json_t *server_stats(admin_ui_t *ui)
+ * since the last stats (with advance), or none (an admin's first stats, which must not take
+ * them from the others). */
+static json_t *server_stats(admin_ui_t *ui, int advance)
 {
     eio_server_t *es = server_eio(ui->srv);
     size_t polling = 0, websocket = 0;
@@ -317,6 +343,7 @@ static json_t *server_stats(admin_ui_t *ui)
     size_t open = polling + websocket;
     uint64_t at = now_ms() / 1000 * 1000;
     json_t *agg = json_array();
+    if (!advance) goto counted;
     uint64_t new_sessions = opened - ui->opened;
     add_count(agg, at, "rawConnection", new_sessions);
     add_count(agg, at, "rawDisconnection",
@@ -331,6 +358,7 @@ static json_t *server_stats(admin_ui_t *ui)
     ui->bytes_out = out;
     ui->events_in = ev_in;
     ui->events_out = ev_out;
+counted:;
     json_t *nsps = json_array();
     sio_foreach_nsp(ui->sio, add_nsp, nsps);
     double uptime = (double)(uv_now(ui->srv->loop) - ui->srv->started_ms) / 1000.0;
@@ -343,28 +371,13 @@ static json_t *server_stats(admin_ui_t *ui)
 static void on_stats(uv_timer_t *t)
 {
     admin_ui_t *ui = t->data;
-    json_t *stats = server_stats(ui);
+    json_t *stats = server_stats(ui, 1);
     if (stats) broadcast(ui, "server_stats", json_pack("[o]", stats));
 }
 
-/* A local socket as the UI's SerializedSocket: fetchSockets' description, and its namespace,
- * client (the connection's first 12 characters, as the UI has it) and transport. */
-static json_t *socket_doc(const sio_socket_t *s)
-{
-    json_t *doc = cluster_socket_json(s);
-    size_t len;
-    const char *name = sio_nsp_name(sio_socket_nsp(s), &len);
-    json_object_set_new(doc, "nsp", json_stringn(name, len));
-    sio_handshake_t h;
-    if (sio_socket_handshake(s, &h) == 0) {
-        json_object_set_new(doc, "clientId", json_stringn(h.sid, strnlen(h.sid, 12)));
-        json_object_set_new(doc, "transport", json_string(h.transport));
-    }
-    return doc;
-}
-
-/* A socket of another server, from fetchSockets: it gets the namespace, and for its client
- * and transport what its description holds. */
+/* A socket's description (fetchSockets', of this server or another) as the UI's: with its
+ * namespace, a client id (the socket id's first 12 characters: a description from another
+ * server holds nothing of its connection), and, when it has none, its handshake's transport. */
 static void complete_doc(json_t *doc, const char *nsp, size_t len)
 {
     json_object_set_new(doc, "nsp", json_stringn(nsp, len));
@@ -375,6 +388,21 @@ static void complete_doc(json_t *doc, const char *nsp, size_t len)
     const char *tr = json_string_value(json_object_get(q, "transport"));
     if (!json_object_get(doc, "transport") && tr)
         json_object_set_new(doc, "transport", json_string(tr));
+}
+
+/* A local socket as the UI's SerializedSocket: fetchSockets' description, with its
+ * namespace, client and transport (complete_doc). */
+static json_t *socket_doc(const sio_socket_t *s)
+{
+    json_t *doc = cluster_socket_json(s);
+    size_t len;
+    const char *name = sio_nsp_name(sio_socket_nsp(s), &len);
+    json_object_set_new(doc, "nsp", json_stringn(name, len));
+    sio_handshake_t h;
+    if (sio_socket_handshake(s, &h) == 0)
+        json_object_set_new(doc, "transport", json_string(h.transport));
+    complete_doc(doc, name, len);
+    return doc;
 }
 
 /* all_sockets for one admin socket: every namespace's sockets across the cluster, gathered
@@ -445,7 +473,7 @@ static void admin_connected(sio_socket_t *s, const char *auth, size_t auth_len)
     admin_sock_t *d = sio_socket_data(s);
     if (d && d->fresh) emit_to(s, "session", json_pack("[s]", session_new(ui)));
     emit_to(s, "config", json_pack("[{s:o}]", "supportedFeatures", features(ui)));
-    json_t *stats = server_stats(ui);
+    json_t *stats = server_stats(ui, 0);
     if (stats) emit_to(s, "server_stats", json_pack("[o]", stats));
     if (ui->dev) {
         gather_t *g = xcalloc(1, sizeof *g);
@@ -476,6 +504,15 @@ static int room_arg(json_t *args, size_t i, str_t *out)
     return 1;
 }
 
+/* JavaScript's truthiness of a JSON value. */
+static int truthy(const json_t *v)
+{
+    if (json_is_boolean(v)) return json_is_true(v);
+    if (json_is_number(v)) return json_number_value(v) != 0;
+    if (json_is_string(v)) return json_string_length(v) > 0;
+    return json_is_object(v) || json_is_array(v);
+}
+
 static void admin_event(sio_socket_t *s, const sio_event_t *ev)
 {
     admin_ui_t *ui = ui_of(s);
@@ -504,8 +541,10 @@ static void admin_event(sio_socket_t *s, const sio_event_t *ev)
         /* (nsp, close, filter?) */
         int some = room_arg(args, 2, &filter);
         cluster_disconnect(c, nsp, some ? &filter : NULL, some, NULL, 0,
-                           json_is_true(json_array_get(args, 1)));
-    } else if (strcmp(ev->name, "emit") == 0 && json_is_string(json_array_get(args, 2))) {
+                           truthy(json_array_get(args, 1)));
+    } else if (strcmp(ev->name, "emit") == 0 && json_is_string(json_array_get(args, 2)) &&
+               !sio_event_reserved(json_string_value(json_array_get(args, 2)),
+                                   json_string_length(json_array_get(args, 2)))) {
         /* (nsp, filter, event, ...args) */
         int some = room_arg(args, 1, &filter);
         json_t *rest = json_array();
@@ -515,7 +554,7 @@ static void admin_event(sio_socket_t *s, const sio_event_t *ev)
         const char *name = json_string_value(json_array_get(args, 2));
         if (r)
             sio_broadcast(nsp, some ? &filter : NULL, some, NULL, 0, name, strlen(name), r + 1,
-                          strlen(r) - 2, NULL, 0, 0);
+                          strlen(r) - 2, ev->att, ev->natt, 0);
         free(r);
         json_decref(rest);
     }
@@ -666,6 +705,7 @@ int admin_ui_start(admin_ui_t **out, server_t *srv, sio_server_t *sio, const cha
                             .ctx = ui};
         sio_server_set_observer(sio, &o);
     }
+    json_decref(server_stats(ui, 1)); /* the counters' start: the first stats count from here */
     uv_timer_init(srv->loop, &ui->stats);
     ui->stats.data = ui;
     uv_timer_start(&ui->stats, on_stats, STATS_MS, STATS_MS);

@@ -89,7 +89,7 @@ static void on_nsp_added(void *ctx, sio_nsp_t *nsp)
         sh_channel(&ch, c, nsp, c->uid, strlen(c->uid));
         bus_ssubscribe(c->bus, ch.data, ch.len);
         sbuf_free(&ch);
-        if (c->has_rec) c->rec.nsp_added(c->rec.ctx, nsp);
+        if (c->has_rec && sio_nsp_recovers(nsp)) c->rec.nsp_added(c->rec.ctx, nsp);
         return;
     }
     channel(&ch, c, ADAPTER_CH_REQUEST, nsp, NULL, 0);
@@ -105,7 +105,7 @@ static void on_nsp_added(void *ctx, sio_nsp_t *nsp)
         bus_subscribe(c->bus, ch.data, ch.len);
     }
     sbuf_free(&ch);
-    if (c->has_rec) c->rec.nsp_added(c->rec.ctx, nsp);
+    if (c->has_rec && sio_nsp_recovers(nsp)) c->rec.nsp_added(c->rec.ctx, nsp);
 }
 
 static void on_nsp_each(sio_nsp_t *nsp, void *ctx)
@@ -279,8 +279,10 @@ static void deliver(cluster_t *c, amsg_broadcast_t b, const char *payload, size_
     if (!from_self(c, &b) && (nsp = sio_nsp_find(c->sio, b.nsp.s, b.nsp.len)) && b.data.json) {
         str_t *rooms = strs_of(b.rooms, b.nrooms), *except = strs_of(b.except, b.nexcept);
         c->broadcasts_in++;
-        /* from a server that keeps no log: held for its logged copy (docs/recovery.md) */
-        if (c->has_rec && payload && b.flags.is_volatile != 1 && !b.offset.s &&
+        /* from a server that keeps no log: held for its logged copy (docs/recovery.md); a
+         * namespace without recovery (the Admin UI's) has none to wait for */
+        if (c->has_rec && sio_nsp_recovers(nsp) && payload && b.flags.is_volatile != 1 &&
+            !b.offset.s &&
             c->rec.foreign(c->rec.ctx, nsp, payload, plen, rooms, b.nrooms, except, b.nexcept,
                            b.data.json, b.data.json_len, b.data.att, b.data.natt) == 0) {
             free(rooms);
@@ -404,12 +406,20 @@ json_t *cluster_socket_json(const sio_socket_t *s)
     if (gmtime_r(&secs, &tm))
         strftime(when, sizeof when, "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)",
                  &tm);
-    snprintf(url, sizeof url, "%s?EIO=4&transport=%s", h.path ? h.path : "",
+    const char *eio = h.protocol == 3 ? "3" : "4";
+    snprintf(url, sizeof url, "%s?EIO=%s&transport=%s", h.path ? h.path : "", eio,
              h.transport ? h.transport : "");
-    json_t *hs = json_pack("{s:{},s:s,s:s,s:b,s:b,s:I,s:s,s:{s:s,s:s},s:{}}", "headers", "time",
-                           when, "address", h.address, "xdomain", 0, "secure", 0, "issued",
-                           (json_int_t)h.issued_ms, "url", url, "query", "EIO", "4", "transport",
-                           h.transport ? h.transport : "", "auth");
+    /* an old client's own query is part of it (its auth came from there) */
+    json_t *query = h.query ? json_loads(h.query, 0, NULL) : NULL;
+    if (!json_is_object(query)) {
+        json_decref(query);
+        query = json_object();
+    }
+    json_object_set_new(query, "EIO", json_string(eio));
+    json_object_set_new(query, "transport", json_string(h.transport ? h.transport : ""));
+    json_t *hs = json_pack("{s:{},s:s,s:s,s:b,s:b,s:I,s:s,s:o,s:{}}", "headers", "time", when,
+                           "address", h.address, "xdomain", 0, "secure", 0, "issued",
+                           (json_int_t)h.issued_ms, "url", url, "query", query, "auth");
     json_t *data = NULL;
     const app_module_t *app = sio_nsp_module(sio_socket_nsp(s));
     if (app->socket_data) {
@@ -1263,7 +1273,7 @@ void cluster_publish_logged_copy(cluster_t *c, sio_nsp_t *nsp, const str_t *room
 static void nsp_to_rec(sio_nsp_t *nsp, void *ctx)
 {
     cluster_t *c = ctx;
-    c->rec.nsp_added(c->rec.ctx, nsp);
+    if (sio_nsp_recovers(nsp)) c->rec.nsp_added(c->rec.ctx, nsp);
 }
 
 void cluster_set_recovery(cluster_t *c, const cluster_rec_hooks_t *hooks)

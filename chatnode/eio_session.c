@@ -974,20 +974,31 @@ void eio_count(const eio_server_t *es, size_t *polling, size_t *websocket)
 /* The Engine.IO parameters, which a v3 session's query as the layer above sees it leaves out. */
 static const char *const eio_params[] = {"EIO", "transport", "t", "b64", "sid", "j", NULL};
 
+/* What of a handshake's query is read: pairs (the Engine.IO ones included), and bytes. */
+#define QUERY_PAIRS_MAX (URL_QUERY_MAX_PAIRS + 8)
+#define QUERY_BYTES_MAX 8192
+
 /* The query of the handshake on wsi as a JSON object of strings (libwebsockets gives its
  * arguments percent-decoded). */
 static void handshake_query(struct lws *wsi, sbuf_t *out)
 {
-    char frag[URL_QUERY_MAX_PAIRS][256];
-    const char *pairs[URL_QUERY_MAX_PAIRS];
-    size_t lens[URL_QUERY_MAX_PAIRS], n = 0;
-    for (int i = 0; n < URL_QUERY_MAX_PAIRS; i++) {
-        int len = lws_hdr_copy_fragment(wsi, frag[n], sizeof frag[n], WSI_TOKEN_HTTP_URI_ARGS, i);
-        if (len < 0) break; /* the last, or one longer than a fragment holds: left out */
+    char *frag[QUERY_PAIRS_MAX];
+    const char *pairs[QUERY_PAIRS_MAX];
+    size_t lens[QUERY_PAIRS_MAX], n = 0, total = 0;
+    for (int i = 0; n < QUERY_PAIRS_MAX; i++) {
+        int len = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (len <= 0 || total + (size_t)len > QUERY_BYTES_MAX) break;
+        frag[n] = xmalloc((size_t)len + 1);
+        if (lws_hdr_copy_fragment(wsi, frag[n], len + 1, WSI_TOKEN_HTTP_URI_ARGS, i) != len) {
+            free(frag[n]);
+            break;
+        }
+        total += (size_t)len;
         pairs[n] = frag[n];
         lens[n++] = (size_t)len;
     }
     url_pairs_json(out, pairs, lens, n, 0, eio_params);
+    for (size_t i = 0; i < n; i++) free(frag[i]);
 }
 
 /* A new session for the handshake on wsi, with the headers it keeps. */

@@ -2,7 +2,6 @@
 
 #include "prom_text.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -16,17 +15,6 @@ long long metrics_rss_bytes(void)
     if (fscanf(f, "%lld %lld", &pages, &resident) != 2) resident = 0;
     fclose(f);
     return resident * sysconf(_SC_PAGESIZE);
-}
-
-static size_t open_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (!d) return 0;
-    size_t n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        if (e->d_name[0] != '.') n++;
-    closedir(d);
-    return n > 0 ? n - 1 : 0; /* not the directory's own */
 }
 
 /* The standard process_* families every exporter has. */
@@ -45,8 +33,8 @@ static void process_metrics(const server_t *srv, sbuf_t *out)
     prom_family(out, "process_start_time_seconds", "gauge",
                 "Start time of the process since the Unix epoch, in seconds.");
     sbuf_printf(out, "process_start_time_seconds %.3f\n", (double)srv->started_epoch_ms / 1000.0);
-    prom_family(out, "process_open_fds", "gauge", "Open file descriptors.");
-    prom_value(out, "process_open_fds", open_fds());
+    /* not process_open_fds: counting them walks /proc/self/fd, a stall of the loop that grows
+     * with the connections; chatnode_connections says as much */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
         prom_family(out, "process_max_fds", "gauge", "The limit on open file descriptors.");

@@ -42,8 +42,13 @@ static void parse_query(const server_t *srv, struct lws *wsi, eio_query_t *q)
 {
     char frag[256];
     memset(q, 0, sizeof *q);
-    for (int i = 0; lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) >= 0;
-         i++) {
+    for (int i = 0;; i++) {
+        int flen = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (flen <= 0) break;
+        /* a longer pair (an old client's token) is none of the Engine.IO parameters */
+        if ((size_t)flen >= sizeof frag ||
+            lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
+            continue;
         if (strncmp(frag, "EIO=", 4) == 0) {
             q->v3 = strcmp(frag + 4, "3") == 0;
             q->eio_ok = strcmp(frag + 4, "4") == 0 || (q->v3 && srv->cfg->allow_eio3);

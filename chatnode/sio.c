@@ -186,15 +186,20 @@ void sio_send_raw(sio_conn_t *c, sio_type_t type, const char *nsp, size_t nsp_le
  * session ids, recovery offsets or pids. */
 static int conn_legacy(const sio_conn_t *c)
 {
-    return c->eio && eio_session_protocol(c->eio) == 3;
+    return c->legacy;
 }
 
 /* ---- emitting ---- */
 
+int sio_nsp_recovers(const sio_nsp_t *nsp)
+{
+    return nsp->sio->rec_window != 0 && !nsp->mod;
+}
+
 /* Whether the packets of nsp carry recovery offsets. */
 static int rec_on(const sio_nsp_t *nsp)
 {
-    return nsp->sio->rec_window != 0 && !nsp->mod;
+    return sio_nsp_recovers(nsp);
 }
 
 void sio_emit(sio_socket_t *s, const char *event, size_t event_len, const char *args,
@@ -528,6 +533,8 @@ int sio_socket_handshake(const sio_socket_t *s, sio_handshake_t *hs)
         eio_session_transport(s->conn->eio) == EIO_TR_WEBSOCKET ? "websocket" : "polling";
     hs->path = s->conn->sio->srv->cfg->path;
     hs->sid = eio_session_id(s->conn->eio);
+    hs->protocol = eio_session_protocol(s->conn->eio);
+    hs->query = eio_session_query(s->conn->eio);
     return 0;
 }
 
@@ -755,6 +762,11 @@ static void socket_remove(sio_socket_t *s, const char *reason)
 {
     const sio_observer_t *o = &s->nsp->sio->observer;
     if (o->disconnected) o->disconnected(o->ctx, s, reason);
+    if (o->left) { /* and out of its rooms, its own first */
+        o->left(o->ctx, s, s->id, strlen(s->id));
+        for (uint32_t i = 0; i < s->rm.nrooms; i++)
+            o->left(o->ctx, s, s->rm.rooms[i].room->name, s->rm.rooms[i].room->len);
+    }
     int final = s->conn->final;
     sio_socket_detach(s);
     const struct sio_rec_ops *rec = s->nsp->sio->rec_ops;
@@ -843,8 +855,26 @@ static void connect_admitted(sio_conn_t *c, sio_socket_t *s, const char *auth, s
     if (app->connected) app->connected(s, auth, auth_len);
 }
 
-/* A refusal {"message":..,"data":..} as protocol v4 has it: the data when there is some, else
- * the message (a JSON string), else the whole. */
+/* JavaScript's truthiness of a JSON value's text. */
+static int truthy(const char *v, size_t len, jtext_kind_t kind)
+{
+    switch (kind) {
+    case JTEXT_NULL:
+    case JTEXT_FALSE: return 0;
+    case JTEXT_STRING: return len > 2; /* "" */
+    case JTEXT_NUMBER: {
+        char num[64];
+        size_t n = len < sizeof num - 1 ? len : sizeof num - 1;
+        memcpy(num, v, n);
+        num[n] = 0;
+        return strtod(num, NULL) != 0;
+    }
+    default: return 1;
+    }
+}
+
+/* A refusal {"message":..,"data":..} as protocol v4 has it (Node's err.data || err.message):
+ * the data when it is truthy, else the message (a JSON string), else the whole. */
 static void legacy_error(const char *err, size_t len, sbuf_t *out)
 {
     const char *key, *val, *message = NULL, *data = NULL;
@@ -853,7 +883,7 @@ static void legacy_error(const char *err, size_t len, sbuf_t *out)
     jtext_iter_t it;
     jtext_iter_init(&it, err, len);
     while (jtext_object_next(&it, &key, &klen, &val, &vlen, &kind)) {
-        if (jtext_string_is(key, klen, "data") && kind != JTEXT_NULL) data = val, dlen = vlen;
+        if (jtext_string_is(key, klen, "data") && truthy(val, vlen, kind)) data = val, dlen = vlen;
         if (jtext_string_is(key, klen, "message")) message = val, mlen = vlen;
     }
     if (data)
@@ -1217,7 +1247,9 @@ static void *h_open(void *ctx, eio_session_t *s)
     sio_conn_t *c = xcalloc(1, sizeof *c);
     c->sio = sio;
     c->eio = s;
-    if (!conn_legacy(c)) deadline_queue_add(&sio->connect_q, &c->connect_node);
+    c->legacy = eio_session_protocol(s) == 3;
+    /* a legacy client joins "/" at once, but may be refused there and join nothing */
+    deadline_queue_add(&sio->connect_q, &c->connect_node);
     return c;
 }
 

@@ -90,6 +90,9 @@ void sio_server_mount(sio_server_t *sio, const char *name, const app_module_t *m
 const app_module_t *sio_nsp_module(const sio_nsp_t *nsp);
 /* The mounted module's state (NULL for the app's namespaces). */
 void *sio_nsp_module_state(const sio_nsp_t *nsp);
+/* Whether nsp's packets are logged for connection-state recovery: recovery is on and the app
+ * serves nsp (a mounted module's namespace has none). */
+int sio_nsp_recovers(const sio_nsp_t *nsp);
 
 /* Watches every namespace's sockets (all optional): connected, gone (a connection kept for
  * recovery counts as gone), rooms joined and left, events received, and the events emitted to
@@ -118,6 +121,8 @@ typedef struct {
     const char *transport; /* "polling" or "websocket" (static) */
     const char *path;      /* the Engine.IO path (borrowed from the configuration) */
     const char *sid;       /* the Engine.IO session's id (borrowed while it lives) */
+    int protocol;          /* Engine.IO's: 4, or 3 */
+    const char *query;     /* v3: the handshake query as a JSON object (borrowed), else NULL */
 } sio_handshake_t;
 
 /* Fills hs; returns 0, or -1 when the connection is already gone. Works for a socket whose

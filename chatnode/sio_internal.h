@@ -96,10 +96,11 @@ struct sio_conn {
     sio_binary_t *bin;              /* a binary packet waiting for its attachments, or NULL */
     sio_pending_connect_t *pending; /* CONNECTs the app has not answered yet */
     uint8_t busy;
-    uint8_t closed;
-    uint8_t final;     /* closed by the server for good: its sessions are not kept */
-    uint8_t restoring; /* a CONNECT waits for its session from the store */
-    uint32_t bin_held; /* bytes bin holds, counted in the server's memory budget */
+    uint8_t closed : 1;
+    uint8_t final : 1;     /* closed by the server for good: its sessions are not kept */
+    uint8_t restoring : 1; /* a CONNECT waits for its session from the store */
+    uint8_t legacy : 1;    /* Socket.IO protocol v4 (an Engine.IO v3 client) */
+    uint32_t bin_held;     /* bytes bin holds, counted in the server's memory budget */
     deadline_node_t connect_node;
 };
 

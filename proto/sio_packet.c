@@ -52,15 +52,19 @@ static int nsp_valid(const char *s, size_t n)
     return utf8_valid(s, n);
 }
 
+int sio_event_reserved(const char *name, size_t n)
+{
+    for (size_t i = 0; i < sizeof reserved_events / sizeof *reserved_events; i++)
+        if (strlen(reserved_events[i]) == n && memcmp(name, reserved_events[i], n) == 0) return 1;
+    return 0;
+}
+
 static int is_reserved_event(const char *str, size_t len)
 {
     char name[16];
     long n = jtext_string_decode(str, len, name, sizeof name);
     if (n < 0) return 0; /* longer than every reserved name */
-    for (size_t i = 0; i < sizeof reserved_events / sizeof *reserved_events; i++)
-        if (strlen(reserved_events[i]) == (size_t)n && memcmp(name, reserved_events[i], n) == 0)
-            return 1;
-    return 0;
+    return sio_event_reserved(name, (size_t)n);
 }
 
 /* Payload rules of socket.io-parser's isPayloadValid; an absent payload is only valid for

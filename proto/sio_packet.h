@@ -49,6 +49,10 @@ typedef struct {
 
 const char *sio_strerror(int err);
 
+/* 1 when the event name (decoded, n bytes) is one a client keeps for itself and may not be
+ * sent: connect, connect_error, disconnect, disconnecting, newListener, removeListener. */
+int sio_event_reserved(const char *name, size_t n);
+
 /* Decodes and validates a packet as socket.io-parser does:
  *   the attachment count is one or more digits then '-', the namespace runs from '/' to the
  *   first ',' or the end of the packet, the ack id is the run of digits that follows;

@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { io } from "socket.io-client";
 import { execFileSync } from "node:child_process";
-import { startChatnode, startRedis, stopAll, eventually, busUp, chatnodeBin, WAIT_MS } from "./lib/harness.mjs";
+import { startChatnode, startRedis, stopAll, eventually, busUp, chatnodeBin, httpRequest, WAIT_MS } from "./lib/harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const artifacts = path.resolve(here, "../artifacts");
@@ -168,12 +168,21 @@ describe(`the Socket.IO Admin UI ${UI_VERSION}`, { timeout: 180_000 }, () => {
       assert.equal(typeof byId[s.id].handshake.issued, "number");
     }
     await eventually(() => seen.has(`n${n1.port}`) && seen.has(`n${n2.port}`), WAIT_MS, "server_stats of both nodes");
+    // /admin keeps no recovery log: another node's broadcasts there are delivered as they come,
+    // not held for a logged copy (which never comes) as the chat's would be
+    for (const node of [n1, n2]) {
+      const { recovery } = JSON.parse((await httpRequest(`${node.url}/healthz`)).body);
+      assert.deepEqual([recovery.foreign_logged, recovery.foreign_unlogged, recovery.foreign_held], [0, 0, 0],
+        `node ${node.port}: ${JSON.stringify(recovery)}`);
+    }
 
     // live: a socket on the other node connects, joins, sends; the admin on n1 hears it all
     const connectedEv = next(a, "socket_connected", (s) => s.handshake && s.nsp === "/" && s.id !== ann.id && s.id !== bob.id);
     const cy = await connected(user(n2, "cy"));
     const [doc] = await connectedEv;
     assert.equal(doc.id, cy.id);
+    assert.equal(doc.clientId, cy.id.slice(0, 12), "the client id the UI groups sockets by, as all_sockets has it");
+    assert.equal(byId[ann.id].clientId, ann.id.slice(0, 12));
     const joined = next(a, "room_joined", (nsp, room, id) => id === cy.id && room === "lobby");
     const received = next(a, "event_received", (nsp, id, args) => id === cy.id && args[0] === "join");
     await cy.timeout(WAIT_MS).emitWithAck("join", { room: "lobby" });
@@ -182,10 +191,15 @@ describe(`the Socket.IO Admin UI ${UI_VERSION}`, { timeout: 180_000 }, () => {
     assert.deepEqual(args, ["join", { room: "lobby" }]);
     const cyId = cy.id; // the client forgets it when closed
     const gone = next(a, "socket_disconnected", (nsp, id) => id === cyId);
+    const leftRooms = new Set();
+    a.on("room_left", (nsp, room, id) => id === cyId && leftRooms.add(room));
     cy.close();
     const [nsp, , reason] = await gone;
     assert.equal(nsp, "/");
     assert.equal(reason, "client namespace disconnect");
+    // and out of every room, its own included, so that the UI's room list forgets it
+    await eventually(() => ["lobby", cyId, "user:guest:cy"].every((r) => leftRooms.has(r)), WAIT_MS,
+      "room_left for each of its rooms");
     a.close();
   });
 
@@ -199,9 +213,15 @@ describe(`the Socket.IO Admin UI ${UI_VERSION}`, { timeout: 180_000 }, () => {
     const left = next(a, "room_left", (nsp, room, id) => id === dee.id && room === "vip");
     a.emit("leave", "/", "vip", dee.id);
     await left;
+    // a reserved name is not emitted (a client would take it as a protocol error and leave)
+    a.emit("emit", "/", dee.id, "disconnect", "no");
+    a.emit("emit", "/", null, "connect");
     const hello = next(dee, "hello");
-    a.emit("emit", "/", dee.id, "hello", "from the admin", { n: 1 });
-    assert.deepEqual((await hello).slice(0, 2), ["from the admin", { n: 1 }]);
+    a.emit("emit", "/", dee.id, "hello", "from the admin", { n: 1 }, Buffer.from([1, 2, 3]));
+    const got = await hello;
+    assert.deepEqual(got.slice(0, 2), ["from the admin", { n: 1 }]);
+    assert.deepEqual([...got[2]], [1, 2, 3], "binary arguments go with it");
+    assert.equal(dee.connected, true);
     const bye = next(dee, "disconnect");
     a.emit("_disconnect", "/", false, dee.id);
     assert.equal((await bye)[0], "io server disconnect");

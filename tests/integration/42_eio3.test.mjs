@@ -289,7 +289,7 @@ describe("Engine.IO v3 clients in the chat, on two nodes", { timeout: 120_000 },
     dir = mkdtempSync(path.join(os.tmpdir(), "chatcluster-eio3-"));
     writeFileSync(path.join(dir, "secret"), SECRET);
     const flags = ["--app", "chat", "--allow-eio3", "--redis", redis.url, "--jwt-secret-file", path.join(dir, "secret"),
-      "--allow-anonymous", "--ping-interval", "5000", "--ping-timeout", "5000"];
+      "--allow-anonymous", "--ping-interval", "5000", "--ping-timeout", "5000", "--connect-timeout", "1000"];
     [n1, n2] = await Promise.all([startChatnode(flags), startChatnode(flags)]);
     await busUp(n1, n2);
   });
@@ -315,6 +315,19 @@ describe("Engine.IO v3 clients in the chat, on two nodes", { timeout: 120_000 },
     const [err] = await once(bad, "error");
     assert.equal(typeof err.reason, "string", `the refusal's data: ${JSON.stringify(err)}`);
     assert.equal(bad.connected, false);
+    // refused at "/", it joined nothing: --connect-timeout ends its connection
+    await eventually(() => bad.io.engine.readyState === "closed", WAIT_MS, "the refused client's connection to end");
+    // a token far longer than a short query pair (a JWT with claims) in the query
+    const long = token({ sub: "u-long", name: "L".repeat(40), exp: Math.floor(Date.now() / 1000) + 600,
+      roles: Array.from({ length: 30 }, (_, i) => `role-${i}`) });
+    assert.ok(long.length > 500, `${long.length} bytes`);
+    for (const transports of [["polling"], ["websocket"]]) {
+      const l = old(n2.url, { transports, query: { token: long, pad: "x".repeat(300) } });
+      await once(l, "connect");
+      const [j] = await ask(l, "join", { room: "long-token" });
+      assert.ok(j.members.some((m) => m.id === "u-long"), JSON.stringify(j.members));
+      l.close();
+    }
   });
 
   it("shares a room with a v4 client across the nodes, and gets no recovery offsets", async () => {

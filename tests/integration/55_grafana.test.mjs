@@ -22,7 +22,7 @@ const read = (p) => readFileSync(path.join(TOP, p), "utf8");
 
 /** Targets ("<panel title> <refId>") whose query may have no series here, and why. */
 const ALLOWED_EMPTY = {
-  "Open file descriptors B": "process_max_fds is absent when the open-files limit is unlimited",
+  "Connections against the open-files limit B": "process_max_fds is absent when the open-files limit is unlimited",
 };
 /** Grafana's own variables, with the values the queries are run with. */
 const BUILTINS = { __rate_interval: "1m", __interval: "15s", __range: "5m", __range_s: "300", __range_ms: "300000" };
