@@ -274,6 +274,30 @@ describe(`Engine.IO v3 clients (socket.io-client ${V2_VERSION})`, { timeout: 180
       }
     });
 
+    it("closes the one session a malformed payload came on, and nothing else", async () => {
+      const good = old(echo.url, { transports: ["polling"], query: { token: "bystander" } });
+      await once(good, "connect");
+      const bodies = ["abc", "99999999999:4", "6:4hell", "1:9", "5", "4:b4A!", "3:b3A",
+        "12345678901:4", "1:4\xff", "2:b"];
+      for (const body of bodies) {
+        const h = await handshake();
+        // 400 when the payload does not parse; a payload that parses into a packet the
+        // Socket.IO layer refuses ("1:4" then junk) is taken, and that layer ends the session
+        const r = await post(h.url, body);
+        assert.ok(r.status === 400 || (r.status === 200 && body === "1:4\xff"), `${JSON.stringify(body)}: ${r.status} ${r.body}`);
+        const g = await httpRequest(h.url); // gone, or ending with the close packet
+        assert.ok(g.status === 400 || (g.status === 200 && packets(g.body).includes("1")),
+          `${JSON.stringify(body)}: the session is gone (${g.status} ${g.body})`);
+      }
+      for (const bytes of [[2, 1, 0xff, 0x34], [0, 10, 0xff, 0x34], [0, 5, 0xff, 0x34, 0x61], [0, 1]]) {
+        const h = await handshake("");
+        const r = await post(h.url, Buffer.from(bytes), "application/octet-stream");
+        assert.equal(r.status, 400, `${bytes}: ${r.status}`);
+      }
+      assert.deepEqual(await ask(good, "message-with-ack", "still served"), ["still served"]);
+      good.close();
+    });
+
     it("refuses JSONP polling with a clear error", async () => {
       const r = await httpRequest(`${base()}&transport=polling&j=0`);
       assert.equal(r.status, 400);
