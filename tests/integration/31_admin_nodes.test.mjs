@@ -61,7 +61,9 @@ describe("adminnode's node registry and nodes endpoints", { timeout: 120_000 }, 
     await s.emitWithAck("join", { room: "registry-room" });
     const list = await eventually(async () => {
       const l = await nodes();
-      return l.length === 2 && byTag(l, n1)?.connections?.websocket === 1 && l;
+      // a heartbeat between the client's handshake and its CONNECT's answer counts the
+      // connection and not yet the socket: wait for one that counts both
+      return l.length === 2 && byTag(l, n1)?.connections?.websocket === 1 && byTag(l, n1)?.sockets?.["/"] === 1 && l;
     }, WAIT_MS, "both nodes, with n1's client counted");
     assert.deepEqual(list.map((n) => n.id), list.map((n) => n.id).slice().sort());
     const a = byTag(list, n1);
