@@ -133,18 +133,16 @@ void http_metrics(const http_server_t *s, sbuf_t *out)
                         (unsigned long long)rs->counts[j].count);
         }
     }
-    prom_family(out, "adminnode_http_requests_in_flight", "gauge",
-                "Requests received and not yet completed.");
-    prom_value(out, "adminnode_http_requests_in_flight", s->in_flight);
-    prom_family(out, "adminnode_http_requests_deferred", "gauge",
-                "Requests waiting for an answer from the cluster.");
-    prom_value(out, "adminnode_http_requests_deferred", s->deferred);
-    prom_family(out, "adminnode_http_connections", "gauge", "Open HTTP connections.");
-    prom_value(out, "adminnode_http_connections", http_conns_open(s->conns));
-    prom_family(out, "adminnode_http_connections_refused_total", "counter",
+    prom_single(out, "adminnode_http_requests_in_flight", "gauge",
+                "Requests received and not yet completed.", s->in_flight);
+    prom_single(out, "adminnode_http_requests_deferred", "gauge",
+                "Requests waiting for an answer from the cluster.", s->deferred);
+    prom_single(out, "adminnode_http_connections", "gauge", "Open HTTP connections.",
+                http_conns_open(s->conns));
+    prom_single(out, "adminnode_http_connections_refused_total", "counter",
                 "Connections refused at accept: their address had --max-connections-per-ip "
-                "open.");
-    prom_value(out, "adminnode_http_connections_refused_total", http_conns_refused(s->conns));
+                "open.",
+                http_conns_refused(s->conns));
     prom_family(out, "adminnode_http_connections_cut_total", "counter",
                 "Connections closed for missing a deadline: head (--header-timeout), body "
                 "(--body-timeout), idle (the next request's head).");
@@ -152,13 +150,12 @@ void http_metrics(const http_server_t *s, sbuf_t *out)
     for (int p = 0; p < HC_NPHASES; p++)
         sbuf_printf(out, "adminnode_http_connections_cut_total{phase=\"%s\"} %llu\n", phases[p],
                     (unsigned long long)http_conns_cut(s->conns, (hc_phase_t)p));
-    prom_family(out, "adminnode_http_lingering", "gauge",
+    prom_single(out, "adminnode_http_lingering", "gauge",
                 "Connections answered before their body was read, whose rest is read and "
-                "dropped before closing.");
-    prom_value(out, "adminnode_http_lingering", http_linger_count(s->linger));
-    prom_family(out, "adminnode_http_lingered_total", "counter",
-                "Lingering closes since the start.");
-    prom_value(out, "adminnode_http_lingered_total", http_linger_total(s->linger));
+                "dropped before closing.",
+                http_linger_count(s->linger));
+    prom_single(out, "adminnode_http_lingered_total", "counter",
+                "Lingering closes since the start.", http_linger_total(s->linger));
 }
 
 /* ---- queueing the answer ---- */

@@ -28,8 +28,8 @@ static void process_metrics(const server_t *srv, sbuf_t *out)
     prom_family(out, "process_cpu_seconds_total", "counter",
                 "User and system CPU time spent, in seconds.");
     sbuf_printf(out, "process_cpu_seconds_total %.3f\n", cpu);
-    prom_family(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-    prom_value(out, "process_resident_memory_bytes", (uint64_t)metrics_rss_bytes());
+    prom_single(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+                (uint64_t)metrics_rss_bytes());
     prom_family(out, "process_start_time_seconds", "gauge",
                 "Start time of the process since the Unix epoch, in seconds.");
     sbuf_printf(out, "process_start_time_seconds %.3f\n", (double)srv->started_epoch_ms / 1000.0);
@@ -37,8 +37,8 @@ static void process_metrics(const server_t *srv, sbuf_t *out)
      * with the connections; chatnode_connections says as much */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-        prom_family(out, "process_max_fds", "gauge", "The limit on open file descriptors.");
-        prom_value(out, "process_max_fds", (uint64_t)rl.rlim_cur);
+        prom_single(out, "process_max_fds", "gauge", "The limit on open file descriptors.",
+                    (uint64_t)rl.rlim_cur);
     }
 }
 
@@ -66,48 +66,45 @@ static void server_metrics(const metrics_src_t *m, sbuf_t *out)
     prom_value1(out, "chatnode_connections", "transport", "polling", polling);
     prom_value1(out, "chatnode_connections", "transport", "websocket", websocket);
     if (!es) return;
-    prom_family(out, "chatnode_sessions_opened_total", "counter",
-                "Engine.IO sessions opened (handshakes accepted).");
-    prom_value(out, "chatnode_sessions_opened_total", eio_server_sessions_opened(es));
+    prom_single(out, "chatnode_sessions_opened_total", "counter",
+                "Engine.IO sessions opened (handshakes accepted).", eio_server_sessions_opened(es));
     prom_family(out, "chatnode_refusals_total", "counter",
                 "Engine.IO requests and WebSocket upgrades refused, by reason.");
     for (int r = 0; r < EIO_REFUSE_COUNT; r++)
         prom_value1(out, "chatnode_refusals_total", "reason", eio_refuse_name((eio_refuse_t)r),
                     eio_server_refusals(es, (eio_refuse_t)r));
-    prom_family(out, "chatnode_draining", "gauge",
-                "1 while the node refuses new sessions (draining), else 0.");
-    prom_value(out, "chatnode_draining", eio_server_draining(es) != 0);
-    prom_family(out, "chatnode_received_bytes_total", "counter",
-                "Engine.IO payload bytes received from clients, all transports.");
-    prom_value(out, "chatnode_received_bytes_total", eio_server_bytes_in(es));
-    prom_family(out, "chatnode_sent_bytes_total", "counter",
-                "Engine.IO payload bytes sent to clients, all transports.");
-    prom_value(out, "chatnode_sent_bytes_total", eio_server_bytes_out(es));
+    prom_single(out, "chatnode_draining", "gauge",
+                "1 while the node refuses new sessions (draining), else 0.",
+                eio_server_draining(es) != 0);
+    prom_single(out, "chatnode_received_bytes_total", "counter",
+                "Engine.IO payload bytes received from clients, all transports.",
+                eio_server_bytes_in(es));
+    prom_single(out, "chatnode_sent_bytes_total", "counter",
+                "Engine.IO payload bytes sent to clients, all transports.",
+                eio_server_bytes_out(es));
     uint64_t frames, writes;
     eio_server_ws_out(es, &frames, &writes);
-    prom_family(out, "chatnode_websocket_frames_sent_total", "counter",
-                "WebSocket frames sent to clients.");
-    prom_value(out, "chatnode_websocket_frames_sent_total", frames);
-    prom_family(out, "chatnode_websocket_writes_total", "counter",
-                "Socket writes that sent those frames (several frames go in one write).");
-    prom_value(out, "chatnode_websocket_writes_total", writes);
-    prom_family(out, "chatnode_memory_queued_bytes", "gauge",
-                "Bytes held for clients: queued output, messages and bodies being received.");
-    prom_value(out, "chatnode_memory_queued_bytes", mem_budget_queued(&srv->mem));
-    prom_family(out, "chatnode_memory_queued_peak_bytes", "gauge",
-                "The most bytes held for clients at once since the start.");
-    prom_value(out, "chatnode_memory_queued_peak_bytes", mem_budget_peak(&srv->mem));
+    prom_single(out, "chatnode_websocket_frames_sent_total", "counter",
+                "WebSocket frames sent to clients.", frames);
+    prom_single(out, "chatnode_websocket_writes_total", "counter",
+                "Socket writes that sent those frames (several frames go in one write).", writes);
+    prom_single(out, "chatnode_memory_queued_bytes", "gauge",
+                "Bytes held for clients: queued output, messages and bodies being received.",
+                mem_budget_queued(&srv->mem));
+    prom_single(out, "chatnode_memory_queued_peak_bytes", "gauge",
+                "The most bytes held for clients at once since the start.",
+                mem_budget_peak(&srv->mem));
     prom_family(out, "chatnode_memory_budget_bytes", "gauge",
                 "--max-memory-queued: the bytes held for clients at which the greediest are "
                 "dropped.");
     prom_value(out, "chatnode_memory_budget_bytes",
                srv->cfg->max_memory_queued > 0 ? (uint64_t)srv->cfg->max_memory_queued : 0);
-    prom_family(out, "chatnode_memory_dropped_total", "counter",
-                "Sessions dropped to keep within --max-memory-queued.");
-    prom_value(out, "chatnode_memory_dropped_total", mem_budget_dropped(&srv->mem));
-    prom_family(out, "chatnode_client_addresses", "gauge",
-                "Client addresses the per-address limits are tracking.");
-    prom_value(out, "chatnode_client_addresses", addr_limit_count(&srv->limits));
+    prom_single(out, "chatnode_memory_dropped_total", "counter",
+                "Sessions dropped to keep within --max-memory-queued.",
+                mem_budget_dropped(&srv->mem));
+    prom_single(out, "chatnode_client_addresses", "gauge",
+                "Client addresses the per-address limits are tracking.",
+                addr_limit_count(&srv->limits));
 }
 
 static void nsp_sockets(sio_nsp_t *nsp, void *arg)
@@ -148,12 +145,11 @@ static void sio_metrics(const sio_server_t *sio, sbuf_t *out)
     prom_value1(out, "chatnode_connects_total", "result", "admitted", cs.admitted);
     prom_value1(out, "chatnode_connects_total", "result", "bad_namespace", cs.bad_namespace);
     prom_value1(out, "chatnode_connects_total", "result", "refused", cs.refused);
-    prom_family(out, "chatnode_events_received_total", "counter",
-                "Socket.IO events received from clients.");
-    prom_value(out, "chatnode_events_received_total", sio_server_events_in(sio));
-    prom_family(out, "chatnode_packets_sent_total", "counter",
-                "Socket.IO packets sent to clients (one per client reached).");
-    prom_value(out, "chatnode_packets_sent_total", sio_server_events_out(sio));
+    prom_single(out, "chatnode_events_received_total", "counter",
+                "Socket.IO events received from clients.", sio_server_events_in(sio));
+    prom_single(out, "chatnode_packets_sent_total", "counter",
+                "Socket.IO packets sent to clients (one per client reached).",
+                sio_server_events_out(sio));
     prom_family(out, "chatnode_event_handling_seconds", "histogram",
                 "Time the app took to handle an event received (what it does at once; work it "
                 "waits for, such as a Redis write, is not in it).");
@@ -162,27 +158,22 @@ static void sio_metrics(const sio_server_t *sio, sbuf_t *out)
     sio_rec_stats_t rs;
     sio_recovery_stats(sio, &rs);
     if (!rs.on) return;
-    prom_family(out, "chatnode_recovery_sessions_kept", "gauge",
-                "Sessions kept for their clients to come back.");
-    prom_value(out, "chatnode_recovery_sessions_kept", rs.kept);
-    prom_family(out, "chatnode_recovery_log_packets", "gauge",
-                "Packets in the recovery log kept in memory (0 when Redis keeps it).");
-    prom_value(out, "chatnode_recovery_log_packets", rs.log_packets);
-    prom_family(out, "chatnode_recovery_kept_total", "counter",
-                "Sessions kept after their connection went.");
-    prom_value(out, "chatnode_recovery_kept_total", rs.kept_total);
-    prom_family(out, "chatnode_recovery_restores_total", "counter",
-                "Sessions given back to reconnecting clients.");
-    prom_value(out, "chatnode_recovery_restores_total", rs.restored);
-    prom_family(out, "chatnode_recovery_expired_total", "counter",
-                "Kept sessions whose client did not come back in time.");
-    prom_value(out, "chatnode_recovery_expired_total", rs.expired);
-    prom_family(out, "chatnode_recovery_ended_total", "counter",
-                "Kept sessions ended for good (their client left, or a restore of them failed).");
-    prom_value(out, "chatnode_recovery_ended_total", rs.ended);
-    prom_family(out, "chatnode_recovery_moved_total", "counter",
-                "Sessions resumed on another node.");
-    prom_value(out, "chatnode_recovery_moved_total", rs.moved);
+    prom_single(out, "chatnode_recovery_sessions_kept", "gauge",
+                "Sessions kept for their clients to come back.", rs.kept);
+    prom_single(out, "chatnode_recovery_log_packets", "gauge",
+                "Packets in the recovery log kept in memory (0 when Redis keeps it).",
+                rs.log_packets);
+    prom_single(out, "chatnode_recovery_kept_total", "counter",
+                "Sessions kept after their connection went.", rs.kept_total);
+    prom_single(out, "chatnode_recovery_restores_total", "counter",
+                "Sessions given back to reconnecting clients.", rs.restored);
+    prom_single(out, "chatnode_recovery_expired_total", "counter",
+                "Kept sessions whose client did not come back in time.", rs.expired);
+    prom_single(out, "chatnode_recovery_ended_total", "counter",
+                "Kept sessions ended for good (their client left, or a restore of them failed).",
+                rs.ended);
+    prom_single(out, "chatnode_recovery_moved_total", "counter",
+                "Sessions resumed on another node.", rs.moved);
     prom_family(out, "chatnode_recovery_failures_total", "counter",
                 "Reconnecting clients that got a new session instead, by reason.");
     for (int i = 0; i < SIO_REC_FAIL_COUNT; i++)
@@ -206,29 +197,25 @@ static void cluster_metrics(const cluster_t *c, sbuf_t *out)
                 "State of each Redis connection (1 for the current one).");
     state_samples(out, "command", st.bus.cmd.state);
     state_samples(out, "subscriber", st.bus.sub.state);
-    prom_family(out, "chatnode_redis_reconnects_total", "counter",
-                "Redis connections re-established after a loss.");
-    prom_value(out, "chatnode_redis_reconnects_total", st.bus.reconnects);
-    prom_family(out, "chatnode_redis_published_total", "counter",
-                "Messages published to the cluster (PUBLISH and SPUBLISH written).");
-    prom_value(out, "chatnode_redis_published_total", st.bus.published);
-    prom_family(out, "chatnode_redis_received_total", "counter",
-                "Messages received from the cluster's channels.");
-    prom_value(out, "chatnode_redis_received_total", st.bus.received);
-    prom_family(out, "chatnode_redis_queued", "gauge",
-                "Publishes waiting for the Redis connection.");
-    prom_value(out, "chatnode_redis_queued", st.bus.queued);
-    prom_family(out, "chatnode_redis_queued_bytes", "gauge", "The bytes of those publishes.");
-    prom_value(out, "chatnode_redis_queued_bytes", st.bus.queued_bytes);
-    prom_family(out, "chatnode_redis_dropped_total", "counter",
-                "Publishes dropped: the queue was full or Redis unreachable for too long.");
-    prom_value(out, "chatnode_redis_dropped_total", st.bus.dropped);
-    prom_family(out, "chatnode_redis_lost_total", "counter",
-                "Publishes written whose connection broke before Redis answered.");
-    prom_value(out, "chatnode_redis_lost_total", st.bus.lost);
-    prom_family(out, "chatnode_redis_failovers_total", "counter",
-                "New primaries (announced by the sentinels, or in a cluster's slot map).");
-    prom_value(out, "chatnode_redis_failovers_total", st.bus.failovers);
+    prom_single(out, "chatnode_redis_reconnects_total", "counter",
+                "Redis connections re-established after a loss.", st.bus.reconnects);
+    prom_single(out, "chatnode_redis_published_total", "counter",
+                "Messages published to the cluster (PUBLISH and SPUBLISH written).",
+                st.bus.published);
+    prom_single(out, "chatnode_redis_received_total", "counter",
+                "Messages received from the cluster's channels.", st.bus.received);
+    prom_single(out, "chatnode_redis_queued", "gauge",
+                "Publishes waiting for the Redis connection.", st.bus.queued);
+    prom_single(out, "chatnode_redis_queued_bytes", "gauge", "The bytes of those publishes.",
+                st.bus.queued_bytes);
+    prom_single(out, "chatnode_redis_dropped_total", "counter",
+                "Publishes dropped: the queue was full or Redis unreachable for too long.",
+                st.bus.dropped);
+    prom_single(out, "chatnode_redis_lost_total", "counter",
+                "Publishes written whose connection broke before Redis answered.", st.bus.lost);
+    prom_single(out, "chatnode_redis_failovers_total", "counter",
+                "New primaries (announced by the sentinels, or in a cluster's slot map).",
+                st.bus.failovers);
     prom_family(out, "chatnode_redis_redirects_total", "counter",
                 "Commands sent again to the node a MOVED or ASK named (Redis Cluster).");
     prom_value1(out, "chatnode_redis_redirects_total", "kind", "moved", st.bus.moved);
@@ -237,9 +224,8 @@ static void cluster_metrics(const cluster_t *c, sbuf_t *out)
                 "Broadcasts this node published to the cluster (out) and heard from it (in).");
     prom_value1(out, "chatnode_cluster_broadcasts_total", "direction", "out", st.broadcasts_out);
     prom_value1(out, "chatnode_cluster_broadcasts_total", "direction", "in", st.broadcasts_in);
-    prom_family(out, "chatnode_cluster_requests_total", "counter",
-                "Requests from other servers of the cluster this node answered.");
-    prom_value(out, "chatnode_cluster_requests_total", st.requests_in);
+    prom_single(out, "chatnode_cluster_requests_total", "counter",
+                "Requests from other servers of the cluster this node answered.", st.requests_in);
 }
 
 void metrics_write(const metrics_src_t *m, sbuf_t *out)

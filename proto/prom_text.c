@@ -33,6 +33,12 @@ void prom_label(sbuf_t *out, const char *name, const char *value, size_t len)
     sbuf_append_char(out, '"');
 }
 
+void prom_single(sbuf_t *out, const char *name, const char *type, const char *help, uint64_t value)
+{
+    prom_family(out, name, type, help);
+    prom_value(out, name, value);
+}
+
 void prom_value(sbuf_t *out, const char *name, uint64_t value)
 {
     sbuf_printf(out, "%s %llu\n", name, (unsigned long long)value);

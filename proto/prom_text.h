@@ -21,6 +21,8 @@
 void prom_family(sbuf_t *out, const char *name, const char *type, const char *help);
 /* name="value" with value escaped (len bytes). */
 void prom_label(sbuf_t *out, const char *name, const char *value, size_t len);
+/* A family of one sample without labels: its HELP and TYPE lines, then "name value". */
+void prom_single(sbuf_t *out, const char *name, const char *type, const char *help, uint64_t value);
 /* A sample without labels: "name value\n". */
 void prom_value(sbuf_t *out, const char *name, uint64_t value);
 /* A sample with one label: name{label="value"} v. */

@@ -32,6 +32,9 @@ static void test_labels(void **state)
     assert_int_equal(b.len, 7);
     assert_memory_equal(b.data, "l=\"a\0b\"", 7);
     sbuf_reset(&b);
+    prom_single(&b, "x_total", "counter", "X.", 7);
+    assert_string_equal(b.data, "# HELP x_total X.\n# TYPE x_total counter\nx_total 7\n");
+    sbuf_reset(&b);
     prom_value(&b, "up", 1);
     prom_value1(&b, "conns", "transport", "websocket", 18446744073709551615ull);
     assert_string_equal(b.data, "up 1\nconns{transport=\"websocket\"} 18446744073709551615\n");
