@@ -136,6 +136,28 @@ describe(`the Socket.IO Admin UI ${UI_VERSION}`, { timeout: 180_000 }, () => {
       /must be a bcrypt hash/);
   });
 
+  it("checks one password at a time per address: a flood of sign-ins is refused, not queued", async () => {
+    const bcrypt = require("bcryptjs");
+    // a slow hash (cost 14: about a second a check) so that the sign-ins overlap
+    const slow = await startChatnode(["--app", "chat", "--allow-anonymous", "--admin-ui", "--admin-ui-user", "admin",
+      "--admin-ui-password-hash", bcrypt.hashSync("changeit", 14)]);
+    try {
+      const tries = Array.from({ length: 5 }, () => admin(slow, { username: "admin", password: "changeit" }));
+      const results = await Promise.allSettled(tries.map((s) => connected(s)));
+      const refused = results.filter((r) => r.status === "rejected").map((r) => r.reason.message);
+      assert.ok(results.some((r) => r.status === "fulfilled"), "one is checked and admitted");
+      assert.ok(refused.length >= 1 && refused.every((m) => m === "too many sign-ins at once: try again"),
+        JSON.stringify(refused));
+      // a wrong password, an empty one, a user name that is not UTF-8 once escaped: refused
+      for (const auth of [{ username: "admin", password: "" }, { username: "adm\udc00in", password: "changeit" },
+        { username: ["admin"], password: "changeit" }]) {
+        await assert.rejects(connected(admin(slow, auth)), { message: "invalid credentials" }, JSON.stringify(auth));
+      }
+    } finally {
+      await slow.stop();
+    }
+  });
+
   it("without a user the namespace is open, with a warning; production mode has no live updates", async () => {
     assert.match(prod.stderr(), /Admin UI's \/admin namespace is open to anyone/);
     const a = admin(prod, {});

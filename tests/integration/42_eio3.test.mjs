@@ -298,6 +298,25 @@ describe(`Engine.IO v3 clients (socket.io-client ${V2_VERSION})`, { timeout: 180
       good.close();
     });
 
+    it("reads at most 32 pairs of a handshake's query as auth", async () => {
+      // (the transport takes 4 KiB of request head, query included)
+      const pairs = Array.from({ length: 100 }, (_, i) => `k${i}=${"v".repeat(20)}`);
+      const r = await httpRequest(`${base()}&transport=polling&b64=1&${pairs.join("&")}`);
+      assert.equal(r.status, 200);
+      const sid = JSON.parse(packets(r.body)[0].slice(1)).sid;
+      const url = `${base()}&transport=polling&b64=1&sid=${sid}`;
+      let auth;
+      await eventually(async () => {
+        const event = packets((await httpRequest(url)).body).find((p) => p.startsWith('42["auth"'));
+        if (event) auth = JSON.parse(event.slice(2))[1];
+        return auth;
+      }, WAIT_MS, "the auth event");
+      const keys = Object.keys(auth);
+      assert.ok(keys.length > 0 && keys.length <= 32, `${keys.length} pairs`);
+      assert.deepEqual(keys, keys.map((_, i) => `k${i}`), "the first ones, in order");
+      await httpRequest(url, { method: "POST", body: payload("1") });
+    });
+
     it("refuses JSONP polling with a clear error", async () => {
       const r = await httpRequest(`${base()}&transport=polling&j=0`);
       assert.equal(r.status, 400);
