@@ -409,12 +409,8 @@ json_t *cluster_socket_json(const sio_socket_t *s)
     const char *eio = h.protocol == 3 ? "3" : "4";
     snprintf(url, sizeof url, "%s?EIO=%s&transport=%s", h.path ? h.path : "", eio,
              h.transport ? h.transport : "");
-    /* an old client's own query is part of it (its auth came from there) */
-    json_t *query = h.query ? json_loads(h.query, 0, NULL) : NULL;
-    if (!json_is_object(query)) {
-        json_decref(query);
-        query = json_object();
-    }
+    /* not an old client's own query: that is its auth, and auth is never sent */
+    json_t *query = json_object();
     json_object_set_new(query, "EIO", json_string(eio));
     json_object_set_new(query, "transport", json_string(h.transport ? h.transport : ""));
     json_t *hs = json_pack("{s:{},s:s,s:s,s:b,s:b,s:I,s:s,s:o,s:{}}", "headers", "time", when,

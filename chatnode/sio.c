@@ -534,7 +534,6 @@ int sio_socket_handshake(const sio_socket_t *s, sio_handshake_t *hs)
     hs->path = s->conn->sio->srv->cfg->path;
     hs->sid = eio_session_id(s->conn->eio);
     hs->protocol = eio_session_protocol(s->conn->eio);
-    hs->query = eio_session_query(s->conn->eio);
     return 0;
 }
 

@@ -122,7 +122,6 @@ typedef struct {
     const char *path;      /* the Engine.IO path (borrowed from the configuration) */
     const char *sid;       /* the Engine.IO session's id (borrowed while it lives) */
     int protocol;          /* Engine.IO's: 4, or 3 */
-    const char *query;     /* v3: the handshake query as a JSON object (borrowed), else NULL */
 } sio_handshake_t;
 
 /* Fills hs; returns 0, or -1 when the connection is already gone. Works for a socket whose
