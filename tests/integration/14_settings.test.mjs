@@ -17,6 +17,7 @@ import {
   startChatnode, chatnodeBin, PollingClient, RawSocket, freePort, httpRequest, eventually, withTimeout, WAIT_MS,
 } from "./lib/harness.mjs";
 import { spawnProcess, waitHealthy, healthz } from "./lib/spawned.mjs";
+import { signToken } from "./lib/jwt.mjs";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "chatnode-settings-"));
 const opened = new Set();
@@ -37,12 +38,7 @@ function connectedOrError(s) {
 
 const call = (s, ev, arg) => s.timeout(WAIT_MS).emitWithAck(ev, arg);
 
-const b64url = (b) => Buffer.from(b).toString("base64url");
-function token(claims, secret) {
-  const head = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
-  const body = b64url(JSON.stringify(claims));
-  return `${head}.${body}.${b64url(crypto.createHmac("sha256", secret).update(`${head}.${body}`).digest())}`;
-}
+const token = (claims, secret) => signToken(claims, secret);
 
 /** A chatnode on a port of its own, logging to `file` (so the harness's listening line is not there). */
 async function nodeWithLogFile(file, args, env = {}) {

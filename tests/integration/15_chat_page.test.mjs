@@ -6,13 +6,13 @@
 // chat app as a browser uses them.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import crypto from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { chatnodeBin, startChatnode, startRedis, stopAll, eventually, httpRequest, WAIT_MS } from "./lib/harness.mjs";
+import { signToken } from "./lib/jwt.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const artifacts = path.resolve(here, "../artifacts");
@@ -20,13 +20,7 @@ const CHROMIUM = process.env.CHROMIUM_BIN || "/usr/bin/chromium";
 const SECRET = "secret-of-the-page-test";
 const ROOM = "lobby";
 
-const b64url = (b) => Buffer.from(b).toString("base64url");
-function token(claims) {
-  const head = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
-  const body = b64url(JSON.stringify(claims));
-  const sig = b64url(crypto.createHmac("sha256", SECRET).update(`${head}.${body}`).digest());
-  return `${head}.${body}.${sig}`;
-}
+const token = (claims) => signToken(claims, SECRET);
 
 /** The page directory of the chatnode under test: its build tree's web/chat. */
 function pageDir() {

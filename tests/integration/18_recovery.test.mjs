@@ -16,20 +16,14 @@ import { startNodePeer } from "./lib/node_peer.mjs";
 import { Emitter } from "@socket.io/redis-emitter";
 import { createClient } from "redis";
 import notepack from "notepack.io";
-import crypto from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { signToken } from "./lib/jwt.mjs";
 
 const SECRET = "a secret for the recovery tests";
-const b64url = (v) => Buffer.from(v).toString("base64url");
 /** An HS256 token signed with SECRET. */
-function token(claims) {
-  const head = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
-  const body = b64url(JSON.stringify(claims));
-  const sig = b64url(crypto.createHmac("sha256", SECRET).update(`${head}.${body}`).digest());
-  return `${head}.${body}.${sig}`;
-}
+const token = (claims) => signToken(claims, SECRET);
 
 const OFFSET = /^\d+-\d+$/;
 const open = new Set();

@@ -7,21 +7,15 @@
 // Exercises chatnode/chat.c, chat_identity.c, chat_presence.c and chat_storage_redis.c.
 import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import crypto from "node:crypto";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { io } from "socket.io-client";
 import { startChatnode, startRedis, stopAll, eventually, httpRequest, openWsSession, withTimeout, WAIT_MS, busUp } from "./lib/harness.mjs";
+import { signToken } from "./lib/jwt.mjs";
 
 const SECRET = "test-secret-of-the-chat";
-const b64url = (b) => Buffer.from(b).toString("base64url");
-function token(claims, secret = SECRET, alg = "HS256") {
-  const head = b64url(JSON.stringify({ alg, typ: "JWT" }));
-  const body = b64url(JSON.stringify(claims));
-  const sig = alg === "none" ? "" : b64url(crypto.createHmac("sha256", secret).update(`${head}.${body}`).digest());
-  return `${head}.${body}.${sig}`;
-}
+const token = (claims, secret = SECRET, alg = "HS256") => signToken(claims, secret, alg);
 
 let redis, dir, n1, n2;
 const opened = new Set();

@@ -18,15 +18,10 @@ import os from "node:os";
 import path from "node:path";
 import { io } from "socket.io-client";
 import { startChatnode, startRedis, stopAll, eventually, httpRequest, freePort, withTimeout, WAIT_MS } from "./lib/harness.mjs";
+import { signToken } from "./lib/jwt.mjs";
 
 const SECRET = "test-secret-of-the-hooks";
-const b64url = (b) => Buffer.from(b).toString("base64url");
-function token(claims) {
-  const head = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
-  const body = b64url(JSON.stringify(claims));
-  const sig = b64url(crypto.createHmac("sha256", SECRET).update(`${head}.${body}`).digest());
-  return `${head}.${body}.${sig}`;
-}
+const token = (claims) => signToken(claims, SECRET);
 
 /* ---- the application: /auth and /publish, answering by what the request says ---- */
 

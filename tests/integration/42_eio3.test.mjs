@@ -10,7 +10,6 @@
 // chatnode/eio_session.c, sio.c and proto/eio3_payload.c.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import crypto from "node:crypto";
 import { mkdtempSync, writeFileSync, rmSync, copyFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
@@ -18,19 +17,14 @@ import path from "node:path";
 import { chromium } from "playwright-core";
 import { io as io4 } from "socket.io-client";
 import { startChatnode, startRedis, stopAll, eventually, httpRequest, busUp, WAIT_MS } from "./lib/harness.mjs";
+import { signToken } from "./lib/jwt.mjs";
 
 const require = createRequire(import.meta.url);
 const io2 = require("socket.io-client-v2");
 const V2_VERSION = require("socket.io-client-v2/package.json").version;
 
 const SECRET = "eio3-test-secret-of-the-chat";
-const b64url = (b) => Buffer.from(b).toString("base64url");
-function token(claims) {
-  const head = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
-  const body = b64url(JSON.stringify(claims));
-  const sig = b64url(crypto.createHmac("sha256", SECRET).update(`${head}.${body}`).digest());
-  return `${head}.${body}.${sig}`;
-}
+const token = (claims) => signToken(claims, SECRET);
 
 const opened = new Set();
 function old(url, opts = {}) {

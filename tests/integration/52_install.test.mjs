@@ -20,6 +20,7 @@ import os from "node:os";
 import path from "node:path";
 import { io } from "socket.io-client";
 import { startChatnode, startRedis, httpRequest, eventually, freePort, waitFor, withTimeout, WAIT_MS } from "./lib/harness.mjs";
+import { signToken } from "./lib/jwt.mjs";
 
 const build = process.env.CHATCLUSTER_CMAKE_BUILD;
 const prefix = mkdtempSync(path.join(os.tmpdir(), "chatcluster-install-"));
@@ -75,12 +76,7 @@ function exampleOf(envPath) {
   return path.join(unitDir, `${path.basename(envPath.replace(/%i/g, "1"))}.example`);
 }
 
-const b64url = (b) => Buffer.from(b).toString("base64url");
-function token(claims, secret) {
-  const head = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
-  const body = b64url(JSON.stringify(claims));
-  return `${head}.${body}.${b64url(crypto.createHmac("sha256", secret).update(`${head}.${body}`).digest())}`;
-}
+const token = (claims, secret) => signToken(claims, secret);
 
 /** Processes started as a unit would start them: { pid, exited, gone (how it exited, once it
  * did), stderr() }. Killed after the tests if still running. */

@@ -19,6 +19,7 @@ import { io } from "socket.io-client";
 import { startChatnode, startAdminnode, stopAll, eventually, httpRequest, waitFor, WAIT_MS } from "./lib/harness.mjs";
 import { startRedisCluster } from "./lib/redis_topology.mjs";
 import { withoutOffset } from "./lib/clients.mjs";
+import { signToken } from "./lib/jwt.mjs";
 
 const PASSWORD = "cluster-pass-0123";
 const SECRET = "secret-of-the-cluster-chat";
@@ -38,12 +39,7 @@ const ENDPOINTS = [
   "GET /api/v1/webhooks/dead", "POST /api/v1/webhooks/dead/{entry}/replay",
 ];
 
-const b64url = (b) => Buffer.from(b).toString("base64url");
-function token(claims) {
-  const head = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
-  const body = b64url(JSON.stringify(claims));
-  return `${head}.${body}.${b64url(crypto.createHmac("sha256", SECRET).update(`${head}.${body}`).digest())}`;
-}
+const token = (claims) => signToken(claims, SECRET);
 
 let cluster, dir, n1, n2, admin;
 const opened = new Set();

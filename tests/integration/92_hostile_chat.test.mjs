@@ -9,27 +9,21 @@
 // proto/chat_store.c and proto/utf8.c.
 import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import crypto from "node:crypto";
 import { createClient } from "redis";
 import { io } from "socket.io-client";
 import { startCluster } from "./lib/cluster.mjs";
 import { startChatnode, startRedis, stopAll, eventually, httpRequest, sleep, waitFor, openWsSession, SEP, WAIT_MS } from "./lib/harness.mjs";
 import { withoutOffset } from "./lib/clients.mjs";
+import { signToken } from "./lib/jwt.mjs";
 
 const E = "\u{1F600}"; // 4 bytes in UTF-8
 const CJK = "\u6F22"; // 3 bytes
 const now = () => Date.now() / 1000;
-const b64url = (b) => Buffer.from(b).toString("base64url");
 
 let c, rc;
 const opened = new Set();
 
-function token(claims, secret = c.secret) {
-  const head = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
-  const body = b64url(JSON.stringify(claims));
-  const sig = b64url(crypto.createHmac("sha256", secret).update(`${head}.${body}`).digest());
-  return `${head}.${body}.${sig}`;
-}
+const token = (claims, secret = c.secret) => signToken(claims, secret);
 
 function client(url, auth) {
   const s = io(url, { forceNew: true, reconnection: false, transports: ["websocket"], auth });

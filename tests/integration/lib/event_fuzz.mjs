@@ -17,6 +17,7 @@ import http from "node:http";
 import { io } from "socket.io-client";
 import { API_KEY, startCluster } from "./cluster.mjs";
 import { httpRequest, sleep } from "./harness.mjs";
+import { signToken } from "./jwt.mjs";
 
 /** mulberry32: a small, fast, seedable PRNG. */
 export function rng(seed) {
@@ -120,11 +121,7 @@ export async function fuzz({ seed = 1, steps = 1000, minutes = 0, log = () => {}
   const nodeUrls = [c.url, ...Object.values(c.nodes).map((n) => n.url)];
   const roomsPool = ["lobby", "r:1", "r%3A1", "{t}", "\u05D7\u05D3\u05E8", E.repeat(128), "e\u0301"];
   const clients = [];
-  const token = (claims) => {
-    const b = (x) => Buffer.from(JSON.stringify(x)).toString("base64url");
-    const head = b({ alg: "HS256", typ: "JWT" }), body = b(claims);
-    return `${head}.${body}.${crypto.createHmac("sha256", c.secret).update(`${head}.${body}`).digest("base64url")}`;
-  };
+  const token = (claims) => signToken(claims, c.secret);
   const auth = () => {
     if (r.chance(0.5)) return { user: r.chance(0.6) ? r.pick(["ann", "bo", "a:b", "\u05E9\u05DC\u05D5\u05DD", E.repeat(64)]) : value(r) };
     const claims = { sub: r.chance(0.7) ? r.pick(["ann", "tok", "guest:ann", E.repeat(64), "\u6F22".repeat(50)]) : value(r) };
