@@ -107,36 +107,30 @@ static void server_metrics(const metrics_src_t *m, sbuf_t *out)
                 addr_limit_count(&srv->limits));
 }
 
-static void nsp_sockets(sio_nsp_t *nsp, void *arg)
-{
-    sbuf_t *out = arg;
-    size_t len, sockets, rooms;
-    const char *name = sio_nsp_name(nsp, &len);
-    sio_nsp_counts(nsp, &sockets, &rooms);
-    sbuf_append_str(out, "chatnode_sockets{");
-    prom_label(out, "namespace", name, len);
-    sbuf_printf(out, "} %zu\n", sockets);
-}
+/* One namespace's sample of chatnode_sockets or chatnode_rooms. */
+typedef struct {
+    sbuf_t *out;
+    int rooms;
+} nsp_walk_t;
 
-static void nsp_rooms(sio_nsp_t *nsp, void *arg)
+static void nsp_sample(sio_nsp_t *nsp, void *arg)
 {
-    sbuf_t *out = arg;
+    const nsp_walk_t *w = arg;
     size_t len, sockets, rooms;
     const char *name = sio_nsp_name(nsp, &len);
     sio_nsp_counts(nsp, &sockets, &rooms);
-    sbuf_append_str(out, "chatnode_rooms{");
-    prom_label(out, "namespace", name, len);
-    sbuf_printf(out, "} %zu\n", rooms);
+    prom_value1n(w->out, w->rooms ? "chatnode_rooms" : "chatnode_sockets", "namespace", name, len,
+                 w->rooms ? rooms : sockets);
 }
 
 static void sio_metrics(const sio_server_t *sio, sbuf_t *out)
 {
     sio_server_t *mut = (sio_server_t *)sio; /* the walk changes nothing */
     prom_family(out, "chatnode_sockets", "gauge", "Socket.IO sockets connected, by namespace.");
-    sio_foreach_nsp(mut, nsp_sockets, out);
+    sio_foreach_nsp(mut, nsp_sample, &(nsp_walk_t){out, 0});
     prom_family(out, "chatnode_rooms", "gauge",
                 "Rooms with a member here, by namespace (the sockets' own rooms not counted).");
-    sio_foreach_nsp(mut, nsp_rooms, out);
+    sio_foreach_nsp(mut, nsp_sample, &(nsp_walk_t){out, 1});
     sio_connect_stats_t cs;
     sio_server_connects(sio, &cs);
     prom_family(out, "chatnode_connects_total", "counter",

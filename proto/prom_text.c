@@ -44,11 +44,17 @@ void prom_value(sbuf_t *out, const char *name, uint64_t value)
     sbuf_printf(out, "%s %llu\n", name, (unsigned long long)value);
 }
 
-void prom_value1(sbuf_t *out, const char *name, const char *label, const char *value, uint64_t v)
+void prom_value1n(sbuf_t *out, const char *name, const char *label, const char *value, size_t len,
+                  uint64_t v)
 {
     sbuf_printf(out, "%s{", name);
-    prom_label(out, label, value, strlen(value));
+    prom_label(out, label, value, len);
     sbuf_printf(out, "} %llu\n", (unsigned long long)v);
+}
+
+void prom_value1(sbuf_t *out, const char *name, const char *label, const char *value, uint64_t v)
+{
+    prom_value1n(out, name, label, value, strlen(value), v);
 }
 
 void prom_hist_init(prom_hist_t *h, const double *bounds, size_t nbounds)

@@ -25,8 +25,10 @@ void prom_label(sbuf_t *out, const char *name, const char *value, size_t len);
 void prom_single(sbuf_t *out, const char *name, const char *type, const char *help, uint64_t value);
 /* A sample without labels: "name value\n". */
 void prom_value(sbuf_t *out, const char *name, uint64_t value);
-/* A sample with one label: name{label="value"} v. */
+/* A sample with one label: name{label="value"} v; value is NUL-terminated, or len bytes. */
 void prom_value1(sbuf_t *out, const char *name, const char *label, const char *value, uint64_t v);
+void prom_value1n(sbuf_t *out, const char *name, const char *label, const char *value, size_t len,
+                  uint64_t v);
 
 /* A histogram with fixed upper bounds (in the unit observed), cumulative when written. */
 #define PROM_HIST_MAX 16
