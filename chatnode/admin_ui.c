@@ -5,6 +5,7 @@
 #include "eio_session.h"
 #include "jtext.h"
 #include "log.h"
+#include "sha256.h"
 #include "utf8.h"
 
 #include <crypt.h>
@@ -39,7 +40,6 @@ struct admin_ui {
     int dev;     /* development mode: the live socket, room and event updates */
     int stopped; /* admin_ui_stop ran */
     int closing; /* the timer is closing */
-    unsigned checks;
     struct check *running;
     session_t sessions[SESSIONS_MAX];
     size_t nsessions, next;
@@ -73,7 +73,7 @@ static admin_ui_t *ui_of(const sio_socket_t *s)
 
 static void maybe_free(admin_ui_t *ui)
 {
-    if (ui->stopped && !ui->closing && !ui->checks) free(ui);
+    if (ui->stopped && !ui->closing && !ui->running) free(ui);
 }
 
 /* ---- time, JSON, emitting ---- */
@@ -125,10 +125,12 @@ static void broadcast(admin_ui_t *ui, const char *event, json_t *args)
 static int session_known(admin_ui_t *ui, const char *id)
 {
     uint64_t now = now_ms();
+    if (strlen(id) != sizeof ui->sessions[0].id - 1) return 0;
+    int known = 0;
     for (size_t i = 0; i < ui->nsessions; i++)
-        if (strcmp(ui->sessions[i].id, id) == 0 && now - ui->sessions[i].at < SESSION_TTL_MS)
-            return 1;
-    return 0;
+        known |= ct_equal(ui->sessions[i].id, id, sizeof ui->sessions[i].id - 1) &&
+                 now - ui->sessions[i].at < SESSION_TTL_MS;
+    return known;
 }
 
 static const char *session_new(admin_ui_t *ui)
@@ -194,13 +196,9 @@ static void check_work(uv_work_t *req)
     struct crypt_data *d = xcalloc(1, sizeof *d);
     const char *hash = c->ui->cfg->admin_ui_password_hash;
     const char *out = crypt_r(c->password, hash, d);
-    /* the comparison takes the same time wherever the first difference is */
-    unsigned diff = out ? 0 : 1;
-    size_t n = strlen(hash);
-    if (out && strlen(out) != n) diff = 1;
-    for (size_t i = 0; out && !diff && i < n; i++) diff |= (unsigned)(out[i] ^ hash[i]);
     /* a user name that is not the one still costs a check, so that timing does not tell */
-    c->ok = !diff && strcmp(c->user, c->ui->cfg->admin_ui_user) == 0;
+    c->ok = out && strlen(out) == strlen(hash) && ct_equal(out, hash, strlen(hash)) &&
+            strcmp(c->user, c->ui->cfg->admin_ui_user) == 0;
     explicit_bzero(d, sizeof *d);
     free(d);
 }
@@ -217,7 +215,6 @@ static void check_done(uv_work_t *req, int status)
 {
     check_t *c = req->data;
     admin_ui_t *ui = c->ui;
-    ui->checks--;
     for (check_t **p = &ui->running; *p; p = &(*p)->next)
         if (*p == c) {
             *p = c->next;
@@ -241,12 +238,13 @@ static void check_done(uv_work_t *req, int status)
     maybe_free(ui);
 }
 
-/* Whether a password check of that client address is running. */
-static int checking(const admin_ui_t *ui, const char *address)
+/* May a password check of that client address start: fewer than CHECKS_MAX run, none of it? */
+static int may_check(const admin_ui_t *ui, const char *address)
 {
-    for (const check_t *c = ui->running; c; c = c->next)
-        if (strcmp(c->address, address) == 0) return 1;
-    return 0;
+    unsigned n = 0;
+    for (const check_t *c = ui->running; c; c = c->next, n++)
+        if (strcmp(c->address, address) == 0) return 0;
+    return n < CHECKS_MAX;
 }
 
 static int admin_connect(sio_socket_t *s, const char *auth, size_t auth_len, sbuf_t *error)
@@ -265,7 +263,7 @@ static int admin_connect(sio_socket_t *s, const char *auth, size_t auth_len, sbu
     if (sio_socket_handshake(s, &h) < 0) h.address[0] = 0;
     if (sid && session_known(ui, sid)) {
         rc = 0;
-    } else if (user && password && (ui->checks >= CHECKS_MAX || checking(ui, h.address))) {
+    } else if (user && password && !may_check(ui, h.address)) {
         sbuf_append_str(error, "{\"message\":\"too many sign-ins at once: try again\"}");
     } else if (user && password) {
         check_t *c = xcalloc(1, sizeof *c);
@@ -279,7 +277,6 @@ static int admin_connect(sio_socket_t *s, const char *auth, size_t auth_len, sbu
             d->check = c;
             c->next = ui->running;
             ui->running = c;
-            ui->checks++;
             rc = APP_CONNECT_PENDING;
         } else {
             check_free(c);
@@ -522,7 +519,6 @@ static void admin_event(sio_socket_t *s, const sio_event_t *ev)
     sbuf_append(&text, ev->args, ev->args_len);
     sbuf_append_char(&text, ']');
     json_t *args = json_loadb(text.data, text.len, 0, NULL);
-    sbuf_free(&text);
     sio_nsp_t *nsp = nsp_arg(ui, args, 0);
     cluster_t *c = cluster_of(ui->sio);
     str_t room, filter;
@@ -545,20 +541,21 @@ static void admin_event(sio_socket_t *s, const sio_event_t *ev)
     } else if (strcmp(ev->name, "emit") == 0 && json_is_string(json_array_get(args, 2)) &&
                !sio_event_reserved(json_string_value(json_array_get(args, 2)),
                                    json_string_length(json_array_get(args, 2)))) {
-        /* (nsp, filter, event, ...args) */
+        /* (nsp, filter, event, ...args): the args as they came, placeholders included */
         int some = room_arg(args, 1, &filter);
-        json_t *rest = json_array();
-        for (size_t i = 3; i < json_array_size(args); i++)
-            json_array_append(rest, json_array_get(args, i));
-        char *r = json_dumps(rest, JSON_COMPACT);
-        const char *name = json_string_value(json_array_get(args, 2));
-        if (r)
-            sio_broadcast(nsp, some ? &filter : NULL, some, NULL, 0, name, strlen(name), r + 1,
-                          strlen(r) - 2, ev->att, ev->natt, 0);
-        free(r);
-        json_decref(rest);
+        json_t *name = json_array_get(args, 2);
+        jtext_iter_t it;
+        const char *el, *rest;
+        size_t elen, rest_len;
+        jtext_kind_t kind;
+        jtext_iter_init(&it, text.data, text.len);
+        for (int i = 0; i < 3; i++) jtext_array_next(&it, &el, &elen, &kind);
+        jtext_iter_rest(&it, &rest, &rest_len);
+        sio_broadcast(nsp, some ? &filter : NULL, some, NULL, 0, json_string_value(name),
+                      json_string_length(name), rest, rest_len, ev->att, ev->natt, 0);
     }
     json_decref(args);
+    sbuf_free(&text);
 }
 
 /* ---- development mode: the live updates ---- */

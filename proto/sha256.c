@@ -157,11 +157,17 @@ void sha256_hex(const uint8_t d[SHA256_DIGEST_LEN], char out[SHA256_HEX_SIZE])
     out[2 * SHA256_DIGEST_LEN] = '\0';
 }
 
-int sha256_equal(const uint8_t a[SHA256_DIGEST_LEN], const uint8_t b[SHA256_DIGEST_LEN])
+int ct_equal(const void *a, const void *b, size_t n)
 {
     /* every byte is read whatever the earlier ones were; volatile keeps the compiler from
      * stopping at the first difference */
+    const uint8_t *x = a, *y = b;
     volatile uint8_t diff = 0;
-    for (int i = 0; i < SHA256_DIGEST_LEN; i++) diff |= a[i] ^ b[i];
+    for (size_t i = 0; i < n; i++) diff |= x[i] ^ y[i];
     return diff == 0;
+}
+
+int sha256_equal(const uint8_t a[SHA256_DIGEST_LEN], const uint8_t b[SHA256_DIGEST_LEN])
+{
+    return ct_equal(a, b, SHA256_DIGEST_LEN);
 }

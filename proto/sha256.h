@@ -54,5 +54,7 @@ void sha256_hex(const uint8_t d[SHA256_DIGEST_LEN], char out[SHA256_HEX_SIZE]);
 /* Returns 1 when a and b are the same digest, else 0, in a time that does not depend on where
  * they differ: use it to check a signature, never memcmp. */
 int sha256_equal(const uint8_t a[SHA256_DIGEST_LEN], const uint8_t b[SHA256_DIGEST_LEN]);
+/* The same for any n bytes (secrets of a known length: a hash, a session id). */
+int ct_equal(const void *a, const void *b, size_t n);
 
 #endif

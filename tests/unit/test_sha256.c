@@ -371,6 +371,11 @@ static void test_hex(void **state)
 static void test_equal(void **state)
 {
     (void)state;
+    /* any length: a session id's 16 characters, nothing at all */
+    assert_int_equal(ct_equal("0123456789abcdef", "0123456789abcdef", 16), 1);
+    assert_int_equal(ct_equal("0123456789abcdef", "0123456789abcdeg", 16), 0);
+    assert_int_equal(ct_equal("x123456789abcdef", "0123456789abcdef", 16), 0);
+    assert_int_equal(ct_equal("a", "b", 0), 1);
     uint8_t a[SHA256_DIGEST_LEN], b[SHA256_DIGEST_LEN];
     sha256("abc", 3, a);
     sha256("abc", 3, b);
