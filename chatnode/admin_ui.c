@@ -501,13 +501,17 @@ static int room_arg(json_t *args, size_t i, str_t *out)
     return 1;
 }
 
-/* JavaScript's truthiness of a JSON value. */
-static int truthy(const json_t *v)
+/* Whether element i of the array text is truthy (JavaScript's rule). */
+static int arg_truthy(const sbuf_t *array, int i)
 {
-    if (json_is_boolean(v)) return json_is_true(v);
-    if (json_is_number(v)) return json_number_value(v) != 0;
-    if (json_is_string(v)) return json_string_length(v) > 0;
-    return json_is_object(v) || json_is_array(v);
+    jtext_iter_t it;
+    const char *el;
+    size_t elen;
+    jtext_kind_t kind = JTEXT_INVALID;
+    jtext_iter_init(&it, array->data, array->len);
+    for (int k = 0; k <= i; k++)
+        if (!jtext_array_next(&it, &el, &elen, &kind)) return 0;
+    return jtext_truthy(el, elen, kind);
 }
 
 static void admin_event(sio_socket_t *s, const sio_event_t *ev)
@@ -536,8 +540,7 @@ static void admin_event(sio_socket_t *s, const sio_event_t *ev)
     } else if (strcmp(ev->name, "_disconnect") == 0) {
         /* (nsp, close, filter?) */
         int some = room_arg(args, 2, &filter);
-        cluster_disconnect(c, nsp, some ? &filter : NULL, some, NULL, 0,
-                           truthy(json_array_get(args, 1)));
+        cluster_disconnect(c, nsp, some ? &filter : NULL, some, NULL, 0, arg_truthy(&text, 1));
     } else if (strcmp(ev->name, "emit") == 0 && json_is_string(json_array_get(args, 2)) &&
                !sio_event_reserved(json_string_value(json_array_get(args, 2)),
                                    json_string_length(json_array_get(args, 2)))) {

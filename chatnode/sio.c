@@ -854,24 +854,6 @@ static void connect_admitted(sio_conn_t *c, sio_socket_t *s, const char *auth, s
     if (app->connected) app->connected(s, auth, auth_len);
 }
 
-/* JavaScript's truthiness of a JSON value's text. */
-static int truthy(const char *v, size_t len, jtext_kind_t kind)
-{
-    switch (kind) {
-    case JTEXT_NULL:
-    case JTEXT_FALSE: return 0;
-    case JTEXT_STRING: return len > 2; /* "" */
-    case JTEXT_NUMBER: {
-        char num[64];
-        size_t n = len < sizeof num - 1 ? len : sizeof num - 1;
-        memcpy(num, v, n);
-        num[n] = 0;
-        return strtod(num, NULL) != 0;
-    }
-    default: return 1;
-    }
-}
-
 /* A refusal {"message":..,"data":..} as protocol v4 has it (Node's err.data || err.message):
  * the data when it is truthy, else the message (a JSON string), else the whole. */
 static void legacy_error(const char *err, size_t len, sbuf_t *out)
@@ -882,7 +864,8 @@ static void legacy_error(const char *err, size_t len, sbuf_t *out)
     jtext_iter_t it;
     jtext_iter_init(&it, err, len);
     while (jtext_object_next(&it, &key, &klen, &val, &vlen, &kind)) {
-        if (jtext_string_is(key, klen, "data") && truthy(val, vlen, kind)) data = val, dlen = vlen;
+        if (jtext_string_is(key, klen, "data") && jtext_truthy(val, vlen, kind))
+            data = val, dlen = vlen;
         if (jtext_string_is(key, klen, "message")) message = val, mlen = vlen;
     }
     if (data)

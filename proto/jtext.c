@@ -424,3 +424,20 @@ void jtext_append_string(sbuf_t *out, const char *s, size_t len)
     sbuf_append(out, s + start, i - start);
     sbuf_append_char(out, '"');
 }
+
+int jtext_truthy(const char *v, size_t len, jtext_kind_t kind)
+{
+    switch (kind) {
+    case JTEXT_NULL:
+    case JTEXT_FALSE:
+    case JTEXT_INVALID: return 0;
+    case JTEXT_STRING: return len > 2; /* "" */
+    case JTEXT_NUMBER: {
+        /* a zero is written with no digit other than 0 before its exponent */
+        for (size_t i = 0; i < len && v[i] != 'e' && v[i] != 'E'; i++)
+            if (v[i] >= '1' && v[i] <= '9') return 1;
+        return 0;
+    }
+    default: return 1; /* true, objects and arrays, empty ones too */
+    }
+}

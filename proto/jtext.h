@@ -72,6 +72,10 @@ long jtext_string_decode(const char *s, size_t len, char *out, size_t cap);
  * bytes), escapes included ("\u006eum" is "num"); else 0. */
 int jtext_string_is(const char *s, size_t len, const char *name);
 
+/* 1 when the JSON value v[0..len) of that kind is truthy as JavaScript has it: not false,
+ * null, 0 (or -0, 0.0, 0e5) or "". */
+int jtext_truthy(const char *v, size_t len, jtext_kind_t kind);
+
 /* Appends s as a JSON string literal, escaping as JavaScript's JSON.stringify does. */
 void jtext_append_string(sbuf_t *out, const char *s, size_t len);
 

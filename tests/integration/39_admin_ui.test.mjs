@@ -247,6 +247,12 @@ describe(`the Socket.IO Admin UI ${UI_VERSION}`, { timeout: 180_000 }, () => {
     const bye = next(dee, "disconnect");
     a.emit("_disconnect", "/", false, dee.id);
     assert.equal((await bye)[0], "io server disconnect");
+    // close as JavaScript counts it: "yes" is true, 0 is false
+    const eli = await connected(user(n2, "eli"));
+    const eliGone = next(eli, "disconnect");
+    a.emit("_disconnect", "/", 0, "nobody-at-all");
+    a.emit("_disconnect", "/", "yes", eli.id);
+    assert.equal((await eliGone)[0], "transport close", "the whole connection closed");
     // a namespace that does not exist, or arguments of the wrong kind, change nothing
     a.emit("_disconnect", "/nope", true);
     a.emit("join", "/", 42, null);

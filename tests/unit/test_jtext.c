@@ -446,6 +446,22 @@ static void check_encode(const char *in, size_t len, const char *want)
 }
 
 /* Expected outputs are what JSON.stringify(s) produces in Node. */
+static void test_truthy(void **state)
+{
+    (void)state;
+    static const char *const yes[] = {"true",  "1",  "-0.5", "1e-300", "\"0\"",
+                                      "\" \"", "{}", "[]",   "0.01"};
+    static const char *const no[] = {"false", "null", "0",          "-0",
+                                     "0.0",   "0e5",  "-0.000E+10", "\"\""};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        assert_int_equal(
+            jtext_truthy(yes[i], strlen(yes[i]), jtext_validate(yes[i], strlen(yes[i]))), 1);
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        assert_int_equal(jtext_truthy(no[i], strlen(no[i]), jtext_validate(no[i], strlen(no[i]))),
+                         0);
+    assert_int_equal(jtext_truthy("", 0, JTEXT_INVALID), 0);
+}
+
 static void test_append_string(void **state)
 {
     (void)state;
@@ -521,6 +537,7 @@ int main(void)
         cmocka_unit_test(test_append_string),
         cmocka_unit_test(test_append_string_all_controls),
         cmocka_unit_test(test_append_string_appends),
+        cmocka_unit_test(test_truthy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
