@@ -107,6 +107,18 @@ static unsigned long long rec_num(json_t *rec, const char *key, const char *sub)
                : 0;
 }
 
+/* A family of one figure of each live chatnode's heartbeat "recovery" object, by node. */
+static void per_node(sbuf_t *out, const reg_node_t **nodes, size_t n, const char *name,
+                     const char *type, const char *help, const char *key)
+{
+    prom_family(out, name, type, help);
+    for (size_t i = 0; i < n; i++) {
+        json_t *rec = json_object_get(nodes[i]->hb, "recovery");
+        if (nodes[i]->state == REG_DOWN || !rec) continue;
+        prom_value1(out, name, "node", nodes[i]->id, rec_num(rec, key, NULL));
+    }
+}
+
 /* Connection-state recovery on each chatnode that is up or draining, from its heartbeat. */
 static void recovery_metrics(const reg_t *reg, sbuf_t *out)
 {
@@ -114,22 +126,10 @@ static void recovery_metrics(const reg_t *reg, sbuf_t *out)
                                           "trimmed", "too_many", "unavailable"};
     size_t n;
     const reg_node_t **nodes = reg_sorted(reg, &n);
-    prom_family(out, "chatcluster_recovery_sessions_kept", "gauge",
-                "Sessions a chatnode keeps for their clients to come back.");
-    for (size_t i = 0; i < n; i++) {
-        json_t *rec = json_object_get(nodes[i]->hb, "recovery");
-        if (nodes[i]->state == REG_DOWN || !rec) continue;
-        prom_value1(out, "chatcluster_recovery_sessions_kept", "node", nodes[i]->id,
-                    rec_num(rec, "kept", NULL));
-    }
-    prom_family(out, "chatcluster_recovery_restores_total", "counter",
-                "Sessions a chatnode gave back to reconnecting clients.");
-    for (size_t i = 0; i < n; i++) {
-        json_t *rec = json_object_get(nodes[i]->hb, "recovery");
-        if (nodes[i]->state == REG_DOWN || !rec) continue;
-        prom_value1(out, "chatcluster_recovery_restores_total", "node", nodes[i]->id,
-                    rec_num(rec, "restored", NULL));
-    }
+    per_node(out, nodes, n, "chatcluster_recovery_sessions_kept", "gauge",
+             "Sessions a chatnode keeps for their clients to come back.", "kept");
+    per_node(out, nodes, n, "chatcluster_recovery_restores_total", "counter",
+             "Sessions a chatnode gave back to reconnecting clients.", "restored");
     prom_family(out, "chatcluster_recovery_failures_total", "counter",
                 "Reconnecting clients that got a new session instead, by reason.");
     for (size_t i = 0; i < n; i++) {
@@ -150,8 +150,8 @@ void api_metrics(api_request_t *req)
     adminnode_t *an = api_app(req);
     sbuf_t out = SBUF_INIT;
     http_metrics(an->http, &out);
-    prom_family(&out, "adminnode_uptime_seconds", "gauge", "Seconds since adminnode started.");
-    prom_value(&out, "adminnode_uptime_seconds", (uv_now(an->loop) - an->started_ms) / 1000);
+    prom_single(&out, "adminnode_uptime_seconds", "gauge", "Seconds since adminnode started.",
+                (uv_now(an->loop) - an->started_ms) / 1000);
     const char *state = api_redis_state(an);
     prom_family(&out, "adminnode_redis_state", "gauge",
                 "State of the Redis connection (1 for the current one).");
@@ -170,28 +170,24 @@ void api_metrics(api_request_t *req)
     if (an->bus) {
         bus_stats_t st;
         bus_stats(an->bus, &st);
-        prom_family(&out, "adminnode_redis_reconnects_total", "counter",
-                    "Redis connections re-established after a loss.");
-        prom_value(&out, "adminnode_redis_reconnects_total", st.reconnects);
-        prom_family(&out, "adminnode_redis_published_total", "counter",
-                    "PUBLISH commands sent to Redis.");
-        prom_value(&out, "adminnode_redis_published_total", st.published);
-        prom_family(&out, "adminnode_redis_dropped_total", "counter",
-                    "Publishes dropped while Redis was unreachable.");
-        prom_value(&out, "adminnode_redis_dropped_total", st.dropped);
+        prom_single(&out, "adminnode_redis_reconnects_total", "counter",
+                    "Redis connections re-established after a loss.", st.reconnects);
+        prom_single(&out, "adminnode_redis_published_total", "counter",
+                    "PUBLISH commands sent to Redis.", st.published);
+        prom_single(&out, "adminnode_redis_dropped_total", "counter",
+                    "Publishes dropped while Redis was unreachable.", st.dropped);
         const redis_url_t *u = bus_url(an->bus);
         prom_family(&out, "adminnode_redis_topology", "gauge",
                     "The Redis deployment of --redis (1 for the one in use).");
         sbuf_printf(&out, "adminnode_redis_topology{topology=\"%s\"} 1\n",
                     redis_url_kind_name(u->kind));
         if (u->kind == REDIS_URL_SENTINEL) {
-            prom_family(&out, "adminnode_redis_failovers_total", "counter",
-                        "New primaries announced by the sentinels.");
-            prom_value(&out, "adminnode_redis_failovers_total", st.failovers);
-            prom_family(&out, "adminnode_redis_role_refusals_total", "counter",
+            prom_single(&out, "adminnode_redis_failovers_total", "counter",
+                        "New primaries announced by the sentinels.", st.failovers);
+            prom_single(&out, "adminnode_redis_role_refusals_total", "counter",
                         "Connections dropped because the server a sentinel named was not the "
-                        "primary.");
-            prom_value(&out, "adminnode_redis_role_refusals_total", st.role_refusals);
+                        "primary.",
+                        st.role_refusals);
         }
         if (u->kind == REDIS_URL_CLUSTER || an->sharded) {
             prom_family(&out, "adminnode_redis_primary", "gauge",
@@ -206,15 +202,13 @@ void api_metrics(api_request_t *req)
                         "adminnode_redis_redirects_total{kind=\"moved\"} %llu\n"
                         "adminnode_redis_redirects_total{kind=\"ask\"} %llu\n",
                         (unsigned long long)st.moved, (unsigned long long)st.asked);
-            prom_family(&out, "adminnode_redis_retries_total", "counter",
-                        "Commands sent again after TRYAGAIN, CLUSTERDOWN and the like.");
-            prom_value(&out, "adminnode_redis_retries_total", st.retried);
-            prom_family(&out, "adminnode_redis_map_refreshes_total", "counter",
-                        "Slot maps read from the cluster.");
-            prom_value(&out, "adminnode_redis_map_refreshes_total", st.map_refreshes);
-            prom_family(&out, "adminnode_redis_failovers_total", "counter",
-                        "Primaries replaced in the slot map.");
-            prom_value(&out, "adminnode_redis_failovers_total", st.failovers);
+            prom_single(&out, "adminnode_redis_retries_total", "counter",
+                        "Commands sent again after TRYAGAIN, CLUSTERDOWN and the like.",
+                        st.retried);
+            prom_single(&out, "adminnode_redis_map_refreshes_total", "counter",
+                        "Slot maps read from the cluster.", st.map_refreshes);
+            prom_single(&out, "adminnode_redis_failovers_total", "counter",
+                        "Primaries replaced in the slot map.", st.failovers);
         }
     }
     webhooks_metrics(an->webhooks, &out);
