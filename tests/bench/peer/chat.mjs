@@ -14,7 +14,7 @@ import { createServer } from "node:http";
 import { Server } from "socket.io";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
-import { createClient } from "redis";
+import { ClientClosedError, createClient } from "redis";
 
 /* ---- settings: one table; flags are --name value (or --name=value) ---- */
 
@@ -652,8 +652,9 @@ async function stop(signal) {
 }
 // While stopping, a closing socket's handlers may still publish (the adapter's own calls, not
 // ours to catch) after the Redis clients quit, as a rejection or thrown at once: those are
-// expected, nothing else is.
-const closedWhileStopping = (err) => stopping && err?.name === "ClientClosedError";
+// expected, nothing else is. The class is checked, not err.name: the client's errors leave their
+// name as "Error".
+const closedWhileStopping = (err) => stopping && err instanceof ClientClosedError;
 process.on("unhandledRejection", (err) => {
   if (!closedWhileStopping(err)) throw err;
 });
