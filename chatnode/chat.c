@@ -87,16 +87,23 @@ static json_t *user_json(const chat_member_t *m)
 
 /* Emits event with one JSON object argument (borrowed) to rooms (minus except), cluster-wide.
  * A NULL or unencodable arg is sent to nobody. */
+/* once: the stored message arg carries (NULL: none; see sio_broadcast_once; its done runs
+ * whatever happens). */
 static void emit_to(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
-                    size_t nexcept, const char *event, json_t *arg, unsigned flags)
+                    size_t nexcept, const char *event, json_t *arg, unsigned flags,
+                    const sio_once_t *once)
 {
     char *text = arg ? json_dumps(arg, JSON_COMPACT) : NULL;
     if (!text) {
         log_warn("event not encodable", "event=%s", event);
-        return;
+        if (once) once->done(once->ud, 0);
+    } else if (once) {
+        sio_broadcast_once(nsp, rooms, nrooms, except, nexcept, event, strlen(event), text,
+                           strlen(text), once);
+    } else {
+        sio_broadcast(nsp, rooms, nrooms, except, nexcept, event, strlen(event), text, strlen(text),
+                      NULL, 0, flags);
     }
-    sio_broadcast(nsp, rooms, nrooms, except, nexcept, event, strlen(event), text, strlen(text),
-                  NULL, 0, flags);
     free(text);
 }
 
@@ -434,7 +441,7 @@ static void on_change_presence(void *ud, json_t *live, json_t *all)
         chat_presence_other_nodes(&c->ch->presence, live, c->user_id) == 0) {
         json_t *ev = json_pack("{s:s,s:{s:s,s:s}}", "room", c->room, "user", "id", c->user_id,
                                "name", c->user_name);
-        emit_to(c->nsp, &room, 1, NULL, 0, c->arrived ? "joined" : "left", ev, 0);
+        emit_to(c->nsp, &room, 1, NULL, 0, c->arrived ? "joined" : "left", ev, 0, NULL);
         json_decref(ev);
     }
     if (c->w) {
@@ -570,6 +577,9 @@ typedef struct {
     size_t text_len;
     char *from_id, *from_name;
     char *cid; /* the client's message id, or NULL */
+    char *id;  /* once stored: its id, time, and whether the replicas confirmed it */
+    json_int_t ts;
+    int confirmed;
 } store_t;
 
 static void store_free(store_t *st)
@@ -577,62 +587,86 @@ static void store_free(store_t *st)
     free(st->target);
     free(st->text);
     free(st->cid);
+    free(st->id);
     free(st->from_id);
     free(st->from_name);
     free(st);
 }
 
-/* The message is stored under id (fresh: just now; else a retry of one stored before):
- * deliver it if fresh, then answer the sender. id NULL: it could not be stored. Not
- * confirmed (stored, not yet on the replicas --store-replicas asks for): it is delivered
- * now, as its retry will not be, and the sender gets the error that makes it send again. */
-static void on_stored(void *ud, const char *id, int fresh, int confirmed)
+/* The delivery of st's message is settled: its sender answered (ok 0: asked to send again). */
+static void on_delivered(void *ud, int ok)
 {
     store_t *st = ud;
     wait_t *w = st->w;
     sio_socket_t *s = wait_socket(w);
+    if (s && !st->confirmed)
+        ack_err(s, w->ack_id, "internal", "the message could not be stored; send it again");
+    else if (s && !ok)
+        ack_err(s, w->ack_id, "internal", "the message could not be delivered now; send it again");
+    else if (s)
+        ack_ok_with(s, w->ack_id, json_pack("{s:s,s:I}", "id", st->id, "ts", st->ts));
+    wait_free(w);
+    store_free(st);
+}
+
+/* The message is stored under id (fresh: just now; else a retry of one stored before):
+ * delivered, then its sender answered once the delivery is settled (in a cluster, once the
+ * recovery log has it: an answered sender knows every recipient will get it). A retry is
+ * delivered only if its first delivery never happened: the node that stored it may have died
+ * before. id NULL: it could not be stored. Not confirmed (stored, not yet on the replicas
+ * --store-replicas asks for): it is delivered, and the sender gets the error that makes it send
+ * again. */
+static void on_stored(void *ud, const char *id, int fresh, int confirmed)
+{
+    store_t *st = ud;
+    wait_t *w = st->w;
     if (!id) {
+        sio_socket_t *s = wait_socket(w);
         if (s) ack_err(s, w->ack_id, "internal", "the message could not be stored; send it again");
         wait_free(w);
         store_free(st);
         return;
     }
-    json_int_t ts = (json_int_t)strtoll(id, NULL, 10);
+    st->id = xstrdup(id);
+    st->ts = (json_int_t)strtoll(id, NULL, 10);
+    st->confirmed = confirmed;
+    json_t *msg = json_pack("{s:s,s:{s:s,s:s},s:s,s:I,s:s}", "id", id, "from", "id", st->from_id,
+                            "name", st->from_name, "text", st->text, "ts", st->ts,
+                            st->kind == MSG_ROOM ? "room" : "to", st->target);
     if (fresh) {
-        json_t *msg = json_pack("{s:s,s:{s:s,s:s},s:s,s:I,s:s}", "id", id, "from", "id",
-                                st->from_id, "name", st->from_name, "text", st->text, "ts", ts,
-                                st->kind == MSG_ROOM ? "room" : "to", st->target);
         /* the event of a stored message: {room | to, message: {id, from, text, ts}} */
-        json_t *stored = json_pack(
-            "{s:s,s:{s:s,s:O,s:s,s:I}}", st->kind == MSG_ROOM ? "room" : "to", st->target,
-            "message", "id", id, "from", json_object_get(msg, "from"), "text", st->text, "ts", ts);
+        json_t *stored =
+            json_pack("{s:s,s:{s:s,s:O,s:s,s:I}}", st->kind == MSG_ROOM ? "room" : "to", st->target,
+                      "message", "id", id, "from", json_object_get(msg, "from"), "text", st->text,
+                      "ts", st->ts);
         if (stored)
             events_record(w->ch->events,
                           st->kind == MSG_ROOM ? CLUSTER_EVENT_MESSAGE
                                                : CLUSTER_EVENT_PRIVATE_MESSAGE,
                           stored);
         json_decref(stored);
-        if (st->kind == MSG_ROOM) {
-            str_t room = {st->target, strlen(st->target)};
-            emit_to(w->nsp, &room, 1, NULL, 0, "message", msg, 0);
-        } else {
-            sbuf_t to = SBUF_INIT, me = SBUF_INIT;
-            sbuf_printf(&to, CHAT_USER_ROOM_PREFIX "%s", st->target);
-            sbuf_printf(&me, CHAT_USER_ROOM_PREFIX "%s", st->from_id);
-            str_t rooms[2] = {{to.data, to.len}, {me.data, me.len}};
-            str_t except = {w->sid, strlen(w->sid)};
-            emit_to(w->nsp, rooms, 2, &except, 1, "private", msg, 0);
-            sbuf_free(&to);
-            sbuf_free(&me);
-        }
-        json_decref(msg);
     }
-    if (s && !confirmed)
-        ack_err(s, w->ack_id, "internal", "the message could not be stored; send it again");
-    else if (s)
-        ack_ok_with(s, w->ack_id, json_pack("{s:s,s:I}", "id", id, "ts", ts));
-    wait_free(w);
-    store_free(st);
+    /* the item's name among the packets to its rooms: its id is unique in its history stream,
+     * and a user's room takes the messages of every conversation of the user */
+    sbuf_t token = SBUF_INIT;
+    sbuf_printf(&token, "%s %s", id, st->from_id);
+    sio_once_t once = {token.data, token.len,    st->ts > 0 ? (uint64_t)st->ts : 0,
+                       !fresh,     on_delivered, st};
+    if (st->kind == MSG_ROOM) {
+        str_t room = {st->target, strlen(st->target)};
+        emit_to(w->nsp, &room, 1, NULL, 0, "message", msg, 0, &once);
+    } else {
+        sbuf_t to = SBUF_INIT, me = SBUF_INIT;
+        sbuf_printf(&to, CHAT_USER_ROOM_PREFIX "%s", st->target);
+        sbuf_printf(&me, CHAT_USER_ROOM_PREFIX "%s", st->from_id);
+        str_t rooms[2] = {{to.data, to.len}, {me.data, me.len}};
+        str_t except = {w->sid, strlen(w->sid)};
+        emit_to(w->nsp, rooms, 2, &except, 1, "private", msg, 0, &once);
+        sbuf_free(&to);
+        sbuf_free(&me);
+    }
+    sbuf_free(&token);
+    json_decref(msg);
 }
 
 /* Stores st's message (then on_stored delivers it and answers its sender). */
@@ -775,7 +809,7 @@ static void do_typing(sio_socket_t *s, chat_member_t *m, json_t *arg, int64_t ac
     }
     json_t *ev = json_pack("{s:s%,s:o}", "room", room, rlen, "user", user_json(m));
     str_t r = {room, rlen}, me = {sio_socket_id(s), strlen(sio_socket_id(s))};
-    emit_to(sio_socket_nsp(s), &r, 1, &me, 1, "typing", ev, SIO_VOLATILE);
+    emit_to(sio_socket_nsp(s), &r, 1, &me, 1, "typing", ev, SIO_VOLATILE, NULL);
     json_decref(ev);
     ack_ok(s, ack_id);
 }

@@ -62,6 +62,7 @@ struct cluster_rec {
     void (*released)(void *ud); /* told once nothing is held any more */
     void *released_ud;
     uint64_t foreign_logged, foreign_unlogged;
+    uint64_t resent, resend_skipped; /* sends again logged, and left out as sent before */
 };
 
 static void rec_logged(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
@@ -246,6 +247,12 @@ struct logged {
     unsigned natt;
     rec_offset_t offset;
     int foreign; /* a copy of another server's broadcast: nothing to send if not logged */
+    char *token; /* sio_once_t's, or NULL */
+    size_t token_len;
+    uint64_t again; /* a send again: when its item was made (ms); 0 when not */
+    int copy;       /* once logged, also sent to the servers that keep no log (sharded) */
+    void (*done)(void *ud, int ok); /* sio_once_t's, or NULL */
+    void *done_ud;
 };
 
 static str_t *strs_dup(const str_t *v, size_t n)
@@ -269,28 +276,49 @@ static void logged_free(logged_t *l)
     free(l->att);
     free(l->data);
     free(l->name);
+    free(l->token);
     free(l);
 }
 
-/* The packet could not be logged (Redis went): sent unlogged, as a broadcast of old. */
+/* The LOG script's answer. A packet that could not be logged (Redis went) is sent unlogged, as
+ * a broadcast of old, unless it is a send again (it may have gone out before). A send again
+ * that was logged now also goes to the servers that keep no log (sharded). */
 static void on_logged(void *ud, int status, const struct redisReply *reply)
 {
     logged_t *l = ud;
     cluster_rec_t *r = l->r;
     r->inflight--;
-    if ((status != 0 || !reply || reply->type == REDIS_REPLY_ERROR) && !l->foreign) {
+    int failed = status != 0 || !reply || reply->type == REDIS_REPLY_ERROR, ok = 1;
+    if (l->again && !failed) {
+        /* a string: logged now; {"sent", offset} or {"unknown"}: left as it was */
+        if (reply->type == REDIS_REPLY_STRING) {
+            r->resent++;
+            sio_nsp_t *nsp = sio_nsp_find(r->sio, l->name, l->name_len);
+            if (nsp && l->copy && !r->stopped)
+                cluster_publish_logged_copy(r->c, nsp, l->rooms, l->nrooms, l->except, l->nexcept,
+                                            l->data, l->len, l->att, l->natt);
+        } else {
+            r->resend_skipped++;
+        }
+    } else if (l->again) {
+        /* it may have gone out before: sending it unlogged could make it twice */
+        log_warn("packet sent again not logged", "error=\"%s\"",
+                 reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "connection lost");
+        ok = 0;
+    } else if (failed && !l->foreign) {
         log_warn("packet not logged", "error=\"%s\"",
                  reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "connection lost");
         sio_nsp_t *nsp = sio_nsp_find(l->r->sio, l->name, l->name_len);
-        if (nsp && !l->r->stopped) {
-            /* data is [event, ...args]: the event and its arguments apart */
-            sio_event_t ev;
-            char name[256];
-            if (sio_event_from_array(l->data, l->len, name, sizeof name, &ev) == 0 && ev.name)
-                sio_broadcast(nsp, l->rooms, l->nrooms, l->except, l->nexcept, ev.name, ev.name_len,
-                              ev.args, ev.args_len, l->att, l->natt, SIO_NOLOG);
-        }
+        /* data is [event, ...args]: the event and its arguments apart */
+        sio_event_t ev;
+        char name[256];
+        ok = nsp && !l->r->stopped &&
+             sio_event_from_array(l->data, l->len, name, sizeof name, &ev) == 0 && ev.name;
+        if (ok)
+            sio_broadcast(nsp, l->rooms, l->nrooms, l->except, l->nexcept, ev.name, ev.name_len,
+                          ev.args, ev.args_len, l->att, l->natt, SIO_NOLOG);
     }
+    if (l->done) l->done(l->done_ud, ok);
     logged_free(l);
     maybe_free(r);
 }
@@ -338,6 +366,8 @@ static int except_json(sbuf_t *ex, const logged_t *l)
 static int log_packet(cluster_rec_t *r, sio_nsp_t *nsp, const sbuf_t *chan, const char *msg,
                       size_t msg_len, const char *suffix, size_t suffix_len, logged_t *l)
 {
+    char again[24] = "";
+    if (l->again) snprintf(again, sizeof again, "%llu", (unsigned long long)l->again);
     sbuf_t seq = SBUF_INIT, ex = SBUF_INIT;
     args_t a = {0};
     arg_u64(&a, 2 + (l->nrooms ? l->nrooms : 1));
@@ -371,6 +401,8 @@ static int log_packet(cluster_rec_t *r, sio_nsp_t *nsp, const sbuf_t *chan, cons
         return -1;
     }
     arg_add(&a, ex.data, ex.len);
+    arg_add(&a, l->token ? l->token : "", l->token_len);
+    arg_str(&a, again);
     for (unsigned i = 0; i < l->natt; i++) arg_add(&a, l->att[i].data, l->att[i].len);
     int rc = eval(r, rec_store_log_script, &a, &seq, on_logged, l);
     if (rc < 0)
@@ -383,6 +415,11 @@ static int log_packet(cluster_rec_t *r, sio_nsp_t *nsp, const sbuf_t *chan, cons
     return rc < 0 ? -1 : 0;
 }
 
+static int once_again(const sio_once_t *once)
+{
+    return once && once->again;
+}
+
 /* An emit to one socket of this node: no other server has a use for it. */
 static int to_local_socket(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms)
 {
@@ -391,7 +428,7 @@ static int to_local_socket(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms)
 
 static int rec_publish(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
                        const str_t *except, size_t nexcept, const char *data, size_t len,
-                       const sio_attachment_t *att, unsigned natt)
+                       const sio_attachment_t *att, unsigned natt, const sio_once_t *once)
 {
     cluster_rec_t *r = ctx;
     sbuf_t msg = SBUF_INIT, chan = SBUF_INIT;
@@ -399,10 +436,20 @@ static int rec_publish(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nro
     if (cluster_logged_message(r->c, nsp, rooms, nrooms, except, nexcept, data, len, att, natt,
                                &msg, &chan) == 0) {
         logged_t *l = logged_new(r, nsp, rooms, nrooms, except, nexcept, data, len, att, natt);
+        if (once) {
+            l->token = xmemdup(once->token, once->token_len);
+            l->token_len = once->token_len;
+            l->again = once->again ? (once->made_ms ? once->made_ms : 1) : 0;
+            l->done = once->done;
+            l->done_ud = once->ud;
+        }
+        /* servers of the sharded format that keep no log get it on its room's channel: a send
+         * again only once the log has taken it */
+        int copy = r->sharded && !to_local_socket(nsp, rooms, nrooms);
+        l->copy = copy && l->again;
         if (r->sharded) key_of(&chan, r, nsp, "b", 1);
         rc = log_packet(r, nsp, &chan, msg.data, msg.len, "", 0, l);
-        /* servers of the sharded format that keep no log get it on its room's channel */
-        if (rc == 0 && r->sharded && !to_local_socket(nsp, rooms, nrooms))
+        if (rc == 0 && copy && !once_again(once))
             cluster_publish_logged_copy(r->c, nsp, rooms, nrooms, except, nexcept, data, len, att,
                                         natt);
     }
@@ -1010,9 +1057,10 @@ static void rec_health(void *ctx, sbuf_t *json)
     for (held_t *h = r->held; h; h = h->next) held++;
     sbuf_printf(json,
                 ",\"logger\":%s,\"foreign_logged\":%llu,\"foreign_unlogged\":%llu,"
-                "\"foreign_held\":%zu",
+                "\"foreign_held\":%zu,\"resent\":%llu,\"resend_skipped\":%llu",
                 r->logger ? "true" : "false", (unsigned long long)r->foreign_logged,
-                (unsigned long long)r->foreign_unlogged, held);
+                (unsigned long long)r->foreign_unlogged, held, (unsigned long long)r->resent,
+                (unsigned long long)r->resend_skipped);
 }
 
 cluster_rec_t *cluster_rec_start(cluster_t *c, sio_server_t *sio, const chatnode_config_t *cfg)

@@ -216,7 +216,8 @@ void sio_emit(sio_socket_t *s, const char *event, size_t event_len, const char *
         sbuf_t data = SBUF_INIT;
         data_build(&data, event, event_len, args, args_len);
         str_t room = {s->id, strlen(s->id)};
-        s->nsp->sio->rec_ops->publish(s->nsp, &room, 1, NULL, 0, data.data, data.len, att, natt);
+        s->nsp->sio->rec_ops->publish(s->nsp, &room, 1, NULL, 0, data.data, data.len, att, natt,
+                                      NULL);
         sbuf_free(&data);
         return;
     }
@@ -377,7 +378,7 @@ size_t sio_deliver(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_
      * what arrives here unlogged was published by a server that keeps no log) */
     if (rec_on(nsp) && !nsp->sio->has_store && !(flags & SIO_VOLATILE))
         return nsp->sio->rec_ops->publish(nsp, rooms, nrooms, except, nexcept, data, data_len, att,
-                                          natt);
+                                          natt, NULL);
     packet_frames_t pf;
     sbuf_t with = SBUF_INIT;
     plain_t plain = {nsp, data, data_len, att, natt, {0}, 0}, *without = NULL;
@@ -569,7 +570,7 @@ size_t sio_broadcast(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const st
     if (rec_on(nsp) && nsp->sio->has_store && !(flags & (SIO_VOLATILE | SIO_NOLOG))) {
         /* logged cluster-wide: the store publishes it, and it comes back here in order */
         size_t n = nsp->sio->rec_ops->publish(nsp, rooms, nrooms, except, nexcept, data.data,
-                                              data.len, att, natt);
+                                              data.len, att, natt, NULL);
         sbuf_free(&data);
         return n;
     }
@@ -581,6 +582,25 @@ size_t sio_broadcast(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const st
                     flags);
     sbuf_free(&data);
     return n;
+}
+
+void sio_broadcast_once(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
+                        size_t nexcept, const char *event, size_t event_len, const char *args,
+                        size_t args_len, const sio_once_t *once)
+{
+    if (!(rec_on(nsp) && nsp->sio->has_store)) {
+        /* no cluster log to ask: a first send goes out as any broadcast, a send again not */
+        if (!once->again)
+            sio_broadcast(nsp, rooms, nrooms, except, nexcept, event, event_len, args, args_len,
+                          NULL, 0, 0);
+        once->done(once->ud, 1);
+        return;
+    }
+    sbuf_t data = SBUF_INIT;
+    data_build(&data, event, event_len, args, args_len);
+    nsp->sio->rec_ops->publish(nsp, rooms, nrooms, except, nexcept, data.data, data.len, NULL, 0,
+                               once);
+    sbuf_free(&data);
 }
 
 int sio_join(sio_socket_t *s, const char *room, size_t len)

@@ -50,6 +50,32 @@ size_t sio_broadcast(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const st
                      size_t nexcept, const char *event, size_t event_len, const char *args,
                      size_t args_len, const sio_attachment_t *att, unsigned natt, unsigned flags);
 
+/* A broadcast that carries one item of the app (a stored chat message), which its sender may
+ * ask for again after a lost answer. token names the item, unique among the packets to its
+ * rooms; made_ms is when the item was made. The cluster's recovery log tags the packet with the
+ * token, so that a packet asked for again goes out only if the first never reached the log:
+ * the node that made it may have died between storing the item and logging it. done runs
+ * once the broadcast is settled: ok 1 when it went out (or, sent again, had gone out before,
+ * or the log can no longer tell), 0 when a send again could not reach the log (nothing sent:
+ * its sender should try later). Told ok, the sender knows every recipient will get it. */
+typedef struct {
+    const char *token;
+    size_t token_len;
+    uint64_t made_ms;
+    int again; /* it may have been sent before under token */
+    void (*done)(void *ud, int ok);
+    void *ud;
+} sio_once_t;
+
+/* sio_broadcast for such an item (flags 0). A first send always goes out: logged cluster-wide,
+ * done runs once the log has it (or it went unlogged, Redis failing); without a cluster log at
+ * once. A send again goes to the cluster log, which sends it unless it holds the token; without
+ * a cluster log it is not sent (done ok at once). done runs exactly once, perhaps before this
+ * returns. */
+void sio_broadcast_once(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
+                        size_t nexcept, const char *event, size_t event_len, const char *args,
+                        size_t args_len, const sio_once_t *once);
+
 /* The local half of a broadcast whose payload is already the JSON array data ([event, ...]):
  * what a broadcast arriving from another node becomes. Returns the number of recipients. */
 size_t sio_deliver(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
@@ -230,11 +256,13 @@ typedef void (*sio_restore_cb)(void *ud, const sio_restore_t *r);
  * without one they are this node's memory. Every member is set. */
 typedef struct {
     /* Logs a packet made here and publishes it; it comes back (here too) through
-     * sio_deliver_logged, in the log's order. Returns 0, or -1 when it cannot be logged now
-     * (the caller then sends it unlogged). */
+     * sio_deliver_logged, in the log's order. once (NULL: none) tags it, and for a send again
+     * has the log skip it when the token is there (see sio_once_t). Returns 0 (then once's done
+     * runs later, exactly once), or -1 when it cannot be logged now (done not run; the caller
+     * sends it unlogged, unless it is a send again). */
     int (*publish)(void *ctx, sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
                    const str_t *except, size_t nexcept, const char *data, size_t data_len,
-                   const sio_attachment_t *att, unsigned natt);
+                   const sio_attachment_t *att, unsigned natt, const sio_once_t *once);
     /* The session of s as it changes: made (data: the app's socket data), a room joined
      * (stamp) or left, kept after its connection went, over. */
     void (*session_new)(void *ctx, sio_socket_t *s, const char *data, size_t data_len);

@@ -181,10 +181,11 @@ void sio_conn_release(sio_conn_t *c);
 /* Installed by sio_recovery_install; NULL while recovery is off. */
 struct sio_rec_ops {
     /* A packet made on this node that the log keeps: logged, then delivered with its offset.
-     * Returns the number of local recipients. */
+     * once: as sio_broadcast_once takes it (NULL: none; its done always runs). Returns the
+     * number of local recipients. */
     size_t (*publish)(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
                       size_t nexcept, const char *data, size_t data_len,
-                      const sio_attachment_t *att, unsigned natt);
+                      const sio_attachment_t *att, unsigned natt, const sio_once_t *once);
     /* s joined (stamp) or left room: written to the store. */
     void (*room)(sio_socket_t *s, const char *room, size_t len, int joined, rec_offset_t stamp);
     /* A new socket's session: its pid, start and owner (owner NULL or "": anyone's). */

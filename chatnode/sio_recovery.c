@@ -698,24 +698,31 @@ static uint64_t wall_ms(void)
 
 static size_t sio_rec_publish(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
                               const str_t *except, size_t nexcept, const char *data,
-                              size_t data_len, const sio_attachment_t *att, unsigned natt)
+                              size_t data_len, const sio_attachment_t *att, unsigned natt,
+                              const sio_once_t *once)
 {
     sio_server_t *sio = nsp->sio;
+    size_t n;
     if (sio->has_store) {
         if (sio->store.publish(sio->store.ctx, nsp, rooms, nrooms, except, nexcept, data, data_len,
-                               att, natt) == 0) {
+                               att, natt, once) == 0)
             return sio_count(nsp, rooms, nrooms, except, nexcept);
+        if (once && once->again) { /* unlogged, it could be a second copy */
+            once->done(once->ud, 0);
+            return 0;
         }
         /* not logged now (Redis unreachable): sent as an unlogged broadcast */
-        size_t n = sio_deliver(nsp, rooms, nrooms, except, nexcept, data, data_len, att, natt, 0);
+        n = sio_deliver(nsp, rooms, nrooms, except, nexcept, data, data_len, att, natt, 0);
         if (sio->cluster.publish)
             sio->cluster.publish(sio->cluster.ctx, nsp, rooms, nrooms, except, nexcept, data,
                                  data_len, att, natt, 0);
-        return n;
+    } else {
+        rec_offset_t off = rec_offset_next(nsp->last, wall_ms());
+        log_append(nsp, off, rooms, nrooms, except, nexcept, data, data_len, att, natt);
+        n = sio_deliver_logged(nsp, rooms, nrooms, except, nexcept, data, data_len, att, natt, off);
     }
-    rec_offset_t off = rec_offset_next(nsp->last, wall_ms());
-    log_append(nsp, off, rooms, nrooms, except, nexcept, data, data_len, att, natt);
-    return sio_deliver_logged(nsp, rooms, nrooms, except, nexcept, data, data_len, att, natt, off);
+    if (once) once->done(once->ud, 1);
+    return n;
 }
 
 /* ---- health ---- */

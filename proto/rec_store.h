@@ -15,7 +15,8 @@
  *
  * A packet to several rooms is one entry, with the same id, in each room's stream. Entry
  * fields: d (the JSON argument array), e (the rooms excepted, a JSON array; absent when none),
- * a0, a1... (binary attachments). */
+ * o (the app's token for the item it carries, unique among its rooms' packets; absent when
+ * none), a0, a1... (binary attachments). */
 #ifndef CC_REC_STORE_H
 #define CC_REC_STORE_H
 
@@ -34,8 +35,13 @@ void rec_store_key(sbuf_t *out, const char *prefix, const char *nsp, size_t nsp_
  *   KEYS: seq, then one stream per room (or the namespace's "all" stream), then cuts
  *   ARGV: retention ms, most entries per stream, PUBLISH or SPUBLISH, channel, message (from
  *         its offset on left out: the script appends the offset as a msgpack string), what
- *         follows the offset in the message ("" none), data, except ("" none), attachments...
- *   reply: the offset */
+ *         follows the offset in the message ("" none), data, except ("" none), token ("" none),
+ *         again (the ms the item was made at when it may have been logged before under its
+ *         token; "" when not), attachments...
+ *   reply: the offset; for again, {"sent", offset} when the first room's stream holds an
+ *          entry of the token from 5 s before again on (nothing done), {"unknown"} when the
+ *          log no longer tells (again older than the retention, or the stream trimmed past
+ *          it; nothing done) */
 extern const char rec_store_log_script[];
 
 /* RESTORE: a session back for a CONNECT.
