@@ -11,11 +11,10 @@
 import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import { io } from "socket.io-client";
+import { client, connected, closeAllClients } from "./lib/clients.mjs";
 import { startChatnode, startRedis, stopAll, eventually, httpRequest, WAIT_MS, busUp } from "./lib/harness.mjs";
 
 let redis, relay, a, b;
-const opened = new Set();
 
 /** A TCP relay to Redis that calls trip(chunk) on every chunk a client sends; when trip returns
  *  true the chunk is not forwarded and every connection through the relay is cut. */
@@ -56,15 +55,7 @@ async function startRelay(port, trip) {
 let doomed = null;
 const flags = (url, extra = []) => ["--app", "chat", "--redis", url, "--allow-anonymous", ...extra];
 
-async function online(node, user) {
-  const s = io(node.url, { forceNew: true, reconnection: false, transports: ["websocket"], auth: { user } });
-  opened.add(s);
-  await new Promise((resolve, reject) => {
-    s.once("connect", resolve);
-    s.once("connect_error", reject);
-  });
-  return s;
-}
+const online = (node, user) => connected(client(node, "/", { transports: ["websocket"], auth: { user } }));
 
 const call = (s, ev, arg) => s.timeout(WAIT_MS).emitWithAck(ev, arg);
 
@@ -104,14 +95,13 @@ describe("a message whose node died before publishing it is delivered when sent 
     await busUp(b);
   });
   after(async () => {
-    for (const s of opened) s.close();
+    closeAllClients();
     await stopAll(b, ...(a && !a.killed ? [a] : []));
     await relay?.close();
     await redis.stop();
   });
   afterEach(async () => {
-    for (const s of opened) s.close();
-    opened.clear();
+    closeAllClients();
     if (a && !a.killed) await a.stop();
     await relay?.close();
     relay = null;
