@@ -75,10 +75,25 @@ describe("the admin dashboard in Chromium", { timeout: 120_000 }, () => {
     assert.equal(m.text, "hello from the dashboard");
     assert.equal(m.from.id, "system");
 
+    // the page refreshes its tables every 2 s; a row's button stays the same element, so a
+    // click (press and release) that spans a refresh still lands
+    const bobButton = () => [...document.querySelectorAll("#users tbody tr")].find((r) => r.textContent.includes("bob"))?.querySelector("button");
+    await page.evaluate(`window.marked = (${bobButton})()`); // held by the page, not an attribute
+    for (let i = 0; i < 2; i++) await page.waitForResponse((r) => r.url().includes("/api/v1/users"), { timeout: WAIT_MS });
+    await page.waitForTimeout(200); // the second refresh drawn
+    assert.ok(await page.evaluate(`window.marked.isConnected && window.marked === (${bobButton})()`), "bob's button kept through refreshes");
+
     const kicked = waitFor(bob, "kicked");
+    let bobGone = null;
+    bob.once("disconnect", (reason) => (bobGone = reason));
     const row = page.locator("#users tbody tr", { hasText: "bob" });
     await row.locator("button").click();
-    assert.ok((await kicked)[0].reason);
+    const [why] = await kicked.catch(async (err) => {
+      // what the page was told, and whether the disconnect came without the event
+      const result = await page.textContent("#result").catch(() => "?");
+      throw new Error(`${err.message}; page: ${JSON.stringify(result)}; bob disconnected: ${bobGone}`);
+    });
+    assert.ok(why.reason);
     await page.waitForFunction(() => !document.querySelector("#users")?.textContent.includes("bob"), null, { timeout: WAIT_MS });
     await page.screenshot({ path: path.join(artifacts, "33_dashboard-2-after-kick.png") });
     await page.close();

@@ -61,20 +61,44 @@ function cell(text, cls) {
   return td;
 }
 
-function fill(tableSel, rows, columns, action) {
-  const tbody = $(`${tableSel} tbody`);
-  tbody.replaceChildren();
-  if (!rows.length) {
+// A table's rows after a refresh: one per item, in order, made by build(item) and keyed by
+// key(item). A row already shown for the key stays the same element, and so does each of its
+// cells that looks the same: a button being clicked while the table refreshes is still there
+// when the mouse is released (a click is a press and a release on one element), and it still
+// acts on the same row. empty (a cell) is the one row shown when there are no items.
+function syncRows(tbody, items, key, build, empty) {
+  if (!items.length) {
     const tr = document.createElement("tr");
-    const td = cell("none", "empty");
-    td.colSpan = columns.length + (action ? 1 : 0);
-    tr.append(td);
-    tbody.append(tr);
+    tr.append(empty);
+    tbody.replaceChildren(tr);
     return;
   }
-  for (const row of rows) {
+  const shown = new Map();
+  for (const tr of tbody.rows) if (tr.dataset.key !== undefined) shown.set(tr.dataset.key, tr);
+  const rows = items.map((item) => {
+    const fresh = build(item);
+    fresh.dataset.key = String(key(item));
+    const tr = shown.get(fresh.dataset.key);
+    if (!tr || tr.cells.length !== fresh.cells.length) return fresh;
+    tr.className = fresh.className;
+    [...fresh.cells].forEach((td, i) => {
+      if (tr.cells[i].outerHTML !== td.outerHTML) tr.cells[i].replaceWith(td);
+    });
+    return tr;
+  });
+  rows.forEach((tr, i) => {
+    if (tbody.rows[i] !== tr) tbody.insertBefore(tr, tbody.rows[i] || null);
+  });
+  while (tbody.rows.length > rows.length) tbody.lastElementChild.remove();
+}
+
+function fill(tableSel, rows, columns, action) {
+  const empty = cell("none", "empty");
+  empty.colSpan = columns.length + (action ? 1 : 0);
+  const value = (row, col) => (typeof col === "function" ? col(row) : row[col]);
+  syncRows($(`${tableSel} tbody`), rows, (row) => value(row, columns[0]), (row) => {
     const tr = document.createElement("tr");
-    for (const col of columns) tr.append(cell(typeof col === "function" ? col(row) : row[col]));
+    for (const col of columns) tr.append(cell(value(row, col)));
     if (action) {
       const td = document.createElement("td");
       const b = document.createElement("button");
@@ -83,8 +107,8 @@ function fill(tableSel, rows, columns, action) {
       td.append(b);
       tr.append(td);
     }
-    tbody.append(tr);
-  }
+    return tr;
+  }, empty);
 }
 
 function list(data, field) {
@@ -190,50 +214,44 @@ function showNodeChoices(nodes) {
 function showNodes(nodes) {
   showSummary(nodes);
   showNodeChoices(nodes);
-  const tbody = $("#nodes tbody");
-  tbody.replaceChildren();
-  if (!nodes.length) {
-    const tr = document.createElement("tr");
-    const td = cell("no node has sent a heartbeat", "empty");
-    td.colSpan = 12;
-    tr.append(td);
-    tbody.append(tr);
-    return;
-  }
-  for (const n of nodes) {
-    const tr = document.createElement("tr");
-    tr.className = n.state || "";
-    tr.dataset.node = n.id;
-    const c = n.connections || {};
-    const clients = cell(sum(c), "num");
-    clients.title = `WebSocket ${c.websocket ?? 0}, polling ${c.polling ?? 0}`;
-    const sockets = cell(sum(n.sockets), "num");
-    sockets.title = Object.entries(n.sockets || {}).map(([k, v]) => `${k}: ${v}`).join("\n");
-    const state = document.createElement("td");
-    const badge = document.createElement("span");
-    badge.className = `state ${n.state}`;
-    badge.textContent = stateText(n.state);
-    state.append(badge);
-    const address = cell(n.address);
-    if (n.tag) address.title = `session ids start with ${n.tag}.`;
-    const name = document.createElement("td");
-    name.className = "node";
-    name.append(nodeName(n));
-    if (n.pid) name.title = `pid ${n.pid}, version ${n.version || "?"}`;
-    const seen = cell(ago(n.last_seen), "num");
-    if (n.last_seen) seen.title = new Date(n.last_seen).toLocaleString();
-    const action = document.createElement("td");
-    action.append(nodeAction(n));
-    tr.append(
-      name, address, state, clients, sockets, cell(n.rooms, "num"),
-      cell(`${rate(n.events_in_per_s)} · ${rate(n.events_out_per_s)}`, "num"),
-      cell(`${bytes(n.bytes_in)} · ${bytes(n.bytes_out)}`, "num"),
-      cell(bytes(n.rss), "num"),
-      cell(n.state === "down" ? "" : duration(n.last_seen - n.started), "num"),
-      seen, action,
-    );
-    tbody.append(tr);
-  }
+  const empty = cell("no node has sent a heartbeat", "empty");
+  empty.colSpan = 12;
+  syncRows($("#nodes tbody"), nodes, (n) => n.id, nodeRow, empty);
+}
+
+function nodeRow(n) {
+  const tr = document.createElement("tr");
+  tr.className = n.state || "";
+  tr.dataset.node = n.id;
+  const c = n.connections || {};
+  const clients = cell(sum(c), "num");
+  clients.title = `WebSocket ${c.websocket ?? 0}, polling ${c.polling ?? 0}`;
+  const sockets = cell(sum(n.sockets), "num");
+  sockets.title = Object.entries(n.sockets || {}).map(([k, v]) => `${k}: ${v}`).join("\n");
+  const state = document.createElement("td");
+  const badge = document.createElement("span");
+  badge.className = `state ${n.state}`;
+  badge.textContent = stateText(n.state);
+  state.append(badge);
+  const address = cell(n.address);
+  if (n.tag) address.title = `session ids start with ${n.tag}.`;
+  const name = document.createElement("td");
+  name.className = "node";
+  name.append(nodeName(n));
+  if (n.pid) name.title = `pid ${n.pid}, version ${n.version || "?"}`;
+  const seen = cell(ago(n.last_seen), "num");
+  if (n.last_seen) seen.title = new Date(n.last_seen).toLocaleString();
+  const action = document.createElement("td");
+  action.append(nodeAction(n));
+  tr.append(
+    name, address, state, clients, sockets, cell(n.rooms, "num"),
+    cell(`${rate(n.events_in_per_s)} · ${rate(n.events_out_per_s)}`, "num"),
+    cell(`${bytes(n.bytes_in)} · ${bytes(n.bytes_out)}`, "num"),
+    cell(bytes(n.rss), "num"),
+    cell(n.state === "down" ? "" : duration(n.last_seen - n.started), "num"),
+    seen, action,
+  );
+  return tr;
 }
 
 // ---- the activity charts ----
