@@ -676,7 +676,7 @@ static void on_stored(void *ud, int status, const redisReply *r)
     /* BUS_EREPLICAS: stored on the primary, which may yet lose it; sent all the same, as a
      * chatnode does, and answered 503 */
     int confirmed = status != BUS_EREPLICAS;
-    if ((status != 0 && confirmed) || chat_store_reply(r, id, sizeof id) < 0) {
+    if ((status != 0 && confirmed) || chat_store_reply(r, id, sizeof id, NULL) < 0) {
         if (!api_request_done(m->req))
             api_respond_error(m->req, 503, "unavailable", "the message could not be stored");
         msg_free(m);

@@ -96,7 +96,7 @@ static void emit_to(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str
     char *text = arg ? json_dumps(arg, JSON_COMPACT) : NULL;
     if (!text) {
         log_warn("event not encodable", "event=%s", event);
-        if (once) once->done(once->ud, 0);
+        if (once) once->done(once->ud, SIO_ONCE_FAILED);
     } else if (once) {
         sio_broadcast_once(nsp, rooms, nrooms, except, nexcept, event, strlen(event), text,
                            strlen(text), once);
@@ -580,6 +580,7 @@ typedef struct {
     char *id;  /* once stored: its id, time, and whether the replicas confirmed it */
     json_int_t ts;
     int confirmed;
+    int again; /* a retry of a message stored before */
 } store_t;
 
 static void store_free(store_t *st)
@@ -593,15 +594,32 @@ static void store_free(store_t *st)
     free(st);
 }
 
-/* The delivery of st's message is settled: its sender answered (ok 0: asked to send again). */
-static void on_delivered(void *ud, int ok)
+/* The event of st's stored message: {room | to, message: {id, from, text, ts}} (the cluster's
+ * events, webhooks among them). */
+static void record_stored(store_t *st)
+{
+    json_t *ev =
+        json_pack("{s:s,s:{s:s,s:{s:s,s:s},s:s,s:I}}", st->kind == MSG_ROOM ? "room" : "to",
+                  st->target, "message", "id", st->id, "from", "id", st->from_id, "name",
+                  st->from_name, "text", st->text, "ts", st->ts);
+    if (ev)
+        events_record(st->w->ch->events,
+                      st->kind == MSG_ROOM ? CLUSTER_EVENT_MESSAGE : CLUSTER_EVENT_PRIVATE_MESSAGE,
+                      ev);
+    json_decref(ev);
+}
+
+/* The delivery of st's message is settled (an SIO_ONCE_* result): a retry delivered now is
+ * recorded as its first send would have been; the sender is answered. */
+static void on_delivered(void *ud, int result)
 {
     store_t *st = ud;
     wait_t *w = st->w;
+    if (st->again && result == SIO_ONCE_SENT) record_stored(st);
     sio_socket_t *s = wait_socket(w);
     if (s && !st->confirmed)
         ack_err(s, w->ack_id, "internal", "the message could not be stored; send it again");
-    else if (s && !ok)
+    else if (s && result == SIO_ONCE_FAILED)
         ack_err(s, w->ack_id, "internal", "the message could not be delivered now; send it again");
     else if (s)
         ack_ok_with(s, w->ack_id, json_pack("{s:s,s:I}", "id", st->id, "ts", st->ts));
@@ -609,14 +627,31 @@ static void on_delivered(void *ud, int ok)
     store_free(st);
 }
 
-/* The message is stored under id (fresh: just now; else a retry of one stored before):
- * delivered, then its sender answered once the delivery is settled (in a cluster, once the
- * recovery log has it: an answered sender knows every recipient will get it). A retry is
- * delivered only if its first delivery never happened: the node that stored it may have died
- * before. id NULL: it could not be stored. Not confirmed (stored, not yet on the replicas
- * --store-replicas asks for): it is delivered, and the sender gets the error that makes it send
- * again. */
-static void on_stored(void *ud, const char *id, int fresh, int confirmed)
+/* Takes what a retry's message was stored with (its text and sender's name then): a retry is
+ * delivered as the history has it. */
+static void take_stored(store_t *st, json_t *stored)
+{
+    const char *text = json_string_value(json_object_get(stored, "text"));
+    const char *name = json_string_value(json_object_get(json_object_get(stored, "from"), "name"));
+    if (text) {
+        free(st->text);
+        st->text_len = json_string_length(json_object_get(stored, "text"));
+        st->text = xmemdup(text, st->text_len + 1);
+    }
+    if (name) {
+        free(st->from_name);
+        st->from_name = xstrdup(name);
+    }
+}
+
+/* The message is stored under id (fresh: just now; else a retry of one stored before, stored
+ * as it was kept): delivered, then its sender answered once the delivery is settled (in a
+ * cluster, once the recovery log has it: an answered sender knows every recipient will get
+ * it). A retry is delivered only if its first delivery never happened: the node that stored
+ * it may have died before. id NULL: it could not be stored. Not confirmed (stored, not yet on
+ * the replicas --store-replicas asks for): it is delivered, and the sender gets the error that
+ * makes it send again. */
+static void on_stored(void *ud, const char *id, int fresh, int confirmed, json_t *stored)
 {
     store_t *st = ud;
     wait_t *w = st->w;
@@ -630,22 +665,18 @@ static void on_stored(void *ud, const char *id, int fresh, int confirmed)
     st->id = xstrdup(id);
     st->ts = (json_int_t)strtoll(id, NULL, 10);
     st->confirmed = confirmed;
+    st->again = !fresh;
+    if (fresh) {
+        record_stored(st);
+    } else if (stored) {
+        take_stored(st, stored);
+    } else { /* gone from the history: too old to deliver again */
+        on_delivered(st, SIO_ONCE_SENT_BEFORE);
+        return;
+    }
     json_t *msg = json_pack("{s:s,s:{s:s,s:s},s:s,s:I,s:s}", "id", id, "from", "id", st->from_id,
                             "name", st->from_name, "text", st->text, "ts", st->ts,
                             st->kind == MSG_ROOM ? "room" : "to", st->target);
-    if (fresh) {
-        /* the event of a stored message: {room | to, message: {id, from, text, ts}} */
-        json_t *stored =
-            json_pack("{s:s,s:{s:s,s:O,s:s,s:I}}", st->kind == MSG_ROOM ? "room" : "to", st->target,
-                      "message", "id", id, "from", json_object_get(msg, "from"), "text", st->text,
-                      "ts", st->ts);
-        if (stored)
-            events_record(w->ch->events,
-                          st->kind == MSG_ROOM ? CLUSTER_EVENT_MESSAGE
-                                               : CLUSTER_EVENT_PRIVATE_MESSAGE,
-                          stored);
-        json_decref(stored);
-    }
     /* the item's name among the packets to its rooms: its id is unique in its history stream,
      * and a user's room takes the messages of every conversation of the user */
     sbuf_t token = SBUF_INIT;

@@ -24,12 +24,15 @@ typedef struct {
 } chat_storage_msg_t;
 
 /* A message is stored under id (borrowed for the call): fresh 1 when stored now, 0 when it
- * was stored before under the same client id; id NULL when it could not be stored. confirmed
+ * was stored before under the same client id, then stored is that message as kept ({id, ts,
+ * from: {id, name}, text, to?}, borrowed for the call; NULL when no longer kept, and always
+ * NULL when fresh); id NULL when it could not be stored. confirmed
  * is 1, or 0 when the message is on the Redis primary but fewer replicas than asked
  * acknowledged it in time (chat_storage_replicas_t): it may yet be lost with the primary, so
  * the sender must not be told it is stored; its retry under the same client id gets id
  * back (fresh 0), confirmed once the replicas have caught up. */
-typedef void (*chat_storage_stored_cb)(void *ud, const char *id, int fresh, int confirmed);
+typedef void (*chat_storage_stored_cb)(void *ud, const char *id, int fresh, int confirmed,
+                                       json_t *stored);
 
 /* A history page: messages (a JSON array, borrowed for the call, oldest first), or NULL when
  * the storage could not be read. */

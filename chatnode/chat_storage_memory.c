@@ -115,6 +115,22 @@ static mem_stream_t *stream_find(memory_t *mem, const char *key, size_t len)
     return st;
 }
 
+static json_t *entry_message(json_t *e, const char *room);
+
+/* The message stored under id in stream, or NULL when the stream no longer has it. */
+static json_t *stored_message(memory_t *mem, const char *stream, size_t len, const char *id)
+{
+    mem_stream_t *st = stream_find(mem, stream, len);
+    size_t i;
+    json_t *e;
+    if (st) json_array_foreach(st->entries, i, e)
+        {
+            if (strcmp(json_string_value(json_array_get(e, 0)), id) == 0)
+                return entry_message(e, NULL);
+        }
+    return NULL;
+}
+
 static int memory_store(chat_storage_t *ops, const chat_storage_msg_t *m, chat_storage_stored_cb cb,
                         void *ud)
 {
@@ -123,7 +139,9 @@ static int memory_store(chat_storage_t *ops, const chat_storage_msg_t *m, chat_s
     prune_at(mem, ms);
     mem_id_t *seen = m->dedupe ? strmap_get(&mem->dedupe, m->dedupe, m->dedupe_len) : NULL;
     if (seen) {
-        cb(ud, seen->id, 0, 1);
+        json_t *stored = stored_message(mem, m->stream, m->stream_len, seen->id);
+        cb(ud, seen->id, 0, 1, stored);
+        json_decref(stored);
         return 0;
     }
     if (ms <= mem->last_ms)
@@ -164,7 +182,7 @@ static int memory_store(chat_storage_t *ops, const chat_storage_msg_t *m, chat_s
         mem->ids_tail = d;
     }
     prune_at(mem, str->last_ms);
-    cb(ud, id, 1, 1);
+    cb(ud, id, 1, 1, NULL);
     return 0;
 }
 

@@ -38,10 +38,13 @@ static void on_stored(void *ud, int status, const redisReply *r)
     /* BUS_EREPLICAS: the script ran on the primary (its reply is here), WAIT saw too few
      * replicas acknowledge it */
     int confirmed = status != BUS_EREPLICAS;
-    int fresh = status == 0 || !confirmed ? chat_store_reply(r, id, sizeof id) : -1;
+    const redisReply *entry = NULL;
+    int fresh = status == 0 || !confirmed ? chat_store_reply(r, id, sizeof id, &entry) : -1;
     if (!confirmed)
         log_debug("chat message not acknowledged by the replicas in time", "stored=%d", fresh >= 0);
-    q->stored(q->ud, fresh < 0 ? NULL : id, fresh < 0 ? 0 : fresh, confirmed);
+    json_t *stored = entry ? chat_store_message(entry, NULL) : NULL;
+    q->stored(q->ud, fresh < 0 ? NULL : id, fresh < 0 ? 0 : fresh, confirmed, stored);
+    json_decref(stored);
     free(q);
 }
 

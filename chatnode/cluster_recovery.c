@@ -288,23 +288,27 @@ static void on_logged(void *ud, int status, const struct redisReply *reply)
     logged_t *l = ud;
     cluster_rec_t *r = l->r;
     r->inflight--;
-    int failed = status != 0 || !reply || reply->type == REDIS_REPLY_ERROR, ok = 1;
+    int failed = status != 0 || !reply || reply->type == REDIS_REPLY_ERROR;
+    int result = SIO_ONCE_SENT;
     if (l->again && !failed) {
         /* a string: logged now; {"sent", offset} or {"unknown"}: left as it was */
         if (reply->type == REDIS_REPLY_STRING) {
             r->resent++;
             sio_nsp_t *nsp = sio_nsp_find(r->sio, l->name, l->name_len);
-            if (nsp && l->copy && !r->stopped)
+            if (l->copy && nsp && !r->stopped)
                 cluster_publish_logged_copy(r->c, nsp, l->rooms, l->nrooms, l->except, l->nexcept,
                                             l->data, l->len, l->att, l->natt);
+            else if (l->copy) /* the servers that keep no log did not get it */
+                result = SIO_ONCE_FAILED;
         } else {
             r->resend_skipped++;
+            result = SIO_ONCE_SENT_BEFORE;
         }
     } else if (l->again) {
         /* it may have gone out before: sending it unlogged could make it twice */
         log_warn("packet sent again not logged", "error=\"%s\"",
                  reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "connection lost");
-        ok = 0;
+        result = SIO_ONCE_FAILED;
     } else if (failed && !l->foreign) {
         log_warn("packet not logged", "error=\"%s\"",
                  reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "connection lost");
@@ -312,13 +316,14 @@ static void on_logged(void *ud, int status, const struct redisReply *reply)
         /* data is [event, ...args]: the event and its arguments apart */
         sio_event_t ev;
         char name[256];
-        ok = nsp && !l->r->stopped &&
-             sio_event_from_array(l->data, l->len, name, sizeof name, &ev) == 0 && ev.name;
+        int ok = nsp && !l->r->stopped &&
+                 sio_event_from_array(l->data, l->len, name, sizeof name, &ev) == 0 && ev.name;
+        if (!ok) result = SIO_ONCE_FAILED;
         if (ok)
             sio_broadcast(nsp, l->rooms, l->nrooms, l->except, l->nexcept, ev.name, ev.name_len,
                           ev.args, ev.args_len, l->att, l->natt, SIO_NOLOG);
     }
-    if (l->done) l->done(l->done_ud, ok);
+    if (l->done) l->done(l->done_ud, result);
     logged_free(l);
     maybe_free(r);
 }

@@ -593,7 +593,7 @@ void sio_broadcast_once(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const
         if (!once->again)
             sio_broadcast(nsp, rooms, nrooms, except, nexcept, event, event_len, args, args_len,
                           NULL, 0, 0);
-        once->done(once->ud, 1);
+        once->done(once->ud, once->again ? SIO_ONCE_SENT_BEFORE : SIO_ONCE_SENT);
         return;
     }
     sbuf_t data = SBUF_INIT;

@@ -55,23 +55,30 @@ size_t sio_broadcast(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const st
  * rooms; made_ms is when the item was made. The cluster's recovery log tags the packet with the
  * token, so that a packet asked for again goes out only if the first never reached the log:
  * the node that made it may have died between storing the item and logging it. done runs
- * once the broadcast is settled: ok 1 when it went out (or, sent again, had gone out before,
- * or the log can no longer tell), 0 when a send again could not reach the log (nothing sent:
- * its sender should try later). Told ok, the sender knows every recipient will get it. */
+ * once the broadcast is settled, with one of: */
+#define SIO_ONCE_FAILED                                                                            \
+    0 /* not sent (the sender should try later): a send again that                                 \
+         could not reach the log, or a packet that could not be made                               \
+         or sent (the node stopping) */
+#define SIO_ONCE_SENT                                                                              \
+    1 /* sent now: logged, or unlogged when Redis failed (a first                                  \
+         send only), or alone */
+#define SIO_ONCE_SENT_BEFORE                                                                       \
+    2 /* a send again not sent: it had gone out before, or the log can                             \
+         no longer tell, or there is no cluster log to ask */
 typedef struct {
     const char *token;
     size_t token_len;
     uint64_t made_ms;
     int again; /* it may have been sent before under token */
-    void (*done)(void *ud, int ok);
+    void (*done)(void *ud, int result);
     void *ud;
 } sio_once_t;
 
-/* sio_broadcast for such an item (flags 0). A first send always goes out: logged cluster-wide,
- * done runs once the log has it (or it went unlogged, Redis failing); without a cluster log at
- * once. A send again goes to the cluster log, which sends it unless it holds the token; without
- * a cluster log it is not sent (done ok at once). done runs exactly once, perhaps before this
- * returns. */
+/* sio_broadcast for such an item (flags 0). A first send goes out: logged cluster-wide, done
+ * runs once the log has it (or it went unlogged, Redis failing); without a cluster log at once.
+ * A send again goes to the cluster log, which sends it unless it holds the token; without a
+ * cluster log it is not sent. done runs exactly once, perhaps before this returns. */
 void sio_broadcast_once(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms, const str_t *except,
                         size_t nexcept, const char *event, size_t event_len, const char *args,
                         size_t args_len, const sio_once_t *once);

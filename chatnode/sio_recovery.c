@@ -708,7 +708,7 @@ static size_t sio_rec_publish(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
                                att, natt, once) == 0)
             return sio_count(nsp, rooms, nrooms, except, nexcept);
         if (once && once->again) { /* unlogged, it could be a second copy */
-            once->done(once->ud, 0);
+            once->done(once->ud, SIO_ONCE_FAILED);
             return 0;
         }
         /* not logged now (Redis unreachable): sent as an unlogged broadcast */
@@ -716,12 +716,15 @@ static size_t sio_rec_publish(sio_nsp_t *nsp, const str_t *rooms, size_t nrooms,
         if (sio->cluster.publish)
             sio->cluster.publish(sio->cluster.ctx, nsp, rooms, nrooms, except, nexcept, data,
                                  data_len, att, natt, 0);
+    } else if (once && once->again) { /* alone, the first send went out here */
+        once->done(once->ud, SIO_ONCE_SENT_BEFORE);
+        return 0;
     } else {
         rec_offset_t off = rec_offset_next(nsp->last, wall_ms());
         log_append(nsp, off, rooms, nrooms, except, nexcept, data, data_len, att, natt);
         n = sio_deliver_logged(nsp, rooms, nrooms, except, nexcept, data, data_len, att, natt, off);
     }
-    if (once) once->done(once->ud, 1);
+    if (once) once->done(once->ud, SIO_ONCE_SENT);
     return n;
 }
 

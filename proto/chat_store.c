@@ -177,7 +177,7 @@ int chat_store_limits_valid(const chat_store_limits_t *l)
  * be of one slot on Redis Cluster, and "" is a key of slot 0. */
 static const char store_lua[] =
     "if KEYS[2] ~= KEYS[1] then local e = redis.call('GET', KEYS[2]) "
-    "if e then return {0, e} end end "
+    "if e then return {0, e, redis.call('XRANGE', KEYS[1], e, e)[1]} end end "
     "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', "
     "'from', ARGV[2], 'name', ARGV[3], 'text', ARGV[4], 'to', ARGV[5]) "
     "redis.call('EXPIRE', KEYS[1], ARGV[6]) "
@@ -208,14 +208,16 @@ void chat_store_cmd(chat_store_cmd_t *cmd, const chat_store_msg_t *m)
     memcpy(cmd->lens, lens, sizeof lens);
 }
 
-int chat_store_reply(const redisReply *r, char *id, size_t cap)
+int chat_store_reply(const redisReply *r, char *id, size_t cap, const redisReply **entry)
 {
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+    if (entry) *entry = NULL;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2 || r->elements > 3 ||
         r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_STRING ||
         !chat_check_stream_id(r->element[1]->str, r->element[1]->len) || r->element[1]->len >= cap)
         return -1;
     memcpy(id, r->element[1]->str, r->element[1]->len);
     id[r->element[1]->len] = '\0';
+    if (entry && r->elements == 3 && r->element[0]->integer == 0) *entry = r->element[2];
     return r->element[0]->integer == 1;
 }
 

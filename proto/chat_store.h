@@ -123,8 +123,11 @@ typedef struct {
 void chat_store_cmd(chat_store_cmd_t *cmd, const chat_store_msg_t *m);
 
 /* Reads the EVAL's reply: returns 1 (stored now) or 0 (stored before under the same client
- * id) with the stream id in id (cap bytes), or -1 when the reply is not the script's. */
-int chat_store_reply(const struct redisReply *r, char *id, size_t cap);
+ * id) with the stream id in id (cap bytes), or -1 when the reply is not the script's. For 0,
+ * *entry (entry may be NULL) is the stream entry stored before, for chat_store_message, or
+ * NULL when the stream no longer has it. */
+int chat_store_reply(const struct redisReply *r, char *id, size_t cap,
+                     const struct redisReply **entry);
 
 /* A stream entry ([id, [field, value, ...]]) as the message clients see:
  * {id, ts, from: {id, name}, text, room?, to?}; room (may be NULL) is added as given.

@@ -178,12 +178,20 @@ static void check_reply(const redisReply *r)
     char id[48];
     for (size_t cap = 0; cap <= sizeof id; cap += 12) {
         memset(id, 0x7e, sizeof id);
-        int rc = chat_store_reply(r, id, cap);
+        const redisReply *entry = r; /* must be reset */
+        int rc = chat_store_reply(r, id, cap, &entry);
         if (rc < -1 || rc > 1) abort();
         if (rc >= 0 && (strlen(id) >= cap || !chat_check_stream_id(id, strlen(id)) ||
                         (rc == 1) != (r->element[0]->integer == 1)))
             abort();
         if (rc < 0 && cap && id[0] != 0x7e) abort();
+        /* the entry stored before comes only with a retry's reply, as its third element */
+        if (entry && (rc != 0 || r->elements != 3 || entry != r->element[2])) abort();
+        if (entry) {
+            json_t *m = chat_store_message(entry, NULL);
+            if (m) check_message(m, NULL);
+            json_decref(m);
+        }
     }
     const char *rooms[] = {NULL, "lobby"};
     for (int i = 0; i < 2; i++) {
@@ -239,6 +247,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     redisReaderFree(rd);
-    if (chat_store_reply(NULL, NULL, 0) != -1) abort();
+    if (chat_store_reply(NULL, NULL, 0, NULL) != -1) abort();
     return 0;
 }

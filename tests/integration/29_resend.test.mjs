@@ -1,9 +1,10 @@
 // A chat message whose node dies between storing it and publishing it. Node A reaches Redis
-// through a TCP relay that SIGKILLs A the moment A's command to log and publish the message
-// passes (the command is never forwarded), so the message is in the history and reached no
-// one. Its sender was not told it was stored (the answer waits for the log), comes back on
-// node B and sends it again under the same client id: B finds it stored, sees that the log
-// never got it, and delivers it, exactly once, to the room or to a private conversation. A
+// through a TCP relay that SIGKILLs A the moment A sends its first command about the message
+// after storing it (recording its event, or logging and publishing it; never forwarded), so
+// the message is in the history and reached no one. Its sender was not told it was stored
+// (the answer waits for the log), comes back on node B and sends it again under the same
+// client id: B finds it stored, sees that the log never got it, and delivers it as stored,
+// exactly once, to the room or to a private conversation, recording its event. A
 // message that did go out and is sent again is not delivered a second time, from either node;
 // one sent again after the log's retention is not delivered (the log can no longer tell).
 // Exercises chatnode/chat.c (on_stored), sio_broadcast_once, cluster_recovery.c and the LOG
@@ -11,6 +12,7 @@
 import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
+import { createClient } from "redis";
 import { client, connected, closeAllClients } from "./lib/clients.mjs";
 import { startChatnode, startRedis, stopAll, eventually, httpRequest, WAIT_MS, busUp } from "./lib/harness.mjs";
 
@@ -70,16 +72,14 @@ async function recovery(node) {
   return JSON.parse(r.body).recovery;
 }
 
-/** Starts node A behind the relay; the relay SIGKILLs it when doomed's log command passes. */
+/** Starts node A behind the relay; the relay SIGKILLs it when a command about doomed other
+ *  than the one storing it passes. */
 async function startA(extra = []) {
   doomed = null;
-  let seen = "";
   relay = await startRelay(redis.port, (chunk) => {
-    if (!doomed) return false;
-    seen = (seen + chunk.toString("latin1")).slice(-65536);
-    // the packet's data ([event, {...}]) is only in the log command; the store command has
-    // the text as a field of its own
-    if (!seen.includes(doomed) || !/\["(message|private)",\{/.test(seen)) return false;
+    const text = chunk.toString("latin1");
+    // the store script's body: A waits for its answer before anything else about the message
+    if (!doomed || !text.includes(doomed) || text.includes("'MAXLEN', '~'")) return false;
     process.kill(a.pid, "SIGKILL");
     a.killed = true;
     return true;
@@ -107,7 +107,7 @@ describe("a message whose node died before publishing it is delivered when sent 
     relay = null;
   });
 
-  it("to a room: stored, not published, sent again from the other node, delivered once", async () => {
+  it("to a room: stored, not published, sent again from the other node, delivered once as stored", async () => {
     await startA();
     const ada = await online(a, "ada");
     const bob = await online(b, "bob");
@@ -126,7 +126,8 @@ describe("a message whose node died before publishing it is delivered when sent 
 
     const ada2 = await online(b, "ada");
     await call(ada2, "join", { room: "lost" });
-    const again = await call(ada2, "message", { room: "lost", text: doomed, id: "ada-1" });
+    // sent again with other text: delivered as the history has it
+    const again = await call(ada2, "message", { room: "lost", text: "edited", id: "ada-1" });
     assert.deepEqual(again, { ok: true, id, ts: h.messages[0].ts }, "the retry gets the stored id");
     await eventually(() => got.some((m) => m.text === doomed), WAIT_MS, "the message at bob");
     assert.equal((await recovery(b)).resent, before + 1, "counted as sent again");
@@ -138,6 +139,18 @@ describe("a message whose node died before publishing it is delivered when sent 
     await eventually(() => got.some((m) => m.text === "after"), WAIT_MS, "the later message at bob");
     assert.deepEqual(got.map((m) => m.text), [doomed, "after"], "each delivered once, in order");
     assert.deepEqual(got[0], { id, room: "lost", from: { id: "guest:ada", name: "ada" }, text: doomed, ts: h.messages[0].ts });
+
+    // its event, which A never recorded, recorded once by B (the third send found it logged)
+    const rc = createClient({ url: redis.url });
+    await rc.connect();
+    try {
+      const recorded = (await rc.xRange("chatcluster:events", "-", "+"))
+        .map((e) => ({ type: e.message.type, data: JSON.parse(e.message.data) }))
+        .filter((e) => e.type === "message" && e.data.message.id === id);
+      assert.deepEqual(recorded.map((e) => e.data), [{ room: "lost", message: { id, from: { id: "guest:ada", name: "ada" }, text: doomed, ts: h.messages[0].ts } }]);
+    } finally {
+      await rc.quit();
+    }
   });
 
   it("private: the recipient and the sender's other sockets get it once", async () => {

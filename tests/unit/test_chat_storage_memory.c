@@ -16,13 +16,17 @@
 typedef struct {
     char id[64];
     int fresh, calls;
+    char text[64]; /* a retry's message as stored: its text ("" when not given) */
 } stored_t;
 
-static void on_stored(void *ud, const char *id, int fresh, int confirmed)
+static void on_stored(void *ud, const char *id, int fresh, int confirmed, json_t *stored)
 {
     stored_t *s = ud;
     assert_int_equal(confirmed, 1); /* memory has no replicas to wait for */
+    if (fresh) assert_null(stored);
     snprintf(s->id, sizeof s->id, "%s", id ? id : "");
+    snprintf(s->text, sizeof s->text, "%s",
+             stored ? json_string_value(json_object_get(stored, "text")) : "");
     s->fresh = fresh;
     s->calls++;
 }
@@ -36,7 +40,7 @@ static void on_page(void *ud, json_t *messages)
 static stored_t store(chat_storage_t *st, const char *stream, const char *dedupe, const char *text,
                       const char *to)
 {
-    stored_t s = {{0}, -1, 0};
+    stored_t s = {{0}, -1, 0, {0}};
     chat_storage_msg_t m = {
         .stream = stream,
         .stream_len = strlen(stream),
@@ -117,6 +121,7 @@ static void test_dedupe_and_private(void **state)
     assert_int_equal(a.fresh, 1);
     assert_int_equal(b.fresh, 0); /* a retry gets the first id back, not a second copy */
     assert_string_equal(a.id, b.id);
+    assert_string_equal(b.text, "hi"); /* the message as stored, not the retry's text */
     json_t *dm = page(st, "K:chat:dm:a:b", NULL, NULL, 10);
     assert_int_equal(json_array_size(dm), 1);
     assert_string_equal(text_at(dm, 0), "hi");
