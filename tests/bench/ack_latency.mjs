@@ -8,11 +8,10 @@
 //
 // BIN defaults to $CHATNODE_BIN, else build-release/chatnode/chatnode. The Redis is a
 // redis-server of its own on a free port, stopped at the end.
-import { spawn } from "node:child_process";
-import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
+import { freePort, start, stop } from "./lib/procs.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const top = path.resolve(here, "../..");
@@ -25,41 +24,6 @@ if (opt("vs")) BINS.push(opt("vs"));
 const MESSAGES = Number(opt("messages", 3000));
 const ROUNDS = Number(opt("rounds", 3));
 const WAIT_MS = 30_000;
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts a process and resolves with it once a line of its output matches pattern. */
-function start(cmd, args, pattern) {
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-  return new Promise((resolve, reject) => {
-    let text = "";
-    const onData = (d) => {
-      text += d;
-      const m = pattern.exec(text);
-      if (m) resolve({ child, port: Number(m[1]) });
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`${cmd} exited (${code}):\n${text}`)));
-    setTimeout(() => reject(new Error(`${cmd} did not start:\n${text}`)), WAIT_MS);
-  });
-}
-
-function stop(p) {
-  return new Promise((resolve) => {
-    if (p.child.exitCode !== null) return resolve();
-    p.child.removeAllListeners("exit");
-    p.child.once("exit", resolve);
-    p.child.kill("SIGINT");
-  });
-}
 
 const quantile = (v, q) => {
   const s = [...v].sort((a, b) => a - b);

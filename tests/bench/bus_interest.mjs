@@ -6,7 +6,7 @@
 //   node tests/bench/bus_interest.mjs [--rooms 300] [--messages 1000] [--chatnode PATH]
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
+import { freePort } from "./lib/procs.mjs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,15 +22,6 @@ const MESSAGES = Number(arg("messages", "1000"));
 const NODES = 3;
 const bin = arg("chatnode", path.join(here, "../../build-release/chatnode/chatnode"));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function start(cmd, args, ready) {
   return new Promise((resolve, reject) => {

@@ -10,10 +10,10 @@
 // --json prints the figures as one JSON object (compare.mjs's `hooks` scenario reads it).
 // --messages and --rate are per sender (messages per second); the chatnode is
 // $CHATNODE_BIN, else $BENCH_BUILD_DIR/chatnode/chatnode (default build-release).
-import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
+import { start, stop } from "./lib/procs.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const top = path.resolve(here, "../..");
@@ -29,32 +29,6 @@ const RATE = arg("rate", 25);
 const ROUNDS = arg("rounds", 2);
 const WAIT_MS = 30_000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Starts a process and resolves with its port once a line of its stderr (or stdout) matches. */
-function start(cmd, args, pattern) {
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-  return new Promise((resolve, reject) => {
-    let text = "";
-    const onData = (d) => {
-      text += d;
-      const m = pattern.exec(text);
-      if (m) resolve({ child, port: Number(m[1]) });
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`${cmd} exited (${code}):\n${text}`)));
-    setTimeout(() => reject(new Error(`${cmd} did not start:\n${text}`)), WAIT_MS);
-  });
-}
-
-function stop(p) {
-  return new Promise((resolve) => {
-    if (p.child.exitCode !== null) return resolve();
-    p.child.removeAllListeners("exit");
-    p.child.once("exit", resolve);
-    p.child.kill("SIGINT");
-  });
-}
 
 // The application: accepts every message at once (its own process, so its work does not
 // share the measuring client's event loop).
